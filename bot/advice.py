@@ -1,0 +1,76 @@
+"""Turn a `Report` into recovery advice from the playbook (plain text, no Slack).
+
+The advice gives the five steps worded for the category, ready-made apologies to say
+and to write, the warnings whose conditions match the report, and a compensation
+suggestion sized by severity. Escaping for Slack is the renderer's job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.intake import Report
+from bot.playbook import FALLBACK_CATEGORY, Category, Playbook
+
+DEFAULT_WHEN = "by the end of today"
+NAMELESS = "there"  # "Hi there," when we don't know the customer's name
+
+
+@dataclass(frozen=True)
+class Advice:
+    category_label: str
+    steps: tuple[tuple[str, str], ...]  # (title, prompt) in step order
+    apology_say: str  # for phone or in person
+    apology_write: str  # for email or chat (may contain line breaks)
+    warnings: tuple[str, ...]  # texts of the matching warning rules, in playbook order
+    compensation: str
+    compensation_note: str
+    warning_keys: tuple[str, ...] = ()  # keys of the same rules, for tests and logs
+
+
+def build_advice(report: Report, playbook: Playbook, when_text: str = DEFAULT_WHEN) -> Advice:
+    """Advice for one report; `when_text` says when the agent will be back in touch."""
+    category = _category_for(report, playbook)
+    rules = [
+        rule for rule in playbook.warnings
+        if rule.applies(category=category.key, emotion=report.emotion,
+                        contact=report.contact, severity=report.severity)
+    ]
+    say, write = _apologies(report, category, playbook, when_text)
+    return Advice(
+        category_label=category.label,
+        steps=tuple((step.title, category.step_prompt(step.key)) for step in playbook.steps),
+        apology_say=say,
+        apology_write=write,
+        warnings=tuple(rule.text for rule in rules),
+        compensation=playbook.compensation.for_severity(report.severity),
+        compensation_note=playbook.compensation.note,
+        warning_keys=tuple(rule.key for rule in rules),
+    )
+
+
+def _category_for(report: Report, playbook: Playbook) -> Category:
+    """The report's category, or the fallback if the playbook no longer has it."""
+    try:
+        return playbook.category(report.category)
+    except KeyError:
+        return playbook.category(FALLBACK_CATEGORY)
+
+
+def _apologies(report: Report, category: Category, playbook: Playbook,
+               when_text: str) -> tuple[str, str]:
+    """Fill the say/write templates; the name is used only when we know it."""
+    name = (report.customer or "").strip()
+    values = {
+        "greeting": f"{name}, " if name else "",
+        "name": name or NAMELESS,
+        "breakdown": _clause(category.breakdown),
+        "can_do": _clause(category.can_do),
+        "when": _clause(when_text) or DEFAULT_WHEN,
+    }
+    return (playbook.apology.say.format(**values), playbook.apology.write.format(**values))
+
+
+def _clause(text: str) -> str:
+    """A phrase that sits mid-sentence: no trailing full stop, single-spaced."""
+    return " ".join((text or "").split()).rstrip(" .")

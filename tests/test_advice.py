@@ -1,0 +1,170 @@
+"""Advice for a report: steps, apologies, warnings and compensation from the playbook."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import pytest
+
+from bot.advice import Advice, build_advice
+from bot.intake import Report, read_report
+from bot.playbook import STEP_KEYS, load_playbook
+
+
+@pytest.fixture(scope="module")
+def playbook():
+    return load_playbook()
+
+
+def report(**fields) -> Report:
+    base = dict(summary="something went wrong", customer=None, contact="unknown",
+                category="general", category_cues=(), emotion="calm", severity="normal")
+    base.update(fields)
+    return Report(**base)
+
+
+def advise(playbook, **fields) -> Advice:
+    return build_advice(report(**fields), playbook)
+
+
+# -- warnings --------------------------------------------------------------------
+def test_irate_email_gets_the_call_instead_warning(playbook):
+    advice = advise(playbook, emotion="irate", contact="email")
+    assert "irate_email" in advice.warning_keys
+    text = advice.warnings[advice.warning_keys.index("irate_email")]
+    assert "email" in text.lower() and "call" in text.lower()
+
+
+def test_irate_email_warning_comes_from_a_real_report(playbook):
+    text = "for Dana Lee: charged twice for her order, emailed us furious"
+    advice = build_advice(read_report(text, playbook), playbook)
+    assert advice.warning_keys[0] == "irate_email"
+
+
+@pytest.mark.parametrize(("emotion", "contact"), [
+    ("calm", "chat"), ("calm", "email"), ("irate", "phone"), ("upset", "email"),
+])
+def test_call_instead_warning_needs_both_irate_and_email(playbook, emotion, contact):
+    assert "irate_email" not in advise(playbook, emotion=emotion, contact=contact).warning_keys
+
+
+def test_calm_chat_gets_the_always_on_warnings_but_no_emotional_ones(playbook):
+    advice = advise(playbook, emotion="calm", contact="chat")
+    assert {"own_follow_up", "no_blame"} <= set(advice.warning_keys)
+    assert not {"irate_email", "feeling_first"} & set(advice.warning_keys)
+
+
+@pytest.mark.parametrize("emotion", ["upset", "irate"])
+def test_upset_or_irate_customers_get_feeling_first(playbook, emotion):
+    assert "feeling_first" in advise(playbook, emotion=emotion).warning_keys
+
+
+def test_calm_customers_do_not_get_feeling_first(playbook):
+    assert "feeling_first" not in advise(playbook, emotion="calm").warning_keys
+
+
+@pytest.mark.parametrize(("category", "key"), [
+    ("passed_around", "stay_with_them"),
+    ("no_ownership", "give_direct_line"),
+    ("broken_promise", "promise_only_what_you_control"),
+    ("wrong_info", "check_history"),
+])
+def test_category_specific_warnings_follow_their_category(playbook, category, key):
+    assert key in advise(playbook, category=category).warning_keys
+    assert key not in advise(playbook, category="general").warning_keys
+
+
+def test_critical_cases_bring_in_a_lead(playbook):
+    assert "critical_lead" in advise(playbook, severity="critical").warning_keys
+    assert "critical_lead" not in advise(playbook, severity="high").warning_keys
+
+
+def test_warnings_and_their_keys_line_up(playbook):
+    advice = advise(playbook, emotion="irate", contact="email", category="billing_error")
+    by_key = {rule.key: rule.text for rule in playbook.warnings}
+    assert advice.warnings == tuple(by_key[k] for k in advice.warning_keys)
+
+
+# -- apologies -------------------------------------------------------------------
+def test_apology_uses_the_name_and_names_the_breakdown(playbook):
+    advice = advise(playbook, customer="Dana Lee", category="long_wait")
+    breakdown = playbook.category("long_wait").breakdown
+    assert advice.apology_say.startswith("Dana Lee, ")
+    assert advice.apology_write.startswith("Hi Dana Lee,")
+    for text in (advice.apology_say, advice.apology_write):
+        assert f"sorry that we {breakdown}" in text
+        assert playbook.category("long_wait").can_do in text
+
+
+def test_apology_without_a_name_leaks_no_none_or_placeholder(playbook):
+    advice = advise(playbook, customer=None, category="billing_error")
+    for text in (advice.apology_say, advice.apology_write):
+        assert "None" not in text
+        assert not re.search(r"[{}]", text)
+    assert advice.apology_say.startswith("I'm sorry")
+    assert advice.apology_write.startswith("Hi there,")
+
+
+def test_apology_takes_ownership_and_blames_no_one(playbook):
+    advice = advise(playbook, category="product_defect")
+    for text in (advice.apology_say, advice.apology_write):
+        assert "I'm sorry that we" in text and "What I can do right now is" in text
+        assert not re.search(r"\b(policy|system|colleague|their fault)\b", text, re.I)
+
+
+def test_apology_says_when_we_will_be_back(playbook):
+    advice = build_advice(report(), playbook, when_text="by 3pm tomorrow")
+    assert "by 3pm tomorrow" in advice.apology_say
+    assert "by 3pm tomorrow" in advice.apology_write
+
+
+def test_blank_when_text_falls_back_to_end_of_today(playbook):
+    advice = build_advice(report(), playbook, when_text="  ")
+    assert "by the end of today" in advice.apology_say
+
+
+def test_name_with_braces_is_inserted_literally(playbook):
+    advice = advise(playbook, customer="{name} Corp")
+    assert advice.apology_say.startswith("{name} Corp, ")
+
+
+def test_name_chosen_in_the_modal_is_used(playbook):
+    read = read_report("charged twice", playbook)
+    advice = build_advice(dataclasses.replace(read, customer="Kofi Mensah"), playbook)
+    assert advice.apology_say.startswith("Kofi Mensah, ")
+
+
+# -- steps, label, compensation -----------------------------------------------------
+def test_steps_are_the_category_prompts_in_step_order(playbook):
+    advice = advise(playbook, category="billing_error")
+    category = playbook.category("billing_error")
+    assert [title for title, _ in advice.steps] == [s.title for s in playbook.steps]
+    assert [prompt for _, prompt in advice.steps] == [
+        category.step_prompt(key) for key in STEP_KEYS]
+    assert advice.category_label == category.label
+
+
+def test_unknown_category_falls_back_to_general(playbook):
+    advice = advise(playbook, category="retired_category")
+    assert advice.category_label == playbook.category("general").label
+
+
+@pytest.mark.parametrize("severity", ["normal", "high", "critical"])
+def test_compensation_is_sized_by_severity(playbook, severity):
+    advice = advise(playbook, severity=severity)
+    assert advice.compensation == getattr(playbook.compensation, severity)
+    assert advice.compensation_note == playbook.compensation.note
+
+
+def test_bigger_severity_gets_a_different_bigger_gesture(playbook):
+    offers = [advise(playbook, severity=s).compensation for s in ("normal", "high", "critical")]
+    assert len(set(offers)) == 3
+    assert "full refund" in offers[2].lower()
+
+
+def test_advice_is_plain_text_without_slack_markup(playbook):
+    advice = advise(playbook, customer="Dana", emotion="irate", contact="email")
+    everything = " ".join([advice.apology_say, advice.apology_write, *advice.warnings,
+                           advice.compensation, *(p for _, p in advice.steps)])
+    assert not re.search(r"<[@#!]|:\w+:", everything)
