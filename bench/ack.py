@@ -1,0 +1,146 @@
+"""How fast does Mend ack `/recover`, against the framework's floor?
+
+Starts the Slack stand-in, Mend and a bare Bolt app that only acks, each in
+its own process, then sends each the same load of signed `/recover`
+requests (after a warm-up) and prints p50, p99 and requests per second.
+The last line is `p99 ratio: <Mend p99 / floor p99>`.
+
+    .venv/bin/python bench/ack.py [--requests 1000] [--concurrency 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from standin import sign_request  # noqa: E402
+
+SECRET = "bench-secret"
+TEXTS = [
+    "for Dana Lee: charged twice for her order, she emailed us furious",
+    "customer Acme waited on hold for 50 minutes and was cut off twice",
+    "for Priya: the replacement part we promised for Monday never arrived",
+    "customer: Globex, our agent was rude and refused to escalate!!",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, *args], cwd=ROOT, env={**os.environ, **env,
+                            "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE, text=True)
+
+
+async def wait_ready(url: str, http: aiohttp.ClientSession) -> None:
+    for _ in range(200):
+        try:
+            async with http.post(url, data=b"") as resp:
+                if resp.status in (401, 200, 404):
+                    return
+        except aiohttp.ClientError:
+            await asyncio.sleep(0.05)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def signed(i: int, team: str = "T1") -> tuple[bytes, dict[str, str]]:
+    body = urlencode({
+        "token": "x", "team_id": team, "team_domain": "bench", "channel_id": f"C{i % 7}",
+        "channel_name": "support", "user_id": f"U{i % 13}", "user_name": "agent",
+        "command": "/recover", "text": TEXTS[i % len(TEXTS)], "api_app_id": "A1",
+        "response_url": "http://127.0.0.1:9/respond", "trigger_id": f"t{i}",
+    }).encode()
+    headers = sign_request(SECRET, body)
+    headers["Content-Type"] = "application/x-www-form-urlencoded"
+    return body, headers
+
+
+async def load(url: str, requests: int, concurrency: int) -> tuple[list[float], float]:
+    """Send `requests` signed commands, `concurrency` at a time; latencies in ms."""
+    latencies: list[float] = []
+    queue = iter(range(requests))
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as http:
+
+        async def worker() -> None:
+            for i in queue:
+                body, headers = signed(i)
+                start = time.perf_counter()
+                async with http.post(url, data=body, headers=headers) as resp:
+                    await resp.read()
+                    if resp.status != 200:
+                        raise RuntimeError(f"status {resp.status}")
+                latencies.append((time.perf_counter() - start) * 1000)
+
+        began = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - began
+    return latencies, requests / elapsed
+
+
+def pct(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+async def measure(name: str, url: str, args) -> tuple[float, float]:
+    await load(url, args.warmup, args.concurrency)
+    latencies, rps = await load(url, args.requests, args.concurrency)
+    p50, p99 = statistics.median(latencies), pct(latencies, 99)
+    print(f"{name:6} p50 {p50:7.2f} ms   p99 {p99:7.2f} ms   {rps:8.1f} req/s")
+    return p99, rps
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--warmup", type=int, default=200)
+    args = parser.parse_args()
+
+    procs: list[subprocess.Popen] = []
+    try:
+        stand_in = spawn(["bench/standin_proc.py"], {})
+        procs.append(stand_in)
+        api_url = stand_in.stdout.readline().strip()
+        tmp = tempfile.mkdtemp(prefix="mend-bench-")
+        env = {"SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_SIGNING_SECRET": SECRET,
+               "SLACK_API_URL": api_url, "MEND_DB": f"{tmp}/bench.db"}
+        floor_port, mend_port = free_port(), free_port()
+        procs.append(spawn(["bench/floor_app.py"], {**env, "PORT": str(floor_port)}))
+        procs.append(spawn(["-m", "bot"], {**env, "PORT": str(mend_port)}))
+        floor_url = f"http://127.0.0.1:{floor_port}/slack/events"
+        mend_url = f"http://127.0.0.1:{mend_port}/slack/events"
+        async with aiohttp.ClientSession() as http:
+            await wait_ready(floor_url, http)
+            await wait_ready(mend_url, http)
+        print(f"{args.requests} signed /recover requests, concurrency {args.concurrency}, "
+              f"after {args.warmup} warm-up")
+        floor_p99, floor_rps = await measure("floor", floor_url, args)
+        mend_p99, mend_rps = await measure("mend", mend_url, args)
+        print(f"throughput ratio: {mend_rps / floor_rps:.2f}")
+        print(f"p99 ratio: {mend_p99 / floor_p99:.2f}")
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

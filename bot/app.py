@@ -1,0 +1,112 @@
+"""The app factory: wires storage, playbook, Slack client and listeners.
+
+`Mend` owns one running instance. HTTP mode serves Slack's requests on
+`/slack/events` and a health check on `/healthz`; Socket Mode connects out
+to Slack instead. Both use the same Bolt app and listeners.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+
+from bot import __version__
+from bot.cases import Recovery
+from bot.clock import Clock
+from bot.config import Settings
+from bot.playbook import load_playbook
+from bot.slack_client import make_client
+from bot.store import Store
+from bot.tasks import Tasks
+from handlers import register_all
+from handlers.cards import resume_cards
+from handlers.context import Deps
+
+log = logging.getLogger("mend")
+
+
+class Mend:
+    """One running Mend: open with `await Mend.start(settings)`, end with `close()`."""
+
+    def __init__(self, settings: Settings, deps: Deps, bolt: AsyncApp,
+                 session: aiohttp.ClientSession):
+        self.settings = settings
+        self.deps = deps
+        self.bolt = bolt
+        self.session = session
+        self.started = time.monotonic()
+
+    @classmethod
+    async def start(cls, settings: Settings, clock: Clock | None = None,
+                    retry_backoff: float = 0.5) -> Mend:
+        """Load the playbook, open the database, build the Bolt app."""
+        playbook = load_playbook(settings.playbook_path)
+        store = Store(settings.db_path)
+        clock = clock or Clock()
+        session = aiohttp.ClientSession()
+        client = make_client(settings.bot_token, settings.api_url, session,
+                             backoff=retry_backoff)
+        deps = Deps(Recovery(store, playbook, clock), store, clock, client, Tasks())
+        bolt = AsyncApp(
+            client=client,
+            signing_secret=settings.signing_secret or "",
+            request_verification_enabled=not settings.socket_mode,
+            process_before_response=True,  # listeners ack first and spawn slow work
+        )
+        register_all(bolt, deps)
+        mend = cls(settings, deps, bolt, session)
+        deps.tasks.spawn(resume_cards(deps), name="resume-cards")
+        return mend
+
+    async def close(self) -> None:
+        await self.deps.tasks.drain()
+        await self.session.close()
+        self.deps.store.close()
+
+    # -- HTTP mode -------------------------------------------------------------
+    def web_app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/slack/events", self.slack_events)
+        app.router.add_get("/healthz", self.healthz)
+        return app
+
+    async def slack_events(self, request: web.Request) -> web.Response:
+        try:
+            bolt_request = await to_bolt_request(request)
+        except ValueError:  # a body Bolt cannot parse: not something Slack sends
+            return web.json_response({"error": "malformed request"}, status=400)
+        return await to_aiohttp_response(await self.bolt.async_dispatch(bolt_request))
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        ok = self.deps.store.ping()
+        body = {
+            "ok": ok,
+            "version": __version__,
+            "database": "reachable" if ok else "unreachable",
+            "schema": self.deps.store.schema_version if ok else None,
+            "mode": "socket" if self.settings.socket_mode else "http",
+            "uptime_s": round(time.monotonic() - self.started, 1),
+        }
+        return web.json_response(body, status=200 if ok else 503)
+
+    async def serve_http(self, host: str = "0.0.0.0", port: int | None = None) -> web.AppRunner:
+        """Start listening; returns the runner (its `cleanup()` stops it)."""
+        runner = web.AppRunner(self.web_app(), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, host, self.settings.port if port is None else port)
+        await site.start()
+        return runner
+
+    # -- Socket Mode -----------------------------------------------------------
+    async def connect_socket(self):
+        """Connect to Slack over Socket Mode; returns the handler to close later."""
+        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+        handler = AsyncSocketModeHandler(self.bolt, self.settings.app_token)
+        await handler.connect_async()
+        return handler

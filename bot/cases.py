@@ -1,0 +1,97 @@
+"""Opening recovery cases: the domain behind `/recover` (no Slack here)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import timedelta
+
+from bot.advice import Advice, build_advice
+from bot.clock import Clock, to_iso
+from bot.intake import Report, read_report
+from bot.models import Case
+from bot.playbook import Playbook
+from bot.store import Store
+
+MAX_REPORT_CHARS = 3000
+MIN_REPORT_CHARS = 3
+
+
+class BadReport(ValueError):
+    """The report can't open a case; the message is for the agent."""
+
+
+@dataclass(frozen=True)
+class Opened:
+    case: Case
+    report: Report
+    advice: Advice
+
+
+class Recovery:
+    """Opens cases from an agent's report and says how to recover."""
+
+    def __init__(self, store: Store, playbook: Playbook, clock: Clock):
+        self.store = store
+        self.playbook = playbook
+        self.clock = clock
+
+    def check_text(self, text: str) -> str:
+        """Normalise the report text or raise BadReport saying what to fix."""
+        text = (text or "").strip()
+        if len(text) < MIN_REPORT_CHARS:
+            raise BadReport("Tell me what went wrong for the customer, in a sentence or two.")
+        if len(text) > MAX_REPORT_CHARS:
+            raise BadReport(
+                f"That report is {len(text):,} characters; I keep case summaries under "
+                f"{MAX_REPORT_CHARS:,}. Give the short story here and add details in the "
+                "case card's thread."
+            )
+        return text
+
+    def open_case(
+        self,
+        team_id: str,
+        channel_id: str,
+        reporter_id: str,
+        text: str,
+        *,
+        customer: str | None = None,
+        contact: str | None = None,
+        severity: str | None = None,
+    ) -> Opened:
+        """Read the report, open case #N owned by the reporter, and advise."""
+        report = read_report(self.check_text(text), self.playbook)
+        report = _override(report, customer=customer, contact=contact, severity=severity)
+        now = self.clock.now()
+        due = now + timedelta(hours=self.playbook.settings.followup_default_hours)
+        fields = {
+            "channel_id": channel_id,
+            "reporter_id": reporter_id,
+            "owner_id": reporter_id,
+            "customer": report.customer,
+            "summary": report.summary,
+            "category": report.category,
+            "emotion": report.emotion,
+            "contact": report.contact,
+            "severity": report.severity,
+            "next_followup_at": to_iso(due),
+        }
+        case = self.store.create_case(team_id, fields, reporter_id, to_iso(now))
+        return Opened(case, report, build_advice(report, self.playbook))
+
+    def category_label(self, key: str) -> str:
+        return self.playbook.category(key).label
+
+    def contact_keys(self) -> list[str]:
+        """The contact channels an agent can choose, in playbook order."""
+        return [channel.key for channel in self.playbook.contact.channels]
+
+    def labels(self) -> dict[str, str]:
+        return {c.key: c.label for c in self.playbook.categories}
+
+
+def _override(report: Report, **values: str | None) -> Report:
+    """Fields the agent chose in the modal win over what the text suggested."""
+    chosen = {k: v.strip() for k, v in values.items() if v and v.strip()}
+    return dataclasses.replace(report, **chosen) if chosen else report

@@ -1,0 +1,43 @@
+"""The one clock Mend reads.
+
+Everything that needs "now" takes a Clock, so tests (and later the sandbox)
+can move time without sleeping.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+
+class Clock:
+    """Wall-clock time in UTC."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class ManualClock(Clock):
+    """A clock that only moves when told to; for tests and the sandbox."""
+
+    def __init__(self, start: datetime | None = None):
+        self._now = start or datetime(2026, 11, 26, 15, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self._now
+
+    def advance(self, **kwargs: float) -> datetime:
+        """Move forward by a timedelta given as keyword arguments (hours=2)."""
+        self._now += timedelta(**kwargs)
+        return self._now
+
+    def set(self, moment: datetime) -> None:
+        self._now = moment.astimezone(UTC)
+
+
+def to_iso(moment: datetime) -> str:
+    """Store format: UTC, fixed width, so text order is time order."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def from_iso(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)

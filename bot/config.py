@@ -1,0 +1,109 @@
+"""Settings read from the environment (and a `.env` file when present).
+
+A missing or malformed setting raises ConfigError with one line that says
+what to set; `python -m bot` prints it and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_API_URL = "https://slack.com/api/"
+DEFAULT_DB = ROOT / "data" / "mend.db"
+DEFAULT_PLAYBOOK = ROOT / "data" / "playbook.yaml"
+
+NO_CREDENTIALS = (
+    "Mend needs a Slack app to talk to. Create one from app.yaml (see README, "
+    "'Create the Slack app'), then set SLACK_BOT_TOKEN (xoxb-...) and either "
+    "SLACK_SIGNING_SECRET (HTTP mode, Slack calls http://<host>:$PORT/slack/events) "
+    "or SLACK_APP_TOKEN (xapp-..., Socket Mode, no public URL needed), in the "
+    "environment or in a .env file next to README.md."
+)
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message says what to set."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    bot_token: str
+    signing_secret: str | None
+    app_token: str | None
+    api_url: str
+    port: int
+    db_path: str
+    playbook_path: str
+    leads: tuple[str, ...] = ()
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.app_token is not None
+
+
+def load_dotenv_file(path: Path = ROOT / ".env") -> None:
+    """Read `.env` without overriding variables already set."""
+    if path.exists():
+        from dotenv import load_dotenv
+
+        load_dotenv(path, override=False)
+
+
+def from_env(env: dict[str, str] | None = None) -> Settings:
+    """Build Settings from `env` (default: os.environ)."""
+    env = dict(os.environ if env is None else env)
+    get = lambda name: (env.get(name) or "").strip() or None  # noqa: E731
+    bot_token, secret, app_token = (
+        get("SLACK_BOT_TOKEN"),
+        get("SLACK_SIGNING_SECRET"),
+        get("SLACK_APP_TOKEN"),
+    )
+    if not (bot_token or secret or app_token):
+        raise ConfigError(NO_CREDENTIALS)
+    if not bot_token:
+        raise ConfigError("Set SLACK_BOT_TOKEN to the app's bot token (starts with xoxb-).")
+    if not bot_token.startswith("xoxb-"):
+        raise ConfigError("SLACK_BOT_TOKEN must be a bot token starting with xoxb-.")
+    if app_token and not app_token.startswith("xapp-"):
+        raise ConfigError("SLACK_APP_TOKEN must be an app-level token starting with xapp-.")
+    if not app_token and not secret:
+        raise ConfigError(
+            "Set SLACK_SIGNING_SECRET (HTTP mode) or SLACK_APP_TOKEN (Socket Mode)."
+        )
+    return Settings(
+        bot_token=bot_token,
+        signing_secret=secret,
+        app_token=app_token,
+        api_url=_api_url(get("SLACK_API_URL") or DEFAULT_API_URL),
+        port=_port(get("PORT") or "3000"),
+        db_path=get("MEND_DB") or str(DEFAULT_DB),
+        playbook_path=get("MEND_PLAYBOOK") or str(DEFAULT_PLAYBOOK),
+        leads=_user_ids(get("MEND_LEADS") or ""),
+    )
+
+
+def _api_url(value: str) -> str:
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ConfigError(
+            f"SLACK_API_URL must be an http(s) URL such as {DEFAULT_API_URL} (got {value!r})."
+        )
+    return value if value.endswith("/") else value + "/"
+
+
+def _port(value: str) -> int:
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise ConfigError(f"PORT must be a number from 1 to 65535 (got {value!r}).")
+    return int(value)
+
+
+def _user_ids(value: str) -> tuple[str, ...]:
+    ids = tuple(part.strip().strip("<@>") for part in value.replace(",", " ").split())
+    bad = [i for i in ids if not i.isalnum() or i[:1] not in ("U", "W")]
+    if bad:
+        raise ConfigError(f"MEND_LEADS must list Slack user ids like U0123ABC (got {bad[0]!r}).")
+    return ids

@@ -1,0 +1,57 @@
+"""Records Mend keeps: a case and the events of its timeline."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+OPEN, RESOLVED, CLOSED = "open", "resolved", "closed"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One service breakdown being recovered, numbered per workspace."""
+
+    id: int
+    team_id: str
+    number: int
+    channel_id: str
+    reporter_id: str
+    owner_id: str | None
+    customer: str | None
+    summary: str
+    category: str
+    emotion: str
+    contact: str
+    severity: str
+    status: str
+    created_at: str
+    updated_at: str
+    next_followup_at: str | None = None
+    card_channel: str | None = None
+    card_ts: str | None = None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Case:
+        names = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in row.items() if k in names})
+
+
+@dataclass(frozen=True)
+class Event:
+    """One change to a case: who did what, when, with details."""
+
+    id: int
+    team_id: str
+    case_id: int
+    at: str
+    actor_id: str | None
+    kind: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Event:
+        data = dict(row)
+        data["detail"] = json.loads(data.get("detail") or "{}")
+        return cls(**data)

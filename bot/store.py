@@ -1,0 +1,248 @@
+"""All of Mend's SQL lives here (SQLite through sqlite-utils, WAL mode).
+
+Every query takes a team_id: a workspace never sees another's rows. Every
+change to a case is written together with its timeline event in one
+transaction. Another engine would be a second implementation of this module.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from bot.models import OPEN, Case, Event
+
+
+class StoreError(Exception):
+    """The database cannot be used as it is; the message says why."""
+
+
+def _v1(db: sqlite_utils.Database) -> None:
+    db["cases"].create(
+        {
+            "id": int,
+            "team_id": str,
+            "number": int,
+            "channel_id": str,
+            "reporter_id": str,
+            "owner_id": str,
+            "customer": str,
+            "customer_key": str,
+            "summary": str,
+            "category": str,
+            "emotion": str,
+            "contact": str,
+            "severity": str,
+            "status": str,
+            "created_at": str,
+            "updated_at": str,
+            "next_followup_at": str,
+            "card_channel": str,
+            "card_ts": str,
+            "card_state": str,
+        },
+        pk="id",
+        not_null={"team_id", "number", "channel_id", "reporter_id", "summary", "status"},
+    )
+    db["cases"].create_index(["team_id", "number"], unique=True)
+    db["cases"].create_index(["team_id", "status", "owner_id"])
+    db["cases"].create_index(["team_id", "customer_key"])
+    db["cases"].create_index(["card_state", "team_id"])
+    db["events"].create(
+        {
+            "id": int,
+            "team_id": str,
+            "case_id": int,
+            "at": str,
+            "actor_id": str,
+            "kind": str,
+            "detail": str,
+        },
+        pk="id",
+        not_null={"team_id", "case_id", "at", "kind"},
+        foreign_keys=[("case_id", "cases", "id")],
+    )
+    db["events"].create_index(["team_id", "case_id", "id"])
+
+
+# Append only: a migration, once released, never changes.
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+CARD_PENDING, CARD_POSTED, CARD_FAILED = "pending", "posted", "failed"
+
+
+class Store:
+    """Owns one SQLite database file for Mend."""
+
+    def __init__(self, path: str | Path):
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # Autocommit connection: transactions are explicit (BEGIN IMMEDIATE)
+        # so that case numbering cannot race between writers.
+        conn = sqlite3.connect(str(path), isolation_level=None, timeout=10)
+        self.db = sqlite_utils.Database(conn)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.migrate()
+
+    # -- schema -----------------------------------------------------------
+    @property
+    def schema_version(self) -> int:
+        return self.db.execute("PRAGMA user_version").fetchone()[0]
+
+    def migrate(self) -> int:
+        """Bring the schema up to date; returns how many migrations ran."""
+        with self._tx():
+            current = self.schema_version
+            if current > SCHEMA_VERSION:
+                raise StoreError(
+                    f"This database was written by a newer Mend (schema {current}; this "
+                    f"version knows up to {SCHEMA_VERSION}). Upgrade Mend or set MEND_DB "
+                    "to another file."
+                )
+            for version in range(current, SCHEMA_VERSION):
+                MIGRATIONS[version](self.db)
+                self.db.execute(f"PRAGMA user_version = {version + 1}")
+        return SCHEMA_VERSION - current
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    def ping(self) -> bool:
+        """True when the database answers a query."""
+        try:
+            return self.db.execute("SELECT 1").fetchone()[0] == 1
+        except sqlite3.Error:
+            return False
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        conn = self.db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    # -- cases -------------------------------------------------------------
+    def create_case(
+        self, team_id: str, fields: dict[str, Any], actor_id: str, at: str
+    ) -> Case:
+        """Insert a case numbered next in its workspace, with its first event."""
+        with self._tx() as conn:
+            number = conn.execute(
+                "SELECT COALESCE(MAX(number), 0) + 1 FROM cases WHERE team_id = ?", [team_id]
+            ).fetchone()[0]
+            row = {
+                **fields,
+                "team_id": team_id,
+                "number": number,
+                "customer_key": _customer_key(fields.get("customer")),
+                "status": OPEN,
+                "created_at": at,
+                "updated_at": at,
+                "card_state": CARD_PENDING,
+            }
+            case_id = _insert(conn, "cases", row)
+            detail = {k: fields.get(k) for k in ("category", "emotion", "contact", "severity")}
+            self._event(conn, team_id, case_id, at, actor_id, "opened", detail)
+        return self.case_by_id(team_id, case_id)
+
+    def case_by_id(self, team_id: str, case_id: int) -> Case | None:
+        return self._one("SELECT * FROM cases WHERE team_id = ? AND id = ?", [team_id, case_id])
+
+    def case_by_number(self, team_id: str, number: int) -> Case | None:
+        return self._one(
+            "SELECT * FROM cases WHERE team_id = ? AND number = ?", [team_id, number]
+        )
+
+    def open_cases_owned_by(self, team_id: str, owner_id: str, limit: int = 20) -> list[Case]:
+        rows = self.db.query(
+            "SELECT * FROM cases WHERE team_id = ? AND status = ? AND owner_id = ? "
+            "ORDER BY number DESC LIMIT ?",
+            [team_id, OPEN, owner_id, limit],
+        )
+        return [Case.from_row(r) for r in rows]
+
+    def teams_awaiting_cards(self) -> list[str]:
+        """Workspaces with a case whose card was never posted."""
+        rows = self.db.execute(
+            "SELECT DISTINCT team_id FROM cases WHERE card_state = ?", [CARD_PENDING]
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def cases_awaiting_card(self, team_id: str, limit: int = 100) -> list[Case]:
+        """Cases whose card was never posted (e.g. Mend stopped right after the ack)."""
+        rows = self.db.query(
+            "SELECT * FROM cases WHERE team_id = ? AND card_state = ? ORDER BY id LIMIT ?",
+            [team_id, CARD_PENDING, limit],
+        )
+        return [Case.from_row(r) for r in rows]
+
+    def record_card(self, team_id: str, case_id: int, channel: str, ts: str, at: str) -> None:
+        """Remember where the case card lives so it can be updated in place."""
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE cases SET card_channel = ?, card_ts = ?, card_state = ? "
+                "WHERE team_id = ? AND id = ?",
+                [channel, ts, CARD_POSTED, team_id, case_id],
+            )
+            self._event(conn, team_id, case_id, at, None, "card_posted", {"ts": ts})
+
+    def record_card_failed(self, team_id: str, case_id: int, error: str, at: str) -> None:
+        """The card could not be posted for a reason a retry will not fix."""
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE cases SET card_state = ? WHERE team_id = ? AND id = ?",
+                [CARD_FAILED, team_id, case_id],
+            )
+            self._event(conn, team_id, case_id, at, None, "card_failed", {"error": error})
+
+    def events(self, team_id: str, case_id: int) -> list[Event]:
+        rows = self.db.query(
+            "SELECT * FROM events WHERE team_id = ? AND case_id = ? ORDER BY id",
+            [team_id, case_id],
+        )
+        return [Event.from_row(r) for r in rows]
+
+    # -- helpers -----------------------------------------------------------
+    def _one(self, sql: str, params: list[Any]) -> Case | None:
+        rows = list(self.db.query(sql, params))
+        return Case.from_row(rows[0]) if rows else None
+
+    @staticmethod
+    def _event(conn, team_id, case_id, at, actor_id, kind, detail) -> None:
+        _insert(
+            conn,
+            "events",
+            {
+                "team_id": team_id,
+                "case_id": case_id,
+                "at": at,
+                "actor_id": actor_id,
+                "kind": kind,
+                "detail": json.dumps(detail, ensure_ascii=False),
+            },
+        )
+
+
+def _insert(conn: sqlite3.Connection, table: str, row: dict[str, Any]) -> int:
+    columns = ", ".join(row)
+    marks = ", ".join("?" for _ in row)
+    cur = conn.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", list(row.values()))
+    return cur.lastrowid
+
+
+def _customer_key(name: str | None) -> str | None:
+    """Case- and space-insensitive key used to spot repeat customers."""
+    return " ".join(name.casefold().split()) if name else None

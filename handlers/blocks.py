@@ -1,0 +1,255 @@
+"""Rendering Mend's records as Block Kit.
+
+Every piece of user text goes through `escape` and every text field through
+`truncate`, so a message never breaks Slack's limits or its mention syntax.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bot.clock import from_iso
+from bot.models import Case
+from handlers.ids import CARD_METADATA_TYPE, Action, Block, Callback
+from handlers.mrkdwn import (
+    BUTTON_TEXT_MAX,
+    CONTEXT_TEXT_MAX,
+    FIELD_TEXT_MAX,
+    HEADER_TEXT_MAX,
+    MAX_MESSAGE_BLOCKS,
+    SECTION_TEXT_MAX,
+    date_token,
+    escape,
+    mention,
+    quote,
+    truncate,
+)
+
+CONTACT_LABELS = {
+    "email": "email",
+    "phone": "phone",
+    "chat": "chat",
+    "in_person": "in person",
+    "social": "social media",
+    "unknown": "not stated",
+}
+SEVERITY_LABELS = {"normal": "Normal", "high": "High", "critical": "Critical"}
+EMOTION_LABELS = {"calm": "calm", "upset": "upset", "irate": "irate"}
+STATUS_LABELS = {"open": ":large_yellow_circle: Open", "resolved": ":white_check_mark: Resolved",
+                 "closed": ":black_circle: Closed"}
+Blocks = list[dict[str, Any]]
+
+
+# -- primitives ----------------------------------------------------------------
+def section(text: str, block_id: str | None = None) -> dict[str, Any]:
+    block = {"type": "section", "text": mrkdwn(text, SECTION_TEXT_MAX)}
+    if block_id:
+        block["block_id"] = block_id
+    return block
+
+
+def mrkdwn(text: str, limit: int) -> dict[str, str]:
+    return {"type": "mrkdwn", "text": truncate(text, limit)}
+
+
+def plain(text: str, limit: int) -> dict[str, Any]:
+    return {"type": "plain_text", "text": truncate(text, limit), "emoji": True}
+
+
+def header(text: str) -> dict[str, Any]:
+    return {"type": "header", "text": plain(text, HEADER_TEXT_MAX)}
+
+
+def context(text: str, block_id: str | None = None) -> dict[str, Any]:
+    block = {"type": "context", "elements": [mrkdwn(text, CONTEXT_TEXT_MAX)]}
+    if block_id:
+        block["block_id"] = block_id
+    return block
+
+
+def divider() -> dict[str, str]:
+    return {"type": "divider"}
+
+
+def button(text: str, action_id: str, value: str = "") -> dict[str, Any]:
+    return {"type": "button", "text": plain(text, BUTTON_TEXT_MAX), "action_id": action_id,
+            "value": value}
+
+
+def fit(blocks: Blocks, limit: int = MAX_MESSAGE_BLOCKS) -> Blocks:
+    """Keep a message within Slack's block count, saying that something was cut."""
+    if len(blocks) <= limit:
+        return blocks
+    return blocks[: limit - 1] + [context("_…more than fits in one message._")]
+
+
+def when(iso: str | None) -> str:
+    if not iso:
+        return "_not set_"
+    moment = from_iso(iso)
+    return date_token(int(moment.timestamp()), moment.strftime("%Y-%m-%d %H:%M UTC"))
+
+
+def case_title(case: Case, category_label: str) -> str:
+    who = f" for {case.customer}" if case.customer else ""
+    return f"Case #{case.number}{who} · {category_label}"
+
+
+# -- the agent's playbook reply --------------------------------------------------
+def playbook_reply(case: Case, advice: Any, repeat_note: str | None = None) -> Blocks:
+    """The ephemeral answer to `/recover`: steps, wording, warnings, compensation."""
+    facts = " · ".join([
+        f"Customer: *{escape(case.customer)}*" if case.customer else "Customer: _not named_",
+        f"Contact: {CONTACT_LABELS.get(case.contact, escape(case.contact))}",
+        f"Feeling: {EMOTION_LABELS.get(case.emotion, escape(case.emotion))}",
+        f"Severity: {SEVERITY_LABELS.get(case.severity, escape(case.severity))}",
+        "Owner: you",
+    ])
+    steps = "\n".join(
+        f"{i}. *{escape(title)}* — {escape(prompt)}"
+        for i, (title, prompt) in enumerate(advice.steps, start=1)
+    )
+    blocks: Blocks = [
+        header(f"Case #{case.number} opened · {advice.category_label}"),
+        context(facts),
+        section(f"*Your recovery steps*\n{steps}"),
+        divider(),
+        section(f"*To say* (phone or in person)\n{quote(advice.apology_say)}"),
+        section(f"*To write* (email or chat)\n{quote(advice.apology_write)}"),
+    ]
+    if advice.warnings:
+        lines = "\n".join(f":warning: {escape(w)}" for w in advice.warnings)
+        blocks.append(section(f"*Watch out*\n{lines}"))
+    blocks.append(section(
+        f"*Compensation*\n{escape(advice.compensation)}\n_{escape(advice.compensation_note)}_"
+    ))
+    if repeat_note:
+        blocks.append(context(repeat_note))
+    blocks.append(context(
+        f"The case card is posted in <#{case.channel_id}>. Next follow-up: "
+        f"{when(case.next_followup_at)}."
+    ))
+    return fit(blocks)
+
+
+def playbook_fallback(case: Case, advice: Any) -> str:
+    return f"Case #{case.number} opened ({advice.category_label}). Start with an apology."
+
+
+# -- the case card in the channel --------------------------------------------
+def case_card(case: Case, category_label: str) -> Blocks:
+    """The card posted in the team channel; rebuilt whole for `chat.update`."""
+    opened = when(case.created_at)
+    fields = [
+        f"*Owner*\n{mention(case.owner_id)}",
+        f"*Status*\n{STATUS_LABELS.get(case.status, escape(case.status))}",
+        f"*Customer*\n{escape(case.customer) if case.customer else '_not named_'}",
+        f"*Severity*\n{SEVERITY_LABELS.get(case.severity, escape(case.severity))}",
+        f"*Opened*\n{opened}",
+        f"*Next follow-up*\n{when(case.next_followup_at)}",
+    ]
+    return [
+        section(f"*{escape(case_title(case, category_label))}*\n{quote(case.summary)}",
+                block_id=Block.CARD_SUMMARY),
+        {"type": "section", "block_id": Block.CARD_FIELDS,
+         "fields": [mrkdwn(f, FIELD_TEXT_MAX) for f in fields]},
+        context(
+            f"Reported by {mention(case.reporter_id)} · contact: "
+            f"{CONTACT_LABELS.get(case.contact, escape(case.contact))} · customer feeling: "
+            f"{EMOTION_LABELS.get(case.emotion, escape(case.emotion))}",
+            block_id=Block.CARD_FOOTER,
+        ),
+    ]
+
+
+def card_fallback(case: Case, category_label: str) -> str:
+    """Notification text: no customer words, only the case number and category."""
+    return f"Case #{case.number} · {category_label} · {case.status}"
+
+
+def card_metadata(case: Case) -> dict[str, Any]:
+    return {"event_type": CARD_METADATA_TYPE,
+            "event_payload": {"team_id": case.team_id, "case": case.number}}
+
+
+# -- help and errors -------------------------------------------------------------
+def help_blocks(entries: list[tuple[str, str]], intro: str | None = None) -> Blocks:
+    lines = "\n".join(f"`{escape(usage)}` — {escape(text)}" for usage, text in entries)
+    blocks: Blocks = []
+    if intro:
+        blocks.append(section(intro))
+    blocks.append(section(f"*Mend commands*\n{lines}"))
+    blocks.append(context(
+        "Example: `/recover for Dana Lee: charged twice for her order, emailed us furious`"
+    ))
+    return blocks
+
+
+def notice(text: str) -> Blocks:
+    """A short message for the acting user; `text` is already mrkdwn-safe."""
+    return [section(text)]
+
+
+# -- the intake modal ------------------------------------------------------------
+def intake_modal(contacts: list[str], metadata: dict[str, str]) -> dict[str, Any]:
+    def option(key: str, label: str) -> dict[str, Any]:
+        return {"text": plain(label, 75), "value": key}
+
+    contact_options = [option(k, CONTACT_LABELS.get(k, k)) for k in contacts]
+    severity_options = [option(k, v) for k, v in SEVERITY_LABELS.items()]
+    return {
+        "type": "modal",
+        "callback_id": Callback.INTAKE,
+        "private_metadata": json.dumps(metadata),
+        "title": plain("Open a recovery case", 24),
+        "submit": plain("Open case", 24),
+        "close": plain("Cancel", 24),
+        "blocks": [
+            {"type": "input", "block_id": Block.WHAT, "label": plain("What went wrong?", 2000),
+             "element": {"type": "plain_text_input", "action_id": Action.WHAT, "multiline": True,
+                         "max_length": 3000,
+                         "placeholder": plain("Charged twice, waited 40 minutes on hold…", 150)}},
+            {"type": "input", "block_id": Block.CUSTOMER, "optional": True,
+             "label": plain("Customer", 2000),
+             "element": {"type": "plain_text_input", "action_id": Action.CUSTOMER,
+                         "max_length": 80}},
+            {"type": "input", "block_id": Block.CONTACT, "optional": True,
+             "label": plain("How did they reach us?", 2000),
+             "element": {"type": "static_select", "action_id": Action.CONTACT,
+                         "options": contact_options}},
+            {"type": "input", "block_id": Block.SEVERITY, "label": plain("Severity", 2000),
+             "element": {"type": "static_select", "action_id": Action.SEVERITY,
+                         "options": severity_options, "initial_option": severity_options[0]}},
+        ],
+    }
+
+
+def playbook_modal(case: Case, advice: Any) -> dict[str, Any]:
+    """The intake modal turns into the playbook once the case is open."""
+    return {
+        "type": "modal",
+        "title": plain(f"Case #{case.number}", 24),
+        "close": plain("Done", 24),
+        "blocks": playbook_reply(case, advice)[:100],
+    }
+
+
+# -- App Home --------------------------------------------------------------------
+def home_view(cases: list[Case], labels: dict[str, str]) -> dict[str, Any]:
+    blocks: Blocks = [
+        header("Mend · service recovery"),
+        section("When something goes wrong for a customer, type `/recover` and what happened. "
+                "Mend opens a case, gives you the recovery steps and wording, and keeps the "
+                "follow-up on the team's radar."),
+        divider(),
+        section(f"*Your open cases* ({len(cases)})"),
+    ]
+    if not cases:
+        blocks.append(context("You own no open cases. :tada:"))
+    for case in cases[:40]:
+        blocks.append(section(
+            f"*{escape(case_title(case, labels.get(case.category, case.category)))}*\n"
+            f"Next follow-up: {when(case.next_followup_at)} · in <#{case.channel_id}>"
+        ))
+    return {"type": "home", "blocks": fit(blocks, 100)}

@@ -1,0 +1,164 @@
+"""The `/recover` slash command and its sub-commands.
+
+Each sub-command registers itself with its usage and help line, so
+`/recover help` is built from the registry and never drifts from the code.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sqlite3
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.cases import BadReport
+from handlers import blocks
+from handlers.cards import post_card
+from handlers.context import Deps
+from handlers.ids import COMMAND
+from handlers.mrkdwn import escape
+
+log = logging.getLogger("mend.commands")
+COMMANDS = (COMMAND,)
+SLACK_ID = re.compile(r"^[A-Z0-9]{2,30}$")
+SAVE_FAILED = ("I couldn't save the case just now, so nothing was recorded. "
+               "Please try again in a moment.")
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One use of `/recover`, with the ids Slack sent and the text after it."""
+
+    team_id: str
+    channel_id: str
+    user_id: str
+    text: str
+    trigger_id: str | None
+    response_url: str | None
+
+
+Ack = Callable[..., Awaitable[None]]
+Runner = Callable[[Ack, Invocation, str, Deps], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class SubCommand:
+    name: str
+    usage: str
+    help: str
+    run: Runner
+
+
+REGISTRY: dict[str, SubCommand] = {}
+# Forms of `/recover` that are not a sub-command word, listed first in help.
+BASE_USAGE = [
+    (f"{COMMAND} <what went wrong>", "Open a case and get the recovery playbook"),
+    (COMMAND, "Open a case with a form"),
+]
+
+
+def subcommand(name: str, usage: str, help: str) -> Callable[[Runner], Runner]:
+    """Register `run` as `/recover <name> ...`, with its line for `/recover help`."""
+
+    def add(run: Runner) -> Runner:
+        REGISTRY[name] = SubCommand(name, usage, help, run)
+        return run
+
+    return add
+
+
+def help_entries() -> list[tuple[str, str]]:
+    return BASE_USAGE + [(s.usage, s.help) for s in REGISTRY.values()]
+
+
+async def reply(ack: Ack, text: str) -> None:
+    """An ephemeral answer for the agent; `text` must already be mrkdwn-safe."""
+    await ack(response_type="ephemeral", text=text, blocks=blocks.notice(text))
+
+
+@subcommand("help", f"{COMMAND} help", "Show this reference")
+async def show_help(ack: Ack, inv: Invocation, args: str, deps: Deps,
+                    intro: str | None = None) -> None:
+    await ack(response_type="ephemeral", text="Mend commands",
+              blocks=blocks.help_blocks(help_entries(), intro))
+
+
+def parse(body: dict[str, Any]) -> Invocation | str:
+    """The invocation, or a friendly explanation if Slack's payload lacks a field."""
+    ids = {k: str(body.get(k) or "") for k in ("team_id", "channel_id", "user_id")}
+    missing = [k for k, v in ids.items() if not SLACK_ID.match(v)]
+    if missing:
+        return ("Slack sent this command without a usable "
+                f"{', '.join(m.replace('_id', '') for m in missing)} id, so I did nothing. "
+                "Please try again.")
+    return Invocation(text=str(body.get("text") or ""), trigger_id=body.get("trigger_id"),
+                      response_url=body.get("response_url"), **ids)
+
+
+def is_unknown_word(text: str) -> bool:
+    """One or two words that aren't a report: most likely a mistyped sub-command."""
+    words = text.split()
+    return len(words) <= 2 and words[0].isascii() and words[0].isalpha()
+
+
+async def on_recover(ack: Ack, body: dict[str, Any], deps: Deps) -> None:
+    inv = parse(body)
+    if isinstance(inv, str):
+        await reply(ack, inv)
+        return
+    text = inv.text.strip()
+    if not text:
+        await open_intake(ack, inv, deps)
+        return
+    word, _, rest = text.partition(" ")
+    sub = REGISTRY.get(word.lower())
+    if sub:
+        await sub.run(ack, inv, rest.strip(), deps)
+    elif is_unknown_word(text):
+        intro = (f"I don't know `{escape(word[:30])}`. To open a case, describe what went "
+                 "wrong in a sentence.")
+        await show_help(ack, inv, rest, deps, intro=intro)
+    else:
+        await open_from_text(ack, inv, text, deps)
+
+
+async def open_from_text(ack: Ack, inv: Invocation, text: str, deps: Deps) -> None:
+    try:
+        opened = deps.recovery.open_case(inv.team_id, inv.channel_id, inv.user_id, text)
+    except BadReport as exc:
+        await reply(ack, escape(str(exc)))
+        return
+    except sqlite3.Error as exc:
+        log.error("case not saved: %s", type(exc).__name__)
+        await reply(ack, SAVE_FAILED)
+        return
+    case, advice = opened.case, opened.advice
+    await ack(response_type="ephemeral", text=blocks.playbook_fallback(case, advice),
+              blocks=blocks.playbook_reply(case, advice))
+    deps.tasks.spawn(post_card(deps, case, inv.response_url), name=f"card-{case.id}")
+
+
+async def open_intake(ack: Ack, inv: Invocation, deps: Deps) -> None:
+    if not inv.trigger_id:
+        await reply(ack, f"Describe what went wrong after the command, e.g. `{COMMAND} for "
+                         "Dana Lee: charged twice for one order`.")
+        return
+    await ack()
+    view = blocks.intake_modal(
+        deps.recovery.contact_keys(),
+        {"channel_id": inv.channel_id, "response_url": inv.response_url or ""},
+    )
+    deps.tasks.spawn(deps.client.views_open(trigger_id=inv.trigger_id, view=view),
+                     name="intake-modal")
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    async def recover(ack, body):
+        await on_recover(ack, body, deps)
+
+    for command in COMMANDS:
+        app.command(command)(recover)

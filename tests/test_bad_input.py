@@ -1,0 +1,100 @@
+"""Bad input gets a clear ephemeral answer and changes nothing it should not."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from standin import sign_request
+from tests.conftest import SECRET
+from tests.test_recover import all_text, assert_valid_blocks
+
+REPORT_TEXT = "customer Acme waited on hold for two hours"
+
+
+async def test_blank_text_opens_intake_modal_not_a_case(mend, slack, slack_user):
+    reply = await slack_user.command("   ")
+    assert reply.status == 200
+    await mend.settle()
+    opened = slack.calls_to("views.open")
+    assert len(opened) == 1 and opened[0].ok
+    assert mend.store.case_by_number("T1", 1) is None
+
+
+async def test_too_long_report_is_refused_kindly(mend, slack, slack_user):
+    reply = await slack_user.command("the customer waited " + "a" * 5000)
+    assert reply.status == 200
+    assert reply.json["response_type"] == "ephemeral"
+    assert "characters" in all_text(reply.json["blocks"])
+    await mend.settle()
+    assert mend.store.case_by_number("T1", 1) is None
+    assert slack.calls_to("chat.postMessage") == []
+
+
+async def test_emoji_and_non_latin_text_open_a_case(mend, slack, slack_user):
+    text = "for 山田太郎: 注文が届かない 😡😡 waited on hold for an hour"
+    reply = await slack_user.command(text)
+    assert "Case #1" in all_text(reply.json["blocks"])
+    await mend.settle()
+    case = mend.store.case_by_number("T1", 1)
+    assert case.customer == "山田太郎"
+    assert "😡" in case.summary
+    assert "山田太郎" in all_text(slack.messages("C1")[0]["blocks"])
+
+
+@pytest.mark.parametrize("evil", ["<!channel>", "<!here>", "<@U0123>",
+                                  "<https://x.example|click>", "<!subteam^S1>"])
+async def test_mrkdwn_and_mentions_in_user_text_are_escaped(mend, slack, slack_user, evil):
+    reply = await slack_user.command(f"for Acme {evil}: our agent was rude {evil} and hung up")
+    await mend.settle()
+    card = all_text(slack.messages("C1")[0]["blocks"])
+    reply_blocks = reply.json["blocks"]
+    for text in (card, all_text(reply_blocks)):
+        assert evil not in text
+    assert evil.replace("<", "&lt;").replace(">", "&gt;") in card
+
+
+async def test_long_fields_are_truncated_with_visible_ellipsis(mend, slack, slack_user):
+    long_name = "Bartholomew " * 7  # > 75 chars
+    text = f"customer: {long_name.strip()}, waited on hold " + "really " * 420
+    reply = await slack_user.command(text[:2999])
+    assert_valid_blocks(reply.json["blocks"])
+    await mend.settle()
+    blocks = slack.messages("C1")[0]["blocks"]
+    assert_valid_blocks(blocks)
+    assert all(len(b["text"]["text"]) <= 3000 for b in blocks if b.get("text"))
+    assert "…" in all_text(blocks)
+
+
+async def test_payload_missing_user_is_answered_not_crashed(mend, slack, slack_user):
+    reply = await slack_user.command(REPORT_TEXT, extra={"user_id": None})
+    assert reply.status == 200
+    assert "user" in all_text(reply.json["blocks"])
+    await mend.settle()
+    assert mend.store.case_by_number("T1", 1) is None
+
+
+async def test_bad_signature_is_refused_and_creates_nothing(mend, slack, slack_user):
+    reply = await slack_user.command(REPORT_TEXT, signature="v0=" + "0" * 64)
+    assert reply.status == 401
+    await mend.settle()
+    assert mend.store.case_by_number("T1", 1) is None
+    assert slack.calls_to("chat.postMessage") == []
+
+
+async def test_stale_timestamp_is_refused_and_creates_nothing(mend, slack, slack_user):
+    reply = await slack_user.command(REPORT_TEXT, timestamp=int(time.time()) - 6 * 60)
+    assert reply.status == 401
+    await mend.settle()
+    assert mend.store.case_by_number("T1", 1) is None
+
+
+async def test_garbage_body_with_valid_signature_is_not_a_crash(mend, slack_user):
+    body = b"payload=%7Bnot-json"
+    headers = sign_request(SECRET, body)
+    reply = await slack_user.raw(body, "application/x-www-form-urlencoded", headers)
+    assert reply.status in (200, 400, 404)
+    assert "Traceback" not in reply.body
+
+

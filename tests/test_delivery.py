@@ -1,0 +1,68 @@
+"""The case card reaches Slack once, through rate limits, errors and restarts."""
+
+from __future__ import annotations
+
+from bot.clock import to_iso
+from bot.store import CARD_FAILED
+from tests.conftest import start_mend
+
+REPORT = "customer Acme: order arrived two weeks late, they are upset"
+
+
+async def test_rate_limited_card_is_retried_after_retry_after(mend, slack, slack_user):
+    slack.fail("chat.postMessage", status=429, retry_after=1)
+    await slack_user.command(REPORT)
+    await mend.settle()
+    posts = slack.calls_to("chat.postMessage")
+    assert [p.status for p in posts] == [429, 200]
+    assert posts[1].at - posts[0].at >= 0.9
+    assert len(slack.messages("C1")) == 1
+
+
+async def test_server_errors_are_retried_until_success(mend, slack, slack_user):
+    slack.fail("chat.postMessage", status=503, times=2)
+    slack.fail("chat.postMessage", status=500, times=1)
+    await slack_user.command(REPORT)
+    await mend.settle()
+    assert [p.status for p in slack.calls_to("chat.postMessage")] == [503, 503, 500, 200]
+    assert len(slack.messages("C1")) == 1
+
+
+async def test_channel_without_mend_tells_agent_and_keeps_case(mend, slack, slack_user):
+    slack.add_channel("C5", name="private-team", bot_member=False)
+    reply = await slack_user.command(REPORT, channel_id="C5")
+    assert "Case #1" in str(reply.json)
+    await mend.settle()
+    case = mend.store.case_by_number("T1", 1)
+    assert case is not None
+    assert "card_failed" in [e.kind for e in mend.store.events("T1", case.id)]
+    assert any("/invite" in str(r["body"]) for r in slack.responses)
+
+
+async def test_restart_posts_cards_left_unposted(settings, clock, slack):
+    first = await start_mend(settings, clock)
+    fields = dict(channel_id="C1", reporter_id="U1", owner_id="U1", summary="late order",
+                  category="broken_promise", emotion="upset", contact="email",
+                  severity="normal", customer="Acme")
+    first.store.create_case("T1", fields, "U1", to_iso(clock.now()))  # as if cut off here
+    await first.stop()
+    assert slack.calls_to("chat.postMessage") == []
+
+    second = await start_mend(settings, clock)
+    try:
+        assert len(slack.messages("C1")) == 1
+        assert second.store.case_by_number("T1", 1).card_ts is not None
+    finally:
+        await second.stop()
+    third = await start_mend(settings, clock)  # nothing left to post: nothing posted twice
+    await third.stop()
+    assert len(slack.calls_to("chat.postMessage")) == 1
+
+
+async def test_failed_card_is_not_retried_forever(mend, slack, slack_user):
+    slack.add_channel("C5", name="private-team", bot_member=False)
+    await slack_user.command(REPORT, channel_id="C5")
+    await mend.settle()
+    case = mend.store.case_by_number("T1", 1)
+    row = mend.store.db.execute("SELECT card_state FROM cases WHERE id = ?", [case.id])
+    assert row.fetchone()[0] == CARD_FAILED

@@ -1,0 +1,166 @@
+"""Starting Mend: settings, the database, the manifest, health, Socket Mode."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+import pytest
+import yaml
+
+from bot import __version__
+from bot.app import Mend
+from bot.config import ConfigError, from_env
+from bot.store import SCHEMA_VERSION, Store, StoreError
+from handlers.commands import COMMANDS
+from handlers.events import EVENTS
+from tests.conftest import APP_TOKEN, replace_settings
+from tests.test_recover import REPORT, all_text
+
+ROOT = Path(__file__).resolve().parent.parent
+GOOD = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"}
+
+
+def run_mend(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "MEND_"))}
+    clean.update(env)
+    return subprocess.run([sys.executable, "-m", "bot"], cwd=tmp_path, env={
+        **clean, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=30)
+
+
+def test_without_credentials_mend_explains_what_to_set(tmp_path):
+    result = run_mend({}, tmp_path)
+    assert result.returncode == 2
+    assert "SLACK_BOT_TOKEN" in result.stderr and "SLACK_APP_TOKEN" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("env, names", [
+    ({**GOOD, "PORT": "eighty"}, "PORT"),
+    ({**GOOD, "SLACK_BOT_TOKEN": "xoxp-user"}, "SLACK_BOT_TOKEN"),
+    ({**GOOD, "SLACK_API_URL": "ftp://nope"}, "SLACK_API_URL"),
+    ({"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET"),
+    ({**GOOD, "SLACK_APP_TOKEN": "xoxb-wrong"}, "SLACK_APP_TOKEN"),
+    ({**GOOD, "MEND_LEADS": "maria"}, "MEND_LEADS"),
+])
+def test_malformed_setting_is_one_clear_line(env, names):
+    with pytest.raises(ConfigError) as err:
+        from_env(env)
+    assert names in str(err.value) and "\n" not in str(err.value)
+
+
+def test_malformed_setting_exits_2_without_traceback(tmp_path):
+    result = run_mend({**GOOD, "PORT": "99999"}, tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "PORT" in result.stderr
+
+
+def test_bad_playbook_exits_2_naming_the_line(tmp_path):
+    bad = tmp_path / "playbook.yaml"
+    bad.write_text("version: 1\nsteps: [\n")
+    result = run_mend({**GOOD, "MEND_PLAYBOOK": str(bad), "MEND_DB": str(tmp_path / "x.db")},
+                      tmp_path)
+    assert result.returncode == 2 and "line" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_defaults(monkeypatch):
+    settings = from_env(GOOD)
+    assert settings.port == 3000 and settings.api_url == "https://slack.com/api/"
+    assert settings.db_path.endswith("data/mend.db") and not settings.socket_mode
+
+
+def test_migrations_run_once(tmp_path):
+    path = tmp_path / "m.db"
+    store = Store(path)
+    assert store.schema_version == SCHEMA_VERSION
+    assert store.migrate() == 0
+    store.close()
+    again = Store(path)
+    assert again.schema_version == SCHEMA_VERSION and again.migrate() == 0
+    assert again.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    again.close()
+
+
+def test_database_from_newer_mend_is_refused(tmp_path):
+    path = tmp_path / "m.db"
+    Store(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(StoreError, match="newer Mend"):
+        Store(path)
+
+
+def manifest() -> dict:
+    return yaml.safe_load((ROOT / "app.yaml").read_text())
+
+
+def test_manifest_matches_registered_listeners():
+    m = manifest()
+    commands = {c["command"] for c in m["features"]["slash_commands"]}
+    shortcuts = {s["callback_id"] for s in m["features"].get("shortcuts", [])}
+    events = set(m["settings"]["event_subscriptions"]["bot_events"])
+    assert commands == set(COMMANDS)
+    assert events == set(EVENTS)
+    assert shortcuts == set()  # no shortcuts yet: none registered either
+    assert m["settings"]["socket_mode_enabled"] is True
+    assert m["settings"]["interactivity"]["is_enabled"] is True
+    assert m["features"]["app_home"]["home_tab_enabled"] is True
+    assert set(m["oauth_config"]["scopes"]["bot"]) == {"commands", "chat:write", "users:read"}
+
+
+async def test_every_declared_command_and_event_has_a_listener(mend, slack_user):
+    m = manifest()
+    for command in m["features"]["slash_commands"]:
+        reply = await slack_user.command("help", command=command["command"])
+        assert reply.status == 200, command
+    for event in m["settings"]["event_subscriptions"]["bot_events"]:
+        reply = await slack_user.event({"type": event, "user": "U1", "tab": "home"})
+        assert reply.status == 200, event
+
+
+async def test_unregistered_command_is_not_handled(mend, slack_user):
+    reply = await slack_user.command("help", command="/not-ours")
+    assert reply.status == 404
+
+
+async def test_healthz_reports_database_and_version(mend):
+    url = mend.url.replace("/slack/events", "/healthz")
+    async with aiohttp.ClientSession() as http, http.get(url) as resp:
+        body = await resp.json()
+    assert resp.status == 200
+    assert body["ok"] is True and body["database"] == "reachable"
+    assert body["version"] == __version__
+
+
+async def test_socket_mode_round_trip(settings, clock, slack):
+    socket_settings = replace_settings(settings, app_token=APP_TOKEN, signing_secret=None)
+    mend = await Mend.start(socket_settings, clock=clock, retry_backoff=0.01)
+    handler = await mend.connect_socket()
+    try:
+        await slack.wait_socket_connected()
+        payload = {"token": "x", "team_id": "T1", "channel_id": "C1", "user_id": "U1",
+                   "command": "/recover", "text": REPORT, "trigger_id": "tr1",
+                   "response_url": slack.response_url("sock"), "api_app_id": "A1"}
+        ack = await slack.socket_send("slash_commands", payload)
+        assert "Case #1 opened" in all_text(ack["payload"]["blocks"])
+        await mend.deps.tasks.drain()
+        assert len(slack.messages("C1")) == 1
+        assert [c for c in slack.calls_to("apps.connections.open") if c.token == APP_TOKEN]
+    finally:
+        await handler.close_async()
+        await mend.close()
+
+
+async def test_mend_posts_only_to_configured_api_url(mend, slack, slack_user):
+    await slack_user.command(REPORT)
+    await mend.settle()
+    assert {c.token for c in slack.calls} == {"xoxb-test"}
+    assert all(c.ok for c in slack.calls), [(c.method, c.response) for c in slack.calls]
+
+
