@@ -19,6 +19,7 @@ from bot import __version__
 from bot.cases import Recovery
 from bot.clock import Clock
 from bot.config import Settings
+from bot.pacing import ChannelPacer
 from bot.playbook import load_playbook
 from bot.slack_client import make_client
 from bot.store import Store
@@ -43,7 +44,7 @@ class Mend:
 
     @classmethod
     async def start(cls, settings: Settings, clock: Clock | None = None,
-                    retry_backoff: float = 0.5) -> Mend:
+                    retry_backoff: float = 0.5, pace_seconds: float = 1.0) -> Mend:
         """Load the playbook, open the database, build the Bolt app."""
         playbook = load_playbook(settings.playbook_path)
         store = Store(settings.db_path)
@@ -51,7 +52,9 @@ class Mend:
         session = aiohttp.ClientSession()
         client = make_client(settings.bot_token, settings.api_url, session,
                              backoff=retry_backoff)
-        deps = Deps(Recovery(store, playbook, clock), store, clock, client, Tasks())
+        tasks = Tasks()
+        deps = Deps(Recovery(store, playbook, clock), store, clock, client, tasks,
+                    ChannelPacer(tasks, pace_seconds))
         bolt = AsyncApp(
             client=client,
             signing_secret=settings.signing_secret or "",
@@ -60,7 +63,7 @@ class Mend:
         )
         register_all(bolt, deps)
         mend = cls(settings, deps, bolt, session)
-        deps.tasks.spawn(resume_cards(deps), name="resume-cards")
+        resume_cards(deps)
         return mend
 
     async def close(self) -> None:

@@ -24,6 +24,11 @@ PERMANENT = {"not_in_channel", "channel_not_found", "is_archived", "restricted_a
              "invalid_blocks", "msg_too_long", "no_text"}
 
 
+def submit_card(deps: Deps, case: Case, response_url: str | None = None) -> None:
+    """Post the card after the ack, in the channel's turn."""
+    deps.pacer.submit(case.channel_id, lambda: post_card(deps, case, response_url))
+
+
 async def post_card(deps: Deps, case: Case, response_url: str | None = None) -> str | None:
     """Post the card for `case`; returns its ts, or None if Slack refused."""
     label = deps.recovery.category_label(case.category)
@@ -70,11 +75,11 @@ async def _respond(client: AsyncWebClient, response_url: str, text: str) -> None
     await webhook.send(text=text, response_type="ephemeral", replace_original=False)
 
 
-async def resume_cards(deps: Deps) -> int:
-    """Post cards that a stop left unposted; returns how many were posted."""
-    posted = 0
+def resume_cards(deps: Deps) -> int:
+    """Queue cards that a stop left unposted; returns how many."""
+    queued = 0
     for team_id in deps.store.teams_awaiting_cards():
         for case in deps.store.cases_awaiting_card(team_id):
-            if await post_card(deps, case):
-                posted += 1
-    return posted
+            submit_card(deps, case)
+            queued += 1
+    return queued

@@ -17,7 +17,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.cases import BadReport
 from handlers import blocks
-from handlers.cards import post_card
+from handlers.cards import submit_card
 from handlers.context import Deps
 from handlers.ids import COMMAND
 from handlers.mrkdwn import escape
@@ -128,7 +128,7 @@ async def on_recover(ack: Ack, body: dict[str, Any], deps: Deps) -> None:
 
 async def open_from_text(ack: Ack, inv: Invocation, text: str, deps: Deps) -> None:
     try:
-        opened = deps.recovery.open_case(inv.team_id, inv.channel_id, inv.user_id, text)
+        opened = await deps.recovery.open_case(inv.team_id, inv.channel_id, inv.user_id, text)
     except BadReport as exc:
         await reply(ack, escape(str(exc)))
         return
@@ -139,7 +139,7 @@ async def open_from_text(ack: Ack, inv: Invocation, text: str, deps: Deps) -> No
     case, advice = opened.case, opened.advice
     await ack(response_type="ephemeral", text=blocks.playbook_fallback(case, advice),
               blocks=blocks.playbook_reply(case, advice))
-    deps.tasks.spawn(post_card(deps, case, inv.response_url), name=f"card-{case.id}")
+    submit_card(deps, case, inv.response_url)
 
 
 async def open_intake(ack: Ack, inv: Invocation, deps: Deps) -> None:

@@ -9,6 +9,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.cases import Recovery
 from bot.clock import Clock
+from bot.pacing import ChannelPacer
 from bot.store import Store
 from bot.tasks import Tasks
 
@@ -24,3 +25,4 @@ class Deps:
     clock: Clock
     client: AsyncWebClient
     tasks: Tasks
+    pacer: ChannelPacer

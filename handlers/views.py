@@ -11,7 +11,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.cases import BadReport
 from handlers import blocks
-from handlers.cards import post_card
+from handlers.cards import submit_card
 from handlers.commands import SAVE_FAILED, SLACK_ID
 from handlers.context import Deps
 from handlers.ids import Action, Block, Callback
@@ -51,7 +51,7 @@ async def on_intake(ack, body: dict[str, Any], deps: Deps) -> None:
     contact = field(values, Block.CONTACT, Action.CONTACT)
     severity = field(values, Block.SEVERITY, Action.SEVERITY)
     try:
-        opened = deps.recovery.open_case(
+        opened = await deps.recovery.open_case(
             team_id, channel_id, user["id"], field(values, Block.WHAT, Action.WHAT) or "",
             customer=(field(values, Block.CUSTOMER, Action.CUSTOMER) or "")[:80],
             contact=contact if contact in deps.recovery.contact_keys() else None,
@@ -66,7 +66,7 @@ async def on_intake(ack, body: dict[str, Any], deps: Deps) -> None:
         return
     await ack(response_action="update", view=blocks.playbook_modal(opened.case, opened.advice))
     response_url = metadata(view).get("response_url") or None
-    deps.tasks.spawn(post_card(deps, opened.case, response_url), name=f"card-{opened.case.id}")
+    submit_card(deps, opened.case, response_url)
 
 
 def register(app: AsyncApp, deps: Deps) -> None:

@@ -59,8 +59,11 @@ class Running:
         await self.mend.close()
 
 
+PACE = 0.05  # seconds between messages to one channel (Slack's is about 1)
+
+
 async def start_mend(settings: Settings, clock) -> Running:
-    mend = await Mend.start(settings, clock=clock, retry_backoff=0.01)
+    mend = await Mend.start(settings, clock=clock, retry_backoff=0.01, pace_seconds=PACE)
     runner = await mend.serve_http("127.0.0.1", 0)
     port = runner.addresses[0][1]
     running = Running(mend, runner, f"http://127.0.0.1:{port}/slack/events")

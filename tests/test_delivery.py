@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.clock import to_iso
 from bot.store import CARD_FAILED
-from tests.conftest import start_mend
+from tests.conftest import PACE, start_mend
 
 REPORT = "customer Acme: order arrived two weeks late, they are upset"
 
@@ -66,3 +66,16 @@ async def test_failed_card_is_not_retried_forever(mend, slack, slack_user):
     case = mend.store.case_by_number("T1", 1)
     row = mend.store.db.execute("SELECT card_state FROM cases WHERE id = ?", [case.id])
     assert row.fetchone()[0] == CARD_FAILED
+
+
+async def test_burst_of_cards_to_one_channel_is_paced_not_dropped(mend, slack, slack_user):
+    for i in range(6):
+        await slack_user.command(f"customer Acme {i}: waited on hold for an hour")
+    await slack_user.command("customer Other: waited on hold for an hour", channel_id="C2")
+    await mend.settle()
+    posts = [c for c in slack.calls_to("chat.postMessage") if c.arg("channel") == "C1"]
+    assert len(posts) == 6 and all(p.ok for p in posts)
+    gaps = [b.at - a.at for a, b in zip(posts, posts[1:], strict=False)]
+    assert min(gaps) >= PACE * 0.8
+    other = [c for c in slack.calls_to("chat.postMessage") if c.arg("channel") == "C2"]
+    assert other[0].at < posts[-1].at  # another channel is not held up by the burst

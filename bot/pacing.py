@@ -1,0 +1,55 @@
+"""Pacing messages per channel, as Slack asks (about one message a second).
+
+Work for a channel waits in that channel's queue; one worker per busy
+channel sends it at most once per `interval`. A burst to one channel is
+queued and spread out, never dropped, and other channels are not held up.
+Nothing is rendered or sent before its turn, so a burst costs nothing on the
+ack path. This is real (monotonic) time, not the business clock: it is about
+Slack's rate limits, not about when follow-ups fall due.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+
+from bot.tasks import Tasks
+
+Job = Callable[[], Awaitable[object]]
+
+
+class ChannelPacer:
+    """Runs jobs per channel in order, at most one per `interval` seconds."""
+
+    def __init__(self, tasks: Tasks, interval: float = 1.0, concurrency: int = 4):
+        self.tasks = tasks
+        self.interval = interval
+        self._queues: dict[str, deque[Job]] = {}
+        self._last: dict[str, float] = {}
+        self._sending = asyncio.Semaphore(concurrency)
+
+    def submit(self, channel: str, job: Job) -> None:
+        """Queue `job` for `channel`; it runs in its turn."""
+        queue = self._queues.get(channel)
+        if queue is None:
+            queue = self._queues[channel] = deque()
+            self.tasks.spawn(self._drain(channel, queue), name=f"pace-{channel}")
+        queue.append(job)
+
+    def backlog(self, channel: str) -> int:
+        return len(self._queues.get(channel, ()))
+
+    async def _drain(self, channel: str, queue: deque[Job]) -> None:
+        try:
+            while queue:
+                wait = self._last.get(channel, -1e9) + self.interval - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                job = queue.popleft()
+                self._last[channel] = time.monotonic()
+                async with self._sending:
+                    await job()
+        finally:
+            del self._queues[channel]
