@@ -11,7 +11,7 @@ from bot.clock import Clock, to_iso
 from bot.intake import Report, read_report
 from bot.models import Case
 from bot.playbook import Playbook
-from bot.store import Store
+from bot.store import GroupCommit, NewCase, Store
 
 MAX_REPORT_CHARS = 3000
 MIN_REPORT_CHARS = 3
@@ -35,6 +35,7 @@ class Recovery:
         self.store = store
         self.playbook = playbook
         self.clock = clock
+        self.writer = GroupCommit(store)
 
     def check_text(self, text: str) -> str:
         """Normalise the report text or raise BadReport saying what to fix."""
@@ -49,7 +50,7 @@ class Recovery:
             )
         return text
 
-    def open_case(
+    async def open_case(
         self,
         team_id: str,
         channel_id: str,
@@ -77,7 +78,7 @@ class Recovery:
             "severity": report.severity,
             "next_followup_at": to_iso(due),
         }
-        case = self.store.create_case(team_id, fields, reporter_id, to_iso(now))
+        case = await self.writer.create_case(NewCase(team_id, fields, reporter_id, to_iso(now)))
         return Opened(case, report, build_advice(report, self.playbook))
 
     def category_label(self, key: str) -> str:

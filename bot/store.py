@@ -7,10 +7,12 @@ transaction. Another engine would be a second implementation of this module.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,16 @@ from bot.models import OPEN, Case, Event
 
 class StoreError(Exception):
     """The database cannot be used as it is; the message says why."""
+
+
+@dataclass(frozen=True)
+class NewCase:
+    """A case to be inserted: its workspace, fields, who opened it and when."""
+
+    team_id: str
+    fields: dict[str, Any]
+    actor_id: str
+    at: str
 
 
 def _v1(db: sqlite_utils.Database) -> None:
@@ -76,6 +88,21 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 CARD_PENDING, CARD_POSTED, CARD_FAILED = "pending", "posted", "failed"
+
+# Statements built once: columns listed in Case's field order, so a row
+# becomes a Case without building a dict first.
+CASE_COLUMNS = ", ".join(Case.__dataclass_fields__)
+NEW_CASE_FIELDS = ("channel_id", "reporter_id", "owner_id", "customer", "summary", "category",
+                   "emotion", "contact", "severity", "next_followup_at")
+_NEW_CASE_COLUMNS = ("team_id", "customer_key", "status", "created_at", "updated_at",
+                     "card_state", *NEW_CASE_FIELDS)
+INSERT_CASE = (
+    f"INSERT INTO cases (number, {', '.join(_NEW_CASE_COLUMNS)}) "
+    "VALUES ((SELECT COALESCE(MAX(number), 0) + 1 FROM cases WHERE team_id = :team_id), "
+    f"{', '.join(':' + c for c in _NEW_CASE_COLUMNS)}) RETURNING {CASE_COLUMNS}"
+)
+INSERT_EVENT = ("INSERT INTO events (team_id, case_id, at, actor_id, kind, detail) "
+                "VALUES (?, ?, ?, ?, ?, ?)")
 
 
 class Store:
@@ -139,40 +166,39 @@ class Store:
         self, team_id: str, fields: dict[str, Any], actor_id: str, at: str
     ) -> Case:
         """Insert a case numbered next in its workspace, with its first event."""
+        return self.create_cases([NewCase(team_id, fields, actor_id, at)])[0]
+
+    def create_cases(self, new: list[NewCase]) -> list[Case]:
+        """Insert several cases in one transaction (one commit for all of them)."""
         with self._tx() as conn:
-            number = conn.execute(
-                "SELECT COALESCE(MAX(number), 0) + 1 FROM cases WHERE team_id = ?", [team_id]
-            ).fetchone()[0]
-            row = {
-                **fields,
-                "team_id": team_id,
-                "number": number,
-                "customer_key": _customer_key(fields.get("customer")),
-                "status": OPEN,
-                "created_at": at,
-                "updated_at": at,
-                "card_state": CARD_PENDING,
-            }
-            case_id = _insert(conn, "cases", row)
-            detail = {k: fields.get(k) for k in ("category", "emotion", "contact", "severity")}
-            self._event(conn, team_id, case_id, at, actor_id, "opened", detail)
-        return self.case_by_id(team_id, case_id)
+            return [self._insert_case(conn, item) for item in new]
+
+    def _insert_case(self, conn: sqlite3.Connection, new: NewCase) -> Case:
+        row = {
+            **{k: new.fields.get(k) for k in NEW_CASE_FIELDS},
+            "team_id": new.team_id,
+            "customer_key": _customer_key(new.fields.get("customer")),
+            "status": OPEN,
+            "created_at": new.at,
+            "updated_at": new.at,
+            "card_state": CARD_PENDING,
+        }
+        case = Case(*conn.execute(INSERT_CASE, row).fetchall()[0])
+        detail = {k: new.fields.get(k) for k in ("category", "emotion", "contact", "severity")}
+        self._event(conn, new.team_id, case.id, new.at, new.actor_id, "opened", detail)
+        return case
 
     def case_by_id(self, team_id: str, case_id: int) -> Case | None:
-        return self._one("SELECT * FROM cases WHERE team_id = ? AND id = ?", [team_id, case_id])
+        return self._one("team_id = ? AND id = ?", [team_id, case_id])
 
     def case_by_number(self, team_id: str, number: int) -> Case | None:
-        return self._one(
-            "SELECT * FROM cases WHERE team_id = ? AND number = ?", [team_id, number]
-        )
+        return self._one("team_id = ? AND number = ?", [team_id, number])
 
     def open_cases_owned_by(self, team_id: str, owner_id: str, limit: int = 20) -> list[Case]:
-        rows = self.db.query(
-            "SELECT * FROM cases WHERE team_id = ? AND status = ? AND owner_id = ? "
-            "ORDER BY number DESC LIMIT ?",
+        return self._cases(
+            "team_id = ? AND status = ? AND owner_id = ? ORDER BY number DESC LIMIT ?",
             [team_id, OPEN, owner_id, limit],
         )
-        return [Case.from_row(r) for r in rows]
 
     def teams_awaiting_cards(self) -> list[str]:
         """Workspaces with a case whose card was never posted."""
@@ -181,13 +207,10 @@ class Store:
         ).fetchall()
         return [r[0] for r in rows]
 
-    def cases_awaiting_card(self, team_id: str, limit: int = 100) -> list[Case]:
+    def cases_awaiting_card(self, team_id: str, limit: int = 100_000) -> list[Case]:
         """Cases whose card was never posted (e.g. Mend stopped right after the ack)."""
-        rows = self.db.query(
-            "SELECT * FROM cases WHERE team_id = ? AND card_state = ? ORDER BY id LIMIT ?",
-            [team_id, CARD_PENDING, limit],
-        )
-        return [Case.from_row(r) for r in rows]
+        return self._cases("team_id = ? AND card_state = ? ORDER BY id LIMIT ?",
+                           [team_id, CARD_PENDING, limit])
 
     def record_card(self, team_id: str, case_id: int, channel: str, ts: str, at: str) -> None:
         """Remember where the case card lives so it can be updated in place."""
@@ -216,33 +239,64 @@ class Store:
         return [Event.from_row(r) for r in rows]
 
     # -- helpers -----------------------------------------------------------
-    def _one(self, sql: str, params: list[Any]) -> Case | None:
-        rows = list(self.db.query(sql, params))
-        return Case.from_row(rows[0]) if rows else None
+    def _cases(self, where: str, params: list[Any]) -> list[Case]:
+        """Cases matching a WHERE clause (with ORDER/LIMIT); callers scope by team."""
+        sql = f"SELECT {CASE_COLUMNS} FROM cases WHERE {where}"
+        return [Case(*row) for row in self.db.conn.execute(sql, params)]
+
+    def _one(self, where: str, params: list[Any]) -> Case | None:
+        found = self._cases(where, params)
+        return found[0] if found else None
 
     @staticmethod
     def _event(conn, team_id, case_id, at, actor_id, kind, detail) -> None:
-        _insert(
-            conn,
-            "events",
-            {
-                "team_id": team_id,
-                "case_id": case_id,
-                "at": at,
-                "actor_id": actor_id,
-                "kind": kind,
-                "detail": json.dumps(detail, ensure_ascii=False),
-            },
-        )
-
-
-def _insert(conn: sqlite3.Connection, table: str, row: dict[str, Any]) -> int:
-    columns = ", ".join(row)
-    marks = ", ".join("?" for _ in row)
-    cur = conn.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", list(row.values()))
-    return cur.lastrowid
+        conn.execute(INSERT_EVENT, [team_id, case_id, at, actor_id, kind,
+                                    json.dumps(detail, ensure_ascii=False)])
 
 
 def _customer_key(name: str | None) -> str | None:
     """Case- and space-insensitive key used to spot repeat customers."""
     return " ".join(name.casefold().split()) if name else None
+
+
+class GroupCommit:
+    """Batches case inserts that arrive in the same event-loop turn.
+
+    A commit writes several pages to the WAL; under load most of a case's cost
+    is that commit. Requests that arrive together share one transaction, and
+    each caller still gets its answer only once its case is committed.
+    """
+
+    def __init__(self, store: Store):
+        self.store = store
+        self._pending: list[tuple[NewCase, asyncio.Future]] = []
+
+    async def create_case(self, new: NewCase) -> Case:
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        if not self._pending:
+            loop.call_soon(self._flush)
+        self._pending.append((new, future))
+        return await future
+
+    def _flush(self) -> None:
+        batch, self._pending = self._pending, []
+        try:
+            results = self.store.create_cases([new for new, _ in batch])
+        except Exception:  # noqa: BLE001 - one bad row must not sink the others
+            for new, future in batch:
+                self._settle_one(new, future)
+            return
+        for (_, future), case in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(case)
+
+    def _settle_one(self, new: NewCase, future: asyncio.Future) -> None:
+        try:
+            case = self.store.create_case(new.team_id, new.fields, new.actor_id, new.at)
+        except Exception as exc:  # noqa: BLE001 - handed to the waiting caller
+            if not future.done():
+                future.set_exception(exc)
+        else:
+            if not future.done():
+                future.set_result(case)

@@ -1,0 +1,63 @@
+"""Storage: numbering, timelines, group commit, workspace isolation."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+
+import pytest
+
+from bot.store import GroupCommit, NewCase, Store
+
+AT = "2026-11-26T15:00:00.000000Z"
+
+
+def fields(**over):
+    base = dict(channel_id="C1", reporter_id="U1", owner_id="U1", summary="late order",
+                category="broken_promise", emotion="upset", contact="email",
+                severity="normal", customer="Acme")
+    return {**base, **over}
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store(tmp_path / "s.db")
+    yield s
+    s.close()
+
+
+def test_each_case_has_its_opening_event(store):
+    case = store.create_case("T1", fields(), "U1", AT)
+    [event] = store.events("T1", case.id)
+    assert (event.kind, event.actor_id, event.at) == ("opened", "U1", AT)
+    assert event.detail["category"] == "broken_promise"
+
+
+def test_other_workspace_cannot_read_a_case(store):
+    case = store.create_case("T1", fields(), "U1", AT)
+    assert store.case_by_number("T2", 1) is None
+    assert store.case_by_id("T2", case.id) is None
+    assert store.events("T2", case.id) == []
+
+
+async def test_concurrent_opens_share_commits_and_get_distinct_numbers(store):
+    writer = GroupCommit(store)
+    cases = await asyncio.gather(*(
+        writer.create_case(NewCase("T1" if i % 3 else "T2", fields(), "U1", AT))
+        for i in range(30)))
+    t1 = sorted(c.number for c in cases if c.team_id == "T1")
+    t2 = sorted(c.number for c in cases if c.team_id == "T2")
+    assert t1 == list(range(1, 21)) and t2 == list(range(1, 11))
+
+
+async def test_one_bad_case_in_a_batch_does_not_sink_the_others(store):
+    writer = GroupCommit(store)
+    results = await asyncio.gather(
+        writer.create_case(NewCase("T1", fields(), "U1", AT)),
+        writer.create_case(NewCase("T1", fields(summary=None), "U1", AT)),
+        writer.create_case(NewCase("T1", fields(), "U1", AT)),
+        return_exceptions=True,
+    )
+    assert isinstance(results[1], sqlite3.IntegrityError)
+    assert [r.number for r in (results[0], results[2])] == [1, 2]
+    assert len(list(store.db.query("SELECT id FROM events"))) == 2
