@@ -98,11 +98,20 @@ def pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
 
-async def measure(name: str, url: str, args) -> tuple[float, float]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def measure(name: str, url: str, pid: int, args) -> tuple[float, float]:
     await load(url, args.warmup, args.concurrency)
+    cpu = cpu_seconds(pid)
     latencies, rps = await load(url, args.requests, args.concurrency)
+    cpu_us = (cpu_seconds(pid) - cpu) / args.requests * 1e6
     p50, p99 = statistics.median(latencies), pct(latencies, 99)
-    print(f"{name:6} p50 {p50:7.2f} ms   p99 {p99:7.2f} ms   {rps:8.1f} req/s")
+    print(f"{name:6} p50 {p50:7.2f} ms   p99 {p99:7.2f} ms   {rps:8.1f} req/s   "
+          f"server CPU {cpu_us:5.0f} us/req")
     return p99, rps
 
 
@@ -122,8 +131,9 @@ async def main() -> None:
         env = {"SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_SIGNING_SECRET": SECRET,
                "SLACK_API_URL": api_url, "MEND_DB": f"{tmp}/bench.db"}
         floor_port, mend_port = free_port(), free_port()
-        procs.append(spawn(["bench/floor_app.py"], {**env, "PORT": str(floor_port)}))
-        procs.append(spawn(["-m", "bot"], {**env, "PORT": str(mend_port)}))
+        floor = spawn(["bench/floor_app.py"], {**env, "PORT": str(floor_port)})
+        mend = spawn(["-m", "bot"], {**env, "PORT": str(mend_port)})
+        procs += [floor, mend]
         floor_url = f"http://127.0.0.1:{floor_port}/slack/events"
         mend_url = f"http://127.0.0.1:{mend_port}/slack/events"
         async with aiohttp.ClientSession() as http:
@@ -131,15 +141,17 @@ async def main() -> None:
             await wait_ready(mend_url, http)
         print(f"{args.requests} signed /recover requests, concurrency {args.concurrency}, "
               f"after {args.warmup} warm-up")
-        floor_p99, floor_rps = await measure("floor", floor_url, args)
-        mend_p99, mend_rps = await measure("mend", mend_url, args)
+        floor_p99, floor_rps = await measure("floor", floor_url, floor.pid, args)
+        mend_p99, mend_rps = await measure("mend", mend_url, mend.pid, args)
         print(f"throughput ratio: {mend_rps / floor_rps:.2f}")
         print(f"p99 ratio: {mend_p99 / floor_p99:.2f}")
     finally:
-        for proc in procs:
+        for proc in reversed(procs):  # Mend first, the stand-in last
             proc.terminate()
-        for proc in procs:
-            proc.wait(timeout=10)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import sys
@@ -19,6 +20,10 @@ async def run(settings) -> None:
     from bot.app import Mend
 
     mend = await Mend.start(settings)
+    # Everything loaded so far lives for the whole run: keep it out of the
+    # collector's way so full collections don't pause request handling.
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)  # fewer young collections under load
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

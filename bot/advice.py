@@ -8,9 +8,10 @@ suggestion sized by severity. Escaping for Slack is the renderer's job.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from bot.intake import Report
-from bot.playbook import FALLBACK_CATEGORY, Category, Playbook
+from bot.playbook import FALLBACK_CATEGORY, Category, Playbook, WarningRule
 
 DEFAULT_WHEN = "by the end of today"
 NAMELESS = "there"  # "Hi there," when we don't know the customer's name
@@ -31,15 +32,11 @@ class Advice:
 def build_advice(report: Report, playbook: Playbook, when_text: str = DEFAULT_WHEN) -> Advice:
     """Advice for one report; `when_text` says when the agent will be back in touch."""
     category = _category_for(report, playbook)
-    rules = [
-        rule for rule in playbook.warnings
-        if rule.applies(category=category.key, emotion=report.emotion,
-                        contact=report.contact, severity=report.severity)
-    ]
+    rules = _rules(playbook, category.key, report.emotion, report.contact, report.severity)
     say, write = _apologies(report, category, playbook, when_text)
     return Advice(
         category_label=category.label,
-        steps=tuple((step.title, category.step_prompt(step.key)) for step in playbook.steps),
+        steps=_steps(playbook, category),
         apology_say=say,
         apology_write=write,
         warnings=tuple(rule.text for rule in rules),
@@ -47,6 +44,21 @@ def build_advice(report: Report, playbook: Playbook, when_text: str = DEFAULT_WH
         compensation_note=playbook.compensation.note,
         warning_keys=tuple(rule.key for rule in rules),
     )
+
+
+@lru_cache(maxsize=4096)
+def _rules(playbook: Playbook, category: str, emotion: str, contact: str,
+           severity: str) -> tuple[WarningRule, ...]:
+    """The warning rules for one combination; few combinations exist, so remember them."""
+    return tuple(
+        rule for rule in playbook.warnings
+        if rule.applies(category=category, emotion=emotion, contact=contact, severity=severity)
+    )
+
+
+@lru_cache(maxsize=256)
+def _steps(playbook: Playbook, category: Category) -> tuple[tuple[str, str], ...]:
+    return tuple((step.title, category.step_prompt(step.key)) for step in playbook.steps)
 
 
 def _category_for(report: Report, playbook: Playbook) -> Category:

@@ -135,7 +135,7 @@ class Step:
     prompt: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity hash: cheap cache key
 class Category:
     key: str
     label: str
@@ -232,7 +232,7 @@ class Settings:
     max_open_per_owner: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity hash: cheap cache key
 class Playbook:
     version: int
     steps: tuple[Step, ...]

@@ -7,6 +7,7 @@ Every piece of user text goes through `escape` and every text field through
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from typing import Any
 
 from bot.clock import from_iso
@@ -87,8 +88,8 @@ def fit(blocks: Blocks, limit: int = MAX_MESSAGE_BLOCKS) -> Blocks:
 def when(iso: str | None) -> str:
     if not iso:
         return "_not set_"
-    moment = from_iso(iso)
-    return date_token(int(moment.timestamp()), moment.strftime("%Y-%m-%d %H:%M UTC"))
+    # The fallback (shown where tokens aren't rendered) is the stored UTC time.
+    return date_token(int(from_iso(iso).timestamp()), f"{iso[:10]} {iso[11:16]} UTC")
 
 
 def case_title(case: Case, category_label: str) -> str:
@@ -106,24 +107,14 @@ def playbook_reply(case: Case, advice: Any, repeat_note: str | None = None) -> B
         f"Severity: {SEVERITY_LABELS.get(case.severity, escape(case.severity))}",
         "Owner: you",
     ])
-    steps = "\n".join(
-        f"{i}. *{escape(title)}* — {escape(prompt)}"
-        for i, (title, prompt) in enumerate(advice.steps, start=1)
-    )
     blocks: Blocks = [
         header(f"Case #{case.number} opened · {advice.category_label}"),
         context(facts),
-        section(f"*Your recovery steps*\n{steps}"),
-        divider(),
+        *_advice_sections(advice.steps, advice.warnings, advice.compensation,
+                          advice.compensation_note),
         section(f"*To say* (phone or in person)\n{quote(advice.apology_say)}"),
         section(f"*To write* (email or chat)\n{quote(advice.apology_write)}"),
     ]
-    if advice.warnings:
-        lines = "\n".join(f":warning: {escape(w)}" for w in advice.warnings)
-        blocks.append(section(f"*Watch out*\n{lines}"))
-    blocks.append(section(
-        f"*Compensation*\n{escape(advice.compensation)}\n_{escape(advice.compensation_note)}_"
-    ))
     if repeat_note:
         blocks.append(context(repeat_note))
     blocks.append(context(
@@ -135,6 +126,26 @@ def playbook_reply(case: Case, advice: Any, repeat_note: str | None = None) -> B
 
 def playbook_fallback(case: Case, advice: Any) -> str:
     return f"Case #{case.number} opened ({advice.category_label}). Start with an apology."
+
+
+@lru_cache(maxsize=1024)
+def _advice_sections(steps: tuple, warnings: tuple, compensation: str, note: str) -> Blocks:
+    """The parts of the playbook reply that depend only on the kind of case.
+
+    Few combinations exist, so they are rendered once; callers must not
+    change the returned blocks.
+    """
+    numbered = "\n".join(
+        f"{i}. *{escape(title)}* — {escape(prompt)}"
+        for i, (title, prompt) in enumerate(steps, start=1)
+    )
+    blocks: Blocks = [section(f"*Your recovery steps*\n{numbered}")]
+    if warnings:
+        lines = "\n".join(f":warning: {escape(w)}" for w in warnings)
+        blocks.append(section(f"*Watch out*\n{lines}"))
+    blocks.append(section(f"*Compensation*\n{escape(compensation)}\n_{escape(note)}_"))
+    blocks.append(divider())
+    return blocks
 
 
 # -- the case card in the channel --------------------------------------------

@@ -101,8 +101,11 @@ def test_contact_channels_are_the_five_known_ones(playbook):
     assert playbook.contact.keys == ("email", "phone", "chat", "in_person", "social")
 
 
-def test_loading_twice_gives_equal_playbooks(playbook):
-    assert load_playbook(SHIPPED) == playbook
+def test_loading_twice_gives_the_same_content(playbook):
+    again = load_playbook(SHIPPED)
+    assert again.steps == playbook.steps and again.warnings == playbook.warnings
+    assert [vars(c) for c in again.categories] == [vars(c) for c in playbook.categories]
+    assert (again.apology, again.settings) == (playbook.apology, playbook.settings)
 
 
 def test_wording_changes_in_the_file_need_no_code(tmp_path):
