@@ -10,6 +10,7 @@ import sys
 
 from bot import __version__
 from bot.config import ConfigError, from_env, load_dotenv_file
+from bot.logs import configure as configure_logging
 from bot.playbook import PlaybookError
 from bot.store import StoreError
 
@@ -43,7 +44,7 @@ async def run(settings) -> None:
 
 
 def main(argv: list[str]) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
     load_dotenv_file()
     try:
         settings = from_env()

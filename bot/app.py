@@ -19,6 +19,7 @@ from bot import __version__
 from bot.cases import Recovery
 from bot.clock import Clock
 from bot.config import Settings
+from bot.logs import slack_logger
 from bot.pacing import ChannelPacer
 from bot.playbook import load_playbook
 from bot.slack_client import make_client
@@ -51,12 +52,13 @@ class Mend:
         clock = clock or Clock()
         session = aiohttp.ClientSession()
         client = make_client(settings.bot_token, settings.api_url, session,
-                             backoff=retry_backoff)
+                             backoff=retry_backoff, logger=slack_logger())
         tasks = Tasks()
         deps = Deps(Recovery(store, playbook, clock), store, clock, client, tasks,
                     ChannelPacer(tasks, pace_seconds))
         bolt = AsyncApp(
             client=client,
+            logger=slack_logger(),
             signing_secret=settings.signing_secret or "",
             request_verification_enabled=not settings.socket_mode,
             process_before_response=True,  # listeners ack first and spawn slow work

@@ -8,6 +8,7 @@ dropped connections and timeouts are retried with backoff.
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import aiohttp
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
@@ -54,6 +55,7 @@ def make_client(
     session: aiohttp.ClientSession | None = None,
     timeout: int = TIMEOUT_SECONDS,
     backoff: float = 0.5,
+    logger: logging.Logger | None = None,
 ) -> AsyncWebClient:
     """An AsyncWebClient aimed at `api_url`, sharing `session` across calls."""
     return AsyncWebClient(
@@ -62,4 +64,5 @@ def make_client(
         session=session,
         timeout=timeout,
         retry_handlers=retry_handlers(backoff),
+        logger=logger,
     )

@@ -98,3 +98,17 @@ async def test_garbage_body_with_valid_signature_is_not_a_crash(mend, slack_user
     assert "Traceback" not in reply.body
 
 
+
+
+async def test_customer_words_and_tokens_never_reach_the_logs(mend, slack, slack_user, caplog):
+    secret_words = "Zanzibar-Quokka charged twice"
+    caplog.set_level("DEBUG")
+    await slack_user.command(f"for Ms Private: {secret_words}", signature="v0=" + "1" * 64)
+    await slack_user.command(f"for Ms Private: {secret_words}")
+    slack.add_channel("C5", name="private-team", bot_member=False)
+    await slack_user.command(f"for Ms Private: {secret_words}", channel_id="C5")
+    await mend.settle()
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert logged  # something was logged, so the check below means something
+    for leak in ("Zanzibar", "Private", "xoxb-", SECRET):
+        assert leak not in logged

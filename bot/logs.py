@@ -1,0 +1,39 @@
+"""Logging that never carries tokens or customer words.
+
+Mend's own log lines name ids only. The Slack libraries sometimes log whole
+request bodies (Bolt does when a signature is wrong); their loggers get a
+filter that withholds any line that may carry request content.
+"""
+
+from __future__ import annotations
+
+import logging
+
+MARKERS = ("body", "payload", "text", "token", "xoxb-", "xapp-", "headers", "params")
+
+
+class WithholdContent(logging.Filter):
+    """Replace a library log line that may quote request content."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage().lower()
+        if any(marker in message for marker in MARKERS):
+            record.msg = "%s: line withheld (%d chars; may quote request content)"
+            record.args = (record.name, len(message))
+        return True
+
+
+def slack_logger() -> logging.Logger:
+    """The logger handed to Bolt and the Web API client (Bolt copies its filters)."""
+    logger = logging.getLogger("mend.slack")
+    if not any(isinstance(f, WithholdContent) for f in logger.filters):
+        logger.addFilter(WithholdContent())
+    return logger
+
+
+def configure(level: int = logging.INFO) -> None:
+    logging.basicConfig(level=level,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # Bolt and the SDK log request bodies at DEBUG; never let them.
+    for name in ("slack_bolt", "slack_sdk"):
+        logging.getLogger(name).setLevel(max(level, logging.INFO))
