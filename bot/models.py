@@ -7,6 +7,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 OPEN, RESOLVED, CLOSED = "open", "resolved", "closed"
+UPDATE, SATISFACTION = "update", "satisfaction"
+
+
+@dataclass(frozen=True)
+class StepMark:
+    """A ticked recovery step: who ticked it and when."""
+
+    step: str
+    by: str
+    at: str
 
 
 @dataclass(frozen=True)
@@ -31,6 +41,14 @@ class Case:
     next_followup_at: str | None = None
     card_channel: str | None = None
     card_ts: str | None = None
+    followup_kind: str | None = None  # "update" while open, "satisfaction" once resolved
+    resolved_at: str | None = None
+    closed_at: str | None = None
+    resolution: str | None = None
+    compensation: str | None = None
+    compensation_accepted: str | None = None  # "yes" | "no" | "not_offered"
+    repeat_of: int | None = None  # number of an earlier case for the same customer
+    duplicate_of: int | None = None  # set when folded into another open case
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Case:

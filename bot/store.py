@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlite_utils
 
-from bot.models import OPEN, Case, Event
+from bot.models import OPEN, Case, Event, StepMark
 
 
 class StoreError(Exception):
@@ -83,8 +83,27 @@ def _v1(db: sqlite_utils.Database) -> None:
     db["events"].create_index(["team_id", "case_id", "id"])
 
 
+def _v2(db: sqlite_utils.Database) -> None:
+    """Lifecycle: resolution, checklist, leads, repeat customers, seen interactions."""
+    for column in ("followup_kind", "resolved_at", "closed_at", "resolution", "compensation",
+                   "compensation_accepted"):
+        db["cases"].add_column(column, str)
+    db["cases"].add_column("repeat_of", int)
+    db["cases"].add_column("duplicate_of", int)
+    db["cases"].create_index(["team_id", "status", "next_followup_at"])
+    db["steps"].create(
+        {"team_id": str, "case_id": int, "step": str, "done_by": str, "done_at": str},
+        pk=("team_id", "case_id", "step"),
+    )
+    db["leads"].create(
+        {"team_id": str, "user_id": str, "added_by": str, "added_at": str},
+        pk=("team_id", "user_id"),
+    )
+    db["seen"].create({"team_id": str, "key": str, "at": str}, pk=("team_id", "key"))
+
+
 # Append only: a migration, once released, never changes.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 CARD_PENDING, CARD_POSTED, CARD_FAILED = "pending", "posted", "failed"
@@ -93,7 +112,8 @@ CARD_PENDING, CARD_POSTED, CARD_FAILED = "pending", "posted", "failed"
 # becomes a Case without building a dict first.
 CASE_COLUMNS = ", ".join(Case.__dataclass_fields__)
 NEW_CASE_FIELDS = ("channel_id", "reporter_id", "owner_id", "customer", "summary", "category",
-                   "emotion", "contact", "severity", "next_followup_at")
+                   "emotion", "contact", "severity", "next_followup_at", "followup_kind",
+                   "repeat_of")
 _NEW_CASE_COLUMNS = ("team_id", "customer_key", "status", "created_at", "updated_at",
                      "card_state", *NEW_CASE_FIELDS)
 INSERT_CASE = (
@@ -237,6 +257,109 @@ class Store:
             [team_id, case_id],
         )
         return [Event.from_row(r) for r in rows]
+
+    # -- lifecycle -----------------------------------------------------------
+    def change_case(self, team_id: str, case_id: int, *, changes: dict[str, Any],
+                    expect: dict[str, Any], actor_id: str | None, kind: str,
+                    detail: dict[str, Any], at: str) -> Case | None:
+        """Compare-and-set: apply `changes` only if the case still matches `expect`.
+
+        Returns the changed case, or None when someone else changed it first
+        (so of two simultaneous "take ownership" clicks, exactly one wins).
+        The timeline event is written in the same transaction.
+        """
+        assignments = ", ".join(f"{col} = ?" for col in changes)
+        checks = "".join(
+            f" AND {col} IS NULL" if value is None else f" AND {col} = ?"
+            for col, value in expect.items()
+        )
+        params = [*changes.values(), at, team_id, case_id,
+                  *(v for v in expect.values() if v is not None)]
+        with self._tx() as conn:
+            rows = conn.execute(
+                f"UPDATE cases SET {assignments}, updated_at = ? "
+                f"WHERE team_id = ? AND id = ?{checks} RETURNING {CASE_COLUMNS}",
+                params,
+            ).fetchall()
+            if not rows:
+                return None
+            self._event(conn, team_id, case_id, at, actor_id, kind, detail)
+        return Case(*rows[0])
+
+    def add_event(self, team_id: str, case_id: int, actor_id: str | None, kind: str,
+                  detail: dict[str, Any], at: str) -> None:
+        """A timeline entry that changes no field (a note, a customer update)."""
+        with self._tx() as conn:
+            conn.execute("UPDATE cases SET updated_at = ? WHERE team_id = ? AND id = ?",
+                         [at, team_id, case_id])
+            self._event(conn, team_id, case_id, at, actor_id, kind, detail)
+
+    def mark_step(self, team_id: str, case_id: int, step: str, actor_id: str,
+                  at: str) -> bool:
+        """Tick a checklist step; False if it was already ticked."""
+        with self._tx() as conn:
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO steps (team_id, case_id, step, done_by, done_at) "
+                "VALUES (?, ?, ?, ?, ?)", [team_id, case_id, step, actor_id, at])
+            if cur.rowcount != 1:
+                return False
+            self._event(conn, team_id, case_id, at, actor_id, "step_done", {"step": step})
+        return True
+
+    def unmark_step(self, team_id: str, case_id: int, step: str, actor_id: str,
+                    at: str) -> bool:
+        """Untick a checklist step; False if it was not ticked."""
+        with self._tx() as conn:
+            cur = conn.execute(
+                "DELETE FROM steps WHERE team_id = ? AND case_id = ? AND step = ?",
+                [team_id, case_id, step])
+            if cur.rowcount != 1:
+                return False
+            self._event(conn, team_id, case_id, at, actor_id, "step_undone", {"step": step})
+        return True
+
+    def steps(self, team_id: str, case_id: int) -> dict[str, StepMark]:
+        rows = self.db.conn.execute(
+            "SELECT step, done_by, done_at FROM steps WHERE team_id = ? AND case_id = ?",
+            [team_id, case_id])
+        return {step: StepMark(step, by, at) for step, by, at in rows}
+
+    def open_count(self, team_id: str, owner_id: str) -> int:
+        """How many open cases `owner_id` owns (their workload)."""
+        return self.db.conn.execute(
+            "SELECT COUNT(*) FROM cases WHERE team_id = ? AND status = ? AND owner_id = ?",
+            [team_id, OPEN, owner_id]).fetchone()[0]
+
+    def open_cases_for_customer(self, team_id: str, customer: str) -> list[Case]:
+        return self._cases("team_id = ? AND customer_key = ? AND status = ? ORDER BY number",
+                           [team_id, _customer_key(customer), OPEN])
+
+    def last_case_for_customer(self, team_id: str, customer: str, since: str) -> Case | None:
+        """The newest case for this customer opened at or after `since`."""
+        return self._one(
+            "team_id = ? AND customer_key = ? AND created_at >= ? ORDER BY number DESC LIMIT 1",
+            [team_id, _customer_key(customer), since])
+
+    # -- leads and seen interactions ------------------------------------------
+    def leads(self, team_id: str) -> list[str]:
+        rows = self.db.conn.execute(
+            "SELECT user_id FROM leads WHERE team_id = ? ORDER BY added_at, user_id", [team_id])
+        return [r[0] for r in rows]
+
+    def set_leads(self, team_id: str, user_ids: list[str], actor_id: str, at: str) -> None:
+        """Replace the workspace's leads."""
+        with self._tx() as conn:
+            conn.execute("DELETE FROM leads WHERE team_id = ?", [team_id])
+            conn.executemany(
+                "INSERT INTO leads (team_id, user_id, added_by, added_at) VALUES (?, ?, ?, ?)",
+                [(team_id, u, actor_id, at) for u in dict.fromkeys(user_ids)])
+
+    def first_time(self, team_id: str, key: str, at: str) -> bool:
+        """True the first time `key` is seen: a retried interaction is done once."""
+        with self._tx() as conn:
+            cur = conn.execute("INSERT OR IGNORE INTO seen (team_id, key, at) VALUES (?, ?, ?)",
+                               [team_id, key, at])
+        return cur.rowcount == 1
 
     # -- helpers -----------------------------------------------------------
     def _cases(self, where: str, params: list[Any]) -> list[Case]:
