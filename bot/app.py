@@ -19,15 +19,18 @@ from bot import __version__
 from bot.cases import Recovery
 from bot.clock import Clock
 from bot.config import Settings
+from bot.lifecycle import Lifecycle
 from bot.logs import slack_logger
 from bot.pacing import ChannelPacer
 from bot.playbook import load_playbook
 from bot.slack_client import make_client
 from bot.store import Store
 from bot.tasks import Tasks
+from bot.when import warm_up
 from handlers import register_all
 from handlers.cards import resume_cards
 from handlers.context import Deps
+from handlers.people import People
 
 log = logging.getLogger("mend")
 
@@ -48,6 +51,7 @@ class Mend:
                     retry_backoff: float = 0.5, pace_seconds: float = 1.0) -> Mend:
         """Load the playbook, open the database, build the Bolt app."""
         playbook = load_playbook(settings.playbook_path)
+        warm_up()  # the time parser loads its data once, not on someone's first follow-up
         store = Store(settings.db_path)
         clock = clock or Clock()
         session = aiohttp.ClientSession()
@@ -55,7 +59,8 @@ class Mend:
                              backoff=retry_backoff, logger=slack_logger())
         tasks = Tasks()
         deps = Deps(Recovery(store, playbook, clock), store, clock, client, tasks,
-                    ChannelPacer(tasks, pace_seconds))
+                    ChannelPacer(tasks, pace_seconds),
+                    Lifecycle(store, playbook, clock, settings.leads), People(client))
         bolt = AsyncApp(
             client=client,
             logger=slack_logger(),

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot.advice import Advice, build_advice
 from bot.clock import Clock, to_iso
 from bot.intake import Report, read_report
-from bot.models import Case
+from bot.models import UPDATE, Case
 from bot.playbook import Playbook
 from bot.store import GroupCommit, NewCase, Store
 
@@ -21,11 +21,15 @@ class BadReport(ValueError):
     """The report can't open a case; the message is for the agent."""
 
 
+REPEAT_WINDOW_DAYS = 90
+
+
 @dataclass(frozen=True)
 class Opened:
     case: Case
     report: Report
     advice: Advice
+    open_duplicates: tuple[Case, ...] = ()  # the customer's other open cases
 
 
 class Recovery:
@@ -66,7 +70,10 @@ class Recovery:
         report = _override(report, customer=customer, contact=contact, severity=severity)
         now = self.clock.now()
         due = now + timedelta(hours=self.playbook.settings.followup_default_hours)
+        duplicates, repeat_of = self._history(team_id, report.customer, now)
         fields = {
+            "repeat_of": repeat_of,
+            "followup_kind": UPDATE,
             "channel_id": channel_id,
             "reporter_id": reporter_id,
             "owner_id": reporter_id,
@@ -79,10 +86,24 @@ class Recovery:
             "next_followup_at": to_iso(due),
         }
         case = await self.writer.create_case(NewCase(team_id, fields, reporter_id, to_iso(now)))
-        return Opened(case, report, build_advice(report, self.playbook))
+        return Opened(case, report, build_advice(report, self.playbook), duplicates)
+
+    def _history(self, team_id: str, customer: str | None,
+                 now: datetime) -> tuple[tuple[Case, ...], int | None]:
+        """The customer's open cases, and their latest case in the repeat window."""
+        if not customer:
+            return (), None
+        since = to_iso(now - timedelta(days=REPEAT_WINDOW_DAYS))
+        earlier = self.store.last_case_for_customer(team_id, customer, since)
+        return (tuple(self.store.open_cases_for_customer(team_id, customer)),
+                earlier.number if earlier else None)
 
     def category_label(self, key: str) -> str:
         return self.playbook.category(key).label
+
+    def step_titles(self) -> list[tuple[str, str]]:
+        """(key, title) of the five recovery steps, in order."""
+        return [(step.key, step.title) for step in self.playbook.steps]
 
     def contact_keys(self) -> list[str]:
         """The contact channels an agent can choose, in playbook order."""

@@ -2,10 +2,12 @@
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers import commands, events, views
+from handlers import actions, case_commands, commands, events, views
 from handlers.context import Deps
+
+_ = case_commands  # its sub-commands register themselves on import
 
 
 def register_all(app: AsyncApp, deps: Deps) -> None:
-    for module in (commands, views, events):
+    for module in (commands, actions, views, events):
         module.register(app, deps)

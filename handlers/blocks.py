@@ -12,17 +12,15 @@ from typing import Any
 
 from bot.clock import from_iso
 from bot.models import Case
-from handlers.ids import CARD_METADATA_TYPE, Action, Block, Callback
+from handlers.ids import Action, Block, Callback
 from handlers.mrkdwn import (
     BUTTON_TEXT_MAX,
     CONTEXT_TEXT_MAX,
-    FIELD_TEXT_MAX,
     HEADER_TEXT_MAX,
     MAX_MESSAGE_BLOCKS,
     SECTION_TEXT_MAX,
     date_token,
     escape,
-    mention,
     quote,
     truncate,
 )
@@ -146,42 +144,6 @@ def _advice_sections(steps: tuple, warnings: tuple, compensation: str, note: str
     blocks.append(section(f"*Compensation*\n{escape(compensation)}\n_{escape(note)}_"))
     blocks.append(divider())
     return blocks
-
-
-# -- the case card in the channel --------------------------------------------
-def case_card(case: Case, category_label: str) -> Blocks:
-    """The card posted in the team channel; rebuilt whole for `chat.update`."""
-    opened = when(case.created_at)
-    fields = [
-        f"*Owner*\n{mention(case.owner_id)}",
-        f"*Status*\n{STATUS_LABELS.get(case.status, escape(case.status))}",
-        f"*Customer*\n{escape(case.customer) if case.customer else '_not named_'}",
-        f"*Severity*\n{SEVERITY_LABELS.get(case.severity, escape(case.severity))}",
-        f"*Opened*\n{opened}",
-        f"*Next follow-up*\n{when(case.next_followup_at)}",
-    ]
-    return [
-        section(f"*{escape(case_title(case, category_label))}*\n{quote(case.summary)}",
-                block_id=Block.CARD_SUMMARY),
-        {"type": "section", "block_id": Block.CARD_FIELDS,
-         "fields": [mrkdwn(f, FIELD_TEXT_MAX) for f in fields]},
-        context(
-            f"Reported by {mention(case.reporter_id)} · contact: "
-            f"{CONTACT_LABELS.get(case.contact, escape(case.contact))} · customer feeling: "
-            f"{EMOTION_LABELS.get(case.emotion, escape(case.emotion))}",
-            block_id=Block.CARD_FOOTER,
-        ),
-    ]
-
-
-def card_fallback(case: Case, category_label: str) -> str:
-    """Notification text: no customer words, only the case number and category."""
-    return f"Case #{case.number} · {category_label} · {case.status}"
-
-
-def card_metadata(case: Case) -> dict[str, Any]:
-    return {"event_type": CARD_METADATA_TYPE,
-            "event_payload": {"team_id": case.team_id, "case": case.number}}
 
 
 # -- help and errors -------------------------------------------------------------

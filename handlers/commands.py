@@ -16,11 +16,12 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 
 from bot.cases import BadReport
-from handlers import blocks
+from handlers import blocks, case_blocks
 from handlers.cards import submit_card
 from handlers.context import Deps
 from handlers.ids import COMMAND
 from handlers.mrkdwn import escape
+from handlers.slack_text import plain
 
 log = logging.getLogger("mend.commands")
 COMMANDS = (COMMAND,)
@@ -123,7 +124,7 @@ async def on_recover(ack: Ack, body: dict[str, Any], deps: Deps) -> None:
                  "wrong in a sentence.")
         await show_help(ack, inv, rest, deps, intro=intro)
     else:
-        await open_from_text(ack, inv, text, deps)
+        await open_from_text(ack, inv, plain(text), deps)
 
 
 async def open_from_text(ack: Ack, inv: Invocation, text: str, deps: Deps) -> None:
@@ -137,8 +138,12 @@ async def open_from_text(ack: Ack, inv: Invocation, text: str, deps: Deps) -> No
         await reply(ack, SAVE_FAILED)
         return
     case, advice = opened.case, opened.advice
+    reply_blocks = blocks.playbook_reply(case, advice)
+    if opened.open_duplicates:
+        reply_blocks = case_blocks.duplicate_offer(case, list(opened.open_duplicates)) + \
+            reply_blocks
     await ack(response_type="ephemeral", text=blocks.playbook_fallback(case, advice),
-              blocks=blocks.playbook_reply(case, advice))
+              blocks=blocks.fit(reply_blocks))
     submit_card(deps, case, inv.response_url)
 
 

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.cases import Recovery
 from bot.clock import Clock
+from bot.lifecycle import Lifecycle
 from bot.pacing import ChannelPacer
 from bot.store import Store
 from bot.tasks import Tasks
+from handlers.people import People
 
 log = logging.getLogger("mend")
 
@@ -26,3 +28,6 @@ class Deps:
     client: AsyncWebClient
     tasks: Tasks
     pacer: ChannelPacer
+    lifecycle: Lifecycle
+    people: People
+    refreshing: set[int] = field(default_factory=set)  # cases with a card update queued

@@ -7,6 +7,10 @@ COMMAND = "/recover"
 
 class Callback(StrEnum):
     INTAKE = "mend_intake"
+    FOLLOWUP = "mend_followup"
+    NOTE = "mend_note"
+    RESOLVE = "mend_resolve"
+    CLOSE = "mend_close"
 
 
 class Block(StrEnum):
@@ -16,14 +20,44 @@ class Block(StrEnum):
     SEVERITY = "intake_severity"
     CARD_SUMMARY = "card_summary"
     CARD_FIELDS = "card_fields"
+    CARD_CHECKLIST = "card_checklist"
+    CARD_ACTIONS = "card_actions"
     CARD_FOOTER = "card_footer"
+    FOLLOWUP_QUICK = "followup_quick"
+    FOLLOWUP_DATE = "followup_date"
+    FOLLOWUP_TIME = "followup_time"
+    NOTE_TEXT = "note_text"
+    RESOLVE_WHAT = "resolve_what"
+    RESOLVE_COMPENSATION = "resolve_compensation"
+    RESOLVE_ACCEPTED = "resolve_accepted"
+    CLOSE_REASON = "close_reason"
+    OFFERS = "offers"
 
 
 class Action(StrEnum):
+    # intake modal inputs
     CUSTOMER = "customer"
     CONTACT = "contact"
     WHAT = "what"
     SEVERITY = "severity"
+    # case card
+    TAKE = "case_take"
+    ASSIGN = "case_assign"
+    FOLLOWUP = "case_followup"
+    NOTE = "case_note"
+    RESOLVE = "case_resolve"
+    CLOSE = "case_close"
+    REOPEN = "case_reopen"
+    CHECKLIST = "case_checklist"
+    # answers to the acting user
+    ASSIGN_CONFIRM = "assign_confirm"
+    MERGE = "merge_into"
+    # modal inputs
+    QUICK = "quick"
+    DATE = "date"
+    TIME = "time"
+    TEXT = "text"
+    ACCEPTED = "accepted"
 
 
 class Event(StrEnum):

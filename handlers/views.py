@@ -5,19 +5,23 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
 from bot.cases import BadReport
+from bot.clock import to_iso
+from bot.lifecycle import NotFound, Refused
+from bot.when import BadTime, check_when, combine_local, quick_choice
 from handlers import blocks
-from handlers.cards import submit_card
+from handlers.cards import refresh_card, submit_card
 from handlers.commands import SAVE_FAILED, SLACK_ID
 from handlers.context import Deps
 from handlers.ids import Action, Block, Callback
+from handlers.slack_text import plain
 
 log = logging.getLogger("mend.views")
-VIEWS = (Callback.INTAKE,)
 
 
 def field(values: dict[str, Any], block: str, action: str) -> str | None:
@@ -69,8 +73,104 @@ async def on_intake(ack, body: dict[str, Any], deps: Deps) -> None:
     submit_card(deps, opened.case, response_url)
 
 
+# -- modals opened from a case card ------------------------------------------------
+class Submission:
+    """One view_submission of a case modal, read once."""
+
+    def __init__(self, body: dict[str, Any]):
+        self.view = body.get("view") or {}
+        self.values = (self.view.get("state") or {}).get("values") or {}
+        user = body.get("user") or {}
+        self.user_id = str(user.get("id") or "")
+        self.team_id = str((body.get("team") or {}).get("id") or user.get("team_id") or "")
+        number = metadata(self.view).get("case")
+        self.number = int(number) if str(number).isdigit() else None
+
+    def text(self, block: str) -> str:
+        return (field(self.values, block, Action.TEXT) or "").strip()
+
+    def first_time(self, deps: Deps) -> bool:
+        """A retried submission of the same modal is applied once (a modal that
+        was accepted closes, so its id is never submitted twice on purpose)."""
+        key = f"view:{self.view.get('id')}"
+        return deps.store.first_time(self.team_id, key, to_iso(deps.clock.now()))
+
+
+async def submit_case_modal(ack, body: dict[str, Any], deps: Deps,
+                            work: Callable[[Submission], Any], error_block: str) -> None:
+    """Validate, apply once, close the modal, refresh the card; refusals show in the form."""
+    sub = Submission(body)
+    if sub.number is None or not sub.team_id:
+        await ack(response_action="errors", errors={error_block: "This form lost its case."})
+        return
+    try:
+        outcome = await work(sub)
+    except (NotFound, Refused, BadTime) as exc:
+        message = exc.why.replace("{owner}", "the owner") if isinstance(exc, Refused) \
+            else str(exc)
+        await ack(response_action="errors", errors={error_block: message[:150]})
+        return
+    await ack()
+    if outcome is not None and outcome.changed:
+        refresh_card(deps, outcome.case)
+
+
+async def followup_work(sub: Submission, deps: Deps):
+    person = await deps.people.get(sub.team_id, sub.user_id)
+    quick = field(sub.values, Block.FOLLOWUP_QUICK, Action.QUICK)
+    date = (sub.values.get(Block.FOLLOWUP_DATE, {}).get(Action.DATE) or {}).get("selected_date")
+    time = (sub.values.get(Block.FOLLOWUP_TIME, {}).get(Action.TIME) or {}).get("selected_time")
+    now = deps.clock.now()
+    if quick:
+        due = quick_choice(quick, person.tz, now)
+    elif date:
+        due = check_when(combine_local(date, time or "09:00", person.tz), person.tz, now)
+    else:
+        raise BadTime("Pick a quick choice, or a day and a time.")
+    return deps.lifecycle.set_followup(sub.team_id, sub.number, sub.user_id, due)
+
+
+async def note_work(sub: Submission, deps: Deps):
+    text = plain(sub.text(Block.NOTE_TEXT))
+    if not sub.first_time(deps):
+        return None
+    return deps.lifecycle.note(sub.team_id, sub.number, sub.user_id, text)
+
+
+async def resolve_work(sub: Submission, deps: Deps):
+    accepted = field(sub.values, Block.RESOLVE_ACCEPTED, Action.ACCEPTED) or "not_offered"
+    return deps.lifecycle.resolve(sub.team_id, sub.number, sub.user_id,
+                                  plain(sub.text(Block.RESOLVE_WHAT)),
+                                  plain(sub.text(Block.RESOLVE_COMPENSATION)), accepted)
+
+
+async def close_work(sub: Submission, deps: Deps):
+    return deps.lifecycle.close(sub.team_id, sub.number, sub.user_id,
+                                plain(sub.text(Block.CLOSE_REASON)))
+
+
+CASE_MODALS = {
+    Callback.FOLLOWUP: (followup_work, Block.FOLLOWUP_QUICK),
+    Callback.NOTE: (note_work, Block.NOTE_TEXT),
+    Callback.RESOLVE: (resolve_work, Block.RESOLVE_WHAT),
+    Callback.CLOSE: (close_work, Block.CLOSE_REASON),
+}
+VIEWS = (Callback.INTAKE, *CASE_MODALS)
+
+
 def register(app: AsyncApp, deps: Deps) -> None:
     async def intake(ack, body):
         await on_intake(ack, body, deps)
 
     app.view(Callback.INTAKE)(intake)
+    for callback, (work, error_block) in CASE_MODALS.items():
+        app.view(callback)(_submitted(deps, work, error_block))
+
+
+def _submitted(deps: Deps, work, error_block: str):
+    """A listener for one case modal (Bolt injects listener arguments by name)."""
+
+    async def submitted(ack, body):
+        await submit_case_modal(ack, body, deps, lambda sub: work(sub, deps), error_block)
+
+    return submitted

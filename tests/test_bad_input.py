@@ -51,8 +51,19 @@ async def test_mrkdwn_and_mentions_in_user_text_are_escaped(mend, slack, slack_u
     card = all_text(slack.messages("C1")[0]["blocks"])
     reply_blocks = reply.json["blocks"]
     for text in (card, all_text(reply_blocks)):
-        assert evil not in text
-    assert evil.replace("<", "&lt;").replace(">", "&gt;") in card
+        assert evil not in text and "<!" not in text.replace("<!date^", "")
+        assert "<@U0123>" not in text
+    case = mend.store.case_by_number("T1", 1)
+    assert "<" not in case.summary  # stored as a person reads it: @channel, @U0123, ...
+
+
+async def test_literal_angle_brackets_typed_by_agent_are_shown_as_text(mend, slack, slack_user):
+    # With escaping on, Slack sends typed "<" as "&lt;": we undo it, store it, escape it again.
+    await slack_user.command("customer Acme says &lt;!channel&gt; &amp; waited on hold")
+    await mend.settle()
+    card = all_text(slack.messages("C1")[0]["blocks"])
+    assert "&lt;!channel&gt; &amp; waited" in card
+    assert mend.store.case_by_number("T1", 1).summary.endswith("<!channel> & waited on hold")
 
 
 async def test_long_fields_are_truncated_with_visible_ellipsis(mend, slack, slack_user):

@@ -7,11 +7,11 @@ from datetime import timedelta
 import pytest
 
 from bot.clock import ManualClock, to_iso
+from bot.config import DEFAULT_PLAYBOOK
 from bot.lifecycle import Done, Lifecycle, NeedsConfirmation, NotFound, Refused
 from bot.models import CLOSED, OPEN, RESOLVED, SATISFACTION
 from bot.playbook import load_playbook
 from bot.store import Store
-from bot.config import DEFAULT_PLAYBOOK
 
 
 @pytest.fixture

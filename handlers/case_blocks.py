@@ -1,0 +1,296 @@
+"""Block Kit for an existing case: the card, its timeline, its modals.
+
+The card is rebuilt whole from the stored case after every change and sent
+with `chat.update`, so it always shows the current state and never drifts.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bot.lifecycle import Refused, Timeline
+from bot.models import CLOSED, OPEN, RESOLVED, SATISFACTION, Case, Event, StepMark
+from bot.when import QUICK_CHOICES
+from handlers.blocks import (
+    CONTACT_LABELS,
+    EMOTION_LABELS,
+    SEVERITY_LABELS,
+    STATUS_LABELS,
+    Blocks,
+    button,
+    case_title,
+    context,
+    divider,
+    fit,
+    header,
+    mrkdwn,
+    plain,
+    section,
+    when,
+)
+from handlers.ids import CARD_METADATA_TYPE, Action, Block, Callback
+from handlers.mrkdwn import FIELD_TEXT_MAX, SECTION_TEXT_MAX, escape, mention, quote, truncate
+
+ACCEPTED_LABELS = {"yes": "Yes", "no": "No", "not_offered": "Nothing offered"}
+Steps = list[tuple[str, str]]  # (step key, title) in playbook order
+
+
+# -- the card ------------------------------------------------------------------------
+def case_card(case: Case, label: str, steps: Steps, marks: dict[str, StepMark]) -> Blocks:
+    """The card posted in the team channel."""
+    blocks: Blocks = [
+        section(f"*{escape(case_title(case, label))}*\n{quote(case.summary)}",
+                block_id=Block.CARD_SUMMARY),
+        {"type": "section", "block_id": Block.CARD_FIELDS,
+         "fields": [mrkdwn(f, FIELD_TEXT_MAX) for f in _card_fields(case)]},
+    ]
+    flags = _flags(case)
+    if flags:
+        blocks.append(context(flags))
+    if case.status != CLOSED:
+        blocks.append(_checklist(case, steps, marks))
+    blocks.append(context(_progress(steps, marks), block_id=Block.CARD_FOOTER))
+    blocks.append({"type": "actions", "block_id": Block.CARD_ACTIONS,
+                   "elements": _card_actions(case)})
+    return blocks
+
+
+def _card_fields(case: Case) -> list[str]:
+    due_label = ("Satisfaction check due" if case.followup_kind == SATISFACTION
+                 else "Next follow-up")
+    return [
+        f"*Owner*\n{mention(case.owner_id)}",
+        f"*Status*\n{STATUS_LABELS.get(case.status, escape(case.status))}",
+        f"*Customer*\n{escape(case.customer) if case.customer else '_not named_'}",
+        f"*Severity*\n{SEVERITY_LABELS.get(case.severity, escape(case.severity))}",
+        f"*Opened*\n{when(case.created_at)} by {mention(case.reporter_id)}",
+        f"*{due_label}*\n{when(case.next_followup_at)}",
+    ]
+
+
+def _flags(case: Case) -> str:
+    flags = []
+    if case.repeat_of:
+        flags.append(f":repeat: *Repeat customer*: case #{case.repeat_of} was a recovery for "
+                     "them in the last 90 days.")
+    if case.duplicate_of:
+        flags.append(f":link: Added to case #{case.duplicate_of} as a note.")
+    flags.append(f"Contact: {CONTACT_LABELS.get(case.contact, escape(case.contact))} · "
+                 f"customer feeling: {EMOTION_LABELS.get(case.emotion, escape(case.emotion))}")
+    return "\n".join(flags)
+
+
+def _checklist(case: Case, steps: Steps, marks: dict[str, StepMark]) -> dict[str, Any]:
+    options = [{"text": plain(title, 75), "value": key} for key, title in steps]
+    element: dict[str, Any] = {"type": "checkboxes", "action_id": Action.CHECKLIST,
+                               "options": options}
+    ticked = [o for o in options if o["value"] in marks]
+    if ticked:
+        element["initial_options"] = ticked
+    return {"type": "actions", "block_id": Block.CARD_CHECKLIST, "elements": [element]}
+
+
+def _progress(steps: Steps, marks: dict[str, StepMark]) -> str:
+    done = [f":white_check_mark: {escape(title)} {mention(marks[key].by)} {when(marks[key].at)}"
+            for key, title in steps if key in marks]
+    head = f"*Recovery checklist {len(done)}/{len(steps)}*"
+    return truncate("\n".join([head, *done]), 2000)
+
+
+def _card_actions(case: Case) -> list[dict[str, Any]]:
+    n = str(case.number)
+    if case.status == CLOSED:
+        return [button("Add note", Action.NOTE, n), button("Reopen", Action.REOPEN, n)]
+    actions = []
+    if case.owner_id is None:
+        actions.append({**button("Take ownership", Action.TAKE, n), "style": "primary"})
+    actions.append({"type": "users_select", "action_id": Action.ASSIGN,
+                    "placeholder": plain("Assign…", 150)})
+    actions += [button("Set follow-up", Action.FOLLOWUP, n), button("Add note", Action.NOTE, n)]
+    if case.status == OPEN:
+        actions.append(button("Resolve", Action.RESOLVE, n))
+    if case.status == RESOLVED:
+        actions += [button("Close", Action.CLOSE, n), button("Reopen", Action.REOPEN, n)]
+    return actions
+
+
+def card_fallback(case: Case, label: str) -> str:
+    """Notification text: no customer words, only the case number and category."""
+    return f"Case #{case.number} · {label} · {case.status}"
+
+
+def card_metadata(case: Case) -> dict[str, Any]:
+    return {"event_type": CARD_METADATA_TYPE,
+            "event_payload": {"team_id": case.team_id, "case": case.number}}
+
+
+def case_number_from_card(message: dict[str, Any]) -> int | None:
+    """The case a card message belongs to, from its metadata or its buttons."""
+    payload = (message.get("metadata") or {}).get("event_payload") or {}
+    if str(payload.get("case", "")).isdigit():
+        return int(payload["case"])
+    for block in message.get("blocks") or []:
+        for element in block.get("elements") or []:
+            if str(element.get("value", "")).isdigit():
+                return int(element["value"])
+    return None
+
+
+# -- the timeline ------------------------------------------------------------------
+def timeline_blocks(t: Timeline, label: str, steps: Steps) -> Blocks:
+    """`/recover case N`: the case as it stands and everything that happened to it."""
+    case = t.case
+    blocks: Blocks = [
+        header(case_title(case, label)),
+        section(quote(case.summary)),
+        {"type": "section", "fields": [mrkdwn(f, FIELD_TEXT_MAX) for f in _card_fields(case)]},
+        context(_progress(steps, t.steps)),
+    ]
+    if case.resolution or case.compensation:
+        blocks.append(section(
+            f"*Resolution*: {escape(case.resolution or '—')}\n*Compensation*: "
+            f"{escape(case.compensation or '—')} "
+            f"({ACCEPTED_LABELS.get(case.compensation_accepted or '', 'not recorded')})"))
+    blocks.append(divider())
+    lines = [_event_line(e, dict(steps)) for e in t.events]
+    blocks += [section(chunk) for chunk in _chunks(["*Timeline*", *lines])]
+    return fit(blocks)
+
+
+def _chunks(lines: list[str], limit: int = SECTION_TEXT_MAX) -> list[str]:
+    chunks, current = [], ""
+    for line in lines:
+        line = truncate(line, limit)
+        if current and len(current) + 1 + len(line) > limit:
+            chunks.append(current)
+            current = line
+        else:
+            current = f"{current}\n{line}" if current else line
+    return [*chunks, current] if current else chunks
+
+
+def _event_line(event: Event, titles: dict[str, str]) -> str:
+    who = mention(event.actor_id) if event.actor_id and event.actor_id[0] in "UW" else "Mend"
+    return f"{when(event.at)} · {who} {_describe(event, titles)}"
+
+
+def _describe(event: Event, titles: dict[str, str]) -> str:
+    d = event.detail
+    step = escape(titles.get(d.get("step", ""), d.get("step", "")))
+    described = {
+        "opened": lambda: (f"opened the case ({escape(str(d.get('category')))}, "
+                           f"{escape(str(d.get('emotion')))}, {escape(str(d.get('severity')))})"),
+        "card_posted": lambda: "posted the case card",
+        "card_failed": lambda: f"could not post the card ({escape(str(d.get('error')))})",
+        "taken": lambda: f"took ownership (was {mention(d.get('before'))})",
+        "assigned": lambda: (f"assigned it to {mention(d.get('after'))} "
+                             f"(was {mention(d.get('before'))})"),
+        "released": lambda: "released it to the unowned queue",
+        "followup_set": lambda: (f"set the follow-up to {when(d.get('after'))} "
+                                 f"(was {when(d.get('before'))})"),
+        "note": lambda: _note(d),
+        "step_done": lambda: f"ticked *{step}*",
+        "step_undone": lambda: f"unticked *{step}*",
+        "resolved": lambda: (f"resolved it: {escape(d.get('what') or 'no details')}; "
+                             f"compensation: {escape(d.get('compensation') or 'none')} "
+                             f"({ACCEPTED_LABELS.get(d.get('accepted'), '—')})"),
+        "closed": lambda: f"closed it: {escape(d.get('reason') or '')}",
+        "reopened": lambda: f"reopened it (was {escape(str(d.get('before')))})",
+    }
+    render = described.get(event.kind)
+    return render() if render else escape(event.kind.replace("_", " "))
+
+
+def _note(detail: dict[str, Any]) -> str:
+    source = f" (from case #{detail['from_case']})" if detail.get("from_case") else ""
+    return f"noted{source}: “{escape(truncate(detail.get('text', ''), 1500))}”"
+
+
+# -- answers to the acting user -------------------------------------------------------
+def refusal(exc: Refused) -> str:
+    """A refusal that says why and who can do it (mrkdwn, safe)."""
+    text = escape(exc.why).replace("{owner}", mention(exc.owner))
+    if exc.who_can:
+        text += " Who can: " + ", ".join(mention(u) for u in exc.who_can) + "."
+    return text
+
+
+def confirm_assign(case: Case, assignee: str, count: int, limit: int) -> Blocks:
+    return [
+        section(f":warning: {mention(assignee)} already owns {count} open cases (the limit "
+                f"is {limit}). Assign case #{case.number} to them anyway?"),
+        {"type": "actions", "block_id": Block.OFFERS, "elements": [
+            button("Assign anyway", Action.ASSIGN_CONFIRM, f"{case.number}:{assignee}")]},
+    ]
+
+
+def duplicate_offer(new: Case, open_cases: list[Case]) -> Blocks:
+    """On a new case for a customer who has one open already."""
+    lines, buttons = [], []
+    for other in open_cases[:3]:
+        lines.append(f":link: Case #{other.number} for {escape(other.customer or '')} is open, "
+                     f"owned by {mention(other.owner_id)}.")
+        buttons.append(button(f"Add to #{other.number} as a note instead", Action.MERGE,
+                              f"{new.number}:{other.number}"))
+    return [section("\n".join(lines)),
+            {"type": "actions", "block_id": Block.OFFERS, "elements": buttons}]
+
+
+# -- modals ------------------------------------------------------------------------------
+def _modal(callback: str, title: str, submit: str, case: Case, blocks: Blocks) -> dict:
+    return {"type": "modal", "callback_id": callback, "title": plain(title, 24),
+            "submit": plain(submit, 24), "close": plain("Cancel", 24),
+            "private_metadata": json.dumps({"case": case.number}), "blocks": blocks}
+
+
+def _input(block_id: str, label: str, element: dict, optional: bool = False) -> dict:
+    return {"type": "input", "block_id": block_id, "label": plain(label, 2000),
+            "optional": optional, "element": element}
+
+
+def followup_modal(case: Case) -> dict:
+    quick = [{"text": plain(lbl, 75), "value": key} for key, lbl in QUICK_CHOICES]
+    return _modal(Callback.FOLLOWUP, f"Follow-up · #{case.number}", "Set", case, [
+        section(f"When should {mention(case.owner_id)} next get back to the customer? "
+                "Times are in your own timezone."),
+        _input(Block.FOLLOWUP_QUICK, "Quick choice",
+               {"type": "radio_buttons", "action_id": Action.QUICK, "options": quick}, True),
+        _input(Block.FOLLOWUP_DATE, "Or pick a day",
+               {"type": "datepicker", "action_id": Action.DATE}, True),
+        _input(Block.FOLLOWUP_TIME, "and a time",
+               {"type": "timepicker", "action_id": Action.TIME, "initial_time": "09:00"}, True),
+    ])
+
+
+def note_modal(case: Case) -> dict:
+    return _modal(Callback.NOTE, f"Note · case #{case.number}", "Add note", case, [
+        _input(Block.NOTE_TEXT, "Note",
+               {"type": "plain_text_input", "action_id": Action.TEXT, "multiline": True,
+                "max_length": 3000}),
+    ])
+
+
+def resolve_modal(case: Case) -> dict:
+    accepted = [{"text": plain(v, 75), "value": k} for k, v in ACCEPTED_LABELS.items()]
+    return _modal(Callback.RESOLVE, f"Resolve · #{case.number}", "Resolve", case, [
+        _input(Block.RESOLVE_WHAT, "What was done for the customer?",
+               {"type": "plain_text_input", "action_id": Action.TEXT, "multiline": True,
+                "max_length": 3000}),
+        _input(Block.RESOLVE_COMPENSATION, "Compensation offered",
+               {"type": "plain_text_input", "action_id": Action.TEXT, "max_length": 500}, True),
+        _input(Block.RESOLVE_ACCEPTED, "Did the customer accept it?",
+               {"type": "radio_buttons", "action_id": Action.ACCEPTED, "options": accepted,
+                "initial_option": accepted[-1]}),
+        context("Resolving schedules the satisfaction follow-up with the customer."),
+    ])
+
+
+def close_modal(case: Case) -> dict:
+    return _modal(Callback.CLOSE, f"Close · case #{case.number}", "Close case", case, [
+        _input(Block.CLOSE_REASON, "Why close it now?",
+               {"type": "plain_text_input", "action_id": Action.TEXT, "max_length": 500},
+               optional=True),
+        context("Cases close once the satisfaction follow-up is recorded; before that only a "
+                "lead can close one, with a reason."),
+    ])

@@ -1,0 +1,213 @@
+"""`/recover <verb> N ...`: working a case by command.
+
+Each verb registers itself (with its help line) in the sub-command registry.
+Handlers are thin: parse, call the lifecycle, render, answer the user.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from bot.clock import to_iso
+from bot.lifecycle import Done, NeedsConfirmation, NotFound, Refused
+from bot.when import EXAMPLES, BadTime, parse_when
+from handlers import blocks, case_blocks
+from handlers.cards import refresh_card, respond
+from handlers.commands import COMMAND, Ack, Invocation, reply, subcommand
+from handlers.context import Deps
+from handlers.mrkdwn import escape, mention
+from handlers.slack_text import plain, user_ids
+
+NUMBER = re.compile(r"^#?(\d{1,9})$")
+
+
+@dataclass(frozen=True)
+class Later:
+    """An answer that needs a Web API call first: sent after the ack."""
+
+    work: Awaitable[str | list]
+
+
+Answer = str | list | Later  # mrkdwn text, blocks, or work to finish after the ack
+
+
+class Usage(ValueError):
+    """The command was typed wrong; the message shows the right form."""
+
+
+def split_number(args: str, usage: str) -> tuple[int, str]:
+    """`12 rest` or `#12 rest` -> (12, "rest")."""
+    first, _, rest = args.strip().partition(" ")
+    match = NUMBER.match(first)
+    if not match:
+        raise Usage(f"Which case? Use `{usage}`, e.g. `{usage.replace('N', '12', 1)}`.")
+    return int(match.group(1)), rest.strip()
+
+
+CaseRun = Callable[[Invocation, int, str, Deps], Awaitable[Answer]]
+
+
+def case_command(name: str, usage: str, help: str) -> Callable[[CaseRun], CaseRun]:
+    """Register `/recover <name> N ...`; the function returns the answer to show."""
+
+    def add(run: CaseRun) -> CaseRun:
+        @subcommand(name, f"{COMMAND} {usage}", help)
+        async def runner(ack: Ack, inv: Invocation, args: str, deps: Deps) -> None:
+            async def attempt() -> Answer:
+                number, rest = split_number(args, f"{COMMAND} {usage}")
+                return await run(inv, number, rest, deps)
+
+            answer = await answered(attempt())
+            if isinstance(answer, Later):
+                await ack()
+                deps.tasks.spawn(finish_later(answer, inv, deps), name=f"later-{name}")
+            elif isinstance(answer, list):
+                await ack(response_type="ephemeral", text="Mend", blocks=answer)
+            else:
+                await reply(ack, answer)
+
+        return run
+
+    return add
+
+
+async def answered(work: Awaitable[Answer]) -> Answer:
+    """Run a command's work, turning expected refusals into friendly answers."""
+    try:
+        return await work
+    except (Usage, NotFound, BadTime) as exc:
+        return escape(str(exc))
+    except Refused as exc:
+        return case_blocks.refusal(exc)
+
+
+async def finish_later(later: Later, inv: Invocation, deps: Deps) -> None:
+    answer = await answered(later.work)
+    if isinstance(answer, list):
+        await respond(deps.client, inv.response_url, "Mend", answer)
+    else:
+        await respond(deps.client, inv.response_url, answer)
+
+
+def settled(deps: Deps, done: Done, text: str) -> str:
+    """After a change: refresh the card and say what happened (or that nothing did)."""
+    if done.changed:
+        refresh_card(deps, done.case)
+        return text
+    return escape(done.message) or "Nothing to change."
+
+
+@case_command("case", "case N", "Show case N with its full timeline")
+async def show_case(inv, number, rest, deps):
+    timeline = deps.lifecycle.timeline(inv.team_id, number)
+    label = deps.recovery.category_label(timeline.case.category)
+    return case_blocks.timeline_blocks(timeline, label, deps.recovery.step_titles())
+
+
+@case_command("take", "take N", "Take ownership of case N")
+async def take(inv, number, rest, deps):
+    done = deps.lifecycle.take(inv.team_id, number, inv.user_id)
+    return settled(deps, done, f"Case #{number} is yours now.")
+
+
+@case_command("release", "release N", "Give case N back to the unowned queue")
+async def release(inv, number, rest, deps):
+    done = deps.lifecycle.release(inv.team_id, number, inv.user_id)
+    return settled(deps, done, f"Case #{number} is back in the queue, waiting for an owner.")
+
+
+@case_command("assign", "assign N @person", "Make @person the owner of case N")
+async def assign(inv, number, rest, deps):
+    people = user_ids(rest)
+    if len(people) != 1:
+        raise Usage(f"Name one person: `{COMMAND} assign {number} @maria`.")
+    confirmed = rest.split()[-1].lower() in ("anyway", "force", "confirm")
+    outcome = deps.lifecycle.assign(inv.team_id, number, inv.user_id, people[0], confirmed)
+    if isinstance(outcome, NeedsConfirmation):
+        return case_blocks.confirm_assign(outcome.case, outcome.assignee, outcome.open_count,
+                                          outcome.limit)
+    return settled(deps, outcome, f"Case #{number} now belongs to {mention(people[0])}.")
+
+
+@case_command("followup", "followup N <when>",
+              "Set when case N is next followed up (e.g. tomorrow 9am, in 2h)")
+async def followup(inv, number, rest, deps):
+    if not rest:
+        raise Usage(f"When? e.g. `{COMMAND} followup {number} {EXAMPLES[0]}`.")
+    deps.lifecycle.get(inv.team_id, number)  # unknown case: say so before asking Slack
+    person = deps.people.cached(inv.team_id, inv.user_id)
+    if person is None:  # the timezone needs users.info: answer after the ack
+        return Later(_followup(inv, number, rest, deps))
+    return await _followup(inv, number, rest, deps)
+
+
+async def _followup(inv: Invocation, number: int, rest: str, deps: Deps) -> str:
+    person = await deps.people.get(inv.team_id, inv.user_id)
+    due = parse_when(rest, person.tz, deps.clock.now())
+    done = deps.lifecycle.set_followup(inv.team_id, number, inv.user_id, due)
+    return settled(deps, done, f"Follow-up on case #{number} set for "
+                               f"{blocks.when(done.case.next_followup_at)}.")
+
+
+@case_command("note", "note N <text>", "Add a note to case N's timeline")
+async def note(inv, number, rest, deps):
+    done = deps.lifecycle.note(inv.team_id, number, inv.user_id, plain(rest))
+    return settled(deps, done, f"Noted on case #{number}.")
+
+
+@case_command("step", "step N <apologize|act|compassion|compensate|follow-up>",
+              "Tick a recovery step on case N")
+async def step(inv, number, rest, deps):
+    done = deps.lifecycle.step(inv.team_id, number, inv.user_id, rest or "?")
+    closed = " The satisfaction follow-up is recorded, so the case is closed." \
+        if done.case.status == "closed" else ""
+    return settled(deps, done, f"Ticked *{escape(rest)}* on case #{number}.{closed}")
+
+
+@case_command("resolve", "resolve N [what was done]",
+              "Mark case N resolved; the satisfaction follow-up is scheduled")
+async def resolve(inv, number, rest, deps):
+    done = deps.lifecycle.resolve(inv.team_id, number, inv.user_id, plain(rest))
+    return settled(deps, done, f"Case #{number} is resolved. Satisfaction follow-up due "
+                               f"{blocks.when(done.case.next_followup_at)}.")
+
+
+@case_command("close", "close N [reason]",
+              "Close case N (after its follow-up; leads may close early with a reason)")
+async def close(inv, number, rest, deps):
+    done = deps.lifecycle.close(inv.team_id, number, inv.user_id, plain(rest))
+    return settled(deps, done, f"Case #{number} is closed.")
+
+
+@case_command("reopen", "reopen N", "Reopen case N")
+async def reopen(inv, number, rest, deps):
+    done = deps.lifecycle.reopen(inv.team_id, number, inv.user_id)
+    return settled(deps, done, f"Case #{number} is open again.")
+
+
+@subcommand("leads", f"{COMMAND} leads [@person ...]",
+            "Show the team leads, or set them (workspace admins and leads)")
+async def leads(ack: Ack, inv: Invocation, args: str, deps: Deps) -> None:
+    wanted = user_ids(args)
+    current = deps.lifecycle.leads(inv.team_id)
+    if not wanted:
+        names = ", ".join(mention(u) for u in current) or "nobody yet"
+        await reply(ack, f"Leads: {names}. Set them with `{COMMAND} leads @a @b`.")
+        return
+    await ack()
+    deps.tasks.spawn(_set_leads(inv, wanted, current, deps), name="leads")
+
+
+async def _set_leads(inv: Invocation, wanted: list[str], current: list[str],
+                     deps: Deps) -> None:
+    person = await deps.people.get(inv.team_id, inv.user_id)
+    if not (person.is_admin or inv.user_id in current):
+        who = ", ".join(mention(u) for u in current) or "a workspace admin"
+        text = f"Only a workspace admin or a current lead can set the leads. Who can: {who}."
+    else:
+        deps.store.set_leads(inv.team_id, wanted, inv.user_id, to_iso(deps.clock.now()))
+        text = "Leads are now " + ", ".join(mention(u) for u in wanted) + "."
+    await respond(deps.client, inv.response_url, text)
+
