@@ -30,6 +30,7 @@ from bot.when import warm_up
 from handlers import register_all
 from handlers.cards import resume_cards
 from handlers.context import Deps
+from handlers.nudges import Nudger
 from handlers.people import People
 
 log = logging.getLogger("mend")
@@ -48,15 +49,18 @@ class Mend:
 
     @classmethod
     async def start(cls, settings: Settings, clock: Clock | None = None,
-                    retry_backoff: float = 0.5, pace_seconds: float = 1.0) -> Mend:
+                    retry_backoff: float = 0.5, pace_seconds: float = 1.0,
+                    run_scheduler: bool = True, slack_timeout: int = 10) -> Mend:
         """Load the playbook, open the database, build the Bolt app."""
         playbook = load_playbook(settings.playbook_path)
         warm_up()  # the time parser loads its data once, not on someone's first follow-up
         store = Store(settings.db_path)
         clock = clock or Clock()
-        session = aiohttp.ClientSession()
+        # The SDK ignores its own timeout on a shared session: set it on the session.
+        session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=slack_timeout))
         client = make_client(settings.bot_token, settings.api_url, session,
-                             backoff=retry_backoff, logger=slack_logger())
+                             backoff=retry_backoff, logger=slack_logger(),
+                             timeout=slack_timeout)
         tasks = Tasks()
         deps = Deps(Recovery(store, playbook, clock), store, clock, client, tasks,
                     ChannelPacer(tasks, pace_seconds),
@@ -70,10 +74,17 @@ class Mend:
         )
         register_all(bolt, deps)
         mend = cls(settings, deps, bolt, session)
+        nudge_client = make_client(settings.bot_token, settings.api_url, session,
+                                   backoff=retry_backoff, logger=slack_logger(),
+                                   timeout=slack_timeout, retry_ambiguous=False)
+        mend.nudger = Nudger(deps, nudge_client, settings.sweep_seconds)
         resume_cards(deps)
+        if run_scheduler:
+            mend.nudger.start()
         return mend
 
     async def close(self) -> None:
+        await self.nudger.stop()
         await self.deps.tasks.drain()
         await self.session.close()
         self.deps.store.close()

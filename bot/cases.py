@@ -84,6 +84,8 @@ class Recovery:
             "contact": report.contact,
             "severity": report.severity,
             "next_followup_at": to_iso(due),
+            "nudge_at": to_iso(due),
+            "update_due_at": to_iso(now + self.playbook.nudges.update_every),
         }
         case = await self.writer.create_case(NewCase(team_id, fields, reporter_id, to_iso(now)))
         return Opened(case, report, build_advice(report, self.playbook), duplicates)

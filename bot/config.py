@@ -39,6 +39,7 @@ class Settings:
     db_path: str
     playbook_path: str
     leads: tuple[str, ...] = ()
+    sweep_seconds: float = 30.0
 
     @property
     def socket_mode(self) -> bool:
@@ -83,6 +84,7 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         db_path=get("MEND_DB") or str(DEFAULT_DB),
         playbook_path=get("MEND_PLAYBOOK") or str(DEFAULT_PLAYBOOK),
         leads=_user_ids(get("MEND_LEADS") or ""),
+        sweep_seconds=_seconds(get("MEND_SWEEP_SECONDS") or "30"),
     )
 
 
@@ -99,6 +101,17 @@ def _port(value: str) -> int:
     if not value.isdigit() or not 0 < int(value) < 65536:
         raise ConfigError(f"PORT must be a number from 1 to 65535 (got {value!r}).")
     return int(value)
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0
+    if not 1 <= seconds <= 3600:
+        raise ConfigError(f"MEND_SWEEP_SECONDS must be a number of seconds from 1 to 3600 "
+                          f"(got {value!r}).")
+    return seconds
 
 
 def _user_ids(value: str) -> tuple[str, ...]:

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from bot.clock import Clock, to_iso
 from bot.models import CLOSED, OPEN, RESOLVED, SATISFACTION, UPDATE, Case, Event, StepMark
 from bot.playbook import Playbook
+from bot.schedule import ladder_reset
 from bot.store import Store
 
 NOTE_MAX = 3000
@@ -168,7 +169,7 @@ class Lifecycle:
         after = to_iso(due)
         if case.next_followup_at == after:
             return Done(case, changed=False)
-        return self._change(case, actor, "followup_set", {"next_followup_at": after},
+        return self._change(case, actor, "followup_set", ladder_reset(after),
                             {"before": case.next_followup_at, "after": after,
                              "kind": case.followup_kind or UPDATE})
 
@@ -213,7 +214,8 @@ class Lifecycle:
         accepted = accepted if accepted in ACCEPTED else "not_offered"
         fields = {"status": RESOLVED, "resolved_at": to_iso(now), "resolution": what.strip(),
                   "compensation": compensation.strip(), "compensation_accepted": accepted,
-                  "next_followup_at": to_iso(due), "followup_kind": SATISFACTION}
+                  **ladder_reset(to_iso(due)), "followup_kind": SATISFACTION,
+                  "update_due_at": None}
         return self._change(case, actor, "resolved", fields,
                             {"before": case.status, "after": RESOLVED,
                              "what": what.strip(), "compensation": compensation.strip(),
@@ -239,8 +241,8 @@ class Lifecycle:
 
     def _close(self, case: Case, actor: str, reason: str) -> Done:
         return self._change(case, actor, "closed",
-                            {"status": CLOSED, "closed_at": self._now(),
-                             "next_followup_at": None},
+                            {"status": CLOSED, "closed_at": self._now(), **ladder_reset(None),
+                             "update_due_at": None},
                             {"before": case.status, "after": CLOSED, "reason": reason})
 
     def reopen(self, team_id: str, number: int, actor: str) -> Done:
@@ -250,8 +252,8 @@ class Lifecycle:
         self._require_manager(case, actor, "reopen")
         due = self.clock.now() + timedelta(hours=self.playbook.settings.followup_default_hours)
         return self._change(case, actor, "reopened",
-                            {"status": OPEN, "followup_kind": UPDATE,
-                             "next_followup_at": to_iso(due), "duplicate_of": None},
+                            {"status": OPEN, "followup_kind": UPDATE, **ladder_reset(to_iso(due)),
+                             "duplicate_of": None, "update_due_at": self._update_due()},
                             {"before": case.status, "after": OPEN})
 
     def merge(self, team_id: str, number: int, actor: str, into: int) -> Done:
@@ -265,12 +267,60 @@ class Lifecycle:
                              {"text": case.summary, "from_case": number}, self._now())
         self._change(case, actor, "closed",
                      {"status": CLOSED, "closed_at": self._now(), "duplicate_of": into,
-                      "next_followup_at": None},
+                      **ladder_reset(None), "update_due_at": None},
                      {"before": case.status, "after": CLOSED,
                       "reason": f"duplicate of case #{into}"})
         return Done(self.get(team_id, into))
 
+    # -- answering nudges -------------------------------------------------------------
+    def followup_done(self, team_id: str, number: int, actor: str) -> Done:
+        """The follow-up happened: a satisfaction check closes the case; otherwise
+        the follow-up is recorded (it counts as a customer update) and cleared."""
+        case = self.get(team_id, number)
+        if case.status == RESOLVED and case.followup_kind == SATISFACTION:
+            return self.step(team_id, number, actor, "follow_up")
+        self._require_manager(case, actor, "record the follow-up of")
+        self._require_status(case, (OPEN,), "record a follow-up on")
+        if not case.next_followup_at:
+            return Done(case, changed=False, message=f"Case #{number} has no follow-up due.")
+        return self._change(case, actor, "followup_done",
+                            {**ladder_reset(None), "update_due_at": self._update_due()},
+                            {"due": case.next_followup_at, "customer_updated": True})
+
+    def snooze(self, team_id: str, number: int, actor: str, until: datetime,
+               reason: str = "") -> Done:
+        case = self.get(team_id, number)
+        self._require_manager(case, actor, "snooze")
+        self._require_status(case, (OPEN, RESOLVED), "snooze")
+        after = to_iso(until)
+        return self._change(case, actor, "snoozed", ladder_reset(after),
+                            {"before": case.next_followup_at, "until": after,
+                             "reason": " ".join(reason.split())[:500]})
+
+    def customer_updated(self, team_id: str, number: int, actor: str) -> Done:
+        case = self.get(team_id, number)
+        self._require_status(case, (OPEN,), "record an update on")
+        return self._change(case, actor, "customer_updated",
+                            {"update_due_at": self._update_due()}, {})
+
+    def unassign_overdue(self, case: Case, overdue_for: timedelta) -> Done:
+        """Mend itself gives an overdue case back to the unowned queue."""
+        hours = round(overdue_for.total_seconds() / 3600, 1)
+        changed = self.store.change_case(
+            case.team_id, case.id, changes={"owner_id": None},
+            expect={"owner_id": case.owner_id, "status": case.status}, actor_id=None,
+            kind="released", detail={"before": case.owner_id, "after": None,
+                                     "reason": f"follow-up overdue for {hours:g}h"},
+            at=self._now())
+        return Done(changed) if changed else Done(case, changed=False)
+
+    def last_snooze(self, team_id: str, case_id: int) -> Event | None:
+        snoozes = [e for e in self.store.events(team_id, case_id) if e.kind == "snoozed"]
+        return snoozes[-1] if snoozes else None
+
     # -- helpers ---------------------------------------------------------------------
+    def _update_due(self) -> str:
+        return to_iso(self.clock.now() + self.playbook.nudges.update_every)
     def _change(self, case: Case, actor: str, kind: str, fields: dict, detail: dict) -> Done:
         changed = self.store.change_case(
             case.team_id, case.id, changes=fields,

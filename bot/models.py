@@ -41,6 +41,7 @@ class Case:
     next_followup_at: str | None = None
     card_channel: str | None = None
     card_ts: str | None = None
+    card_state: str | None = None  # pending | posted | failed
     followup_kind: str | None = None  # "update" while open, "satisfaction" once resolved
     resolved_at: str | None = None
     closed_at: str | None = None
@@ -49,6 +50,30 @@ class Case:
     compensation_accepted: str | None = None  # "yes" | "no" | "not_offered"
     repeat_of: int | None = None  # number of an earlier case for the same customer
     duplicate_of: int | None = None  # set when folded into another open case
+    nudge_at: str | None = None  # when the scheduler next looks at the follow-up ladder
+    nudge_rung: int = 0  # reminders already issued for the current follow-up
+    nudge_escalated: int = 0  # 1 once the leads were told about the current follow-up
+    nudge_unassigned: int = 0  # 1 once the case was given back to the queue for it
+    update_due_at: str | None = None  # when the customer is next due an update
+
+
+@dataclass(frozen=True)
+class Nudge:
+    """One outgoing reminder (a row of the outbox), sent at most once."""
+
+    id: int
+    team_id: str
+    case_id: int
+    kind: str  # followup | escalation | update | unassigned
+    rung: int
+    due_key: str
+    state: str  # pending | sending | sent | failed | cancelled | skipped
+    attempts: int
+    send_after: str
+    channel: str | None
+    thread_ts: str | None
+    sent_ts: str | None
+    created_at: str
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Case:

@@ -18,6 +18,7 @@ import string
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import time, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any, NoReturn
@@ -36,6 +37,8 @@ REQUIRED_TEMPLATE_FIELDS = ("breakdown", "can_do")
 DEFAULT_PLAYBOOK_PATH = Path(__file__).resolve().parent.parent / "data" / "playbook.yaml"
 
 _KEY_RE = re.compile(r"[a-z][a-z0-9_]*\Z")
+_DURATION_RE = re.compile(r"(\d{1,5})\s*([mhd])\Z")
+_CLOCK_RE = re.compile(r"(\d{1,2}):(\d{2})\Z")
 _STR_TAG = "tag:yaml.org,2002:str"
 
 
@@ -232,6 +235,20 @@ class Settings:
     max_open_per_owner: int
 
 
+@dataclass(frozen=True)
+class NudgeRules:
+    """The follow-up nudge ladder and default working hours."""
+
+    remind_every: timedelta
+    max_reminders: int
+    escalate_after: timedelta
+    unassign_after: timedelta | None  # None: cases are never unassigned automatically
+    update_every: timedelta
+    work_days: tuple[int, ...]  # 0 = Monday
+    work_start: time
+    work_end: time
+
+
 @dataclass(frozen=True, eq=False)  # identity hash: cheap cache key
 class Playbook:
     version: int
@@ -244,6 +261,7 @@ class Playbook:
     compensation: Compensation
     warnings: tuple[WarningRule, ...]
     settings: Settings
+    nudges: NudgeRules
 
     @property
     def step_keys(self) -> tuple[str, ...]:
@@ -449,7 +467,7 @@ class _Reader:
     def playbook(self, data: Any) -> Playbook:
         top = self.mapping(data, (), ["version", "steps", "categories", "apology", "emotion",
                                       "severity", "contact", "compensation", "warnings",
-                                      "settings"])
+                                      "settings", "nudges"])
         version = self.integer(top["version"], ("version",))
         if version not in SUPPORTED_VERSIONS:
             self.fail(("version",), f"unsupported version {version} "
@@ -467,6 +485,7 @@ class _Reader:
             compensation=self.compensation(top["compensation"], ("compensation",)),
             warnings=self.warnings(top["warnings"], ("warnings",), categories, contact),
             settings=self.settings(top["settings"], ("settings",)),
+            nudges=self.nudges(top["nudges"], ("nudges",)),
         )
 
     def steps(self, value: Any, path: KeyPath) -> tuple[Step, ...]:
@@ -590,6 +609,49 @@ class _Reader:
                 self.fail(where, f"unknown {name} {item!r} (expected one of: {', '.join(allowed)})")
             out.append(item)
         return tuple(out)
+
+    def nudges(self, value: Any, path: KeyPath) -> NudgeRules:
+        names = ["remind_every", "max_reminders", "escalate_after", "unassign_after",
+                 "update_every", "work_days", "work_start", "work_end"]
+        item = self.mapping(value, path, names)
+        start = self.clock_time(item["work_start"], path + ("work_start",))
+        end = self.clock_time(item["work_end"], path + ("work_end",))
+        if end <= start:
+            self.fail(path + ("work_end",), "must be later than work_start")
+        return NudgeRules(
+            remind_every=self.duration(item["remind_every"], path + ("remind_every",)),
+            max_reminders=self.integer(item["max_reminders"], path + ("max_reminders",)),
+            escalate_after=self.duration(item["escalate_after"], path + ("escalate_after",)),
+            unassign_after=self.duration(item["unassign_after"], path + ("unassign_after",),
+                                         allow_off=True),
+            update_every=self.duration(item["update_every"], path + ("update_every",)),
+            work_days=self.weekdays(item["work_days"], path + ("work_days",)),
+            work_start=start,
+            work_end=end,
+        )
+
+    def duration(self, value: Any, path: KeyPath, allow_off: bool = False) -> timedelta | None:
+        """`30m`, `2h`, `1d` (or `off` where allowed)."""
+        text = str(value).strip().lower() if isinstance(value, str | int) else ""
+        if allow_off and text in ("off", "never", "0"):
+            return None
+        match = _DURATION_RE.match(text)
+        if not match or int(match.group(1)) == 0:
+            hint = "a duration like 30m, 2h or 1d" + (", or off" if allow_off else "")
+            self.fail(path, f"expected {hint}, got {value!r}")
+        amount, unit = int(match.group(1)), match.group(2)
+        return timedelta(**{{"m": "minutes", "h": "hours", "d": "days"}[unit]: amount})
+
+    def clock_time(self, value: Any, path: KeyPath) -> time:
+        match = _CLOCK_RE.match(str(value).strip()) if isinstance(value, str) else None
+        if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
+            self.fail(path, f"expected a time like \"09:00\", got {value!r}")
+        return time(int(match.group(1)), int(match.group(2)))
+
+    def weekdays(self, value: Any, path: KeyPath) -> tuple[int, ...]:
+        names = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+        days = self.values(value, path, "day", names)
+        return tuple(sorted({names.index(d) for d in days}))
 
     def settings(self, value: Any, path: KeyPath) -> Settings:
         names = ["followup_default_hours", "satisfaction_followup_days", "max_open_per_owner"]

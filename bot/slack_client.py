@@ -32,18 +32,24 @@ class ServerErrorRetry(AsyncRetryHandler):
         return response is not None and 500 <= response.status_code < 600
 
 
-def retry_handlers(backoff: float = 0.5) -> list[AsyncRetryHandler]:
+# Errors after which the request may or may not have reached Slack.
+AMBIGUOUS = (asyncio.TimeoutError, aiohttp.ServerConnectionError, aiohttp.ClientOSError)
+
+
+def retry_handlers(backoff: float = 0.5, retry_ambiguous: bool = True) -> list[AsyncRetryHandler]:
+    """Retries for 429s, 5xx answers and connection errors.
+
+    With `retry_ambiguous=False` a timeout or a dropped connection is not
+    retried blindly: the caller checks whether the message went out first.
+    """
     calc = BackoffRetryIntervalCalculator(backoff_factor=backoff)
+    connection_errors: list[type[Exception]] = [aiohttp.ClientConnectorError]  # never sent
+    if retry_ambiguous:
+        connection_errors += [aiohttp.ServerConnectionError, aiohttp.ClientOSError,
+                              asyncio.TimeoutError]
     return [
         AsyncConnectionErrorRetryHandler(
-            max_retry_count=RETRIES,
-            interval_calculator=calc,
-            error_types=[
-                aiohttp.ServerConnectionError,
-                aiohttp.ClientOSError,
-                asyncio.TimeoutError,
-            ],
-        ),
+            max_retry_count=RETRIES, interval_calculator=calc, error_types=connection_errors),
         AsyncRateLimitErrorRetryHandler(max_retry_count=RETRIES),
         ServerErrorRetry(max_retry_count=RETRIES, interval_calculator=calc),
     ]
@@ -56,6 +62,7 @@ def make_client(
     timeout: int = TIMEOUT_SECONDS,
     backoff: float = 0.5,
     logger: logging.Logger | None = None,
+    retry_ambiguous: bool = True,
 ) -> AsyncWebClient:
     """An AsyncWebClient aimed at `api_url`, sharing `session` across calls."""
     return AsyncWebClient(
@@ -63,6 +70,6 @@ def make_client(
         base_url=api_url,
         session=session,
         timeout=timeout,
-        retry_handlers=retry_handlers(backoff),
+        retry_handlers=retry_handlers(backoff, retry_ambiguous),
         logger=logger,
     )

@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlite_utils
 
-from bot.models import OPEN, Case, Event, StepMark
+from bot.models import OPEN, Case, Event, Nudge, StepMark
 
 
 class StoreError(Exception):
@@ -102,8 +102,34 @@ def _v2(db: sqlite_utils.Database) -> None:
     db["seen"].create({"team_id": str, "key": str, "at": str}, pk=("team_id", "key"))
 
 
+def _v3(db: sqlite_utils.Database) -> None:
+    """Follow-up nudges: ladder state on cases, the outbox, the sweeper's lease."""
+    db["cases"].add_column("nudge_at", str)
+    for column in ("nudge_rung", "nudge_escalated", "nudge_unassigned"):
+        db["cases"].add_column(column, int, not_null_default=0)
+    db["cases"].add_column("update_due_at", str)
+    db["cases"].create_index(["team_id", "nudge_at"])
+    db["cases"].create_index(["team_id", "update_due_at"])
+    db["nudges"].create(
+        {"id": int, "team_id": str, "case_id": int, "kind": str, "rung": int, "due_key": str,
+         "state": str, "attempts": int, "send_after": str, "channel": str, "thread_ts": str,
+         "sent_ts": str, "created_at": str, "claimed_at": str, "sent_at": str, "error": str},
+        pk="id", not_null={"team_id", "case_id", "kind", "rung", "due_key", "state"},
+        defaults={"attempts": 0},
+    )
+    # The nudge key: a case's reminder for one due time exists once, whatever happens.
+    db["nudges"].create_index(["team_id", "case_id", "kind", "due_key", "rung"], unique=True)
+    db["nudges"].create_index(["team_id", "state", "send_after"])
+    db["leases"].create({"name": str, "holder": str, "expires_at": str}, pk="name")
+    db["workspaces"].create(
+        {"team_id": str, "lead_channel": str, "work_days": str, "work_start": str,
+         "work_end": str, "created_at": str}, pk="team_id")
+    db.execute("INSERT OR IGNORE INTO workspaces (team_id, created_at) "
+               "SELECT DISTINCT team_id, MIN(created_at) FROM cases GROUP BY team_id")
+
+
 # Append only: a migration, once released, never changes.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 CARD_PENDING, CARD_POSTED, CARD_FAILED = "pending", "posted", "failed"
@@ -113,7 +139,7 @@ CARD_PENDING, CARD_POSTED, CARD_FAILED = "pending", "posted", "failed"
 CASE_COLUMNS = ", ".join(Case.__dataclass_fields__)
 NEW_CASE_FIELDS = ("channel_id", "reporter_id", "owner_id", "customer", "summary", "category",
                    "emotion", "contact", "severity", "next_followup_at", "followup_kind",
-                   "repeat_of")
+                   "repeat_of", "nudge_at", "update_due_at")
 _NEW_CASE_COLUMNS = ("team_id", "customer_key", "status", "created_at", "updated_at",
                      "card_state", *NEW_CASE_FIELDS)
 INSERT_CASE = (
@@ -121,6 +147,7 @@ INSERT_CASE = (
     "VALUES ((SELECT COALESCE(MAX(number), 0) + 1 FROM cases WHERE team_id = :team_id), "
     f"{', '.join(':' + c for c in _NEW_CASE_COLUMNS)}) RETURNING {CASE_COLUMNS}"
 )
+NUDGE_COLUMNS = ", ".join(Nudge.__dataclass_fields__)
 INSERT_EVENT = ("INSERT INTO events (team_id, case_id, at, actor_id, kind, detail) "
                 "VALUES (?, ?, ?, ?, ?, ?)")
 
@@ -191,6 +218,9 @@ class Store:
     def create_cases(self, new: list[NewCase]) -> list[Case]:
         """Insert several cases in one transaction (one commit for all of them)."""
         with self._tx() as conn:
+            for team_id in {item.team_id for item in new}:
+                conn.execute("INSERT OR IGNORE INTO workspaces (team_id, created_at) "
+                             "VALUES (?, ?)", [team_id, new[0].at])
             return [self._insert_case(conn, item) for item in new]
 
     def _insert_case(self, conn: sqlite3.Connection, new: NewCase) -> Case:
@@ -360,6 +390,137 @@ class Store:
             cur = conn.execute("INSERT OR IGNORE INTO seen (team_id, key, at) VALUES (?, ?, ?)",
                                [team_id, key, at])
         return cur.rowcount == 1
+
+    # -- workspaces ----------------------------------------------------------------
+    def workspaces(self) -> list[str]:
+        """Every workspace Mend has seen (the scheduler visits each in turn)."""
+        return [r[0] for r in self.db.conn.execute("SELECT team_id FROM workspaces")]
+
+    def workspace(self, team_id: str) -> dict[str, Any]:
+        """A workspace's own settings (None where it uses the defaults)."""
+        row = self.db.conn.execute(
+            "SELECT lead_channel, work_days, work_start, work_end FROM workspaces "
+            "WHERE team_id = ?", [team_id]).fetchone()
+        keys = ("lead_channel", "work_days", "work_start", "work_end")
+        return dict(zip(keys, row or (None,) * 4, strict=True))
+
+    def set_workspace(self, team_id: str, at: str, **fields: str | None) -> None:
+        allowed = {"lead_channel", "work_days", "work_start", "work_end"}
+        assert set(fields) <= allowed, fields
+        with self._tx() as conn:
+            conn.execute("INSERT OR IGNORE INTO workspaces (team_id, created_at) VALUES (?, ?)",
+                         [team_id, at])
+            assignments = ", ".join(f"{k} = ?" for k in fields)
+            conn.execute(f"UPDATE workspaces SET {assignments} WHERE team_id = ?",
+                         [*fields.values(), team_id])
+
+    # -- follow-up nudges -------------------------------------------------------------
+    def cases_to_nudge(self, team_id: str, now: str, limit: int = 1000) -> list[Case]:
+        """Cases whose follow-up ladder needs a look now (index range: cost ~ due ones)."""
+        return self._cases(
+            "team_id = ? AND nudge_at <= ? AND status IN ('open', 'resolved') "
+            "ORDER BY nudge_at LIMIT ?", [team_id, now, limit])
+
+    def cases_to_update(self, team_id: str, now: str, limit: int = 1000) -> list[Case]:
+        """Open cases whose customer is due an update now."""
+        return self._cases(
+            "team_id = ? AND update_due_at <= ? AND status = 'open' "
+            "ORDER BY update_due_at LIMIT ?", [team_id, now, limit])
+
+    def plan_nudges(self, case: Case, *, changes: dict[str, Any],
+                    send: list[dict[str, Any]], skip: list[dict[str, Any]], at: str) -> bool:
+        """Record a scheduling decision: outbox rows plus the case's ladder state.
+
+        One transaction, guarded by the ladder state we planned from, so two
+        schedulers (or a retry) can never enqueue the same rung twice; and the
+        outbox's unique key (case, kind, due time, rung) backs that up.
+        """
+        with self._tx() as conn:
+            guard = ("nudge_at", "nudge_rung", "nudge_escalated", "nudge_unassigned",
+                     "update_due_at", "next_followup_at")
+            checks = " AND ".join(f"{g} IS ?" for g in guard)
+            sets = ", ".join(f"{k} = ?" for k in changes) or "nudge_at = nudge_at"
+            cur = conn.execute(
+                f"UPDATE cases SET {sets} WHERE team_id = ? AND id = ? AND {checks}",
+                [*changes.values(), case.team_id, case.id, *(getattr(case, g) for g in guard)])
+            if cur.rowcount != 1:
+                return False
+            for row, state in [*((r, "pending") for r in send), *((r, "skipped") for r in skip)]:
+                conn.execute(
+                    "INSERT OR IGNORE INTO nudges (team_id, case_id, kind, rung, due_key, "
+                    "state, attempts, send_after, created_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)",
+                    [case.team_id, case.id, row["kind"], row["rung"], row["due_key"], state,
+                     at, at])
+        return True
+
+    def sendable_nudges(self, team_id: str, now: str, limit: int = 500) -> list[Nudge]:
+        return self._nudges("team_id = ? AND state = 'pending' AND send_after <= ? "
+                            "ORDER BY send_after, id LIMIT ?", [team_id, now, limit])
+
+    def nudges_in_doubt(self, team_id: str) -> list[Nudge]:
+        """Nudges claimed for sending whose outcome was never recorded."""
+        return self._nudges("team_id = ? AND state = 'sending' ORDER BY id", [team_id])
+
+    def nudges_for_case(self, team_id: str, case_id: int) -> list[Nudge]:
+        return self._nudges("team_id = ? AND case_id = ? ORDER BY id", [team_id, case_id])
+
+    def claim_nudge(self, nudge: Nudge, channel: str, thread_ts: str | None, at: str) -> bool:
+        """pending -> sending, recorded before the message goes out."""
+        return self._nudge_state(nudge, "pending", "sending", at, channel=channel,
+                                 thread_ts=thread_ts, claimed_at=at,
+                                 attempts=nudge.attempts + 1)
+
+    def nudge_sent(self, nudge: Nudge, ts: str, at: str) -> bool:
+        return self._nudge_state(nudge, "sending", "sent", at, sent_ts=ts, sent_at=at)
+
+    def nudge_retry(self, nudge: Nudge, send_after: str, error: str, at: str) -> bool:
+        return self._nudge_state(nudge, "sending", "pending", at, send_after=send_after,
+                                 error=error)
+
+    def nudge_dropped(self, nudge: Nudge, state: str, error: str, at: str,
+                      before: str = "pending") -> bool:
+        """A nudge that will never be sent (case moved on, or Slack refused for good)."""
+        return self._nudge_state(nudge, before, state, at, error=error)
+
+    def _nudge_state(self, nudge: Nudge, before: str, after: str, at: str,
+                     **fields: Any) -> bool:
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        with self._tx() as conn:
+            cur = conn.execute(
+                f"UPDATE nudges SET state = ?{', ' if sets else ''}{sets} "
+                "WHERE team_id = ? AND id = ? AND state = ?",
+                [after, *fields.values(), nudge.team_id, nudge.id, before])
+            if cur.rowcount == 1 and after in ("sent", "failed"):
+                self._event(conn, nudge.team_id, nudge.case_id, at, None,
+                            "nudge_sent" if after == "sent" else "nudge_failed",
+                            {"kind": nudge.kind, "rung": nudge.rung,
+                             **({"error": fields.get("error")} if after == "failed" else {})})
+        return cur.rowcount == 1
+
+    def _nudges(self, where: str, params: list[Any]) -> list[Nudge]:
+        sql = f"SELECT {NUDGE_COLUMNS} FROM nudges WHERE {where}"
+        return [Nudge(*row) for row in self.db.conn.execute(sql, params)]
+
+    # -- the scheduler's lease ---------------------------------------------------------
+    def acquire_lease(self, name: str, holder: str, now: str, until: str) -> bool:
+        """Hold `name` until `until` unless another holder's lease is still running.
+
+        Two Mend processes on one database (a rolling restart) never both send:
+        only the holder schedules and sends nudges.
+        """
+        with self._tx() as conn:
+            conn.execute("INSERT OR IGNORE INTO leases (name, holder, expires_at) "
+                         "VALUES (?, '', '')", [name])
+            cur = conn.execute(
+                "UPDATE leases SET holder = ?, expires_at = ? "
+                "WHERE name = ? AND (holder = ? OR expires_at < ?)",
+                [holder, until, name, holder, now])
+        return cur.rowcount == 1
+
+    def release_lease(self, name: str, holder: str) -> None:
+        with self._tx() as conn:
+            conn.execute("UPDATE leases SET expires_at = '' WHERE name = ? AND holder = ?",
+                         [name, holder])
 
     # -- helpers -----------------------------------------------------------
     def _cases(self, where: str, params: list[Any]) -> list[Case]:

@@ -10,7 +10,8 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.clock import to_iso
 from bot.lifecycle import Done, NeedsConfirmation, NotFound, Refused
-from handlers import case_blocks
+from bot.when import QUICK_CHOICES
+from handlers import case_blocks, nudge_blocks
 from handlers.cards import refresh_card, respond
 from handlers.context import Deps
 from handlers.ids import Action
@@ -19,7 +20,9 @@ from handlers.mrkdwn import escape, mention
 log = logging.getLogger("mend.actions")
 # Controls that send block_actions (inputs inside modals don't).
 ACTIONS = (Action.TAKE, Action.ASSIGN, Action.FOLLOWUP, Action.NOTE, Action.RESOLVE,
-           Action.CLOSE, Action.REOPEN, Action.CHECKLIST, Action.ASSIGN_CONFIRM, Action.MERGE)
+           Action.CLOSE, Action.REOPEN, Action.CHECKLIST, Action.ASSIGN_CONFIRM, Action.MERGE,
+           Action.NUDGE_DONE, Action.NUDGE_SNOOZE, Action.NUDGE_SNOOZE_MORNING,
+           Action.NUDGE_ASSIGN, Action.NUDGE_UPDATED)
 
 
 class Click:
@@ -65,8 +68,9 @@ async def perform(deps: Deps, click: Click, work: Callable[[], Any],
         return
     if outcome.changed:
         refresh_card(deps, outcome.case)
-        if said:
-            await answer(deps, click, said(outcome))
+        text = said(outcome) if said else ""
+        if text:
+            await answer(deps, click, text)
     elif outcome.message:
         await answer(deps, click, escape(outcome.message))
 
@@ -104,7 +108,17 @@ async def handle(deps: Deps, click: Click) -> None:
         await perform(deps, click, lambda: life.take(team, number, user))
     elif action_id == Action.REOPEN:
         await perform(deps, click, lambda: life.reopen(team, number, user))
-    elif action_id == Action.ASSIGN and click.action.get("selected_user"):
+    elif action_id == Action.NUDGE_DONE:
+        await perform(deps, click, lambda: life.followup_done(team, number, user),
+                      lambda d: mark_answered(deps, click, f":white_check_mark: Follow-up "
+                                                           f"recorded by {mention(user)}."))
+    elif action_id == Action.NUDGE_UPDATED:
+        await perform(deps, click, lambda: life.customer_updated(team, number, user),
+                      lambda d: mark_answered(deps, click, f":white_check_mark: Customer "
+                                                           f"updated, says {mention(user)}."))
+    elif action_id in (Action.NUDGE_SNOOZE, Action.NUDGE_SNOOZE_MORNING):
+        await open_snooze(deps, click, number)
+    elif action_id in (Action.ASSIGN, Action.NUDGE_ASSIGN) and click.action.get("selected_user"):
         assignee = click.action["selected_user"]
         await perform(deps, click, lambda: life.assign(team, number, user, assignee))
     elif action_id == Action.ASSIGN_CONFIRM:
@@ -115,6 +129,33 @@ async def handle(deps: Deps, click: Click) -> None:
         await tick(deps, click, number)
     elif action_id == Action.MERGE:
         await merge(deps, click, number, int(click.value.split(":")[-1]))
+
+
+def mark_answered(deps: Deps, click: Click, note: str) -> str:
+    """Replace a nudge's buttons with who answered it (the nudge is not left dangling)."""
+    message = click.body.get("message") or {}
+    channel = (click.body.get("channel") or {}).get("id")
+    if message.get("ts") and channel:
+        deps.tasks.spawn(deps.client.chat_update(
+            channel=channel, ts=message["ts"], text=message.get("text") or "Mend",
+            blocks=nudge_blocks.answered(message.get("blocks") or [], note)),
+            name="nudge-answered")
+    return ""
+
+
+async def open_snooze(deps: Deps, click: Click, number: int) -> None:
+    choice = click.value.split(":")[-1]
+    labels = dict(QUICK_CHOICES)
+    try:
+        case = deps.lifecycle.get(click.team_id, number)
+    except NotFound as exc:
+        await answer(deps, click, escape(str(exc)))
+        return
+    message = {"channel": (click.body.get("channel") or {}).get("id", ""),
+               "ts": (click.body.get("message") or {}).get("ts", "")}
+    view = case_blocks.snooze_modal(case, choice, labels.get(choice, "later"), message)
+    await deps.client.views_open(trigger_id=click.trigger_id, view=view)
+    await deps.people.get(click.team_id, click.user_id)  # timezone ready for submit
 
 
 async def tick(deps: Deps, click: Click, number: int) -> None:

@@ -286,6 +286,17 @@ def resolve_modal(case: Case) -> dict:
     ])
 
 
+def snooze_modal(case: Case, choice: str, label: str, message: dict[str, str]) -> dict:
+    view = _modal(Callback.SNOOZE, f"Snooze · case #{case.number}", "Snooze", case, [
+        section(f"Snooze the follow-up on case #{case.number}: *{escape(label)}*."),
+        _input(Block.SNOOZE_REASON, "Why? (shown when the reminder comes back)",
+               {"type": "plain_text_input", "action_id": Action.TEXT, "max_length": 500},
+               optional=True),
+    ])
+    view["private_metadata"] = json.dumps({"case": case.number, "choice": choice, **message})
+    return view
+
+
 def close_modal(case: Case) -> dict:
     return _modal(Callback.CLOSE, f"Close · case #{case.number}", "Close case", case, [
         _input(Block.CLOSE_REASON, "Why close it now?",

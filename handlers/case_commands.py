@@ -9,9 +9,11 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from bot.clock import to_iso
 from bot.lifecycle import Done, NeedsConfirmation, NotFound, Refused
+from bot.schedule import DAY_NAMES, Hours
 from bot.when import EXAMPLES, BadTime, parse_when
 from handlers import blocks, case_blocks
 from handlers.cards import refresh_card, respond
@@ -211,3 +213,75 @@ async def _set_leads(inv: Invocation, wanted: list[str], current: list[str],
         text = "Leads are now " + ", ".join(mention(u) for u in wanted) + "."
     await respond(deps.client, inv.response_url, text)
 
+
+
+HOURS = re.compile(r"^(?P<days>[a-z,\-]+)\s+(?P<start>\d{1,2}:\d{2})\s*-\s*(?P<end>\d{1,2}:\d{2})$")
+CHANNEL = re.compile(r"<#(C[A-Z0-9]{1,30})(?:\|[^<>]*)?>")
+
+
+@subcommand("settings", f"{COMMAND} settings [lead-channel #channel | hours mon-fri 09:00-18:00]",
+            "Show or change this workspace's nudge settings (leads)")
+async def settings(ack: Ack, inv: Invocation, args: str, deps: Deps) -> None:
+    what, _, value = args.strip().partition(" ")
+    if not what:
+        await reply(ack, _describe_settings(inv.team_id, deps))
+        return
+    leads = deps.lifecycle.leads(inv.team_id)
+    if inv.user_id not in leads:
+        who = ", ".join(mention(u) for u in leads) or "nobody yet: set leads first"
+        await reply(ack, f"Only a lead can change the settings. Who can: {who}.")
+        return
+    try:
+        changes = _setting(what.lower(), value.strip())
+    except Usage as exc:
+        await reply(ack, escape(str(exc)))
+        return
+    deps.store.set_workspace(inv.team_id, to_iso(deps.clock.now()), **changes)
+    await reply(ack, "Saved. " + _describe_settings(inv.team_id, deps))
+
+
+def _setting(what: str, value: str) -> dict[str, str | None]:
+    if what == "lead-channel":
+        if value.lower() in ("off", "none"):
+            return {"lead_channel": None}
+        match = CHANNEL.search(value)
+        if not match:
+            raise Usage(f"Name a channel: `{COMMAND} settings lead-channel #support-leads`.")
+        return {"lead_channel": match.group(1)}
+    if what == "hours":
+        return _hours(value.lower())
+    raise Usage(f"Settings are `lead-channel` and `hours`, e.g. `{COMMAND} settings hours "
+                "mon-fri 09:00-18:00`.")
+
+
+def _hours(value: str) -> dict[str, str]:
+    """`mon-fri 09:00-18:00` or `mon,tue,thu 08:30-17:00`."""
+    names = list(DAY_NAMES)
+    match = HOURS.match(value)
+    example = f"`{COMMAND} settings hours mon-fri 09:00-18:00`"
+    if not match:
+        raise Usage(f"Give days and hours, e.g. {example}.")
+    days: list[str] = []
+    for part in match["days"].split(","):
+        first, _, last = part.partition("-")
+        if first not in names or (last and last not in names):
+            raise Usage(f"Days are mon, tue, wed, thu, fri, sat, sun, e.g. {example}.")
+        span = names[names.index(first):names.index(last or first) + 1]
+        days += span or [first]
+    try:
+        start, end = (datetime.strptime(match[k], "%H:%M").time() for k in ("start", "end"))
+    except ValueError:
+        raise Usage(f"Hours look like 09:00, e.g. {example}.") from None
+    if end <= start:
+        raise Usage("The day must end after it starts.")
+    return {"work_days": ",".join(dict.fromkeys(days)), "work_start": f"{start:%H:%M}",
+            "work_end": f"{end:%H:%M}"}
+
+
+def _describe_settings(team_id: str, deps: Deps) -> str:
+    ws = deps.store.workspace(team_id)
+    hours = Hours.from_rules(deps.recovery.playbook.nudges, ws)
+    lead = f"<#{ws['lead_channel']}>" if ws.get("lead_channel") else \
+        "none (escalations go to the case thread, mentioning the leads)"
+    return (f"Working hours: {hours.describe()}, in each owner's own timezone. "
+            f"Lead channel: {lead}.")

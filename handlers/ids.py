@@ -11,6 +11,7 @@ class Callback(StrEnum):
     NOTE = "mend_note"
     RESOLVE = "mend_resolve"
     CLOSE = "mend_close"
+    SNOOZE = "mend_snooze"
 
 
 class Block(StrEnum):
@@ -31,6 +32,9 @@ class Block(StrEnum):
     RESOLVE_COMPENSATION = "resolve_compensation"
     RESOLVE_ACCEPTED = "resolve_accepted"
     CLOSE_REASON = "close_reason"
+    SNOOZE_REASON = "snooze_reason"
+    NUDGE_TEXT = "nudge_text"
+    NUDGE_ACTIONS = "nudge_actions"
     OFFERS = "offers"
 
 
@@ -49,6 +53,12 @@ class Action(StrEnum):
     CLOSE = "case_close"
     REOPEN = "case_reopen"
     CHECKLIST = "case_checklist"
+    # follow-up nudges in the case thread
+    NUDGE_DONE = "nudge_done"
+    NUDGE_SNOOZE = "nudge_snooze"  # value "N:<quick choice>"
+    NUDGE_SNOOZE_MORNING = "nudge_snooze_morning"  # the same, second button
+    NUDGE_ASSIGN = "nudge_assign"
+    NUDGE_UPDATED = "nudge_customer_updated"
     # answers to the acting user
     ASSIGN_CONFIRM = "assign_confirm"
     MERGE = "merge_into"
@@ -64,5 +74,6 @@ class Event(StrEnum):
     APP_HOME_OPENED = "app_home_opened"
 
 
-# Message metadata type on case cards, so a card can be found again by case.
+# Message metadata types, so Mend can find its own messages again in a thread.
 CARD_METADATA_TYPE = "mend_case_card"
+NUDGE_METADATA_TYPE = "mend_nudge"

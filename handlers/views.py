@@ -15,10 +15,12 @@ from bot.clock import to_iso
 from bot.lifecycle import NotFound, Refused
 from bot.when import BadTime, check_when, combine_local, quick_choice
 from handlers import blocks
+from handlers.blocks import section, when
 from handlers.cards import refresh_card, submit_card
 from handlers.commands import SAVE_FAILED, SLACK_ID
 from handlers.context import Deps
 from handlers.ids import Action, Block, Callback
+from handlers.mrkdwn import mention
 from handlers.slack_text import plain
 
 log = logging.getLogger("mend.views")
@@ -149,11 +151,26 @@ async def close_work(sub: Submission, deps: Deps):
                                 plain(sub.text(Block.CLOSE_REASON)))
 
 
+async def snooze_work(sub: Submission, deps: Deps):
+    person = await deps.people.get(sub.team_id, sub.user_id)
+    meta = metadata(sub.view)
+    until = quick_choice(meta.get("choice", ""), person.tz, deps.clock.now())
+    done = deps.lifecycle.snooze(sub.team_id, sub.number, sub.user_id, until,
+                                 plain(sub.text(Block.SNOOZE_REASON)))
+    if done.changed and meta.get("channel") and meta.get("ts"):
+        note = f":zzz: Snoozed by {mention(sub.user_id)} until {when(to_iso(until))}."
+        deps.tasks.spawn(deps.client.chat_update(
+            channel=meta["channel"], ts=meta["ts"], text="Follow-up snoozed",
+            blocks=[section(note)]), name="nudge-snoozed")
+    return done
+
+
 CASE_MODALS = {
     Callback.FOLLOWUP: (followup_work, Block.FOLLOWUP_QUICK),
     Callback.NOTE: (note_work, Block.NOTE_TEXT),
     Callback.RESOLVE: (resolve_work, Block.RESOLVE_WHAT),
     Callback.CLOSE: (close_work, Block.CLOSE_REASON),
+    Callback.SNOOZE: (snooze_work, Block.SNOOZE_REASON),
 }
 VIEWS = (Callback.INTAKE, *CASE_MODALS)
 

@@ -63,7 +63,8 @@ PACE = 0.05  # seconds between messages to one channel (Slack's is about 1)
 
 
 async def start_mend(settings: Settings, clock) -> Running:
-    mend = await Mend.start(settings, clock=clock, retry_backoff=0.01, pace_seconds=PACE)
+    mend = await Mend.start(settings, clock=clock, retry_backoff=0.01, pace_seconds=PACE,
+                            run_scheduler=False)
     runner = await mend.serve_http("127.0.0.1", 0)
     port = runner.addresses[0][1]
     running = Running(mend, runner, f"http://127.0.0.1:{port}/slack/events")

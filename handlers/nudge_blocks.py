@@ -1,0 +1,106 @@
+"""Block Kit for follow-up nudges in the case thread (and to the leads)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.clock import from_iso
+from bot.models import SATISFACTION, Case, Event, Nudge
+from bot.schedule import ESCALATION, UNASSIGNED, UPDATE
+from handlers.blocks import Blocks, button, context, plain, section, when
+from handlers.ids import NUDGE_METADATA_TYPE, Action, Block
+from handlers.mrkdwn import escape, mention
+
+
+def nudge_key(nudge: Nudge) -> str:
+    """The outbox key, carried in the message so a resend can be recognised."""
+    return f"{nudge.team_id}:{nudge.case_id}:{nudge.kind}:{nudge.due_key}:{nudge.rung}"
+
+
+def metadata(nudge: Nudge, case: Case) -> dict[str, Any]:
+    return {"event_type": NUDGE_METADATA_TYPE,
+            "event_payload": {"key": nudge_key(nudge), "case": case.number}}
+
+
+def _title(case: Case, label: str) -> str:
+    who = f"{escape(case.customer)} · " if case.customer else ""
+    return f"*case #{case.number}* ({who}{escape(label)})"
+
+
+def _overdue(due_iso: str, now) -> str:
+    minutes = max(0, int((now - from_iso(due_iso)).total_seconds() // 60))
+    return f"{minutes // 60}h {minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
+
+
+def nudge_message(nudge: Nudge, case: Case, label: str, now, max_reminders: int,
+                  leads: list[str], snooze: Event | None) -> tuple[str, Blocks]:
+    """Notification text (no customer words) and blocks for one nudge."""
+    n = str(case.number)
+    if nudge.kind == UPDATE:
+        text = (f":speech_balloon: {mention(case.owner_id)} {_title(case, label)} has had no "
+                "customer update for a while. Even without a fix yet, tell them where things "
+                "stand and when you'll be back.")
+        return (f"Case #{n}: time to update the customer",
+                [section(text, Block.NUDGE_TEXT), _actions([
+                    button("Customer updated", Action.NUDGE_UPDATED, n)])])
+    due = case.next_followup_at or nudge.due_key
+    what = ("check with the customer that the fix worked and they are satisfied"
+            if case.followup_kind == SATISFACTION else "get back to the customer")
+    if nudge.kind == ESCALATION:
+        heads = " ".join(mention(u) for u in leads) or \
+            "No leads are set to tell (`/recover leads @a @b`)"
+        text = (f":rotating_light: {heads}: the follow-up on {_title(case, label)} is overdue "
+                f"by {_overdue(due, now)} (due {when(due)}). Owner: {mention(case.owner_id)}; "
+                f"it is in <#{case.channel_id}>.")
+        return f"Case #{n}: follow-up overdue", [section(text, Block.NUDGE_TEXT),
+                                                 _actions(_owner_controls(case))]
+    if nudge.kind == UNASSIGNED:
+        text = (f":leftwards_arrow_with_hook: {_title(case, label)} is back in the unowned "
+                f"queue: its follow-up has been overdue since {when(due)}. Who can take it?")
+        return f"Case #{n} needs an owner", [section(text, Block.NUDGE_TEXT),
+                                             _actions([_take(case)])]
+    if case.owner_id is None:
+        text = (f":raising_hand: {_title(case, label)} needs an owner: its follow-up is due "
+                f"since {when(due)}. Who can take it and {what}?")
+        return f"Case #{n} needs an owner", [section(text, Block.NUDGE_TEXT),
+                                             _actions([_take(case), *_snoozes(n)])]
+    step = f"Reminder {nudge.rung + 1} of {max_reminders}: " if nudge.rung else ""
+    text = (f":alarm_clock: {mention(case.owner_id)} {step}time to {what} on "
+            f"{_title(case, label)}; the follow-up is due since {when(due)}.")
+    blocks = [section(text, Block.NUDGE_TEXT)]
+    if snooze:
+        reason = snooze.detail.get("reason")
+        blocks.append(context(f"Snoozed by {mention(snooze.actor_id)}"
+                              + (f": “{escape(reason)}”" if reason else "")))
+    blocks.append(_actions([button("Done", Action.NUDGE_DONE, n), *_snoozes(n),
+                            _reassign()]))
+    return f"Case #{n}: follow-up due", blocks
+
+
+def answered(blocks: Blocks, note: str) -> Blocks:
+    """The nudge after someone answered it: its text kept, buttons replaced by a note."""
+    kept = [b for b in blocks if b.get("block_id") == Block.NUDGE_TEXT]
+    return [*kept, context(note)]
+
+
+def _actions(elements: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"type": "actions", "block_id": Block.NUDGE_ACTIONS, "elements": elements}
+
+
+def _take(case: Case) -> dict[str, Any]:
+    return {**button("Take ownership", Action.TAKE, str(case.number)), "style": "primary"}
+
+
+def _snoozes(n: str) -> list[dict[str, Any]]:
+    return [button("Snooze 1h", Action.NUDGE_SNOOZE, f"{n}:in_1h"),
+            button("Snooze until tomorrow morning", Action.NUDGE_SNOOZE_MORNING,
+                   f"{n}:tomorrow_morning")]
+
+
+def _reassign() -> dict[str, Any]:
+    return {"type": "users_select", "action_id": Action.NUDGE_ASSIGN,
+            "placeholder": plain("Reassign…", 150)}
+
+
+def _owner_controls(case: Case) -> list[dict[str, Any]]:
+    return [_take(case), _reassign()] if case.owner_id is None else [_reassign()]

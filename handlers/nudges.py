@@ -1,0 +1,257 @@
+"""The scheduler: finds due follow-ups and nudges their owners, exactly once.
+
+Every sweep (each `MEND_SWEEP_SECONDS`), the process holding the lease:
+1. settles nudges left "in doubt" by a crash or a timeout (see below);
+2. plans the ladder for cases whose next rung is due, writing outbox rows
+   (unique per case, kind, due time and rung) in the same transaction as the
+   case's ladder state;
+3. sends pending rows, paced per channel: each row is marked 'sending'
+   before the message goes out and 'sent' after Slack answers ok.
+
+Exactly once, across crashes: a row still 'sending' means we may or may not
+have posted it (the process died between sending and marking, or Slack's
+answer timed out). Every nudge carries its outbox key in message metadata,
+so before sending again we read the case thread (or the lead channel): if a
+message with that key is there, the row is marked sent; only if it is not is
+the row sent again. 429s (honouring Retry-After) and 5xx answers are
+retried: Slack did not post then. Timeouts are not retried blindly.
+Two processes on one database never both send: only the lease holder sweeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.clock import to_iso
+from bot.models import CLOSED, OPEN, Case, Nudge
+from bot.schedule import ESCALATION, UPDATE, Hours, plan_followup, plan_update
+from bot.slack_client import AMBIGUOUS
+from bot.store import CARD_FAILED
+from handlers import nudge_blocks
+from handlers.cards import PERMANENT, refresh_card
+from handlers.context import Deps
+from handlers.ids import NUDGE_METADATA_TYPE
+
+log = logging.getLogger("mend.nudges")
+LEASE = "nudger"
+RETRY_AFTER = timedelta(minutes=1)
+
+
+@dataclass
+class SweepReport:
+    """What one sweep did (for logs, tests and the sandbox)."""
+
+    held_lease: bool = False
+    planned: int = 0
+    queued: int = 0
+    recovered: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class Nudger:
+    """Runs inside the Mend process; `start()` with the app, `stop()` on shutdown."""
+
+    def __init__(self, deps: Deps, client: AsyncWebClient, interval: float,
+                 holder: str | None = None):
+        self.deps = deps
+        self.client = client  # does not retry timeouts: see the module docstring
+        self.interval = interval
+        self.holder = holder or uuid.uuid4().hex
+        self.inflight: set[int] = set()
+        self._task: asyncio.Task | None = None
+        self._stop = asyncio.Event()
+
+    # -- the loop ---------------------------------------------------------------------
+    def start(self) -> None:
+        if self.interval > 0 and self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="nudger")
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task:
+            await self._task
+        self.deps.store.release_lease(LEASE, self.holder)
+
+    async def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                await self.sweep()
+            except Exception as exc:  # noqa: BLE001 - one bad sweep must not stop the next
+                log.error("sweep failed: %s", type(exc).__name__)
+            try:
+                await asyncio.wait_for(self._stop.wait(), timeout=self.interval)
+            except TimeoutError:
+                pass
+
+    # -- one sweep ----------------------------------------------------------------------
+    async def sweep(self) -> SweepReport:
+        """Recover, plan and send, if this process holds the lease."""
+        report = SweepReport()
+        now = self.deps.clock.now()
+        lease_until = now + timedelta(seconds=max(60.0, self.interval * 3))
+        if not self.deps.store.acquire_lease(LEASE, self.holder, to_iso(now),
+                                             to_iso(lease_until)):
+            return report
+        report.held_lease = True
+        for team_id in self.deps.store.workspaces():
+            report.recovered += await self.recover(team_id)
+            report.planned += await self.plan(team_id, now)
+            report.queued += self.send(team_id, now)
+        return report
+
+    # -- planning ---------------------------------------------------------------------
+    async def plan(self, team_id: str, now: datetime) -> int:
+        store, rules = self.deps.store, self.deps.recovery.playbook.nudges
+        hours = Hours.from_rules(rules, store.workspace(team_id))
+        planned = 0
+        for planner, cases in ((plan_followup, store.cases_to_nudge(team_id, to_iso(now))),
+                               (plan_update, store.cases_to_update(team_id, to_iso(now)))):
+            zones = await self._zones(team_id, cases)
+            for case in cases:
+                tz = zones.get(case.owner_id or case.reporter_id)
+                plan = planner(case, now, rules, hours, tz)
+                if store.plan_nudges(case, changes=plan.changes, send=plan.send,
+                                     skip=plan.skip, at=to_iso(now)):
+                    planned += len(plan.send)
+                    if plan.unassign:
+                        self._unassign(case, now)
+        return planned
+
+    async def _zones(self, team_id: str, cases: list[Case]) -> dict[str | None, str]:
+        """Owners' timezones (users.info, cached); an unowned case uses its reporter's."""
+        owners = sorted({c.owner_id or c.reporter_id for c in cases})
+        people = await asyncio.gather(*(self.deps.people.get(team_id, o) for o in owners))
+        return {p.user_id: p.tz for p in people}
+
+    def _unassign(self, case: Case, now: datetime) -> None:
+        latest = self.deps.store.case_by_id(case.team_id, case.id) or case
+        due = latest.next_followup_at or now.isoformat()
+        done = self.deps.lifecycle.unassign_overdue(latest, now - _parse(due, now))
+        if done.changed:
+            refresh_card(self.deps, done.case)
+
+    # -- sending ----------------------------------------------------------------------
+    def send(self, team_id: str, now: datetime) -> int:
+        """Claim due outbox rows and queue them on their channel's pacer."""
+        queued = 0
+        lead_channel = self.deps.store.workspace(team_id).get("lead_channel")
+        for nudge in self.deps.store.sendable_nudges(team_id, to_iso(now)):
+            case = self.deps.store.case_by_id(team_id, nudge.case_id)
+            stale = self._stale(nudge, case)
+            if stale:
+                self.deps.store.nudge_dropped(nudge, "cancelled", stale, to_iso(now))
+                continue
+            if not case.card_ts:
+                if case.card_state == CARD_FAILED:
+                    self.deps.store.nudge_dropped(nudge, "failed", "no case card", to_iso(now))
+                continue  # the card is still on its way: the thread will exist soon
+            channel, thread = case.card_channel, case.card_ts
+            if nudge.kind == ESCALATION and lead_channel:
+                channel, thread = lead_channel, None
+            if not self.deps.store.claim_nudge(nudge, channel, thread, to_iso(now)):
+                continue
+            self.inflight.add(nudge.id)
+            self.deps.pacer.submit(channel, lambda n=nudge, c=channel, t=thread:
+                                   self._deliver(n, c, t))
+            queued += 1
+        return queued
+
+    @staticmethod
+    def _stale(nudge: Nudge, case: Case | None) -> str | None:
+        """Why a pending nudge no longer applies (None if it still does)."""
+        if case is None or case.status == CLOSED:
+            return "case closed"
+        if nudge.kind == UPDATE:
+            return None if case.status == OPEN else "case no longer open"
+        if case.next_followup_at != nudge.due_key:
+            return "follow-up moved or done"
+        return None
+
+    async def _deliver(self, nudge: Nudge, channel: str, thread: str | None) -> None:
+        store, now = self.deps.store, self.deps.clock.now()
+        try:
+            case = store.case_by_id(nudge.team_id, nudge.case_id)
+            text, blocks = self._render(nudge, case, now)
+            resp = await self.client.chat_postMessage(
+                channel=channel, thread_ts=thread, text=text, blocks=blocks,
+                metadata=nudge_blocks.metadata(nudge, case), unfurl_links=False)
+        except SlackApiError as exc:
+            self._refused(nudge, exc, now)
+        except AMBIGUOUS as exc:
+            # Maybe posted, maybe not: stays 'sending'; the next sweep looks first.
+            log.warning("nudge %s in doubt: %s", nudge.id, type(exc).__name__)
+        else:
+            store.nudge_sent(nudge, resp["ts"], to_iso(now))
+        finally:
+            self.inflight.discard(nudge.id)
+
+    def _render(self, nudge: Nudge, case: Case, now: datetime):
+        label = self.deps.recovery.category_label(case.category)
+        snooze = self.deps.lifecycle.last_snooze(case.team_id, case.id)
+        return nudge_blocks.nudge_message(
+            nudge, case, label, now, self.deps.recovery.playbook.nudges.max_reminders,
+            self.deps.lifecycle.leads(case.team_id), snooze)
+
+    def _refused(self, nudge: Nudge, exc: SlackApiError, now: datetime) -> None:
+        error = str(exc.response.get("error") or f"http {exc.response.status_code}")
+        if error in PERMANENT:
+            self.deps.store.nudge_dropped(nudge, "failed", error, to_iso(now), before="sending")
+            return
+        # 429 or 5xx even after the client's own retries: Slack did not post it.
+        self.deps.store.nudge_retry(nudge, to_iso(now + RETRY_AFTER), error, to_iso(now))
+        log.warning("nudge %s postponed: %s", nudge.id, error)
+
+    # -- recovering nudges in doubt ------------------------------------------------------
+    async def recover(self, team_id: str) -> int:
+        """Settle rows left 'sending': marked sent if their message is in Slack, else
+        made pending again. Returns how many were settled."""
+        settled = 0
+        for nudge in self.deps.store.nudges_in_doubt(team_id):
+            if nudge.id in self.inflight:
+                continue  # being sent by this process right now
+            try:
+                ts = await self._find(nudge)
+            except (SlackApiError, *AMBIGUOUS) as exc:
+                log.warning("could not check nudge %s: %s", nudge.id, type(exc).__name__)
+                continue
+            now = to_iso(self.deps.clock.now())
+            if ts:
+                self.deps.store.nudge_sent(nudge, ts, now)
+            else:
+                self.deps.store.nudge_retry(nudge, now, "not found after a stop", now)
+            settled += 1
+        return settled
+
+    async def _find(self, nudge: Nudge) -> str | None:
+        """The ts of the message carrying this nudge's key, if Slack has one."""
+        if not nudge.channel:
+            return None
+        if nudge.thread_ts:
+            resp = await self.client.conversations_replies(
+                channel=nudge.channel, ts=nudge.thread_ts, include_all_metadata=True,
+                limit=200)
+        else:
+            resp = await self.client.conversations_history(
+                channel=nudge.channel, include_all_metadata=True, limit=200)
+        key = nudge_blocks.nudge_key(nudge)
+        for message in resp.get("messages") or []:
+            meta = message.get("metadata") or {}
+            if meta.get("event_type") == NUDGE_METADATA_TYPE and \
+                    (meta.get("event_payload") or {}).get("key") == key:
+                return message.get("ts")
+        return None
+
+
+def _parse(iso: str, default: datetime) -> datetime:
+    try:
+        return datetime.fromisoformat(iso)
+    except ValueError:
+        return default
+
