@@ -134,6 +134,11 @@ def plan_update(case: Case, now: datetime, rules: NudgeRules, hours: Hours,
     """A nudge to update the customer, when an open case has gone quiet too long."""
     if not case.update_due_at:
         return Plan()
+    if case.next_followup_at and from_iso(case.next_followup_at) <= now + rules.update_every:
+        # A follow-up is due (or soon will be) and its own ladder chases it: that
+        # contact is the update, so look again a full period after it.
+        later = max(now, from_iso(case.next_followup_at)) + rules.update_every
+        return Plan(changes={"update_due_at": to_iso(later)})
     if case.severity != "critical" and not in_hours(now, tz, hours):
         return Plan(changes={"update_due_at": to_iso(next_working_moment(now, tz, hours))})
     return Plan(send=[_row(UPDATE, 0, case.update_due_at)],

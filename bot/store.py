@@ -429,29 +429,39 @@ class Store:
 
     def plan_nudges(self, case: Case, *, changes: dict[str, Any],
                     send: list[dict[str, Any]], skip: list[dict[str, Any]], at: str) -> bool:
-        """Record a scheduling decision: outbox rows plus the case's ladder state.
+        """Record one scheduling decision (see `plan_many`)."""
+        return self.plan_many([(case, changes, send, skip)], at)[0]
 
-        One transaction, guarded by the ladder state we planned from, so two
-        schedulers (or a retry) can never enqueue the same rung twice; and the
-        outbox's unique key (case, kind, due time, rung) backs that up.
+    def plan_many(self, plans: list[tuple[Case, dict, list[dict], list[dict]]],
+                  at: str) -> list[bool]:
+        """Record scheduling decisions: outbox rows plus each case's ladder state.
+
+        One transaction for the whole sweep. Each case is updated only if its
+        ladder state is still the one we planned from, so two schedulers (or a
+        retry) can never enqueue the same rung twice; and the outbox's unique
+        key (case, kind, due time, rung) backs that up.
         """
+        guard = ("nudge_at", "nudge_rung", "nudge_escalated", "nudge_unassigned",
+                 "update_due_at", "next_followup_at")
+        checks = " AND ".join(f"{g} IS ?" for g in guard)
+        applied = []
         with self._tx() as conn:
-            guard = ("nudge_at", "nudge_rung", "nudge_escalated", "nudge_unassigned",
-                     "update_due_at", "next_followup_at")
-            checks = " AND ".join(f"{g} IS ?" for g in guard)
-            sets = ", ".join(f"{k} = ?" for k in changes) or "nudge_at = nudge_at"
-            cur = conn.execute(
-                f"UPDATE cases SET {sets} WHERE team_id = ? AND id = ? AND {checks}",
-                [*changes.values(), case.team_id, case.id, *(getattr(case, g) for g in guard)])
-            if cur.rowcount != 1:
-                return False
-            for row, state in [*((r, "pending") for r in send), *((r, "skipped") for r in skip)]:
-                conn.execute(
+            for case, changes, send, skip in plans:
+                sets = ", ".join(f"{k} = ?" for k in changes) or "nudge_at = nudge_at"
+                cur = conn.execute(
+                    f"UPDATE cases SET {sets} WHERE team_id = ? AND id = ? AND {checks}",
+                    [*changes.values(), case.team_id, case.id,
+                     *(getattr(case, g) for g in guard)])
+                applied.append(cur.rowcount == 1)
+                if cur.rowcount != 1:
+                    continue
+                conn.executemany(
                     "INSERT OR IGNORE INTO nudges (team_id, case_id, kind, rung, due_key, "
                     "state, attempts, send_after, created_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)",
-                    [case.team_id, case.id, row["kind"], row["rung"], row["due_key"], state,
-                     at, at])
-        return True
+                    [(case.team_id, case.id, row["kind"], row["rung"], row["due_key"], state,
+                      at, at)
+                     for rows, state in ((send, "pending"), (skip, "skipped")) for row in rows])
+        return applied
 
     def sendable_nudges(self, team_id: str, now: str, limit: int = 500) -> list[Nudge]:
         return self._nudges("team_id = ? AND state = 'pending' AND send_after <= ? "

@@ -111,17 +111,19 @@ class Nudger:
         store, rules = self.deps.store, self.deps.recovery.playbook.nudges
         hours = Hours.from_rules(rules, store.workspace(team_id))
         planned = 0
-        for planner, cases in ((plan_followup, store.cases_to_nudge(team_id, to_iso(now))),
-                               (plan_update, store.cases_to_update(team_id, to_iso(now)))):
+        for planner, select in ((plan_followup, store.cases_to_nudge),
+                                (plan_update, store.cases_to_update)):
+            cases = select(team_id, to_iso(now))
             zones = await self._zones(team_id, cases)
-            for case in cases:
-                tz = zones.get(case.owner_id or case.reporter_id)
-                plan = planner(case, now, rules, hours, tz)
-                if store.plan_nudges(case, changes=plan.changes, send=plan.send,
-                                     skip=plan.skip, at=to_iso(now)):
-                    planned += len(plan.send)
-                    if plan.unassign:
-                        self._unassign(case, now)
+            plans = [(case, planner(case, now, rules, hours,
+                                    zones.get(case.owner_id or case.reporter_id)))
+                     for case in cases]
+            applied = store.plan_many([(c, p.changes, p.send, p.skip) for c, p in plans],
+                                      to_iso(now))
+            for (case, plan), ok in zip(plans, applied, strict=True):
+                planned += len(plan.send) if ok else 0
+                if ok and plan.unassign:
+                    self._unassign(case, now)
         return planned
 
     async def _zones(self, team_id: str, cases: list[Case]) -> dict[str | None, str]:

@@ -1,0 +1,102 @@
+"""Does the sweep's cost follow the due follow-ups, not the open cases?
+
+Fills a database with 10,000 and then 100,000 open cases (1,000 of them due
+in each), and times selecting and enqueuing the due ones: the query, the
+ladder plans, and the one transaction that writes the outbox rows. Prints
+both times and their ratio (target: under 1.5x, and under 50 ms at 100,000).
+
+    .venv/bin/python bench/sweep.py [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.clock import to_iso  # noqa: E402
+from bot.config import DEFAULT_PLAYBOOK  # noqa: E402
+from bot.playbook import load_playbook  # noqa: E402
+from bot.schedule import Hours, plan_followup  # noqa: E402
+from bot.store import Store  # noqa: E402
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)  # a Thursday, within working hours
+DUE = 1000
+
+
+def build(path: Path, open_cases: int) -> None:
+    """`open_cases` open cases in one workspace; DUE of them have a follow-up due now."""
+    store = Store(path)
+    rows = []
+    for i in range(1, open_cases + 1):
+        due = NOW - timedelta(minutes=5) if i % (open_cases // DUE) == 0 else \
+            NOW + timedelta(days=1 + i % 30)
+        rows.append(("T1", i, "C1", "U1", "U1", "summary", "general", "calm", "email",
+                     "normal", "open", "x", "x", to_iso(due), to_iso(due),
+                     to_iso(NOW + timedelta(days=1)), "posted", f"1.{i}", "C1"))
+    with store._tx() as conn:  # bulk fill for the benchmark only
+        conn.executemany(
+            "INSERT INTO cases (team_id, number, channel_id, reporter_id, owner_id, summary, "
+            "category, emotion, contact, severity, status, created_at, updated_at, "
+            "next_followup_at, nudge_at, update_due_at, card_state, card_ts, card_channel) "
+            "VALUES (" + ", ".join("?" * 19) + ")", rows)
+        conn.execute("INSERT OR IGNORE INTO workspaces (team_id, created_at) VALUES ('T1', 'x')")
+    store.db.execute("ANALYZE")
+    store.close()
+
+
+def select_and_enqueue(path: Path, rules, hours) -> tuple[float, int]:
+    store = Store(path)
+    start = time.perf_counter()
+    cases = store.cases_to_nudge("T1", to_iso(NOW))
+    plans = [(c, plan_followup(c, NOW, rules, hours, "UTC")) for c in cases]
+    applied = store.plan_many([(c, p.changes, p.send, p.skip) for c, p in plans], to_iso(NOW))
+    elapsed = time.perf_counter() - start
+    queued = store.db.execute("SELECT COUNT(*) FROM nudges WHERE state = 'pending'").fetchone()[0]
+    store.close()
+    assert sum(applied) == DUE == queued, (sum(applied), queued)
+    return elapsed * 1000, queued
+
+
+def measure(size: int, runs: int, rules, hours, workdir: Path) -> float:
+    base = workdir / f"cases-{size}.db"
+    build(base, size)
+    times = []
+    for run in range(runs + 1):
+        copy = workdir / f"run-{size}-{run}.db"
+        shutil.copy(base, copy)
+        elapsed, _ = select_and_enqueue(copy, rules, hours)
+        if run:  # the first run warms the page cache
+            times.append(elapsed)
+    median = statistics.median(times)
+    print(f"{size:>7,} open cases, {DUE:,} due: select + enqueue {median:6.1f} ms "
+          f"(median of {runs}; min {min(times):.1f}, max {max(times):.1f})")
+    return median
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    playbook = load_playbook(DEFAULT_PLAYBOOK)
+    rules, hours = playbook.nudges, Hours.from_rules(playbook.nudges)
+    workdir = Path(tempfile.mkdtemp(prefix="mend-sweep-"))
+    try:
+        small = measure(10_000, args.runs, rules, hours, workdir)
+        large = measure(100_000, args.runs, rules, hours, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(f"ratio 100,000 / 10,000: {large / small:.2f} (target < 1.5; "
+          f"{'under' if large < 50 else 'OVER'} 50 ms at 100,000)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""The ladder and working hours, as plain functions."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+
+from bot.clock import to_iso
+from bot.config import DEFAULT_PLAYBOOK
+from bot.models import Case
+from bot.playbook import PlaybookError, load_playbook
+from bot.schedule import (
+    ESCALATION,
+    FOLLOWUP,
+    UPDATE,
+    Hours,
+    in_hours,
+    next_working_moment,
+    plan_followup,
+    plan_update,
+)
+
+RULES = load_playbook(DEFAULT_PLAYBOOK).nudges
+HOURS = Hours((0, 1, 2, 3, 4), time(9), time(18))
+THU_10_UTC = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+
+
+def case(due: datetime | None, **over) -> Case:
+    base = dict(id=1, team_id="T1", number=1, channel_id="C1", reporter_id="U1",
+                owner_id="U1", customer=None, summary="s", category="general", emotion="calm",
+                contact="email", severity="normal", status="open", created_at="x",
+                updated_at="x", next_followup_at=to_iso(due) if due else None,
+                nudge_at=to_iso(due) if due else None)
+    return dataclasses.replace(Case(**base), **over)
+
+
+def test_within_hours_is_now_and_outside_is_next_start():
+    assert next_working_moment(THU_10_UTC, "UTC", HOURS) == THU_10_UTC
+    night = datetime(2026, 11, 26, 20, 0, tzinfo=UTC)
+    assert next_working_moment(night, "UTC", HOURS) == datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+
+
+def test_friday_evening_waits_for_monday_in_the_owners_zone():
+    friday_evening_la = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)  # Fri 19:00 in LA
+    start = next_working_moment(friday_evening_la, "America/Los_Angeles", HOURS)
+    assert start == datetime(2026, 11, 30, 17, 0, tzinfo=UTC)  # Mon 09:00 in LA
+    assert in_hours(start, "America/Los_Angeles", HOURS)
+
+
+def test_ladder_first_reminder_then_every_remind_every():
+    due = THU_10_UTC
+    first = plan_followup(case(due), due, RULES, HOURS, "UTC")
+    assert first.send == [{"kind": FOLLOWUP, "rung": 0, "due_key": to_iso(due)}]
+    assert first.changes["nudge_at"] == to_iso(due + RULES.remind_every)
+    after = dataclasses.replace(case(due), **first.changes)
+    nothing = plan_followup(after, due + timedelta(minutes=30), RULES, HOURS, "UTC")
+    assert nothing.send == []
+
+
+def test_downtime_sends_only_the_latest_rung():
+    due = THU_10_UTC
+    plan = plan_followup(case(due), due + timedelta(hours=3), RULES, HOURS, "UTC")
+    assert plan.send == [{"kind": FOLLOWUP, "rung": 1, "due_key": to_iso(due)}]
+    assert plan.skip == [{"kind": FOLLOWUP, "rung": 0, "due_key": to_iso(due)}]
+
+
+def test_escalation_once_overdue_by_escalate_after():
+    due = THU_10_UTC
+    plan = plan_followup(case(due), due + RULES.escalate_after, RULES, HOURS, "UTC")
+    assert [r["kind"] for r in plan.send] == [ESCALATION]
+    done = dataclasses.replace(case(due), **plan.changes)
+    later = plan_followup(done, due + timedelta(hours=7), RULES, HOURS, "UTC")
+    assert later.send == [] and later.changes["nudge_at"] is None
+
+
+def test_out_of_hours_postpones_without_sending_unless_critical():
+    night = datetime(2026, 11, 26, 22, 0, tzinfo=UTC)
+    waiting = plan_followup(case(night), night, RULES, HOURS, "UTC")
+    assert waiting.send == []
+    assert waiting.changes == {"nudge_at": to_iso(datetime(2026, 11, 27, 9, tzinfo=UTC))}
+    urgent = plan_followup(case(night, severity="critical"), night, RULES, HOURS, "UTC")
+    assert urgent.send
+
+
+def test_update_nudge_defers_to_a_followup_that_is_due():
+    now = THU_10_UTC
+    quiet = case(None, update_due_at=to_iso(now))
+    assert [r["kind"] for r in plan_update(quiet, now, RULES, HOURS, "UTC").send] == [UPDATE]
+    chased = case(now + timedelta(hours=2), update_due_at=to_iso(now))
+    assert plan_update(chased, now, RULES, HOURS, "UTC").send == []
+
+
+def test_workspace_hours_override_the_playbook():
+    hours = Hours.from_rules(RULES, {"work_days": "sat,sun", "work_start": "10:00",
+                                     "work_end": "14:00"})
+    assert hours.days == (5, 6) and hours.start == time(10) and "Sat, Sun 10:00–14:00" \
+        == hours.describe()
+
+
+@pytest.mark.parametrize("bad, needle", [
+    ("remind_every: 2h", "remind_every: soon"),
+    ("work_end: \"18:00\"", "work_end: \"08:00\""),
+    ("work_days: [mon, tue, wed, thu, fri]", "work_days: [mon, someday]"),
+])
+def test_bad_nudge_settings_name_the_line(tmp_path, bad, needle):
+    text = DEFAULT_PLAYBOOK.read_text()
+    path = tmp_path / "p.yaml"
+    path.write_text(text.replace(bad, needle))
+    with pytest.raises(PlaybookError) as err:
+        load_playbook(path)
+    line = text.replace(bad, needle).splitlines().index(
+        next(line for line in text.replace(bad, needle).splitlines() if needle in line)) + 1
+    assert f"line {line}" in str(err.value) and "nudges." in str(err.value)
