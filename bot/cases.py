@@ -11,6 +11,7 @@ from bot.clock import Clock, to_iso
 from bot.intake import Report, read_report
 from bot.models import UPDATE, Case
 from bot.playbook import Playbook
+from bot.schedule import followup_timer, update_timer
 from bot.store import GroupCommit, NewCase, Store
 
 MAX_REPORT_CHARS = 3000
@@ -84,10 +85,11 @@ class Recovery:
             "contact": report.contact,
             "severity": report.severity,
             "next_followup_at": to_iso(due),
-            "nudge_at": to_iso(due),
-            "update_due_at": to_iso(now + self.playbook.nudges.update_every),
+            "customer_updated_at": to_iso(now),
         }
-        case = await self.writer.create_case(NewCase(team_id, fields, reporter_id, to_iso(now)))
+        timers = (followup_timer(to_iso(due)), update_timer(to_iso(now), self.playbook.nudges))
+        case = await self.writer.create_case(
+            NewCase(team_id, fields, reporter_id, to_iso(now), timers))
         return Opened(case, report, build_advice(report, self.playbook), duplicates)
 
     def _history(self, team_id: str, customer: str | None,

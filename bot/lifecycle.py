@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from bot.clock import Clock, to_iso
 from bot.models import CLOSED, OPEN, RESOLVED, SATISFACTION, UPDATE, Case, Event, StepMark
 from bot.playbook import Playbook
-from bot.schedule import ladder_reset
+from bot.schedule import followup_timer, update_timer
 from bot.store import Store
 
 NOTE_MAX = 3000
@@ -169,9 +169,10 @@ class Lifecycle:
         after = to_iso(due)
         if case.next_followup_at == after:
             return Done(case, changed=False)
-        return self._change(case, actor, "followup_set", ladder_reset(after),
+        return self._change(case, actor, "followup_set", {"next_followup_at": after},
                             {"before": case.next_followup_at, "after": after,
-                             "kind": case.followup_kind or UPDATE})
+                             "kind": case.followup_kind or UPDATE},
+                            timers=(followup_timer(after),))
 
     def note(self, team_id: str, number: int, actor: str, text: str) -> Done:
         case = self.get(team_id, number)
@@ -214,12 +215,12 @@ class Lifecycle:
         accepted = accepted if accepted in ACCEPTED else "not_offered"
         fields = {"status": RESOLVED, "resolved_at": to_iso(now), "resolution": what.strip(),
                   "compensation": compensation.strip(), "compensation_accepted": accepted,
-                  **ladder_reset(to_iso(due)), "followup_kind": SATISFACTION,
-                  "update_due_at": None}
+                  "next_followup_at": to_iso(due), "followup_kind": SATISFACTION}
         return self._change(case, actor, "resolved", fields,
                             {"before": case.status, "after": RESOLVED,
                              "what": what.strip(), "compensation": compensation.strip(),
-                             "accepted": accepted, "satisfaction_due": to_iso(due)})
+                             "accepted": accepted, "satisfaction_due": to_iso(due)},
+                            timers=(followup_timer(to_iso(due)),))
 
     def close(self, team_id: str, number: int, actor: str, reason: str = "") -> Done:
         case = self.get(team_id, number)
@@ -241,8 +242,8 @@ class Lifecycle:
 
     def _close(self, case: Case, actor: str, reason: str) -> Done:
         return self._change(case, actor, "closed",
-                            {"status": CLOSED, "closed_at": self._now(), **ladder_reset(None),
-                             "update_due_at": None},
+                            {"status": CLOSED, "closed_at": self._now(),
+                             "next_followup_at": None},
                             {"before": case.status, "after": CLOSED, "reason": reason})
 
     def reopen(self, team_id: str, number: int, actor: str) -> Done:
@@ -251,10 +252,13 @@ class Lifecycle:
             return Done(case, changed=False, message=f"Case #{number} is already open.")
         self._require_manager(case, actor, "reopen")
         due = self.clock.now() + timedelta(hours=self.playbook.settings.followup_default_hours)
+        updated = self._now()  # a reopened case is usually the customer coming back
         return self._change(case, actor, "reopened",
-                            {"status": OPEN, "followup_kind": UPDATE, **ladder_reset(to_iso(due)),
-                             "duplicate_of": None, "update_due_at": self._update_due()},
-                            {"before": case.status, "after": OPEN})
+                            {"status": OPEN, "followup_kind": UPDATE,
+                             "next_followup_at": to_iso(due), "duplicate_of": None,
+                             "customer_updated_at": updated},
+                            {"before": case.status, "after": OPEN},
+                            timers=(followup_timer(to_iso(due)), self._update_timer(updated)))
 
     def merge(self, team_id: str, number: int, actor: str, into: int) -> Done:
         """Fold a just-opened duplicate into the customer's open case, as a note."""
@@ -267,7 +271,7 @@ class Lifecycle:
                              {"text": case.summary, "from_case": number}, self._now())
         self._change(case, actor, "closed",
                      {"status": CLOSED, "closed_at": self._now(), "duplicate_of": into,
-                      **ladder_reset(None), "update_due_at": None},
+                      "next_followup_at": None},
                      {"before": case.status, "after": CLOSED,
                       "reason": f"duplicate of case #{into}"})
         return Done(self.get(team_id, into))
@@ -283,9 +287,11 @@ class Lifecycle:
         self._require_status(case, (OPEN,), "record a follow-up on")
         if not case.next_followup_at:
             return Done(case, changed=False, message=f"Case #{number} has no follow-up due.")
+        now = self._now()
         return self._change(case, actor, "followup_done",
-                            {**ladder_reset(None), "update_due_at": self._update_due()},
-                            {"due": case.next_followup_at, "customer_updated": True})
+                            {"next_followup_at": None, "customer_updated_at": now},
+                            {"due": case.next_followup_at, "customer_updated": True},
+                            timers=(self._update_timer(now),))
 
     def snooze(self, team_id: str, number: int, actor: str, until: datetime,
                reason: str = "") -> Done:
@@ -293,15 +299,17 @@ class Lifecycle:
         self._require_manager(case, actor, "snooze")
         self._require_status(case, (OPEN, RESOLVED), "snooze")
         after = to_iso(until)
-        return self._change(case, actor, "snoozed", ladder_reset(after),
+        return self._change(case, actor, "snoozed", {"next_followup_at": after},
                             {"before": case.next_followup_at, "until": after,
-                             "reason": " ".join(reason.split())[:500]})
+                             "reason": " ".join(reason.split())[:500]},
+                            timers=(followup_timer(after),))
 
     def customer_updated(self, team_id: str, number: int, actor: str) -> Done:
         case = self.get(team_id, number)
         self._require_status(case, (OPEN,), "record an update on")
-        return self._change(case, actor, "customer_updated",
-                            {"update_due_at": self._update_due()}, {})
+        now = self._now()
+        return self._change(case, actor, "customer_updated", {"customer_updated_at": now}, {},
+                            timers=(self._update_timer(now),))
 
     def unassign_overdue(self, case: Case, overdue_for: timedelta) -> Done:
         """Mend itself gives an overdue case back to the unowned queue."""
@@ -319,13 +327,14 @@ class Lifecycle:
         return snoozes[-1] if snoozes else None
 
     # -- helpers ---------------------------------------------------------------------
-    def _update_due(self) -> str:
-        return to_iso(self.clock.now() + self.playbook.nudges.update_every)
-    def _change(self, case: Case, actor: str, kind: str, fields: dict, detail: dict) -> Done:
+    def _update_timer(self, updated_iso: str) -> dict:
+        return update_timer(updated_iso, self.playbook.nudges)
+    def _change(self, case: Case, actor: str, kind: str, fields: dict, detail: dict,
+                timers: tuple[dict, ...] = ()) -> Done:
         changed = self.store.change_case(
             case.team_id, case.id, changes=fields,
             expect={"status": case.status, "owner_id": case.owner_id},
-            actor_id=actor, kind=kind, detail=detail, at=self._now())
+            actor_id=actor, kind=kind, detail=detail, at=self._now(), timers=timers)
         if changed is None:
             return self._lost_race(case, actor, kind)
         return Done(changed)

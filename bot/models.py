@@ -50,11 +50,26 @@ class Case:
     compensation_accepted: str | None = None  # "yes" | "no" | "not_offered"
     repeat_of: int | None = None  # number of an earlier case for the same customer
     duplicate_of: int | None = None  # set when folded into another open case
-    nudge_at: str | None = None  # when the scheduler next looks at the follow-up ladder
-    nudge_rung: int = 0  # reminders already issued for the current follow-up
-    nudge_escalated: int = 0  # 1 once the leads were told about the current follow-up
-    nudge_unassigned: int = 0  # 1 once the case was given back to the queue for it
-    update_due_at: str | None = None  # when the customer is next due an update
+    customer_updated_at: str | None = None  # last time the customer heard from us
+
+
+@dataclass(frozen=True)
+class Timer:
+    """When the scheduler must next look at a case, and where its ladder stands.
+
+    Timers belong to one follow-up (`due_key` = the case's next_followup_at) or
+    one quiet period (`due_key` = customer_updated_at); when the case moves on,
+    old timers simply no longer match and are dropped when they come up.
+    """
+
+    team_id: str
+    at: str
+    case_id: int
+    kind: str  # followup | update
+    due_key: str
+    rung: int = 0  # reminders (or update nudges) already issued
+    escalated: int = 0
+    unassigned: int = 0
 
 
 @dataclass(frozen=True)

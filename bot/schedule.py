@@ -5,8 +5,10 @@ For a case whose follow-up is due, the ladder is:
   `max_reminders`; one escalation to the leads once overdue by
   `escalate_after` or when the reminders are used up, whichever comes first;
   optionally, give the case back to the unowned queue after `unassign_after`.
-A case is looked at again only when its next rung falls due (`nudge_at`), so
-a sweep's cost follows the number of due follow-ups, not of open cases.
+A case is looked at again only when its next timer falls due (a queue ordered
+by time, see the store), so a sweep's cost follows the number of due
+follow-ups, not of open cases. Timers carry the ladder's progress; one that
+no longer matches its case (follow-up moved, done, case closed) is dropped.
 After downtime only the latest rung is sent (earlier ones are skipped), so a
 case gets one nudge, not a burst of stale ones. Outside the owner's working
 hours nothing is sent until they start again, unless the case is critical.
@@ -19,7 +21,7 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.clock import from_iso, to_iso
-from bot.models import Case
+from bot.models import Case, Timer
 from bot.playbook import NudgeRules
 
 FOLLOWUP, ESCALATION, UPDATE, UNASSIGNED = "followup", "escalation", "update", "unassigned"
@@ -77,38 +79,62 @@ def next_working_moment(moment: datetime, tz: str | None, hours: Hours) -> datet
 
 @dataclass(frozen=True)
 class Plan:
-    """What to enqueue for one case, and the case's ladder state afterwards."""
+    """What to enqueue for one due timer, and the timer that replaces it (if any)."""
 
     send: list[dict] = field(default_factory=list)
     skip: list[dict] = field(default_factory=list)
-    changes: dict = field(default_factory=dict)
+    next: dict | None = None
 
     @property
     def unassign(self) -> bool:
         return any(row["kind"] == UNASSIGNED for row in self.send)
 
 
-def plan_followup(case: Case, now: datetime, rules: NudgeRules, hours: Hours,
+def followup_timer(due_iso: str) -> dict:
+    """The first timer of a new follow-up: the ladder starts from its first rung."""
+    return {"at": due_iso, "kind": FOLLOWUP, "due_key": due_iso}
+
+
+def update_timer(updated_iso: str, rules: NudgeRules) -> dict:
+    """When a customer last heard from us, the check for the next update."""
+    at = to_iso(from_iso(updated_iso) + rules.update_every)
+    return {"at": at, "kind": UPDATE, "due_key": updated_iso}
+
+
+def plan_timer(case: Case, timer: Timer, now: datetime, rules: NudgeRules, hours: Hours,
+               tz: str | None) -> Plan:
+    planner = plan_followup if timer.kind == FOLLOWUP else plan_update
+    return planner(case, timer, now, rules, hours, tz)
+
+
+def _later(timer: Timer, at: datetime, **progress: int) -> dict:
+    return {"at": to_iso(at), "kind": timer.kind, "due_key": timer.due_key,
+            "rung": progress.get("rung", timer.rung),
+            "escalated": progress.get("escalated", timer.escalated),
+            "unassigned": progress.get("unassigned", timer.unassigned)}
+
+
+def plan_followup(case: Case, timer: Timer, now: datetime, rules: NudgeRules, hours: Hours,
                   tz: str | None) -> Plan:
     """The nudges a due follow-up needs now (see the module docstring)."""
-    if not case.next_followup_at:
-        return Plan(changes={"nudge_at": None})
+    if case.status not in ("open", "resolved") or case.next_followup_at != timer.due_key:
+        return Plan()  # the follow-up moved, was done, or the case closed
     if case.severity != "critical" and not in_hours(now, tz, hours):
-        return Plan(changes={"nudge_at": to_iso(next_working_moment(now, tz, hours))})
-    due = from_iso(case.next_followup_at)
+        return Plan(next=_later(timer, next_working_moment(now, tz, hours)))
+    due = from_iso(timer.due_key)
     if case.severity != "critical":
         # Overdue time starts counting when the owner's working day does: a follow-up
         # that fell due on Saturday is one hour late at 10:00 on Monday, not 49.
         due = next_working_moment(due, tz, hours)
-    key = case.next_followup_at
+    key = timer.due_key
     rungs = [due + k * rules.remind_every for k in range(rules.max_reminders)]
     escalate_at = min(due + rules.escalate_after, rungs[-1] + rules.remind_every)
     unassign_at = (due + rules.unassign_after
                    if rules.unassign_after and case.owner_id else None)
 
-    reached = [k for k in range(case.nudge_rung, len(rungs)) if rungs[k] <= now]
-    escalate = not case.nudge_escalated and escalate_at <= now
-    unassign = bool(unassign_at and not case.nudge_unassigned and unassign_at <= now)
+    reached = [k for k in range(timer.rung, len(rungs)) if rungs[k] <= now]
+    escalate = not timer.escalated and escalate_at <= now
+    unassign = bool(unassign_at and not timer.unassigned and unassign_at <= now)
     send, skip = [], [_row(FOLLOWUP, k, key) for k in reached[:-1]]
     if reached and escalate:
         skip.append(_row(FOLLOWUP, reached[-1], key))  # the escalation says it all
@@ -119,36 +145,30 @@ def plan_followup(case: Case, now: datetime, rules: NudgeRules, hours: Hours,
     if unassign:
         send.append(_row(UNASSIGNED, 0, key))
 
-    rung = reached[-1] + 1 if reached else case.nudge_rung
+    rung = reached[-1] + 1 if reached else timer.rung
+    escalated, unassigned = int(timer.escalated or escalate), int(timer.unassigned or unassign)
     later = [rungs[rung]] if rung < len(rungs) else []
-    later += [escalate_at] if not (case.nudge_escalated or escalate) else []
-    later += [unassign_at] if unassign_at and not (case.nudge_unassigned or unassign) else []
-    changes = {"nudge_rung": rung, "nudge_escalated": int(bool(case.nudge_escalated or escalate)),
-               "nudge_unassigned": int(bool(case.nudge_unassigned or unassign)),
-               "nudge_at": to_iso(min(later)) if later else None}
-    return Plan(send, skip, changes)
+    later += [escalate_at] if not escalated else []
+    later += [unassign_at] if unassign_at and not unassigned else []
+    upcoming = _later(timer, min(later), rung=rung, escalated=escalated,
+                      unassigned=unassigned) if later else None
+    return Plan(send, skip, upcoming)
 
 
-def plan_update(case: Case, now: datetime, rules: NudgeRules, hours: Hours,
+def plan_update(case: Case, timer: Timer, now: datetime, rules: NudgeRules, hours: Hours,
                 tz: str | None) -> Plan:
     """A nudge to update the customer, when an open case has gone quiet too long."""
-    if not case.update_due_at:
-        return Plan()
+    if case.status != "open" or case.customer_updated_at != timer.due_key:
+        return Plan()  # closed or resolved, or the customer has heard from us since
     if case.next_followup_at and from_iso(case.next_followup_at) <= now + rules.update_every:
         # A follow-up is due (or soon will be) and its own ladder chases it: that
         # contact is the update, so look again a full period after it.
-        later = max(now, from_iso(case.next_followup_at)) + rules.update_every
-        return Plan(changes={"update_due_at": to_iso(later)})
+        return Plan(next=_later(timer, max(now, from_iso(case.next_followup_at))
+                                + rules.update_every))
     if case.severity != "critical" and not in_hours(now, tz, hours):
-        return Plan(changes={"update_due_at": to_iso(next_working_moment(now, tz, hours))})
-    return Plan(send=[_row(UPDATE, 0, case.update_due_at)],
-                changes={"update_due_at": to_iso(now + rules.update_every)})
-
-
-def ladder_reset(due_iso: str | None) -> dict:
-    """Case fields for a new follow-up time: the ladder starts again from its first rung."""
-    return {"next_followup_at": due_iso, "nudge_at": due_iso, "nudge_rung": 0,
-            "nudge_escalated": 0, "nudge_unassigned": 0}
+        return Plan(next=_later(timer, next_working_moment(now, tz, hours)))
+    return Plan(send=[_row(UPDATE, timer.rung, timer.due_key)],
+                next=_later(timer, now + rules.update_every, rung=timer.rung + 1))
 
 
 def _row(kind: str, rung: int, due_key: str) -> dict:

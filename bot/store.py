@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlite_utils
 
-from bot.models import OPEN, Case, Event, Nudge, StepMark
+from bot.models import OPEN, Case, Event, Nudge, StepMark, Timer
 
 
 class StoreError(Exception):
@@ -33,6 +33,7 @@ class NewCase:
     fields: dict[str, Any]
     actor_id: str
     at: str
+    timers: tuple[dict[str, Any], ...] = ()  # the case's first scheduler timers
 
 
 def _v1(db: sqlite_utils.Database) -> None:
@@ -103,13 +104,16 @@ def _v2(db: sqlite_utils.Database) -> None:
 
 
 def _v3(db: sqlite_utils.Database) -> None:
-    """Follow-up nudges: ladder state on cases, the outbox, the sweeper's lease."""
-    db["cases"].add_column("nudge_at", str)
-    for column in ("nudge_rung", "nudge_escalated", "nudge_unassigned"):
-        db["cases"].add_column(column, int, not_null_default=0)
-    db["cases"].add_column("update_due_at", str)
-    db["cases"].create_index(["team_id", "nudge_at"])
-    db["cases"].create_index(["team_id", "update_due_at"])
+    """Follow-up nudges: a timer queue, the outbox, the sweeper's lease, settings."""
+    db["cases"].add_column("customer_updated_at", str)
+    # Ordered by time, so due timers sit together at the front: a sweep reads and
+    # rewrites a few pages however many cases are open.
+    db.execute(
+        "CREATE TABLE timers (team_id TEXT NOT NULL, at TEXT NOT NULL, "
+        "case_id INTEGER NOT NULL, kind TEXT NOT NULL, due_key TEXT NOT NULL, "
+        "rung INTEGER NOT NULL DEFAULT 0, escalated INTEGER NOT NULL DEFAULT 0, "
+        "unassigned INTEGER NOT NULL DEFAULT 0, "
+        "PRIMARY KEY (team_id, at, case_id, kind, due_key)) WITHOUT ROWID")
     db["nudges"].create(
         {"id": int, "team_id": str, "case_id": int, "kind": str, "rung": int, "due_key": str,
          "state": str, "attempts": int, "send_after": str, "channel": str, "thread_ts": str,
@@ -118,14 +122,16 @@ def _v3(db: sqlite_utils.Database) -> None:
         defaults={"attempts": 0},
     )
     # The nudge key: a case's reminder for one due time exists once, whatever happens.
-    db["nudges"].create_index(["team_id", "case_id", "kind", "due_key", "rung"], unique=True)
+    # Due time first, so new keys land together at the end of the index.
+    db["nudges"].create_index(["team_id", "due_key", "case_id", "kind", "rung"], unique=True)
     db["nudges"].create_index(["team_id", "state", "send_after"])
+    db["nudges"].create_index(["team_id", "case_id"])
     db["leases"].create({"name": str, "holder": str, "expires_at": str}, pk="name")
     db["workspaces"].create(
         {"team_id": str, "lead_channel": str, "work_days": str, "work_start": str,
          "work_end": str, "created_at": str}, pk="team_id")
     db.execute("INSERT OR IGNORE INTO workspaces (team_id, created_at) "
-               "SELECT DISTINCT team_id, MIN(created_at) FROM cases GROUP BY team_id")
+               "SELECT team_id, MIN(created_at) FROM cases GROUP BY team_id")
 
 
 # Append only: a migration, once released, never changes.
@@ -139,7 +145,7 @@ CARD_PENDING, CARD_POSTED, CARD_FAILED = "pending", "posted", "failed"
 CASE_COLUMNS = ", ".join(Case.__dataclass_fields__)
 NEW_CASE_FIELDS = ("channel_id", "reporter_id", "owner_id", "customer", "summary", "category",
                    "emotion", "contact", "severity", "next_followup_at", "followup_kind",
-                   "repeat_of", "nudge_at", "update_due_at")
+                   "repeat_of", "customer_updated_at")
 _NEW_CASE_COLUMNS = ("team_id", "customer_key", "status", "created_at", "updated_at",
                      "card_state", *NEW_CASE_FIELDS)
 INSERT_CASE = (
@@ -148,6 +154,9 @@ INSERT_CASE = (
     f"{', '.join(':' + c for c in _NEW_CASE_COLUMNS)}) RETURNING {CASE_COLUMNS}"
 )
 NUDGE_COLUMNS = ", ".join(Nudge.__dataclass_fields__)
+TIMER_COLUMNS = ", ".join(Timer.__dataclass_fields__)
+TIMER_COLUMNS_T = ", ".join(f"t.{c}" for c in Timer.__dataclass_fields__)
+CASE_COLUMNS_C = ", ".join(f"c.{c}" for c in Case.__dataclass_fields__)
 INSERT_EVENT = ("INSERT INTO events (team_id, case_id, at, actor_id, kind, detail) "
                 "VALUES (?, ?, ?, ?, ?, ?)")
 
@@ -236,6 +245,7 @@ class Store:
         case = Case(*conn.execute(INSERT_CASE, row).fetchall()[0])
         detail = {k: new.fields.get(k) for k in ("category", "emotion", "contact", "severity")}
         self._event(conn, new.team_id, case.id, new.at, new.actor_id, "opened", detail)
+        _add_timers(conn, new.team_id, case.id, new.timers)
         return case
 
     def case_by_id(self, team_id: str, case_id: int) -> Case | None:
@@ -291,7 +301,8 @@ class Store:
     # -- lifecycle -----------------------------------------------------------
     def change_case(self, team_id: str, case_id: int, *, changes: dict[str, Any],
                     expect: dict[str, Any], actor_id: str | None, kind: str,
-                    detail: dict[str, Any], at: str) -> Case | None:
+                    detail: dict[str, Any], at: str,
+                    timers: tuple[dict[str, Any], ...] = ()) -> Case | None:
         """Compare-and-set: apply `changes` only if the case still matches `expect`.
 
         Returns the changed case, or None when someone else changed it first
@@ -314,6 +325,7 @@ class Store:
             if not rows:
                 return None
             self._event(conn, team_id, case_id, at, actor_id, kind, detail)
+            _add_timers(conn, team_id, case_id, timers)
         return Case(*rows[0])
 
     def add_event(self, team_id: str, case_id: int, actor_id: str | None, kind: str,
@@ -415,53 +427,46 @@ class Store:
                          [*fields.values(), team_id])
 
     # -- follow-up nudges -------------------------------------------------------------
-    def cases_to_nudge(self, team_id: str, now: str, limit: int = 1000) -> list[Case]:
-        """Cases whose follow-up ladder needs a look now (index range: cost ~ due ones)."""
-        return self._cases(
-            "team_id = ? AND nudge_at <= ? AND status IN ('open', 'resolved') "
-            "ORDER BY nudge_at LIMIT ?", [team_id, now, limit])
+    def due_timers(self, team_id: str, now: str, limit: int = 5000) -> list[tuple[Timer, Case]]:
+        """Timers due by `now`, each with its case: a range at the front of the queue."""
+        rows = self.db.conn.execute(
+            f"SELECT {TIMER_COLUMNS_T}, {CASE_COLUMNS_C} FROM timers t "
+            "JOIN cases c ON c.id = t.case_id AND c.team_id = t.team_id "
+            "WHERE t.team_id = ? AND t.at <= ? ORDER BY t.at LIMIT ?", [team_id, now, limit])
+        width = len(Timer.__dataclass_fields__)
+        return [(Timer(*row[:width]), Case(*row[width:])) for row in rows]
 
-    def cases_to_update(self, team_id: str, now: str, limit: int = 1000) -> list[Case]:
-        """Open cases whose customer is due an update now."""
-        return self._cases(
-            "team_id = ? AND update_due_at <= ? AND status = 'open' "
-            "ORDER BY update_due_at LIMIT ?", [team_id, now, limit])
+    def timers_for_case(self, team_id: str, case_id: int) -> list[Timer]:
+        """A case's pending timers (for tests and the timeline; not indexed by case)."""
+        rows = self.db.conn.execute(
+            f"SELECT {TIMER_COLUMNS} FROM timers WHERE team_id = ? AND case_id = ? ORDER BY at",
+            [team_id, case_id])
+        return [Timer(*row) for row in rows]
 
-    def plan_nudges(self, case: Case, *, changes: dict[str, Any],
-                    send: list[dict[str, Any]], skip: list[dict[str, Any]], at: str) -> bool:
-        """Record one scheduling decision (see `plan_many`)."""
-        return self.plan_many([(case, changes, send, skip)], at)[0]
+    def apply_sweep(self, team_id: str, processed: list[Timer], timers: list[Timer],
+                    send: list[tuple[int, dict[str, Any]]],
+                    skip: list[tuple[int, dict[str, Any]]], at: str) -> None:
+        """Record a sweep's decisions in one transaction.
 
-    def plan_many(self, plans: list[tuple[Case, dict, list[dict], list[dict]]],
-                  at: str) -> list[bool]:
-        """Record scheduling decisions: outbox rows plus each case's ladder state.
-
-        One transaction for the whole sweep. Each case is updated only if its
-        ladder state is still the one we planned from, so two schedulers (or a
-        retry) can never enqueue the same rung twice; and the outbox's unique
-        key (case, kind, due time, rung) backs that up.
+        The processed timers go, the next ones come, and the outbox gets its
+        rows. A timer is deleted by its full key, so if two schedulers raced
+        only one of them deletes it; the outbox's unique key (case, kind, due
+        time, rung) makes sure a rung is enqueued once whatever happens.
         """
-        guard = ("nudge_at", "nudge_rung", "nudge_escalated", "nudge_unassigned",
-                 "update_due_at", "next_followup_at")
-        checks = " AND ".join(f"{g} IS ?" for g in guard)
-        applied = []
         with self._tx() as conn:
-            for case, changes, send, skip in plans:
-                sets = ", ".join(f"{k} = ?" for k in changes) or "nudge_at = nudge_at"
-                cur = conn.execute(
-                    f"UPDATE cases SET {sets} WHERE team_id = ? AND id = ? AND {checks}",
-                    [*changes.values(), case.team_id, case.id,
-                     *(getattr(case, g) for g in guard)])
-                applied.append(cur.rowcount == 1)
-                if cur.rowcount != 1:
-                    continue
-                conn.executemany(
-                    "INSERT OR IGNORE INTO nudges (team_id, case_id, kind, rung, due_key, "
-                    "state, attempts, send_after, created_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)",
-                    [(case.team_id, case.id, row["kind"], row["rung"], row["due_key"], state,
-                      at, at)
-                     for rows, state in ((send, "pending"), (skip, "skipped")) for row in rows])
-        return applied
+            conn.executemany(
+                "DELETE FROM timers WHERE team_id = ? AND at = ? AND case_id = ? AND kind = ? "
+                "AND due_key = ?", [(t.team_id, t.at, t.case_id, t.kind, t.due_key)
+                                    for t in processed])
+            conn.executemany(
+                f"INSERT OR IGNORE INTO timers ({TIMER_COLUMNS}) VALUES ({_marks(Timer)})",
+                [tuple(vars(t).values()) for t in timers])
+            conn.executemany(
+                "INSERT OR IGNORE INTO nudges (team_id, case_id, kind, rung, due_key, state, "
+                "attempts, send_after, created_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)",
+                [(team_id, case_id, row["kind"], row["rung"], row["due_key"], state, at, at)
+                 for rows, state in ((send, "pending"), (skip, "skipped"))
+                 for case_id, row in rows])
 
     def sendable_nudges(self, team_id: str, now: str, limit: int = 500) -> list[Nudge]:
         return self._nudges("team_id = ? AND state = 'pending' AND send_after <= ? "
@@ -548,6 +553,18 @@ class Store:
                                     json.dumps(detail, ensure_ascii=False)])
 
 
+def _marks(record: type) -> str:
+    return ", ".join("?" for _ in record.__dataclass_fields__)
+
+
+def _add_timers(conn: sqlite3.Connection, team_id: str, case_id: int,
+                timers: tuple[dict[str, Any], ...]) -> None:
+    """Queue scheduler timers for a case (dicts with at, kind, due_key, ...)."""
+    conn.executemany(
+        f"INSERT OR IGNORE INTO timers ({TIMER_COLUMNS}) VALUES ({_marks(Timer)})",
+        [tuple(vars(Timer(team_id=team_id, case_id=case_id, **t)).values()) for t in timers])
+
+
 def _customer_key(name: str | None) -> str | None:
     """Case- and space-insensitive key used to spot repeat customers."""
     return " ".join(name.casefold().split()) if name else None
@@ -587,7 +604,7 @@ class GroupCommit:
 
     def _settle_one(self, new: NewCase, future: asyncio.Future) -> None:
         try:
-            case = self.store.create_case(new.team_id, new.fields, new.actor_id, new.at)
+            case = self.store.create_cases([new])[0]
         except Exception as exc:  # noqa: BLE001 - handed to the waiting caller
             if not future.done():
                 future.set_exception(exc)

@@ -30,8 +30,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import to_iso
-from bot.models import CLOSED, OPEN, Case, Nudge
-from bot.schedule import ESCALATION, UPDATE, Hours, plan_followup, plan_update
+from bot.models import CLOSED, OPEN, Case, Nudge, Timer
+from bot.schedule import ESCALATION, UPDATE, Hours, plan_timer
 from bot.slack_client import AMBIGUOUS
 from bot.store import CARD_FAILED
 from handlers import nudge_blocks
@@ -108,23 +108,25 @@ class Nudger:
 
     # -- planning ---------------------------------------------------------------------
     async def plan(self, team_id: str, now: datetime) -> int:
+        """Plan every due timer of a workspace; one transaction records it all."""
         store, rules = self.deps.store, self.deps.recovery.playbook.nudges
         hours = Hours.from_rules(rules, store.workspace(team_id))
-        planned = 0
-        for planner, select in ((plan_followup, store.cases_to_nudge),
-                                (plan_update, store.cases_to_update)):
-            cases = select(team_id, to_iso(now))
-            zones = await self._zones(team_id, cases)
-            plans = [(case, planner(case, now, rules, hours,
-                                    zones.get(case.owner_id or case.reporter_id)))
-                     for case in cases]
-            applied = store.plan_many([(c, p.changes, p.send, p.skip) for c, p in plans],
-                                      to_iso(now))
-            for (case, plan), ok in zip(plans, applied, strict=True):
-                planned += len(plan.send) if ok else 0
-                if ok and plan.unassign:
-                    self._unassign(case, now)
-        return planned
+        due = store.due_timers(team_id, to_iso(now))
+        zones = await self._zones(team_id, [case for _, case in due])
+        plans = [(timer, case, plan_timer(case, timer, now, rules, hours,
+                                          zones.get(case.owner_id or case.reporter_id)))
+                 for timer, case in due]
+        store.apply_sweep(
+            team_id, processed=[timer for timer, _, _ in plans],
+            timers=[Timer(team_id=team_id, case_id=case.id, **plan.next)
+                    for _, case, plan in plans if plan.next],
+            send=[(case.id, row) for _, case, plan in plans for row in plan.send],
+            skip=[(case.id, row) for _, case, plan in plans for row in plan.skip],
+            at=to_iso(now))
+        for _, case, plan in plans:
+            if plan.unassign:
+                self._unassign(case, now)
+        return sum(len(plan.send) for _, _, plan in plans)
 
     async def _zones(self, team_id: str, cases: list[Case]) -> dict[str | None, str]:
         """Owners' timezones (users.info, cached); an unowned case uses its reporter's."""
@@ -171,7 +173,9 @@ class Nudger:
         if case is None or case.status == CLOSED:
             return "case closed"
         if nudge.kind == UPDATE:
-            return None if case.status == OPEN else "case no longer open"
+            if case.status != OPEN:
+                return "case no longer open"
+            return None if case.customer_updated_at == nudge.due_key else "customer updated"
         if case.next_followup_at != nudge.due_key:
             return "follow-up moved or done"
         return None

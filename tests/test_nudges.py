@@ -363,17 +363,19 @@ async def test_overdue_case_goes_back_to_the_queue_when_configured(slack, slack_
 
 async def test_scheduler_loop_runs_with_the_app_and_stops_cleanly(settings, clock, slack):
     from bot.app import Mend
+    from bot.schedule import followup_timer
+    from bot.store import NewCase
 
     clock.set(LA_MORNING)
     mend = await Mend.start(replace_settings(settings, sweep_seconds=0.05), clock=clock,
                             retry_backoff=0.01, pace_seconds=PACE)
     try:
+        due = "2026-11-26T17:00:00.000000Z"
         fields = dict(channel_id="C1", reporter_id="U1", owner_id="U1", summary="late",
                       category="broken_promise", emotion="upset", contact="email",
-                      severity="normal", customer="Acme",
-                      next_followup_at="2026-11-26T17:00:00.000000Z",
-                      nudge_at="2026-11-26T17:00:00.000000Z")
-        mend.deps.store.create_case("T1", fields, "U1", "2026-11-26T16:00:00.000000Z")
+                      severity="normal", customer="Acme", next_followup_at=due)
+        mend.deps.store.create_cases([NewCase("T1", fields, "U1", "2026-11-26T16:00:00.000000Z",
+                                              (followup_timer(due),))])
         from handlers.cards import submit_card
 
         submit_card(mend.deps, mend.deps.store.case_by_number("T1", 1))

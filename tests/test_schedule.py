@@ -9,7 +9,7 @@ import pytest
 
 from bot.clock import to_iso
 from bot.config import DEFAULT_PLAYBOOK
-from bot.models import Case
+from bot.models import Case, Timer
 from bot.playbook import PlaybookError, load_playbook
 from bot.schedule import (
     ESCALATION,
@@ -22,6 +22,8 @@ from bot.schedule import (
     plan_update,
 )
 
+UTC_TZ = "UTC"
+
 RULES = load_playbook(DEFAULT_PLAYBOOK).nudges
 HOURS = Hours((0, 1, 2, 3, 4), time(9), time(18))
 THU_10_UTC = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
@@ -31,9 +33,18 @@ def case(due: datetime | None, **over) -> Case:
     base = dict(id=1, team_id="T1", number=1, channel_id="C1", reporter_id="U1",
                 owner_id="U1", customer=None, summary="s", category="general", emotion="calm",
                 contact="email", severity="normal", status="open", created_at="x",
-                updated_at="x", next_followup_at=to_iso(due) if due else None,
-                nudge_at=to_iso(due) if due else None)
+                updated_at="x", next_followup_at=to_iso(due) if due else None)
     return dataclasses.replace(Case(**base), **over)
+
+
+def timer(c: Case, kind: str = FOLLOWUP, **over) -> Timer:
+    due_key = c.next_followup_at if kind == FOLLOWUP else c.customer_updated_at
+    return dataclasses.replace(Timer("T1", due_key, c.id, kind, due_key), **over)
+
+
+def then(t: Timer, plan) -> Timer:
+    """The timer a plan leaves behind."""
+    return Timer(team_id=t.team_id, case_id=t.case_id, **plan.next)
 
 
 def test_within_hours_is_now_and_outside_is_next_start():
@@ -51,45 +62,58 @@ def test_friday_evening_waits_for_monday_in_the_owners_zone():
 
 def test_ladder_first_reminder_then_every_remind_every():
     due = THU_10_UTC
-    first = plan_followup(case(due), due, RULES, HOURS, "UTC")
+    c = case(due)
+    first = plan_followup(c, timer(c), due, RULES, HOURS, "UTC")
     assert first.send == [{"kind": FOLLOWUP, "rung": 0, "due_key": to_iso(due)}]
-    assert first.changes["nudge_at"] == to_iso(due + RULES.remind_every)
-    after = dataclasses.replace(case(due), **first.changes)
-    nothing = plan_followup(after, due + timedelta(minutes=30), RULES, HOURS, "UTC")
+    assert first.next["at"] == to_iso(due + RULES.remind_every) and first.next["rung"] == 1
+    nothing = plan_followup(c, then(timer(c), first), due + timedelta(minutes=30), RULES,
+                            HOURS, "UTC")
     assert nothing.send == []
+
+
+def test_a_timer_for_a_moved_followup_is_dropped():
+    c = case(THU_10_UTC)
+    old = timer(c, due_key=to_iso(THU_10_UTC - timedelta(hours=5)))
+    plan = plan_followup(c, old, THU_10_UTC, RULES, HOURS, "UTC")
+    assert plan.send == [] and plan.next is None
 
 
 def test_downtime_sends_only_the_latest_rung():
     due = THU_10_UTC
-    plan = plan_followup(case(due), due + timedelta(hours=3), RULES, HOURS, "UTC")
+    plan = plan_followup(case(due), timer(case(due)), due + timedelta(hours=3), RULES, HOURS,
+                         "UTC")
     assert plan.send == [{"kind": FOLLOWUP, "rung": 1, "due_key": to_iso(due)}]
     assert plan.skip == [{"kind": FOLLOWUP, "rung": 0, "due_key": to_iso(due)}]
 
 
 def test_escalation_once_overdue_by_escalate_after():
     due = THU_10_UTC
-    plan = plan_followup(case(due), due + RULES.escalate_after, RULES, HOURS, "UTC")
+    c = case(due)
+    plan = plan_followup(c, timer(c), due + RULES.escalate_after, RULES, HOURS, "UTC")
     assert [r["kind"] for r in plan.send] == [ESCALATION]
-    done = dataclasses.replace(case(due), **plan.changes)
-    later = plan_followup(done, due + timedelta(hours=7), RULES, HOURS, "UTC")
-    assert later.send == [] and later.changes["nudge_at"] is None
+    assert plan.next is None  # reminders used up and leads told: nothing more to do
 
 
 def test_out_of_hours_postpones_without_sending_unless_critical():
     night = datetime(2026, 11, 26, 22, 0, tzinfo=UTC)
-    waiting = plan_followup(case(night), night, RULES, HOURS, "UTC")
+    c = case(night)
+    waiting = plan_followup(c, timer(c), night, RULES, HOURS, "UTC")
     assert waiting.send == []
-    assert waiting.changes == {"nudge_at": to_iso(datetime(2026, 11, 27, 9, tzinfo=UTC))}
-    urgent = plan_followup(case(night, severity="critical"), night, RULES, HOURS, "UTC")
-    assert urgent.send
+    assert waiting.next["at"] == to_iso(datetime(2026, 11, 27, 9, tzinfo=UTC))
+    urgent = case(night, severity="critical")
+    assert plan_followup(urgent, timer(urgent), night, RULES, HOURS, "UTC").send
 
 
 def test_update_nudge_defers_to_a_followup_that_is_due():
     now = THU_10_UTC
-    quiet = case(None, update_due_at=to_iso(now))
-    assert [r["kind"] for r in plan_update(quiet, now, RULES, HOURS, "UTC").send] == [UPDATE]
-    chased = case(now + timedelta(hours=2), update_due_at=to_iso(now))
-    assert plan_update(chased, now, RULES, HOURS, "UTC").send == []
+    quiet = case(None, customer_updated_at=to_iso(now - RULES.update_every))
+    plan = plan_update(quiet, timer(quiet, UPDATE), now, RULES, HOURS, "UTC")
+    assert [r["kind"] for r in plan.send] == [UPDATE]
+    assert plan.next["at"] == to_iso(now + RULES.update_every)
+    chased = case(now + timedelta(hours=2), customer_updated_at=to_iso(now))
+    assert plan_update(chased, timer(chased, UPDATE), now, RULES, HOURS, "UTC").send == []
+    heard = dataclasses.replace(quiet, customer_updated_at=to_iso(now))
+    assert plan_update(heard, timer(quiet, UPDATE), now, RULES, HOURS, "UTC") .next is None
 
 
 def test_workspace_hours_override_the_playbook():
