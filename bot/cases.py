@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from bot.advice import Advice, build_advice
 from bot.clock import Clock, to_iso
 from bot.intake import Report, read_report
-from bot.models import UPDATE, Case
+from bot.models import OPEN, UPDATE, Case, CaseRef
 from bot.playbook import Playbook
 from bot.schedule import followup_timer, update_timer
 from bot.store import GroupCommit, NewCase, Store
@@ -30,7 +30,7 @@ class Opened:
     case: Case
     report: Report
     advice: Advice
-    open_duplicates: tuple[Case, ...] = ()  # the customer's other open cases
+    open_duplicates: tuple[CaseRef, ...] = ()  # the customer's other open cases
 
 
 class Recovery:
@@ -71,6 +71,7 @@ class Recovery:
         report = _override(report, customer=customer, contact=contact, severity=severity)
         now = self.clock.now()
         due = now + timedelta(hours=self.playbook.settings.followup_default_hours)
+        now_iso, due_iso = to_iso(now), to_iso(due)
         duplicates, repeat_of = self._history(team_id, report.customer, now)
         fields = {
             "repeat_of": repeat_of,
@@ -84,23 +85,24 @@ class Recovery:
             "emotion": report.emotion,
             "contact": report.contact,
             "severity": report.severity,
-            "next_followup_at": to_iso(due),
-            "customer_updated_at": to_iso(now),
+            "next_followup_at": due_iso,
+            "customer_updated_at": now_iso,
         }
-        timers = (followup_timer(to_iso(due)), update_timer(to_iso(now), self.playbook.nudges))
-        case = await self.writer.create_case(
-            NewCase(team_id, fields, reporter_id, to_iso(now), timers))
+        timers = (followup_timer(due_iso), update_timer(now_iso, self.playbook.nudges))
+        case = await self.writer.create_case(NewCase(team_id, fields, reporter_id, now_iso, timers))
         return Opened(case, report, build_advice(report, self.playbook), duplicates)
 
     def _history(self, team_id: str, customer: str | None,
-                 now: datetime) -> tuple[tuple[Case, ...], int | None]:
-        """The customer's open cases, and their latest case in the repeat window."""
+                 now: datetime) -> tuple[tuple[CaseRef, ...], int | None]:
+        """The customer's latest open cases (up to three), and their latest case in
+        the repeat window."""
         if not customer:
             return (), None
         since = to_iso(now - timedelta(days=REPEAT_WINDOW_DAYS))
-        earlier = self.store.last_case_for_customer(team_id, customer, since)
-        return (tuple(self.store.open_cases_for_customer(team_id, customer)),
-                earlier.number if earlier else None)
+        history = self.store.customer_history(team_id, customer, since)
+        recent = [ref.number for ref in history if ref.created_at >= since]
+        still_open = [ref for ref in reversed(history) if ref.status == OPEN][:3]
+        return tuple(still_open), (recent[0] if recent else None)
 
     def category_label(self, key: str) -> str:
         return self.playbook.category(key).label

@@ -54,6 +54,17 @@ class Case:
 
 
 @dataclass(frozen=True)
+class CaseRef:
+    """Just enough of a case to point at it (a repeat customer's other cases)."""
+
+    number: int
+    owner_id: str | None
+    customer: str | None
+    status: str
+    created_at: str
+
+
+@dataclass(frozen=True)
 class Timer:
     """When the scheduler must next look at a case, and where its ladder stands.
 

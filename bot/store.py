@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlite_utils
 
-from bot.models import OPEN, Case, Event, Nudge, StepMark, Timer
+from bot.models import OPEN, Case, CaseRef, Event, Nudge, StepMark, Timer
 
 
 class StoreError(Exception):
@@ -65,7 +65,7 @@ def _v1(db: sqlite_utils.Database) -> None:
     )
     db["cases"].create_index(["team_id", "number"], unique=True)
     db["cases"].create_index(["team_id", "status", "owner_id"])
-    db["cases"].create_index(["team_id", "customer_key"])
+    db["cases"].create_index(["team_id", "customer_key", "created_at"])
     db["cases"].create_index(["card_state", "team_id"])
     db["events"].create(
         {
@@ -372,15 +372,16 @@ class Store:
             "SELECT COUNT(*) FROM cases WHERE team_id = ? AND status = ? AND owner_id = ?",
             [team_id, OPEN, owner_id]).fetchone()[0]
 
-    def open_cases_for_customer(self, team_id: str, customer: str) -> list[Case]:
-        return self._cases("team_id = ? AND customer_key = ? AND status = ? ORDER BY number",
-                           [team_id, _customer_key(customer), OPEN])
-
-    def last_case_for_customer(self, team_id: str, customer: str, since: str) -> Case | None:
-        """The newest case for this customer opened at or after `since`."""
-        return self._one(
-            "team_id = ? AND customer_key = ? AND created_at >= ? ORDER BY number DESC LIMIT 1",
-            [team_id, _customer_key(customer), since])
+    def customer_history(self, team_id: str, customer: str, since: str,
+                         limit: int = 5) -> list[CaseRef]:
+        """The customer's newest few cases that are open or opened since `since`
+        (one indexed query: it runs while the agent waits for the ack)."""
+        rows = self.db.conn.execute(
+            "SELECT number, owner_id, customer, status, created_at FROM cases "
+            "WHERE team_id = ? AND customer_key = ? AND (status = ? OR created_at >= ?) "
+            "ORDER BY created_at DESC LIMIT ?",
+            [team_id, _customer_key(customer), OPEN, since, limit])
+        return [CaseRef(*row) for row in rows]
 
     # -- leads and seen interactions ------------------------------------------
     def leads(self, team_id: str) -> list[str]:
