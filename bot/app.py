@@ -61,10 +61,13 @@ class Mend:
         client = make_client(settings.bot_token, settings.api_url, session,
                              backoff=retry_backoff, logger=slack_logger(),
                              timeout=slack_timeout)
+        poster = make_client(settings.bot_token, settings.api_url, session,
+                             backoff=retry_backoff, logger=slack_logger(),
+                             timeout=slack_timeout, retry_ambiguous=False)
         tasks = Tasks()
         deps = Deps(Recovery(store, playbook, clock), store, clock, client, tasks,
                     ChannelPacer(tasks, pace_seconds),
-                    Lifecycle(store, playbook, clock, settings.leads), People(client))
+                    Lifecycle(store, playbook, clock, settings.leads), People(client), poster)
         bolt = AsyncApp(
             client=client,
             logger=slack_logger(),
@@ -74,10 +77,7 @@ class Mend:
         )
         register_all(bolt, deps)
         mend = cls(settings, deps, bolt, session)
-        nudge_client = make_client(settings.bot_token, settings.api_url, session,
-                                   backoff=retry_backoff, logger=slack_logger(),
-                                   timeout=slack_timeout, retry_ambiguous=False)
-        mend.nudger = Nudger(deps, nudge_client, settings.sweep_seconds)
+        mend.nudger = Nudger(deps, poster, settings.sweep_seconds)
         resume_cards(deps)
         if run_scheduler:
             mend.nudger.start()
@@ -85,7 +85,8 @@ class Mend:
 
     async def close(self) -> None:
         await self.nudger.stop()
-        await self.deps.tasks.drain()
+        await self.deps.tasks.drain()  # what was claimed gets sent and marked first
+        self.nudger.release()
         await self.session.close()
         self.deps.store.close()
 

@@ -73,11 +73,15 @@ class NeedsConfirmation:
     limit: int
 
 
+TIMELINE_EVENTS = 150  # the newest ones; a case with more says how many are left out
+
+
 @dataclass(frozen=True)
 class Timeline:
     case: Case
     steps: dict[str, StepMark]
-    events: list[Event]
+    events: list[Event]  # the newest TIMELINE_EVENTS, oldest first
+    total_events: int
 
 
 class Lifecycle:
@@ -99,8 +103,8 @@ class Lifecycle:
 
     def timeline(self, team_id: str, number: int) -> Timeline:
         case = self.get(team_id, number)
-        return Timeline(case, self.store.steps(team_id, case.id),
-                        self.store.events(team_id, case.id))
+        events, total = self.store.recent_events(team_id, case.id, TIMELINE_EVENTS)
+        return Timeline(case, self.store.steps(team_id, case.id), events, total)
 
     def leads(self, team_id: str) -> list[str]:
         """The workspace's leads; MEND_LEADS seeds a workspace that has none yet."""
@@ -116,6 +120,7 @@ class Lifecycle:
     # -- ownership -----------------------------------------------------------------
     def take(self, team_id: str, number: int, actor: str) -> Done:
         case = self.get(team_id, number)
+        self._require_status(case, (OPEN, RESOLVED), "take")
         if case.owner_id == actor:
             return Done(case, changed=False, message=f"Case #{number} is already yours.")
         if case.owner_id and not self.is_lead(team_id, actor):
@@ -125,6 +130,7 @@ class Lifecycle:
 
     def release(self, team_id: str, number: int, actor: str) -> Done:
         case = self.get(team_id, number)
+        self._require_status(case, (OPEN, RESOLVED), "release")
         if case.owner_id is None:
             return Done(case, changed=False, message=f"Case #{number} has no owner already.")
         self._require_manager(case, actor, "release")
@@ -174,7 +180,8 @@ class Lifecycle:
                              "kind": case.followup_kind or UPDATE},
                             timers=(followup_timer(after),))
 
-    def note(self, team_id: str, number: int, actor: str, text: str) -> Done:
+    def note(self, team_id: str, number: int, actor: str, text: str,
+             once_key: str | None = None) -> Done:
         case = self.get(team_id, number)
         text = " ".join(text.split()) if "\n" not in text else text.strip()
         if not text:
@@ -182,8 +189,9 @@ class Lifecycle:
         if len(text) > NOTE_MAX:
             raise Refused(f"Notes are kept under {NOTE_MAX:,} characters; this one has "
                           f"{len(text):,}.")
-        self.store.add_event(team_id, case.id, actor, "note", {"text": text}, self._now())
-        return Done(case)
+        added = self.store.add_event(team_id, case.id, actor, "note", {"text": text},
+                                     self._now(), once_key=once_key)
+        return Done(case, changed=added)
 
     def step(self, team_id: str, number: int, actor: str, step: str,
              done: bool = True) -> Done:
@@ -306,6 +314,7 @@ class Lifecycle:
 
     def customer_updated(self, team_id: str, number: int, actor: str) -> Done:
         case = self.get(team_id, number)
+        self._require_manager(case, actor, "record a customer update on")
         self._require_status(case, (OPEN,), "record an update on")
         now = self._now()
         return self._change(case, actor, "customer_updated", {"customer_updated_at": now}, {},
@@ -323,7 +332,7 @@ class Lifecycle:
         return Done(changed) if changed else Done(case, changed=False)
 
     def last_snooze(self, team_id: str, case_id: int) -> Event | None:
-        snoozes = [e for e in self.store.events(team_id, case_id) if e.kind == "snoozed"]
+        snoozes, _ = self.store.recent_events(team_id, case_id, 1, kind="snoozed")
         return snoozes[-1] if snoozes else None
 
     # -- helpers ---------------------------------------------------------------------

@@ -51,6 +51,7 @@ class Case:
     repeat_of: int | None = None  # number of an earlier case for the same customer
     duplicate_of: int | None = None  # set when folded into another open case
     customer_updated_at: str | None = None  # last time the customer heard from us
+    card_claimed_at: str | None = None  # when a card post was last attempted
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,7 @@ class Nudge:
     thread_ts: str | None
     sent_ts: str | None
     created_at: str
+    claimed_at: str | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Case:

@@ -11,11 +11,14 @@ Slack's rate limits, not about when follow-ups fall due.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 
 from bot.tasks import Tasks
+
+log = logging.getLogger("mend.pacing")
 
 Job = Callable[[], Awaitable[object]]
 
@@ -50,6 +53,9 @@ class ChannelPacer:
                 job = queue.popleft()
                 self._last[channel] = time.monotonic()
                 async with self._sending:
-                    await job()
+                    try:
+                        await job()
+                    except Exception as exc:  # noqa: BLE001 - the rest of the queue still goes
+                        log.error("a job for %s failed: %s", channel, type(exc).__name__)
         finally:
             del self._queues[channel]

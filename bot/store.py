@@ -106,6 +106,7 @@ def _v2(db: sqlite_utils.Database) -> None:
 def _v3(db: sqlite_utils.Database) -> None:
     """Follow-up nudges: a timer queue, the outbox, the sweeper's lease, settings."""
     db["cases"].add_column("customer_updated_at", str)
+    db["cases"].add_column("card_claimed_at", str)  # when a card post was last attempted
     # Ordered by time, so due timers sit together at the front: a sweep reads and
     # rewrites a few pages however many cases are open.
     db.execute(
@@ -138,7 +139,8 @@ def _v3(db: sqlite_utils.Database) -> None:
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
-CARD_PENDING, CARD_POSTED, CARD_FAILED = "pending", "posted", "failed"
+# pending -> posting (recorded just before the post) -> posted | failed
+CARD_PENDING, CARD_POSTING, CARD_POSTED, CARD_FAILED = "pending", "posting", "posted", "failed"
 
 # Statements built once: columns listed in Case's field order, so a row
 # becomes a Case without building a dict first.
@@ -261,16 +263,26 @@ class Store:
         )
 
     def teams_awaiting_cards(self) -> list[str]:
-        """Workspaces with a case whose card was never posted."""
+        """Workspaces with a case whose card is not known to be posted."""
         rows = self.db.execute(
-            "SELECT DISTINCT team_id FROM cases WHERE card_state = ?", [CARD_PENDING]
-        ).fetchall()
+            "SELECT DISTINCT team_id FROM cases WHERE card_state IN (?, ?)",
+            [CARD_PENDING, CARD_POSTING]).fetchall()
         return [r[0] for r in rows]
 
     def cases_awaiting_card(self, team_id: str, limit: int = 100_000) -> list[Case]:
-        """Cases whose card was never posted (e.g. Mend stopped right after the ack)."""
-        return self._cases("team_id = ? AND card_state = ? ORDER BY id LIMIT ?",
-                           [team_id, CARD_PENDING, limit])
+        """Cases whose card was never posted, or may have been (a post that timed out)."""
+        return self._cases("team_id = ? AND card_state IN (?, ?) ORDER BY id LIMIT ?",
+                           [team_id, CARD_PENDING, CARD_POSTING, limit])
+
+    def set_card_state(self, team_id: str, case_id: int, before: str, after: str,
+                       at: str) -> bool:
+        """Move a case's card between pending and posting (compare-and-set)."""
+        with self._tx() as conn:
+            cur = conn.execute(
+                "UPDATE cases SET card_state = ?, card_claimed_at = ? "
+                "WHERE team_id = ? AND id = ? AND card_state = ?",
+                [after, at, team_id, case_id, before])
+        return cur.rowcount == 1
 
     def record_card(self, team_id: str, case_id: int, channel: str, ts: str, at: str) -> None:
         """Remember where the case card lives so it can be updated in place."""
@@ -290,6 +302,17 @@ class Store:
                 [CARD_FAILED, team_id, case_id],
             )
             self._event(conn, team_id, case_id, at, None, "card_failed", {"error": error})
+
+    def recent_events(self, team_id: str, case_id: int, limit: int,
+                      kind: str | None = None) -> tuple[list[Event], int]:
+        """The case's last `limit` events (oldest first) and how many it has in all."""
+        where = "team_id = ? AND case_id = ?" + (" AND kind = ?" if kind else "")
+        params = [team_id, case_id, *([kind] if kind else [])]
+        total = self.db.conn.execute(f"SELECT COUNT(*) FROM events WHERE {where}",
+                                     params).fetchone()[0]
+        rows = self.db.query(f"SELECT * FROM events WHERE {where} ORDER BY id DESC LIMIT ?",
+                             [*params, limit])
+        return [Event.from_row(r) for r in rows][::-1], total
 
     def events(self, team_id: str, case_id: int) -> list[Event]:
         rows = self.db.query(
@@ -329,12 +352,18 @@ class Store:
         return Case(*rows[0])
 
     def add_event(self, team_id: str, case_id: int, actor_id: str | None, kind: str,
-                  detail: dict[str, Any], at: str) -> None:
-        """A timeline entry that changes no field (a note, a customer update)."""
+                  detail: dict[str, Any], at: str, once_key: str | None = None) -> bool:
+        """A timeline entry that changes no field (a note). With `once_key`, an entry
+        already added under that key (a retried submission) is not added again."""
         with self._tx() as conn:
+            if once_key and conn.execute(
+                    "INSERT OR IGNORE INTO seen (team_id, key, at) VALUES (?, ?, ?)",
+                    [team_id, once_key, at]).rowcount != 1:
+                return False
             conn.execute("UPDATE cases SET updated_at = ? WHERE team_id = ? AND id = ?",
                          [at, team_id, case_id])
             self._event(conn, team_id, case_id, at, actor_id, kind, detail)
+        return True
 
     def mark_step(self, team_id: str, case_id: int, step: str, actor_id: str,
                   at: str) -> bool:

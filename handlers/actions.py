@@ -14,8 +14,9 @@ from bot.when import QUICK_CHOICES
 from handlers import case_blocks, nudge_blocks
 from handlers.cards import refresh_card, respond
 from handlers.context import Deps
-from handlers.ids import Action
+from handlers.ids import Action, Block
 from handlers.mrkdwn import escape, mention
+from handlers.slack_text import number as parse_number
 
 log = logging.getLogger("mend.actions")
 # Controls that send block_actions (inputs inside modals don't).
@@ -30,22 +31,28 @@ class Click:
 
     def __init__(self, body: dict[str, Any]):
         self.body = body
-        self.action = (body.get("actions") or [{}])[0]
+        actions = body.get("actions") or [{}]
+        self.action = actions[0] if isinstance(actions[0], dict) else {}
         user = body.get("user") or {}
         self.user_id = str(user.get("id") or "")
-        self.team_id = str((body.get("team") or {}).get("id") or user.get("team_id") or "")
+        # The workspace the click came from; never the user's org id on Enterprise Grid.
+        self.team_id = str((body.get("team") or {}).get("id") or "")
         self.response_url = body.get("response_url")
         self.trigger_id = body.get("trigger_id")
         self.value = str(self.action.get("value") or "")
+        message = body.get("message") if isinstance(body.get("message"), dict) else {}
+        self.message = message
+        # The workspace that owns the card (a shared channel shows it to other orgs).
+        self.card_team = str(case_blocks.message_payload(message).get("team_id")
+                             or case_blocks.team_of_block(self.action.get("block_id")))
 
     @property
     def key(self) -> str:
         return f"act:{self.user_id}:{self.action.get('action_ts')}:{self.action.get('action_id')}"
 
     def case_number(self) -> int | None:
-        if self.value.split(":")[0].isdigit():
-            return int(self.value.split(":")[0])
-        return case_blocks.case_number_from_card(self.body.get("message") or {})
+        found = parse_number(self.value)
+        return found if found is not None else case_blocks.case_number_from_card(self.message)
 
 
 async def answer(deps: Deps, click: Click, text: str, blocks: list | None = None) -> None:
@@ -90,9 +97,11 @@ async def open_modal(deps: Deps, click: Click, number: int) -> None:
         await answer(deps, click, escape(str(exc)))
         return
     view = MODALS[click.action["action_id"]](case)
-    await deps.client.views_open(trigger_id=click.trigger_id, view=view)
     if click.action["action_id"] == Action.FOLLOWUP:
-        await deps.people.get(click.team_id, click.user_id)  # timezone ready for submit
+        # The submission must answer within Slack's 3 s, so it must not ask users.info.
+        person = await deps.people.get(click.team_id, click.user_id)
+        view = case_blocks.with_metadata(view, tz=person.tz)
+    await deps.client.views_open(trigger_id=click.trigger_id, view=view)
 
 
 async def handle(deps: Deps, click: Click) -> None:
@@ -123,12 +132,16 @@ async def handle(deps: Deps, click: Click) -> None:
         await perform(deps, click, lambda: life.assign(team, number, user, assignee))
     elif action_id == Action.ASSIGN_CONFIRM:
         assignee = click.value.split(":")[-1]
+        if not assignee.isalnum():
+            return
         await perform(deps, click, lambda: life.assign(team, number, user, assignee, True),
                       lambda d: f"Case #{number} now belongs to {mention(assignee)}.")
     elif action_id == Action.CHECKLIST:
         await tick(deps, click, number)
     elif action_id == Action.MERGE:
-        await merge(deps, click, number, int(click.value.split(":")[-1]))
+        into = parse_number(click.value.split(":")[-1])
+        if into is not None:
+            await merge(deps, click, number, into)
 
 
 def mark_answered(deps: Deps, click: Click, note: str) -> str:
@@ -153,24 +166,41 @@ async def open_snooze(deps: Deps, click: Click, number: int) -> None:
         return
     message = {"channel": (click.body.get("channel") or {}).get("id", ""),
                "ts": (click.body.get("message") or {}).get("ts", "")}
+    person = await deps.people.get(click.team_id, click.user_id)
     view = case_blocks.snooze_modal(case, choice, labels.get(choice, "later"), message)
-    await deps.client.views_open(trigger_id=click.trigger_id, view=view)
-    await deps.people.get(click.team_id, click.user_id)  # timezone ready for submit
+    await deps.client.views_open(trigger_id=click.trigger_id,
+                                 view=case_blocks.with_metadata(view, tz=person.tz))
+
+
+def shown_ticks(message: dict[str, Any]) -> set[str] | None:
+    """The steps ticked on the card as the clicker's Slack showed it."""
+    for block in message.get("blocks") or []:
+        if isinstance(block, dict) and \
+                str(block.get("block_id", "")).startswith(Block.CARD_CHECKLIST):
+            for element in block.get("elements") or []:
+                if isinstance(element, dict) and element.get("action_id") == Action.CHECKLIST:
+                    return {o.get("value") for o in element.get("initial_options") or []
+                            if isinstance(o, dict)}
+    return None
 
 
 async def tick(deps: Deps, click: Click, number: int) -> None:
-    """Checkboxes send the whole selection: tick what is new, untick what is gone."""
-    selected = {o["value"] for o in click.action.get("selected_options") or []}
+    """Checkboxes send the whole selection as the clicker saw it: apply only what they
+    changed, so a card that was stale on their screen cannot untick someone else's step."""
+    selected = {o.get("value") for o in click.action.get("selected_options") or []
+                if isinstance(o, dict)}
     try:
         case = deps.lifecycle.get(click.team_id, number)
     except NotFound as exc:
         await answer(deps, click, escape(str(exc)))
         return
-    marked = set(deps.lifecycle.steps(click.team_id, case.id))
-    for step in sorted(selected - marked):
+    before = shown_ticks(click.message)
+    if before is None:  # no card to compare with: take the selection as it is
+        before = set(deps.lifecycle.steps(click.team_id, case.id))
+    for step in sorted(s for s in selected - before if s):
         await perform(deps, click, lambda s=step: deps.lifecycle.step(
             click.team_id, number, click.user_id, s, done=True))
-    for step in sorted(marked - selected):
+    for step in sorted(s for s in before - selected if s):
         await perform(deps, click, lambda s=step: deps.lifecycle.step(
             click.team_id, number, click.user_id, s, done=False))
     refresh_card(deps, case)  # a refused tick must not stay ticked on the card
@@ -191,6 +221,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
         await ack()
         click = Click(body)
         if not (click.team_id and click.user_id):
+            return
+        if click.card_team and click.card_team != click.team_id:
+            deps.tasks.spawn(answer(deps, click, "This case belongs to another workspace, so "
+                                                 "it can only be worked from there."),
+                             name="other-workspace")
             return
         if not deps.store.first_time(click.team_id, click.key, to_iso(deps.clock.now())):
             return  # the same click delivered twice: done already

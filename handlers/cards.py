@@ -1,27 +1,36 @@
-"""Case cards in the channel: posted after the ack, updated in place.
+"""Case cards in the channel: posted after the ack, once, updated in place.
 
 A new case is written with card_state 'pending' before the agent gets an
-answer; the card is posted afterwards, in the channel's turn, and the case
-marked 'posted'. If Mend stops in between, `resume_cards` at the next start
-posts what is missing. Every later change re-renders the card from the
-stored case and sends it with `chat.update`: never reposted.
+answer. The card is posted afterwards, in the channel's turn: the case is
+marked 'posting' just before the post and 'posted' after Slack answers. A
+post that timed out may or may not have gone out, so it is not retried
+blindly: the case stays 'posting', and the next attempt first looks in the
+channel for a message whose metadata names this case. Cards left behind by
+a stop or an error are picked up at start and by every scheduler sweep.
+Every later change re-renders the card from the stored case and sends it
+with `chat.update`: never reposted.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.clock import to_iso
+from bot.clock import from_iso, to_iso
 from bot.models import Case
+from bot.slack_client import AMBIGUOUS
+from bot.store import CARD_PENDING, CARD_POSTING
 from handlers import case_blocks
 from handlers.context import Deps
+from handlers.ids import CARD_METADATA_TYPE
 
 log = logging.getLogger("mend.cards")
 
+POSTING_GRACE = timedelta(minutes=2)  # a post older than this is in doubt, not in flight
 # Answers that no retry will change: tell the agent instead.
 PERMANENT = {"not_in_channel", "channel_not_found", "is_archived", "restricted_action",
              "invalid_blocks", "msg_too_long", "no_text"}
@@ -37,26 +46,95 @@ def render(deps: Deps, case: Case) -> dict:
 
 
 def submit_card(deps: Deps, case: Case, response_url: str | None = None) -> None:
-    """Post the card after the ack, in the channel's turn."""
-    deps.pacer.submit(case.channel_id, lambda: post_card(deps, case, response_url))
+    """Post the card after the ack, in the channel's turn (once per process queue)."""
+    if case.id in deps.carding:
+        return
+    deps.carding.add(case.id)
+
+    async def turn() -> None:
+        try:
+            await post_card(deps, case, response_url)
+        finally:
+            deps.carding.discard(case.id)
+
+    deps.pacer.submit(case.channel_id, turn)
 
 
 async def post_card(deps: Deps, case: Case, response_url: str | None = None) -> str | None:
-    """Post the card for `case`; returns its ts, or None if Slack refused."""
+    """Post the card for `case` unless it is (or may already be) out; returns its ts."""
     case = deps.store.case_by_id(case.team_id, case.id) or case  # latest state
+    now = deps.clock.now()
+    if case.card_state == CARD_POSTING:
+        if case.card_claimed_at and from_iso(case.card_claimed_at) > now - POSTING_GRACE:
+            return None  # someone is posting it right now
+        if await _settle_in_doubt(deps, case, now):
+            return case.card_ts
+        case = deps.store.case_by_id(case.team_id, case.id) or case
+    if case.card_state != CARD_PENDING or not deps.store.set_card_state(
+            case.team_id, case.id, CARD_PENDING, CARD_POSTING, to_iso(now)):
+        return case.card_ts
     try:
-        resp = await deps.client.chat_postMessage(channel=case.channel_id, unfurl_links=False,
+        resp = await deps.poster.chat_postMessage(channel=case.channel_id, unfurl_links=False,
                                                   **render(deps, case))
     except SlackApiError as exc:
-        error = str(exc.response.get("error", "unknown"))
-        log.warning("case card for case id %s not posted: %s", case.id, error)
-        if error in PERMANENT:
-            deps.store.record_card_failed(case.team_id, case.id, error, to_iso(deps.clock.now()))
-            await _tell_agent(deps.client, response_url, case, error)
+        await _refused(deps, case, exc, response_url)
+        return None
+    except AMBIGUOUS as exc:
+        log.warning("card for case id %s in doubt: %s", case.id, type(exc).__name__)
         return None
     deps.store.record_card(case.team_id, case.id, resp["channel"], resp["ts"],
                            to_iso(deps.clock.now()))
     return resp["ts"]
+
+
+async def _refused(deps: Deps, case: Case, exc: SlackApiError,
+                   response_url: str | None) -> None:
+    error = str(exc.response.get("error") or f"http {exc.response.status_code}")
+    log.warning("case card for case id %s not posted: %s", case.id, error)
+    now = to_iso(deps.clock.now())
+    if error in PERMANENT:
+        deps.store.record_card_failed(case.team_id, case.id, error, now)
+        await _tell_agent(deps.client, response_url, case, error)
+    else:  # 429 or 5xx even after retries: Slack did not post it; a later sweep will
+        deps.store.set_card_state(case.team_id, case.id, CARD_POSTING, CARD_PENDING, now)
+
+
+async def _settle_in_doubt(deps: Deps, case: Case, now) -> bool:
+    """A post that may have gone out: record it if Slack has it, else post again."""
+    try:
+        ts = await find_message(deps.poster, case.channel_id, CARD_METADATA_TYPE,
+                                {"team_id": case.team_id, "case": case.number})
+    except (SlackApiError, *AMBIGUOUS) as exc:
+        log.warning("could not check card for case id %s: %s", case.id, type(exc).__name__)
+        return True  # try again at the next sweep
+    if ts:
+        deps.store.record_card(case.team_id, case.id, case.channel_id, ts, to_iso(now))
+        return True
+    deps.store.set_card_state(case.team_id, case.id, CARD_POSTING, CARD_PENDING, to_iso(now))
+    return False
+
+
+async def find_message(client: AsyncWebClient, channel: str, event_type: str,
+                       match: dict, thread_ts: str | None = None,
+                       pages: int = 10) -> str | None:
+    """The ts of Mend's message in `channel` (or a thread) whose metadata matches."""
+    cursor = None
+    for _ in range(pages):
+        args = {"channel": channel, "include_all_metadata": True, "limit": 200}
+        if cursor:
+            args["cursor"] = cursor
+        resp = await (client.conversations_replies(ts=thread_ts, **args) if thread_ts
+                      else client.conversations_history(**args))
+        for message in resp.get("messages") or []:
+            meta = message.get("metadata") or {}
+            payload = meta.get("event_payload") or {}
+            if meta.get("event_type") == event_type and \
+                    all(payload.get(k) == v for k, v in match.items()):
+                return message.get("ts")
+        cursor = (resp.get("response_metadata") or {}).get("next_cursor")
+        if not cursor:
+            return None
+    return None
 
 
 def refresh_card(deps: Deps, case: Case) -> None:
@@ -108,11 +186,12 @@ async def respond(client: AsyncWebClient, response_url: str | None, text: str,
         log.warning("could not answer through response_url: %s", type(exc).__name__)
 
 
-def resume_cards(deps: Deps) -> int:
-    """Queue cards that a stop left unposted; returns how many."""
+def resume_cards(deps: Deps, team_id: str | None = None) -> int:
+    """Queue cards left unposted (or in doubt); returns how many."""
     queued = 0
-    for team_id in deps.store.teams_awaiting_cards():
-        for case in deps.store.cases_awaiting_card(team_id):
-            submit_card(deps, case)
-            queued += 1
+    for team in [team_id] if team_id else deps.store.teams_awaiting_cards():
+        for case in deps.store.cases_awaiting_card(team):
+            if case.id not in deps.carding:
+                submit_card(deps, case)
+                queued += 1
     return queued

@@ -22,7 +22,6 @@ from handlers.blocks import (
     case_title,
     context,
     divider,
-    fit,
     header,
     mrkdwn,
     plain,
@@ -30,7 +29,16 @@ from handlers.blocks import (
     when,
 )
 from handlers.ids import CARD_METADATA_TYPE, Action, Block, Callback
-from handlers.mrkdwn import FIELD_TEXT_MAX, SECTION_TEXT_MAX, escape, mention, quote, truncate
+from handlers.mrkdwn import (
+    FIELD_TEXT_MAX,
+    MAX_MESSAGE_BLOCKS,
+    SECTION_TEXT_MAX,
+    escape,
+    mention,
+    quote,
+    truncate,
+)
+from handlers.slack_text import number
 
 ACCEPTED_LABELS = {"yes": "Yes", "no": "No", "not_offered": "Nothing offered"}
 Steps = list[tuple[str, str]]  # (step key, title) in playbook order
@@ -51,9 +59,21 @@ def case_card(case: Case, label: str, steps: Steps, marks: dict[str, StepMark]) 
     if case.status != CLOSED:
         blocks.append(_checklist(case, steps, marks))
     blocks.append(context(_progress(steps, marks), block_id=Block.CARD_FOOTER))
-    blocks.append({"type": "actions", "block_id": Block.CARD_ACTIONS,
+    blocks.append({"type": "actions", "block_id": team_block(Block.CARD_ACTIONS, case),
                    "elements": _card_actions(case)})
     return blocks
+
+
+def team_block(block: str, case: Case) -> str:
+    """A block id that names the case's workspace: a click on a card in a channel
+    shared with another organisation says which workspace the card belongs to."""
+    return f"{block}~{case.team_id}"
+
+
+def team_of_block(block_id: object) -> str:
+    """The workspace named in a block id made by `team_block` ('' if none)."""
+    _, _, team = str(block_id or "").partition("~")
+    return team
 
 
 def _card_fields(case: Case) -> list[str]:
@@ -88,7 +108,8 @@ def _checklist(case: Case, steps: Steps, marks: dict[str, StepMark]) -> dict[str
     ticked = [o for o in options if o["value"] in marks]
     if ticked:
         element["initial_options"] = ticked
-    return {"type": "actions", "block_id": Block.CARD_CHECKLIST, "elements": [element]}
+    return {"type": "actions", "block_id": team_block(Block.CARD_CHECKLIST, case),
+            "elements": [element]}
 
 
 def _progress(steps: Steps, marks: dict[str, StepMark]) -> str:
@@ -125,15 +146,23 @@ def card_metadata(case: Case) -> dict[str, Any]:
             "event_payload": {"team_id": case.team_id, "case": case.number}}
 
 
+def message_payload(message: dict[str, Any]) -> dict[str, Any]:
+    """The metadata payload Mend put on one of its messages (empty if none)."""
+    meta = message.get("metadata")
+    payload = meta.get("event_payload") if isinstance(meta, dict) else None
+    return payload if isinstance(payload, dict) else {}
+
+
 def case_number_from_card(message: dict[str, Any]) -> int | None:
-    """The case a card message belongs to, from its metadata or its buttons."""
-    payload = (message.get("metadata") or {}).get("event_payload") or {}
-    if str(payload.get("case", "")).isdigit():
-        return int(payload["case"])
+    """The case a card or nudge message belongs to, from its metadata or its buttons."""
+    found = number(message_payload(message).get("case"))
+    if found is not None:
+        return found
     for block in message.get("blocks") or []:
-        for element in block.get("elements") or []:
-            if str(element.get("value", "")).isdigit():
-                return int(element["value"])
+        for element in (block.get("elements") or []) if isinstance(block, dict) else []:
+            found = number(element.get("value")) if isinstance(element, dict) else None
+            if found is not None:
+                return found
     return None
 
 
@@ -153,9 +182,19 @@ def timeline_blocks(t: Timeline, label: str, steps: Steps) -> Blocks:
             f"{escape(case.compensation or '—')} "
             f"({ACCEPTED_LABELS.get(case.compensation_accepted or '', 'not recorded')})"))
     blocks.append(divider())
-    lines = [_event_line(e, dict(steps)) for e in t.events]
-    blocks += [section(chunk) for chunk in _chunks(["*Timeline*", *lines])]
-    return fit(blocks)
+    titles = dict(steps)
+    # Take events newest first while they fit the message, then show them in order.
+    room, chosen = MAX_MESSAGE_BLOCKS - len(blocks), []
+    widest_head = "*Timeline* (the latest 000; 000000 earlier not shown)"
+    for event in reversed(t.events):
+        trial = [truncate(_event_line(event, titles), SECTION_TEXT_MAX - 60), *chosen]
+        if len(_chunks([widest_head, *trial])) > room:
+            break
+        chosen = trial
+    hidden = t.total_events - len(chosen)
+    head = "*Timeline*" + (f" (the latest {len(chosen)}; {hidden} earlier not shown)"
+                           if hidden else "")
+    return blocks + [section(chunk) for chunk in _chunks([head, *chosen])]
 
 
 def _chunks(lines: list[str], limit: int = SECTION_TEXT_MAX) -> list[str]:
@@ -227,21 +266,30 @@ def confirm_assign(case: Case, assignee: str, count: int, limit: int) -> Blocks:
 
 def duplicate_offer(new: Case, open_cases: list[Case]) -> Blocks:
     """On a new case for a customer who has one open already."""
-    lines, buttons = [], []
+    blocks: Blocks = []
     for other in open_cases[:3]:
-        lines.append(f":link: Case #{other.number} for {escape(other.customer or '')} is open, "
-                     f"owned by {mention(other.owner_id)}.")
-        buttons.append(button(f"Add to #{other.number} as a note instead", Action.MERGE,
-                              f"{new.number}:{other.number}"))
-    return [section("\n".join(lines)),
-            {"type": "actions", "block_id": Block.OFFERS, "elements": buttons}]
+        blocks.append(section(f":link: Case #{other.number} for "
+                              f"{escape(other.customer or '')} is open, owned by "
+                              f"{mention(other.owner_id)}."))
+        # One actions block per offer: action ids must be unique within a block.
+        blocks.append({"type": "actions", "block_id": f"{Block.OFFERS}_{other.number}",
+                       "elements": [button(f"Add to #{other.number} as a note instead",
+                                           Action.MERGE, f"{new.number}:{other.number}")]})
+    return blocks
 
 
 # -- modals ------------------------------------------------------------------------------
 def _modal(callback: str, title: str, submit: str, case: Case, blocks: Blocks) -> dict:
     return {"type": "modal", "callback_id": callback, "title": plain(title, 24),
             "submit": plain(submit, 24), "close": plain("Cancel", 24),
-            "private_metadata": json.dumps({"case": case.number}), "blocks": blocks}
+            "private_metadata": json.dumps({"case": case.number, "team": case.team_id}),
+            "blocks": blocks}
+
+
+def with_metadata(view: dict, **extra: str) -> dict:
+    """The modal with more facts for its submission (e.g. the opener's timezone)."""
+    data = {**json.loads(view["private_metadata"]), **extra}
+    return {**view, "private_metadata": json.dumps(data)}
 
 
 def _input(block_id: str, label: str, element: dict, optional: bool = False) -> dict:
@@ -293,8 +341,7 @@ def snooze_modal(case: Case, choice: str, label: str, message: dict[str, str]) -
                {"type": "plain_text_input", "action_id": Action.TEXT, "max_length": 500},
                optional=True),
     ])
-    view["private_metadata"] = json.dumps({"case": case.number, "choice": choice, **message})
-    return view
+    return with_metadata(view, choice=choice, **message)
 
 
 def close_modal(case: Case) -> dict:

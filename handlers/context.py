@@ -30,4 +30,6 @@ class Deps:
     pacer: ChannelPacer
     lifecycle: Lifecycle
     people: People
+    poster: AsyncWebClient  # posts that must not repeat: timeouts are not retried blindly
     refreshing: set[int] = field(default_factory=set)  # cases with a card update queued
+    carding: set[int] = field(default_factory=set)  # cases whose card post is queued here

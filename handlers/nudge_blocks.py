@@ -19,7 +19,8 @@ def nudge_key(nudge: Nudge) -> str:
 
 def metadata(nudge: Nudge, case: Case) -> dict[str, Any]:
     return {"event_type": NUDGE_METADATA_TYPE,
-            "event_payload": {"key": nudge_key(nudge), "case": case.number}}
+            "event_payload": {"key": nudge_key(nudge), "case": case.number,
+                              "team_id": case.team_id}}
 
 
 def _title(case: Case, label: str) -> str:
@@ -42,7 +43,7 @@ def nudge_message(nudge: Nudge, case: Case, label: str, now, max_reminders: int,
                 "stand and when you'll be back.")
         return (f"Case #{n}: time to update the customer",
                 [section(text, Block.NUDGE_TEXT), _actions([
-                    button("Customer updated", Action.NUDGE_UPDATED, n)])])
+                    button("Customer updated", Action.NUDGE_UPDATED, n)], case.team_id)])
     due = case.next_followup_at or nudge.due_key
     what = ("check with the customer that the fix worked and they are satisfied"
             if case.followup_kind == SATISFACTION else "get back to the customer")
@@ -53,17 +54,17 @@ def nudge_message(nudge: Nudge, case: Case, label: str, now, max_reminders: int,
                 f"by {_overdue(due, now)} (due {when(due)}). Owner: {mention(case.owner_id)}; "
                 f"it is in <#{case.channel_id}>.")
         return f"Case #{n}: follow-up overdue", [section(text, Block.NUDGE_TEXT),
-                                                 _actions(_owner_controls(case))]
+                                                 _actions(_owner_controls(case), case.team_id)]
     if nudge.kind == UNASSIGNED:
         text = (f":leftwards_arrow_with_hook: {_title(case, label)} is back in the unowned "
                 f"queue: its follow-up has been overdue since {when(due)}. Who can take it?")
         return f"Case #{n} needs an owner", [section(text, Block.NUDGE_TEXT),
-                                             _actions([_take(case)])]
+                                             _actions([_take(case)], case.team_id)]
     if case.owner_id is None:
         text = (f":raising_hand: {_title(case, label)} needs an owner: its follow-up is due "
                 f"since {when(due)}. Who can take it and {what}?")
         return f"Case #{n} needs an owner", [section(text, Block.NUDGE_TEXT),
-                                             _actions([_take(case), *_snoozes(n)])]
+                                             _actions([_take(case), *_snoozes(n)], case.team_id)]
     step = f"Reminder {nudge.rung + 1} of {max_reminders}: " if nudge.rung else ""
     text = (f":alarm_clock: {mention(case.owner_id)} {step}time to {what} on "
             f"{_title(case, label)}; the follow-up is due since {when(due)}.")
@@ -73,7 +74,7 @@ def nudge_message(nudge: Nudge, case: Case, label: str, now, max_reminders: int,
         blocks.append(context(f"Snoozed by {mention(snooze.actor_id)}"
                               + (f": “{escape(reason)}”" if reason else "")))
     blocks.append(_actions([button("Done", Action.NUDGE_DONE, n), *_snoozes(n),
-                            _reassign()]))
+                            _reassign()], case.team_id))
     return f"Case #{n}: follow-up due", blocks
 
 
@@ -83,8 +84,9 @@ def answered(blocks: Blocks, note: str) -> Blocks:
     return [*kept, context(note)]
 
 
-def _actions(elements: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"type": "actions", "block_id": Block.NUDGE_ACTIONS, "elements": elements}
+def _actions(elements: list[dict[str, Any]], team_id: str) -> dict[str, Any]:
+    return {"type": "actions", "block_id": f"{Block.NUDGE_ACTIONS}~{team_id}",
+            "elements": elements}
 
 
 def _take(case: Case) -> dict[str, Any]:

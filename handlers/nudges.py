@@ -35,12 +35,15 @@ from bot.schedule import ESCALATION, UPDATE, Hours, plan_timer
 from bot.slack_client import AMBIGUOUS
 from bot.store import CARD_FAILED
 from handlers import nudge_blocks
-from handlers.cards import PERMANENT, refresh_card
+from handlers.cards import PERMANENT, find_message, refresh_card, resume_cards
 from handlers.context import Deps
 from handlers.ids import NUDGE_METADATA_TYPE
 
 log = logging.getLogger("mend.nudges")
 LEASE = "nudger"
+# Lookup answers after which a nudge can never be delivered.
+GONE = {"thread_not_found", "channel_not_found", "not_in_channel", "is_archived",
+        "message_not_found"}
 RETRY_AFTER = timedelta(minutes=1)
 
 
@@ -74,10 +77,22 @@ class Nudger:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="nudger")
 
     async def stop(self) -> None:
+        """Stop sweeping (messages already queued still go out: drain them, then
+        `release()`, so the next process cannot resend what is in flight here)."""
         self._stop.set()
         if self._task:
             await self._task
+
+    def release(self) -> None:
         self.deps.store.release_lease(LEASE, self.holder)
+
+    @property
+    def lease_length(self) -> timedelta:
+        return timedelta(seconds=max(60.0, self.interval * 3))
+
+    def _hold_lease(self, now: datetime) -> bool:
+        return self.deps.store.acquire_lease(LEASE, self.holder, to_iso(now),
+                                             to_iso(now + self.lease_length))
 
     async def _run(self) -> None:
         while not self._stop.is_set():
@@ -94,16 +109,21 @@ class Nudger:
     async def sweep(self) -> SweepReport:
         """Recover, plan and send, if this process holds the lease."""
         report = SweepReport()
-        now = self.deps.clock.now()
-        lease_until = now + timedelta(seconds=max(60.0, self.interval * 3))
-        if not self.deps.store.acquire_lease(LEASE, self.holder, to_iso(now),
-                                             to_iso(lease_until)):
-            return report
-        report.held_lease = True
         for team_id in self.deps.store.workspaces():
-            report.recovered += await self.recover(team_id)
-            report.planned += await self.plan(team_id, now)
-            report.queued += self.send(team_id, now)
+            now = self.deps.clock.now()
+            if not self._hold_lease(now):  # renewed for each workspace
+                return report
+            report.held_lease = True
+            try:
+                report.recovered += await self.recover(team_id)
+                report.planned += await self.plan(team_id, now)
+                report.queued += self.send(team_id, now)
+                resume_cards(self.deps, team_id)
+            except Exception as exc:  # noqa: BLE001 - one workspace must not stop the others
+                log.error("sweep of %s failed: %s", team_id, type(exc).__name__)
+                report.errors.append(f"{team_id}: {type(exc).__name__}")
+        if not report.held_lease:
+            report.held_lease = self._hold_lease(self.deps.clock.now())
         return report
 
     # -- planning ---------------------------------------------------------------------
@@ -184,6 +204,12 @@ class Nudger:
         store, now = self.deps.store, self.deps.clock.now()
         try:
             case = store.case_by_id(nudge.team_id, nudge.case_id)
+            stale = self._stale(nudge, case)  # it may have waited its turn a while
+            if stale:
+                store.nudge_dropped(nudge, "cancelled", stale, to_iso(now), before="sending")
+                return
+            if not self._hold_lease(now):
+                return  # another process took over: it settles this row, not us
             text, blocks = self._render(nudge, case, now)
             resp = await self.client.chat_postMessage(
                 channel=channel, thread_ts=thread, text=text, blocks=blocks,
@@ -216,22 +242,32 @@ class Nudger:
 
     # -- recovering nudges in doubt ------------------------------------------------------
     async def recover(self, team_id: str) -> int:
-        """Settle rows left 'sending': marked sent if their message is in Slack, else
-        made pending again. Returns how many were settled."""
+        """Settle rows left 'sending' (by a crash, a timeout, or a process that lost
+        the lease): sent if their message is in Slack, else pending again.
+        Rows claimed within a lease length may still be in flight: left alone."""
         settled = 0
+        now = self.deps.clock.now()
         for nudge in self.deps.store.nudges_in_doubt(team_id):
-            if nudge.id in self.inflight:
-                continue  # being sent by this process right now
+            claimed = _parse(nudge.claimed_at or "", now)
+            if nudge.id in self.inflight or claimed > now - self.lease_length:
+                continue
             try:
                 ts = await self._find(nudge)
-            except (SlackApiError, *AMBIGUOUS) as exc:
+            except SlackApiError as exc:
+                error = str(exc.response.get("error") or "")
+                if error in GONE:  # the thread or channel is gone: nowhere to send it
+                    self.deps.store.nudge_dropped(nudge, "failed", error, to_iso(now),
+                                                  before="sending")
+                    settled += 1
+                continue
+            except AMBIGUOUS as exc:
                 log.warning("could not check nudge %s: %s", nudge.id, type(exc).__name__)
                 continue
-            now = to_iso(self.deps.clock.now())
             if ts:
-                self.deps.store.nudge_sent(nudge, ts, now)
+                self.deps.store.nudge_sent(nudge, ts, to_iso(now))
             else:
-                self.deps.store.nudge_retry(nudge, now, "not found after a stop", now)
+                self.deps.store.nudge_retry(nudge, to_iso(now), "not found after a stop",
+                                            to_iso(now))
             settled += 1
         return settled
 
@@ -239,20 +275,8 @@ class Nudger:
         """The ts of the message carrying this nudge's key, if Slack has one."""
         if not nudge.channel:
             return None
-        if nudge.thread_ts:
-            resp = await self.client.conversations_replies(
-                channel=nudge.channel, ts=nudge.thread_ts, include_all_metadata=True,
-                limit=200)
-        else:
-            resp = await self.client.conversations_history(
-                channel=nudge.channel, include_all_metadata=True, limit=200)
-        key = nudge_blocks.nudge_key(nudge)
-        for message in resp.get("messages") or []:
-            meta = message.get("metadata") or {}
-            if meta.get("event_type") == NUDGE_METADATA_TYPE and \
-                    (meta.get("event_payload") or {}).get("key") == key:
-                return message.get("ts")
-        return None
+        return await find_message(self.client, nudge.channel, NUDGE_METADATA_TYPE,
+                                  {"key": nudge_blocks.nudge_key(nudge)}, nudge.thread_ts)
 
 
 def _parse(iso: str, default: datetime) -> datetime:

@@ -51,5 +51,8 @@ class People:
             # Without users.info we still work, reading times in UTC.
             log.warning("users.info failed for %s: %s", user_id, exc.response.get("error"))
             return Person(user_id)
+        except Exception as exc:  # noqa: BLE001 - a slow Slack must not stop the caller
+            log.warning("users.info failed for %s: %s", user_id, type(exc).__name__)
+            return Person(user_id)
         return Person(user_id, user.get("tz") or "UTC",
                       bool(user.get("is_admin") or user.get("is_owner")))

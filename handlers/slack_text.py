@@ -37,3 +37,9 @@ def plain(text: str) -> str:
     for entity, char in ENTITIES:
         text = text.replace(entity, char)
     return text
+
+
+def number(value: object) -> int | None:
+    """A case number from a payload value (`12`, `"12"`, `"12:U3"`), or None."""
+    text = str(value if value is not None else "").split(":")[0].strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else None

@@ -21,6 +21,7 @@ from handlers.commands import SAVE_FAILED, SLACK_ID
 from handlers.context import Deps
 from handlers.ids import Action, Block, Callback
 from handlers.mrkdwn import mention
+from handlers.slack_text import number as parse_number
 from handlers.slack_text import plain
 
 log = logging.getLogger("mend.views")
@@ -28,8 +29,10 @@ log = logging.getLogger("mend.views")
 
 def field(values: dict[str, Any], block: str, action: str) -> str | None:
     """The text or selected option of one input in a submitted view."""
-    element = values.get(block, {}).get(action, {})
-    if element.get("selected_option"):
+    element = (values.get(block) or {}).get(action) or {}
+    if not isinstance(element, dict):
+        return None
+    if isinstance(element.get("selected_option"), dict):
         return element["selected_option"].get("value")
     value = element.get("value")
     return value if isinstance(value, str) else None
@@ -84,26 +87,26 @@ class Submission:
         self.values = (self.view.get("state") or {}).get("values") or {}
         user = body.get("user") or {}
         self.user_id = str(user.get("id") or "")
-        self.team_id = str((body.get("team") or {}).get("id") or user.get("team_id") or "")
-        number = metadata(self.view).get("case")
-        self.number = int(number) if str(number).isdigit() else None
+        self.team_id = str((body.get("team") or {}).get("id") or self.view.get("team_id") or "")
+        self.meta = metadata(self.view)
+        self.number = parse_number(self.meta.get("case"))
+        # A modal opened from a card acts on the card's workspace only.
+        self.foreign = bool(self.meta.get("team")) and self.meta.get("team") != self.team_id
 
     def text(self, block: str) -> str:
         return (field(self.values, block, Action.TEXT) or "").strip()
-
-    def first_time(self, deps: Deps) -> bool:
-        """A retried submission of the same modal is applied once (a modal that
-        was accepted closes, so its id is never submitted twice on purpose)."""
-        key = f"view:{self.view.get('id')}"
-        return deps.store.first_time(self.team_id, key, to_iso(deps.clock.now()))
 
 
 async def submit_case_modal(ack, body: dict[str, Any], deps: Deps,
                             work: Callable[[Submission], Any], error_block: str) -> None:
     """Validate, apply once, close the modal, refresh the card; refusals show in the form."""
     sub = Submission(body)
-    if sub.number is None or not sub.team_id:
+    if sub.number is None or not sub.team_id or not sub.user_id:
         await ack(response_action="errors", errors={error_block: "This form lost its case."})
+        return
+    if sub.foreign:
+        await ack(response_action="errors",
+                  errors={error_block: "This case belongs to another workspace."})
         return
     try:
         outcome = await work(sub)
@@ -117,26 +120,35 @@ async def submit_case_modal(ack, body: dict[str, Any], deps: Deps,
         refresh_card(deps, outcome.case)
 
 
+def submitter_tz(sub: Submission, deps: Deps) -> str:
+    """The timezone noted when the modal opened (no Web API call before the ack)."""
+    known = deps.people.cached(sub.team_id, sub.user_id)
+    return str(sub.meta.get("tz") or (known.tz if known else "UTC"))
+
+
 async def followup_work(sub: Submission, deps: Deps):
-    person = await deps.people.get(sub.team_id, sub.user_id)
+    tz = submitter_tz(sub, deps)
     quick = field(sub.values, Block.FOLLOWUP_QUICK, Action.QUICK)
-    date = (sub.values.get(Block.FOLLOWUP_DATE, {}).get(Action.DATE) or {}).get("selected_date")
-    time = (sub.values.get(Block.FOLLOWUP_TIME, {}).get(Action.TIME) or {}).get("selected_time")
+    date = ((sub.values.get(Block.FOLLOWUP_DATE) or {}).get(Action.DATE) or {}).get(
+        "selected_date")
+    time = ((sub.values.get(Block.FOLLOWUP_TIME) or {}).get(Action.TIME) or {}).get(
+        "selected_time")
     now = deps.clock.now()
     if quick:
-        due = quick_choice(quick, person.tz, now)
+        due = quick_choice(quick, tz, now)
     elif date:
-        due = check_when(combine_local(date, time or "09:00", person.tz), person.tz, now)
+        due = check_when(combine_local(date, time or "09:00", tz), tz, now)
     else:
         raise BadTime("Pick a quick choice, or a day and a time.")
     return deps.lifecycle.set_followup(sub.team_id, sub.number, sub.user_id, due)
 
 
 async def note_work(sub: Submission, deps: Deps):
-    text = plain(sub.text(Block.NOTE_TEXT))
-    if not sub.first_time(deps):
-        return None
-    return deps.lifecycle.note(sub.team_id, sub.number, sub.user_id, text)
+    # The view id makes a retried submission land once (recorded with the note itself,
+    # so a note first refused for being empty can still be added).
+    return deps.lifecycle.note(sub.team_id, sub.number, sub.user_id,
+                               plain(sub.text(Block.NOTE_TEXT)),
+                               once_key=f"view:{sub.view.get('id')}")
 
 
 async def resolve_work(sub: Submission, deps: Deps):
@@ -152,9 +164,8 @@ async def close_work(sub: Submission, deps: Deps):
 
 
 async def snooze_work(sub: Submission, deps: Deps):
-    person = await deps.people.get(sub.team_id, sub.user_id)
-    meta = metadata(sub.view)
-    until = quick_choice(meta.get("choice", ""), person.tz, deps.clock.now())
+    meta = sub.meta
+    until = quick_choice(str(meta.get("choice", "")), submitter_tz(sub, deps), deps.clock.now())
     done = deps.lifecycle.snooze(sub.team_id, sub.number, sub.user_id, until,
                                  plain(sub.text(Block.SNOOZE_REASON)))
     if done.changed and meta.get("channel") and meta.get("ts"):

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.clock import from_iso
+from bot.clock import from_iso, to_iso
 from bot.models import OPEN
 from handlers.ids import NUDGE_METADATA_TYPE, Action, Block, Callback
 from tests.conftest import PACE, replace_settings, start_mend
@@ -240,6 +240,7 @@ async def test_killed_between_send_and_mark_then_restarted_sends_no_duplicate(
         await first.stop()  # the process goes away without ever marking it
     await asyncio.sleep(0.7)  # the held post lands in the thread meanwhile
     assert len(nudges(slack)) == 1
+    clock.advance(minutes=3)  # rows claimed within a lease length may still be in flight
     second = await Mend_start(settings, clock)
     try:
         report = await second.mend.nudger.sweep()
@@ -260,10 +261,15 @@ async def test_claimed_but_never_posted_is_sent_after_restart(settings, clock, s
         await first.mend.nudger.plan("T1", clock.now())
         [row] = first.store.nudges_for_case("T1", 1)
         case = first.store.case_by_id("T1", row.case_id)
-        assert first.store.claim_nudge(row, case.card_channel, case.card_ts, "x")
+        assert first.store.claim_nudge(row, case.card_channel, case.card_ts,
+                                       to_iso(clock.now()))
     finally:
         await first.stop()  # died right after recording the claim
     second = await Mend_start(settings, clock)
+    await second.mend.nudger.sweep()
+    await second.settle()
+    assert nudges(slack) == []  # within a lease length it may still be in flight: wait
+    clock.advance(minutes=3)
     try:
         await second.mend.nudger.sweep()
         await second.settle()

@@ -7,6 +7,7 @@ import json
 from slack_sdk.models.blocks import Block
 
 from bot.models import OPEN
+from standin.blockkit import check_blocks
 
 REPORT = "for Dana Lee: charged twice for her order, she emailed us furious"
 
@@ -17,9 +18,12 @@ def all_text(blocks: list[dict]) -> str:
 
 
 def assert_valid_blocks(blocks: list[dict], limit: int = 50) -> None:
+    """Valid for slack_sdk's models and for the stand-in's stricter checks (lengths
+    inside elements, unique action ids), as Slack itself would judge them."""
     assert 0 < len(blocks) <= limit
     for block in Block.parse_all(blocks):
         block.validate_json()
+    check_blocks(blocks, limit=limit)
 
 
 async def test_recover_opens_case_and_answers_with_playbook(mend, slack, slack_user):
