@@ -43,7 +43,50 @@ async def run(settings) -> None:
     await mend.close()
 
 
+def export(argv: list[str]) -> int:
+    """`python -m bot export --since 30d [--team T123]`: the CSV on standard output."""
+    import argparse
+    import os
+    from datetime import UTC, datetime, timedelta
+
+    from bot.clock import to_iso
+    from bot.config import DEFAULT_DB
+    from bot.reports import export_csv
+    from bot.store import Store
+
+    parser = argparse.ArgumentParser(prog="python -m bot export",
+                                     description="Cases and their timelines as CSV.")
+    parser.add_argument("--since", default="30d", help="how far back, e.g. 30d (default)")
+    parser.add_argument("--team", help="workspace id (needed when the database has several)")
+    args = parser.parse_args(argv)
+    days = args.since.lower().removesuffix("d")
+    if not days.isdigit() or not 0 < int(days) <= 3650:
+        print("mend: --since takes a number of days, e.g. 30d", file=sys.stderr)
+        return EXIT_CONFIG
+    path = os.environ.get("MEND_DB") or str(DEFAULT_DB)
+    if not os.path.exists(path):
+        print(f"mend: no database at {path} (set MEND_DB)", file=sys.stderr)
+        return EXIT_CONFIG
+    store = Store(path)
+    teams = store.workspaces()
+    team = args.team or (teams[0] if len(teams) == 1 else None)
+    if team not in teams:
+        print(f"mend: pick a workspace with --team ({', '.join(teams) or 'none yet'})",
+              file=sys.stderr)
+        return EXIT_CONFIG
+    since = datetime.now(UTC) - timedelta(days=int(days))
+    export_csv(store.export_rows(team, to_iso(since)), sys.stdout)
+    store.close()
+    return 0
+
+
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["export"]:
+        try:
+            return export(argv[1:])
+        except StoreError as exc:
+            print(f"mend: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
     configure_logging()
     load_dotenv_file()
     try:

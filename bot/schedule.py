@@ -25,6 +25,7 @@ from bot.models import Case, Timer
 from bot.playbook import NudgeRules
 
 FOLLOWUP, ESCALATION, UPDATE, UNASSIGNED = "followup", "escalation", "update", "unassigned"
+DIGEST = "digest"
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -57,6 +58,15 @@ def zone(tz: str | None) -> ZoneInfo:
         return ZoneInfo(tz or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
         return ZoneInfo("UTC")
+
+
+def digest_moment(now: datetime, day: str, at: str, tz: str | None) -> datetime:
+    """This week's digest time (UTC): `day` (mon..sun) at `at` (HH:MM) in `tz`."""
+    local = now.astimezone(zone(tz))
+    monday = local.date() - timedelta(days=local.weekday())
+    when = datetime.combine(monday + timedelta(days=DAY_NAMES.index(day)),
+                            time.fromisoformat(at), tzinfo=zone(tz))
+    return when.astimezone(UTC)
 
 
 def in_hours(moment: datetime, tz: str | None, hours: Hours) -> bool:

@@ -26,6 +26,43 @@ class StoreError(Exception):
 
 
 @dataclass(frozen=True)
+class CaseFilter:
+    """Which not-closed cases a list shows (all conditions together)."""
+
+    owner: str | None = None
+    unowned: bool = False
+    channel: str | None = None
+    category: str | None = None
+    overdue_before: str | None = None  # follow-up due before this instant
+    # Who is looking, when they are not a lead: only cases they own or reported,
+    # or in channels they are in.
+    viewer: str | None = None
+    viewer_channels: tuple[str, ...] = ()
+
+    def sql(self, team_id: str) -> tuple[str, list[Any]]:
+        where, params = ["team_id = ?", "status != 'closed'"], [team_id]
+        if self.owner:
+            where.append("owner_id = ?")
+            params.append(self.owner)
+        if self.unowned:
+            where.append("owner_id IS NULL")
+        if self.channel:
+            where.append("channel_id = ?")
+            params.append(self.channel)
+        if self.category:
+            where.append("category = ?")
+            params.append(self.category)
+        if self.overdue_before:
+            where.append("next_followup_at <= ?")
+            params.append(self.overdue_before)
+        if self.viewer:
+            marks = ", ".join("?" for _ in self.viewer_channels)
+            where.append(f"(owner_id = ? OR reporter_id = ? OR channel_id IN ({marks}))")
+            params += [self.viewer, self.viewer, *self.viewer_channels]
+        return " AND ".join(where), params
+
+
+@dataclass(frozen=True)
 class NewCase:
     """A case to be inserted: its workspace, fields, who opened it and when."""
 
@@ -91,7 +128,6 @@ def _v2(db: sqlite_utils.Database) -> None:
         db["cases"].add_column(column, str)
     db["cases"].add_column("repeat_of", int)
     db["cases"].add_column("duplicate_of", int)
-    db["cases"].create_index(["team_id", "status", "next_followup_at"])
     db["steps"].create(
         {"team_id": str, "case_id": int, "step": str, "done_by": str, "done_at": str},
         pk=("team_id", "case_id", "step"),
@@ -135,10 +171,25 @@ def _v3(db: sqlite_utils.Database) -> None:
                "SELECT team_id, MIN(created_at) FROM cases GROUP BY team_id")
 
 
+def _v4(db: sqlite_utils.Database) -> None:
+    """Leads' views: the not-closed cases in urgency order, cohorts by opening date,
+    and each workspace's digest schedule and timezone."""
+    # Partial indexes: only cases still in play, in the order the lists show them.
+    db.execute("CREATE INDEX idx_cases_live_due ON cases (team_id, next_followup_at, "
+               "created_at) WHERE status != 'closed'")
+    db.execute("CREATE INDEX idx_cases_live_owner ON cases (team_id, owner_id, "
+               "next_followup_at) WHERE status != 'closed'")
+    db["cases"].create_index(["team_id", "created_at"])
+    for column in ("digest_day", "digest_time", "tz"):
+        db["workspaces"].add_column(column, str)
+
+
 # Append only: a migration, once released, never changes.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
+WORKSPACE_SETTINGS = ("lead_channel", "work_days", "work_start", "work_end", "digest_day",
+                      "digest_time", "tz")
 # pending -> posting (recorded just before the post) -> posted | failed
 CARD_PENDING, CARD_POSTING, CARD_POSTED, CARD_FAILED = "pending", "posting", "posted", "failed"
 
@@ -255,12 +306,6 @@ class Store:
 
     def case_by_number(self, team_id: str, number: int) -> Case | None:
         return self._one("team_id = ? AND number = ?", [team_id, number])
-
-    def open_cases_owned_by(self, team_id: str, owner_id: str, limit: int = 20) -> list[Case]:
-        return self._cases(
-            "team_id = ? AND status = ? AND owner_id = ? ORDER BY number DESC LIMIT ?",
-            [team_id, OPEN, owner_id, limit],
-        )
 
     def teams_awaiting_cards(self) -> list[str]:
         """Workspaces with a case whose card is not known to be posted."""
@@ -433,6 +478,87 @@ class Store:
                                [team_id, key, at])
         return cur.rowcount == 1
 
+    # -- leads' views ---------------------------------------------------------------
+    def live_cases(self, team_id: str, where: CaseFilter, limit: int,
+                   offset: int = 0) -> tuple[list[Case], int]:
+        """Cases not closed, matching `where`, most urgent first, and how many match.
+
+        Urgency: follow-ups soonest due (overdue first), then cases with no follow-up,
+        oldest first. Two index-ordered ranges, so a page costs little at any size.
+        """
+        sql, params = where.sql(team_id)
+        due_part = f"{sql} AND next_followup_at IS NOT NULL"
+        none_part = f"{sql} AND next_followup_at IS NULL"
+        with_due = self._count(due_part, params)
+        without = self._count(none_part, params) if where.overdue_before is None else 0
+        found: list[Case] = []
+        if offset < with_due:
+            found = self._cases(f"{due_part} ORDER BY next_followup_at, created_at "
+                                "LIMIT ? OFFSET ?", [*params, limit, offset])
+        if len(found) < limit and without:
+            found += self._cases(f"{none_part} ORDER BY created_at LIMIT ? OFFSET ?",
+                                 [*params, limit - len(found), max(0, offset - with_due)])
+        return found, with_due + without
+
+    def oldest_live(self, team_id: str, limit: int) -> list[Case]:
+        return self._cases("team_id = ? AND status != 'closed' ORDER BY created_at LIMIT ?",
+                           [team_id, limit])
+
+    def enqueue_digest(self, team_id: str, week: str, at: str) -> bool:
+        """The week's digest into the outbox, once per workspace and week."""
+        with self._tx() as conn:
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO nudges (team_id, case_id, kind, rung, due_key, state, "
+                "attempts, send_after, created_at) VALUES (?, 0, 'digest', 0, ?, 'pending', 0, "
+                "?, ?)", [team_id, week, at, at])
+        return cur.rowcount == 1
+
+    def _count(self, where: str, params: list[Any]) -> int:
+        return self.db.conn.execute(f"SELECT COUNT(*) FROM cases WHERE {where}",
+                                    params).fetchone()[0]
+
+    def step_counts(self, team_id: str, case_ids: list[int]) -> dict[int, int]:
+        """How many checklist steps each case has ticked."""
+        if not case_ids:
+            return {}
+        marks = ", ".join("?" for _ in case_ids)
+        rows = self.db.conn.execute(
+            f"SELECT case_id, COUNT(*) FROM steps WHERE team_id = ? AND case_id IN ({marks}) "
+            "GROUP BY case_id", [team_id, *case_ids])
+        return dict(rows.fetchall())
+
+    def workload(self, team_id: str) -> list[tuple[str | None, int]]:
+        """Open cases per owner (None: waiting for an owner), busiest first."""
+        rows = self.db.conn.execute(
+            # "status != closed" lets SQLite use the partial index of live cases.
+            "SELECT owner_id, COUNT(*) FROM cases WHERE team_id = ? AND status != 'closed' "
+            "AND status = 'open' GROUP BY owner_id ORDER BY COUNT(*) DESC", [team_id])
+        return rows.fetchall()
+
+    def cohort(self, team_id: str, since: str, kinds: tuple[str, ...]) -> tuple[
+            list[Case], list[Event]]:
+        """Cases opened since `since`, and their events of the given kinds."""
+        cases = self._cases("team_id = ? AND created_at >= ? ORDER BY created_at",
+                            [team_id, since])
+        marks = ", ".join("?" for _ in kinds)
+        rows = self.db.query(
+            "SELECT e.* FROM events e JOIN cases c ON c.id = e.case_id AND c.team_id = e.team_id "
+            f"WHERE c.team_id = ? AND c.created_at >= ? AND e.kind IN ({marks}) "
+            "ORDER BY e.id", [team_id, since, *kinds])
+        return cases, [Event.from_row(r) for r in rows]
+
+    def export_rows(self, team_id: str, since: str) -> Iterator[tuple[Case, Event]]:
+        """Every event of the cases opened since `since`, with its case, in order."""
+        cases = {c.id: c for c in self._cases("team_id = ? AND created_at >= ?",
+                                              [team_id, since])}
+        rows = self.db.query(
+            "SELECT e.* FROM events e JOIN cases c ON c.id = e.case_id AND c.team_id = e.team_id "
+            "WHERE c.team_id = ? AND c.created_at >= ? ORDER BY c.number, e.id",
+            [team_id, since])
+        for row in rows:
+            event = Event.from_row(row)
+            yield cases[event.case_id], event
+
     # -- workspaces ----------------------------------------------------------------
     def workspaces(self) -> list[str]:
         """Every workspace Mend has seen (the scheduler visits each in turn)."""
@@ -441,13 +567,13 @@ class Store:
     def workspace(self, team_id: str) -> dict[str, Any]:
         """A workspace's own settings (None where it uses the defaults)."""
         row = self.db.conn.execute(
-            "SELECT lead_channel, work_days, work_start, work_end FROM workspaces "
-            "WHERE team_id = ?", [team_id]).fetchone()
-        keys = ("lead_channel", "work_days", "work_start", "work_end")
-        return dict(zip(keys, row or (None,) * 4, strict=True))
+            f"SELECT {', '.join(WORKSPACE_SETTINGS)} FROM workspaces WHERE team_id = ?",
+            [team_id]).fetchone()
+        return dict(zip(WORKSPACE_SETTINGS, row or (None,) * len(WORKSPACE_SETTINGS),
+                        strict=True))
 
     def set_workspace(self, team_id: str, at: str, **fields: str | None) -> None:
-        allowed = {"lead_channel", "work_days", "work_start", "work_end"}
+        allowed = set(WORKSPACE_SETTINGS)
         assert set(fields) <= allowed, fields
         with self._tx() as conn:
             conn.execute("INSERT OR IGNORE INTO workspaces (team_id, created_at) VALUES (?, ?)",
@@ -535,7 +661,7 @@ class Store:
                 f"UPDATE nudges SET state = ?{', ' if sets else ''}{sets} "
                 "WHERE team_id = ? AND id = ? AND state = ?",
                 [after, *fields.values(), nudge.team_id, nudge.id, before])
-            if cur.rowcount == 1 and after in ("sent", "failed"):
+            if cur.rowcount == 1 and after in ("sent", "failed") and nudge.case_id:
                 self._event(conn, nudge.team_id, nudge.case_id, at, None,
                             "nudge_sent" if after == "sent" else "nudge_failed",
                             {"kind": nudge.kind, "rung": nudge.rung,

@@ -2,10 +2,10 @@
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers import actions, case_commands, commands, events, views
+from handlers import actions, case_commands, commands, events, lead_commands, views
 from handlers.context import Deps
 
-_ = case_commands  # its sub-commands register themselves on import
+_ = (case_commands, lead_commands)  # their sub-commands register themselves on import
 
 
 def register_all(app: AsyncApp, deps: Deps) -> None:

@@ -15,6 +15,7 @@ from handlers import case_blocks, nudge_blocks
 from handlers.cards import refresh_card, respond
 from handlers.context import Deps
 from handlers.ids import Action, Block
+from handlers.lead_commands import page_clicked
 from handlers.mrkdwn import escape, mention
 from handlers.slack_text import number as parse_number
 
@@ -23,7 +24,7 @@ log = logging.getLogger("mend.actions")
 ACTIONS = (Action.TAKE, Action.ASSIGN, Action.FOLLOWUP, Action.NOTE, Action.RESOLVE,
            Action.CLOSE, Action.REOPEN, Action.CHECKLIST, Action.ASSIGN_CONFIRM, Action.MERGE,
            Action.NUDGE_DONE, Action.NUDGE_SNOOZE, Action.NUDGE_SNOOZE_MORNING,
-           Action.NUDGE_ASSIGN, Action.NUDGE_UPDATED)
+           Action.NUDGE_ASSIGN, Action.NUDGE_UPDATED, Action.OPEN_PREV, Action.OPEN_NEXT)
 
 
 class Click:
@@ -229,6 +230,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
             return
         if not deps.store.first_time(click.team_id, click.key, to_iso(deps.clock.now())):
             return  # the same click delivered twice: done already
+        if click.action.get("action_id") in (Action.OPEN_PREV, Action.OPEN_NEXT):
+            deps.tasks.spawn(page_clicked(deps, body), name="open-page")
+            return
         deps.tasks.spawn(handle(deps, click), name=f"action-{click.action.get('action_id')}")
 
     for action_id in ACTIONS:

@@ -206,23 +206,3 @@ def playbook_modal(case: Case, advice: Any) -> dict[str, Any]:
         "close": plain("Done", 24),
         "blocks": playbook_reply(case, advice)[:100],
     }
-
-
-# -- App Home --------------------------------------------------------------------
-def home_view(cases: list[Case], labels: dict[str, str]) -> dict[str, Any]:
-    blocks: Blocks = [
-        header("Mend · service recovery"),
-        section("When something goes wrong for a customer, type `/recover` and what happened. "
-                "Mend opens a case, gives you the recovery steps and wording, and keeps the "
-                "follow-up on the team's radar."),
-        divider(),
-        section(f"*Your open cases* ({len(cases)})"),
-    ]
-    if not cases:
-        blocks.append(context("You own no open cases. :tada:"))
-    for case in cases[:40]:
-        blocks.append(section(
-            f"*{escape(case_title(case, labels.get(case.category, case.category)))}*\n"
-            f"Next follow-up: {when(case.next_followup_at)} · in <#{case.channel_id}>"
-        ))
-    return {"type": "home", "blocks": fit(blocks, 100)}

@@ -138,7 +138,10 @@ async def find_message(client: AsyncWebClient, channel: str, event_type: str,
 
 
 def refresh_card(deps: Deps, case: Case) -> None:
-    """Update the card in place soon; several changes in a row make one update."""
+    """Update the card in place soon; several changes in a row make one update.
+    The owner's App Home is refreshed too, if they have looked at it."""
+    if case.owner_id and (case.team_id, case.owner_id) in deps.home_viewers:
+        deps.tasks.spawn(deps.publish_home(case.team_id, case.owner_id), name="home")
     if case.id in deps.refreshing:
         return
     deps.refreshing.add(case.id)
@@ -172,8 +175,9 @@ async def _tell_agent(client: AsyncWebClient, response_url: str | None, case: Ca
 
 
 async def respond(client: AsyncWebClient, response_url: str | None, text: str,
-                  blocks: list | None = None) -> None:
-    """An ephemeral message to the person who acted, through Slack's response_url."""
+                  blocks: list | None = None, replace: bool = False) -> None:
+    """An ephemeral message to the person who acted, through Slack's response_url
+    (`replace`: instead of the message they clicked in)."""
     if not response_url:
         return
     from slack_sdk.webhook.async_client import AsyncWebhookClient
@@ -181,7 +185,7 @@ async def respond(client: AsyncWebClient, response_url: str | None, text: str,
     webhook = AsyncWebhookClient(response_url, session=client.session, timeout=10)
     try:
         await webhook.send(text=text, blocks=blocks, response_type="ephemeral",
-                           replace_original=False)
+                           replace_original=replace)
     except Exception as exc:  # noqa: BLE001 - a courtesy note; the change itself is saved
         log.warning("could not answer through response_url: %s", type(exc).__name__)
 

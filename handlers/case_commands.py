@@ -10,6 +10,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import available_timezones
 
 from bot.clock import to_iso
 from bot.lifecycle import Done, NeedsConfirmation, NotFound, Refused
@@ -219,8 +220,9 @@ HOURS = re.compile(r"^(?P<days>[a-z,\-]+)\s+(?P<start>\d{1,2}:\d{2})\s*-\s*(?P<e
 CHANNEL = re.compile(r"<#(C[A-Z0-9]{1,30})(?:\|[^<>]*)?>")
 
 
-@subcommand("settings", f"{COMMAND} settings [lead-channel #channel | hours mon-fri 09:00-18:00]",
-            "Show or change this workspace's nudge settings (leads)")
+@subcommand("settings", f"{COMMAND} settings [lead-channel #channel | hours mon-fri 09:00-18:00 "
+                        "| digest mon 09:00 | timezone Europe/Paris]",
+            "Show or change this workspace's settings (leads)")
 async def settings(ack: Ack, inv: Invocation, args: str, deps: Deps) -> None:
     what, _, value = args.strip().partition(" ")
     if not what:
@@ -250,8 +252,26 @@ def _setting(what: str, value: str) -> dict[str, str | None]:
         return {"lead_channel": match.group(1)}
     if what == "hours":
         return _hours(value.lower())
-    raise Usage(f"Settings are `lead-channel` and `hours`, e.g. `{COMMAND} settings hours "
-                "mon-fri 09:00-18:00`.")
+    if what == "digest":
+        return _digest(value.lower())
+    if what == "timezone":
+        if value not in available_timezones():
+            raise Usage(f"Use a timezone name such as `Europe/Paris` or `America/Chicago` "
+                        f"(got `{escape(value[:40])}`).")
+        return {"tz": value}
+    raise Usage(f"Settings are `lead-channel`, `hours`, `digest` and `timezone`, e.g. "
+                f"`{COMMAND} settings hours mon-fri 09:00-18:00`.")
+
+
+def _digest(value: str) -> dict[str, str]:
+    day, _, at = value.partition(" ")
+    try:
+        clock = datetime.strptime(at.strip(), "%H:%M").time()
+    except ValueError:
+        clock = None
+    if day[:3] not in DAY_NAMES or clock is None:
+        raise Usage(f"Give a day and a time, e.g. `{COMMAND} settings digest mon 09:00`.")
+    return {"digest_day": day[:3], "digest_time": f"{clock:%H:%M}"}
 
 
 def _hours(value: str) -> dict[str, str]:
@@ -282,6 +302,7 @@ def _describe_settings(team_id: str, deps: Deps) -> str:
     ws = deps.store.workspace(team_id)
     hours = Hours.from_rules(deps.recovery.playbook.nudges, ws)
     lead = f"<#{ws['lead_channel']}>" if ws.get("lead_channel") else \
-        "none (escalations go to the case thread, mentioning the leads)"
+        "none (escalations go to the case thread, mentioning the leads; no weekly digest)"
+    digest = f"{(ws.get('digest_day') or 'mon').title()} {ws.get('digest_time') or '09:00'}"
     return (f"Working hours: {hours.describe()}, in each owner's own timezone. "
-            f"Lead channel: {lead}.")
+            f"Lead channel: {lead}. Weekly digest: {digest} ({ws.get('tz') or 'UTC'}).")

@@ -60,6 +60,8 @@ class Action(StrEnum):
     NUDGE_ASSIGN = "nudge_assign"
     NUDGE_UPDATED = "nudge_customer_updated"
     # answers to the acting user
+    OPEN_PREV = "open_prev"  # value: {"q": filters, "o": offset}
+    OPEN_NEXT = "open_next"
     ASSIGN_CONFIRM = "assign_confirm"
     MERGE = "merge_into"
     # modal inputs

@@ -23,6 +23,11 @@ def metadata(nudge: Nudge, case: Case) -> dict[str, Any]:
                               "team_id": case.team_id}}
 
 
+def digest_metadata(nudge: Nudge) -> dict[str, Any]:
+    return {"event_type": NUDGE_METADATA_TYPE,
+            "event_payload": {"key": nudge_key(nudge), "team_id": nudge.team_id}}
+
+
 def _title(case: Case, label: str) -> str:
     who = f"{escape(case.customer)} · " if case.customer else ""
     return f"*case #{case.number}* ({who}{escape(label)})"

@@ -31,7 +31,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import to_iso
 from bot.models import CLOSED, OPEN, Case, Nudge, Timer
-from bot.schedule import ESCALATION, UPDATE, Hours, plan_timer
+from bot.schedule import DIGEST, ESCALATION, UPDATE, Hours, digest_moment, plan_timer, zone
 from bot.slack_client import AMBIGUOUS
 from bot.store import CARD_FAILED
 from handlers import nudge_blocks
@@ -45,6 +45,7 @@ LEASE = "nudger"
 GONE = {"thread_not_found", "channel_not_found", "not_in_channel", "is_archived",
         "message_not_found"}
 RETRY_AFTER = timedelta(minutes=1)
+DIGEST_CATCH_UP = timedelta(hours=24)
 
 
 @dataclass
@@ -117,6 +118,7 @@ class Nudger:
             try:
                 report.recovered += await self.recover(team_id)
                 report.planned += await self.plan(team_id, now)
+                self.plan_digest(team_id, now)
                 report.queued += self.send(team_id, now)
                 resume_cards(self.deps, team_id)
             except Exception as exc:  # noqa: BLE001 - one workspace must not stop the others
@@ -148,6 +150,17 @@ class Nudger:
                 self._unassign(case, now)
         return sum(len(plan.send) for _, _, plan in plans)
 
+    def plan_digest(self, team_id: str, now: datetime) -> None:
+        """Once a week (workspace day, time and timezone), the digest into the outbox."""
+        ws = self.deps.store.workspace(team_id)
+        if not ws.get("lead_channel"):
+            return
+        moment = digest_moment(now, ws.get("digest_day") or "mon",
+                               ws.get("digest_time") or "09:00", ws.get("tz") or "UTC")
+        if moment <= now < moment + DIGEST_CATCH_UP:  # late after downtime, not days late
+            week = moment.astimezone(zone(ws.get("tz"))).strftime("%G-W%V")
+            self.deps.store.enqueue_digest(team_id, week, to_iso(now))
+
     async def _zones(self, team_id: str, cases: list[Case]) -> dict[str | None, str]:
         """Owners' timezones (users.info, cached); an unowned case uses its reporter's."""
         owners = sorted({c.owner_id or c.reporter_id for c in cases})
@@ -167,6 +180,9 @@ class Nudger:
         queued = 0
         lead_channel = self.deps.store.workspace(team_id).get("lead_channel")
         for nudge in self.deps.store.sendable_nudges(team_id, to_iso(now)):
+            if nudge.kind == DIGEST:
+                queued += self._send_digest(nudge, lead_channel, now)
+                continue
             case = self.deps.store.case_by_id(team_id, nudge.case_id)
             stale = self._stale(nudge, case)
             if stale:
@@ -187,6 +203,16 @@ class Nudger:
             queued += 1
         return queued
 
+    def _send_digest(self, nudge: Nudge, channel: str | None, now: datetime) -> int:
+        if not channel:
+            self.deps.store.nudge_dropped(nudge, "cancelled", "no lead channel", to_iso(now))
+            return 0
+        if not self.deps.store.claim_nudge(nudge, channel, None, to_iso(now)):
+            return 0
+        self.inflight.add(nudge.id)
+        self.deps.pacer.submit(channel, lambda: self._deliver(nudge, channel, None))
+        return 1
+
     @staticmethod
     def _stale(nudge: Nudge, case: Case | None) -> str | None:
         """Why a pending nudge no longer applies (None if it still does)."""
@@ -204,16 +230,21 @@ class Nudger:
         store, now = self.deps.store, self.deps.clock.now()
         try:
             case = store.case_by_id(nudge.team_id, nudge.case_id)
-            stale = self._stale(nudge, case)  # it may have waited its turn a while
-            if stale:
+            stale = None if nudge.kind == DIGEST else self._stale(nudge, case)
+            if stale:  # it may have waited its turn a while
                 store.nudge_dropped(nudge, "cancelled", stale, to_iso(now), before="sending")
                 return
             if not self._hold_lease(now):
                 return  # another process took over: it settles this row, not us
-            text, blocks = self._render(nudge, case, now)
+            if nudge.kind == DIGEST:
+                text, blocks = "Mend weekly digest", self._digest(nudge.team_id, now)
+                meta = nudge_blocks.digest_metadata(nudge)
+            else:
+                text, blocks = self._render(nudge, case, now)
+                meta = nudge_blocks.metadata(nudge, case)
             resp = await self.client.chat_postMessage(
-                channel=channel, thread_ts=thread, text=text, blocks=blocks,
-                metadata=nudge_blocks.metadata(nudge, case), unfurl_links=False)
+                channel=channel, thread_ts=thread, text=text, blocks=blocks, metadata=meta,
+                unfurl_links=False)
         except SlackApiError as exc:
             self._refused(nudge, exc, now)
         except AMBIGUOUS as exc:
@@ -223,6 +254,16 @@ class Nudger:
             store.nudge_sent(nudge, resp["ts"], to_iso(now))
         finally:
             self.inflight.discard(nudge.id)
+
+    def _digest(self, team_id: str, now: datetime) -> list:
+        from handlers.lead_blocks import digest_blocks
+        from handlers.lead_commands import stats_for, team_numbers
+
+        team = team_numbers(self.deps, team_id, now)
+        stats = stats_for(self.deps, team_id, now - timedelta(days=7), now)
+        shown = team["overdue_cases"] + team["unowned_cases"]
+        ticks = self.deps.store.step_counts(team_id, [c.id for c in shown])
+        return digest_blocks(stats, team, self.deps.recovery.labels(), ticks, now)
 
     def _render(self, nudge: Nudge, case: Case, now: datetime):
         label = self.deps.recovery.category_label(case.category)

@@ -20,13 +20,46 @@ class Person:
     is_admin: bool = False
 
 
+CHANNELS_TTL_SECONDS = 600
+
+
 class People:
-    """users.info, remembered for a few hours per workspace and user."""
+    """users.info, remembered for a few hours per workspace and user; and the
+    channels each person is in (users.conversations, for a few minutes)."""
 
     def __init__(self, client: AsyncWebClient, ttl: float = TTL_SECONDS):
         self.client = client
         self.ttl = ttl
         self._cache: dict[tuple[str, str], tuple[float, Person]] = {}
+        self._channels: dict[tuple[str, str], tuple[float, tuple[str, ...]]] = {}
+
+    def cached_channels(self, team_id: str, user_id: str) -> tuple[str, ...] | None:
+        hit = self._channels.get((team_id, user_id))
+        if hit and time.monotonic() - hit[0] < CHANNELS_TTL_SECONDS:
+            return hit[1]
+        return None
+
+    async def channels(self, team_id: str, user_id: str) -> tuple[str, ...]:
+        """The channels `user_id` is a member of (empty if Slack can't say)."""
+        cached = self.cached_channels(team_id, user_id)
+        if cached is not None:
+            return cached
+        found: list[str] = []
+        cursor = None
+        try:
+            for _ in range(20):
+                resp = await self.client.users_conversations(
+                    user=user_id, types="public_channel,private_channel",
+                    exclude_archived=True, limit=200, **({"cursor": cursor} if cursor else {}))
+                found += [c["id"] for c in resp.get("channels") or []]
+                cursor = (resp.get("response_metadata") or {}).get("next_cursor")
+                if not cursor:
+                    break
+        except Exception as exc:  # noqa: BLE001 - then they see only their own cases
+            log.warning("users.conversations failed for %s: %s", user_id, type(exc).__name__)
+            return ()
+        self._channels[(team_id, user_id)] = (time.monotonic(), tuple(found))
+        return tuple(found)
 
     def cached(self, team_id: str, user_id: str) -> Person | None:
         """The person if known and fresh, without asking Slack."""

@@ -122,6 +122,7 @@ class WebApiMethods:
             "conversations.join": self._conversations_join,
             "conversations.open": self._conversations_open,
             "users.info": self._users_info,
+            "users.conversations": self._users_conversations,
             "views.open": self._views_open,
             "views.push": self._views_push,
             "views.update": self._views_update,
@@ -547,6 +548,15 @@ class WebApiMethods:
     def _conversations_info(self, args: dict[str, Any]) -> dict[str, Any]:
         channel_id = self._resolve_channel(args.get("channel"))
         return {"ok": True, "channel": self._channel_object(channel_id)}
+
+    def _users_conversations(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Channels the user is in: those listing them as a member, and those whose
+        membership was never given (anyone may be in them)."""
+        user = args.get("user") or self.bot_user_id
+        ids = [cid for cid, rec in self._channels.items()
+               if rec["members"] is None or user in rec["members"]]
+        page, meta = self._page(ids, args)
+        return {"ok": True, "channels": [self._channel_object(c) for c in page], **meta}
 
     def _conversations_members(self, args: dict[str, Any]) -> dict[str, Any]:
         channel_id = self._resolve_channel(args.get("channel"))

@@ -110,5 +110,5 @@ async def test_app_home_lists_my_open_cases(mend, slack, slack_user):
     assert publish.ok
     view = publish.args["view"]
     view = json.loads(view) if isinstance(view, str) else view
-    assert "Case #1" in all_text(view["blocks"])
+    assert "*#1* Dana Lee" in all_text(view["blocks"])
     assert_valid_blocks(view["blocks"], limit=100)

@@ -112,7 +112,8 @@ def test_manifest_matches_registered_listeners():
     assert m["settings"]["interactivity"]["is_enabled"] is True
     assert m["features"]["app_home"]["home_tab_enabled"] is True
     assert set(m["oauth_config"]["scopes"]["bot"]) == {
-        "commands", "chat:write", "users:read", "channels:history", "groups:history"}
+        "commands", "chat:write", "users:read", "channels:history", "groups:history",
+        "channels:read", "groups:read", "im:write", "files:write"}
 
 
 async def test_every_declared_command_and_event_has_a_listener(mend, slack_user):

@@ -1,0 +1,191 @@
+"""Block Kit for leads: case lists, outcomes, the App Home team view, the digest."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from bot.clock import to_iso
+from bot.models import Case
+from bot.reports import MEASURE_LABELS, MEASURES, Outcomes, Query, Stats, age
+from handlers.blocks import (
+    Blocks,
+    button,
+    context,
+    divider,
+    fit,
+    header,
+    section,
+    when,
+)
+from handlers.ids import Action
+from handlers.mrkdwn import escape, mention, truncate
+
+PAGE = 20
+
+
+def case_line(case: Case, label: str, ticks: int, now: datetime) -> str:
+    """One case in a list: number, customer, category, owner, age, follow-up, checklist."""
+    overdue = case.next_followup_at and case.next_followup_at <= to_iso(now)
+    due = (f"follow-up {when(case.next_followup_at)}"
+           + (" :red_circle: *overdue*" if overdue else "")) if case.next_followup_at \
+        else "no follow-up set"
+    who = f"{escape(case.customer)} · " if case.customer else ""
+    owner = mention(case.owner_id) if case.owner_id else "_waiting for an owner_"
+    status = " · resolved" if case.status == "resolved" else ""
+    return (f"*#{case.number}* {who}{escape(label)} · {owner} · {age(case.created_at, now)} "
+            f"old{status} · {due} · checklist {ticks}/5")
+
+
+def open_list(query: Query, cases: list[Case], total: int, offset: int,
+              labels: dict[str, str], ticks: dict[int, int], now: datetime) -> Blocks:
+    """The answer to `/recover open ...`, one page of it."""
+    if not total:
+        return [section(f"No cases in play match ({escape(query.described)}). :tada:")]
+    last = min(offset + len(cases), total)
+    blocks: Blocks = [section(f"*Cases in play* — {query.described}: {total} "
+                              f"(showing {offset + 1}–{last})")]
+    blocks += [section(case_line(c, labels.get(c.category, c.category), ticks.get(c.id, 0),
+                                 now)) for c in cases]
+    paging = []
+    if offset > 0:
+        paging.append(button("Previous", Action.OPEN_PREV, _page(query, offset - PAGE)))
+    if last < total:
+        paging.append(button("Next", Action.OPEN_NEXT, _page(query, offset + PAGE)))
+    if paging:
+        blocks.append({"type": "actions", "block_id": "open_paging", "elements": paging})
+    blocks.append(context("Most urgent first: overdue, then due soonest, then the oldest "
+                          "without a follow-up."))
+    return fit(blocks)
+
+
+def _page(query: Query, offset: int) -> str:
+    return json.dumps({"q": query.text, "o": max(0, offset)})
+
+
+# -- outcomes ------------------------------------------------------------------------
+def _hours(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value * 60:.0f}m" if value < 1 else f"{value:.1f}h" if value < 48 \
+        else f"{value / 24:.1f}d"
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.0f}%" if whole else "—"
+
+
+def outcomes_text(o: Outcomes) -> str:
+    on_time = "—" if o.on_time_share is None else f"{100 * o.on_time_share:.0f}%"
+    return (f"Opened {o.opened} · resolved {o.resolved} · closed {o.closed} · reopened "
+            f"{o.reopened}\nFollow-ups done before they fell due: {on_time} "
+            f"({o.followups_on_time}/{o.followups_due}) · satisfaction follow-ups completed: "
+            f"{o.satisfaction_done}\nCompensation offered {o.compensation_offered}, accepted "
+            f"{o.compensation_accepted} ({_pct(o.compensation_accepted, o.compensation_offered)})")
+
+
+def times_table(o: Outcomes) -> str:
+    """Median and 90th percentile of each time, as a small monospace table."""
+    rows = [f"{'':<32}{'median':>8}{'p90':>8}{'cases':>7}"]
+    for m in MEASURES:
+        s = o.spread(m)
+        rows.append(f"{'time ' + MEASURE_LABELS[m]:<32}{_hours(s.median):>8}"
+                    f"{_hours(s.p90):>8}{s.count:>7}")
+    return "```" + "\n".join(rows) + "```"
+
+
+def _brief(name: str, o: Outcomes) -> str:
+    res = o.spread("resolution")
+    apology = o.spread("apology")
+    return (f"{name}: {o.opened} opened, {o.resolved} resolved · apology median "
+            f"{_hours(apology.median)} · resolution median {_hours(res.median)} / p90 "
+            f"{_hours(res.p90)}")
+
+
+def stats_blocks(stats: Stats, label: str, labels: dict[str, str]) -> Blocks:
+    """The answer to `/recover stats`: overall, by category, by owner."""
+    blocks: Blocks = [
+        header(f"Recovery outcomes · last {label}"),
+        context(f"Cases opened since {when(stats.since.isoformat())}; every figure comes "
+                "from the case timelines."),
+        section(outcomes_text(stats.overall)),
+        section(times_table(stats.overall)),
+    ]
+    if stats.by_category:
+        lines = [_brief(escape(labels.get(k, k)), o) for k, o in
+                 sorted(stats.by_category.items(), key=lambda kv: -kv[1].opened)]
+        blocks.append(section("*By category*\n" + truncate("\n".join(lines), 2900)))
+    if stats.by_owner:
+        lines = [_brief(mention(k) if k else "_no owner_", o) for k, o in
+                 sorted(stats.by_owner.items(), key=lambda kv: -kv[1].opened)[:25]]
+        blocks.append(section("*By owner*\n" + truncate("\n".join(lines), 2900)))
+    return fit(blocks)
+
+
+# -- App Home ----------------------------------------------------------------------------
+def home_view(mine: list[Case], waiting: list[Case], team: dict[str, Any] | None,
+              labels: dict[str, str], ticks: dict[int, int], now: datetime) -> dict:
+    """Everyone's home: their cases and cases waiting for an owner in their channels;
+    for leads, also the team view."""
+    label = lambda c: labels.get(c.category, c.category)  # noqa: E731
+    blocks: Blocks = [
+        header("Mend · service recovery"),
+        section("When something goes wrong for a customer, type `/recover` and what "
+                "happened. Mend opens a case, gives you the steps and the words, and keeps "
+                "the follow-up on the team's radar."),
+        divider(),
+        section(f"*My cases* ({len(mine)}) — next due first"),
+    ]
+    blocks += [section(case_line(c, label(c), ticks.get(c.id, 0), now)) for c in mine[:15]] \
+        or [context("You own no open cases. :tada:")]
+    blocks.append(section(f"*Waiting for an owner in your channels* ({len(waiting)})"))
+    blocks += [section(case_line(c, label(c), ticks.get(c.id, 0), now))
+               for c in waiting[:10]] or [context("None right now.")]
+    if team is not None:
+        blocks += team_view(team, label, ticks, now)
+    return {"type": "home", "blocks": fit(blocks, 100)}
+
+
+def team_view(team: dict[str, Any], label, ticks: dict[int, int], now: datetime) -> Blocks:
+    limit = team["limit"]
+    load = [f"{':warning: ' if n > limit else ''}{mention(owner)}: {n}"
+            for owner, n in team["workload"] if owner]
+    week = team["week"]
+    blocks: Blocks = [
+        divider(),
+        header("Team view (leads)"),
+        section("*Open cases per owner* (over "
+                f"{limit} highlighted)\n" + (truncate(" · ".join(load), 2900) or "_none_")),
+        section(f"*This week*: opened {week.opened}, resolved {week.resolved}, closed "
+                f"{week.closed}, reopened {week.reopened} · overdue now: {team['overdue']} · "
+                f"waiting for an owner: {team['unowned']}"),
+    ]
+    for title, cases in (("Overdue", team["overdue_cases"]),
+                         ("Waiting for an owner", team["unowned_cases"]),
+                         ("Oldest in play", team["oldest"])):
+        if cases:
+            blocks.append(section(f"*{title}*"))
+            blocks += [section(case_line(c, label(c), ticks.get(c.id, 0), now))
+                       for c in cases[:5]]
+    return blocks
+
+
+# -- the weekly digest -------------------------------------------------------------------
+def digest_blocks(stats: Stats, team: dict[str, Any], labels: dict[str, str],
+                  ticks: dict[int, int], now: datetime) -> Blocks:
+    label = lambda c: labels.get(c.category, c.category)  # noqa: E731
+    blocks: Blocks = [
+        header("Mend weekly digest"),
+        section(outcomes_text(stats.overall)),
+        section(times_table(stats.overall)),
+    ]
+    attention = team["overdue_cases"][:5] + team["unowned_cases"][:5]
+    if attention:
+        blocks.append(section("*Needs attention*"))
+        blocks += [section(case_line(c, label(c), ticks.get(c.id, 0), now))
+                   for c in attention]
+    over = [f"{mention(o)}: {n}" for o, n in team["workload"] if o and n > team["limit"]]
+    if over:
+        blocks.append(section("*Over the workload limit*: " + " · ".join(over)))
+    return fit(blocks)

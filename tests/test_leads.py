@@ -1,0 +1,248 @@
+"""Leads: lists, App Home, outcomes, the weekly digest and exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from handlers.ids import Action
+from tests.conftest import start_mend
+from tests.test_recover import all_text, assert_valid_blocks
+
+THURSDAY = datetime(2026, 11, 26, 18, 0, tzinfo=UTC)
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def clock(clock):
+    clock.set(THURSDAY)
+    return clock
+
+
+def lead(mend, *users):
+    mend.store.set_leads("T1", list(users) or ["ULEAD"], "U0", "2026-11-01T00:00:00.000000Z")
+
+
+async def seed(mend, slack, slack_user, clock):
+    """Five cases: three in C1 (U1), one in C2 (U2, private to U2 and the lead), one unowned."""
+    slack.add_channel("C2", name="vip", members=["U2", "ULEAD"])
+    texts = [("customer Acme: charged twice for one order", "U1", "C1"),
+             ("customer Bolt: waited on hold for an hour", "U1", "C1"),
+             ("customer Cora: the agent was rude to her", "U1", "C1"),
+             ("customer Dune: wrong information about the warranty", "U2", "C2"),
+             ("customer Echo: parcel never arrived, late delivery", "U1", "C1")]
+    for text, user, channel in texts:
+        await slack_user.command(text, user_id=user, channel_id=channel)
+    await mend.settle()
+    life = mend.mend.deps.lifecycle
+    life.set_followup("T1", 1, "U1", clock.now() + timedelta(hours=5))
+    life.set_followup("T1", 2, "U1", clock.now() + timedelta(minutes=30))
+    clock.advance(hours=1)  # case 2 is now overdue
+    life.release("T1", 5, "U1")
+
+
+def numbers(blocks) -> list[int]:
+    import re
+
+    return [int(n) for n in re.findall(r"\*#(\d+)\*", all_text(blocks))]
+
+
+async def test_empty_workspace_has_nothing_in_play(mend, slack_user):
+    lead(mend)
+    reply = await slack_user.command("open", user_id="ULEAD")
+    assert "No cases in play" in all_text(reply.json["blocks"])
+
+
+async def test_open_lists_most_urgent_first_with_the_columns(mend, slack, slack_user, clock):
+    await seed(mend, slack, slack_user, clock)
+    lead(mend)
+    reply = await slack_user.command("open", user_id="ULEAD")
+    blocks = reply.json["blocks"]
+    assert_valid_blocks(blocks)
+    assert numbers(blocks)[:2] == [2, 1]  # overdue first, then due soonest
+    text = all_text(blocks)
+    assert "*overdue*" in text and "_waiting for an owner_" in text and "checklist 0/5" in text
+    assert "Bolt" in text and "Long wait" in text and "1h old" in text
+
+
+@pytest.mark.parametrize("filters, expected", [
+    ("mine", [2, 1, 3]),
+    ("<@U2|kofi>", [4]),
+    ("unowned", [5]),
+    ("overdue", [2]),
+    ("<#C2|vip>", [4]),
+    ("billing", [1]),
+    ("mine overdue", [2]),
+    ("unowned <#C1|support>", [5]),
+])
+async def test_filters_combine(mend, slack, slack_user, clock, filters, expected):
+    await seed(mend, slack, slack_user, clock)
+    lead(mend, "U1")
+    reply = await slack_user.command(f"open {filters}", user_id="U1")
+    assert numbers(reply.json["blocks"]) == expected
+
+
+async def test_unknown_filter_is_explained(mend, slack_user):
+    reply = await slack_user.command("open purple")
+    assert "don't know the filter `purple`" in all_text(reply.json["blocks"])
+
+
+async def test_who_sees_what(mend, slack, slack_user, clock):
+    await seed(mend, slack, slack_user, clock)
+    lead(mend)
+    await slack_user.command("open", user_id="U1")  # not a lead: answered after the ack
+    await mend.settle()
+    seen_by_u1 = numbers(slack.responses[-1]["body"]["blocks"])
+    assert 4 not in seen_by_u1 and sorted(seen_by_u1) == [1, 2, 3, 5]
+    reply = await slack_user.command("open", user_id="ULEAD")
+    assert sorted(numbers(reply.json["blocks"])) == [1, 2, 3, 4, 5]
+    await slack_user.command("open", user_id="U2")
+    await mend.settle()
+    assert sorted(numbers(slack.responses[-1]["body"]["blocks"])) == [1, 2, 3, 4, 5]
+
+
+async def test_more_than_twenty_rows_page_in_place(mend, slack, slack_user, clock):
+    lead(mend)
+    for i in range(25):
+        await slack_user.command(f"customer C{i}: waited on hold", user_id="U1")
+    reply = await slack_user.command("open", user_id="ULEAD")
+    first = reply.json["blocks"]
+    assert len(numbers(first)) == 20 and "showing 1–20" in all_text(first)
+    page = {"ts": "1.1", "blocks": first}
+    await slack_user.block_action(Action.OPEN_NEXT, user_id="ULEAD",
+                                  value=json.dumps({"q": "", "o": 20}))
+    await mend.settle()
+    second = slack.responses[-1]["body"]
+    assert second["replace_original"] is True and page
+    assert len(numbers(second["blocks"])) == 5 and "Previous" in all_text(second["blocks"])
+    assert set(numbers(first)).isdisjoint(numbers(second["blocks"]))
+
+
+async def test_stats_are_for_leads_and_come_from_the_timeline(mend, slack, slack_user, clock):
+    await seed(mend, slack, slack_user, clock)
+    reply = await slack_user.command("stats 30d", user_id="U1")
+    assert "for leads" in all_text(reply.json["blocks"])
+    lead(mend)
+    clock.advance(hours=1)
+    await slack_user.command("step 1 apologize", user_id="U1")
+    await slack_user.command("step 2 apologize", user_id="U1")
+    clock.advance(hours=1)
+    await slack_user.command("resolve 1 refunded the double charge", user_id="U1")
+    mend.store.db.execute("SELECT 1")
+    reply = await slack_user.command("stats 7d", user_id="ULEAD")
+    blocks = reply.json["blocks"]
+    assert_valid_blocks(blocks)
+    text = all_text(blocks)
+    assert "Opened 5 · resolved 1 · closed 0 · reopened 0" in text
+    assert "time to the apology" in text and "2.0h" in text  # both apologies 2h in
+    assert "By category" in text and "Billing" in text and "By owner" in text
+    bad = await slack_user.command("stats forever", user_id="ULEAD")
+    assert "7d" in all_text(bad.json["blocks"])
+
+
+async def test_app_home_for_an_agent_and_for_a_lead(mend, slack, slack_user, clock):
+    await seed(mend, slack, slack_user, clock)
+    lead(mend)
+    for user in ("U1", "ULEAD"):
+        await slack_user.event({"type": "app_home_opened", "user": user, "tab": "home"})
+    await mend.settle()
+    homes = {c.arg("user_id"): c.arg("view") for c in slack.calls_to("views.publish")}
+    agent, boss = all_text(homes["U1"]["blocks"]), all_text(homes["ULEAD"]["blocks"])
+    assert "My cases" in agent and "Team view" not in agent and "*#5*" in agent
+    assert "Team view" in boss and "overdue now: 1" in boss
+    assert_valid_blocks(homes["ULEAD"]["blocks"], limit=100)
+    before = len(slack.calls_to("views.publish"))
+    await slack_user.command("assign 3 <@U2|kofi>", user_id="U1")  # touches U2? not seen
+    await slack_user.command("note 1 called her", user_id="U1")
+    await mend.settle()
+    assert len(slack.calls_to("views.publish")) > before  # U1's home refreshed
+
+
+async def test_weekly_digest_is_sent_once_even_across_a_restart(settings, slack, clock):
+    clock.set(THURSDAY)
+    running = await start_mend(settings, clock)
+    try:
+        from standin import MendDriver
+        from tests.conftest import SECRET
+
+        lead(running, "ULEAD")
+        async with MendDriver(running.url, SECRET, slack) as driver:
+            await driver.command("customer Acme: charged twice", user_id="U1")
+            reply = await driver.command("settings digest thu 17:30", user_id="ULEAD")
+            assert "Thu 17:30" in all_text(reply.json["blocks"])
+            await driver.command("settings lead-channel <#CLEADS|leads>", user_id="ULEAD")
+        for _ in range(2):
+            await running.mend.nudger.sweep()
+            await running.settle()
+    finally:
+        await running.stop()
+    again = await start_mend(settings, clock)
+    try:
+        clock.advance(hours=2)
+        await again.mend.nudger.sweep()
+        await again.settle()
+    finally:
+        await again.stop()
+    digests = [m for m in slack.messages("CLEADS") if "weekly digest" in all_text(m["blocks"])]
+    assert len(digests) == 1
+    assert_valid_blocks(digests[0]["blocks"])
+    assert "Opened 1" in all_text(digests[0]["blocks"])
+
+
+def read_csv(text: str) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+async def test_export_sends_the_lead_a_csv_checked_row_by_row(mend, slack, slack_user, clock):
+    await seed(mend, slack, slack_user, clock)
+    lead(mend)
+    await slack_user.command("note 1 =cmd|' /C calc'!A0", user_id="U1")  # a formula attempt
+    reply = await slack_user.command("export 30d", user_id="ULEAD")
+    assert "direct message" in all_text(reply.json["blocks"])
+    await mend.settle()
+    assert slack.calls_to("files.getUploadURLExternal")
+    [complete] = slack.calls_to("files.completeUploadExternal")
+    assert complete.ok
+    [stored] = [f for f in slack.files.values() if f["completed"]]
+    rows = read_csv(stored["bytes"].decode())
+    expected = []
+    for number in range(1, 6):
+        case = mend.store.case_by_number("T1", number)
+        expected += [(str(number), e.kind, e.at) for e in mend.store.events("T1", case.id)]
+    assert [(r["case"], r["event"], r["event_at"]) for r in rows] == expected
+    first = rows[0]
+    assert (first["customer"], first["category"], first["owner"]) == ("Acme", "billing_error",
+                                                                     "U1")
+    note = [r for r in rows if r["event"] == "note"][0]
+    assert json.loads(note["event_detail"])["text"].startswith("=cmd")  # kept as text
+    assert slack.calls_to("files.completeUploadExternal")[0].arg("channel_id") is not None
+
+
+def test_command_line_export_matches(settings, tmp_path):
+    from bot.clock import to_iso
+    from bot.store import NewCase, Store
+
+    store = Store(settings.db_path)
+    now = datetime.now(UTC)
+    fields = dict(channel_id="C1", reporter_id="U1", owner_id="U1", summary="late, again",
+                  category="broken_promise", emotion="upset", contact="email",
+                  severity="normal", customer="Acme, Inc.")
+    store.create_cases([NewCase("T1", fields, "U1", to_iso(now - timedelta(days=3)))])
+    store.create_cases([NewCase("T1", fields, "U1", to_iso(now - timedelta(days=40)))])
+    store.close()
+    result = subprocess.run([sys.executable, "-m", "bot", "export", "--since", "30d"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=30,
+                            env={**os.environ, "MEND_DB": settings.db_path,
+                                 "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0, result.stderr
+    rows = read_csv(result.stdout)
+    assert [(r["case"], r["event"], r["customer"]) for r in rows] == [
+        ("1", "opened", "Acme, Inc.")]
