@@ -87,8 +87,6 @@ def age(created_at: str, now: datetime) -> str:
 
 
 # -- stats ------------------------------------------------------------------------------
-STAT_KINDS = ("taken", "assigned", "step_done", "customer_updated", "followup_done",
-              "resolved", "closed", "reopened")
 MEASURES = ("ownership", "apology", "first_action", "customer_update", "resolution")
 MEASURE_LABELS = {"ownership": "to an owner", "apology": "to the apology",
                   "first_action": "to the first action", "customer_update":
@@ -144,71 +142,46 @@ class Stats:
     by_owner: dict[str | None, Outcomes]
 
 
-def compute_stats(cases: list[Case], events: Iterable[Event], since: datetime,
-                  until: datetime) -> Stats:
-    """Outcomes for the cases opened in [since, until), from their timelines."""
-    per_case: dict[int, list[Event]] = {}
-    for event in events:
-        per_case.setdefault(event.case_id, []).append(event)
+def compute_stats(facts: Iterable[tuple], since: datetime, until: datetime) -> Stats:
+    """Outcomes for the cases opened in [since, until), from `Store.cohort_facts` rows."""
     overall, by_category, by_owner = Outcomes(), {}, {}
-    for case in cases:
-        groups = (overall, by_category.setdefault(case.category, Outcomes()),
-                  by_owner.setdefault(case.owner_id, Outcomes()))
-        facts = _case_facts(case, per_case.get(case.id, []))
-        for group in groups:
-            _add(group, facts)
+    for row in facts:
+        category, owner = row[0], row[1]
+        case = _row_facts(row)
+        for group in (overall, by_category.get(category) or by_category.setdefault(
+                category, Outcomes()), by_owner.get(owner) or by_owner.setdefault(
+                owner, Outcomes())):
+            _add(group, case)
     return Stats(since, until, overall, by_category, by_owner)
 
 
-def _case_facts(case: Case, events: list[Event]) -> dict:
-    opened = from_iso(case.created_at)
-    first: dict[str, datetime] = {}
-
-    def mark(measure: str, at: str) -> None:
-        first.setdefault(measure, from_iso(at))
-
-    if case.reporter_id and case.owner_id == case.reporter_id and not any(
-            e.kind in ("taken", "assigned") for e in events):
-        first["ownership"] = opened  # owned from the moment it was opened
-    counts = {"resolved": 0, "closed": 0, "reopened": 0, "due": 0, "on_time": 0,
-              "satisfaction": 0, "offered": 0, "accepted": 0}
-    for e in events:
-        if e.kind in ("taken", "assigned"):
-            mark("ownership", e.at)
-        elif e.kind == "step_done" and e.detail.get("step") == "apologize":
-            mark("apology", e.at)
-        elif e.kind == "step_done" and e.detail.get("step") == "act":
-            mark("first_action", e.at)
-        elif e.kind in ("customer_updated", "followup_done"):
-            mark("customer_update", e.at)
-        if e.kind == "followup_done":
-            counts["due"] += 1
-            counts["on_time"] += int(bool(e.detail.get("due")) and e.at <= e.detail["due"])
-        if e.kind == "resolved":
-            mark("resolution", e.at)
-            counts["resolved"] += 1
-            counts["offered"] += int(bool(e.detail.get("compensation")))
-            counts["accepted"] += int(e.detail.get("accepted") == "yes")
-        elif e.kind in ("closed", "reopened"):
-            counts[e.kind] += 1
-            if e.kind == "closed" and "satisfaction" in str(e.detail.get("reason", "")):
-                counts["satisfaction"] += 1
-    hours = {m: (at - opened).total_seconds() / 3600 for m, at in first.items()}
-    return {"hours": hours, **counts}
+def _row_facts(row: tuple) -> tuple[dict[str, float], tuple[int, ...]]:
+    """Durations (hours from opening) and counts of one case's timeline row."""
+    (_, owner, reporter, created, owned, apology, action, update, resolved,
+     *counts) = row
+    opened = from_iso(created)
+    if owned is None and owner and owner == reporter and not counts[-1]:
+        owned = created  # owned from the moment it was opened
+    firsts = zip(MEASURES, (owned, apology, action, update, resolved), strict=True)
+    hours = {m: max(0.0, (from_iso(at) - opened).total_seconds() / 3600)
+             for m, at in firsts if at}
+    return hours, tuple(n or 0 for n in counts[:-1])
 
 
-def _add(group: Outcomes, facts: dict) -> None:
+def _add(group: Outcomes, case: tuple[dict[str, float], tuple[int, ...]]) -> None:
+    hours, (resolved, closed, reopened, due, on_time, satisfaction, offered,
+            accepted) = case
     group.opened += 1
-    group.resolved += int(facts["resolved"] > 0)
-    group.closed += int(facts["closed"] > 0)
-    group.reopened += int(facts["reopened"] > 0)
-    group.followups_due += facts["due"]
-    group.followups_on_time += facts["on_time"]
-    group.satisfaction_done += facts["satisfaction"]
-    group.compensation_offered += facts["offered"]
-    group.compensation_accepted += facts["accepted"]
-    for measure, hours in facts["hours"].items():
-        group.durations[measure].append(max(0.0, hours))
+    group.resolved += resolved > 0
+    group.closed += closed > 0
+    group.reopened += reopened > 0
+    group.followups_due += due
+    group.followups_on_time += on_time
+    group.satisfaction_done += satisfaction
+    group.compensation_offered += offered
+    group.compensation_accepted += accepted
+    for measure, value in hours.items():
+        group.durations[measure].append(value)
 
 
 def period(text: str, now: datetime) -> tuple[str, datetime]:

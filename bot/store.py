@@ -535,25 +535,43 @@ class Store:
             "AND status = 'open' GROUP BY owner_id ORDER BY COUNT(*) DESC", [team_id])
         return rows.fetchall()
 
-    def cohort(self, team_id: str, since: str, kinds: tuple[str, ...]) -> tuple[
-            list[Case], list[Event]]:
-        """Cases opened since `since`, and their events of the given kinds."""
-        cases = self._cases("team_id = ? AND created_at >= ? ORDER BY created_at",
-                            [team_id, since])
-        marks = ", ".join("?" for _ in kinds)
-        rows = self.db.query(
-            "SELECT e.* FROM events e JOIN cases c ON c.id = e.case_id AND c.team_id = e.team_id "
-            f"WHERE c.team_id = ? AND c.created_at >= ? AND e.kind IN ({marks}) "
-            "ORDER BY e.id", [team_id, since, *kinds])
-        return cases, [Event.from_row(r) for r in rows]
+    def cohort_facts(self, team_id: str, since: str) -> list[tuple]:
+        """One row per case opened since `since`, with what its timeline says:
+        (category, owner, reporter, created_at, first ownership, first apology, first
+        action, first customer update, first resolution, resolved, closed, reopened,
+        follow-ups done, done on time, satisfaction checks, compensation offered,
+        accepted). Aggregated inside SQLite: one pass over the period's events."""
+        return self.db.conn.execute(
+            "SELECT c.category, c.owner_id, c.reporter_id, c.created_at, "
+            "MIN(CASE WHEN e.kind IN ('taken', 'assigned') THEN e.at END), "
+            "MIN(CASE WHEN e.kind = 'step_done' AND e.detail LIKE '%\"apologize\"%' "
+            "THEN e.at END), "
+            "MIN(CASE WHEN e.kind = 'step_done' AND e.detail LIKE '%\"act\"%' THEN e.at END), "
+            "MIN(CASE WHEN e.kind IN ('customer_updated', 'followup_done') THEN e.at END), "
+            "MIN(CASE WHEN e.kind = 'resolved' THEN e.at END), "
+            "SUM(e.kind = 'resolved'), SUM(e.kind = 'closed'), SUM(e.kind = 'reopened'), "
+            "SUM(e.kind = 'followup_done'), "
+            "SUM(e.kind = 'followup_done' AND e.at <= json_extract(e.detail, '$.due')), "
+            "SUM(e.kind = 'closed' AND e.detail LIKE '%satisfaction%'), "
+            "SUM(e.kind = 'resolved' AND json_extract(e.detail, '$.compensation') != ''), "
+            "SUM(e.kind = 'resolved' AND json_extract(e.detail, '$.accepted') = 'yes'), "
+            "SUM(e.kind IN ('taken', 'assigned')) "
+            # The period's cases by their opening date (not a scan of all cases in id
+            # order, which GROUP BY would otherwise tempt SQLite into).
+            "FROM cases c INDEXED BY idx_cases_team_id_created_at LEFT JOIN events e "
+            "ON e.team_id = c.team_id AND e.case_id = c.id AND e.kind IN ('taken', "
+            "'assigned', 'step_done', 'customer_updated', 'followup_done', 'resolved', "
+            "'closed', 'reopened') "
+            "WHERE c.team_id = ? AND c.created_at >= ? GROUP BY c.id", [team_id, since]
+        ).fetchall()
 
     def export_rows(self, team_id: str, since: str) -> Iterator[tuple[Case, Event]]:
         """Every event of the cases opened since `since`, with its case, in order."""
         cases = {c.id: c for c in self._cases("team_id = ? AND created_at >= ?",
                                               [team_id, since])}
         rows = self.db.query(
-            "SELECT e.* FROM events e JOIN cases c ON c.id = e.case_id AND c.team_id = e.team_id "
-            "WHERE c.team_id = ? AND c.created_at >= ? ORDER BY c.number, e.id",
+            "SELECT e.* FROM cases c CROSS JOIN events e ON e.team_id = c.team_id AND "
+            "e.case_id = c.id WHERE c.team_id = ? AND c.created_at >= ? ORDER BY c.number, e.id",
             [team_id, since])
         for row in rows:
             event = Event.from_row(row)

@@ -15,7 +15,6 @@ from typing import Any
 from bot.clock import to_iso
 from bot.models import Case
 from bot.reports import (
-    STAT_KINDS,
     Query,
     ReportError,
     compute_stats,
@@ -120,8 +119,7 @@ async def page_clicked(deps: Deps, body: dict[str, Any]) -> None:
 
 # -- /recover stats -----------------------------------------------------------------------
 def stats_for(deps: Deps, team_id: str, since: datetime, until: datetime):
-    cases, events = deps.store.cohort(team_id, to_iso(since), STAT_KINDS)
-    return compute_stats(cases, events, since, until)
+    return compute_stats(deps.store.cohort_facts(team_id, to_iso(since)), since, until)
 
 
 @subcommand("stats", f"{COMMAND} stats [7d | 30d | 90d]",

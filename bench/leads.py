@@ -1,0 +1,145 @@
+"""How fast are the leads' views on a big workspace?
+
+Builds a workspace with 1,000,000 cases (50,000 still in play) and one with
+10,000 (500 in play), then times, server side (query, computation and Block
+Kit rendering, as the handlers run them for a lead), `/recover open`,
+`/recover open overdue` and `/recover stats 30d` on both, and prints the
+ratios. Targets: `open` under 100 ms at 1,000,000 cases; stats under 1 s.
+
+    .venv/bin/python bench/leads.py [--big 1000000] [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.clock import to_iso  # noqa: E402
+from bot.config import DEFAULT_PLAYBOOK  # noqa: E402
+from bot.playbook import load_playbook  # noqa: E402
+from bot.reports import compute_stats, parse_open  # noqa: E402
+from bot.store import Store  # noqa: E402
+from handlers import lead_blocks  # noqa: E402
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+SPAN = timedelta(days=730)  # cases opened over two years
+CATEGORIES = ("long_wait", "passed_around", "uncaring", "no_ownership", "wrong_info",
+              "broken_promise", "product_defect", "billing_error", "general")
+
+
+def build(path: Path, total: int, live: int, seed: int = 7) -> None:
+    """`total` cases of which `live` are still in play, with their timelines."""
+    rng = random.Random(seed)
+    store = Store(path)
+    live_ids = set(rng.sample(range(1, total + 1), live))
+    cases, events = [], []
+    for n in range(1, total + 1):
+        opened = NOW - SPAN * (1 - n / total)  # numbered in opening order
+        owner = f"U{rng.randrange(40)}" if rng.random() > 0.03 else None
+        in_play = n in live_ids
+        due = opened + timedelta(hours=rng.randrange(1, 96)) if in_play else None
+        status = "open" if in_play else "closed"
+        at = to_iso(opened)
+        cases.append((n, "T1", n, f"C{n % 12}", f"U{n % 40}", owner, f"Customer {n % 5000}",
+                      f"customer {n % 5000}", "a summary of what went wrong",
+                      CATEGORIES[n % len(CATEGORIES)], "upset", "email", "normal", status, at,
+                      at, to_iso(due) if due else None, "posted", "update"))
+        events.append((n, at, "opened", "{}"))
+        events.append((n, to_iso(opened + timedelta(minutes=30)), "step_done",
+                       '{"step": "apologize"}'))
+        if not in_play:
+            done = opened + timedelta(hours=rng.randrange(2, 72))
+            events.append((n, to_iso(done), "resolved", json.dumps(
+                {"compensation": "voucher" if n % 3 else "", "accepted": "yes"})))
+            events.append((n, to_iso(done + timedelta(days=2)), "closed",
+                           '{"reason": "satisfaction follow-up recorded"}'))
+        if len(cases) >= 50_000:
+            _flush(store, cases, events)
+    _flush(store, cases, events)
+    store.db.execute("ANALYZE")
+    store.close()
+
+
+def _flush(store: Store, cases: list, events: list) -> None:
+    with store._tx() as conn:  # bulk fill for the benchmark only
+        conn.executemany(
+            "INSERT INTO cases (id, team_id, number, channel_id, reporter_id, owner_id, "
+            "customer, customer_key, summary, category, emotion, contact, severity, status, "
+            "created_at, updated_at, next_followup_at, card_state, followup_kind) VALUES "
+            "(" + ", ".join("?" * 19) + ")", cases)
+        conn.executemany(
+            "INSERT INTO events (team_id, case_id, at, actor_id, kind, detail) "
+            "VALUES ('T1', ?, ?, 'U1', ?, ?)", events)
+        conn.execute("INSERT OR IGNORE INTO workspaces (team_id, created_at) VALUES ('T1', 'x')")
+    cases.clear()
+    events.clear()
+
+
+def view_open(store: Store, playbook, text: str) -> int:
+    """What `/recover open <text>` does for a lead: query, count, ticks, blocks."""
+    query = parse_open(text, "U1", playbook, NOW)
+    cases, total = store.live_cases("T1", query.where, lead_blocks.PAGE)
+    ticks = store.step_counts("T1", [c.id for c in cases])
+    labels = {c.key: c.label for c in playbook.categories}
+    blocks = lead_blocks.open_list(query, cases, total, 0, labels, ticks, NOW)
+    return len(blocks)
+
+
+def view_stats(store: Store, playbook) -> int:
+    since = NOW - timedelta(days=30)
+    stats = compute_stats(store.cohort_facts("T1", to_iso(since)), since, NOW)
+    labels = {c.key: c.label for c in playbook.categories}
+    return len(lead_blocks.stats_blocks(stats, "30d", labels))
+
+
+def timed(fn, runs: int) -> float:
+    fn()  # warm the page cache
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - start) * 1000)
+    return statistics.median(samples)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--big", type=int, default=1_000_000)
+    parser.add_argument("--small", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    playbook = load_playbook(DEFAULT_PLAYBOOK)
+    workdir = Path(tempfile.mkdtemp(prefix="mend-leads-"))
+    results = {}
+    for size in (args.small, args.big):
+        path = workdir / f"leads-{size}.db"
+        started = time.perf_counter()
+        build(path, size, size // 20)
+        print(f"built {size:,} cases ({size // 20:,} in play) in "
+              f"{time.perf_counter() - started:.0f} s", flush=True)
+        store = Store(path)
+        results[size] = {
+            "open": timed(lambda s=store: view_open(s, playbook, ""), args.runs),
+            "open overdue": timed(lambda s=store: view_open(s, playbook, "overdue"), args.runs),
+            "stats 30d": timed(lambda s=store: view_stats(s, playbook), args.runs),
+        }
+        store.close()
+        path.unlink()
+    for name in ("open", "open overdue", "stats 30d"):
+        small, big = results[args.small][name], results[args.big][name]
+        print(f"/recover {name:<13} {args.small:>9,}: {small:7.1f} ms   {args.big:>9,}: "
+              f"{big:7.1f} ms   ratio {big / small:5.2f}")
+
+
+if __name__ == "__main__":
+    main()
