@@ -1,4 +1,7 @@
-"""`python -m bot`: run Mend (HTTP mode, or Socket Mode with SLACK_APP_TOKEN)."""
+"""`python -m bot`: run Mend (HTTP mode, or Socket Mode with SLACK_APP_TOKEN).
+
+`python -m bot export …` writes the CSV export; `python -m bot sandbox` runs the sandbox.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ import signal
 import sys
 
 from bot import __version__
-from bot.config import ConfigError, from_env, load_dotenv_file
+from bot.config import NO_CREDENTIALS, ConfigError, from_env, has_credentials, load_dotenv_file
 from bot.logs import configure as configure_logging
 from bot.playbook import PlaybookError
 from bot.store import StoreError
@@ -80,7 +83,17 @@ def export(argv: list[str]) -> int:
     return 0
 
 
+def run_sandbox(argv: list[str]) -> int:
+    """`python -m bot sandbox [--port 8080]`: Mend, a local stand-in for Slack and its web
+    page, on 127.0.0.1 (see bot/sandbox.py); returns the exit status."""
+    from bot.sandbox import run_sandbox as run
+
+    return run(argv)
+
+
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["sandbox"]:
+        return run_sandbox(argv[1:])
     if argv[:1] == ["export"]:
         try:
             return export(argv[1:])
@@ -89,6 +102,11 @@ def main(argv: list[str]) -> int:
             return EXIT_CONFIG
     configure_logging()
     load_dotenv_file()
+    if not has_credentials():
+        # Nothing to talk to Slack with: show Mend in the local sandbox instead.
+        print(f"mend: {NO_CREDENTIALS}\nmend: meanwhile, here is Mend in a local sandbox "
+              "(a stand-in for Slack in your browser).", file=sys.stderr, flush=True)
+        return run_sandbox(argv)
     try:
         settings = from_env()
         asyncio.run(run(settings))

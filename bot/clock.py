@@ -1,7 +1,7 @@
 """The one clock Mend reads.
 
-Everything that needs "now" takes a Clock, so tests (and later the sandbox)
-can move time without sleeping.
+Everything that needs "now" takes a Clock, so tests (ManualClock) and the
+sandbox (SandboxClock) can move time without sleeping.
 """
 
 from __future__ import annotations
@@ -32,6 +32,29 @@ class ManualClock(Clock):
 
     def set(self, moment: datetime) -> None:
         self._now = moment.astimezone(UTC)
+
+
+class SandboxClock(Clock):
+    """Real time plus an offset that only `skip` moves: for the sandbox, where a person
+    skips ahead to see a follow-up fall due instead of waiting for it."""
+
+    def __init__(self) -> None:
+        self._offset = timedelta(0)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self._offset
+
+    @property
+    def offset(self) -> timedelta:
+        """How far ahead of real time this clock runs."""
+        return self._offset
+
+    def skip(self, delta: timedelta) -> datetime:
+        """Move forward by `delta` (never back: what happened stays in the past)."""
+        if delta < timedelta(0):
+            raise ValueError("the sandbox clock only moves forward")
+        self._offset += delta
+        return self.now()
 
 
 def to_iso(moment: datetime) -> str:

@@ -54,6 +54,13 @@ def load_dotenv_file(path: Path = ROOT / ".env") -> None:
         load_dotenv(path, override=False)
 
 
+def has_credentials(env: dict[str, str] | None = None) -> bool:
+    """Whether any Slack credential is set (none: the run command opens the sandbox)."""
+    env = os.environ if env is None else env
+    return any((env.get(name) or "").strip()
+               for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"))
+
+
 def from_env(env: dict[str, str] | None = None) -> Settings:
     """Build Settings from `env` (default: os.environ)."""
     env = dict(os.environ if env is None else env)

@@ -71,6 +71,7 @@ class Nudger:
         self.inflight: set[int] = set()
         self._task: asyncio.Task | None = None
         self._stop = asyncio.Event()
+        self._sweeping = asyncio.Lock()  # the loop and a manual sweep never overlap
 
     # -- the loop ---------------------------------------------------------------------
     def start(self) -> None:
@@ -109,6 +110,10 @@ class Nudger:
     # -- one sweep ----------------------------------------------------------------------
     async def sweep(self) -> SweepReport:
         """Recover, plan and send, if this process holds the lease."""
+        async with self._sweeping:
+            return await self._sweep()
+
+    async def _sweep(self) -> SweepReport:
         report = SweepReport()
         for team_id in self.deps.store.workspaces():
             now = self.deps.clock.now()

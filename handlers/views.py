@@ -111,8 +111,8 @@ async def submit_case_modal(ack, body: dict[str, Any], deps: Deps,
     try:
         outcome = await work(sub)
     except (NotFound, Refused, BadTime) as exc:
-        message = exc.why.replace("{owner}", "the owner") if isinstance(exc, Refused) \
-            else str(exc)
+        message = exc.why.replace(" ({owner})", "").replace("{owner}", "its owner") \
+            if isinstance(exc, Refused) else str(exc)
         await ack(response_action="errors", errors={error_block: message[:150]})
         return
     await ack()

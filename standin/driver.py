@@ -172,6 +172,13 @@ class MendDriver:
             return self.standin.response_url()
         return f"https://hooks.slack.com/commands/{self.team_id}/0/{secrets.token_hex(12)}"
 
+    def _trigger(self, given: str | None, user_id: str) -> str:
+        """The trigger id for a request by ``user_id``; the stand-in learns whose it is."""
+        trigger_id = given or new_trigger_id()
+        if self.standin is not None:
+            self.standin.remember_trigger(trigger_id, user_id)
+        return trigger_id
+
     def _user(self, user_id: str, team_id: str) -> dict[str, Any]:
         name = self._user_name(user_id)
         return {"id": user_id, "username": name, "name": name, "team_id": team_id}
@@ -196,7 +203,7 @@ class MendDriver:
         ``timestamp``/``signature`` override the signing headers (old timestamp, bad
         signature). ``extra`` is merged into the form; keys mapped to None are removed.
         """
-        trigger_id = trigger_id or new_trigger_id()
+        trigger_id = self._trigger(trigger_id, user_id)
         response_url = self._response_url(response_url)
         fields: dict[str, Any] = {
             "token": self.verification_token,
@@ -244,6 +251,7 @@ class MendDriver:
         *,
         team_id: str | None = None,
         response_url: str | None = None,
+        blocks: list[dict[str, Any]] | None = None,
     ) -> Reply:
         """Click a button (or pick in a select) like Slack: ``payload=<block_actions json>``.
 
@@ -252,9 +260,11 @@ class MendDriver:
         ``standin.views``) it comes from that modal/home tab. ``block_id`` defaults to the
         block holding ``action_id`` in that message/view, else ``"b"``. ``selected`` (e.g.
         ``{"selected_user": "U2"}``) is merged into the action and sets the select type.
+        ``blocks``: the blocks of an ephemeral message clicked in (Slack sends no
+        ``message`` for those), to find the element and its block.
         """
         team = team_id or self.team_id
-        trigger_id = trigger_id or new_trigger_id()
+        trigger_id = self._trigger(trigger_id, user_id)
         message: dict[str, Any] | None = None
         if message_ts is not None:
             stored = None
@@ -272,7 +282,9 @@ class MendDriver:
                 message.update(user=stored["user"], bot_id=stored.get("bot_id"))
                 if stored["thread_ts"]:
                     message["thread_ts"] = stored["thread_ts"]
-        source_blocks = (view or {}).get("blocks") or (message or {}).get("blocks") or []
+        source_blocks = (
+            (view or {}).get("blocks") or (message or {}).get("blocks") or blocks or []
+        )
         found_block_id, element = self._find_action(source_blocks, action_id)
 
         action: dict[str, Any] = {
@@ -352,7 +364,7 @@ class MendDriver:
         ``private_metadata`` and ``values`` given here always win.
         """
         team = team_id or self.team_id
-        trigger_id = trigger_id or new_trigger_id()
+        trigger_id = self._trigger(trigger_id, user_id)
         base: dict[str, Any] = {}
         if self.standin is not None:
             if view_id is not None and view_id in self.standin.views:
@@ -397,6 +409,26 @@ class MendDriver:
         reply = await self._payload(payload)
         reply.trigger_id = trigger_id
         return reply
+
+    async def view_closed(
+        self, view: dict[str, Any], user_id: str = "U1", *, team_id: str | None = None,
+        is_cleared: bool = False,
+    ) -> Reply:
+        """Close a modal like Slack when its ``notify_on_close`` is set:
+        ``payload=<view_closed json>``."""
+        team = team_id or self.team_id
+        payload = {
+            "type": "view_closed",
+            "team": {"id": team, "domain": self.team_domain},
+            "user": self._user(user_id, team),
+            "api_app_id": self.api_app_id,
+            "token": self.verification_token,
+            "view": view,
+            "is_cleared": is_cleared,
+            "enterprise": None,
+            "is_enterprise_install": False,
+        }
+        return await self._payload(payload)
 
     async def event(
         self,

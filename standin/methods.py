@@ -95,6 +95,8 @@ class WebApiMethods:
     socket_url: str
     ephemerals: list[dict[str, Any]]
     views: dict[str, dict[str, Any]]
+    view_users: dict[str, str]
+    triggers: dict[str, str]
     home: dict[str, dict[str, Any]]
     files: dict[str, dict[str, Any]]
     _users: dict[str, dict[str, Any]]
@@ -637,13 +639,21 @@ class WebApiMethods:
         self._notify()
         return stored
 
+    def _remember_opener(self, view_id: str, trigger_id: Any) -> None:
+        """Note whose click or command opened a modal (when the trigger is known)."""
+        user = self.triggers.get(str(trigger_id or ""))
+        if user:
+            self.view_users[view_id] = user
+
     def _views_open(self, args: dict[str, Any]) -> dict[str, Any]:
         view = self._checked_view(args)
         if view["type"] != "modal":
             raise _invalid_arguments(
                 "[ERROR] views.open needs a modal view [json-pointer:/view/type]"
             )
-        return {"ok": True, "view": copy.deepcopy(self._store_view(view))}
+        stored = self._store_view(view)
+        self._remember_opener(stored["id"], args.get("trigger_id"))
+        return {"ok": True, "view": copy.deepcopy(stored)}
 
     def _views_push(self, args: dict[str, Any]) -> dict[str, Any]:
         view = self._checked_view(args)
@@ -658,7 +668,39 @@ class WebApiMethods:
             root=previous["root_view_id"] if previous else None,
             previous=previous["id"] if previous else None,
         )
+        self._remember_opener(stored["id"], args.get("trigger_id"))
         return {"ok": True, "view": copy.deepcopy(stored)}
+
+    def put_view(
+        self,
+        view: Any,
+        *,
+        view_id: str | None = None,
+        previous_id: str | None = None,
+        user: str | None = None,
+    ) -> dict[str, Any]:
+        """Store a view the app answered with instead of calling the API (a
+        ``view_submission`` ack with ``response_action`` ``update`` or ``push``), checked as
+        views.open checks it. ``view_id`` replaces that view; ``previous_id`` pushes on top
+        of it. Returns the stored view; raises ApiError when Slack would refuse it."""
+        view = self._checked_view({"view": view})
+        if view["type"] != "modal":
+            raise _invalid_arguments("[ERROR] a submission can only answer with a modal")
+        current = self.views.get(view_id) if view_id else None
+        previous = self.views.get(previous_id) if previous_id else None
+        if current is not None:
+            stored = self._store_view(
+                view, current["id"], current["root_view_id"], current["previous_view_id"]
+            )
+        else:
+            stored = self._store_view(
+                view,
+                root=previous["root_view_id"] if previous else None,
+                previous=previous["id"] if previous else None,
+            )
+        if user:
+            self.view_users[stored["id"]] = user
+        return copy.deepcopy(stored)
 
     def _views_update(self, args: dict[str, Any]) -> dict[str, Any]:
         view = self._checked_view(args)

@@ -149,6 +149,8 @@ class SlackStandIn(WebApiMethods):
         self.ephemerals: list[dict[str, Any]] = []
         self.responses: list[dict[str, Any]] = []
         self.views: dict[str, dict[str, Any]] = {}
+        self.view_users: dict[str, str] = {}  # view id -> user whose trigger opened it
+        self.triggers: dict[str, str] = {}  # trigger id -> user it was issued to
         self.home: dict[str, dict[str, Any]] = {}
         self.files: dict[str, dict[str, Any]] = {}
         self.socket_messages: list[dict[str, Any]] = []
@@ -239,6 +241,8 @@ class SlackStandIn(WebApiMethods):
         self.ephemerals.clear()
         self.responses.clear()
         self.views.clear()
+        self.view_users.clear()
+        self.triggers.clear()
         self.home.clear()
         self.files.clear()
         self.socket_messages.clear()
@@ -368,6 +372,42 @@ class SlackStandIn(WebApiMethods):
         msg.update(extra)
         return dict(msg)
 
+    def edit_message(
+        self,
+        channel: str,
+        ts: str,
+        *,
+        text: str | None = None,
+        blocks: list[dict] | None = None,
+    ) -> dict[str, Any]:
+        """Change a stored message as Slack does for ``replace_original`` on a response
+        URL (no API checks). Returns a copy; KeyError if there is no such message."""
+        msg = self._find_message(self._lookup_channel(channel), ts)
+        if msg is None:
+            raise KeyError(f"no message {ts} in {channel}")
+        if text is not None:
+            msg["text"] = text
+        if blocks is not None:
+            msg["blocks"] = copy.deepcopy(blocks)
+        msg["edited"] = {"user": self.bot_user_id, "ts": self._new_ts()}
+        self._notify()
+        return dict(msg)
+
+    def remove_message(self, channel: str, ts: str) -> bool:
+        """Delete a stored message (``delete_original``); False if it was not there."""
+        channel_id = self._lookup_channel(channel)
+        msg = self._find_message(channel_id, ts)
+        if msg is None:
+            return False
+        self._messages[channel_id].remove(msg)
+        self._notify()
+        return True
+
+    def remember_trigger(self, trigger_id: str, user_id: str) -> None:
+        """Note that ``trigger_id`` was handed to ``user_id`` (as Slack knows whose click a
+        trigger came from): a modal opened with it is recorded in ``view_users``."""
+        self.triggers[trigger_id] = user_id
+
     def response_url(self, key: str | None = None) -> str:
         """A response URL served by the stand-in; posts to it land in ``responses`` with
         this ``key`` (auto-generated ``r1``, ``r2``... when omitted)."""
@@ -391,6 +431,7 @@ class SlackStandIn(WebApiMethods):
                 "ephemerals": self.ephemerals,
                 "responses": self.responses,
                 "views": self.views,
+                "view_users": self.view_users,
                 "home": self.home,
                 "files": files,
             }

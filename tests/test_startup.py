@@ -32,11 +32,30 @@ def run_mend(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess
         **clean, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=30)
 
 
-def test_without_credentials_mend_explains_what_to_set(tmp_path):
-    result = run_mend({}, tmp_path)
-    assert result.returncode == 2
-    assert "SLACK_BOT_TOKEN" in result.stderr and "SLACK_APP_TOKEN" in result.stderr
-    assert "Traceback" not in result.stderr
+def test_without_credentials_mend_explains_what_to_set_and_opens_the_sandbox(tmp_path):
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "MEND_"))}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "--port", "0"], cwd=tmp_path, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        env={**clean, "PYTHONPATH": str(ROOT), "MEND_DB": str(tmp_path / "sandbox.db")})
+    seen = []
+    try:
+        for line in proc.stdout:
+            seen.append(line)
+            if "http://127.0.0.1:" in line:
+                break
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+    output = "".join(seen)
+    assert "SLACK_BOT_TOKEN" in output and "SLACK_APP_TOKEN" in output
+    assert "sandbox" in output and "http://127.0.0.1:" in output
+    assert "Traceback" not in output and proc.returncode == 0
+
+
+def test_a_partial_setup_is_one_clear_line_not_the_sandbox(tmp_path):
+    result = run_mend({"SLACK_BOT_TOKEN": "xoxb-1"}, tmp_path)
+    assert result.returncode == 2 and "SLACK_SIGNING_SECRET" in result.stderr
 
 
 @pytest.mark.parametrize("env, names", [

@@ -1,0 +1,301 @@
+"""`python -m bot sandbox`: try Mend without a Slack workspace.
+
+Starts, in one process and on 127.0.0.1 only: the Slack stand-in the tests use
+(`standin.SlackStandIn`), its web page (`standin.sandbox.SandboxUI`), and Mend itself in
+HTTP mode pointed at the stand-in, with a `SandboxClock` that the page's "skip ahead"
+buttons move. A few sample agents in different timezones and a lead are registered, with
+#support and #vip-support. The scheduler sweeps every 5 seconds and after every skip.
+
+The sandbox keeps its cases in `data/sandbox.db` (emptied at each start, since the
+stand-in's messages live in memory) or in the database named by `--db`/`MEND_DB`, which is
+kept, and refused if it holds cases of a real workspace.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import signal
+import sqlite3
+import sys
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from bot.app import Mend
+from bot.clock import SandboxClock
+from bot.config import DEFAULT_PLAYBOOK, ROOT, Settings
+from standin import SlackStandIn
+from standin.sandbox import SandboxUI
+
+log = logging.getLogger("mend.sandbox")
+
+DEFAULT_SANDBOX_DB = ROOT / "data" / "sandbox.db"
+DEFAULT_PORT = 8080
+TEAM_ID = "TSANDBOX"
+BOT_TOKEN = "xoxb-sandbox"
+APP_TOKEN = "xapp-sandbox"
+SWEEP_SECONDS = 5.0
+PACE_SECONDS = 1.0
+EXIT_CONFIG = 2
+
+#: (user id, name, real name, timezone): three agents and a lead.
+USERS = (
+    ("U01MARIA", "maria", "Maria", "America/Los_Angeles"),
+    ("U02KOFI", "kofi", "Kofi", "Africa/Accra"),
+    ("U03ANA", "ana", "Ana", "Asia/Kolkata"),
+    ("U09LEE", "lee", "Lee", "Europe/London"),
+)
+LEADS = ("U09LEE",)
+CHANNELS = (("C01SUPPORT", "support"), ("C02VIPSUPPORT", "vip-support"))
+
+
+class SandboxError(Exception):
+    """The sandbox cannot start as asked; the message says why."""
+
+
+@dataclass
+class Sandbox:
+    """A running sandbox: the page at `url`; end it with `await close()`."""
+
+    url: str
+    standin: SlackStandIn
+    ui: SandboxUI
+    mend: Mend
+    clock: SandboxClock
+    db_path: str
+    fresh: bool
+    app_url: str
+    sweep_seconds: float
+    _runner: web.AppRunner
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _sweeper: asyncio.Task | None = None
+    _closed: bool = False
+
+    async def settle(self, timeout: float = 10.0) -> None:
+        """Wait until the work Mend started after its acks is done (card posts, modals,
+        paced messages), including work that work started."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        tasks = self.mend.deps.tasks
+        while len(tasks) and loop.time() < deadline:
+            await tasks.drain(timeout=max(0.01, deadline - loop.time()))
+
+    async def sweep(self) -> dict[str, Any]:
+        """One scheduler sweep now (never two at once), then its messages sent."""
+        async with self._lock:
+            report = await self.mend.nudger.sweep()
+        await self.settle()
+        return {"held_lease": report.held_lease, "planned": report.planned,
+                "queued": report.queued, "errors": list(report.errors)}
+
+    async def skip(self, delta: timedelta) -> dict[str, Any]:
+        """Move Mend's clock forward by `delta`, then sweep."""
+        self.clock.skip(delta)
+        return {"sweep": await self.sweep()}
+
+    async def _sweep_forever(self) -> None:
+        while not self._stop.is_set():
+            try:
+                await self.sweep()
+            except Exception as exc:  # noqa: BLE001 - one bad sweep must not stop the next
+                log.error("sweep failed: %s", type(exc).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=self.sweep_seconds)
+
+    async def close(self) -> None:
+        """Stop the page, the scheduler, Mend and the stand-in, in that order."""
+        if self._closed:
+            return
+        self._closed = True
+        await self.ui.stop()
+        self._stop.set()
+        if self._sweeper is not None:
+            await self._sweeper
+        await self._runner.cleanup()
+        await self.mend.close()
+        await self.standin.stop()
+
+
+def check_database(path: Path) -> None:
+    """Refuse a database that holds cases of a real workspace: the sandbox would send
+    their nudges to a fake Slack and record them as sent."""
+    if not path.exists():
+        return
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise SandboxError(f"cannot read the database at {path}: {exc}") from None
+    teams: set[str] = set()
+    try:
+        for table in ("workspaces", "cases"):
+            with contextlib.suppress(sqlite3.OperationalError):  # no such table (yet)
+                teams |= {r[0] for r in conn.execute(f"SELECT DISTINCT team_id FROM {table}")}
+    except sqlite3.DatabaseError as exc:
+        raise SandboxError(f"{path} is not a Mend database ({exc})") from None
+    finally:
+        conn.close()
+    others = sorted(t for t in teams if t != TEAM_ID)
+    if others:
+        raise SandboxError(
+            f"{path} holds cases of workspace {others[0]}: the sandbox needs a database of "
+            f"its own. Leave MEND_DB unset (the sandbox uses {DEFAULT_SANDBOX_DB}) or pass "
+            "--db with a new file.")
+
+
+def _remove_database(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        with contextlib.suppress(FileNotFoundError):
+            Path(f"{path}{suffix}").unlink()
+
+
+async def start_sandbox(
+    port: int = 0,
+    db_path: str | os.PathLike[str] | None = None,
+    *,
+    fresh: bool | None = None,
+    playbook_path: str | os.PathLike[str] | None = None,
+    leads: tuple[str, ...] = LEADS,
+    sweep_seconds: float = SWEEP_SECONDS,
+    pace_seconds: float = PACE_SECONDS,
+    run_scheduler: bool = True,
+) -> Sandbox:
+    """Start the stand-in, Mend and the page on 127.0.0.1; the page listens on `port`
+    (0: a free one). `db_path` defaults to data/sandbox.db; `fresh` (default: only for
+    that default file) empties it first. `run_scheduler=False`: sweeps happen only on a
+    skip or `await sandbox.sweep()`."""
+    path = Path(db_path) if db_path is not None else DEFAULT_SANDBOX_DB
+    if fresh is None:
+        fresh = path.resolve() == DEFAULT_SANDBOX_DB.resolve()
+    check_database(path)  # even when asked to empty it: never a real workspace's cases
+    if fresh:
+        _remove_database(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+    standin = SlackStandIn(BOT_TOKEN, APP_TOKEN, team_id=TEAM_ID, team_domain="mend-sandbox",
+                           team_name="Mend sandbox", bot_name="mend")
+    await standin.start()
+    for user_id, name, real_name, tz in USERS:
+        standin.add_user(user_id, name, real_name=real_name, tz=tz)
+    for channel_id, name in CHANNELS:
+        standin.add_channel(channel_id, name)
+
+    clock = SandboxClock()
+    secret = secrets.token_hex(16)
+    settings = Settings(
+        bot_token=BOT_TOKEN,
+        signing_secret=secret,
+        app_token=None,
+        api_url=standin.api_url,
+        port=0,
+        db_path=str(path),
+        playbook_path=str(playbook_path or DEFAULT_PLAYBOOK),
+        leads=tuple(leads),
+        sweep_seconds=sweep_seconds,
+    )
+    try:
+        # The sandbox runs the sweeps itself (serialised with those after a skip).
+        mend = await Mend.start(settings, clock=clock, pace_seconds=pace_seconds,
+                                run_scheduler=False)
+    except BaseException:
+        await standin.stop()
+        raise
+    runner = await mend.serve_http("127.0.0.1", 0)
+    app_url = f"http://127.0.0.1:{runner.addresses[0][1]}/slack/events"
+
+    holder: dict[str, Sandbox] = {}
+
+    async def skip(delta: timedelta) -> dict[str, Any]:
+        return await holder["sandbox"].skip(delta)
+
+    async def settle() -> None:
+        await holder["sandbox"].settle()
+
+    def roles(user_id: str) -> list[str]:
+        return ["lead"] if mend.deps.lifecycle.is_lead(TEAM_ID, user_id) else []
+
+    ui = SandboxUI(standin, app_url, secret, commands=("/recover",), app_name="Mend",
+                   now=clock.now, skip=skip, settle=settle, roles=roles,
+                   users=[u[0] for u in USERS], port=port)
+    try:
+        await ui.start()
+    except BaseException as exc:
+        await runner.cleanup()
+        await mend.close()
+        await standin.stop()
+        if isinstance(exc, OSError):
+            raise SandboxError(f"cannot listen on 127.0.0.1:{port} ({exc.strerror or exc}); "
+                               "pick another port with --port (0 = any free port)") from None
+        raise
+    sandbox = Sandbox(ui.url, standin, ui, mend, clock, str(path), fresh, app_url,
+                      sweep_seconds, runner)
+    holder["sandbox"] = sandbox
+    await sandbox.settle()
+    if run_scheduler:
+        sandbox._sweeper = asyncio.get_running_loop().create_task(sandbox._sweep_forever(),
+                                                                   name="sandbox-sweeps")
+    return sandbox
+
+
+async def serve(port: int, db_path: str | None, fresh: bool | None) -> None:
+    """Run until Ctrl-C (or SIGTERM)."""
+    sandbox = await start_sandbox(port, db_path, fresh=fresh)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    names = ", ".join(f"{real} ({tz})" for _, _, real, tz in USERS)
+    print(f"Mend sandbox: open {sandbox.url} in your browser\n"
+          f"  people: {names}; Lee is a lead\n"
+          f"  channels: {', '.join('#' + name for _, name in CHANNELS)}\n"
+          f"  cases are kept in {sandbox.db_path}"
+          f"{' (emptied at each start; --keep keeps them)' if sandbox.fresh else ''}\n"
+          "  Ctrl-C stops it.", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        print("Stopping the sandbox…", flush=True)
+        await sandbox.close()
+
+
+def run_sandbox(argv: list[str]) -> int:
+    """`python -m bot sandbox [--port 8080] [--db PATH] [--fresh | --keep]`; exit status."""
+    from bot.logs import configure as configure_logging
+    from bot.playbook import PlaybookError
+    from bot.store import StoreError
+
+    parser = argparse.ArgumentParser(
+        prog="python -m bot sandbox",
+        description="Try Mend in a browser, against a local stand-in for Slack.")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT,
+                        help=f"port of the page on 127.0.0.1 (default {DEFAULT_PORT}; "
+                             "0 = any free port)")
+    parser.add_argument("--db", default=None,
+                        help=f"database file (default: $MEND_DB, else {DEFAULT_SANDBOX_DB})")
+    keep = parser.add_mutually_exclusive_group()
+    keep.add_argument("--fresh", dest="fresh", action="store_true", default=None,
+                      help="empty the database first (the default for data/sandbox.db)")
+    keep.add_argument("--keep", dest="fresh", action="store_false",
+                      help="keep the cases of earlier runs")
+    args = parser.parse_args(argv)
+    if not 0 <= args.port < 65536:
+        print("mend: --port takes a number from 0 to 65535", file=sys.stderr)
+        return EXIT_CONFIG
+    db_path = args.db or os.environ.get("MEND_DB") or None
+    configure_logging()
+    try:
+        asyncio.run(serve(args.port, db_path, args.fresh))
+    except (SandboxError, PlaybookError, StoreError) as exc:
+        print(f"mend: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        pass
+    return 0
