@@ -2,7 +2,9 @@
 
 The advice gives the five steps worded for the category, ready-made apologies to say
 and to write, the warnings whose conditions match the report, and a compensation
-suggestion sized by severity. Escaping for Slack is the renderer's job.
+suggestion sized by severity. `apology_variants` words the apology more ways (phone,
+writing, internal customer; warm and formal) for an agent to cycle through.
+Escaping for Slack is the renderer's job.
 """
 
 from __future__ import annotations
@@ -15,6 +17,15 @@ from bot.playbook import FALLBACK_CATEGORY, Category, Playbook, WarningRule
 
 DEFAULT_WHEN = "by the end of today"
 NAMELESS = "there"  # "Hi there," when we don't know the customer's name
+SAY_LABEL = "To say (phone or in person)"  # labels of the say/write pair as variants
+WRITE_LABEL = "To write (email or chat)"
+
+
+@dataclass(frozen=True)
+class ApologyVariant:
+    key: str  # e.g. "phone_warm"
+    label: str  # e.g. "On the phone (warm)"
+    text: str  # ready to use; may contain line breaks
 
 
 @dataclass(frozen=True)
@@ -69,18 +80,39 @@ def _category_for(report: Report, playbook: Playbook) -> Category:
         return playbook.category(FALLBACK_CATEGORY)
 
 
+def apology_variants(report: Report, playbook: Playbook,
+                     when_text: str = DEFAULT_WHEN) -> tuple[ApologyVariant, ...]:
+    """The apology worded every way the playbook offers, in playbook order.
+
+    Each names what went wrong, owns it, says what we will do and by when, and uses
+    the customer's name when we know it. A playbook without `apology_variants`
+    gives its say/write pair instead.
+    """
+    category = _category_for(report, playbook)
+    values = _apology_values(report, category, when_text)
+    if not playbook.apology_variants:
+        return (ApologyVariant("say", SAY_LABEL, playbook.apology.say.format(**values)),
+                ApologyVariant("write", WRITE_LABEL, playbook.apology.write.format(**values)))
+    return tuple(ApologyVariant(v.key, v.label, v.template.format(**values))
+                 for v in playbook.apology_variants)
+
+
 def _apologies(report: Report, category: Category, playbook: Playbook,
                when_text: str) -> tuple[str, str]:
     """Fill the say/write templates; the name is used only when we know it."""
+    values = _apology_values(report, category, when_text)
+    return (playbook.apology.say.format(**values), playbook.apology.write.format(**values))
+
+
+def _apology_values(report: Report, category: Category, when_text: str) -> dict[str, str]:
     name = (report.customer or "").strip()
-    values = {
+    return {
         "greeting": f"{name}, " if name else "",
         "name": name or NAMELESS,
         "breakdown": _clause(category.breakdown),
         "can_do": _clause(category.can_do),
         "when": _clause(when_text) or DEFAULT_WHEN,
     }
-    return (playbook.apology.say.format(**values), playbook.apology.write.format(**values))
 
 
 def _clause(text: str) -> str:

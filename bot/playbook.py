@@ -162,6 +162,15 @@ class Apology:
 
 
 @dataclass(frozen=True)
+class ApologyTemplate:
+    """One more way to word the apology (phone, writing, internal; warm or formal)."""
+
+    key: str
+    label: str
+    template: str
+
+
+@dataclass(frozen=True)
 class EmotionRules:
     irate: tuple[str, ...]
     upset: tuple[str, ...]
@@ -262,6 +271,7 @@ class Playbook:
     warnings: tuple[WarningRule, ...]
     settings: Settings
     nudges: NudgeRules
+    apology_variants: tuple[ApologyTemplate, ...] = ()  # () when the file has none
 
     @property
     def step_keys(self) -> tuple[str, ...]:
@@ -467,7 +477,7 @@ class _Reader:
     def playbook(self, data: Any) -> Playbook:
         top = self.mapping(data, (), ["version", "steps", "categories", "apology", "emotion",
                                       "severity", "contact", "compensation", "warnings",
-                                      "settings", "nudges"])
+                                      "settings", "nudges"], ["apology_variants"])
         version = self.integer(top["version"], ("version",))
         if version not in SUPPORTED_VERSIONS:
             self.fail(("version",), f"unsupported version {version} "
@@ -486,6 +496,8 @@ class _Reader:
             warnings=self.warnings(top["warnings"], ("warnings",), categories, contact),
             settings=self.settings(top["settings"], ("settings",)),
             nudges=self.nudges(top["nudges"], ("nudges",)),
+            apology_variants=self.apology_variants(top.get("apology_variants"),
+                                                   ("apology_variants",)),
         )
 
     def steps(self, value: Any, path: KeyPath) -> tuple[Step, ...]:
@@ -522,6 +534,29 @@ class _Reader:
         item = self.mapping(value, path, ["say", "write"])
         return Apology(say=self.template(item["say"], path + ("say",)),
                        write=self.template(item["write"], path + ("write",)))
+
+    def apology_variants(self, value: Any, path: KeyPath) -> tuple[ApologyTemplate, ...]:
+        """Optional: [{key, label, template}], each template saying by {when}."""
+        if value is None:
+            return ()
+        if not isinstance(value, list) or not value:
+            self.fail(path, "expected a non-empty list of {key, label, template} "
+                            "(remove the key to use the apology say/write pair)")
+        out: list[ApologyTemplate] = []
+        for i, item in enumerate(value):
+            where = path + (i,)
+            fields = self.mapping(item, where, ["key", "label", "template"])
+            key = self.key_name(self.text(fields["key"], where + ("key",)), where + ("key",))
+            if any(variant.key == key for variant in out):
+                self.fail(where + ("key",), f"duplicate apology variant key {key!r}")
+            template = self.template(fields["template"], where + ("template",))
+            if "{when}" not in template:
+                self.fail(where + ("template",), "template must include {when}")
+            if "{name}" not in template and "{greeting}" not in template:
+                self.fail(where + ("template",), "template must include {name} or {greeting}")
+            out.append(ApologyTemplate(key, self.text(fields["label"], where + ("label",)),
+                                       template))
+        return tuple(out)
 
     def emotion(self, value: Any, path: KeyPath) -> EmotionRules:
         item = self.mapping(value, path, ["irate", "upset", "shouting_ratio", "exclamations"],

@@ -7,9 +7,15 @@ import re
 
 import pytest
 
-from bot.advice import Advice, build_advice
+from bot.advice import Advice, ApologyVariant, apology_variants, build_advice
 from bot.intake import Report, read_report
-from bot.playbook import STEP_KEYS, load_playbook
+from bot.playbook import (
+    DEFAULT_PLAYBOOK_PATH,
+    STEP_KEYS,
+    PlaybookError,
+    load_playbook,
+    parse_playbook,
+)
 
 
 @pytest.fixture(scope="module")
@@ -168,3 +174,132 @@ def test_advice_is_plain_text_without_slack_markup(playbook):
     everything = " ".join([advice.apology_say, advice.apology_write, *advice.warnings,
                            advice.compensation, *(p for _, p in advice.steps)])
     assert not re.search(r"<[@#!]|:\w+:", everything)
+
+
+# -- apology variants ----------------------------------------------------------------
+VARIANT_KEYS = ("phone_warm", "phone_formal", "written_warm", "written_formal",
+                "internal_warm", "internal_formal")
+PLAYBOOK_TEXT = DEFAULT_PLAYBOOK_PATH.read_text(encoding="utf-8")
+
+
+def without_variants(text: str) -> str:
+    start = text.index("\napology_variants:\n")
+    return text[:start] + text[text.index("\n# How the customer feels", start):]
+
+
+def test_six_variants_cycle_phone_writing_and_internal_each_warm_then_formal(playbook):
+    variants = apology_variants(report(category="billing_error"), playbook)
+    assert tuple(v.key for v in variants) == VARIANT_KEYS
+    assert len({v.label for v in variants}) == 6 and len({v.text for v in variants}) == 6
+    assert all(isinstance(v, ApologyVariant) for v in variants)
+
+
+@pytest.mark.parametrize("category", ["long_wait", "passed_around", "uncaring", "no_ownership",
+                                      "wrong_info", "broken_promise", "product_defect",
+                                      "billing_error", "general"])
+def test_every_variant_names_the_problem_owns_it_and_says_what_and_by_when(playbook, category):
+    details = playbook.category(category)
+    for variant in apology_variants(report(category=category, customer="Dana Lee"), playbook,
+                                    when_text="by 3pm tomorrow"):
+        assert f"we {details.breakdown}" in variant.text, variant.key
+        assert details.can_do in variant.text, variant.key
+        assert "by 3pm tomorrow" in variant.text, variant.key
+        assert "Dana Lee" in variant.text, variant.key
+        assert re.search(r"\bI(?:'m|'ll| will| have| take| do| apologise)\b", variant.text)
+        assert not re.search(r"\b(policy|system|colleague|their fault)\b", variant.text, re.I)
+
+
+def test_variants_without_a_name_leak_no_none_or_placeholder(playbook):
+    variants = {v.key: v.text for v in apology_variants(report(), playbook)}
+    for text in variants.values():
+        assert "None" not in text and not re.search(r"[{}]", text)
+    assert variants["phone_warm"].startswith("I'm really sorry")
+    assert variants["phone_formal"].startswith("I do apologise")
+    assert variants["written_warm"].startswith("Hi there,\n\n")
+    assert variants["written_formal"].startswith("Hello there,\n\n")
+
+
+def test_spoken_variants_are_one_paragraph_and_written_ones_several(playbook):
+    variants = {v.key: v.text for v in apology_variants(report(customer="Kofi"), playbook)}
+    for key in ("phone_warm", "phone_formal", "internal_warm", "internal_formal"):
+        assert "\n" not in variants[key], key
+    for key in ("written_warm", "written_formal"):
+        assert variants[key].count("\n\n") >= 2, key
+
+
+def test_variants_fall_back_like_the_advice_for_an_unknown_category_and_blank_when(playbook):
+    variants = apology_variants(report(category="retired_category"), playbook, when_text="  ")
+    general = playbook.category("general")
+    for variant in variants:
+        assert f"we {general.breakdown}" in variant.text
+        assert "by the end of today" in variant.text
+
+
+def test_a_name_with_braces_is_inserted_literally_in_variants(playbook):
+    variants = apology_variants(report(customer="{name} Corp"), playbook)
+    assert variants[0].text.startswith("{name} Corp, ")
+
+
+def test_a_playbook_without_variants_offers_its_say_and_write_pair():
+    playbook = parse_playbook(without_variants(PLAYBOOK_TEXT), "old.yaml")
+    assert playbook.apology_variants == ()
+    variants = apology_variants(report(customer="Dana"), playbook)
+    advice = build_advice(report(customer="Dana"), playbook)
+    assert [(v.key, v.text) for v in variants] == [("say", advice.apology_say),
+                                                   ("write", advice.apology_write)]
+    assert all(v.label for v in variants)
+
+
+def test_variants_leave_the_say_and_write_pair_unchanged(playbook):
+    old = parse_playbook(without_variants(PLAYBOOK_TEXT))
+    for customer in ("Dana Lee", None):
+        new_advice = build_advice(report(customer=customer), playbook)
+        old_advice = build_advice(report(customer=customer), old)
+        assert (new_advice.apology_say, new_advice.apology_write) == (
+            old_advice.apology_say, old_advice.apology_write)
+
+
+def _variant_line(text: str, needle: str) -> int:
+    return text[:text.index(needle, text.index("apology_variants:"))].count("\n") + 1
+
+
+BROKEN_VARIANTS = [
+    ("template without when", ("call you back {when} to make", "call you back to make"),
+     "apology_variants[0].template", "must include {when}", "  - key: phone_warm", 2),
+    ("template without the name", ("      Hi {name},\n\n      I'm so sorry", "      I'm so sorry"),
+     "apology_variants[2].template", "must include {name} or {greeting}",
+     "  - key: written_warm", 2),
+    ("unknown placeholder", ("{greeting}I do apologise", "{customer}I do apologise"),
+     "apology_variants[1].template", "unknown placeholder {customer}",
+     "  - key: phone_formal", 2),
+    ("duplicate key", ("  - key: phone_formal", "  - key: phone_warm"),
+     "apology_variants[1].key", "duplicate apology variant key 'phone_warm'",
+     "  - key: phone_warm\n    label: On the phone (formal)", 0),
+    ("unknown field", ("    label: On the phone (warm)\n",
+                       "    label: On the phone (warm)\n    tone: warm\n"),
+     "apology_variants[0].tone", "unknown key", "    tone: warm", 0),
+]
+
+
+@pytest.mark.parametrize(("change", "key", "fragment", "anchor", "offset"),
+                         [case[1:] for case in BROKEN_VARIANTS],
+                         ids=[case[0] for case in BROKEN_VARIANTS])
+def test_broken_apology_variants_are_refused_naming_key_and_line(
+        tmp_path, change, key, fragment, anchor, offset):
+    old, new = change
+    assert old in PLAYBOOK_TEXT, f"test fixture out of date: {old!r}"
+    text = PLAYBOOK_TEXT.replace(old, new, 1)
+    path = tmp_path / "playbook.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(PlaybookError) as caught:
+        load_playbook(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path} line {_variant_line(text, anchor) + offset}: "), message
+    assert key in message and fragment in message, message
+
+
+def test_an_empty_variant_list_is_refused():
+    text = without_variants(PLAYBOOK_TEXT).replace(
+        "\nemotion:\n", "\napology_variants: []\n\nemotion:\n", 1)
+    with pytest.raises(PlaybookError, match=r"apology_variants: expected a non-empty list"):
+        parse_playbook(text)
