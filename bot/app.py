@@ -18,6 +18,7 @@ from slack_bolt.async_app import AsyncApp
 from bot import __version__
 from bot.cases import Recovery
 from bot.clock import Clock
+from bot.coach import load_rules
 from bot.config import Settings
 from bot.lifecycle import Lifecycle
 from bot.logs import slack_logger
@@ -53,6 +54,7 @@ class Mend:
                     run_scheduler: bool = True, slack_timeout: int = 10) -> Mend:
         """Load the playbook, open the database, build the Bolt app."""
         playbook = load_playbook(settings.playbook_path)
+        coach_rules = load_rules()
         warm_up()  # the time parser loads its data once, not on someone's first follow-up
         store = Store(settings.db_path)
         clock = clock or Clock()
@@ -67,7 +69,8 @@ class Mend:
         tasks = Tasks()
         deps = Deps(Recovery(store, playbook, clock), store, clock, client, tasks,
                     ChannelPacer(tasks, pace_seconds),
-                    Lifecycle(store, playbook, clock, settings.leads), People(client), poster)
+                    Lifecycle(store, playbook, clock, settings.leads), People(client), poster,
+                    coach_rules)
         bolt = AsyncApp(
             client=client,
             logger=slack_logger(),

@@ -96,8 +96,11 @@ def case_title(case: Case, category_label: str) -> str:
 
 
 # -- the agent's playbook reply --------------------------------------------------
-def playbook_reply(case: Case, advice: Any, repeat_note: str | None = None) -> Blocks:
-    """The ephemeral answer to `/recover`: steps, wording, warnings, compensation."""
+def playbook_reply(case: Case, advice: Any, repeat_note: str | None = None,
+                   variant: tuple[Any, int] | None = None) -> Blocks:
+    """The ephemeral answer to `/recover`: steps, wording, warnings, compensation.
+    `variant` (an apology variant and the index of the next one) replaces the
+    say/write pair after *Another wording* was pressed."""
     facts = " · ".join([
         f"Customer: *{escape(case.customer)}*" if case.customer else "Customer: _not named_",
         f"Contact: {CONTACT_LABELS.get(case.contact, escape(case.contact))}",
@@ -110,8 +113,7 @@ def playbook_reply(case: Case, advice: Any, repeat_note: str | None = None) -> B
         context(facts),
         *_advice_sections(advice.steps, advice.warnings, advice.compensation,
                           advice.compensation_note),
-        section(f"*To say* (phone or in person)\n{quote(advice.apology_say)}"),
-        section(f"*To write* (email or chat)\n{quote(advice.apology_write)}"),
+        *_wording(case, advice, variant),
     ]
     if repeat_note:
         blocks.append(context(repeat_note))
@@ -120,6 +122,18 @@ def playbook_reply(case: Case, advice: Any, repeat_note: str | None = None) -> B
         f"{when(case.next_followup_at)}."
     ))
     return fit(blocks)
+
+
+def _wording(case: Case, advice: Any, variant: tuple[Any, int] | None) -> Blocks:
+    if variant is None:
+        shown = [section(f"*To say* (phone or in person)\n{quote(advice.apology_say)}"),
+                 section(f"*To write* (email or chat)\n{quote(advice.apology_write)}")]
+        following = 0
+    else:
+        wording, following = variant
+        shown = [section(f"*{escape(wording.label)}*\n{quote(wording.text)}")]
+    more = button("Another wording", Action.ANOTHER_WORDING, f"{case.number}:{following}")
+    return [*shown, {"type": "actions", "block_id": "wording", "elements": [more]}]
 
 
 def playbook_fallback(case: Case, advice: Any) -> str:
@@ -204,5 +218,6 @@ def playbook_modal(case: Case, advice: Any) -> dict[str, Any]:
         "type": "modal",
         "title": plain(f"Case #{case.number}", 24),
         "close": plain("Done", 24),
-        "blocks": playbook_reply(case, advice)[:100],
+        # No "Another wording" inside a modal: its answer goes to the message it came from.
+        "blocks": [b for b in playbook_reply(case, advice) if b.get("block_id") != "wording"],
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -31,6 +32,7 @@ class Deps:
     lifecycle: Lifecycle
     people: People
     poster: AsyncWebClient  # posts that must not repeat: timeouts are not retried blindly
+    coach: Any = None  # the reply coach's rules (bot.coach.Rules)
     refreshing: set[int] = field(default_factory=set)  # cases with a card update queued
     carding: set[int] = field(default_factory=set)  # cases whose card post is queued here
     home_viewers: set[tuple[str, str]] = field(default_factory=set)  # (team, user) seen home

@@ -60,6 +60,7 @@ class Action(StrEnum):
     NUDGE_ASSIGN = "nudge_assign"
     NUDGE_UPDATED = "nudge_customer_updated"
     # answers to the acting user
+    ANOTHER_WORDING = "another_wording"  # value: "<case>:<variant index>"
     OPEN_PREV = "open_prev"  # value: {"q": filters, "o": offset}
     OPEN_NEXT = "open_next"
     ASSIGN_CONFIRM = "assign_confirm"
@@ -74,6 +75,10 @@ class Action(StrEnum):
 
 class Event(StrEnum):
     APP_HOME_OPENED = "app_home_opened"
+
+
+class Shortcut(StrEnum):
+    CHECK_REPLY = "mend_check_reply"
 
 
 # Message metadata types, so Mend can find its own messages again in a thread.

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import quote
 
 import aiohttp
 import pytest
@@ -16,9 +18,11 @@ from bot import __version__
 from bot.app import Mend
 from bot.config import ConfigError, from_env
 from bot.store import SCHEMA_VERSION, Store, StoreError
+from handlers.coach import SHORTCUTS
 from handlers.commands import COMMANDS
 from handlers.events import EVENTS
-from tests.conftest import APP_TOKEN, replace_settings
+from standin import sign_request
+from tests.conftest import APP_TOKEN, SECRET, replace_settings
 from tests.test_recover import REPORT, all_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -126,7 +130,7 @@ def test_manifest_matches_registered_listeners():
     events = set(m["settings"]["event_subscriptions"]["bot_events"])
     assert commands == set(COMMANDS)
     assert events == set(EVENTS)
-    assert shortcuts == set()  # no shortcuts yet: none registered either
+    assert shortcuts == set(SHORTCUTS)
     assert m["settings"]["socket_mode_enabled"] is True
     assert m["settings"]["interactivity"]["is_enabled"] is True
     assert m["features"]["app_home"]["home_tab_enabled"] is True
@@ -143,6 +147,15 @@ async def test_every_declared_command_and_event_has_a_listener(mend, slack_user)
     for event in m["settings"]["event_subscriptions"]["bot_events"]:
         reply = await slack_user.event({"type": event, "user": "U1", "tab": "home"})
         assert reply.status == 200, event
+    for shortcut in m["features"]["shortcuts"]:
+        payload = {"type": "message_action", "callback_id": shortcut["callback_id"],
+                   "team": {"id": "T1"}, "user": {"id": "U1"}, "channel": {"id": "C1"},
+                   "message": {"text": "hello", "ts": "1.1"}, "trigger_id": "t",
+                   "response_url": "http://127.0.0.1:9/x", "token": "x"}
+        body = ("payload=" + quote(json.dumps(payload))).encode()
+        reply = await slack_user.raw(body, "application/x-www-form-urlencoded",
+                                     sign_request(SECRET, body))
+        assert reply.status == 200, shortcut
 
 
 async def test_unregistered_command_is_not_handled(mend, slack_user):

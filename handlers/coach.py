@@ -1,0 +1,132 @@
+"""The reply coach in Slack: `/recover check`, the message shortcut, and
+*Another wording* on the playbook answer."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.advice import apology_variants, build_advice
+from bot.coach import Review, check
+from bot.intake import Report
+from bot.lifecycle import NotFound
+from bot.models import Case
+from handlers import blocks
+from handlers.blocks import Blocks, context, fit, header, section
+from handlers.cards import respond
+from handlers.commands import COMMAND, Ack, Invocation, reply, subcommand
+from handlers.context import Deps
+from handlers.ids import Action, Shortcut
+from handlers.mrkdwn import escape, quote, truncate
+from handlers.slack_text import number as parse_number
+from handlers.slack_text import plain
+
+SHORTCUTS = (Shortcut.CHECK_REPLY,)
+MAX_DRAFT = 4000
+SEVERITY_MARK = {"change": ":large_orange_circle: Change",
+                 "consider": ":large_blue_circle: Consider"}
+
+
+def review_blocks(review: Review, millis: float) -> Blocks:
+    """Findings with the exact words, the reasons and better phrasings; then a rewrite."""
+    out: Blocks = [header("Reply check")]
+    if review.strengths:
+        out.append(section(":white_check_mark: *What works*: "
+                           + escape(" · ".join(review.strengths))))
+    if not review.findings:
+        out.append(section(":tada: Nothing to change: this reply owns the problem, answers "
+                           "the feeling and says what happens next."))
+    for finding in review.findings[:12]:
+        words = quote(finding.quote) if finding.quote else "_(missing)_"
+        out.append(section(truncate(
+            f"{SEVERITY_MARK.get(finding.severity, '')} · *{escape(finding.title)}*\n{words}\n"
+            f"{escape(finding.why)}\n*Try*: {escape(finding.suggestion)}", 3000)))
+    if review.rewrite and review.findings:
+        out.append(section(truncate("*A rewrite that keeps your facts* (fill in the "
+                                    f"[brackets])\n```{escape(review.rewrite)}```", 3000)))
+    out.append(context(f"Checked in {millis:.1f} ms against the rules in data/coach.yaml."))
+    return fit(out)
+
+
+def _case_context(deps: Deps, team_id: str, words: str) -> tuple[Case | None, str]:
+    """`#12 draft…` checks the draft against case 12's customer and feeling."""
+    first, _, rest = words.partition(" ")
+    found = parse_number(first.lstrip("#")) if first.startswith("#") else None
+    if found is None:
+        return None, words
+    try:
+        return deps.lifecycle.get(team_id, found), rest
+    except NotFound:
+        return None, words
+
+
+def review(deps: Deps, team_id: str, draft: str) -> tuple[Blocks | None, str]:
+    """The check as blocks, or (None, a message saying what to send)."""
+    case, draft = _case_context(deps, team_id, plain(draft).strip())
+    if not draft:
+        return None, (f"Paste the reply you're about to send: `{COMMAND} check Hi Dana, I'm "
+                      "so sorry…` (start with `#12` to check it against case 12).")
+    if len(draft) > MAX_DRAFT:
+        return None, f"That draft has {len(draft):,} characters; I check up to {MAX_DRAFT:,}."
+    started = time.perf_counter()
+    result = check(draft, deps.coach, customer_name=case.customer if case else None,
+                   customer_upset=(case.emotion != "calm") if case else True)
+    return review_blocks(result, (time.perf_counter() - started) * 1000), ""
+
+
+@subcommand("check", f"{COMMAND} check [#N] <draft reply>",
+            "Check a reply before you send it: blame, call-backs, apology, next step…")
+async def check_command(ack: Ack, inv: Invocation, args: str, deps: Deps) -> None:
+    found, message = review(deps, inv.team_id, args)
+    if found is None:
+        await reply(ack, escape(message))
+    else:
+        await ack(response_type="ephemeral", text="Reply check", blocks=found)
+
+
+async def on_shortcut(ack, body: dict[str, Any], deps: Deps) -> None:
+    """"Check reply with Mend" on any message: the review, only to the person who asked."""
+    await ack()
+    team_id = str((body.get("team") or {}).get("id") or "")
+    text = str((body.get("message") or {}).get("text") or "")
+    found, message = review(deps, team_id, text)
+    deps.tasks.spawn(respond(deps.client, body.get("response_url"), message or "Reply check",
+                             found), name="check-reply")
+
+
+async def another_wording(deps: Deps, body: dict[str, Any]) -> None:
+    """Show the next apology variant in the playbook answer, in place."""
+    action = (body.get("actions") or [{}])[0]
+    number, _, index = str(action.get("value") or "").partition(":")
+    case_number, step = parse_number(number), parse_number(index)
+    team_id = str((body.get("team") or {}).get("id") or "")
+    if case_number is None or step is None:
+        return
+    try:
+        case = deps.lifecycle.get(team_id, case_number)
+    except NotFound:
+        return
+    report = Report(summary=case.summary, customer=case.customer, contact=case.contact,
+                    category=case.category, category_cues=(), emotion=case.emotion,
+                    severity=case.severity)
+    playbook = deps.recovery.playbook
+    variants = apology_variants(report, playbook)
+    chosen = variants[step % len(variants)]
+    shown = blocks.playbook_reply(case, build_advice(report, playbook),
+                                  variant=(chosen, (step + 1) % len(variants)))
+    await respond(deps.client, body.get("response_url"), "Mend", shown, replace=True)
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    async def shortcut(ack, body):
+        await on_shortcut(ack, body, deps)
+
+    async def wording(ack, body):
+        await ack()
+        deps.tasks.spawn(another_wording(deps, body), name="another-wording")
+
+    for callback in SHORTCUTS:
+        app.shortcut(callback)(shortcut)
+    app.action(Action.ANOTHER_WORDING)(wording)

@@ -1,0 +1,83 @@
+"""The reply coach and apology wordings, through Slack."""
+
+from __future__ import annotations
+
+import json
+import time
+from urllib.parse import quote
+
+from handlers.ids import Action, Shortcut
+from standin import sign_request
+from tests.conftest import SECRET
+from tests.test_recover import all_text, assert_valid_blocks
+
+BLAME = ("Our policy doesn't allow refunds after 30 days, and the system is down anyway, so "
+         "feel free to call us back later <!channel>.")
+
+
+async def test_check_quotes_the_words_and_offers_better_ones(mend, slack_user):
+    reply = await slack_user.command(f"check {BLAME}")
+    blocks = reply.json["blocks"]
+    assert_valid_blocks(blocks)
+    text = all_text(blocks)
+    assert "policy doesn" in text and "call us back" in text
+    assert "*Try*" in text and "A rewrite that keeps your facts" in text
+    assert "<!channel>" not in text  # the draft's words are shown, never run
+
+
+async def test_a_good_reply_is_praised(mend, slack_user):
+    good = ("Dana, I'm so sorry we charged you twice; I can see why you're upset. I have "
+            "refunded the second charge and I will call you by 3pm today to confirm it landed.")
+    reply = await slack_user.command(f"check {good}")
+    text = all_text(reply.json["blocks"])
+    assert "What works" in text
+
+
+async def test_check_against_a_case_uses_its_customer(mend, slack_user):
+    await slack_user.command("for Dana Lee: charged twice for her order, she emailed us furious")
+    reply = await slack_user.command("check #1 Sorry about that, we refunded it and I will "
+                                     "call you tomorrow at 10am to confirm.")
+    assert "name" in all_text(reply.json["blocks"]).lower()
+
+
+async def test_empty_check_says_what_to_send(mend, slack_user):
+    reply = await slack_user.command("check")
+    assert "Paste the reply" in all_text(reply.json["blocks"])
+
+
+async def test_message_shortcut_answers_only_the_asker(mend, slack, slack_user):
+    payload = {"type": "message_action", "callback_id": Shortcut.CHECK_REPLY,
+               "team": {"id": "T1", "domain": "x"}, "user": {"id": "U1", "team_id": "T1"},
+               "channel": {"id": "C1", "name": "support"}, "trigger_id": "t1",
+               "response_url": slack.response_url("shortcut"), "action_ts": str(time.time()),
+               "message_ts": "1.1", "message": {"type": "message", "text": BLAME, "ts": "1.1"},
+               "token": "x", "api_app_id": "A1"}
+    body = ("payload=" + quote(json.dumps(payload))).encode()
+    headers = sign_request(SECRET, body)
+    reply = await slack_user.raw(body, "application/x-www-form-urlencoded", headers)
+    assert reply.status == 200
+    await mend.settle()
+    [answer] = [r for r in slack.responses if r["key"] == "shortcut"]
+    assert answer["body"]["response_type"] == "ephemeral"
+    assert "policy doesn" in all_text(answer["body"]["blocks"])
+
+
+async def test_another_wording_cycles_in_place(mend, slack, slack_user):
+    reply = await slack_user.command("for Dana Lee: charged twice, she emailed us furious")
+    blocks = reply.json["blocks"]
+    assert "Another wording" in all_text(blocks)
+    labels = []
+    value = "1:0"
+    for _ in range(7):
+        await slack_user.block_action(Action.ANOTHER_WORDING, value=value)
+        await mend.settle()
+        answer = slack.responses[-1]["body"]
+        assert answer["replace_original"] is True
+        assert_valid_blocks(answer["blocks"])
+        section = [b for b in answer["blocks"] if "Dana" in all_text([b])
+                   and b.get("type") == "section"][-1]
+        labels.append(section["text"]["text"].split("*")[1])
+        [button] = [e for b in answer["blocks"] if b.get("block_id") == "wording"
+                    for e in b["elements"]]
+        value = button["value"]
+    assert len(set(labels)) == 6 and labels[6] == labels[0]
