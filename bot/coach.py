@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import os
 import re
-import string
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -906,25 +905,7 @@ class _CoachReader(_Reader):
 
     def line_template(self, value: Any, path: KeyPath, required: Sequence[str] = ()) -> str:
         """Text that may use {name} and {greeting}."""
-        text = self.text(value, path)
-        try:
-            parsed = list(string.Formatter().parse(text))
-        except ValueError as exc:
-            self.fail(path, f"bad braces in template: {exc} (use {{{{ and }}}} for literal braces)")
-        used = set()
-        for _literal, field, spec, conversion in parsed:
-            if field is None:
-                continue
-            if field not in LINE_FIELDS:
-                self.fail(path, f"unknown placeholder {{{field}}} "
-                                f"(allowed: {', '.join('{' + f + '}' for f in LINE_FIELDS)})")
-            if spec or conversion:
-                self.fail(path, f"placeholder {{{field}}} must not have a format or conversion")
-            used.add(field)
-        for field in required:
-            if field not in used:
-                self.fail(path, f"template must include {{{field}}}")
-        return text
+        return self.template(value, path, allowed=LINE_FIELDS, required=required)
 
     def choice(self, value: Any, path: KeyPath, allowed: Sequence[str]) -> str:
         if value not in allowed:

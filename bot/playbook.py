@@ -451,8 +451,9 @@ class _Reader:
             out.append(cue)
         return tuple(out)
 
-    def template(self, value: Any, path: KeyPath) -> str:
-        """A text template using only the known {placeholders}, including the required ones."""
+    def template(self, value: Any, path: KeyPath, allowed: Sequence[str] = TEMPLATE_FIELDS,
+                 required: Sequence[str] = REQUIRED_TEMPLATE_FIELDS) -> str:
+        """A text template using only `allowed` {placeholders}, including the `required` ones."""
         text = self.text(value, path)
         try:
             parsed = list(string.Formatter().parse(text))
@@ -462,13 +463,13 @@ class _Reader:
         for _literal, field, spec, conversion in parsed:
             if field is None:
                 continue
-            if field not in TEMPLATE_FIELDS:
+            if field not in allowed:
                 self.fail(path, f"unknown placeholder {{{field}}} "
-                                f"(allowed: {', '.join('{' + f + '}' for f in TEMPLATE_FIELDS)})")
+                                f"(allowed: {', '.join('{' + f + '}' for f in allowed)})")
             if spec or conversion:
                 self.fail(path, f"placeholder {{{field}}} must not have a format or conversion")
             used.add(field)
-        for field in REQUIRED_TEMPLATE_FIELDS:
+        for field in required:
             if field not in used:
                 self.fail(path, f"template must include {{{field}}}")
         return text
