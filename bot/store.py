@@ -225,6 +225,9 @@ class Store:
         self.db = sqlite_utils.Database(conn)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
+        # Keep hot index pages in memory: every new case touches several indexes.
+        self.db.execute("PRAGMA cache_size=-65536")
+        self.db.execute("PRAGMA mmap_size=268435456")
         self.db.execute("PRAGMA foreign_keys=ON")
         self.migrate()
 
