@@ -104,7 +104,19 @@ def settled(deps: Deps, done: Done, text: str) -> str:
 
 @case_command("case", "case N", "Show case N with its full timeline")
 async def show_case(inv, number, rest, deps):
+    from handlers.lead_commands import may_see, sees_case
+
+    case = deps.lifecycle.get(inv.team_id, number)
+    if sees_case(deps, case, inv.user_id, inv.channel_id) is None:
+        return Later(_show_case(inv, number, deps, may_see))  # their channels: ask Slack
+    return await _show_case(inv, number, deps, may_see)
+
+
+async def _show_case(inv: Invocation, number: int, deps: Deps, may_see) -> Answer:
     timeline = deps.lifecycle.timeline(inv.team_id, number)
+    if not await may_see(deps, timeline.case, inv.user_id, inv.channel_id):
+        # Same words as for a case that doesn't exist: nothing to learn from asking.
+        raise NotFound(number)
     label = deps.recovery.category_label(timeline.case.category)
     return case_blocks.timeline_blocks(timeline, label, deps.recovery.step_titles())
 

@@ -19,6 +19,7 @@ from handlers.cards import respond
 from handlers.commands import COMMAND, Ack, Invocation, reply, subcommand
 from handlers.context import Deps
 from handlers.ids import Action, Shortcut
+from handlers.lead_commands import sees_case
 from handlers.mrkdwn import escape, quote, truncate
 from handlers.slack_text import number as parse_number
 from handlers.slack_text import plain
@@ -50,21 +51,25 @@ def review_blocks(review: Review, millis: float) -> Blocks:
     return fit(out)
 
 
-def _case_context(deps: Deps, team_id: str, words: str) -> tuple[Case | None, str]:
-    """`#12 draft…` checks the draft against case 12's customer and feeling."""
+def _case_context(deps: Deps, team_id: str, user_id: str, here: str | None,
+                  words: str) -> tuple[Case | None, str]:
+    """`#12 draft…` checks the draft against case 12's customer and feeling, when the
+    person may see case 12 without asking Slack (otherwise the draft is checked alone)."""
     first, _, rest = words.partition(" ")
     found = parse_number(first.lstrip("#")) if first.startswith("#") else None
     if found is None:
         return None, words
     try:
-        return deps.lifecycle.get(team_id, found), rest
+        case = deps.lifecycle.get(team_id, found)
     except NotFound:
-        return None, words
+        return None, rest
+    return (case if sees_case(deps, case, user_id, here) else None), rest
 
 
-def review(deps: Deps, team_id: str, draft: str) -> tuple[Blocks | None, str]:
+def review(deps: Deps, team_id: str, user_id: str, draft: str,
+           here: str | None = None) -> tuple[Blocks | None, str]:
     """The check as blocks, or (None, a message saying what to send)."""
-    case, draft = _case_context(deps, team_id, plain(draft).strip())
+    case, draft = _case_context(deps, team_id, user_id, here, plain(draft).strip())
     if not draft:
         return None, (f"Paste the reply you're about to send: `{COMMAND} check Hi Dana, I'm "
                       "so sorry…` (start with `#12` to check it against case 12).")
@@ -79,7 +84,7 @@ def review(deps: Deps, team_id: str, draft: str) -> tuple[Blocks | None, str]:
 @subcommand("check", f"{COMMAND} check [#N] <draft reply>",
             "Check a reply before you send it: blame, call-backs, apology, next step…")
 async def check_command(ack: Ack, inv: Invocation, args: str, deps: Deps) -> None:
-    found, message = review(deps, inv.team_id, args)
+    found, message = review(deps, inv.team_id, inv.user_id, args, inv.channel_id)
     if found is None:
         await reply(ack, escape(message))
     else:
@@ -90,8 +95,9 @@ async def on_shortcut(ack, body: dict[str, Any], deps: Deps) -> None:
     """"Check reply with Mend" on any message: the review, only to the person who asked."""
     await ack()
     team_id = str((body.get("team") or {}).get("id") or "")
+    user_id = str((body.get("user") or {}).get("id") or "")
     text = str((body.get("message") or {}).get("text") or "")
-    found, message = review(deps, team_id, text)
+    found, message = review(deps, team_id, user_id, text)
     deps.tasks.spawn(respond(deps.client, body.get("response_url"), message or "Reply check",
                              found), name="check-reply")
 
@@ -108,6 +114,10 @@ async def another_wording(deps: Deps, body: dict[str, Any]) -> None:
         case = deps.lifecycle.get(team_id, case_number)
     except NotFound:
         return
+    user_id = str((body.get("user") or {}).get("id") or "")
+    if user_id not in (case.reporter_id, case.owner_id) and \
+            not deps.lifecycle.is_lead(team_id, user_id):
+        return  # the button sits in its reporter's own answer
     report = Report(summary=case.summary, customer=case.customer, contact=case.contact,
                     category=case.category, category_cues=(), emotion=case.emotion,
                     severity=case.severity)

@@ -246,3 +246,25 @@ def test_command_line_export_matches(settings, tmp_path):
     rows = read_csv(result.stdout)
     assert [(r["case"], r["event"], r["customer"]) for r in rows] == [
         ("1", "opened", "Acme, Inc.")]
+
+
+async def test_a_case_in_a_channel_you_are_not_in_is_not_shown(mend, slack, slack_user,
+                                                                 clock):
+    await seed(mend, slack, slack_user, clock)  # case 4 lives in C2: U2 and the lead only
+    lead(mend)
+    await slack_user.command("case 4", user_id="U1", channel_id="C1")
+    await mend.settle()
+    assert "no case #4" in json.dumps(slack.responses[-1]["body"])
+    reply = await slack_user.command("case 4", user_id="U2", channel_id="C1")
+    assert "Dune" in all_text(reply.json["blocks"])
+    reply = await slack_user.command("case 1", user_id="U3", channel_id="C1")
+    assert "Acme" in all_text(reply.json["blocks"])  # typed in the case's own channel
+
+
+async def test_another_wording_is_only_for_the_reporter_owner_or_a_lead(mend, slack,
+                                                                         slack_user, clock):
+    await seed(mend, slack, slack_user, clock)
+    before = len(slack.responses)
+    await slack_user.block_action(Action.ANOTHER_WORDING, value="4:0", user_id="U1")
+    await mend.settle()
+    assert len(slack.responses) == before
