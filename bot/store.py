@@ -34,6 +34,7 @@ class CaseFilter:
     channel: str | None = None
     category: str | None = None
     overdue_before: str | None = None  # follow-up due before this instant
+    channels: tuple[str, ...] | None = None  # only cases in these channels
     # Who is looking, when they are not a lead: only cases they own or reported,
     # or in channels they are in.
     viewer: str | None = None
@@ -55,6 +56,9 @@ class CaseFilter:
         if self.overdue_before:
             where.append("next_followup_at <= ?")
             params.append(self.overdue_before)
+        if self.channels is not None:
+            where.append(f"channel_id IN ({', '.join('?' for _ in self.channels)})")
+            params += list(self.channels)
         if self.viewer:
             marks = ", ".join("?" for _ in self.viewer_channels)
             where.append(f"(owner_id = ? OR reporter_id = ? OR channel_id IN ({marks}))")
@@ -216,7 +220,11 @@ INSERT_EVENT = ("INSERT INTO events (team_id, case_id, at, actor_id, kind, detai
 class Store:
     """Owns one SQLite database file for Mend."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, readonly: bool = False):
+        self.path = str(path)
+        if readonly:
+            self._open_readonly()
+            return
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         # Autocommit connection: transactions are explicit (BEGIN IMMEDIATE)
@@ -230,6 +238,25 @@ class Store:
         self.db.execute("PRAGMA mmap_size=268435456")
         self.db.execute("PRAGMA foreign_keys=ON")
         self.migrate()
+
+    def _open_readonly(self) -> None:
+        """A connection that can only read: for reports run off the event loop (in a
+        thread of their own) and for exports, which must never change the database."""
+        uri = f"file:{Path(self.path).resolve()}?mode=ro"
+        try:
+            conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=10,
+                                   check_same_thread=False)
+            self.db = sqlite_utils.Database(conn)
+            version = self.schema_version
+        except sqlite3.Error as exc:
+            raise StoreError(f"Cannot read the database at {self.path}: {exc}.") from None
+        if version != SCHEMA_VERSION:
+            raise StoreError(f"The database at {self.path} has schema {version}; this Mend "
+                             f"reads schema {SCHEMA_VERSION}. Start Mend once to migrate it.")
+
+    def reader(self) -> Store:
+        """A read-only Store on the same file (use it from one other thread)."""
+        return Store(self.path, readonly=True)
 
     # -- schema -----------------------------------------------------------
     @property

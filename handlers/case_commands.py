@@ -22,6 +22,7 @@ from handlers.commands import COMMAND, Ack, Invocation, reply, subcommand
 from handlers.context import Deps
 from handlers.mrkdwn import escape, mention
 from handlers.slack_text import plain, user_ids
+from handlers.visibility import may_see, sees_case
 
 NUMBER = re.compile(r"^#?(\d{1,9})$")
 
@@ -60,6 +61,14 @@ def case_command(name: str, usage: str, help: str) -> Callable[[CaseRun], CaseRu
         async def runner(ack: Ack, inv: Invocation, args: str, deps: Deps) -> None:
             async def attempt() -> Answer:
                 number, rest = split_number(args, f"{COMMAND} {usage}")
+                # Who sees what: a case you may not see is, to you, a case that doesn't
+                # exist, whatever you try to do with it.
+                visible = sees_case(deps, deps.lifecycle.get(inv.team_id, number),
+                                    inv.user_id, inv.channel_id)
+                if visible is False:
+                    raise NotFound(number)
+                if visible is None:
+                    return Later(checked_then(inv, number, rest, deps, run))
                 return await run(inv, number, rest, deps)
 
             answer = await answered(attempt())
@@ -74,6 +83,16 @@ def case_command(name: str, usage: str, help: str) -> Callable[[CaseRun], CaseRu
         return run
 
     return add
+
+
+async def checked_then(inv: Invocation, number: int, rest: str, deps: Deps,
+                       run: CaseRun) -> Answer:
+    """After the ack: ask Slack for the person's channels, then act if they may see it."""
+    if not await may_see(deps, deps.lifecycle.get(inv.team_id, number), inv.user_id,
+                         inv.channel_id):
+        raise NotFound(number)
+    answer = await run(inv, number, rest, deps)
+    return await answer.work if isinstance(answer, Later) else answer
 
 
 async def answered(work: Awaitable[Answer]) -> Answer:
@@ -104,19 +123,7 @@ def settled(deps: Deps, done: Done, text: str) -> str:
 
 @case_command("case", "case N", "Show case N with its full timeline")
 async def show_case(inv, number, rest, deps):
-    from handlers.lead_commands import may_see, sees_case
-
-    case = deps.lifecycle.get(inv.team_id, number)
-    if sees_case(deps, case, inv.user_id, inv.channel_id) is None:
-        return Later(_show_case(inv, number, deps, may_see))  # their channels: ask Slack
-    return await _show_case(inv, number, deps, may_see)
-
-
-async def _show_case(inv: Invocation, number: int, deps: Deps, may_see) -> Answer:
     timeline = deps.lifecycle.timeline(inv.team_id, number)
-    if not await may_see(deps, timeline.case, inv.user_id, inv.channel_id):
-        # Same words as for a case that doesn't exist: nothing to learn from asking.
-        raise NotFound(number)
     label = deps.recovery.category_label(timeline.case.category)
     return case_blocks.timeline_blocks(timeline, label, deps.recovery.step_titles())
 

@@ -19,10 +19,10 @@ from handlers.cards import respond
 from handlers.commands import COMMAND, Ack, Invocation, reply, subcommand
 from handlers.context import Deps
 from handlers.ids import Action, Shortcut
-from handlers.lead_commands import sees_case
 from handlers.mrkdwn import escape, quote, truncate
 from handlers.slack_text import number as parse_number
 from handlers.slack_text import plain
+from handlers.visibility import sees_case
 
 SHORTCUTS = (Shortcut.CHECK_REPLY,)
 MAX_DRAFT = 4000

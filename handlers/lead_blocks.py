@@ -125,7 +125,8 @@ def stats_blocks(stats: Stats, label: str, labels: dict[str, str]) -> Blocks:
 
 # -- App Home ----------------------------------------------------------------------------
 def home_view(mine: list[Case], waiting: list[Case], team: dict[str, Any] | None,
-              labels: dict[str, str], ticks: dict[int, int], now: datetime) -> dict:
+              labels: dict[str, str], ticks: dict[int, int], now: datetime,
+              totals: tuple[int, int] | None = None) -> dict:
     """Everyone's home: their cases and cases waiting for an owner in their channels;
     for leads, also the team view."""
     label = lambda c: labels.get(c.category, c.category)  # noqa: E731
@@ -135,11 +136,12 @@ def home_view(mine: list[Case], waiting: list[Case], team: dict[str, Any] | None
                 "happened. Mend opens a case, gives you the steps and the words, and keeps "
                 "the follow-up on the team's radar."),
         divider(),
-        section(f"*My cases* ({len(mine)}) — next due first"),
+        section(f"*My cases* ({(totals or (len(mine),))[0]}) — next due first"),
     ]
     blocks += [section(case_line(c, label(c), ticks.get(c.id, 0), now)) for c in mine[:15]] \
         or [context("You own no open cases. :tada:")]
-    blocks.append(section(f"*Waiting for an owner in your channels* ({len(waiting)})"))
+    waiting_total = totals[1] if totals else len(waiting)
+    blocks.append(section(f"*Waiting for an owner in your channels* ({waiting_total})"))
     blocks += [section(case_line(c, label(c), ticks.get(c.id, 0), now))
                for c in waiting[:10]] or [context("None right now.")]
     if team is not None:

@@ -1,69 +1,42 @@
 """`/recover open`, `/recover stats`, `/recover export`, and the App Home views.
 
-Who sees what: leads see every case of the workspace. Everyone else sees the
-cases they own or reported, and the cases in channels they are a member of
-(users.conversations, remembered for a few minutes).
+Who sees what is decided in handlers/visibility.py.
 """
 
 from __future__ import annotations
 
-import io
+import asyncio
 import json
+import logging
+import os
+import re
+import tempfile
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot.clock import to_iso
 from bot.models import Case
+from bot.playbook import Playbook
 from bot.reports import (
-    Query,
     ReportError,
+    Stats,
     compute_stats,
     export_csv,
     parse_open,
     period,
 )
+from bot.store import Store
 from handlers import lead_blocks
 from handlers.cards import respond
 from handlers.commands import COMMAND, Ack, Invocation, reply, subcommand
 from handlers.context import Deps
 from handlers.mrkdwn import escape
+from handlers.visibility import may_see_now, viewer_query
+
+log = logging.getLogger("mend.leads")
 
 PAGE = lead_blocks.PAGE
-
-
-# -- who sees what --------------------------------------------------------------------
-async def viewer_query(deps: Deps, team_id: str, user_id: str, query: Query) -> Query:
-    """The query narrowed to what this person may see."""
-    if deps.lifecycle.is_lead(team_id, user_id):
-        return query
-    channels = await deps.people.channels(team_id, user_id)
-    from dataclasses import replace
-
-    return replace(query, where=replace(query.where, viewer=user_id,
-                                        viewer_channels=tuple(channels)))
-
-
-def sees_case(deps: Deps, case: Case, user_id: str, here: str | None = None) -> bool | None:
-    """Whether `user_id` may see `case` (None: only Slack can say, via their channels).
-    `here` is the channel they are typing in: being there, they are a member."""
-    if user_id in (case.owner_id, case.reporter_id) or case.channel_id == here or \
-            deps.lifecycle.is_lead(case.team_id, user_id):
-        return True
-    channels = deps.people.cached_channels(case.team_id, user_id)
-    return None if channels is None else case.channel_id in channels
-
-
-async def may_see(deps: Deps, case: Case, user_id: str, here: str | None = None) -> bool:
-    known = sees_case(deps, case, user_id, here)
-    if known is not None:
-        return known
-    return case.channel_id in await deps.people.channels(case.team_id, user_id)
-
-
-def may_see_now(deps: Deps, team_id: str, user_id: str) -> bool:
-    """True when no Web API call is needed to apply the rule above."""
-    return deps.lifecycle.is_lead(team_id, user_id) or \
-        deps.people.cached_channels(team_id, user_id) is not None
 
 
 # -- /recover open ----------------------------------------------------------------------
@@ -134,11 +107,26 @@ async def page_clicked(deps: Deps, body: dict[str, Any]) -> None:
     await respond(deps.client, body.get("response_url"), "Mend", blocks, replace=True)
 
 
+# -- reports off the event loop -----------------------------------------------------
+async def in_thread(deps: Deps, report):
+    """Run `report(store)` in a worker thread on a read-only connection of its own:
+    a big workspace's numbers take hundreds of milliseconds, which the event loop
+    (and every other person's ack) must not wait for."""
+    def work():
+        reader = deps.store.reader()
+        try:
+            return report(reader)
+        finally:
+            reader.close()
+
+    return await asyncio.to_thread(work)
+
+
+def stats_from(store: Store, team_id: str, since: datetime, until: datetime) -> Stats:
+    return compute_stats(store.cohort_facts(team_id, to_iso(since)), since, until)
+
+
 # -- /recover stats -----------------------------------------------------------------------
-def stats_for(deps: Deps, team_id: str, since: datetime, until: datetime):
-    return compute_stats(deps.store.cohort_facts(team_id, to_iso(since)), since, until)
-
-
 @subcommand("stats", f"{COMMAND} stats [7d | 30d | 90d]",
             "Recovery outcomes for cases opened in the period (leads)")
 async def stats(ack: Ack, inv: Invocation, args: str, deps: Deps) -> None:
@@ -151,9 +139,15 @@ async def stats(ack: Ack, inv: Invocation, args: str, deps: Deps) -> None:
     except ReportError as exc:
         await reply(ack, escape(str(exc)))
         return
-    result = stats_for(deps, inv.team_id, since, now)
-    await ack(response_type="ephemeral", text="Recovery outcomes",
-              blocks=lead_blocks.stats_blocks(result, label, deps.recovery.labels()))
+    await ack()  # the numbers follow in a moment, computed off the event loop
+    deps.tasks.spawn(_send_stats(inv, label, since, now, deps), name="stats")
+
+
+async def _send_stats(inv: Invocation, label: str, since: datetime, now: datetime,
+                      deps: Deps) -> None:
+    result = await in_thread(deps, lambda store: stats_from(store, inv.team_id, since, now))
+    await respond(deps.client, inv.response_url, "Recovery outcomes",
+                  lead_blocks.stats_blocks(result, label, deps.recovery.labels()))
 
 
 def lead_only(deps: Deps, team_id: str) -> str:
@@ -163,17 +157,22 @@ def lead_only(deps: Deps, team_id: str) -> str:
 
 
 # -- /recover export -----------------------------------------------------------------------
+EXPORT_MAX_DAYS = 366
+DAYS = re.compile(r"(\d{1,4})d", re.ASCII)
+
+
 def export_since(args: str, now: datetime) -> datetime:
-    text = args.strip().lower() or "30d"
-    if not (text.endswith("d") and text[:-1].isdigit() and 0 < int(text[:-1]) <= 3650):
-        raise ReportError("Say how far back, in days: e.g. `/recover export 30d`.")
-    return now - timedelta(days=int(text[:-1]))
+    match = DAYS.fullmatch(args.strip().lower() or "30d")
+    if not match or not 0 < int(match.group(1)) <= EXPORT_MAX_DAYS:
+        raise ReportError(f"Say how far back, in days, up to {EXPORT_MAX_DAYS}: e.g. "
+                          "`/recover export 30d`.")
+    return now - timedelta(days=int(match.group(1)))
 
 
-def csv_text(deps: Deps, team_id: str, since: datetime) -> tuple[str, int]:
-    out = io.StringIO()
-    count = export_csv(deps.store.export_rows(team_id, to_iso(since)), out)
-    return out.getvalue(), count
+def write_csv(store: Store, team_id: str, since: datetime, path: str) -> int:
+    """The export as a CSV file (streamed: a big period never sits in memory)."""
+    with open(path, "w", newline="", encoding="utf-8") as out:
+        return export_csv(store.export_rows(team_id, to_iso(since)), out)
 
 
 @subcommand("export", f"{COMMAND} export [30d]",
@@ -193,28 +192,36 @@ async def export(ack: Ack, inv: Invocation, args: str, deps: Deps) -> None:
 
 async def _send_export(inv: Invocation, since: datetime, deps: Deps) -> None:
     """Upload the CSV with Slack's current flow (get an upload URL, upload, complete)."""
-    text, rows = csv_text(deps, inv.team_id, since)
-    dm = await deps.client.conversations_open(users=inv.user_id)
     name = f"mend-cases-{since:%Y%m%d}-{deps.clock.now():%Y%m%d}.csv"
-    await deps.client.files_upload_v2(
-        content=text.encode(), filename=name, title=name, channel=dm["channel"]["id"],
-        initial_comment=f"{rows} timeline rows for cases opened since {since:%Y-%m-%d}.")
+    with tempfile.TemporaryDirectory(prefix="mend-export-") as folder:
+        path = os.path.join(folder, name)
+        try:
+            rows = await in_thread(deps, lambda s: write_csv(s, inv.team_id, since, path))
+            dm = await deps.client.conversations_open(users=inv.user_id)
+            await deps.client.files_upload_v2(
+                file=path, filename=name, title=name, channel=dm["channel"]["id"],
+                initial_comment=f"{rows} timeline rows for cases opened since "
+                                f"{since:%Y-%m-%d}.")
+        except Exception as exc:  # noqa: BLE001 - the lead was promised a file: say why not
+            log.warning("export failed: %s", type(exc).__name__)
+            await respond(deps.client, inv.response_url,
+                          "The export could not be delivered just now; please try again.")
 
 
 # -- App Home --------------------------------------------------------------------------------
-def team_numbers(deps: Deps, team_id: str, now: datetime) -> dict[str, Any]:
+def team_numbers(store: Store, playbook: Playbook, team_id: str,
+                 now: datetime) -> dict[str, Any]:
     """What the team view and the digest show about the workspace right now."""
-    store = deps.store
     week_start = (now - timedelta(days=now.weekday())).replace(hour=0, minute=0, second=0,
                                                                 microsecond=0)
-    overdue_q = parse_open("overdue", "", deps.recovery.playbook, now).where
-    unowned_q = parse_open("unowned", "", deps.recovery.playbook, now).where
+    overdue_q = parse_open("overdue", "", playbook, now).where
+    unowned_q = parse_open("unowned", "", playbook, now).where
     overdue, n_overdue = store.live_cases(team_id, overdue_q, 5)
     unowned, n_unowned = store.live_cases(team_id, unowned_q, 5)
     return {
-        "limit": deps.recovery.playbook.settings.max_open_per_owner,
+        "limit": playbook.settings.max_open_per_owner,
         "workload": store.workload(team_id),
-        "week": stats_for(deps, team_id, week_start, now).overall,
+        "week": stats_from(store, team_id, week_start, now).overall,
         "overdue": n_overdue, "overdue_cases": overdue,
         "unowned": n_unowned, "unowned_cases": unowned,
         "oldest": store.oldest_live(team_id, 5),
@@ -223,17 +230,17 @@ def team_numbers(deps: Deps, team_id: str, now: datetime) -> dict[str, Any]:
 
 async def home_for(deps: Deps, team_id: str, user_id: str) -> dict:
     now = deps.clock.now()
-    mine, _ = deps.store.live_cases(team_id, parse_open("mine", user_id,
-                                                        deps.recovery.playbook, now).where, 15)
+    playbook = deps.recovery.playbook
+    mine, n_mine = deps.store.live_cases(team_id, parse_open("mine", user_id, playbook,
+                                                             now).where, 15)
     channels = await deps.people.channels(team_id, user_id)
-    waiting = [c for c in deps.store.live_cases(
-        team_id, parse_open("unowned", user_id, deps.recovery.playbook, now).where, 200)[0]
-        if c.channel_id in channels][:10]
-    team = team_numbers(deps, team_id, now) if deps.lifecycle.is_lead(team_id, user_id) \
-        else None
+    waiting, n_waiting = deps.store.live_cases(
+        team_id, replace(parse_open("unowned", user_id, playbook, now).where,
+                         channels=tuple(channels)), 10)
+    team = await in_thread(deps, lambda s: team_numbers(s, playbook, team_id, now)) \
+        if deps.lifecycle.is_lead(team_id, user_id) else None
     shown: list[Case] = mine + waiting + (team["overdue_cases"] + team["unowned_cases"] +
                                           team["oldest"] if team else [])
     ticks = deps.store.step_counts(team_id, [c.id for c in shown])
-    return lead_blocks.home_view(mine, waiting, team, deps.recovery.labels(), ticks, now)
-
-
+    return lead_blocks.home_view(mine, waiting, team, deps.recovery.labels(), ticks, now,
+                                 totals=(n_mine, n_waiting))

@@ -242,7 +242,7 @@ class Nudger:
             if not self._hold_lease(now):
                 return  # another process took over: it settles this row, not us
             if nudge.kind == DIGEST:
-                text, blocks = "Mend weekly digest", self._digest(nudge.team_id, now)
+                text, blocks = "Mend weekly digest", await self._digest(nudge.team_id, now)
                 meta = nudge_blocks.digest_metadata(nudge)
             else:
                 text, blocks = self._render(nudge, case, now)
@@ -260,12 +260,14 @@ class Nudger:
         finally:
             self.inflight.discard(nudge.id)
 
-    def _digest(self, team_id: str, now: datetime) -> list:
+    async def _digest(self, team_id: str, now: datetime) -> list:
         from handlers.lead_blocks import digest_blocks
-        from handlers.lead_commands import stats_for, team_numbers
+        from handlers.lead_commands import in_thread, stats_from, team_numbers
 
-        team = team_numbers(self.deps, team_id, now)
-        stats = stats_for(self.deps, team_id, now - timedelta(days=7), now)
+        playbook = self.deps.recovery.playbook
+        team, stats = await in_thread(self.deps, lambda s: (
+            team_numbers(s, playbook, team_id, now),
+            stats_from(s, team_id, now - timedelta(days=7), now)))
         shown = team["overdue_cases"] + team["unowned_cases"]
         ticks = self.deps.store.step_counts(team_id, [c.id for c in shown])
         return digest_blocks(stats, team, self.deps.recovery.labels(), ticks, now)

@@ -136,9 +136,9 @@ async def test_stats_are_for_leads_and_come_from_the_timeline(mend, slack, slack
     await slack_user.command("step 2 apologize", user_id="U1")
     clock.advance(hours=1)
     await slack_user.command("resolve 1 refunded the double charge", user_id="U1")
-    mend.store.db.execute("SELECT 1")
-    reply = await slack_user.command("stats 7d", user_id="ULEAD")
-    blocks = reply.json["blocks"]
+    await slack_user.command("stats 7d", user_id="ULEAD")  # computed after the ack
+    await mend.settle()
+    blocks = slack.responses[-1]["body"]["blocks"]
     assert_valid_blocks(blocks)
     text = all_text(blocks)
     assert "Opened 5 · resolved 1 · closed 0 · reopened 0" in text
@@ -259,6 +259,20 @@ async def test_a_case_in_a_channel_you_are_not_in_is_not_shown(mend, slack, slac
     assert "Dune" in all_text(reply.json["blocks"])
     reply = await slack_user.command("case 1", user_id="U3", channel_id="C1")
     assert "Acme" in all_text(reply.json["blocks"])  # typed in the case's own channel
+
+
+async def test_a_case_you_may_not_see_cannot_be_taken_or_noted_either(mend, slack,
+                                                                      slack_user, clock):
+    await seed(mend, slack, slack_user, clock)
+    lead(mend)
+    mend.mend.deps.lifecycle.release("T1", 4, "U2")  # case 4 is in C2, unowned now
+    for command in ("take 4", "note 4 hello", "assign 4 <@U1|maria>"):
+        await slack_user.command(command, user_id="U1", channel_id="C1")
+        await mend.settle()
+        assert "no case #4" in json.dumps(slack.responses[-1]["body"]), command
+    case = mend.store.case_by_number("T1", 4)
+    assert case.owner_id is None
+    assert "note" not in [e.kind for e in mend.store.events("T1", case.id)]
 
 
 async def test_another_wording_is_only_for_the_reporter_owner_or_a_lead(mend, slack,
