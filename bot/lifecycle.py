@@ -204,7 +204,8 @@ class Lifecycle:
         mark = self.store.mark_step if done else self.store.unmark_step
         changed = mark(team_id, case.id, key, actor, self._now())
         if changed and done and key == "follow_up" and case.status == RESOLVED:
-            return self._close(case, actor, "satisfaction follow-up recorded")
+            return self._close(case, actor, "satisfaction follow-up recorded",
+                               satisfaction=True)
         return Done(self.get(team_id, number), changed=changed)
 
     def steps(self, team_id: str, case_id: int) -> dict[str, StepMark]:
@@ -237,7 +238,8 @@ class Lifecycle:
         followed_up = "follow_up" in self.store.steps(team_id, case.id)
         if case.status == RESOLVED and followed_up:
             self._require_manager(case, actor, "close")
-            return self._close(case, actor, reason.strip() or "satisfaction follow-up recorded")
+            return self._close(case, actor, reason.strip() or "satisfaction follow-up recorded",
+                               satisfaction=True)
         if not self.is_lead(team_id, actor):
             raise Refused(
                 f"Case #{number} closes once the customer's satisfaction follow-up is recorded "
@@ -248,11 +250,12 @@ class Lifecycle:
                           f"`/recover close {number} customer stopped replying`.")
         return self._close(case, actor, reason.strip())
 
-    def _close(self, case: Case, actor: str, reason: str) -> Done:
+    def _close(self, case: Case, actor: str, reason: str, satisfaction: bool = False) -> Done:
         return self._change(case, actor, "closed",
                             {"status": CLOSED, "closed_at": self._now(),
                              "next_followup_at": None},
-                            {"before": case.status, "after": CLOSED, "reason": reason})
+                            {"before": case.status, "after": CLOSED, "reason": reason,
+                             "satisfaction": satisfaction})
 
     def reopen(self, team_id: str, number: int, actor: str) -> Done:
         case = self.get(team_id, number)

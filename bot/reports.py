@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import re
 import statistics
 from collections.abc import Iterable
@@ -106,7 +107,7 @@ class Spread:
         if not hours:
             return cls(0, None, None)
         ordered = sorted(hours)
-        p90 = ordered[min(len(ordered) - 1, max(0, int(round(0.9 * len(ordered) + 0.5)) - 1))]
+        p90 = ordered[math.ceil(0.9 * len(ordered)) - 1]  # nearest-rank percentile
         return cls(len(ordered), statistics.median(ordered), p90)
 
 
@@ -157,15 +158,13 @@ def compute_stats(facts: Iterable[tuple], since: datetime, until: datetime) -> S
 
 def _row_facts(row: tuple) -> tuple[dict[str, float], tuple[int, ...]]:
     """Durations (hours from opening) and counts of one case's timeline row."""
-    (_, owner, reporter, created, owned, apology, action, update, resolved,
+    (_, _owner, _reporter, created, owned, apology, action, update, resolved,
      *counts) = row
     opened = from_iso(created)
-    if owned is None and owner and owner == reporter and not counts[-1]:
-        owned = created  # owned from the moment it was opened
     firsts = zip(MEASURES, (owned, apology, action, update, resolved), strict=True)
     hours = {m: max(0.0, (from_iso(at) - opened).total_seconds() / 3600)
              for m, at in firsts if at}
-    return hours, tuple(n or 0 for n in counts[:-1])
+    return hours, tuple(n or 0 for n in counts)
 
 
 def _add(group: Outcomes, case: tuple[dict[str, float], tuple[int, ...]]) -> None:

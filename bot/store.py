@@ -325,7 +325,8 @@ class Store:
             "card_state": CARD_PENDING,
         }
         case = Case(*conn.execute(INSERT_CASE, row).fetchall()[0])
-        detail = {k: new.fields.get(k) for k in ("category", "emotion", "contact", "severity")}
+        detail = {k: new.fields.get(k)
+                  for k in ("category", "emotion", "contact", "severity", "owner_id")}
         self._event(conn, new.team_id, case.id, new.at, new.actor_id, "opened", detail)
         _add_timers(conn, new.team_id, case.id, new.timers)
         return case
@@ -573,23 +574,29 @@ class Store:
         accepted). Aggregated inside SQLite: one pass over the period's events."""
         return self.db.conn.execute(
             "SELECT c.category, c.owner_id, c.reporter_id, c.created_at, "
-            "MIN(CASE WHEN e.kind IN ('taken', 'assigned') THEN e.at END), "
-            "MIN(CASE WHEN e.kind = 'step_done' AND e.detail LIKE '%\"apologize\"%' "
+            # Owned from the start (the opening event names an owner), or first taken.
+            "MIN(CASE WHEN e.kind = 'opened' AND json_extract(e.detail, '$.owner_id') "
+            "IS NOT NULL THEN e.at WHEN e.kind IN ('taken', 'assigned') THEN e.at END), "
+            "MIN(CASE WHEN e.kind = 'step_done' AND json_extract(e.detail, '$.step') = "
+            "'apologize' THEN e.at END), "
+            "MIN(CASE WHEN e.kind = 'step_done' AND json_extract(e.detail, '$.step') = 'act' "
             "THEN e.at END), "
-            "MIN(CASE WHEN e.kind = 'step_done' AND e.detail LIKE '%\"act\"%' THEN e.at END), "
             "MIN(CASE WHEN e.kind IN ('customer_updated', 'followup_done') THEN e.at END), "
             "MIN(CASE WHEN e.kind = 'resolved' THEN e.at END), "
             "SUM(e.kind = 'resolved'), SUM(e.kind = 'closed'), SUM(e.kind = 'reopened'), "
-            "SUM(e.kind = 'followup_done'), "
+            # Follow-ups that fell due (their first reminder was scheduled) or were done in
+            # time: a missed follow-up counts against the share, not out of it.
+            "SUM(e.kind = 'followup_done' AND e.at <= json_extract(e.detail, '$.due')) + "
+            "(SELECT COUNT(*) FROM nudges n WHERE n.team_id = c.team_id AND n.case_id = c.id "
+            "AND n.kind = 'followup' AND n.rung = 0), "
             "SUM(e.kind = 'followup_done' AND e.at <= json_extract(e.detail, '$.due')), "
-            "SUM(e.kind = 'closed' AND e.detail LIKE '%satisfaction%'), "
+            "SUM(e.kind = 'closed' AND json_extract(e.detail, '$.satisfaction') = 1), "
             "SUM(e.kind = 'resolved' AND json_extract(e.detail, '$.compensation') != ''), "
-            "SUM(e.kind = 'resolved' AND json_extract(e.detail, '$.accepted') = 'yes'), "
-            "SUM(e.kind IN ('taken', 'assigned')) "
+            "SUM(e.kind = 'resolved' AND json_extract(e.detail, '$.accepted') = 'yes') "
             # The period's cases by their opening date (not a scan of all cases in id
             # order, which GROUP BY would otherwise tempt SQLite into).
             "FROM cases c INDEXED BY idx_cases_team_id_created_at LEFT JOIN events e "
-            "ON e.team_id = c.team_id AND e.case_id = c.id AND e.kind IN ('taken', "
+            "ON e.team_id = c.team_id AND e.case_id = c.id AND e.kind IN ('opened', 'taken', "
             "'assigned', 'step_done', 'customer_updated', 'followup_done', 'resolved', "
             "'closed', 'reopened') "
             "WHERE c.team_id = ? AND c.created_at >= ? GROUP BY c.id", [team_id, since]

@@ -282,3 +282,38 @@ async def test_another_wording_is_only_for_the_reporter_owner_or_a_lead(mend, sl
     await slack_user.block_action(Action.ANOTHER_WORDING, value="4:0", user_id="U1")
     await mend.settle()
     assert len(slack.responses) == before
+
+
+def test_p90_is_the_nearest_rank():
+    from bot.reports import Spread
+
+    assert Spread.of([float(i) for i in range(1, 11)]).p90 == 9.0
+    assert Spread.of([float(i) for i in range(1, 31)]).p90 == 27.0
+    assert Spread.of([5.0]).p90 == 5.0
+
+
+async def test_stats_count_missed_followups_and_only_real_satisfaction_checks(
+        mend, slack, slack_user, clock):
+    lead(mend)
+    await slack_user.command("customer Acme: charged twice", user_id="U1")
+    await slack_user.command("customer Bolt: waited on hold", user_id="U1")
+    await mend.settle()
+    life = mend.mend.deps.lifecycle
+    for n in (1, 2):
+        life.set_followup("T1", n, "U1", clock.now() + timedelta(hours=1))
+    clock.advance(minutes=30)
+    life.followup_done("T1", 1, "U1")  # on time
+    clock.advance(hours=2)
+    await mend.mend.nudger.sweep()  # case 2's follow-up fell due and was missed
+    await mend.settle()
+    life.assign("T1", 2, "ULEAD", "U2")  # reassigned later: still owned from the start
+    life.close("T1", 2, "ULEAD", "customer declined the satisfaction survey")
+    life.resolve("T1", 1, "U1", "refunded")
+    life.step("T1", 1, "U1", "follow-up")  # the real satisfaction check: closes case 1
+    await slack_user.command("stats 7d", user_id="ULEAD")
+    await mend.settle()
+    text = all_text(slack.responses[-1]["body"]["blocks"])
+    assert "done before they fell due: 50% (1/2)" in text
+    assert "satisfaction follow-ups completed: 1" in text
+    table = text.split("time to an owner")[1].split("\\n")[0]
+    assert "0m" in table and table.rstrip().endswith("2")
