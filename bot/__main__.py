@@ -47,9 +47,14 @@ async def run(settings) -> None:
 
 
 def export(argv: list[str]) -> int:
-    """`python -m bot export --since 30d [--team T123]`: the CSV on standard output."""
+    """`python -m bot export --since 30d [--team T123]`: the CSV on standard output.
+
+    Reads the database read-only (MEND_DB, also from `.env`); needs no Slack settings.
+    """
     import argparse
     import os
+    import re
+    import sqlite3
     from datetime import UTC, datetime, timedelta
 
     from bot.clock import to_iso
@@ -62,24 +67,31 @@ def export(argv: list[str]) -> int:
     parser.add_argument("--since", default="30d", help="how far back, e.g. 30d (default)")
     parser.add_argument("--team", help="workspace id (needed when the database has several)")
     args = parser.parse_args(argv)
-    days = args.since.lower().removesuffix("d")
-    if not days.isdigit() or not 0 < int(days) <= 3650:
+    days = re.fullmatch(r"(\d{1,4})d?", args.since.lower(), re.ASCII)
+    if not days or not 0 < int(days.group(1)) <= 3650:
         print("mend: --since takes a number of days, e.g. 30d", file=sys.stderr)
         return EXIT_CONFIG
+    load_dotenv_file()
     path = os.environ.get("MEND_DB") or str(DEFAULT_DB)
-    if not os.path.exists(path):
+    if not os.path.isfile(path):
         print(f"mend: no database at {path} (set MEND_DB)", file=sys.stderr)
         return EXIT_CONFIG
-    store = Store(path)
-    teams = store.workspaces()
-    team = args.team or (teams[0] if len(teams) == 1 else None)
-    if team not in teams:
-        print(f"mend: pick a workspace with --team ({', '.join(teams) or 'none yet'})",
-              file=sys.stderr)
+    try:
+        store = Store(path, readonly=True)
+        teams = store.workspaces()
+        team = args.team or (teams[0] if len(teams) == 1 else None)
+        if team not in teams:
+            print(f"mend: pick a workspace with --team ({', '.join(teams) or 'none yet'})",
+                  file=sys.stderr)
+            return EXIT_CONFIG
+        since = datetime.now(UTC) - timedelta(days=int(days.group(1)))
+        export_csv(store.export_rows(team, to_iso(since)), sys.stdout)
+        sys.stdout.flush()
+    except (sqlite3.Error, StoreError) as exc:
+        print(f"mend: cannot read {path}: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    since = datetime.now(UTC) - timedelta(days=int(days))
-    export_csv(store.export_rows(team, to_iso(since)), sys.stdout)
-    store.close()
+    except BrokenPipeError:  # e.g. `| head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 

@@ -61,11 +61,16 @@ def zone(tz: str | None) -> ZoneInfo:
 
 
 def digest_moment(now: datetime, day: str, at: str, tz: str | None) -> datetime:
-    """This week's digest time (UTC): `day` (mon..sun) at `at` (HH:MM) in `tz`."""
+    """The latest digest time at or before `now` (UTC): `day` (mon..sun) at `at`
+    (HH:MM) in `tz`. The latest one, not this calendar week's: a digest due on
+    Sunday night is still owed on Monday morning after downtime."""
     local = now.astimezone(zone(tz))
     monday = local.date() - timedelta(days=local.weekday())
     when = datetime.combine(monday + timedelta(days=DAY_NAMES.index(day)),
                             time.fromisoformat(at), tzinfo=zone(tz))
+    if when > local:
+        when = datetime.combine(when.date() - timedelta(days=7), when.time(),
+                                tzinfo=zone(tz))
     return when.astimezone(UTC)
 
 

@@ -274,6 +274,8 @@ def _setting(what: str, value: str) -> dict[str, str | None]:
     if what == "digest":
         return _digest(value.lower())
     if what == "timezone":
+        zones = {z.lower(): z for z in available_timezones()}
+        value = zones.get(value.lower(), value)
         if value not in available_timezones():
             raise Usage(f"Use a timezone name such as `Europe/Paris` or `America/Chicago` "
                         f"(got `{escape(value[:40])}`).")
@@ -305,8 +307,9 @@ def _hours(value: str) -> dict[str, str]:
         first, _, last = part.partition("-")
         if first not in names or (last and last not in names):
             raise Usage(f"Days are mon, tue, wed, thu, fri, sat, sun, e.g. {example}.")
-        span = names[names.index(first):names.index(last or first) + 1]
-        days += span or [first]
+        start, stop = names.index(first), names.index(last or first)
+        # fri-mon wraps around the weekend
+        days += [names[(start + i) % 7] for i in range((stop - start) % 7 + 1)]
     try:
         start, end = (datetime.strptime(match[k], "%H:%M").time() for k in ("start", "end"))
     except ValueError:

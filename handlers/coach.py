@@ -45,8 +45,9 @@ def review_blocks(review: Review, millis: float) -> Blocks:
             f"{SEVERITY_MARK.get(finding.severity, '')} · *{escape(finding.title)}*\n{words}\n"
             f"{escape(finding.why)}\n*Try*: {escape(finding.suggestion)}", 3000)))
     if review.rewrite and review.findings:
-        out.append(section(truncate("*A rewrite that keeps your facts* (fill in the "
-                                    f"[brackets])\n```{escape(review.rewrite)}```", 3000)))
+        # Cut the rewrite itself, so the code block always closes.
+        out.append(section("*A rewrite that keeps your facts* (fill in the [brackets])\n"
+                           f"```{truncate(escape(review.rewrite), 2900)}```"))
     out.append(context(f"Checked in {millis:.1f} ms against the rules in data/coach.yaml."))
     return fit(out)
 

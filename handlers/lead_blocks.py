@@ -20,9 +20,23 @@ from handlers.blocks import (
     when,
 )
 from handlers.ids import Action
-from handlers.mrkdwn import escape, mention, truncate
+from handlers.mrkdwn import escape, mention
 
 PAGE = 20
+
+
+def join_within(items: list[str], limit: int, sep: str = " · ") -> str:
+    """Whole items joined up to `limit` characters, then "and N more": never a cut
+    through a mention or a date token."""
+    out: list[str] = []
+    used = 0
+    for i, item in enumerate(items):
+        rest = f"{sep}and {len(items) - i} more"
+        if used + len(sep) + len(item) + len(rest) > limit:
+            return sep.join(out) + (rest if out else rest.lstrip(sep))
+        out.append(item)
+        used += len(sep) + len(item)
+    return sep.join(out)
 
 
 def case_line(case: Case, label: str, ticks: int, now: datetime) -> str:
@@ -115,11 +129,11 @@ def stats_blocks(stats: Stats, label: str, labels: dict[str, str]) -> Blocks:
     if stats.by_category:
         lines = [_brief(escape(labels.get(k, k)), o) for k, o in
                  sorted(stats.by_category.items(), key=lambda kv: -kv[1].opened)]
-        blocks.append(section("*By category*\n" + truncate("\n".join(lines), 2900)))
+        blocks.append(section("*By category*\n" + join_within(lines, 2900, "\n")))
     if stats.by_owner:
         lines = [_brief(mention(k) if k else "_no owner_", o) for k, o in
                  sorted(stats.by_owner.items(), key=lambda kv: -kv[1].opened)[:25]]
-        blocks.append(section("*By owner*\n" + truncate("\n".join(lines), 2900)))
+        blocks.append(section("*By owner*\n" + join_within(lines, 2900, "\n")))
     return fit(blocks)
 
 
@@ -158,7 +172,7 @@ def team_view(team: dict[str, Any], label, ticks: dict[int, int], now: datetime)
         divider(),
         header("Team view (leads)"),
         section("*Open cases per owner* (over "
-                f"{limit} highlighted)\n" + (truncate(" · ".join(load), 2900) or "_none_")),
+                f"{limit} highlighted)\n" + (join_within(load, 2800) or "_none_")),
         section(f"*This week*: opened {week.opened}, resolved {week.resolved}, closed "
                 f"{week.closed}, reopened {week.reopened} · overdue now: {team['overdue']} · "
                 f"waiting for an owner: {team['unowned']}"),
@@ -189,5 +203,5 @@ def digest_blocks(stats: Stats, team: dict[str, Any], labels: dict[str, str],
                    for c in attention]
     over = [f"{mention(o)}: {n}" for o, n in team["workload"] if o and n > team["limit"]]
     if over:
-        blocks.append(section("*Over the workload limit*: " + " · ".join(over)))
+        blocks.append(section("*Over the workload limit*: " + join_within(over, 2800)))
     return fit(blocks)

@@ -46,6 +46,9 @@ async def open_page(deps: Deps, team_id: str, user_id: str, text: str,
     query = parse_open(text, user_id, deps.recovery.playbook, now)
     query = await viewer_query(deps, team_id, user_id, query)
     cases, total = deps.store.live_cases(team_id, query.where, PAGE, offset)
+    if offset and offset >= total:  # a page that no longer exists: show the last one
+        offset = max(0, (total - 1) // PAGE * PAGE)
+        cases, total = deps.store.live_cases(team_id, query.where, PAGE, offset)
     ticks = deps.store.step_counts(team_id, [c.id for c in cases])
     return lead_blocks.open_list(query, cases, total, offset, deps.recovery.labels(), ticks,
                                  now)
@@ -95,8 +98,8 @@ async def page_clicked(deps: Deps, body: dict[str, Any]) -> None:
     action = (body.get("actions") or [{}])[0]
     try:
         value = json.loads(action.get("value") or "{}")
-        offset = max(0, int(value.get("o", 0)))
-    except (ValueError, TypeError, AttributeError):
+        offset = min(max(0, int(value.get("o", 0))), 10_000_000)
+    except (ValueError, TypeError, AttributeError, OverflowError):
         return
     team_id = str((body.get("team") or {}).get("id") or "")
     user_id = str((body.get("user") or {}).get("id") or "")

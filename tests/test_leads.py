@@ -317,3 +317,38 @@ async def test_stats_count_missed_followups_and_only_real_satisfaction_checks(
     assert "satisfaction follow-ups completed: 1" in text
     table = text.split("time to an owner")[1].split("\\n")[0]
     assert "0m" in table and table.rstrip().endswith("2")
+
+
+def test_command_line_export_refuses_a_broken_database_in_one_line(tmp_path):
+    bad = tmp_path / "not-a-db.db"
+    bad.write_text("hello")
+    for env, needle in (({"MEND_DB": str(bad)}, "cannot read"),
+                        ({"MEND_DB": str(tmp_path / "missing.db")}, "no database")):
+        result = subprocess.run([sys.executable, "-m", "bot", "export", "--since", "30d"],
+                                cwd=tmp_path, capture_output=True, text=True, timeout=30,
+                                env={**os.environ, **env, "PYTHONPATH": str(ROOT)})
+        assert result.returncode == 2 and needle in result.stderr
+        assert "Traceback" not in result.stderr
+    odd = subprocess.run([sys.executable, "-m", "bot", "export", "--since", "²d"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=30,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert odd.returncode == 2 and "Traceback" not in odd.stderr
+
+
+async def test_a_page_past_the_end_shows_the_last_page(mend, slack, slack_user):
+    lead(mend)
+    for i in range(3):
+        await slack_user.command(f"customer C{i}: waited on hold", user_id="U1")
+    for value in ('{"q": "", "o": 40}', '{"q": "", "o": 1e999}'):
+        await slack_user.block_action(Action.OPEN_NEXT, user_id="ULEAD", value=value)
+        await mend.settle()
+    body = slack.responses[-1]["body"]
+    assert "showing 1–3" in all_text(body["blocks"])
+
+
+async def test_working_days_may_wrap_around_the_weekend(mend, slack_user):
+    lead(mend, "ULEAD")
+    reply = await slack_user.command("settings hours fri-mon 10:00-16:00", user_id="ULEAD")
+    assert "Fri, Sat, Sun, Mon 10:00–16:00" in all_text(reply.json["blocks"])
+    reply = await slack_user.command("settings timezone europe/paris", user_id="ULEAD")
+    assert "Europe/Paris" in all_text(reply.json["blocks"])

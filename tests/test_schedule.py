@@ -137,3 +137,14 @@ def test_bad_nudge_settings_name_the_line(tmp_path, bad, needle):
     line = text.replace(bad, needle).splitlines().index(
         next(line for line in text.replace(bad, needle).splitlines() if needle in line)) + 1
     assert f"line {line}" in str(err.value) and "nudges." in str(err.value)
+
+
+def test_digest_owed_on_sunday_night_is_still_owed_on_monday_morning():
+    from bot.schedule import digest_moment
+
+    monday_early = datetime(2026, 11, 30, 0, 30, tzinfo=UTC)
+    moment = digest_moment(monday_early, "sun", "23:00", "UTC")
+    assert moment == datetime(2026, 11, 29, 23, 0, tzinfo=UTC)
+    thursday = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+    assert digest_moment(thursday, "mon", "09:00", "Europe/Paris") == datetime(
+        2026, 11, 23, 8, 0, tzinfo=UTC)
