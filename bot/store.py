@@ -782,27 +782,39 @@ def _customer_key(name: str | None) -> str | None:
 
 
 class GroupCommit:
-    """Batches case inserts that arrive in the same event-loop turn.
+    """Batches case inserts that arrive within a couple of milliseconds.
 
-    A commit writes several pages to the WAL; under load most of a case's cost
-    is that commit. Requests that arrive together share one transaction, and
-    each caller still gets its answer only once its case is committed.
+    A commit writes several pages to the WAL (the case, its indexes, its event
+    and timers); under load most of a case's cost is that commit. Requests
+    that arrive together share one transaction (a lone case waits at most
+    `window` for company), and each caller still gets its answer only once its
+    case is committed.
     """
 
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, window: float = 0.002, most: int = 64):
         self.store = store
+        self.window = window  # how long a lone case waits for company
+        self.most = most
         self._pending: list[tuple[NewCase, asyncio.Future]] = []
+        self._timer: asyncio.TimerHandle | None = None
 
     async def create_case(self, new: NewCase) -> Case:
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        if not self._pending:
-            loop.call_soon(self._flush)
         self._pending.append((new, future))
+        if len(self._pending) >= self.most:
+            self._flush()
+        elif self._timer is None:
+            self._timer = loop.call_later(self.window, self._flush)
         return await future
 
     def _flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         batch, self._pending = self._pending, []
+        if not batch:
+            return
         try:
             results = self.store.create_cases([new for new, _ in batch])
         except Exception:  # noqa: BLE001 - one bad row must not sink the others
