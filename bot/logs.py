@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import logging
 
-MARKERS = ("body", "payload", "text", "token", "xoxb-", "xapp-", "headers", "params")
+# Words that come with request content or credentials in the libraries' lines
+# (a line that merely names the `token` setting is kept).
+MARKERS = ("body", "payload", "text", "token=", "token:", "'token'", '"token"', "xox", "xapp-",
+           "headers", "params")
 
 
 class WithholdContent(logging.Filter):
