@@ -37,7 +37,7 @@ from itertools import accumulate
 from pathlib import Path
 from typing import Any, NoReturn
 
-from bot.playbook import KeyPath, PlaybookError, _compose, _dotted, _kind, _Reader
+from bot.playbook import KeyPath, PlaybookError, _compose, _dotted, _kind, _Reader, read_source
 
 DEFAULT_COACH_PATH = Path(__file__).resolve().parent.parent / "data" / "coach.yaml"
 SUPPORTED_VERSIONS = (1,)
@@ -714,13 +714,7 @@ def _insert_end(items: list[list[str]], text: str, multiline: bool) -> None:
 # -- loading -------------------------------------------------------------------------
 def load_rules(path: str | os.PathLike[str] = DEFAULT_COACH_PATH) -> Rules:
     """Read, validate and compile the coach rules at `path`; raise CoachError if invalid."""
-    source = os.fspath(path)
-    try:
-        with open(source, encoding="utf-8") as handle:
-            text = handle.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CoachError(f"{source}: cannot read coach rules: {exc}") from exc
-    return parse_rules(text, source)
+    return parse_rules(*read_source(path, CoachError, "coach rules"))
 
 
 def parse_rules(text: str, source: str = "<coach>") -> Rules:

@@ -309,15 +309,20 @@ class Playbook:
 KeyPath = tuple[str | int, ...]
 
 
-def load_playbook(path: str | os.PathLike[str] = DEFAULT_PLAYBOOK_PATH) -> Playbook:
-    """Read, validate and compile the playbook at `path`; raise PlaybookError if invalid."""
+def read_source(path: str | os.PathLike[str], error: type[Exception],
+                what: str) -> tuple[str, str]:
+    """(text, source name) of a data file, or `error` saying it cannot be read."""
     source = os.fspath(path)
     try:
         with open(source, encoding="utf-8") as handle:
-            text = handle.read()
+            return handle.read(), source
     except (OSError, UnicodeDecodeError) as exc:
-        raise PlaybookError(f"{source}: cannot read playbook: {exc}") from exc
-    return parse_playbook(text, source)
+        raise error(f"{source}: cannot read {what}: {exc}") from exc
+
+
+def load_playbook(path: str | os.PathLike[str] = DEFAULT_PLAYBOOK_PATH) -> Playbook:
+    """Read, validate and compile the playbook at `path`; raise PlaybookError if invalid."""
+    return parse_playbook(*read_source(path, PlaybookError, "playbook"))
 
 
 def parse_playbook(text: str, source: str = "<playbook>") -> Playbook:
