@@ -204,11 +204,9 @@ NEW_CASE_FIELDS = ("channel_id", "reporter_id", "owner_id", "customer", "summary
                    "repeat_of", "customer_updated_at")
 _NEW_CASE_COLUMNS = ("team_id", "customer_key", "status", "created_at", "updated_at",
                      "card_state", *NEW_CASE_FIELDS)
-INSERT_CASE = (
-    f"INSERT INTO cases (number, {', '.join(_NEW_CASE_COLUMNS)}) "
-    "VALUES ((SELECT COALESCE(MAX(number), 0) + 1 FROM cases WHERE team_id = :team_id), "
-    f"{', '.join(':' + c for c in _NEW_CASE_COLUMNS)}) RETURNING {CASE_COLUMNS}"
-)
+INSERT_CASE = (f"INSERT INTO cases (number, {', '.join(_NEW_CASE_COLUMNS)}) "
+               f"VALUES (?{', ?' * len(_NEW_CASE_COLUMNS)})")
+NEXT_NUMBER = "SELECT COALESCE(MAX(number), 0) + 1 FROM cases WHERE team_id = ?"
 NUDGE_COLUMNS = ", ".join(Nudge.__dataclass_fields__)
 TIMER_COLUMNS = ", ".join(Timer.__dataclass_fields__)
 TIMER_COLUMNS_T = ", ".join(f"t.{c}" for c in Timer.__dataclass_fields__)
@@ -315,16 +313,21 @@ class Store:
             return [self._insert_case(conn, item) for item in new]
 
     def _insert_case(self, conn: sqlite3.Connection, new: NewCase) -> Case:
+        # The Case is built from what was written: reading it back (RETURNING)
+        # cost more than the insert itself.
         row = {
             **{k: new.fields.get(k) for k in NEW_CASE_FIELDS},
             "team_id": new.team_id,
+            "number": conn.execute(NEXT_NUMBER, [new.team_id]).fetchone()[0],
             "customer_key": _customer_key(new.fields.get("customer")),
             "status": OPEN,
             "created_at": new.at,
             "updated_at": new.at,
             "card_state": CARD_PENDING,
         }
-        case = Case(*conn.execute(INSERT_CASE, row).fetchall()[0])
+        cursor = conn.execute(INSERT_CASE, [row["number"], *map(row.get, _NEW_CASE_COLUMNS)])
+        row.pop("customer_key")
+        case = Case(id=cursor.lastrowid, **row)
         detail = {k: new.fields.get(k)
                   for k in ("category", "emotion", "contact", "severity", "owner_id")}
         self._event(conn, new.team_id, case.id, new.at, new.actor_id, "opened", detail)
