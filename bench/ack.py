@@ -106,12 +106,13 @@ def cpu_seconds(pid: int) -> float:
 
 async def measure(name: str, url: str, pid: int, args) -> tuple[float, float]:
     await load(url, args.warmup, args.concurrency)
-    cpu = cpu_seconds(pid)
+    cpu, own = cpu_seconds(pid), cpu_seconds(os.getpid())
     latencies, rps = await load(url, args.requests, args.concurrency)
     cpu_us = (cpu_seconds(pid) - cpu) / args.requests * 1e6
+    load_us = (cpu_seconds(os.getpid()) - own) / args.requests * 1e6
     p50, p99 = statistics.median(latencies), pct(latencies, 99)
     print(f"{name:6} p50 {p50:7.2f} ms   p99 {p99:7.2f} ms   {rps:8.1f} req/s   "
-          f"server CPU {cpu_us:5.0f} us/req")
+          f"server CPU {cpu_us:5.0f} us/req   (load generator {load_us:4.0f} us/req)")
     return p99, rps
 
 

@@ -57,6 +57,7 @@ class Mend:
         coach_rules = load_rules()
         warm_up()  # the time parser loads its data once, not on someone's first follow-up
         store = Store(settings.db_path)
+        store.start_checkpoints()
         clock = clock or Clock()
         # The SDK ignores its own timeout on a shared session: set it on the session.
         session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=slack_timeout))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -220,6 +221,7 @@ class Store:
 
     def __init__(self, path: str | Path, readonly: bool = False):
         self.path = str(path)
+        self._checkpoints: Checkpointer | None = None
         if readonly:
             self._open_readonly()
             return
@@ -276,8 +278,23 @@ class Store:
                 self.db.execute(f"PRAGMA user_version = {version + 1}")
         return SCHEMA_VERSION - current
 
+    def start_checkpoints(self, every: float = 0.5) -> None:
+        """Checkpoint the WAL from a thread of its own from now on, not in commits.
+
+        SQLite's automatic checkpoint runs inside whichever commit crosses its
+        threshold: that request's event loop turn copies pages and syncs the
+        file. The thread's connection does it instead; sqlite releases the GIL
+        while it works."""
+        if self._checkpoints is None and self.path != ":memory:":
+            self.db.execute("PRAGMA wal_autocheckpoint=0")
+            self._checkpoints = Checkpointer(self.path, every)
+            self._checkpoints.start()
+
     def close(self) -> None:
-        self.db.conn.close()
+        if self._checkpoints is not None:
+            self._checkpoints.stop()
+            self._checkpoints = None
+        self.db.conn.close()  # the last connection to close checkpoints the rest
 
     def ping(self) -> bool:
         """True when the database answers a query."""
@@ -782,6 +799,32 @@ def _add_timers(conn: sqlite3.Connection, team_id: str, case_id: int,
 def _customer_key(name: str | None) -> str | None:
     """Case- and space-insensitive key used to spot repeat customers."""
     return " ".join(name.casefold().split()) if name else None
+
+
+class Checkpointer(threading.Thread):
+    """Copies committed WAL pages into the database file every `every` seconds."""
+
+    def __init__(self, path: str, every: float):
+        super().__init__(name="mend-checkpoint", daemon=True)
+        self.path = path
+        self.every = every
+        self._stopping = threading.Event()
+
+    def run(self) -> None:
+        conn = sqlite3.connect(self.path, isolation_level=None, timeout=10)
+        try:
+            while not self._stopping.wait(self.every):
+                try:
+                    # PASSIVE: never waits for the writer or for readers.
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error:
+                    pass  # busy or locked: the next round catches up
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.join()
 
 
 class GroupCommit:

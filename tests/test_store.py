@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 
 import pytest
 
@@ -61,3 +62,48 @@ async def test_one_bad_case_in_a_batch_does_not_sink_the_others(store):
     assert isinstance(results[1], sqlite3.IntegrityError)
     assert [r.number for r in (results[0], results[2])] == [1, 2]
     assert len(list(store.db.query("SELECT id FROM events"))) == 2
+
+
+def test_a_new_case_reads_back_exactly_as_returned(store):
+    opened = store.create_case("T1", fields(customer="Dana  Lee"), "U1", AT)
+    assert store.case_by_id("T1", opened.id) == opened
+    assert (opened.number, opened.status, opened.card_state) == (1, "open", "pending")
+
+
+def _rows_in_main_file(path) -> int:
+    """Cases in the database file itself, ignoring the WAL (what a checkpoint moved)."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
+    try:
+        return conn.execute("SELECT COUNT(*) FROM cases").fetchone()[0]
+    except sqlite3.OperationalError:  # not even the schema has been copied yet
+        return 0
+    finally:
+        conn.close()
+
+
+def test_checkpoints_run_in_their_own_thread_not_in_commits(tmp_path):
+    path = tmp_path / "c.db"
+    store = Store(path)
+    store.start_checkpoints(every=0.02)
+    try:
+        assert store.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+        store.create_case("T1", fields(), "U1", AT)
+        for _ in range(250):
+            if _rows_in_main_file(path) == 1:
+                break
+            threading.Event().wait(0.02)
+        assert _rows_in_main_file(path) == 1
+    finally:
+        store.close()
+    assert not any(t.name == "mend-checkpoint" for t in threading.enumerate())
+
+
+def test_without_the_checkpoint_thread_a_small_commit_stays_in_the_wal(tmp_path):
+    path = tmp_path / "w.db"
+    store = Store(path)
+    try:
+        store.create_case("T1", fields(), "U1", AT)
+        threading.Event().wait(0.1)
+        assert _rows_in_main_file(path) == 0
+    finally:
+        store.close()
