@@ -5,13 +5,14 @@ its own process, then sends each the same load of signed `/recover`
 requests (after a warm-up) and prints p50, p99 and requests per second.
 The last line is `p99 ratio: <Mend p99 / floor p99>`.
 
-    .venv/bin/python bench/ack.py [--requests 1000] [--concurrency 50]
+    .venv/bin/python bench/ack.py [--requests 1000] [--concurrency 50] [--rounds 3]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import socket
 import statistics
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -104,16 +106,43 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def measure(name: str, url: str, pid: int, args) -> tuple[float, float]:
-    await load(url, args.warmup, args.concurrency)
-    cpu, own = cpu_seconds(pid), cpu_seconds(os.getpid())
-    latencies, rps = await load(url, args.requests, args.concurrency)
-    cpu_us = (cpu_seconds(pid) - cpu) / args.requests * 1e6
-    load_us = (cpu_seconds(os.getpid()) - own) / args.requests * 1e6
-    p50, p99 = statistics.median(latencies), pct(latencies, 99)
-    print(f"{name:6} p50 {p50:7.2f} ms   p99 {p99:7.2f} ms   {rps:8.1f} req/s   "
-          f"server CPU {cpu_us:5.0f} us/req   (load generator {load_us:4.0f} us/req)")
-    return p99, rps
+@dataclass
+class Runs:
+    """What one server did over the measured rounds."""
+
+    name: str
+    pid: int
+    url: str
+    latencies: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    cpu: float = 0.0  # server CPU seconds
+    load_cpu: float = 0.0  # the load generator's CPU seconds
+
+    async def round(self, requests: int, concurrency: int) -> None:
+        # The load generator's own garbage collections would pause every request in
+        # flight and show up as the server's latency: collect before, not during.
+        gc.collect()
+        gc.disable()
+        cpu, own = cpu_seconds(self.pid), cpu_seconds(os.getpid())
+        try:
+            latencies, rps = await load(self.url, requests, concurrency)
+        finally:
+            gc.enable()
+        self.cpu += cpu_seconds(self.pid) - cpu
+        self.load_cpu += cpu_seconds(os.getpid()) - own
+        self.latencies += latencies
+        self.seconds += requests / rps
+        print(f"  {self.name:6} round: p50 {statistics.median(latencies):6.2f} ms   "
+              f"p99 {pct(latencies, 99):6.2f} ms   {rps:7.1f} req/s")
+
+    def report(self) -> tuple[float, float]:
+        """Print p50, p99, req/s and CPU per request over all rounds; (p99, req/s)."""
+        n = len(self.latencies)
+        p50, p99, rps = statistics.median(self.latencies), pct(self.latencies, 99), n / self.seconds
+        print(f"{self.name:6} p50 {p50:7.2f} ms   p99 {p99:7.2f} ms   {rps:8.1f} req/s   "
+              f"server CPU {self.cpu / n * 1e6:5.0f} us/req   "
+              f"(load generator {self.load_cpu / n * 1e6:4.0f} us/req)")
+        return p99, rps
 
 
 async def main() -> None:
@@ -121,6 +150,8 @@ async def main() -> None:
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="alternating floor/Mend rounds; figures pool all of them")
     args = parser.parse_args()
 
     procs: list[subprocess.Popen] = []
@@ -140,10 +171,18 @@ async def main() -> None:
         async with aiohttp.ClientSession() as http:
             await wait_ready(floor_url, http)
             await wait_ready(mend_url, http)
-        print(f"{args.requests} signed /recover requests, concurrency {args.concurrency}, "
-              f"after {args.warmup} warm-up")
-        floor_p99, floor_rps = await measure("floor", floor_url, floor.pid, args)
-        mend_p99, mend_rps = await measure("mend", mend_url, mend.pid, args)
+        floor_runs = Runs("floor", floor.pid, floor_url)
+        mend_runs = Runs("mend", mend.pid, mend_url)
+        for runs in (floor_runs, mend_runs):
+            await load(runs.url, args.warmup, args.concurrency)
+        # Rounds alternate, so a slow moment of the machine hits both sides alike.
+        for _ in range(args.rounds):
+            for runs in (floor_runs, mend_runs):
+                await runs.round(args.requests, args.concurrency)
+        print(f"{args.rounds} rounds of {args.requests} signed /recover requests each, "
+              f"concurrency {args.concurrency}, after {args.warmup} warm-up")
+        floor_p99, floor_rps = floor_runs.report()
+        mend_p99, mend_rps = mend_runs.report()
         print(f"throughput ratio: {mend_rps / floor_rps:.2f}")
         print(f"p99 ratio: {mend_p99 / floor_p99:.2f}")
     finally:

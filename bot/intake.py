@@ -287,5 +287,5 @@ def _is_shouting(text: str, playbook: Playbook) -> bool:
     letters = "".join(_LETTER_WORD_RE.findall(text))
     if len(letters) < playbook.emotion.shouting_min_letters:
         return False
-    upper = sum(1 for ch in letters if ch.isupper())
+    upper = sum(map(str.isupper, letters))
     return upper / len(letters) >= playbook.emotion.shouting_ratio

@@ -29,6 +29,10 @@ class WithholdContent(logging.Filter):
 def slack_logger() -> logging.Logger:
     """The logger handed to Bolt and the Web API client (Bolt copies its filters)."""
     logger = logging.getLogger("mend.slack")
+    # Bolt formats its per-request debug lines whenever this level allows DEBUG
+    # (the loggers it derives copy it): they are never shown, so don't build them.
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.INFO)
     if not any(isinstance(f, WithholdContent) for f in logger.filters):
         logger.addFilter(WithholdContent())
     return logger
