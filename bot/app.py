@@ -89,7 +89,8 @@ class Mend:
 
     async def close(self) -> None:
         await self.nudger.stop()
-        await self.deps.tasks.drain()  # what was claimed gets sent and marked first
+        self.deps.pacer.stop()  # queued cards and nudges stay in the database for next time
+        await self.deps.tasks.drain()  # what is being sent gets sent and marked first
         self.nudger.release()
         await self.session.close()
         self.deps.store.close()

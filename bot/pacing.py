@@ -32,6 +32,8 @@ class ChannelPacer:
         self._queues: dict[str, deque[Job]] = {}
         self._last: dict[str, float] = {}
         self._sending = asyncio.Semaphore(concurrency)
+        self._waiting: dict[str, asyncio.Task] = {}  # channel workers between turns
+        self._stopping = False
 
     def submit(self, channel: str, job: Job) -> None:
         """Queue `job` for `channel`; it runs in its turn."""
@@ -44,15 +46,29 @@ class ChannelPacer:
     def backlog(self, channel: str) -> int:
         return len(self._queues.get(channel, ()))
 
+    def stop(self) -> None:
+        """At shutdown: jobs already running finish, queued ones are not started.
+        Every job is backed by a database row (a pending card, a claimed nudge)
+        that the next start picks up, so nothing is lost by leaving them."""
+        self._stopping = True
+        for worker in list(self._waiting.values()):
+            worker.cancel()
+
     async def _drain(self, channel: str, queue: deque[Job]) -> None:
         try:
-            while queue:
+            while queue and not self._stopping:
                 wait = self._last.get(channel, -1e9) + self.interval - time.monotonic()
                 if wait > 0:
-                    await asyncio.sleep(wait)
+                    self._waiting[channel] = asyncio.current_task()
+                    try:
+                        await asyncio.sleep(wait)
+                    finally:
+                        del self._waiting[channel]
                 job = queue.popleft()
                 self._last[channel] = time.monotonic()
                 async with self._sending:
+                    if self._stopping:
+                        return
                     try:
                         await job()
                     except Exception as exc:  # noqa: BLE001 - the rest of the queue still goes

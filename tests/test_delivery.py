@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
+from bot.app import Mend
 from bot.clock import to_iso
 from bot.store import CARD_FAILED
-from tests.conftest import PACE, start_mend
+from standin import MendDriver
+from tests.conftest import PACE, SECRET, start_mend
 
 REPORT = "customer Acme: order arrived two weeks late, they are upset"
 
@@ -79,3 +84,25 @@ async def test_burst_of_cards_to_one_channel_is_paced_not_dropped(mend, slack, s
     assert min(gaps) >= PACE * 0.8
     other = [c for c in slack.calls_to("chat.postMessage") if c.arg("channel") == "C2"]
     assert other[0].at < posts[-1].at  # another channel is not held up by the burst
+
+
+async def test_stopping_with_a_backlog_leaves_cards_for_the_next_start(settings, clock, slack,
+                                                                       caplog):
+    first = await Mend.start(settings, clock=clock, retry_backoff=0.01, pace_seconds=30,
+                             run_scheduler=False)
+    runner = await first.serve_http("127.0.0.1", 0)
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/slack/events"
+    async with MendDriver(url, SECRET, slack, team_id="T1") as agent:
+        for i in range(3):  # one card goes out, two wait their turn (30 s apart)
+            await agent.command(f"customer Acme {i}: waited on hold for an hour")
+    while not slack.calls_to("chat.postMessage"):
+        await asyncio.sleep(0.01)
+    await runner.cleanup()
+    await asyncio.wait_for(first.close(), timeout=5)  # does not wait out the queue
+    assert len(slack.messages("C1")) == 1
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+    second = await start_mend(settings, clock)
+    await second.stop()
+    posted = [c.arg("text") for c in slack.calls_to("chat.postMessage")]
+    assert len(slack.messages("C1")) == 3 and len(posted) == 3
