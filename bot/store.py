@@ -828,21 +828,21 @@ class Checkpointer(threading.Thread):
 
 
 class GroupCommit:
-    """Batches case inserts that arrive within a couple of milliseconds.
+    """Batches the case inserts that arrive together into one commit.
 
     A commit writes several pages to the WAL (the case, its indexes, its event
-    and timers); under load most of a case's cost is that commit. Requests
-    that arrive together share one transaction (a lone case waits at most
-    `window` for company), and each caller still gets its answer only once its
-    case is committed.
+    and timers); when many requests come at once most of a case's cost would be
+    its own commit. The first case of a batch schedules the commit two event
+    loop turns later: every request already received by then joins it. A lone
+    case waits only those two turns (microseconds), not a fixed window, and
+    each caller gets its answer only once its case is committed.
     """
 
-    def __init__(self, store: Store, window: float = 0.002, most: int = 64):
+    def __init__(self, store: Store, most: int = 64):
         self.store = store
-        self.window = window  # how long a lone case waits for company
         self.most = most
         self._pending: list[tuple[NewCase, asyncio.Future]] = []
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: asyncio.Handle | None = None
 
     async def create_case(self, new: NewCase) -> Case:
         loop = asyncio.get_running_loop()
@@ -851,8 +851,12 @@ class GroupCommit:
         if len(self._pending) >= self.most:
             self._flush()
         elif self._timer is None:
-            self._timer = loop.call_later(self.window, self._flush)
+            self._timer = loop.call_soon(self._next_turn, loop)
         return await future
+
+    def _next_turn(self, loop: asyncio.AbstractEventLoop) -> None:
+        # One turn lets the requests whose bytes arrived with ours reach here too.
+        self._timer = loop.call_soon(self._flush)
 
     def _flush(self) -> None:
         if self._timer is not None:

@@ -43,12 +43,39 @@ def test_other_workspace_cannot_read_a_case(store):
 
 async def test_concurrent_opens_share_commits_and_get_distinct_numbers(store):
     writer = GroupCommit(store)
+    commits = []
+    store.db.conn.set_trace_callback(lambda sql: sql == "COMMIT" and commits.append(sql))
     cases = await asyncio.gather(*(
         writer.create_case(NewCase("T1" if i % 3 else "T2", fields(), "U1", AT))
         for i in range(30)))
+    store.db.conn.set_trace_callback(None)
+    assert len(commits) == 1
     t1 = sorted(c.number for c in cases if c.team_id == "T1")
     t2 = sorted(c.number for c in cases if c.team_id == "T2")
     assert t1 == list(range(1, 21)) and t2 == list(range(1, 11))
+
+
+async def test_a_lone_case_is_committed_without_waiting_for_company(store):
+    writer = GroupCommit(store)
+    loop = asyncio.get_running_loop()
+    turns = []
+
+    def count_turns() -> None:
+        if len(turns) < 100:
+            turns.append(1)
+            loop.call_soon(count_turns)
+
+    loop.call_soon(count_turns)
+    case = await writer.create_case(NewCase("T1", fields(), "U1", AT))
+    assert case.number == 1 and store.case_by_id("T1", case.id) == case
+    assert len(turns) <= 4  # a couple of event loop turns, not a timer's wait
+
+
+async def test_cases_beyond_the_batch_limit_start_a_new_commit(store):
+    writer = GroupCommit(store, most=4)
+    cases = await asyncio.gather(*(
+        writer.create_case(NewCase("T1", fields(), "U1", AT)) for _ in range(10)))
+    assert sorted(c.number for c in cases) == list(range(1, 11))
 
 
 async def test_one_bad_case_in_a_batch_does_not_sink_the_others(store):
