@@ -2,10 +2,11 @@
 
 Starts the Slack stand-in, Mend and a bare Bolt app that only acks, each in
 its own process, then sends each the same load of signed `/recover`
-requests (after a warm-up) and prints p50, p99 and requests per second.
-The last line is `p99 ratio: <Mend p99 / floor p99>`.
+requests (after a warm-up) and prints p50, p99 and requests per second,
+then the latency of requests sent one at a time. The last line is
+`p99 ratio: <Mend p99 / floor p99>` under load.
 
-    .venv/bin/python bench/ack.py [--requests 1000] [--concurrency 50] [--rounds 3]
+    .venv/bin/python bench/ack.py [--requests 1000] [--concurrency 50] [--rounds 3] [--single 300]
 """
 
 from __future__ import annotations
@@ -145,6 +146,15 @@ class Runs:
         return p99, rps
 
 
+async def one_at_a_time(servers: tuple[Runs, ...], requests: int) -> None:
+    """What one agent waits for when the server is not busy (no load)."""
+    print(f"{requests} requests one at a time (what an agent waits for on a quiet server)")
+    for runs in servers:
+        latencies, _ = await load(runs.url, requests, 1)
+        print(f"{runs.name:6} p50 {statistics.median(latencies):7.2f} ms   "
+              f"p99 {pct(latencies, 99):7.2f} ms")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1000)
@@ -152,6 +162,8 @@ async def main() -> None:
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3,
                         help="alternating floor/Mend rounds; figures pool all of them")
+    parser.add_argument("--single", type=int, default=300,
+                        help="requests sent one at a time afterwards (0: none)")
     args = parser.parse_args()
 
     procs: list[subprocess.Popen] = []
@@ -183,6 +195,8 @@ async def main() -> None:
               f"concurrency {args.concurrency}, after {args.warmup} warm-up")
         floor_p99, floor_rps = floor_runs.report()
         mend_p99, mend_rps = mend_runs.report()
+        if args.single:
+            await one_at_a_time((floor_runs, mend_runs), args.single)
         print(f"throughput ratio: {mend_rps / floor_rps:.2f}")
         print(f"p99 ratio: {mend_p99 / floor_p99:.2f}")
     finally:
