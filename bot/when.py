@@ -8,6 +8,9 @@ How the text is read:
 - Durations under a day ("30m", "in 2 hours") are elapsed time. Days and weeks
   keep the clock time: "in 2 days" at 09:00 is 09:00 two days later, DST or not.
 - A day without a time ("tomorrow", "monday", "2026-12-01") means 09:00 local.
+- A clock time alone ("3pm", "at 15:00", "noon") is the next time the clock shows it
+  in the agent's zone: today if still ahead, else tomorrow. "friday 2pm" is today if
+  it is Friday and 2pm is still ahead, else the next Friday.
 - A bare weekday or "next <weekday>" is its next occurrence, never today.
 - A lone hour after "at", a weekday, "today" or "tomorrow" is an hour: "friday at 9"
   is 09:00; 1 to 7 mean the afternoon ("tomorrow 3" is 15:00), as calendars read them.
@@ -127,7 +130,10 @@ def _read(text: str, zone: ZoneInfo, now: datetime) -> datetime:
     if numeric := _NUMERIC_DATE.search(text):
         raise BadTime(f'I can\'t tell whether "{numeric.group()}" is day/month or month/day. '
                       'Write it like "1 dec" or "2026-12-01".')
-    return _library_read(_respell(text), zone, now)
+    text = _respell(text)
+    if (moment := _day_and_clock(text, zone, now)) is not None:
+        return moment
+    return _library_read(text, zone, now)
 
 
 _DURATION = re.compile(
@@ -144,6 +150,15 @@ _LONE_HOURS = (
     re.compile(r"\b(at)\s+(\d{1,2})\b(?![:.]|\s*[ap]\.?m\b)"),
     re.compile(r"\b(today|tomorrow|(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*)\s+(\d{1,2})$"),
 )
+# A clock time alone, or after a weekday: read here, because dateparser decides
+# "today or tomorrow?" against UTC rather than the agent's zone.
+_CLOCK = (r"(?:at\s+)?(?:(?P<h12>\d{1,2})(?::(?P<m12>[0-5]\d))?\s*(?P<ampm>[ap])\.?m\.?"
+          r"|(?P<h24>\d{1,2}):(?P<m24>[0-5]\d)|(?P<noon>noon|midday))")
+_DAY_AND_CLOCK = re.compile(
+    r"(?:(?:on\s+)?(?P<weekday>mon|tue|wed|thu|fri|sat|sun)[a-z]*\s+)?" + _CLOCK)
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# Text that names a clock time (after _respell has turned lone hours into "15:00").
+_HAS_CLOCK = re.compile(r"\d:[0-5]\d|\d\s*[ap]\.?m\b|\bnoon\b|\bmidday\b|\bmidnight\b")
 # A time dateparser gives with these periods has no day in it ("december", "3rd").
 _VAGUE_PERIODS = {"month", "year"}
 
@@ -175,6 +190,37 @@ def _hour_with_minutes(match: re.Match[str]) -> str:
     return f"{match.group(1)} {hour}:00"
 
 
+def _day_and_clock(text: str, zone: ZoneInfo, now: datetime) -> datetime | None:
+    """ "3pm", "at 15:00", "noon": the next time the clock shows it (today if still
+    ahead). "friday 2pm": that weekday, today included if the time is still ahead."""
+    found = _DAY_AND_CLOCK.fullmatch(text)
+    if not found or not (clock := _clock(found)):
+        return None
+    local = now.astimezone(zone)
+    days = 0
+    if found["weekday"]:
+        days = (_WEEKDAYS.index(found["weekday"]) - local.weekday()) % 7
+    day = local.date() + timedelta(days=days)
+    moment = _at(day, clock, zone)
+    if moment <= now:  # already gone today: the next time it comes round
+        moment = _at(day + timedelta(days=7 if found["weekday"] else 1), clock, zone)
+    return moment
+
+
+def _clock(found: re.Match[str]) -> time | None:
+    """The clock time in a `_DAY_AND_CLOCK` match, or None if it isn't one (25:00)."""
+    if found["noon"]:
+        return time(12)
+    if found["ampm"]:
+        hour, minute = int(found["h12"]), int(found["m12"] or 0)
+        if not 1 <= hour <= 12:
+            return None
+        hour = hour % 12 + (12 if found["ampm"] == "p" else 0)
+    else:
+        hour, minute = int(found["h24"]), int(found["m24"])
+    return time(hour, minute) if hour < 24 else None
+
+
 def _library_read(text: str, zone: ZoneInfo, now: datetime) -> datetime:
     """Let dateparser read `text`; a day without a time becomes 09:00 local."""
     settings = {
@@ -193,7 +239,9 @@ def _library_read(text: str, zone: ZoneInfo, now: datetime) -> datetime:
     if getattr(found.tzinfo, "zone", None) != zone.key:
         return found.astimezone(UTC)  # the text named its own zone ("tomorrow 10am utc")
     wall = found.replace(tzinfo=None)
-    if data.period == "day":
+    # Judge "no time given" by the text: dateparser also says "day" when the time
+    # typed happens to equal the clock's ("tomorrow 11am" at 11:00:00).
+    if data.period == "day" and not _HAS_CLOCK.search(text):
         wall = datetime.combine(wall.date(), MORNING)
     return _localize(wall, zone)
 

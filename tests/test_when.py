@@ -64,7 +64,7 @@ LA_CASES = [  # now is Thu 07:00 in Los Angeles
     ("monday", "Mon 2026-11-30 09:00"),
     ("monday 10am", "Mon 2026-11-30 10:00"),
     ("thursday", "Thu 2026-12-03 09:00"),
-    ("thurs 3pm", "Thu 2026-12-03 15:00"),
+    ("thurs 3pm", "Thu 2026-11-26 15:00"),  # today: 3pm is still ahead at 07:00
     ("2026-12-01 10:00", "Tue 2026-12-01 10:00"),
     ("2026-12-01", "Tue 2026-12-01 09:00"),
     ("1 dec 10:00", "Tue 2026-12-01 10:00"),
@@ -352,3 +352,33 @@ def test_unknown_timezone_falls_back_to_utc(tz):
 
 def test_warm_up_parses_without_error():
     warm_up()
+
+
+# A clock time alone is the next time the clock shows it, in the agent's own zone.
+BARE_TIMES = [
+    ("Asia/Kolkata", "3pm", "Fri 2026-11-27 15:00"),
+    ("Asia/Kolkata", "at 3", "Fri 2026-11-27 15:00"),
+    ("Asia/Kolkata", "15:00", "Fri 2026-11-27 15:00"),
+    ("Asia/Kolkata", "noon", "Fri 2026-11-27 12:00"),
+    ("Asia/Kolkata", "9am", "Sat 2026-11-28 09:00"),
+    ("America/Los_Angeles", "9am", "Sat 2026-11-28 09:00"),
+    ("America/Los_Angeles", "5:45pm", "Fri 2026-11-27 17:45"),
+    ("Australia/Sydney", "8pm", "Fri 2026-11-27 20:00"),
+    ("Europe/London", "10:29", "Sat 2026-11-28 10:29"),
+    ("Asia/Kolkata", "friday 2pm", "Fri 2026-11-27 14:00"),
+    ("Asia/Kolkata", "friday 9am", "Fri 2026-12-04 09:00"),
+    ("America/Los_Angeles", "sat at 3", "Sat 2026-11-28 15:00"),
+]
+
+
+@pytest.mark.parametrize(("tz", "text", "expected"), BARE_TIMES,
+                         ids=[f"{tz}-{t}" for tz, t, _ in BARE_TIMES])
+def test_a_clock_time_is_the_next_one_in_the_agents_zone(tz, text, expected):
+    friday_half_ten = datetime(2026, 11, 27, 10, 30, tzinfo=ZoneInfo(tz)).astimezone(UTC)
+    assert local(parse_when(text, tz, friday_half_ten), tz) == expected
+
+
+def test_a_typed_time_equal_to_the_clock_is_kept_not_moved_to_nine():
+    eleven = datetime(2026, 11, 26, 11, 0, tzinfo=ZoneInfo(LA)).astimezone(UTC)
+    assert local(parse_when("tomorrow 11am", LA, eleven), LA) == "Fri 2026-11-27 11:00"
+    assert local(parse_when("in 2 days at 11am", LA, eleven), LA) == "Sat 2026-11-28 11:00"
