@@ -102,6 +102,7 @@ class Nudge:
     sent_ts: str | None
     created_at: str
     claimed_at: str | None = None
+    error: str | None = None  # why the last attempt failed, if it did
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Case:

@@ -11,7 +11,10 @@ follow-ups, not of open cases. Timers carry the ladder's progress; one that
 no longer matches its case (follow-up moved, done, case closed) is dropped.
 After downtime only the latest rung is sent (earlier ones are skipped), so a
 case gets one nudge, not a burst of stale ones. Outside the owner's working
-hours nothing is sent until they start again, unless the case is critical.
+hours nothing is sent until they start again, unless the case is critical,
+and the ladder's intervals count working time only: a follow-up due at 17:30
+on Friday gets its next reminder on Monday morning, and the escalation later
+that morning, not the moment Monday starts.
 """
 
 from __future__ import annotations
@@ -92,6 +95,22 @@ def next_working_moment(moment: datetime, tz: str | None, hours: Hours) -> datet
     return moment
 
 
+def add_working(start: datetime, span: timedelta, tz: str | None, hours: Hours) -> datetime:
+    """`start` plus `span` of working time: the clock stops outside working hours,
+    so a reminder due two hours after 16:30 on Friday comes at 10:30 on Monday."""
+    moment = next_working_moment(start, tz, hours)
+    if not hours.days:
+        return moment + span
+    for _ in range(400):  # a year of working days at most
+        local = moment.astimezone(zone(tz))
+        day_end = datetime.combine(local.date(), hours.end, tzinfo=zone(tz)).astimezone(UTC)
+        if moment + span < day_end:
+            return moment + span
+        span -= day_end - moment
+        moment = next_working_moment(day_end, tz, hours)
+    return moment + span
+
+
 @dataclass(frozen=True)
 class Plan:
     """What to enqueue for one due timer, and the timer that replaces it (if any)."""
@@ -137,14 +156,18 @@ def plan_followup(case: Case, timer: Timer, now: datetime, rules: NudgeRules, ho
     if case.severity != "critical" and not in_hours(now, tz, hours):
         return Plan(next=_later(timer, next_working_moment(now, tz, hours)))
     due = from_iso(timer.due_key)
-    if case.severity != "critical":
-        # Overdue time starts counting when the owner's working day does: a follow-up
-        # that fell due on Saturday is one hour late at 10:00 on Monday, not 49.
-        due = next_working_moment(due, tz, hours)
+
+    def after(start: datetime, span: timedelta) -> datetime:
+        # Overdue time counts in the owner's working hours: a follow-up that fell due
+        # on Saturday is one hour late at 10:00 on Monday, not 49 (critical: always).
+        if case.severity == "critical":
+            return start + span
+        return add_working(start, span, tz, hours)
+
     key = timer.due_key
-    rungs = [due + k * rules.remind_every for k in range(rules.max_reminders)]
-    escalate_at = min(due + rules.escalate_after, rungs[-1] + rules.remind_every)
-    unassign_at = (due + rules.unassign_after
+    rungs = [after(due, k * rules.remind_every) for k in range(rules.max_reminders)]
+    escalate_at = min(after(due, rules.escalate_after), after(rungs[-1], rules.remind_every))
+    unassign_at = (after(due, rules.unassign_after)
                    if rules.unassign_after and case.owner_id else None)
 
     reached = [k for k in range(timer.rung, len(rungs)) if rungs[k] <= now]

@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.clock import to_iso
+from bot.clock import from_iso, to_iso
 from bot.models import CLOSED, OPEN, Case, Nudge, Timer
 from bot.schedule import DIGEST, ESCALATION, UPDATE, Hours, digest_moment, plan_timer, zone
 from bot.slack_client import AMBIGUOUS
@@ -44,7 +44,13 @@ LEASE = "nudger"
 # Lookup answers after which a nudge can never be delivered.
 GONE = {"thread_not_found", "channel_not_found", "not_in_channel", "is_archived",
         "message_not_found"}
-RETRY_AFTER = timedelta(minutes=1)
+RETRY_AFTER = timedelta(minutes=1)  # times the attempts made so far
+MAX_RETRY_AFTER = timedelta(minutes=15)
+UNKNOWN_ZONE_WAIT = timedelta(hours=1)
+MAX_ATTEMPTS = 5  # for errors other than Slack being down (invalid_auth won't pass)
+TRANSIENT = {"ratelimited", "internal_error", "fatal_error", "service_unavailable",
+             "request_timeout"}
+LEAD_CHANNEL_FAILED = "lead channel: "
 DIGEST_CATCH_UP = timedelta(hours=24)
 
 
@@ -138,10 +144,15 @@ class Nudger:
         """Plan every due timer of a workspace; one transaction records it all."""
         store, rules = self.deps.store, self.deps.recovery.playbook.nudges
         hours = Hours.from_rules(rules, store.workspace(team_id))
-        due = store.due_timers(team_id, to_iso(now))
-        zones = await self._zones(team_id, [case for _, case in due])
+        zones = await self._zones(team_id, [c for _, c in store.due_timers(team_id, to_iso(now))])
+        # Read them again: while Slack answered, someone may have pressed Done or
+        # reassigned a case. From here to the end nothing awaits, so what is
+        # planned is what is applied.
+        due = [(timer, case) for timer, case in store.due_timers(team_id, to_iso(now))
+               if self._zone_known(case, timer, zones, now)]
+        fallback = store.workspace(team_id).get("tz")  # when Slack can't tell us theirs
         plans = [(timer, case, plan_timer(case, timer, now, rules, hours,
-                                          zones.get(case.owner_id or case.reporter_id)))
+                                          zones.get(case.owner_id or case.reporter_id, fallback)))
                  for timer, case in due]
         store.apply_sweep(
             team_id, processed=[timer for timer, _, _ in plans],
@@ -167,10 +178,19 @@ class Nudger:
             self.deps.store.enqueue_digest(team_id, week, to_iso(now))
 
     async def _zones(self, team_id: str, cases: list[Case]) -> dict[str | None, str]:
-        """Owners' timezones (users.info, cached); an unowned case uses its reporter's."""
+        """Owners' timezones (users.info, cached); an unowned case uses its reporter's.
+        People Slack could not tell us about are left out."""
         owners = sorted({c.owner_id or c.reporter_id for c in cases})
         people = await asyncio.gather(*(self.deps.people.get(team_id, o) for o in owners))
-        return {p.user_id: p.tz for p in people}
+        return {p.user_id: p.tz for p in people if p.known}
+
+    @staticmethod
+    def _zone_known(case: Case, timer: Timer, zones: dict, now: datetime) -> bool:
+        """Wait for Slack to tell us the owner's timezone (the next sweeps ask again)
+        rather than nudge them at 2 am; after a while, go ahead with the workspace's."""
+        if (case.owner_id or case.reporter_id) in zones:
+            return True
+        return now - from_iso(timer.at) >= UNKNOWN_ZONE_WAIT
 
     def _unassign(self, case: Case, now: datetime) -> None:
         latest = self.deps.store.case_by_id(case.team_id, case.id) or case
@@ -198,7 +218,7 @@ class Nudger:
                     self.deps.store.nudge_dropped(nudge, "failed", "no case card", to_iso(now))
                 continue  # the card is still on its way: the thread will exist soon
             channel, thread = case.card_channel, case.card_ts
-            if nudge.kind == ESCALATION and lead_channel:
+            if nudge.kind == ESCALATION and lead_channel and not _lead_channel_failed(nudge):
                 channel, thread = lead_channel, None
             if not self.deps.store.claim_nudge(nudge, channel, thread, to_iso(now)):
                 continue
@@ -281,11 +301,24 @@ class Nudger:
 
     def _refused(self, nudge: Nudge, exc: SlackApiError, now: datetime) -> None:
         error = str(exc.response.get("error") or f"http {exc.response.status_code}")
-        if error in PERMANENT:
+        if error in PERMANENT and nudge.kind == ESCALATION and not nudge.thread_ts:
+            # Mend can't post in the lead channel: the case thread, naming the
+            # leads, is better than no escalation at all.
+            log.warning("lead channel refused escalation %s (%s): using the thread",
+                        nudge.id, error)
+            self.deps.store.nudge_retry(nudge, to_iso(now), LEAD_CHANNEL_FAILED + error,
+                                        to_iso(now))
+            return
+        made = nudge.attempts + 1  # this object was read before its claim counted
+        transient = exc.response.status_code in (429,) or exc.response.status_code >= 500 \
+            or error in TRANSIENT
+        if error in PERMANENT or (not transient and made >= MAX_ATTEMPTS):
             self.deps.store.nudge_dropped(nudge, "failed", error, to_iso(now), before="sending")
             return
-        # 429 or 5xx even after the client's own retries: Slack did not post it.
-        self.deps.store.nudge_retry(nudge, to_iso(now + RETRY_AFTER), error, to_iso(now))
+        # Slack did not post it, even after the client's own retries: try again later
+        # (for as long as Slack is down; a few times for any other error).
+        wait = min(RETRY_AFTER * made, MAX_RETRY_AFTER)
+        self.deps.store.nudge_retry(nudge, to_iso(now + wait), error, to_iso(now))
         log.warning("nudge %s postponed: %s", nudge.id, error)
 
     # -- recovering nudges in doubt ------------------------------------------------------
@@ -325,6 +358,10 @@ class Nudger:
             return None
         return await find_message(self.client, nudge.channel, NUDGE_METADATA_TYPE,
                                   {"key": nudge_blocks.nudge_key(nudge)}, nudge.thread_ts)
+
+
+def _lead_channel_failed(nudge: Nudge) -> bool:
+    return (nudge.error or "").startswith(LEAD_CHANNEL_FAILED)
 
 
 def _parse(iso: str, default: datetime) -> datetime:

@@ -18,6 +18,7 @@ class Person:
     user_id: str
     tz: str = "UTC"
     is_admin: bool = False
+    known: bool = True  # False: Slack could not say just now, tz is a guess
 
 
 CHANNELS_TTL_SECONDS = 600
@@ -69,23 +70,28 @@ class People:
         return None
 
     async def get(self, team_id: str, user_id: str) -> Person:
+        """The person, from the cache or users.info. When Slack can't answer, what we
+        knew before (however old), else a guess marked `known=False`; a failure is
+        not remembered, so the next call asks again."""
         key = (team_id, user_id)
         person = self.cached(team_id, user_id)
         if person:
             return person
         person = await self._fetch(user_id)
+        if person is None:
+            stale = self._cache.get(key)
+            return stale[1] if stale else Person(user_id, known=False)
         self._cache[key] = (time.monotonic(), person)
         return person
 
-    async def _fetch(self, user_id: str) -> Person:
+    async def _fetch(self, user_id: str) -> Person | None:
         try:
             user = (await self.client.users_info(user=user_id))["user"]
         except SlackApiError as exc:
-            # Without users.info we still work, reading times in UTC.
             log.warning("users.info failed for %s: %s", user_id, exc.response.get("error"))
-            return Person(user_id)
+            return None
         except Exception as exc:  # noqa: BLE001 - a slow Slack must not stop the caller
             log.warning("users.info failed for %s: %s", user_id, type(exc).__name__)
-            return Person(user_id)
+            return None
         return Person(user_id, user.get("tz") or "UTC",
                       bool(user.get("is_admin") or user.get("is_owner")))

@@ -520,6 +520,10 @@ class SlackStandIn(WebApiMethods):
         self._faults.append(fault)
         return fault
 
+    def clear_faults(self, method: str | None = None) -> None:
+        """Stop misbehaving: drop the scripted faults (for ``method``, or all of them)."""
+        self._faults = [f for f in self._faults if method is not None and f.method != method]
+
     @property
     def faults(self) -> list[Fault]:
         """Faults not yet used up."""

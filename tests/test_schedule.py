@@ -16,6 +16,7 @@ from bot.schedule import (
     FOLLOWUP,
     UPDATE,
     Hours,
+    add_working,
     in_hours,
     next_working_moment,
     plan_followup,
@@ -148,3 +149,39 @@ def test_digest_owed_on_sunday_night_is_still_owed_on_monday_morning():
     thursday = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
     assert digest_moment(thursday, "mon", "09:00", "Europe/Paris") == datetime(
         2026, 11, 23, 8, 0, tzinfo=UTC)
+
+
+LA = "America/Los_Angeles"
+
+
+def la(day: int, hour: int, minute: int = 0) -> datetime:
+    """November 2026 in Los Angeles (UTC-8), as UTC."""
+    return datetime(2026, 11, day, hour, minute, tzinfo=UTC) + timedelta(hours=8)
+
+
+def test_working_time_stops_outside_working_hours():
+    assert add_working(la(27, 16, 30), timedelta(hours=2), LA, HOURS) == la(30, 9, 30)
+    assert add_working(la(26, 10), timedelta(hours=2), LA, HOURS) == la(26, 12)
+    assert add_working(la(28, 12), timedelta(0), LA, HOURS) == la(30, 9)  # Saturday
+    assert add_working(la(26, 10), timedelta(hours=18), LA, HOURS) == la(30, 10)
+
+
+def test_a_followup_due_late_friday_is_reminded_on_monday_before_any_escalation():
+    due = la(27, 17, 30)  # half an hour before the end of Friday
+    c = case(due)
+    friday = plan_followup(c, timer(c), due, RULES, HOURS, LA)
+    assert [r["kind"] for r in friday.send] == [FOLLOWUP]
+    monday = plan_followup(c, then(timer(c), friday), la(30, 9), RULES, HOURS, LA)
+    assert monday.send == []  # 30 working minutes late: not yet the next rung
+    assert monday.next["at"] == to_iso(la(30, 10, 30))  # 2 working hours after the due time
+    later = plan_followup(c, then(timer(c), friday), la(30, 10, 30), RULES, HOURS, LA)
+    assert [r["kind"] for r in later.send] == [FOLLOWUP]
+    escalation = plan_followup(c, then(timer(c), later), la(30, 12, 30), RULES, HOURS, LA)
+    assert [r["kind"] for r in escalation.send] == [ESCALATION]  # 4 working hours late
+
+
+def test_a_critical_followup_counts_every_hour():
+    due = la(27, 17, 30)
+    c = case(due, severity="critical")
+    plan = plan_followup(c, timer(c), due + RULES.escalate_after, RULES, HOURS, LA)
+    assert ESCALATION in [r["kind"] for r in plan.send]

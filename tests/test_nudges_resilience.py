@@ -1,0 +1,122 @@
+"""Nudges when Slack misbehaves or people act mid-sweep: the right person, at the
+right hour, told once, and nobody forgotten."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.config import DEFAULT_PLAYBOOK
+from handlers.nudges import MAX_ATTEMPTS
+from standin import MendDriver
+from tests.conftest import SECRET, replace_settings, start_mend
+from tests.test_nudges import LA_MORNING, nudges, open_due, sweep
+from tests.test_recover import all_text
+
+LA_2AM = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)  # Thu 02:00 in Los Angeles
+
+
+@pytest.fixture
+def clock(clock):
+    clock.set(LA_MORNING)
+    return clock
+
+
+async def test_a_failed_users_info_does_not_make_the_owner_utc(mend, slack, slack_user, clock):
+    clock.set(LA_2AM)  # 10:00 UTC would be working hours, 02:00 in LA is not
+    await open_due(mend, slack_user, clock, due_in=timedelta(0))
+    slack.fail("users.info", error="internal_error")
+    await sweep(mend)
+    assert nudges(slack) == []  # waits to learn the owner's zone
+    await sweep(mend)  # Slack answers now: LA, out of hours
+    assert nudges(slack) == []
+    clock.set(LA_MORNING)
+    await sweep(mend)
+    assert len(nudges(slack)) == 1
+
+
+async def test_a_users_info_failure_is_not_remembered(mend, slack, slack_user):
+    people = mend.mend.deps.people
+    slack.fail("users.info", error="internal_error")
+    first = await people.get("T1", "U1")
+    second = await people.get("T1", "U1")
+    assert (first.known, second.known, second.tz) == (False, True, "America/Los_Angeles")
+    slack.fail("users.info", error="internal_error")
+    assert (await people.get("T1", "U1")).tz == "America/Los_Angeles"  # cached, not asked
+    assert len(slack.calls_to("users.info")) == 2
+
+
+async def test_an_owner_slack_cannot_describe_for_an_hour_is_nudged_in_workspace_time(
+        mend, slack, slack_user, clock):
+    clock.set(LA_2AM)
+    await open_due(mend, slack_user, clock, due_in=timedelta(0))
+    slack.fail("users.info", error="user_not_found", times=None)
+    await sweep(mend)
+    assert nudges(slack) == []
+    clock.advance(hours=1)
+    await sweep(mend)  # no zone after an hour: the workspace's (UTC here), 11:00
+    assert len(nudges(slack)) == 1
+
+
+async def test_done_pressed_while_the_sweep_waits_for_slack_is_respected(
+        slack, clock, settings, tmp_path):
+    playbook = tmp_path / "playbook.yaml"
+    playbook.write_text(DEFAULT_PLAYBOOK.read_text().replace(
+        'unassign_after: "off"', "unassign_after: 2h"))
+    clock.set(LA_MORNING)
+    running = await start_mend(replace_settings(settings, playbook_path=str(playbook)), clock)
+    try:
+        async with MendDriver(running.url, SECRET, slack, team_id="T1") as agent:
+            number = await open_due(running, agent, clock, due_in=timedelta(0))
+        clock.advance(hours=3)
+        slack.fail("users.info", delay=0.3)
+        sweeping = asyncio.create_task(running.mend.nudger.sweep())
+        await asyncio.sleep(0.1)  # the sweep is waiting for users.info
+        running.mend.deps.lifecycle.followup_done("T1", number, "U1")
+        await sweeping
+        await running.settle()
+        case = running.store.case_by_number("T1", number)
+        assert (case.owner_id, case.next_followup_at) == ("U1", None)
+    finally:
+        await running.stop()
+
+
+async def test_escalation_falls_back_to_the_thread_when_the_lead_channel_refuses(
+        mend, slack, slack_user, clock):
+    mend.store.set_leads("T1", ["ULEAD"], "U0", "2026-11-26T00:00:00.000000Z")
+    await slack_user.command("settings lead-channel <#CLEADS|leads>", user_id="ULEAD")
+    await open_due(mend, slack_user, clock, due_in=timedelta(0))
+    await sweep(mend)  # the first reminder, in the thread
+    clock.advance(hours=4)
+    slack.fail("chat.postMessage", error="not_in_channel")  # nobody invited Mend there
+    await sweep(mend)
+    await sweep(mend)
+    told = [m for m in nudges(slack, "C1") if "<@ULEAD>" in all_text(m["blocks"])]
+    assert len(told) == 1 and told[0].get("thread_ts")
+    assert nudges(slack, "CLEADS") == []
+
+
+async def test_a_nudge_slack_keeps_refusing_is_given_up_after_a_few_tries(
+        mend, slack, slack_user, clock):
+    await open_due(mend, slack_user, clock, due_in=timedelta(0))
+    slack.fail("chat.postMessage", error="invalid_metadata_format", times=None)
+    for _ in range(MAX_ATTEMPTS + 2):
+        await sweep(mend)
+        clock.advance(minutes=20)
+    row = [n for n in mend.store.nudges_for_case("T1", 1) if n.kind == "followup"][0]
+    assert (row.state, row.attempts) == ("failed", MAX_ATTEMPTS)
+
+
+async def test_a_nudge_is_retried_for_as_long_as_slack_is_down(mend, slack, slack_user, clock):
+    await open_due(mend, slack_user, clock, due_in=timedelta(0))
+    slack.fail("chat.postMessage", error="service_unavailable", times=None)
+    for _ in range(MAX_ATTEMPTS + 2):
+        await sweep(mend)
+        clock.advance(minutes=16)
+    row = [n for n in mend.store.nudges_for_case("T1", 1) if n.kind == "followup"][0]
+    assert row.state == "pending" and row.attempts == MAX_ATTEMPTS + 2
+    slack.clear_faults("chat.postMessage")  # Slack is back
+    await sweep(mend)
+    assert len(nudges(slack)) == 1
