@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.advice import Advice, build_advice
+from bot.advice import Advice, build_advice, promise_for
 from bot.clock import Clock, to_iso
 from bot.intake import Report, read_report
 from bot.models import OPEN, UPDATE, Case, CaseRef
@@ -90,7 +90,9 @@ class Recovery:
         }
         timers = (followup_timer(due_iso), update_timer(now_iso, self.playbook.nudges))
         case = await self.writer.create_case(NewCase(team_id, fields, reporter_id, now_iso, timers))
-        return Opened(case, report, build_advice(report, self.playbook), duplicates)
+        # The apology promises the time this case's follow-up falls due, no earlier.
+        promise = promise_for((due - now).total_seconds() / 3600)
+        return Opened(case, report, build_advice(report, self.playbook, promise), duplicates)
 
     def _history(self, team_id: str, customer: str | None,
                  now: datetime) -> tuple[tuple[CaseRef, ...], int | None]:

@@ -3,7 +3,7 @@
     read_report("for Dana Lee: charged twice, emailed us furious", playbook)
     -> Report(summary="charged twice, emailed us furious", customer="Dana Lee",
               contact="email", category="billing_error", category_cues=("charged twice",),
-              emotion="irate", severity="normal")
+              emotion="irate", severity="normal", contacts=("email",), also_categories=())
 
 Everything the text is matched against (cues, thresholds) comes from the playbook;
 the cue matchers are compiled once per playbook (see `Playbook.matchers`).
@@ -15,7 +15,14 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from bot.playbook import FALLBACK_CATEGORY, UNKNOWN_CONTACT, Playbook, tokenize
+from bot.playbook import (
+    FALLBACK_CATEGORY,
+    IGNORED_CONTACT,
+    UNKNOWN_CONTACT,
+    CueHit,
+    Playbook,
+    tokenize,
+)
 
 MAX_NAME_CHARS = 80  # longer names are cut at a word boundary
 MAX_CANDIDATE_CHARS = 160  # anything longer before the separator is not a name
@@ -32,22 +39,27 @@ class Report:
     category_cues: tuple[str, ...]  # the cues that chose the category, in text order
     emotion: str  # "calm" | "upset" | "irate"
     severity: str  # "normal" | "high" | "critical"
+    contacts: tuple[str, ...] = ()  # every channel mentioned, in text order
+    also_categories: tuple[str, ...] = ()  # a second breakdown the report describes
 
 
 def read_report(text: str, playbook: Playbook) -> Report:
     """Turn an agent's description of what went wrong into a Report."""
     clean = _normalize(text)
-    customer, summary = split_customer(clean)
+    customer, summary = split_customer(clean, playbook.cue_words)
     tokens = tokenize(summary)
-    category, cues = _category(tokens, playbook)
+    category, cues, also = _category(tokens, playbook)
+    contacts = _contacts(tokens, playbook)
     return Report(
         summary=summary,
         customer=customer,
-        contact=_contact(tokens, playbook),
+        contact=contacts[0] if contacts else UNKNOWN_CONTACT,
         category=category,
         category_cues=cues,
         emotion=_emotion(summary, tokens, playbook),
         severity=_severity(tokens, playbook),
+        contacts=contacts,
+        also_categories=also,
     )
 
 
@@ -61,8 +73,9 @@ def _normalize(text: str | None) -> str:
 
 
 # -- customer name -------------------------------------------------------------------
-# Slack references (<@U123>, <!channel>, <#C1|x>) before the name are skipped.
-_LEADING_REFS_RE = re.compile(r"(?:<[^<>]{0,200}>\s*)+")
+# Slack references (<@U123>, <!channel>, <#C1|x>) before the name are skipped, and so
+# are the "@maria" / "#support" they read as once the command text has been made plain.
+_LEADING_REFS_RE = re.compile(r"(?:(?:<[^<>]{0,200}>|[@#][\w.\-]{1,80})\s*)+")
 _LABEL_RE = re.compile(
     r"(?P<label>for|customer\s+name|customer|client|re)\b(?P<colon>\s*[:：])?\s*",
     re.IGNORECASE,
@@ -93,10 +106,38 @@ _STOP_WORDS = frozenset("""
     complaint refund sure real once while info information hi hello hey thanks fyi note
     update still again also same new old angry furious irate livid upset frustrated
     annoyed unhappy disappointed mad high low normal escalated escalation sev1 p1 p2
+    thirteen fourteen fifteen sixteen seventeen eighteen nineteen thirty forty fifty
+    sixty seventy eighty ninety hundred half quarter couple few dozen
+    customer customers client clients guest guests caller callers patient patients user
+    users member members visitor visitors buyer shopper tenant resident subscriber
+    internal external team staff agent colleague someone visibility background awareness
+    whatever summary details detail subject urgently immediately called emailed rang
+    phoned texted wrote says said was is has had got came went wants needs
 """.split())
+# Words of a subject line rather than a name ("Re: Late Delivery", "for August delivery").
+_SUBJECT_WORDS = frozenset("""
+    late wrong missing delivery deliveries delivered charge charges charged refund refunds
+    order orders invoice invoices payment payments billing broken damaged delayed lost
+    faulty overcharged double complaint complaints issue issues problem problems outage
+    error errors cancellation cancelled subscription parcel package shipment return
+    returns query request ticket account booking reservation
+""".split())
+# Words typed after a name that belong to the report: "for Dana Lee URGENT:", "Dana Lee
+# VIP charged twice", "Dana Lee Called 3 times". Short words ("An", "Le") may end a name.
+_TAIL_WORDS = frozenset("""
+    urgent urgently asap vip important critical priority please high low normal escalated
+    escalation sev1 sev2 p1 p2 angry furious irate livid upset frustrated annoyed unhappy
+    disappointed mad fyi again also still today tonight yesterday tomorrow now again
+    called emailed rang phoned texted wrote says said was is has had got came went wants
+    needs complained customer client guest
+""".split())
+_MONTHS = frozenset("""january february march april may june july august september
+    october november december""".split())
+MAX_LOWERCASE_NAME_WORDS = 4
 
 
-def split_customer(text: str) -> tuple[str | None, str]:
+def split_customer(text: str,
+                   cue_words: frozenset[str] = frozenset()) -> tuple[str | None, str]:
     """Return (customer name or None, the rest of the report).
 
     Accepted forms, at the start of the report:
@@ -104,9 +145,12 @@ def split_customer(text: str) -> tuple[str | None, str]:
       "customer: Acme Corp, ...", "client: Acme ...", "customer Acme: ...", "re: Dana Lee: ...".
     The name must start with a capital or a letter from an uncased script (山田, محمد),
     must not be a number or a filler word ("for 2 hours", "for the third time"), and is
-    capped at 80 characters. Without a name the whole text is returned as the rest.
+    capped at 80 characters. After a label and a colon ("for dana lee:", "customer: dana
+    lee,") a lower-case name is accepted too, unless its words are filler or `cue_words`.
+    Words typed after the name ("Dana Lee URGENT:", "Dana Lee (VIP),") stay in the rest.
+    Without a name the whole text is returned as the rest.
     """
-    body = _LEADING_REFS_RE.sub("", text, count=1) if text.startswith("<") else text
+    body = _LEADING_REFS_RE.sub("", text, count=1) if text.startswith(("<", "@", "#")) else text
     label = _LABEL_RE.match(body)
     if not label:
         return None, text
@@ -115,7 +159,8 @@ def split_customer(text: str) -> tuple[str | None, str]:
     if word == "re" and not has_colon:
         return None, text
     lenient = word == "for" or (has_colon and word != "re")
-    found = _name_before_separator(body, label.end()) or (
+    lower_ok = cue_words if lenient else None
+    found = _name_before_separator(body, label.end(), has_colon, lower_ok) or (
         _name_run(body, label.end()) if lenient else None)
     if not found:
         return None, text
@@ -123,43 +168,96 @@ def split_customer(text: str) -> tuple[str | None, str]:
     return name, rest or text
 
 
-def _name_before_separator(body: str, start: int) -> tuple[str, str] | None:
+def _name_before_separator(body: str, start: int, has_colon: bool,
+                           cue_words: frozenset[str] | None) -> tuple[str, str] | None:
     """A name followed by ':' ',' or a dash, e.g. "José Núñez: ..."."""
     sep = _SEP_RE.search(body, start, start + MAX_CANDIDATE_CHARS + 2)
     if not sep:
         return None
-    candidate = body[start:sep.start()].strip()
-    if not _is_name(candidate.split()):
-        return None
-    return _clean_name(candidate), body[sep.end():].strip()
+    name, extra = _split_off_extra(body[start:sep.start()].strip())
+    words = name.split()
+    if not _is_name(words):
+        # "for dana lee: ..." or "customer: dana lee, ...": the label and colon say it is one
+        colon = has_colon or sep.group().strip() in (":", "：")
+        if cue_words is None or not colon or not _is_lowercase_name(words, cue_words):
+            return None
+    # Words cut off the name ("URGENT", "(VIP)") stay in the report, with what follows.
+    rest = extra + body[sep.start():] if extra else body[sep.end():]
+    return _clean_name(name), rest.strip()
 
 
 def _name_run(body: str, start: int) -> tuple[str, str] | None:
     """A short run of capitalised words with no separator: "Dana Lee waited ..."."""
-    words: list[str] = []
+    words: list[tuple[str, int]] = []  # (word, where it starts in body)
     end = start
     rest_from: int | None = None
+    following = ""  # the word that ended the run
     for match in _WORD_RE.finditer(body, start):
         word = match.group()
         core = word.strip(_EDGE_PUNCT)
         if not _run_word_ok(core, first=not words):
+            following = core
             break
         if len(words) == MAX_RUN_WORDS:
             return None  # a long run of capitalised words is a title or a shout, not a name
         if core.endswith(("'s", "’s")):  # "for Dana Lee's order ..." keeps the possessive
-            words.append(core[:-2])
+            words.append((core[:-2], match.start()))
             rest_from = _start_of_run(body, start)
             break
-        words.append(core)
+        words.append((core, match.start()))
         end = match.end()
         if _ends_run(word, core):
             break
-    while words and words[-1].casefold() in _PARTICLES:
+    while words and _not_name_tail(words[-1][0]):
+        if rest_from is None:  # "Dana Lee URGENT refund ...": URGENT belongs to the report
+            end = words[-1][1]
         words.pop()
-    if not words or not _is_name(words):
+    names = [w for w, _ in words]
+    if not names or not _is_name(names):
         return None
+    if names[-1].casefold() in _MONTHS and _is_subject(following):
+        return None  # "for May invoice ...", "for August 3 delivery ..."
     rest = body[rest_from:] if rest_from is not None else body[end:]
-    return _clean_name(" ".join(words)), rest.lstrip(" ,;:-–—").strip()
+    return _clean_name(" ".join(names)), rest.lstrip(" ,;:-–—").strip()
+
+
+def _split_off_extra(candidate: str) -> tuple[str, str]:
+    """("Dana Lee", "URGENT") from "Dana Lee URGENT"; ("Dana Lee", "(VIP)") from
+    "Dana Lee (VIP)": severity words and remarks after a name belong to the report."""
+    if "(" not in candidate and not _not_name_tail(candidate[candidate.rfind(" ") + 1:]
+                                                   .strip(_EDGE_PUNCT)):
+        return candidate, ""  # the usual case: nothing after the name
+    words = list(_WORD_RE.finditer(candidate))
+    keep = next((i for i, m in enumerate(words) if m.group().startswith("(")), len(words))
+    while keep and _not_name_tail(words[keep - 1].group().strip(_EDGE_PUNCT)):
+        keep -= 1
+    if keep == len(words):
+        return candidate, ""
+    if keep == 0:
+        return "", candidate
+    return candidate[:words[keep - 1].end()], candidate[words[keep].start():]
+
+
+def _not_name_tail(word: str) -> bool:
+    folded = word.casefold()
+    return folded in _TAIL_WORDS or folded in _PARTICLES
+
+
+def _is_subject(word: str) -> bool:
+    return word.isdigit() or word.casefold() in _SUBJECT_WORDS
+
+
+def _is_lowercase_name(words: list[str], cue_words: frozenset[str]) -> bool:
+    """"dana lee", "mrs o'brien": letters only, no filler, no word of a cue."""
+    if not words or len(words) > MAX_LOWERCASE_NAME_WORDS:
+        return False
+    for word in words:
+        core = word.strip(_EDGE_PUNCT).casefold()
+        if not core or not core.replace("'", "").replace("’", "").replace("-", "").isalpha():
+            return False
+        if core in _STOP_WORDS or core in _SUBJECT_WORDS or core in cue_words:
+            return False
+    return words[-1].strip(_EDGE_PUNCT).casefold() not in _PARTICLES
 
 
 def _start_of_run(body: str, start: int) -> int:
@@ -193,7 +291,7 @@ def _is_name(words: list[str]) -> bool:
     if len(text) > MAX_CANDIDATE_CHARS or any(ch in _FORBIDDEN_IN_NAME for ch in text):
         return False
     first = words[0].strip(_EDGE_PUNCT)
-    if not first or not _starts_like_name(first) or first.casefold() in _STOP_WORDS:
+    if not first or not _starts_like_name(first) or _is_filler(first):
         return False
     if words[-1].strip(_EDGE_PUNCT).casefold() in _PARTICLES:
         return False
@@ -202,7 +300,16 @@ def _is_name(words: list[str]) -> bool:
         if core and not (_starts_like_name(core) or core.isdigit()
                          or core.casefold() in _PARTICLES):
             return False
+        if core.casefold() in _SUBJECT_WORDS:
+            return False
     return True
+
+
+def _is_filler(word: str) -> bool:
+    """A filler, number, label or subject word: "For Fifteen", "For Forty-five", "Re: Late"."""
+    folded = word.casefold()
+    head = folded.partition("-")[0]
+    return folded in _STOP_WORDS or head in _STOP_WORDS or folded in _SUBJECT_WORDS
 
 
 def _starts_like_name(word: str) -> bool:
@@ -225,8 +332,15 @@ def _clean_name(name: str) -> str:
 
 
 # -- category, contact, severity, emotion ---------------------------------------------
-def _category(tokens: tuple[str, ...], playbook: Playbook) -> tuple[str, tuple[str, ...]]:
-    """Highest cue score wins (a cue scores its word count); ties go to playbook order."""
+# A second category must score this much (a two-word cue, or two cues) to be shown with
+# the first: "double billed and the agent hung up on her" is rude *and* a billing error.
+SECONDARY_MIN_SCORE = 2
+
+
+def _category(tokens: tuple[str, ...],
+              playbook: Playbook) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+    """(category, its cues, a second category or ()). Highest cue score wins (a cue
+    scores its word count); ties go to playbook order."""
     scores: dict[str, int] = {}
     cues: dict[str, list[str]] = {}
     for hit in playbook.matchers.category.find(tokens):
@@ -236,27 +350,93 @@ def _category(tokens: tuple[str, ...], playbook: Playbook) -> tuple[str, tuple[s
             if hit.cue not in found:
                 found.append(hit.cue)
     if not scores:
-        return FALLBACK_CATEGORY, ()
-    best, best_score = FALLBACK_CATEGORY, 0
-    for category in playbook.categories:
+        return FALLBACK_CATEGORY, (), ()
+    best, best_score, second, second_score = FALLBACK_CATEGORY, 0, "", 0
+    for category in playbook.categories:  # strictly higher wins: ties keep playbook order
         score = scores.get(category.key, 0)
         if score > best_score:
+            second, second_score = best, best_score
             best, best_score = category.key, score
-    return best, tuple(cues.get(best, ()))
+        elif score > second_score:
+            second, second_score = category.key, score
+    also = (second,) if second_score >= SECONDARY_MIN_SCORE else ()
+    return best, tuple(cues.get(best, ())), also
 
 
-def _contact(tokens: tuple[str, ...], playbook: Playbook) -> str:
-    """The channel mentioned first, or "unknown"."""
-    hits = playbook.matchers.contact.find(tokens)
-    return hits[0].labels[0] if hits else UNKNOWN_CONTACT
+def _contacts(tokens: tuple[str, ...], playbook: Playbook) -> tuple[str, ...]:
+    """Every channel mentioned, first mention first ("email address" is not a channel)."""
+    found: list[str] = []
+    for hit in playbook.matchers.contact.find(tokens):
+        for label in hit.labels:
+            if label != IGNORED_CONTACT and label not in found:
+                found.append(label)
+            break
+    return tuple(found)
 
 
 def _severity(tokens: tuple[str, ...], playbook: Playbook) -> str:
-    """critical beats high beats normal."""
-    labels = {label for hit in playbook.matchers.severity.find(tokens) for label in hit.labels}
+    """critical beats high beats normal; "not urgent" counts for nothing."""
+    hits = _affirmed(playbook.matchers.severity.find(tokens), tokens)
+    labels = {label for hit in hits for label in hit.labels}
     if "critical" in labels:
         return "critical"
-    return "high" if "high" in labels else "normal"
+    if "high" in labels or _repeated(tokens, playbook.severity.repeat_times):
+        return "high"
+    return "normal"
+
+
+# "not", "nobody", "isn't" (tokenized "isnt") … up to three words before a feeling or
+# severity cue cancel it: "she is not angry", "nobody is angry", "not urgent".
+_NEGATIONS = frozenset("""
+    not no nobody noone never neither nor none without hardly isnt wasnt arent werent
+    dont doesnt didnt hasnt havent hadnt wont wouldnt cant cannot couldnt shouldnt aint
+""".split())
+# A negation's reach ends at punctuation or a word that turns the sentence around.
+_NEGATION_STOPS = frozenset({"but", "though", "although", "yet", "however", "and", "so"})
+# "never been so angry", "never seen her this upset": "never" that stresses, not denies.
+_INTENSIFIED = frozenset({"been", "felt", "seen", "heard", "had"})
+NEGATION_REACH = 3
+
+
+def _affirmed(hits: list[CueHit], tokens: tuple[str, ...]) -> list[CueHit]:
+    """The hits not negated by a word just before them (most reports have no hit)."""
+    return [hit for hit in hits if not _negated(tokens, hit.position)] if hits else hits
+
+
+def _negated(tokens: tuple[str, ...], position: int) -> bool:
+    for i in range(position - 1, max(-1, position - 1 - NEGATION_REACH), -1):
+        token = tokens[i]
+        if token in _NEGATIONS:
+            follows = tokens[i + 1] if i + 1 < len(tokens) else ""
+            return not (token == "never" and follows in _INTENSIFIED)
+        if token in _NEGATION_STOPS or not token[0].isalnum():
+            return False
+    return False
+
+
+_ORDINAL_RE = re.compile(r"(\d{1,4})(?:st|nd|rd|th)\Z")
+_COUNT_WORDS = {"three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+                "nine": 9, "ten": 10, "dozen": 12}
+
+
+def _repeated(tokens: tuple[str, ...], at_least: int) -> bool:
+    """Repeat contact in figures or words: "3rd time", "called 5 times", "four times"."""
+    if "times" not in tokens and "time" not in tokens:
+        return False
+    for i in range(1, len(tokens)):
+        if tokens[i] == "times" and _count(tokens[i - 1]) >= at_least:
+            return True
+        if tokens[i] == "time":
+            ordinal = _ORDINAL_RE.match(tokens[i - 1])
+            if ordinal and int(ordinal.group(1)) >= 2:  # like "second time", already high
+                return True
+    return False
+
+
+def _count(token: str) -> int:
+    if token.isdigit() and len(token) <= 4:
+        return int(token)
+    return _COUNT_WORDS.get(token, 0)
 
 
 _LETTER_WORD_RE = re.compile(r"[^\W\d_]{3,}")
@@ -266,7 +446,8 @@ _BANG_RUN_RE = re.compile(r"[!！?？]+")
 def _emotion(summary: str, tokens: tuple[str, ...], playbook: Playbook) -> str:
     """irate: irate cue, shouting or many "!"; upset: upset cue or "!!"; else calm."""
     rules = playbook.emotion
-    labels = {label for hit in playbook.matchers.emotion.find(tokens) for label in hit.labels}
+    hits = _affirmed(playbook.matchers.emotion.find(tokens), tokens)
+    labels = {label for hit in hits for label in hit.labels}
     marks = _exclamations(summary)
     if "irate" in labels or marks >= rules.irate_exclamations or _is_shouting(summary, playbook):
         return "irate"

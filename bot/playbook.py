@@ -30,9 +30,10 @@ STEP_KEYS = ("apologize", "act", "compassion", "compensate", "follow_up")
 EMOTIONS = ("calm", "upset", "irate")
 SEVERITIES = ("normal", "high", "critical")
 UNKNOWN_CONTACT = "unknown"
+IGNORED_CONTACT = "ignore"  # contact cues that name a channel without being one ("email address")
 FALLBACK_CATEGORY = "general"
 SUPPORTED_VERSIONS = (1,)
-TEMPLATE_FIELDS = ("greeting", "name", "breakdown", "can_do", "when")
+TEMPLATE_FIELDS = ("greeting", "name", "breakdown", "can_do", "when", "feeling")
 REQUIRED_TEMPLATE_FIELDS = ("breakdown", "can_do")
 DEFAULT_PLAYBOOK_PATH = Path(__file__).resolve().parent.parent / "data" / "playbook.yaml"
 
@@ -48,16 +49,20 @@ class PlaybookError(Exception):
 
 # -- tokens and cue matching ---------------------------------------------------------
 _TOKEN_RE = re.compile(r"\w+|[^\w\s]")
-# Hyphens, apostrophes and invisible emoji joiners are ignored on both sides of a match.
+# An apostrophe inside a word is dropped, so "didn't", "didn’t" and "didnt" are one token
+# (agents often type contractions without one); a final 's goes with it, so "courier's"
+# still matches "courier".
+_APOSTROPHE_RE = re.compile(r"['\u2018\u2019`\u00b4](?<=\w.)(?:s\b|(?=\w))")
+# Hyphens, stray apostrophes and invisible emoji joiners are ignored on both sides of a match.
 _IGNORED_TOKENS = frozenset("-\u2010\u2011'\u2018\u2019`\u00b4\ufe0f\u200d")
 
 
 def tokenize(text: str) -> tuple[str, ...]:
     """Split text into case-folded words and single symbols, dropping hyphens/apostrophes.
 
-    "Double-charged, DIDN'T call 😡" -> ("double", "charged", ",", "didn", "t", "call", "😡")
+    "Double-charged, DIDN'T call 😡" -> ("double", "charged", ",", "didnt", "call", "😡")
     """
-    folded = unicodedata.normalize("NFC", text).casefold()
+    folded = _APOSTROPHE_RE.sub("", unicodedata.normalize("NFC", text).casefold())
     return tuple(t for t in _TOKEN_RE.findall(folded) if t not in _IGNORED_TOKENS)
 
 
@@ -159,6 +164,7 @@ class Category:
 class Apology:
     say: str
     write: str
+    feeling: str = ""  # {feeling}: said to an upset or irate customer before the fix
 
 
 @dataclass(frozen=True)
@@ -184,6 +190,7 @@ class EmotionRules:
 class SeverityRules:
     high: tuple[str, ...]
     critical: tuple[str, ...]
+    repeat_times: int = 3  # "called 3 times", "3rd time": from this count the case is high
 
     @property
     def levels(self) -> tuple[str, ...]:
@@ -199,6 +206,7 @@ class Channel:
 @dataclass(frozen=True)
 class ContactRules:
     channels: tuple[Channel, ...]
+    ignore: tuple[str, ...] = ()  # "email address": names a channel without being one
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -227,14 +235,29 @@ class WarningRule:
     contact: tuple[str, ...] = ()
     category: tuple[str, ...] = ()
     severity: tuple[str, ...] = ()
+    call_first: bool = False  # the written apology follows a call rather than replacing it
 
-    def applies(self, *, category: str, emotion: str, contact: str, severity: str) -> bool:
-        """True when every condition given in `when` holds (lists mean any-of)."""
-        checks = ((self.emotion, emotion), (self.contact, contact),
-                  (self.category, category), (self.severity, severity))
-        if not self.always and not any(allowed for allowed, _ in checks):
+    def applies(self, *, category: str, emotion: str, contact: str, severity: str,
+                contacts: tuple[str, ...] = (), also: tuple[str, ...] = ()) -> bool:
+        """True when every condition given in `when` holds (lists mean any-of).
+
+        `contacts` are the other channels the report mentions and `also` its second
+        category: a condition on either holds when any of them qualifies ("called,
+        then tweeted" is public; "double billed and hung up on" is a billing error too).
+        """
+        checks = ((self.emotion, emotion), (self.severity, severity))
+        if not self.always and not self.contact and not self.category and \
+                not any(allowed for allowed, _ in checks):
+            return False
+        if not _any_in(self.contact, contact, contacts) or \
+                not _any_in(self.category, category, also):
             return False
         return all(not allowed or value in allowed for allowed, value in checks)
+
+
+def _any_in(allowed: tuple[str, ...], value: str, others: tuple[str, ...]) -> bool:
+    """No condition, or the value or one of the others is allowed."""
+    return not allowed or value in allowed or any(other in allowed for other in others)
 
 
 @dataclass(frozen=True)
@@ -301,8 +324,18 @@ class Playbook:
             emotion=CueMatcher([("irate", self.emotion.irate), ("upset", self.emotion.upset)]),
             severity=CueMatcher([("critical", self.severity.critical),
                                  ("high", self.severity.high)]),
-            contact=CueMatcher((c.key, c.cues) for c in self.contact.channels),
+            contact=CueMatcher([*((c.key, c.cues) for c in self.contact.channels),
+                                (IGNORED_CONTACT, self.contact.ignore)]),
         )
+
+    @cached_property
+    def cue_words(self) -> frozenset[str]:
+        """Every word of every category, feeling, severity and channel cue: such a word
+        typed in lower case is part of the story, not a customer's name."""
+        cues = [*(cue for c in self.categories for cue in c.cues), *self.emotion.irate,
+                *self.emotion.upset, *self.severity.critical, *self.severity.high,
+                *(cue for c in self.contact.channels for cue in c.cues)]
+        return frozenset(word for cue in cues for word in tokenize(cue) if word.isalpha())
 
 
 # -- loading -------------------------------------------------------------------------
@@ -329,7 +362,7 @@ def parse_playbook(text: str, source: str = "<playbook>") -> Playbook:
     """Validate playbook YAML text; `source` names the file in error messages."""
     data, lines = _compose(text, source)
     playbook = _Reader(source, lines).playbook(data)
-    _ = playbook.matchers  # compile now, not on the first report
+    _ = playbook.matchers, playbook.cue_words  # compile now, not on the first report
     return playbook
 
 
@@ -537,9 +570,13 @@ class _Reader:
         )
 
     def apology(self, value: Any, path: KeyPath) -> Apology:
-        item = self.mapping(value, path, ["say", "write"])
+        item = self.mapping(value, path, ["say", "write"], ["feeling"])
+        feeling = self.text(item["feeling"], path + ("feeling",)) if "feeling" in item else ""
+        if feeling and any(ch in feeling for ch in "{}"):
+            self.fail(path + ("feeling",), "must be plain text without {placeholders}")
         return Apology(say=self.template(item["say"], path + ("say",)),
-                       write=self.template(item["write"], path + ("write",)))
+                       write=self.template(item["write"], path + ("write",)),
+                       feeling=feeling)
 
     def apology_variants(self, value: Any, path: KeyPath) -> tuple[ApologyTemplate, ...]:
         """Optional: [{key, label, template}], each template saying by {when}."""
@@ -586,20 +623,28 @@ class _Reader:
         )
 
     def severity(self, value: Any, path: KeyPath) -> SeverityRules:
-        item = self.mapping(value, path, ["critical", "high"])
+        item = self.mapping(value, path, ["critical", "high"], ["repeat_times"])
         return SeverityRules(critical=self.cues(item["critical"], path + ("critical",)),
-                             high=self.cues(item["high"], path + ("high",)))
+                             high=self.cues(item["high"], path + ("high",)),
+                             repeat_times=self.integer(item.get("repeat_times", 3),
+                                                       path + ("repeat_times",), minimum=2))
 
     def contact(self, value: Any, path: KeyPath) -> ContactRules:
         if not isinstance(value, dict) or not value:
             self.fail(path, f"expected a mapping of channels, got {_kind(value)}")
         channels = []
+        ignore: tuple[str, ...] = ()
         for key, cues in value.items():
             self.key_name(key, path + (key,))
             if key == UNKNOWN_CONTACT:
                 self.fail(path + (key,), f"{UNKNOWN_CONTACT!r} is reserved for no match")
-            channels.append(Channel(key, self.cues(cues, path + (key,))))
-        return ContactRules(tuple(channels))
+            if key == IGNORED_CONTACT:
+                ignore = self.cues(cues, path + (key,))
+            else:
+                channels.append(Channel(key, self.cues(cues, path + (key,))))
+        if not channels:
+            self.fail(path, "needs at least one channel besides 'ignore'")
+        return ContactRules(tuple(channels), ignore)
 
     def compensation(self, value: Any, path: KeyPath) -> Compensation:
         item = self.mapping(value, path, ["normal", "high", "critical", "note"])
@@ -624,8 +669,11 @@ class _Reader:
         return tuple(rules)
 
     def warning(self, value: Any, path: KeyPath, known: Mapping[str, Sequence[str]]) -> WarningRule:
-        item = self.mapping(value, path, ["key", "text", "when"])
+        item = self.mapping(value, path, ["key", "text", "when"], ["call_first"])
         key = self.key_name(self.text(item["key"], path + ("key",)), path + ("key",))
+        call_first = item.get("call_first", False)
+        if not isinstance(call_first, bool):
+            self.fail(path + ("call_first",), f"expected true or false, got {_kind(call_first)}")
         when_path = path + ("when",)
         when = self.mapping(item["when"], when_path, [], ["always", *known])
         if not when:
@@ -635,7 +683,7 @@ class _Reader:
         conditions = {name: self.values(when[name], when_path + (name,), name, allowed)
                       for name, allowed in known.items() if name in when}
         return WarningRule(key=key, text=self.text(item["text"], path + ("text",)),
-                           always="always" in when, **conditions)
+                           always="always" in when, call_first=call_first, **conditions)
 
     def values(self, value: Any, path: KeyPath, name: str,
                allowed: Sequence[str]) -> tuple[str, ...]:

@@ -108,8 +108,10 @@ def playbook_reply(case: Case, advice: Any, repeat_note: str | None = None,
         f"Severity: {SEVERITY_LABELS.get(case.severity, escape(case.severity))}",
         "Owner: you",
     ])
+    also = getattr(advice, "also_labels", ())
+    label = advice.category_label + (f" (also: {', '.join(also)})" if also else "")
     blocks: Blocks = [
-        header(f"Case #{case.number} opened · {advice.category_label}"),
+        header(f"Case #{case.number} opened · {label}"),
         context(facts),
         *_advice_sections(advice.steps, advice.warnings, advice.compensation,
                           advice.compensation_note),
@@ -126,8 +128,11 @@ def playbook_reply(case: Case, advice: Any, repeat_note: str | None = None,
 
 def _wording(case: Case, advice: Any, variant: tuple[Any, int] | None) -> Blocks:
     if variant is None:
+        # When a warning says to call an irate writer, the written text follows the call.
+        write_label = ("*To write* (after you have called them)"
+                       if getattr(advice, "call_first", False) else "*To write* (email or chat)")
         shown = [section(f"*To say* (phone or in person)\n{quote(advice.apology_say)}"),
-                 section(f"*To write* (email or chat)\n{quote(advice.apology_write)}")]
+                 section(f"{write_label}\n{quote(advice.apology_write)}")]
         following = 0
     else:
         wording, following = variant

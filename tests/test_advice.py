@@ -7,7 +7,14 @@ import re
 
 import pytest
 
-from bot.advice import Advice, ApologyVariant, apology_variants, build_advice
+from bot.advice import (
+    Advice,
+    ApologyVariant,
+    apology_variants,
+    build_advice,
+    display_name,
+    promise_for,
+)
 from bot.intake import Report, read_report
 from bot.playbook import (
     DEFAULT_PLAYBOOK_PATH,
@@ -125,9 +132,12 @@ def test_apology_says_when_we_will_be_back(playbook):
     assert "by 3pm tomorrow" in advice.apology_write
 
 
-def test_blank_when_text_falls_back_to_end_of_today(playbook):
+def test_blank_when_text_falls_back_to_the_default_follow_up_time(playbook):
+    # It used to fall back to "by the end of today", a day before the follow-up was due.
     advice = build_advice(report(), playbook, when_text="  ")
-    assert "by the end of today" in advice.apology_say
+    assert playbook.settings.followup_default_hours == 24
+    assert "by this time tomorrow" in advice.apology_say
+    assert "end of today" not in advice.apology_say + advice.apology_write
 
 
 def test_name_with_braces_is_inserted_literally(playbook):
@@ -232,7 +242,7 @@ def test_variants_fall_back_like_the_advice_for_an_unknown_category_and_blank_wh
     general = playbook.category("general")
     for variant in variants:
         assert f"we {general.breakdown}" in variant.text
-        assert "by the end of today" in variant.text
+        assert "by this time tomorrow" in variant.text
 
 
 def test_a_name_with_braces_is_inserted_literally_in_variants(playbook):
@@ -303,3 +313,148 @@ def test_an_empty_variant_list_is_refused():
         "\nemotion:\n", "\napology_variants: []\n\nemotion:\n", 1)
     with pytest.raises(PlaybookError, match=r"apology_variants: expected a non-empty list"):
         parse_playbook(text)
+
+
+# -- the promised time matches the follow-up (review item 1) -------------------------
+@pytest.mark.parametrize(("hours", "phrase"), [
+    (24, "by this time tomorrow"), (48, "by this time in 2 days"), (4, "within 4 hours"),
+    (1, "within the hour"), (30, "within 30 hours"), (0.2, "within the hour"),
+])
+def test_promise_is_worded_from_the_hours_until_the_follow_up(hours, phrase):
+    assert promise_for(hours) == phrase
+
+
+def test_default_promise_follows_the_playbooks_first_follow_up():
+    text = PLAYBOOK_TEXT.replace("followup_default_hours: 24", "followup_default_hours: 4", 1)
+    short = parse_playbook(text)
+    advice = build_advice(report(), short)
+    assert "within 4 hours" in advice.apology_say and "within 4 hours" in advice.apology_write
+    assert all("within 4 hours" in v.text for v in apology_variants(report(), short))
+
+
+def test_no_apology_promises_the_end_of_today(playbook):
+    advice = advise(playbook, customer="Dana")
+    texts = [advice.apology_say, advice.apology_write,
+             *(v.text for v in apology_variants(report(customer="Dana"), playbook))]
+    assert all("end of today" not in text and "by this time tomorrow" in text for text in texts)
+
+
+# -- channel warnings look at every channel mentioned (items 10 and 20) ----------------
+def test_call_instead_fires_when_any_mentioned_channel_is_written(playbook):
+    advice = advise(playbook, emotion="irate", contact="phone", contacts=("phone", "email"))
+    assert "irate_email" in advice.warning_keys and advice.call_first
+
+
+def test_an_irate_customer_on_chat_is_also_told_to_call(playbook):
+    advice = advise(playbook, emotion="irate", contact="chat", contacts=("chat",))
+    assert "irate_email" in advice.warning_keys and advice.call_first
+    assert not advise(playbook, emotion="upset", contact="chat").call_first
+
+
+def test_a_public_post_after_a_call_gets_the_public_warning(playbook):
+    advice = advise(playbook, contact="phone", contacts=("phone", "social"))
+    assert "public_complaint" in advice.warning_keys
+    assert "public_complaint" not in advise(playbook, contact="phone").warning_keys
+
+
+@pytest.mark.parametrize(("contact", "contacts", "warned"), [
+    ("phone", ("phone",), True), ("in_person", ("in_person",), True),
+    ("unknown", (), True), ("email", ("email",), False), ("social", ("social",), False),
+    ("email", ("email", "phone"), True),
+])
+def test_the_hold_warning_only_where_a_hold_is_possible(playbook, contact, contacts, warned):
+    advice = advise(playbook, category="long_wait", contact=contact, contacts=contacts)
+    assert ("explain_any_wait" in advice.warning_keys) is warned
+
+
+def test_the_contact_chosen_in_the_modal_still_counts_with_the_ones_in_the_text(playbook):
+    read = read_report("she tweeted about it, furious", playbook)
+    advice = build_advice(dataclasses.replace(read, contact="email"), playbook)
+    assert {"irate_email", "public_complaint"} <= set(advice.warning_keys)
+
+
+# -- wording (items 11, 15, 16, 17, 19) ------------------------------------------------
+@pytest.mark.parametrize("emotion", ["upset", "irate"])
+def test_apologies_acknowledge_an_upset_customers_feeling_before_the_fix(playbook, emotion):
+    advice = advise(playbook, emotion=emotion, category="billing_error")
+    feeling = playbook.apology.feeling
+    for text in (advice.apology_say, advice.apology_write):
+        assert feeling in text
+        assert text.index(feeling) < text.index("What I can do right now")
+
+
+def test_a_calm_customer_is_not_told_how_they_feel(playbook):
+    advice = advise(playbook, emotion="calm")
+    assert playbook.apology.feeling not in advice.apology_say + advice.apology_write
+    assert "  " not in advice.apology_say
+
+
+def test_the_say_template_does_not_rule_out_bringing_in_a_lead(playbook):
+    advice = advise(playbook, severity="critical")
+    assert "critical_lead" in advice.warning_keys
+    assert "pass you on" not in advice.apology_say
+    assert "staying with this myself" in advice.apology_say
+
+
+def test_faulty_product_wording_fits_a_service_as_well_as_an_item(playbook):
+    defect = playbook.category("product_defect")
+    assert "sold you" not in defect.breakdown
+    assert "refund" in defect.can_do and "repair or a replacement" not in defect.can_do
+
+
+def test_long_wait_promise_fits_every_channel(playbook):
+    assert "hold" not in playbook.category("long_wait").can_do
+
+
+def _prose(playbook) -> list[str]:
+    """Every text an agent or customer reads (not cues, which must match either spelling)."""
+    texts = [s.prompt for s in playbook.steps]
+    for category in playbook.categories:
+        texts += [category.label, category.breakdown, category.can_do,
+                  *(prompt for _, prompt in category.steps)]
+    texts += [playbook.apology.say, playbook.apology.write, playbook.apology.feeling,
+              *(v.template for v in playbook.apology_variants),
+              *(w.text for w in playbook.warnings),
+              playbook.compensation.normal, playbook.compensation.high,
+              playbook.compensation.critical, playbook.compensation.note]
+    return texts
+
+
+def test_wording_uses_british_spelling_and_real_dashes(playbook):
+    for text in _prose(playbook):
+        assert not re.search(r"\b(apologiz|recogniz|realiz|organiz|patroniz|colou?r\b)", text,
+                             re.I), text
+        assert " - " not in text, text
+
+
+# -- names as the apology says them (item 8) -------------------------------------------
+@pytest.mark.parametrize(("typed", "said"), [
+    ("dana lee", "Dana Lee"), ("DANA LEE", "Dana Lee"), ("mrs o'brien", "Mrs O'Brien"),
+    ("maria de la cruz", "Maria de la Cruz"), ("JOSÉ NÚÑEZ", "José Núñez"),
+    ("ACME LTD", "Acme Ltd"), ("IBM", "IBM"), ("IBM UK", "IBM UK"), ("McAdam", "McAdam"),
+    ("Dana Lee", "Dana Lee"), ("山田太郎", "山田太郎"), ("van der berg", "Van der Berg"),
+])
+def test_names_typed_in_one_case_are_title_cased_in_the_apology(typed, said):
+    assert display_name(typed) == said
+
+
+def test_the_apology_title_cases_the_name_but_the_report_keeps_it(playbook):
+    read = read_report("for dana lee: charged twice", playbook)
+    advice = build_advice(read, playbook)
+    assert read.customer == "dana lee"
+    assert advice.apology_say.startswith("Dana Lee, ")
+    assert advice.apology_write.startswith("Hi Dana Lee,")
+
+
+# -- a second problem keeps its warnings (item 12) -------------------------------------
+def test_a_second_category_adds_its_warnings_and_its_label(playbook):
+    text = "Priya Sharma (VIP) double billed and the agent hung up on her"
+    advice = build_advice(read_report(text, playbook), playbook)
+    assert {"full_attention", "fix_the_charge_first"} <= set(advice.warning_keys)
+    assert advice.category_label == playbook.category("uncaring").label
+    assert advice.also_labels == (playbook.category("billing_error").label,)
+
+
+def test_a_second_category_the_playbook_no_longer_has_is_ignored(playbook):
+    advice = advise(playbook, category="uncaring", also_categories=("retired", "uncaring"))
+    assert advice.also_labels == ()

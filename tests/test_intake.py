@@ -128,6 +128,7 @@ NAME_CASES = [
     ("for Dana Lee. She waited an hour", "Dana Lee", "She waited an hour"),
     ("<@U123> for Dana Lee: charged twice", "Dana Lee", "charged twice"),
     ("  for   Dana\n Lee:\n\n charged   twice ", "Dana Lee", "charged twice"),
+    ("for dana: charged twice", "dana", "charged twice"),  # was refused before; see item 8
 ]
 
 
@@ -154,7 +155,7 @@ NOT_NAMES = [
     "for <!channel>: outage",
     "<!channel> outage for everyone",
     "for @dana: charged twice",
-    "for dana: charged twice",
+    "for dana, charged twice",  # lower case needs a colon after the name to be read as one
     "for URGENT: charged twice",
     "Customer: Furious about the refund",
     "Re: Refund: still missing",

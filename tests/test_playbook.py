@@ -84,7 +84,9 @@ def test_required_warnings_are_present(playbook):
     keys = {rule.key for rule in playbook.warnings}
     assert {"irate_email", "feeling_first", "own_follow_up", "no_blame"} <= keys
     irate_email = next(r for r in playbook.warnings if r.key == "irate_email")
-    assert irate_email.emotion == ("irate",) and irate_email.contact == ("email",)
+    # chat carries tone no better than email: an irate writer on either gets a call
+    assert irate_email.emotion == ("irate",) and irate_email.contact == ("email", "chat")
+    assert irate_email.call_first
 
 
 def test_settings_and_compensation_have_the_agreed_values(playbook):
@@ -174,21 +176,21 @@ BROKEN = [
     ("unbalanced brace", replace_once("{greeting}I'm sorry", "{greeting I'm sorry"),
      "apology.say", "bad braces", lambda t: line_of(t, "  say:")),
     ("warning with unknown emotion",
-     replace_once("when: {emotion: [irate], contact: [email]}",
+     replace_once("when: {emotion: [irate], contact: [email, chat]}",
                   "when: {emotion: [angry], contact: [email]}"),
      "warnings[0].when.emotion[0]", "unknown emotion 'angry'",
      lambda t: line_of(t, "emotion: [angry]")),
     ("warning with unknown contact",
-     replace_once("when: {emotion: [irate], contact: [email]}",
+     replace_once("when: {emotion: [irate], contact: [email, chat]}",
                   "when: {emotion: [irate], contact: [fax]}"),
      "warnings[0].when.contact[0]", "unknown contact 'fax'",
      lambda t: line_of(t, "contact: [fax]")),
     ("warning with unknown category",
-     replace_once("when: {category: [long_wait]}", "when: {category: [long_waits]}"),
+     replace_once("when: {category: [passed_around]}", "when: {category: [long_waits]}"),
      "when.category[0]", "unknown category 'long_waits'",
      lambda t: line_of(t, "category: [long_waits]")),
     ("warning with unknown condition",
-     replace_once("when: {category: [long_wait]}", "when: {mood: [sad]}"),
+     replace_once("when: {category: [passed_around]}", "when: {mood: [sad]}"),
      "when.mood", "unknown key", lambda t: line_of(t, "mood: [sad]")),
     ("warning with always false", replace_once("when: {always: true}", "when: {always: false}"),
      "when.always", "must be true", lambda t: line_of(t, "always: false")),
@@ -207,6 +209,18 @@ BROKEN = [
      "emotion.shouting_ratio", "at most 1", lambda t: line_of(t, "shouting_ratio: 6")),
     ("reserved contact key", replace_once("  email: [email,", "  unknown: [email,"),
      "contact.unknown", "reserved", lambda t: line_of(t, "  unknown: [email,")),
+    ("ignored contact phrases not a list",  # the rest of the list becomes a channel "x"
+     replace_once("  ignore: [email address,", "  ignore: email address\n  x: [email address,"),
+     "contact.ignore", "expected a list of cues", lambda t: line_of(t, "  ignore: email")),
+    ("call_first not true or false",
+     replace_once("    call_first: true", "    call_first: yes please"),
+     "warnings[0].call_first", "expected true or false",
+     lambda t: line_of(t, "call_first: yes please")),
+    ("repeat count too small", replace_once("  repeat_times: 3", "  repeat_times: 1"),
+     "severity.repeat_times", "must be at least 2", lambda t: line_of(t, "repeat_times: 1")),
+    ("feeling with a placeholder",
+     replace_once("  feeling: I understand", "  feeling: Dear {name}, I understand"),
+     "apology.feeling", "without {placeholders}", lambda t: line_of(t, "  feeling: Dear")),
     ("yaml syntax error", replace_once("version: 1", "version: 1\n  stray: indent"),
      "YAML syntax error", "not allowed", lambda t: line_of(t, "  stray: indent")),
     ("unclosed flow list", replace_once("    label: Long wait or hold\n",

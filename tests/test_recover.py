@@ -6,8 +6,13 @@ import json
 
 from slack_sdk.models.blocks import Block
 
+from bot.advice import promise_for
+from bot.clock import from_iso
+from bot.config import DEFAULT_PLAYBOOK
 from bot.models import OPEN
+from standin import MendDriver
 from standin.blockkit import check_blocks
+from tests.conftest import SECRET, replace_settings, start_mend
 
 REPORT = "for Dana Lee: charged twice for her order, she emailed us furious"
 
@@ -112,3 +117,47 @@ async def test_app_home_lists_my_open_cases(mend, slack, slack_user):
     view = json.loads(view) if isinstance(view, str) else view
     assert "*#1* Dana Lee" in all_text(view["blocks"])
     assert_valid_blocks(view["blocks"], limit=100)
+
+
+async def test_promised_time_in_the_reply_is_when_the_follow_up_falls_due(mend, slack_user):
+    reply = await slack_user.command("for Dana Lee: charged twice for her order")
+    case = mend.store.case_by_number("T1", 1)
+    hours = (from_iso(case.next_followup_at) - from_iso(case.created_at)).total_seconds() / 3600
+    text = all_text(reply.json["blocks"])
+    assert promise_for(hours) in text
+    assert text.count(promise_for(hours)) >= 2  # to say and to write
+    assert "end of today" not in text
+
+
+async def test_a_shorter_first_follow_up_gives_a_shorter_promise(settings, clock, slack,
+                                                                  tmp_path):
+    text = DEFAULT_PLAYBOOK.read_text(encoding="utf-8").replace(
+        "followup_default_hours: 24", "followup_default_hours: 4", 1)
+    path = tmp_path / "playbook.yaml"
+    path.write_text(text, encoding="utf-8")
+    running = await start_mend(replace_settings(settings, playbook_path=str(path)), clock)
+    try:
+        async with MendDriver(running.url, SECRET, slack, team_id="T1") as user:
+            reply = await user.command("for Dana Lee: charged twice for her order")
+        case = running.store.case_by_number("T1", 1)
+        due = from_iso(case.next_followup_at) - from_iso(case.created_at)
+        assert due.total_seconds() == 4 * 3600
+        assert "within 4 hours" in all_text(reply.json["blocks"])
+    finally:
+        await running.stop()
+
+
+async def test_written_apology_follows_the_call_when_mend_says_to_call(mend, slack_user):
+    reply = await slack_user.command(REPORT)  # irate, by email
+    text = all_text(reply.json["blocks"])
+    assert "*To write* (after you have called them)" in text
+    assert "*To write* (email or chat)" not in text
+    calm = await slack_user.command("for Dana Lee: charged twice, she emailed us")
+    assert "*To write* (email or chat)" in all_text(calm.json["blocks"])
+
+
+async def test_reply_header_names_a_second_problem(mend, slack_user):
+    reply = await slack_user.command("for Fay: was double charged and on hold 40 mins")
+    header = reply.json["blocks"][0]["text"]["text"]
+    assert header == "Case #1 opened · Long wait or hold (also: Billing error)"
+    assert_valid_blocks(reply.json["blocks"])
