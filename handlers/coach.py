@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.advice import apology_variants, build_advice
+from bot.advice import apology_variants, build_advice, promise_for
+from bot.clock import from_iso
 from bot.coach import Review, check
 from bot.intake import Report
 from bot.lifecycle import NotFound
@@ -123,11 +125,20 @@ async def another_wording(deps: Deps, body: dict[str, Any]) -> None:
                     category=case.category, category_cues=(), emotion=case.emotion,
                     severity=case.severity)
     playbook = deps.recovery.playbook
-    variants = apology_variants(report, playbook)
+    when = _promise(case, deps.clock.now())
+    variants = apology_variants(report, playbook, when)
     chosen = variants[step % len(variants)]
-    shown = blocks.playbook_reply(case, build_advice(report, playbook),
+    shown = blocks.playbook_reply(case, build_advice(report, playbook, when),
                                   variant=(chosen, (step + 1) % len(variants)))
     await respond(deps.client, body.get("response_url"), "Mend", shown, replace=True)
+
+
+def _promise(case: Case, now: datetime) -> str | None:
+    """What the apology promises: the case's follow-up as it stands now (it may have
+    moved since the case was opened); None (the playbook's default) if it has none."""
+    if not case.next_followup_at:
+        return None
+    return promise_for((from_iso(case.next_followup_at) - now).total_seconds() / 3600)
 
 
 def register(app: AsyncApp, deps: Deps) -> None:

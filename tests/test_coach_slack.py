@@ -81,3 +81,13 @@ async def test_another_wording_cycles_in_place(mend, slack, slack_user):
                     for e in b["elements"]]
         value = button["value"]
     assert len(set(labels)) == 6 and labels[6] == labels[0]
+
+
+async def test_another_wording_promises_the_followup_as_it_stands_now(mend, slack, slack_user):
+    await slack_user.command("for Dana Lee: charged twice, she emailed us furious")
+    await slack_user.command("followup 1 in 4h")
+    await mend.settle()
+    await slack_user.block_action(Action.ANOTHER_WORDING, value="1:0")
+    await mend.settle()
+    text = all_text(slack.responses[-1]["body"]["blocks"])
+    assert "within 4 hours" in text and "tomorrow" not in text
