@@ -5,9 +5,13 @@ Rules (plain Python, no Slack):
   reassign, release, resolve or close an owned one;
 - open -> resolved -> closed, and reopen back to open; resolving schedules
   the satisfaction follow-up; recording that follow-up closes the case; a
-  lead may close any case with a reason;
+  lead may close any case with a reason; step five of the checklist is the
+  latest resolution's satisfaction check (resolving and reopening clear it);
+- a reminder's answer (done, snooze) applies only to the follow-up it was
+  sent for; a new owner of an overdue case gets the follow-up due now, so
+  the reminders start again for them;
 - every change is one compare-and-set with its timeline event, so a race or
-  a retried click changes nothing twice.
+  a retried click or form (`once_key`) changes nothing twice.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.clock import Clock, to_iso
+from bot.clock import Clock, from_iso, to_iso
 from bot.models import CLOSED, OPEN, RESOLVED, SATISFACTION, UPDATE, Case, Event, StepMark
 from bot.playbook import Playbook
 from bot.schedule import followup_timer, update_timer
@@ -54,6 +58,17 @@ class Refused(Exception):
         self.owner = owner
 
 
+class OutOfDate(Refused):
+    """A reminder answered after its follow-up was done, moved or closed: the answer
+    would change the follow-up in force now, which the reminder was not about."""
+
+    def __init__(self, number: int):
+        super().__init__(f"This reminder is out of date: the follow-up it was about on case "
+                         f"#{number} has since been done, moved or closed, so nothing was "
+                         "changed.")
+        self.number = number
+
+
 @dataclass(frozen=True)
 class Done:
     """The case after an action; `changed` is False when it already was so."""
@@ -61,6 +76,7 @@ class Done:
     case: Case
     changed: bool = True
     message: str = ""
+    before: Case | None = None  # the case as it was before the change
 
 
 @dataclass(frozen=True)
@@ -151,13 +167,28 @@ class Lifecycle:
         return self._set_owner(case, assignee, actor, "assigned")
 
     def _set_owner(self, case: Case, owner: str | None, actor: str, kind: str) -> Done:
+        now = self.clock.now()
+        changes: dict = {"owner_id": owner}
+        expect = {"owner_id": case.owner_id, "status": case.status}
+        timers: tuple[dict, ...] = ()
+        also: tuple = ()
+        if owner and case.next_followup_at and from_iso(case.next_followup_at) < now:
+            # The reminders, escalation and unassignment of an overdue follow-up were
+            # the old owner's: the new owner gets it due now, and a ladder of their own.
+            due = to_iso(now)
+            changes["next_followup_at"] = due
+            expect["next_followup_at"] = case.next_followup_at
+            timers = (followup_timer(due),)
+            also = ((case.id, "followup_set",
+                     {"before": case.next_followup_at, "after": due,
+                      "kind": case.followup_kind or UPDATE, "reason": "new owner"}),)
         changed = self.store.change_case(
-            case.team_id, case.id, changes={"owner_id": owner},
-            expect={"owner_id": case.owner_id, "status": case.status}, actor_id=actor,
-            kind=kind, detail={"before": case.owner_id, "after": owner}, at=self._now())
+            case.team_id, case.id, changes=changes, expect=expect, actor_id=actor,
+            kind=kind, detail={"before": case.owner_id, "after": owner}, at=to_iso(now),
+            timers=timers, also=also)
         if changed is None:
             return self._lost_race(case, actor, kind)
-        return Done(changed)
+        return Done(changed, before=case)
 
     def _lost_race(self, case: Case, actor: str, kind: str) -> Done:
         """Someone changed the case between our read and our write."""
@@ -168,17 +199,23 @@ class Lifecycle:
         return Done(now, changed=False, message=f"Case #{case.number} changed just now.")
 
     # -- follow-up, notes, checklist --------------------------------------------------
-    def set_followup(self, team_id: str, number: int, actor: str, due: datetime) -> Done:
+    def set_followup(self, team_id: str, number: int, actor: str, due: datetime,
+                     once_key: str | None = None) -> Done:
         case = self.get(team_id, number)
-        self._require_manager(case, actor, "set the follow-up of")
-        self._require_status(case, (OPEN, RESOLVED), "set a follow-up on")
+        if self._applied(case, once_key):
+            return Done(case, changed=False)
+        self._check_followup(case, actor)
         after = to_iso(due)
         if case.next_followup_at == after:
             return Done(case, changed=False)
         return self._change(case, actor, "followup_set", {"next_followup_at": after},
                             {"before": case.next_followup_at, "after": after,
                              "kind": case.followup_kind or UPDATE},
-                            timers=(followup_timer(after),))
+                            timers=(followup_timer(after),), once_key=once_key)
+
+    def _check_followup(self, case: Case, actor: str) -> None:
+        self._require_manager(case, actor, "set the follow-up of")
+        self._require_status(case, (OPEN, RESOLVED), "set a follow-up on")
 
     def note(self, team_id: str, number: int, actor: str, text: str,
              once_key: str | None = None) -> Done:
@@ -201,27 +238,35 @@ class Lifecycle:
         case = self.get(team_id, number)
         self._require_manager(case, actor, "tick the checklist of")
         self._require_status(case, (OPEN, RESOLVED), "change the checklist of")
+        if done and key == "follow_up" and case.status == RESOLVED:
+            # On a resolved case step five is the satisfaction check (resolving
+            # cleared any earlier tick): recording it closes the case, in one change.
+            return self._satisfied(case, actor)
         mark = self.store.mark_step if done else self.store.unmark_step
         changed = mark(team_id, case.id, key, actor, self._now())
-        if changed and done and key == "follow_up" and case.status == RESOLVED:
-            return self._close(case, actor, "satisfaction follow-up recorded",
-                               satisfaction=True)
         return Done(self.get(team_id, number), changed=changed)
+
+    def _satisfied(self, case: Case, actor: str, **expect) -> Done:
+        return self._close(case, actor, "satisfaction follow-up recorded", satisfaction=True,
+                           tick=("follow_up",), expect=expect)
 
     def steps(self, team_id: str, case_id: int) -> dict[str, StepMark]:
         return self.store.steps(team_id, case_id)
 
     # -- outcome ---------------------------------------------------------------------
     def resolve(self, team_id: str, number: int, actor: str, what: str = "",
-                compensation: str = "", accepted: str = "not_offered") -> Done:
+                compensation: str = "", accepted: str = "not_offered",
+                once_key: str | None = None) -> Done:
         case = self.get(team_id, number)
-        self._require_manager(case, actor, "resolve")
-        if case.status == RESOLVED:
+        if self._applied(case, once_key):
+            return Done(case, changed=False)
+        if self._check_resolve(case, actor):
             return Done(case, changed=False, message=f"Case #{number} is already resolved.")
-        self._require_status(case, (OPEN,), "resolve")
         now = self.clock.now()
         due = now + timedelta(days=self.playbook.settings.satisfaction_followup_days)
         accepted = accepted if accepted in ACCEPTED else "not_offered"
+        if not compensation.strip():
+            accepted = "not_offered"  # nothing offered, so nothing was accepted or declined
         fields = {"status": RESOLVED, "resolved_at": to_iso(now), "resolution": what.strip(),
                   "compensation": compensation.strip(), "compensation_accepted": accepted,
                   "next_followup_at": to_iso(due), "followup_kind": SATISFACTION}
@@ -229,33 +274,60 @@ class Lifecycle:
                             {"before": case.status, "after": RESOLVED,
                              "what": what.strip(), "compensation": compensation.strip(),
                              "accepted": accepted, "satisfaction_due": to_iso(due)},
-                            timers=(followup_timer(to_iso(due)),))
+                            timers=(followup_timer(to_iso(due)),), once_key=once_key,
+                            # Step five is now this resolution's satisfaction check.
+                            untick=("follow_up",))
 
-    def close(self, team_id: str, number: int, actor: str, reason: str = "") -> Done:
+    def _check_resolve(self, case: Case, actor: str) -> bool:
+        """True if it is resolved already; raises if `actor` may not resolve it."""
+        self._require_manager(case, actor, "resolve")
+        if case.status == RESOLVED:
+            return True
+        self._require_status(case, (OPEN,), "resolve")
+        return False
+
+    def close(self, team_id: str, number: int, actor: str, reason: str = "",
+              once_key: str | None = None) -> Done:
         case = self.get(team_id, number)
+        if self._applied(case, once_key):
+            return Done(case, changed=False)
         if case.status == CLOSED:
             return Done(case, changed=False, message=f"Case #{number} is already closed.")
-        followed_up = "follow_up" in self.store.steps(team_id, case.id)
-        if case.status == RESOLVED and followed_up:
-            self._require_manager(case, actor, "close")
+        if self._check_close(case, actor, reason):
             return self._close(case, actor, reason.strip() or "satisfaction follow-up recorded",
-                               satisfaction=True)
-        if not self.is_lead(team_id, actor):
-            raise Refused(
-                f"Case #{number} closes once the customer's satisfaction follow-up is recorded "
-                f"(resolve it, then `/recover step {number} follow-up`), or a lead can close "
-                "it with a reason.", tuple(self.leads(team_id)))
-        if not reason.strip():
-            raise Refused("Give a reason when closing a case before its follow-up, e.g. "
-                          f"`/recover close {number} customer stopped replying`.")
-        return self._close(case, actor, reason.strip())
+                               satisfaction=True, once_key=once_key)
+        return self._close(case, actor, reason.strip(), once_key=once_key)
 
-    def _close(self, case: Case, actor: str, reason: str, satisfaction: bool = False) -> Done:
+    def _check_close(self, case: Case, actor: str, reason: str | None) -> bool:
+        """Whether closing now records the satisfaction check (raises if `actor` may not
+        close it; `reason` None: not given yet)."""
+        number = case.number
+        # Resolving clears step five: ticked now, it is this resolution's check.
+        if case.status == RESOLVED and "follow_up" in self.store.steps(case.team_id, case.id):
+            self._require_manager(case, actor, "close")
+            return True
+        if not self.is_lead(case.team_id, actor):
+            how = ("resolve it first; it closes once the customer's satisfaction follow-up "
+                   "is recorded" if case.status == OPEN else
+                   f"it closes once the customer's satisfaction follow-up is recorded (tick "
+                   f"*Follow up* on its card, or `/recover step {number} follow-up`)")
+            raise Refused(f"Case #{number} is {case.status}: {how}. A lead can close it "
+                          "early, with a reason.", tuple(self.leads(case.team_id)))
+        if reason is not None and not reason.strip():
+            raise Refused("Give a reason when closing a case before its satisfaction "
+                          f"follow-up, e.g. `/recover close {number} customer stopped "
+                          "replying`.")
+        return False
+
+    def _close(self, case: Case, actor: str, reason: str, satisfaction: bool = False,
+               tick: tuple[str, ...] = (), once_key: str | None = None,
+               expect: dict | None = None) -> Done:
         return self._change(case, actor, "closed",
                             {"status": CLOSED, "closed_at": self._now(),
                              "next_followup_at": None},
                             {"before": case.status, "after": CLOSED, "reason": reason,
-                             "satisfaction": satisfaction})
+                             "satisfaction": satisfaction},
+                            tick=tick, once_key=once_key, expect=expect)
 
     def reopen(self, team_id: str, number: int, actor: str) -> Done:
         case = self.get(team_id, number)
@@ -269,31 +341,45 @@ class Lifecycle:
                              "next_followup_at": to_iso(due), "duplicate_of": None,
                              "customer_updated_at": updated},
                             {"before": case.status, "after": OPEN},
-                            timers=(followup_timer(to_iso(due)), self._update_timer(updated)))
+                            timers=(followup_timer(to_iso(due)), self._update_timer(updated)),
+                            untick=("follow_up",))  # the next resolution needs its own check
 
     def merge(self, team_id: str, number: int, actor: str, into: int) -> Done:
         """Fold a just-opened duplicate into the customer's open case, as a note."""
         case, target = self.get(team_id, number), self.get(team_id, into)
         if case.duplicate_of == into:
             return Done(target, changed=False, message=f"Already added to case #{into}.")
+        if case.status != OPEN or into == number:
+            where = f" (added to case #{case.duplicate_of})" if case.duplicate_of else ""
+            raise Refused(f"Case #{number} is {case.status}{where}, so it can't be added to "
+                          f"case #{into} now.")
         self._require_manager(case, actor, "merge")
         self._require_status(target, (OPEN, RESOLVED), "add a note to")
-        self.store.add_event(team_id, target.id, actor, "note",
-                             {"text": case.summary, "from_case": number}, self._now())
-        self._change(case, actor, "closed",
-                     {"status": CLOSED, "closed_at": self._now(), "duplicate_of": into,
-                      "next_followup_at": None},
-                     {"before": case.status, "after": CLOSED,
-                      "reason": f"duplicate of case #{into}"})
-        return Done(self.get(team_id, into))
+        # The note and the close are one change: if the close loses a race, no note.
+        done = self._change(case, actor, "closed",
+                            {"status": CLOSED, "closed_at": self._now(), "duplicate_of": into,
+                             "next_followup_at": None},
+                            {"before": case.status, "after": CLOSED,
+                             "reason": f"duplicate of case #{into}"},
+                            also=((target.id, "note", {"text": case.summary,
+                                                        "from_case": number}),))
+        if not done.changed:
+            return done
+        return Done(self.get(team_id, into), before=target)
 
     # -- answering nudges -------------------------------------------------------------
-    def followup_done(self, team_id: str, number: int, actor: str) -> Done:
+    def followup_done(self, team_id: str, number: int, actor: str,
+                      due_key: str | None = None) -> Done:
         """The follow-up happened: a satisfaction check closes the case; otherwise
-        the follow-up is recorded (it counts as a customer update) and cleared."""
+        the follow-up is recorded (it counts as a customer update) and cleared.
+        `due_key`: the follow-up the reminder was sent for (refused if it is not
+        the one in force any more)."""
         case = self.get(team_id, number)
+        self._require_current(case, due_key)
+        guard = {"next_followup_at": case.next_followup_at}
         if case.status == RESOLVED and case.followup_kind == SATISFACTION:
-            return self.step(team_id, number, actor, "follow_up")
+            self._require_manager(case, actor, "record the satisfaction check of")
+            return self._satisfied(case, actor, **guard)
         self._require_manager(case, actor, "record the follow-up of")
         self._require_status(case, (OPEN,), "record a follow-up on")
         if not case.next_followup_at:
@@ -302,18 +388,41 @@ class Lifecycle:
         return self._change(case, actor, "followup_done",
                             {"next_followup_at": None, "customer_updated_at": now},
                             {"due": case.next_followup_at, "customer_updated": True},
-                            timers=(self._update_timer(now),))
+                            timers=(self._update_timer(now),), expect=guard)
 
     def snooze(self, team_id: str, number: int, actor: str, until: datetime,
-               reason: str = "") -> Done:
+               reason: str = "", due_key: str | None = None,
+               once_key: str | None = None) -> Done:
         case = self.get(team_id, number)
-        self._require_manager(case, actor, "snooze")
-        self._require_status(case, (OPEN, RESOLVED), "snooze")
+        if self._applied(case, once_key):
+            return Done(case, changed=False)
+        self.check_snooze(case, actor, due_key)
         after = to_iso(until)
+        if case.next_followup_at == after:
+            return Done(case, changed=False)
         return self._change(case, actor, "snoozed", {"next_followup_at": after},
                             {"before": case.next_followup_at, "until": after,
                              "reason": " ".join(reason.split())[:500]},
-                            timers=(followup_timer(after),))
+                            timers=(followup_timer(after),), once_key=once_key,
+                            expect={"next_followup_at": case.next_followup_at})
+
+    def check_snooze(self, case: Case, actor: str, due_key: str | None = None) -> None:
+        """Raise if `actor` may not snooze this reminder now (before the form opens)."""
+        self._require_current(case, due_key)
+        self._require_manager(case, actor, "snooze")
+        self._require_status(case, (OPEN, RESOLVED), "snooze")
+
+    def check_form(self, case: Case, actor: str, form: str) -> None:
+        """Raise now if `actor` could not submit `form` (followup, resolve, close) on
+        the case as it stands: say so before they fill it in."""
+        if form == "followup":
+            self._check_followup(case, actor)
+        elif form == "resolve" and self._check_resolve(case, actor):
+            raise Refused(f"Case #{case.number} is already resolved.")
+        elif form == "close":
+            if case.status == CLOSED:
+                raise Refused(f"Case #{case.number} is already closed.")
+            self._check_close(case, actor, None)
 
     def customer_updated(self, team_id: str, number: int, actor: str) -> Done:
         case = self.get(team_id, number)
@@ -332,7 +441,7 @@ class Lifecycle:
             kind="released", detail={"before": case.owner_id, "after": None,
                                      "reason": f"follow-up overdue for {hours:g}h"},
             at=self._now())
-        return Done(changed) if changed else Done(case, changed=False)
+        return Done(changed, before=case) if changed else Done(case, changed=False)
 
     def last_snooze(self, team_id: str, case_id: int) -> Event | None:
         snoozes, _ = self.store.recent_events(team_id, case_id, 1, kind="snoozed")
@@ -341,15 +450,32 @@ class Lifecycle:
     # -- helpers ---------------------------------------------------------------------
     def _update_timer(self, updated_iso: str) -> dict:
         return update_timer(updated_iso, self.playbook.nudges)
+
     def _change(self, case: Case, actor: str, kind: str, fields: dict, detail: dict,
-                timers: tuple[dict, ...] = ()) -> Done:
+                timers: tuple[dict, ...] = (), once_key: str | None = None,
+                expect: dict | None = None, **more) -> Done:
+        """One compare-and-set on status and owner (and `expect`), with its event.
+        `more`: the store's tick, untick and also."""
         changed = self.store.change_case(
             case.team_id, case.id, changes=fields,
-            expect={"status": case.status, "owner_id": case.owner_id},
-            actor_id=actor, kind=kind, detail=detail, at=self._now(), timers=timers)
+            expect={"status": case.status, "owner_id": case.owner_id, **(expect or {})},
+            actor_id=actor, kind=kind, detail=detail, at=self._now(), timers=timers,
+            once_key=once_key, **more)
         if changed is None:
+            if once_key and self.store.seen_before(case.team_id, once_key):
+                return Done(self.get(case.team_id, case.number), changed=False)
             return self._lost_race(case, actor, kind)
-        return Done(changed)
+        return Done(changed, before=case)
+
+    def _applied(self, case: Case, once_key: str | None) -> bool:
+        """A submission delivered again after it was applied: nothing more to do."""
+        return bool(once_key) and self.store.seen_before(case.team_id, once_key)
+
+    @staticmethod
+    def _require_current(case: Case, due_key: str | None) -> None:
+        """A reminder's answer applies only to the follow-up it was sent for."""
+        if due_key is not None and case.next_followup_at != due_key:
+            raise OutOfDate(case.number)
 
     def _managers(self, case: Case) -> tuple[str, ...]:
         owner = (case.owner_id,) if case.owner_id else ()

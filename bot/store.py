@@ -420,12 +420,17 @@ class Store:
     def change_case(self, team_id: str, case_id: int, *, changes: dict[str, Any],
                     expect: dict[str, Any], actor_id: str | None, kind: str,
                     detail: dict[str, Any], at: str,
-                    timers: tuple[dict[str, Any], ...] = ()) -> Case | None:
+                    timers: tuple[dict[str, Any], ...] = (), once_key: str | None = None,
+                    tick: tuple[str, ...] = (), untick: tuple[str, ...] = (),
+                    also: tuple[tuple[int, str, dict[str, Any]], ...] = ()) -> Case | None:
         """Compare-and-set: apply `changes` only if the case still matches `expect`.
 
         Returns the changed case, or None when someone else changed it first
-        (so of two simultaneous "take ownership" clicks, exactly one wins).
-        The timeline event is written in the same transaction.
+        (so of two simultaneous "take ownership" clicks, exactly one wins), or
+        when `once_key` was seen already (a retried submission is applied once).
+        In the same transaction: the timeline event, the checklist steps to
+        `tick` (each with its event) and `untick`, and `also` more events
+        (case id, kind, detail), e.g. the note a merge adds to the other case.
         """
         assignments = ", ".join(f"{col} = ?" for col in changes)
         checks = "".join(
@@ -435,6 +440,8 @@ class Store:
         params = [*changes.values(), at, team_id, case_id,
                   *(v for v in expect.values() if v is not None)]
         with self._tx() as conn:
+            if once_key and self._seen(conn, team_id, once_key):
+                return None
             rows = conn.execute(
                 f"UPDATE cases SET {assignments}, updated_at = ? "
                 f"WHERE team_id = ? AND id = ?{checks} RETURNING {CASE_COLUMNS}",
@@ -442,7 +449,23 @@ class Store:
             ).fetchall()
             if not rows:
                 return None
+            if once_key:
+                conn.execute("INSERT INTO seen (team_id, key, at) VALUES (?, ?, ?)",
+                             [team_id, once_key, at])
+            for step in tick:
+                if conn.execute(
+                        "INSERT OR IGNORE INTO steps (team_id, case_id, step, done_by, done_at) "
+                        "VALUES (?, ?, ?, ?, ?)", [team_id, case_id, step, actor_id, at]
+                ).rowcount == 1:
+                    self._event(conn, team_id, case_id, at, actor_id, "step_done",
+                                {"step": step})
+            conn.executemany("DELETE FROM steps WHERE team_id = ? AND case_id = ? AND step = ?",
+                             [(team_id, case_id, step) for step in untick])
             self._event(conn, team_id, case_id, at, actor_id, kind, detail)
+            for other, other_kind, other_detail in also:
+                conn.execute("UPDATE cases SET updated_at = ? WHERE team_id = ? AND id = ?",
+                             [at, team_id, other])
+                self._event(conn, team_id, other, at, actor_id, other_kind, other_detail)
             _add_timers(conn, team_id, case_id, timers)
         return Case(*rows[0])
 
@@ -521,6 +544,15 @@ class Store:
             conn.executemany(
                 "INSERT INTO leads (team_id, user_id, added_by, added_at) VALUES (?, ?, ?, ?)",
                 [(team_id, u, actor_id, at) for u in dict.fromkeys(user_ids)])
+
+    def seen_before(self, team_id: str, key: str) -> bool:
+        """Whether `key` was recorded (by `first_time` or a change's `once_key`)."""
+        return self._seen(self.db.conn, team_id, key)
+
+    @staticmethod
+    def _seen(conn: sqlite3.Connection, team_id: str, key: str) -> bool:
+        return conn.execute("SELECT 1 FROM seen WHERE team_id = ? AND key = ?",
+                            [team_id, key]).fetchone() is not None
 
     def first_time(self, team_id: str, key: str, at: str) -> bool:
         """True the first time `key` is seen: a retried interaction is done once."""

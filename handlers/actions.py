@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
 
 from bot.clock import to_iso
-from bot.lifecycle import Done, NeedsConfirmation, NotFound, Refused
+from bot.lifecycle import Done, NeedsConfirmation, NotFound, OutOfDate, Refused
+from bot.slack_client import AMBIGUOUS
 from bot.when import QUICK_CHOICES
 from handlers import case_blocks, nudge_blocks
 from handlers.cards import refresh_card, respond
@@ -55,6 +58,20 @@ class Click:
         found = parse_number(self.value)
         return found if found is not None else case_blocks.case_number_from_card(self.message)
 
+    def reminder_due(self) -> str | None:
+        """The follow-up a reminder's button was sent for: from its value, else from the
+        other buttons or the metadata of the reminder clicked in (None: a reminder from
+        before buttons said so; it is taken to mean the follow-up in force)."""
+        values = [self.value] + [
+            str(element.get("value") or "")
+            for block in self.message.get("blocks") or [] if isinstance(block, dict)
+            for element in block.get("elements") or [] if isinstance(element, dict)]
+        for value in values:
+            due = nudge_blocks.read_button_value(value)[1]
+            if due:
+                return due
+        return nudge_blocks.due_of_key(case_blocks.message_payload(self.message).get("key"))
+
 
 async def answer(deps: Deps, click: Click, text: str, blocks: list | None = None) -> None:
     await respond(deps.client, click.response_url, text, blocks)
@@ -65,6 +82,9 @@ async def perform(deps: Deps, click: Click, work: Callable[[], Any],
     """Run a lifecycle change for a click; refresh the card; tell the clicker if needed."""
     try:
         outcome = work()
+    except OutOfDate as exc:
+        await out_of_date(deps, click, exc)
+        return
     except (NotFound, Refused) as exc:
         text = case_blocks.refusal(exc) if isinstance(exc, Refused) else escape(str(exc))
         await answer(deps, click, text)
@@ -75,7 +95,7 @@ async def perform(deps: Deps, click: Click, work: Callable[[], Any],
                                                 outcome.open_count, outcome.limit))
         return
     if outcome.changed:
-        refresh_card(deps, outcome.case)
+        refresh_card(deps, outcome.case, outcome.before)
         text = said(outcome) if said else ""
         if text:
             await answer(deps, click, text)
@@ -83,26 +103,73 @@ async def perform(deps: Deps, click: Click, work: Callable[[], Any],
         await answer(deps, click, escape(outcome.message))
 
 
+async def out_of_date(deps: Deps, click: Click, exc: OutOfDate) -> None:
+    """Take the buttons off the reminder for everyone, and tell the clicker why."""
+    mark_answered(deps, click, ":hourglass: This reminder is out of date: its follow-up "
+                               "was done, moved or closed since.")
+    await answer(deps, click, f"{case_blocks.refusal(exc)} `/recover case {exc.number}` "
+                              "shows where it stands.")
+
+
+# The form each card button opens, and what its submission will be checked for.
 MODALS = {
-    Action.FOLLOWUP: case_blocks.followup_modal,
-    Action.NOTE: case_blocks.note_modal,
-    Action.RESOLVE: case_blocks.resolve_modal,
-    Action.CLOSE: case_blocks.close_modal,
+    Action.FOLLOWUP: (case_blocks.followup_modal, "followup"),
+    Action.NOTE: (case_blocks.note_modal, None),
+    Action.RESOLVE: (case_blocks.resolve_modal, "resolve"),
+    Action.CLOSE: (case_blocks.close_modal, "close"),
 }
+# Instead of a form that Slack would not open.
+BY_COMMAND = {
+    Action.FOLLOWUP: "followup {n} <when>", Action.NOTE: "note {n} <text>",
+    Action.RESOLVE: "resolve {n} [what was done]", Action.CLOSE: "close {n} <reason>",
+    Action.NUDGE_SNOOZE: "followup {n} in 1h", Action.NUDGE_SNOOZE_MORNING: "followup {n} "
+                                                                          "tomorrow 9am",
+}
+TZ_WAIT = 1.0  # seconds to wait for users.info before opening a form (triggers last 3 s)
 
 
 async def open_modal(deps: Deps, click: Click, number: int) -> None:
     try:
         case = deps.lifecycle.get(click.team_id, number)
-    except NotFound as exc:
-        await answer(deps, click, escape(str(exc)))
+        render, form = MODALS[click.action["action_id"]]
+        if form:  # say it now, not after they have filled the form in
+            deps.lifecycle.check_form(case, click.user_id, form)
+    except (NotFound, Refused) as exc:
+        await answer(deps, click, case_blocks.refusal(exc) if isinstance(exc, Refused)
+                     else escape(str(exc)))
         return
-    view = MODALS[click.action["action_id"]](case)
+    view = render(case)
     if click.action["action_id"] == Action.FOLLOWUP:
         # The submission must answer within Slack's 3 s, so it must not ask users.info.
-        person = await deps.people.get(click.team_id, click.user_id)
-        view = case_blocks.with_metadata(view, tz=person.tz)
-    await deps.client.views_open(trigger_id=click.trigger_id, view=view)
+        tz = await clicker_tz(deps, click)
+        if tz:
+            view = case_blocks.with_metadata(view, tz=tz)
+    await show_modal(deps, click, number, view)
+
+
+async def clicker_tz(deps: Deps, click: Click) -> str | None:
+    """The clicker's timezone if Slack says it soon enough: the trigger id expires 3 s
+    after the click. Later, the lookup still fills the cache the submission reads."""
+    person = deps.people.cached(click.team_id, click.user_id)
+    if person is None:
+        lookup = deps.tasks.spawn(deps.people.get(click.team_id, click.user_id),
+                                  name="clicker-tz")
+        done, _ = await asyncio.wait({lookup}, timeout=TZ_WAIT)
+        person = lookup.result() if done and not lookup.exception() else None
+    return person.tz if person is not None and getattr(person, "known", True) else None
+
+
+async def show_modal(deps: Deps, click: Click, number: int, view: dict) -> None:
+    """views.open, or tell the clicker that Slack would not open the form."""
+    try:
+        await deps.client.views_open(trigger_id=click.trigger_id, view=view)
+    except (SlackApiError, *AMBIGUOUS) as exc:
+        error = exc.response.get("error") if isinstance(exc, SlackApiError) else None
+        log.warning("form for case #%s not opened: %s", number, error or type(exc).__name__)
+        usage = BY_COMMAND.get(click.action.get("action_id"), "case {n}").format(n=number)
+        await answer(deps, click, f"Slack did not open the form just now"
+                                  f"{f' ({escape(str(error))})' if error else ''}. Press the "
+                                  f"button again, or use `/recover {usage}`.")
 
 
 async def handle(deps: Deps, click: Click) -> None:
@@ -119,7 +186,8 @@ async def handle(deps: Deps, click: Click) -> None:
     elif action_id == Action.REOPEN:
         await perform(deps, click, lambda: life.reopen(team, number, user))
     elif action_id == Action.NUDGE_DONE:
-        await perform(deps, click, lambda: life.followup_done(team, number, user),
+        due = click.reminder_due()
+        await perform(deps, click, lambda: life.followup_done(team, number, user, due),
                       lambda d: mark_answered(deps, click, f":white_check_mark: Follow-up "
                                                            f"recorded by {mention(user)}."))
     elif action_id == Action.NUDGE_UPDATED:
@@ -158,19 +226,25 @@ def mark_answered(deps: Deps, click: Click, note: str) -> str:
 
 
 async def open_snooze(deps: Deps, click: Click, number: int) -> None:
-    choice = click.value.split(":")[-1]
+    choice, _ = nudge_blocks.read_button_value(click.value)
     labels = dict(QUICK_CHOICES)
+    due = click.reminder_due()
     try:
         case = deps.lifecycle.get(click.team_id, number)
-    except NotFound as exc:
-        await answer(deps, click, escape(str(exc)))
+        deps.lifecycle.check_snooze(case, click.user_id, due)
+    except OutOfDate as exc:
+        await out_of_date(deps, click, exc)
+        return
+    except (NotFound, Refused) as exc:
+        await answer(deps, click, case_blocks.refusal(exc) if isinstance(exc, Refused)
+                     else escape(str(exc)))
         return
     message = {"channel": (click.body.get("channel") or {}).get("id", ""),
                "ts": (click.body.get("message") or {}).get("ts", "")}
-    person = await deps.people.get(click.team_id, click.user_id)
-    view = case_blocks.snooze_modal(case, choice, labels.get(choice, "later"), message)
-    await deps.client.views_open(trigger_id=click.trigger_id,
-                                 view=case_blocks.with_metadata(view, tz=person.tz))
+    view = case_blocks.snooze_modal(case, choice, labels.get(choice, "later"), message, due)
+    tz = await clicker_tz(deps, click)
+    await show_modal(deps, click, number,
+                     case_blocks.with_metadata(view, tz=tz) if tz else view)
 
 
 def shown_ticks(message: dict[str, Any]) -> set[str] | None:

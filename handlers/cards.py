@@ -46,7 +46,13 @@ def render(deps: Deps, case: Case) -> dict:
 
 
 def submit_card(deps: Deps, case: Case, response_url: str | None = None) -> None:
-    """Post the card after the ack, in the channel's turn (once per process queue)."""
+    """A new case: post its card after the ack, in the channel's turn (once per process
+    queue), and show it in its owner's App Home."""
+    refresh_homes(deps, case.team_id, case.owner_id, case.reporter_id)
+    _queue_card(deps, case, response_url)
+
+
+def _queue_card(deps: Deps, case: Case, response_url: str | None = None) -> None:
     if case.id in deps.carding:
         return
     deps.carding.add(case.id)
@@ -137,29 +143,49 @@ async def find_message(client: AsyncWebClient, channel: str, event_type: str,
     return None
 
 
-def refresh_card(deps: Deps, case: Case) -> None:
+def refresh_card(deps: Deps, case: Case, before: Case | None = None) -> None:
     """Update the card in place soon; several changes in a row make one update.
-    The owner's App Home is refreshed too, if they have looked at it."""
-    if case.owner_id and (case.team_id, case.owner_id) in deps.home_viewers:
-        deps.tasks.spawn(deps.publish_home(case.team_id, case.owner_id), name="home")
+    The App Home of its owner, and of its owner `before` the change, is refreshed
+    too, for those who have looked at theirs."""
+    refresh_homes(deps, case.team_id, case.owner_id, before.owner_id if before else None)
     if case.id in deps.refreshing:
         return
     deps.refreshing.add(case.id)
     deps.tasks.spawn(_update_card(deps, case), name=f"card-update-{case.id}")
 
 
+def refresh_homes(deps: Deps, team_id: str, *users: str | None) -> None:
+    """Publish again the App Home of each of `users` who has opened theirs."""
+    for user in dict.fromkeys(u for u in users if u):
+        if (team_id, user) in deps.home_viewers:
+            deps.tasks.spawn(deps.publish_home(team_id, user), name="home")
+
+
+CARD_SENDS = 5  # a card changing faster than Slack takes updates catches up later
+
+
 async def _update_card(deps: Deps, case: Case) -> None:
+    """Send the card as stored now; once Slack has it, look again: an update that had
+    to wait (a 429, a retry) may land after a newer one, so the last to land checks
+    that what the channel shows is still the latest, and sends that if not."""
     await asyncio.sleep(0)  # let changes made in this turn land first
     deps.refreshing.discard(case.id)
-    latest = deps.store.case_by_id(case.team_id, case.id)
-    if latest is None or not latest.card_ts:
-        return  # not posted yet: the pending post renders the latest state
-    try:
-        await deps.client.chat_update(channel=latest.card_channel, ts=latest.card_ts,
-                                      **render(deps, latest))
-    except SlackApiError as exc:
-        log.warning("card for case id %s not updated: %s", case.id,
-                    exc.response.get("error"))
+    sent = None
+    for _ in range(CARD_SENDS):
+        latest = deps.store.case_by_id(case.team_id, case.id)
+        if latest is None or not latest.card_ts:
+            return  # not posted yet: the pending post renders the latest state
+        card = render(deps, latest)
+        if card == sent:
+            return
+        try:
+            await deps.client.chat_update(channel=latest.card_channel, ts=latest.card_ts,
+                                          **card)
+        except SlackApiError as exc:
+            log.warning("card for case id %s not updated: %s", case.id,
+                        exc.response.get("error"))
+            return
+        sent = card
 
 
 async def _tell_agent(client: AsyncWebClient, response_url: str | None, case: Case,
@@ -196,6 +222,6 @@ def resume_cards(deps: Deps, team_id: str | None = None) -> int:
     for team in [team_id] if team_id else deps.store.teams_awaiting_cards():
         for case in deps.store.cases_awaiting_card(team):
             if case.id not in deps.carding:
-                submit_card(deps, case)
+                _queue_card(deps, case)
                 queued += 1
     return queued

@@ -225,9 +225,23 @@ def _describe(event: Event, titles: dict[str, str]) -> str:
         "taken": lambda: f"took ownership (was {mention(d.get('before'))})",
         "assigned": lambda: (f"assigned it to {mention(d.get('after'))} "
                              f"(was {mention(d.get('before'))})"),
-        "released": lambda: "released it to the unowned queue",
-        "followup_set": lambda: (f"set the follow-up to {when(d.get('after'))} "
-                                 f"(was {when(d.get('before'))})"),
+        "released": lambda: (f"released it to the unowned queue (was {mention(d.get('before'))}"
+                             + (f"; {escape(str(d['reason']))})" if d.get("reason") else ")")),
+        "followup_set": lambda: (
+            f"moved the overdue follow-up to {when(d.get('after'))} for the new owner "
+            f"(was {when(d.get('before'))})" if d.get("reason") == "new owner" else
+            f"set the follow-up to {when(d.get('after'))} (was {when(d.get('before'))})"),
+        "snoozed": lambda: (f"snoozed the follow-up until {when(d.get('until'))} "
+                            f"(was {when(d.get('before'))})"
+                            + (f": “{escape(truncate(str(d['reason']), 500))}”"
+                               if d.get("reason") else "")),
+        "followup_done": lambda: (f"recorded the follow-up due {when(d.get('due'))} as done"
+                                  + (" (late)" if str(d.get("due") or event.at) < event.at
+                                     else "")),
+        "customer_updated": lambda: "recorded an update to the customer",
+        "nudge_sent": lambda: _nudge(d),
+        "nudge_failed": lambda: (f"could not send {_nudge(d, sent=False)} "
+                                 f"({escape(str(d.get('error')))})"),
         "note": lambda: _note(d),
         "step_done": lambda: f"ticked *{step}*",
         "step_undone": lambda: f"unticked *{step}*",
@@ -239,6 +253,24 @@ def _describe(event: Event, titles: dict[str, str]) -> str:
     }
     render = described.get(event.kind)
     return render() if render else escape(event.kind.replace("_", " "))
+
+
+NUDGE_WORDS = {
+    "followup": ("reminded the owner that the follow-up is due", "the follow-up reminder"),
+    "escalation": ("told the leads that the follow-up is overdue", "the escalation to the leads"),
+    "unassigned": ("asked the channel for a new owner", "the call for a new owner"),
+    "update": ("reminded the owner to update the customer", "the reminder to update the "
+                                                           "customer"),
+}
+
+
+def _nudge(detail: dict[str, Any], sent: bool = True) -> str:
+    kind, rung = str(detail.get("kind") or ""), detail.get("rung") or 0
+    done, failed = NUDGE_WORDS.get(kind, (f"sent a {escape(kind)} reminder",
+                                          f"a {escape(kind)} reminder"))
+    if kind == "followup" and isinstance(rung, int) and rung:
+        done, failed = f"{done} (reminder {rung + 1})", f"{failed} (reminder {rung + 1})"
+    return done if sent else failed
 
 
 def _note(detail: dict[str, Any]) -> str:
@@ -253,6 +285,18 @@ def refusal(exc: Refused) -> str:
     if exc.who_can:
         text += " Who can: " + ", ".join(mention(u) for u in exc.who_can) + "."
     return text
+
+
+FORM_ERROR_MAX = 300
+
+
+def form_refusal(exc: Refused) -> str:
+    """A refusal as a form's error: plain text, where mentions cannot be shown (the
+    names go to the person in a message of their own, see `refusal`)."""
+    text = exc.why.replace(" ({owner})", "").replace("{owner}", "its owner").replace("*", "")
+    if exc.who_can:
+        text += " Mend has sent you who can, next to the case card."
+    return truncate(text, FORM_ERROR_MAX)
 
 
 def confirm_assign(case: Case, assignee: str, count: int, limit: int) -> Blocks:
@@ -299,8 +343,9 @@ def _input(block_id: str, label: str, element: dict, optional: bool = False) -> 
 
 def followup_modal(case: Case) -> dict:
     quick = [{"text": plain(lbl, 75), "value": key} for key, lbl in QUICK_CHOICES]
+    who = mention(case.owner_id) if case.owner_id else "we"
     return _modal(Callback.FOLLOWUP, f"Follow-up · #{case.number}", "Set", case, [
-        section(f"When should {mention(case.owner_id)} next get back to the customer? "
+        section(f"When should {who} next get back to the customer? "
                 "Times are in your own timezone."),
         _input(Block.FOLLOWUP_QUICK, "Quick choice",
                {"type": "radio_buttons", "action_id": Action.QUICK, "options": quick}, True),
@@ -334,21 +379,22 @@ def resolve_modal(case: Case) -> dict:
     ])
 
 
-def snooze_modal(case: Case, choice: str, label: str, message: dict[str, str]) -> dict:
+def snooze_modal(case: Case, choice: str, label: str, message: dict[str, str],
+                 due: str | None = None) -> dict:
     view = _modal(Callback.SNOOZE, f"Snooze · case #{case.number}", "Snooze", case, [
         section(f"Snooze the follow-up on case #{case.number}: *{escape(label)}*."),
         _input(Block.SNOOZE_REASON, "Why? (shown when the reminder comes back)",
                {"type": "plain_text_input", "action_id": Action.TEXT, "max_length": 500},
                optional=True),
     ])
-    return with_metadata(view, choice=choice, **message)
+    # The follow-up the reminder was about: a snooze never moves a later one.
+    return with_metadata(view, choice=choice, **message, **({"due": due} if due else {}))
 
 
 def close_modal(case: Case) -> dict:
     return _modal(Callback.CLOSE, f"Close · case #{case.number}", "Close case", case, [
-        _input(Block.CLOSE_REASON, "Why close it now?",
-               {"type": "plain_text_input", "action_id": Action.TEXT, "max_length": 500},
-               optional=True),
-        context("Cases close once the satisfaction follow-up is recorded; before that only a "
-                "lead can close one, with a reason."),
+        _input(Block.CLOSE_REASON, "Why close it before its satisfaction follow-up?",
+               {"type": "plain_text_input", "action_id": Action.TEXT, "max_length": 500}),
+        context("Cases close by themselves once the satisfaction follow-up is recorded; "
+                "before that a lead can close one, with a reason."),
     ])

@@ -116,7 +116,7 @@ async def finish_later(later: Later, inv: Invocation, deps: Deps) -> None:
 def settled(deps: Deps, done: Done, text: str) -> str:
     """After a change: refresh the card and say what happened (or that nothing did)."""
     if done.changed:
-        refresh_card(deps, done.case)
+        refresh_card(deps, done.case, done.before)
         return text
     return escape(done.message) or "Nothing to change."
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from bot.clock import from_iso
@@ -23,6 +24,27 @@ def metadata(nudge: Nudge, case: Case) -> dict[str, Any]:
                               "team_id": case.team_id}}
 
 
+def due_of_key(key: object) -> str | None:
+    """The due time inside a nudge key (None if it is not one)."""
+    parts = str(key or "").split(":", 3)
+    due = parts[3].rpartition(":")[0] if len(parts) == 4 else ""
+    return due or None
+
+
+def button_value(number: str, due_key: str, choice: str = "") -> str:
+    """A reminder button's value: the case, the quick choice (snoozes) and the
+    follow-up it was sent for (`N:choice:due`; the due time has colons of its own)."""
+    return f"{number}:{choice}:{due_key}"
+
+
+def read_button_value(value: str) -> tuple[str, str | None]:
+    """(quick choice, due time) from a reminder button's value; a button sent before
+    values carried the due time gives (choice, None)."""
+    parts = str(value or "").split(":", 2)
+    return (parts[1] if len(parts) > 1 else ""), (parts[2] if len(parts) > 2 and parts[2]
+                                                  else None)
+
+
 def digest_metadata(nudge: Nudge) -> dict[str, Any]:
     return {"event_type": NUDGE_METADATA_TYPE,
             "event_payload": {"key": nudge_key(nudge), "team_id": nudge.team_id}}
@@ -33,22 +55,31 @@ def _title(case: Case, label: str) -> str:
     return f"*case #{case.number}* ({who}{escape(label)})"
 
 
-def _overdue(due_iso: str, now) -> str:
-    minutes = max(0, int((now - from_iso(due_iso)).total_seconds() // 60))
+def _overdue(late: timedelta) -> str:
+    minutes = max(0, int(late.total_seconds() // 60))
     return f"{minutes // 60}h {minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
 
 
 def nudge_message(nudge: Nudge, case: Case, label: str, now, max_reminders: int,
-                  leads: list[str], snooze: Event | None) -> tuple[str, Blocks]:
-    """Notification text (no customer words) and blocks for one nudge."""
+                  leads: list[str], snooze: Event | None,
+                  late: timedelta | None = None) -> tuple[str, Blocks]:
+    """Notification text (no customer words) and blocks for one nudge. `late` is how
+    overdue the follow-up is in the owner's working time (default: clock time)."""
     n = str(case.number)
     if nudge.kind == UPDATE:
+        updated = button("Customer updated", Action.NUDGE_UPDATED, n)
+        if case.owner_id is None:
+            text = (f":raising_hand: {_title(case, label)} needs an owner, and an update to "
+                    "the customer: they have not heard from us for a while. Who can take it "
+                    "and tell them where things stand?")
+            return (f"Case #{n} needs an owner and a customer update",
+                    [section(text, Block.NUDGE_TEXT),
+                     _actions([_take(case), updated], case.team_id)])
         text = (f":speech_balloon: {mention(case.owner_id)} {_title(case, label)} has had no "
                 "customer update for a while. Even without a fix yet, tell them where things "
                 "stand and when you'll be back.")
         return (f"Case #{n}: time to update the customer",
-                [section(text, Block.NUDGE_TEXT), _actions([
-                    button("Customer updated", Action.NUDGE_UPDATED, n)], case.team_id)])
+                [section(text, Block.NUDGE_TEXT), _actions([updated], case.team_id)])
     due = case.next_followup_at or nudge.due_key
     what = ("check with the customer that the fix worked and they are satisfied"
             if case.followup_kind == SATISFACTION else "get back to the customer")
@@ -56,7 +87,8 @@ def nudge_message(nudge: Nudge, case: Case, label: str, now, max_reminders: int,
         heads = " ".join(mention(u) for u in leads) or \
             "No leads are set to tell (`/recover leads @a @b`)"
         text = (f":rotating_light: {heads}: the follow-up on {_title(case, label)} is overdue "
-                f"by {_overdue(due, now)} (due {when(due)}). Owner: {mention(case.owner_id)}; "
+                f"by {_overdue(late if late is not None else now - from_iso(due))} "
+                f"(due {when(due)}). Owner: {mention(case.owner_id)}; "
                 f"it is in <#{case.channel_id}>.")
         return f"Case #{n}: follow-up overdue", [section(text, Block.NUDGE_TEXT),
                                                  _actions(_owner_controls(case), case.team_id)]
@@ -68,8 +100,9 @@ def nudge_message(nudge: Nudge, case: Case, label: str, now, max_reminders: int,
     if case.owner_id is None:
         text = (f":raising_hand: {_title(case, label)} needs an owner: its follow-up is due "
                 f"since {when(due)}. Who can take it and {what}?")
-        return f"Case #{n} needs an owner", [section(text, Block.NUDGE_TEXT),
-                                             _actions([_take(case), *_snoozes(n)], case.team_id)]
+        return f"Case #{n} needs an owner", [
+            section(text, Block.NUDGE_TEXT),
+            _actions([_take(case), *_snoozes(n, nudge.due_key)], case.team_id)]
     step = f"Reminder {nudge.rung + 1} of {max_reminders}: " if nudge.rung else ""
     text = (f":alarm_clock: {mention(case.owner_id)} {step}time to {what} on "
             f"{_title(case, label)}; the follow-up is due since {when(due)}.")
@@ -78,8 +111,8 @@ def nudge_message(nudge: Nudge, case: Case, label: str, now, max_reminders: int,
         reason = snooze.detail.get("reason")
         blocks.append(context(f"Snoozed by {mention(snooze.actor_id)}"
                               + (f": “{escape(reason)}”" if reason else "")))
-    blocks.append(_actions([button("Done", Action.NUDGE_DONE, n), *_snoozes(n),
-                            _reassign()], case.team_id))
+    blocks.append(_actions([button("Done", Action.NUDGE_DONE, button_value(n, nudge.due_key)),
+                            *_snoozes(n, nudge.due_key), _reassign()], case.team_id))
     return f"Case #{n}: follow-up due", blocks
 
 
@@ -98,10 +131,10 @@ def _take(case: Case) -> dict[str, Any]:
     return {**button("Take ownership", Action.TAKE, str(case.number)), "style": "primary"}
 
 
-def _snoozes(n: str) -> list[dict[str, Any]]:
-    return [button("Snooze 1h", Action.NUDGE_SNOOZE, f"{n}:in_1h"),
+def _snoozes(n: str, due_key: str) -> list[dict[str, Any]]:
+    return [button("Snooze 1h", Action.NUDGE_SNOOZE, button_value(n, due_key, "in_1h")),
             button("Snooze until tomorrow morning", Action.NUDGE_SNOOZE_MORNING,
-                   f"{n}:tomorrow_morning")]
+                   button_value(n, due_key, "tomorrow_morning"))]
 
 
 def _reassign() -> dict[str, Any]:

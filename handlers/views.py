@@ -14,15 +14,14 @@ from bot.cases import BadReport
 from bot.clock import to_iso
 from bot.lifecycle import NotFound, Refused
 from bot.when import BadTime, check_when, combine_local, quick_choice
-from handlers import blocks
+from handlers import blocks, case_blocks
 from handlers.blocks import section, when
 from handlers.cards import refresh_card, submit_card
 from handlers.commands import SAVE_FAILED, SLACK_ID
 from handlers.context import Deps
 from handlers.ids import Action, Block, Callback
-from handlers.mrkdwn import mention
+from handlers.mrkdwn import mention, truncate
 from handlers.slack_text import number as parse_number
-from handlers.slack_text import plain
 
 log = logging.getLogger("mend.views")
 
@@ -92,9 +91,21 @@ class Submission:
         self.number = parse_number(self.meta.get("case"))
         # A modal opened from a card acts on the card's workspace only.
         self.foreign = bool(self.meta.get("team")) and self.meta.get("team") != self.team_id
+        # Slack may deliver one submission twice: the view id makes it apply once.
+        view_id = self.view.get("id")
+        self.once_key = f"view:{view_id}" if view_id else None
 
     def text(self, block: str) -> str:
+        """What was typed, as typed: input values arrive raw, not Slack-escaped."""
         return (field(self.values, block, Action.TEXT) or "").strip()
+
+
+class FormError(Exception):
+    """A form filled in wrong: the message shows next to `block`."""
+
+    def __init__(self, block: str, message: str):
+        super().__init__(message)
+        self.block = block
 
 
 async def submit_case_modal(ack, body: dict[str, Any], deps: Deps,
@@ -110,14 +121,45 @@ async def submit_case_modal(ack, body: dict[str, Any], deps: Deps,
         return
     try:
         outcome = await work(sub)
-    except (NotFound, Refused, BadTime) as exc:
-        message = exc.why.replace(" ({owner})", "").replace("{owner}", "its owner") \
-            if isinstance(exc, Refused) else str(exc)
-        await ack(response_action="errors", errors={error_block: message[:150]})
+    except FormError as exc:
+        await ack(response_action="errors", errors={exc.block: str(exc)})
+        return
+    except Refused as exc:
+        await ack(response_action="errors", errors={error_block: case_blocks.form_refusal(exc)})
+        if exc.who_can:
+            tell_who_can(deps, sub, exc)
+        return
+    except (NotFound, BadTime) as exc:
+        await ack(response_action="errors",
+                  errors={error_block: truncate(str(exc), case_blocks.FORM_ERROR_MAX)})
+        return
+    if outcome is not None and not outcome.changed and outcome.message:
+        # Nothing was saved (already so, or someone changed it first): don't close as if.
+        await ack(response_action="errors",
+                  errors={error_block: truncate(outcome.message, case_blocks.FORM_ERROR_MAX)})
         return
     await ack()
     if outcome is not None and outcome.changed:
-        refresh_card(deps, outcome.case)
+        refresh_card(deps, outcome.case, outcome.before)
+
+
+def tell_who_can(deps: Deps, sub: Submission, exc: Refused) -> None:
+    """A form's error is plain text: the names of who can go to the person next to the
+    case card, where Slack shows mentions."""
+    try:
+        case = deps.lifecycle.get(sub.team_id, sub.number)
+    except NotFound:
+        return
+
+    async def tell() -> None:
+        try:
+            await deps.client.chat_postEphemeral(
+                channel=case.card_channel or case.channel_id, user=sub.user_id,
+                text=case_blocks.refusal(exc))
+        except Exception as error:  # noqa: BLE001 - a courtesy; the form says why already
+            log.warning("could not say who can: %s", type(error).__name__)
+
+    deps.tasks.spawn(tell(), name="who-can")
 
 
 def submitter_tz(sub: Submission, deps: Deps) -> str:
@@ -140,34 +182,40 @@ async def followup_work(sub: Submission, deps: Deps):
         due = check_when(combine_local(date, time or "09:00", tz), tz, now)
     else:
         raise BadTime("Pick a quick choice, or a day and a time.")
-    return deps.lifecycle.set_followup(sub.team_id, sub.number, sub.user_id, due)
+    return deps.lifecycle.set_followup(sub.team_id, sub.number, sub.user_id, due,
+                                       once_key=sub.once_key)
 
 
 async def note_work(sub: Submission, deps: Deps):
     # The view id makes a retried submission land once (recorded with the note itself,
     # so a note first refused for being empty can still be added).
     return deps.lifecycle.note(sub.team_id, sub.number, sub.user_id,
-                               plain(sub.text(Block.NOTE_TEXT)),
-                               once_key=f"view:{sub.view.get('id')}")
+                               sub.text(Block.NOTE_TEXT), once_key=sub.once_key)
 
 
 async def resolve_work(sub: Submission, deps: Deps):
     accepted = field(sub.values, Block.RESOLVE_ACCEPTED, Action.ACCEPTED) or "not_offered"
+    compensation = sub.text(Block.RESOLVE_COMPENSATION)
+    if accepted in ("yes", "no") and not compensation:
+        raise FormError(Block.RESOLVE_COMPENSATION, "Say what was offered, or answer "
+                                                    "“Nothing offered” below.")
     return deps.lifecycle.resolve(sub.team_id, sub.number, sub.user_id,
-                                  plain(sub.text(Block.RESOLVE_WHAT)),
-                                  plain(sub.text(Block.RESOLVE_COMPENSATION)), accepted)
+                                  sub.text(Block.RESOLVE_WHAT), compensation, accepted,
+                                  once_key=sub.once_key)
 
 
 async def close_work(sub: Submission, deps: Deps):
     return deps.lifecycle.close(sub.team_id, sub.number, sub.user_id,
-                                plain(sub.text(Block.CLOSE_REASON)))
+                                sub.text(Block.CLOSE_REASON), once_key=sub.once_key)
 
 
 async def snooze_work(sub: Submission, deps: Deps):
     meta = sub.meta
     until = quick_choice(str(meta.get("choice", "")), submitter_tz(sub, deps), deps.clock.now())
     done = deps.lifecycle.snooze(sub.team_id, sub.number, sub.user_id, until,
-                                 plain(sub.text(Block.SNOOZE_REASON)))
+                                 sub.text(Block.SNOOZE_REASON),
+                                 due_key=str(meta["due"]) if meta.get("due") else None,
+                                 once_key=sub.once_key)
     if done.changed and meta.get("channel") and meta.get("ts"):
         note = f":zzz: Snoozed by {mention(sub.user_id)} until {when(to_iso(until))}."
         deps.tasks.spawn(deps.client.chat_update(

@@ -8,7 +8,7 @@ import pytest
 
 from bot.clock import ManualClock, to_iso
 from bot.config import DEFAULT_PLAYBOOK
-from bot.lifecycle import Done, Lifecycle, NeedsConfirmation, NotFound, Refused
+from bot.lifecycle import Done, Lifecycle, NeedsConfirmation, NotFound, OutOfDate, Refused
 from bot.models import CLOSED, OPEN, RESOLVED, SATISFACTION
 from bot.playbook import load_playbook
 from bot.store import Store
@@ -159,3 +159,116 @@ def test_leads_seeded_from_settings_once(life):
     assert life.leads("T1") == ["ULEAD"]
     life.store.set_leads("T1", ["UX"], "ULEAD", "2026-01-01T00:00:00.000000Z")
     assert life.leads("T1") == ["UX"]
+
+
+# -- the satisfaction check belongs to the latest resolution ------------------------------
+def test_satisfaction_done_after_reopen_and_second_resolve_closes(life):
+    """Resolve, satisfaction recorded (closed), the customer comes back: reopen, resolve
+    again; the second satisfaction check closes the case too."""
+    case = open_case(life)
+    life.resolve("T1", case.number, "U1", "reshipped")
+    life.followup_done("T1", case.number, "U1")
+    assert life.get("T1", case.number).status == CLOSED
+    life.reopen("T1", case.number, "U1")
+    assert "follow_up" not in life.steps("T1", case.id)  # the card no longer shows it done
+    life.resolve("T1", case.number, "U1", "refunded")
+    done = life.followup_done("T1", case.number, "U1")
+    assert done.changed and life.get("T1", case.number).status == CLOSED
+    assert kinds(life, case)[-2:] == ["step_done", "closed"]
+
+
+def test_followup_step_ticked_while_open_is_not_the_satisfaction_check(life):
+    case = open_case(life)
+    life.step("T1", case.number, "U1", "follow-up")  # ticked while open
+    life.resolve("T1", case.number, "U1", "reshipped")
+    assert "follow_up" not in life.steps("T1", case.id)
+    with pytest.raises(Refused):
+        life.close("T1", case.number, "U1")  # no satisfaction check yet
+    done = life.step("T1", case.number, "U1", "follow-up")  # the check itself
+    assert done.case.status == CLOSED
+
+
+def test_accepted_without_any_compensation_is_not_recorded_as_accepted(life):
+    case = open_case(life)
+    done = life.resolve("T1", case.number, "U1", "reshipped", compensation=" ",
+                        accepted="yes")
+    assert done.case.compensation_accepted == "not_offered"
+
+
+# -- applied once -------------------------------------------------------------------------
+def test_merge_of_a_closed_duplicate_is_refused_and_adds_no_note(life):
+    first, second = open_case(life), open_case(life)
+    duplicate = open_case(life, owner="U2")
+    life.merge("T1", duplicate.number, "U2", first.number)
+    with pytest.raises(Refused, match="added to case #1"):
+        life.merge("T1", duplicate.number, "U2", second.number)  # an older offer, clicked
+    assert kinds(life, duplicate).count("closed") == 1
+    assert life.get("T1", duplicate.number).duplicate_of == first.number
+    assert "note" not in kinds(life, second)
+
+
+def test_snooze_submitted_twice_writes_one_event(life, clock):
+    case = open_case(life)
+    until = clock.now() + timedelta(hours=1)
+    life.snooze("T1", case.number, "U1", until, "call back")
+    again = life.snooze("T1", case.number, "U1", until, "call back")
+    assert again.changed is False and kinds(life, case).count("snoozed") == 1
+
+
+def test_a_form_key_applies_a_change_once(life, clock):
+    case = open_case(life)
+    life.set_followup("T1", case.number, "U1", clock.now() + timedelta(hours=1),
+                      once_key="view:V1")
+    clock.advance(seconds=1)
+    again = life.set_followup("T1", case.number, "U1", clock.now() + timedelta(hours=1),
+                              once_key="view:V1")
+    assert again.changed is False and kinds(life, case).count("followup_set") == 1
+
+
+# -- a reminder's answer applies to the follow-up it was sent for ---------------------------
+def test_done_for_an_older_followup_is_refused_as_out_of_date(life, clock):
+    case = open_case(life)
+    first = life.set_followup("T1", case.number, "U1", clock.now()).case.next_followup_at
+    newer = life.set_followup("T1", case.number, "U1",
+                              clock.now() + timedelta(days=1)).case.next_followup_at
+    with pytest.raises(OutOfDate, match="out of date"):
+        life.followup_done("T1", case.number, "U1", due_key=first)
+    with pytest.raises(OutOfDate):
+        life.snooze("T1", case.number, "U1", clock.now() + timedelta(hours=1), due_key=first)
+    assert life.get("T1", case.number).next_followup_at == newer
+    assert life.followup_done("T1", case.number, "U1", due_key=newer).changed
+
+
+def test_satisfaction_reminder_from_before_a_reopen_is_out_of_date(life, clock):
+    case = open_case(life)
+    old = life.resolve("T1", case.number, "U1").case.next_followup_at
+    life.step("T1", case.number, "U1", "follow-up")  # closed by the checkbox
+    clock.advance(minutes=1)
+    life.reopen("T1", case.number, "U1")
+    with pytest.raises(OutOfDate):
+        life.followup_done("T1", case.number, "U1", due_key=old)
+    assert life.get("T1", case.number).next_followup_at  # the new follow-up is kept
+
+
+# -- a new owner of an overdue case gets a ladder of their own --------------------------------
+def test_new_owner_of_an_overdue_case_gets_the_followup_due_now(life, clock):
+    case = open_case(life)
+    was = life.set_followup("T1", case.number, "U1", clock.now()).case.next_followup_at
+    clock.advance(hours=5)
+    done = life.assign("T1", case.number, "ULEAD", "U3")
+    now = to_iso(clock.now())
+    assert done.case.next_followup_at == now and done.before.owner_id == "U1"
+    assert kinds(life, case)[-2:] == ["assigned", "followup_set"]
+    moved = life.store.events("T1", case.id)[-1]
+    assert moved.detail == {"before": was, "after": now, "kind": "update",
+                            "reason": "new owner"}
+    assert now in {t.due_key for t in life.store.timers_for_case("T1", case.id)}
+
+
+def test_owner_change_before_the_followup_is_due_keeps_it(life, clock):
+    case = open_case(life)
+    due = life.set_followup("T1", case.number, "U1",
+                            clock.now() + timedelta(hours=2)).case.next_followup_at
+    life.release("T1", case.number, "U1")
+    done = life.take("T1", case.number, "U2")
+    assert done.case.next_followup_at == due and "followup_set" not in kinds(life, case)[-2:]
