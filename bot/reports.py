@@ -23,7 +23,8 @@ from bot.store import CaseFilter
 
 PERIODS = {"7d": 7, "30d": 30, "90d": 90}
 USER = re.compile(r"^<@([UW][A-Z0-9]{1,30})(?:\|[^<>]*)?>$")
-CHANNEL = re.compile(r"^<#(C[A-Z0-9]{1,30})(?:\|[^<>]*)?>$")
+# G…: private channels of older workspaces, still in use.
+CHANNEL = re.compile(r"^<#([CG][A-Z0-9]{1,30})(?:\|[^<>]*)?>$")
 
 
 class ReportError(ValueError):

@@ -14,11 +14,13 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
+from bot.clock import from_iso, to_iso
 from bot.models import OPEN, Case, CaseRef, Event, Nudge, StepMark, Timer
 
 
@@ -60,7 +62,7 @@ class CaseFilter:
         if self.channels is not None:
             where.append(f"channel_id IN ({', '.join('?' for _ in self.channels)})")
             params += list(self.channels)
-        if self.viewer:
+        if self.viewer is not None:  # an empty id sees nothing, never everything
             marks = ", ".join("?" for _ in self.viewer_channels)
             where.append(f"(owner_id = ? OR reporter_id = ? OR channel_id IN ({marks}))")
             params += [self.viewer, self.viewer, *self.viewer_channels]
@@ -214,6 +216,37 @@ TIMER_COLUMNS_T = ", ".join(f"t.{c}" for c in Timer.__dataclass_fields__)
 CASE_COLUMNS_C = ", ".join(f"c.{c}" for c in Case.__dataclass_fields__)
 INSERT_EVENT = ("INSERT INTO events (team_id, case_id, at, actor_id, kind, detail) "
                 "VALUES (?, ?, ?, ?, ?, ?)")
+EVENT_COLUMNS_E = ", ".join(f"e.{c}" for c in Event.__dataclass_fields__)
+
+
+def _followup_in_force(alias: str) -> str:
+    """SQL: the due time of the follow-up in force just before event `alias` (NULL when
+    none, or when the timeline does not say: the first one and one set by reopening)."""
+    return ("(SELECT CASE p.kind WHEN 'followup_set' THEN json_extract(p.detail, '$.after') "
+            "WHEN 'snoozed' THEN json_extract(p.detail, '$.until') WHEN 'resolved' THEN "
+            "json_extract(p.detail, '$.satisfaction_due') END FROM events p WHERE "
+            f"p.team_id = {alias}.team_id AND p.case_id = {alias}.case_id AND p.id < {alias}.id "
+            "AND p.kind IN ('opened', 'reopened', 'followup_set', 'snoozed', 'followup_done', "
+            "'resolved', 'closed') ORDER BY p.id DESC LIMIT 1)")
+
+
+# Events that end a follow-up (or show that it fell due).
+_FOLLOWUP_KINDS = ("'followup_done', 'followup_set', 'snoozed', 'resolved', 'closed', "
+                   "'reopened'")
+
+
+def _followup_ended(alias: str) -> str:
+    """SQL: the due time of the follow-up that event `alias` shows fell due (NULL: none).
+    Done (on time or not); moved or snoozed after its due time; the satisfaction check
+    recorded (which closes the case); dropped by a resolution, reopening or close after
+    its due time. Handled at the very instant it is due, as when done then, is in time."""
+    a = alias
+    return (f"CASE WHEN {a}.kind = 'followup_done' THEN json_extract({a}.detail, '$.due') "
+            f"WHEN {a}.kind IN ('followup_set', 'snoozed') THEN NULLIF(MIN(json_extract("
+            f"{a}.detail, '$.before'), {a}.at), {a}.at) "
+            f"WHEN {a}.kind = 'closed' AND json_extract({a}.detail, '$.satisfaction') = 1 "
+            f"THEN {_followup_in_force(a)} WHEN {a}.kind IN ('resolved', 'closed', "
+            f"'reopened') THEN NULLIF(MIN({_followup_in_force(a)}, {a}.at), {a}.at) END")
 
 
 class Store:
@@ -588,12 +621,25 @@ class Store:
                            [team_id, limit])
 
     def enqueue_digest(self, team_id: str, week: str, at: str) -> bool:
-        """The week's digest into the outbox, once per workspace and week."""
+        """The digest of one slot (the workspace's digest day and time in `week`) into
+        the outbox: once per slot, and never within a day of the last one, so moving
+        the digest later in the week moves this week's digest rather than dropping it,
+        and moving it later on the day it went out does not send it again."""
         with self._tx() as conn:
+            day, clock, tz = conn.execute(
+                "SELECT digest_day, digest_time, tz FROM workspaces WHERE team_id = ?",
+                [team_id]).fetchone() or (None, None, None)
+            slot = f"{week} {day or 'mon'} {clock or '09:00'} {tz or 'UTC'}"
+            recent = conn.execute(
+                "SELECT 1 FROM nudges WHERE team_id = ? AND kind = 'digest' AND case_id = 0 "
+                "AND state IN ('pending', 'sending', 'sent') AND created_at > ? LIMIT 1",
+                [team_id, to_iso(from_iso(at) - timedelta(days=1))]).fetchone()
+            if recent:
+                return False
             cur = conn.execute(
                 "INSERT OR IGNORE INTO nudges (team_id, case_id, kind, rung, due_key, state, "
                 "attempts, send_after, created_at) VALUES (?, 0, 'digest', 0, ?, 'pending', 0, "
-                "?, ?)", [team_id, week, at, at])
+                "?, ?)", [team_id, slot, at, at])
         return cur.rowcount == 1
 
     def _count(self, where: str, params: list[Any]) -> int:
@@ -618,12 +664,18 @@ class Store:
             "AND status = 'open' GROUP BY owner_id ORDER BY COUNT(*) DESC", [team_id])
         return rows.fetchall()
 
-    def cohort_facts(self, team_id: str, since: str) -> list[tuple]:
+    def cohort_facts(self, team_id: str, since: str, now: str | None = None) -> list[tuple]:
         """One row per case opened since `since`, with what its timeline says:
         (category, owner, reporter, created_at, first ownership, first apology, first
         action, first customer update, first resolution, resolved, closed, reopened,
-        follow-ups done, done on time, satisfaction checks, compensation offered,
-        accepted). Aggregated inside SQLite: one pass over the period's events."""
+        follow-ups that fell due, done on time, satisfaction check done, compensation
+        offered, accepted; the last three 0 or 1 per case). Aggregated inside SQLite:
+        one pass over the period's events, plus a look at each case's follow-ups.
+
+        A follow-up (the satisfaction follow-up included) is identified by its due
+        time. It fell due when it was done (on time if done by then), moved or snoozed
+        after that time, dropped by a resolution, reopening or early close after that
+        time, nudged, or is still due at `now` (None: leave those out)."""
         return self.db.conn.execute(
             "SELECT c.category, c.owner_id, c.reporter_id, c.created_at, "
             # Owned from the start (the opening event names an owner), or first taken.
@@ -636,35 +688,52 @@ class Store:
             "MIN(CASE WHEN e.kind IN ('customer_updated', 'followup_done') THEN e.at END), "
             "MIN(CASE WHEN e.kind = 'resolved' THEN e.at END), "
             "SUM(e.kind = 'resolved'), SUM(e.kind = 'closed'), SUM(e.kind = 'reopened'), "
-            # Follow-ups that fell due (their first reminder was scheduled) or were done in
-            # time: a missed follow-up counts against the share, not out of it.
-            "SUM(e.kind = 'followup_done' AND e.at <= json_extract(e.detail, '$.due')) + "
-            "(SELECT COUNT(*) FROM nudges n WHERE n.team_id = c.team_id AND n.case_id = c.id "
-            "AND n.kind = 'followup' AND n.rung = 0), "
-            "SUM(e.kind = 'followup_done' AND e.at <= json_extract(e.detail, '$.due')), "
-            "SUM(e.kind = 'closed' AND json_extract(e.detail, '$.satisfaction') = 1), "
-            "SUM(e.kind = 'resolved' AND json_extract(e.detail, '$.compensation') != ''), "
-            "SUM(e.kind = 'resolved' AND json_extract(e.detail, '$.accepted') = 'yes') "
+            # Every follow-up that fell due, once (told apart by due time): those the
+            # timeline shows, those nudged (the nudge's due time not among them), and the
+            # one still due now. A missed follow-up counts against the share, not out of it.
+            f"COUNT(DISTINCT {_followup_ended('e')}) + "
+            # (by case: not a scan of the workspace's nudges for each case)
+            "(SELECT COUNT(*) FROM nudges n INDEXED BY idx_nudges_team_id_case_id WHERE "
+            "n.team_id = c.team_id AND n.case_id = c.id AND n.kind = 'followup' AND "
+            "n.rung = 0 AND n.due_key IS NOT c.next_followup_at "
+            "AND NOT EXISTS (SELECT 1 FROM events f WHERE f.team_id = c.team_id AND "
+            f"f.case_id = c.id AND f.kind IN ({_FOLLOWUP_KINDS}) AND "
+            f"{_followup_ended('f')} = n.due_key)) + "
+            "COALESCE(c.status != 'closed' AND c.next_followup_at <= ?, 0), "
+            # (CASE, not AND: the look back runs only for satisfaction checks)
+            "CAST(TOTAL(CASE WHEN e.kind = 'followup_done' THEN e.at <= json_extract(e.detail, "
+            "'$.due') WHEN e.kind = 'closed' AND json_extract(e.detail, '$.satisfaction') = 1 "
+            f"THEN e.at <= {_followup_in_force('e')} END) AS INTEGER), "
+            # Per case, however often it was resolved or closed.
+            "MAX(e.kind = 'closed' AND json_extract(e.detail, '$.satisfaction') = 1), "
+            "MAX(e.kind = 'resolved' AND json_extract(e.detail, '$.compensation') != ''), "
+            "MAX(e.kind = 'resolved' AND json_extract(e.detail, '$.compensation') != '' AND "
+            "json_extract(e.detail, '$.accepted') = 'yes') "
             # The period's cases by their opening date (not a scan of all cases in id
             # order, which GROUP BY would otherwise tempt SQLite into).
             "FROM cases c INDEXED BY idx_cases_team_id_created_at LEFT JOIN events e "
             "ON e.team_id = c.team_id AND e.case_id = c.id AND e.kind IN ('opened', 'taken', "
-            "'assigned', 'step_done', 'customer_updated', 'followup_done', 'resolved', "
-            "'closed', 'reopened') "
-            "WHERE c.team_id = ? AND c.created_at >= ? GROUP BY c.id", [team_id, since]
+            f"'assigned', 'step_done', 'customer_updated', {_FOLLOWUP_KINDS}) "
+            "WHERE c.team_id = ? AND c.created_at >= ? GROUP BY c.id",
+            [now, team_id, since]
         ).fetchall()
 
     def export_rows(self, team_id: str, since: str) -> Iterator[tuple[Case, Event]]:
-        """Every event of the cases opened since `since`, with its case, in order."""
-        cases = {c.id: c for c in self._cases("team_id = ? AND created_at >= ?",
-                                              [team_id, since])}
-        rows = self.db.query(
-            "SELECT e.* FROM cases c CROSS JOIN events e ON e.team_id = c.team_id AND "
-            "e.case_id = c.id WHERE c.team_id = ? AND c.created_at >= ? ORDER BY c.number, e.id",
-            [team_id, since])
+        """Every event of the cases opened since `since`, with its case, in order.
+
+        One statement, hence one snapshot: a case opened while a long export is read
+        is either wholly in it or not at all."""
+        width = len(Case.__dataclass_fields__)
+        rows = self.db.conn.execute(
+            f"SELECT {CASE_COLUMNS_C}, {EVENT_COLUMNS_E} FROM cases c CROSS JOIN events e "
+            "ON e.team_id = c.team_id AND e.case_id = c.id WHERE c.team_id = ? AND "
+            "c.created_at >= ? ORDER BY c.number, e.id", [team_id, since])
+        case: Case | None = None
         for row in rows:
-            event = Event.from_row(row)
-            yield cases[event.case_id], event
+            if case is None or case.id != row[0]:
+                case = Case(*row[:width])
+            yield case, Event.from_row(dict(zip(Event.__dataclass_fields__, row[width:],
+                                                strict=True)))
 
     # -- workspaces ----------------------------------------------------------------
     def workspaces(self) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Any
 
@@ -56,9 +57,9 @@ def open_list(query: Query, cases: list[Case], total: int, offset: int,
               labels: dict[str, str], ticks: dict[int, int], now: datetime) -> Blocks:
     """The answer to `/recover open ...`, one page of it."""
     if not total:
-        return [section(f"No cases in play match ({escape(query.described)}). :tada:")]
+        return [section(f"No cases in play match ({described(query)}). :tada:")]
     last = min(offset + len(cases), total)
-    blocks: Blocks = [section(f"*Cases in play* — {query.described}: {total} "
+    blocks: Blocks = [section(f"*Cases in play* — {described(query)}: {total} "
                               f"(showing {offset + 1}–{last})")]
     blocks += [section(case_line(c, labels.get(c.category, c.category), ticks.get(c.id, 0),
                                  now)) for c in cases]
@@ -72,6 +73,16 @@ def open_list(query: Query, cases: list[Case], total: int, offset: int,
     blocks.append(context("Most urgent first: overdue, then due soonest, then the oldest "
                           "without a follow-up."))
     return fit(blocks)
+
+
+MENTION = re.compile(r"(<[@#][A-Z0-9]{1,30}>)")
+
+
+def described(query: Query) -> str:
+    """The filter in words: the mentions the parser wrote stay mentions, the rest
+    (playbook labels) is escaped."""
+    parts = MENTION.split(query.described)
+    return "".join(part if i % 2 else escape(part) for i, part in enumerate(parts))
 
 
 def _page(query: Query, offset: int) -> str:
@@ -131,8 +142,9 @@ def stats_blocks(stats: Stats, label: str, labels: dict[str, str]) -> Blocks:
                  sorted(stats.by_category.items(), key=lambda kv: -kv[1].opened)]
         blocks.append(section("*By category*\n" + join_within(lines, 2900, "\n")))
     if stats.by_owner:
+        # Every owner, busiest first, as many as fit, then "and N more".
         lines = [_brief(mention(k) if k else "_no owner_", o) for k, o in
-                 sorted(stats.by_owner.items(), key=lambda kv: -kv[1].opened)[:25]]
+                 sorted(stats.by_owner.items(), key=lambda kv: -kv[1].opened)]
         blocks.append(section("*By owner*\n" + join_within(lines, 2900, "\n")))
     return fit(blocks)
 
@@ -196,7 +208,9 @@ def digest_blocks(stats: Stats, team: dict[str, Any], labels: dict[str, str],
         section(outcomes_text(stats.overall)),
         section(times_table(stats.overall)),
     ]
-    attention = team["overdue_cases"][:5] + team["unowned_cases"][:5]
+    # An overdue case waiting for an owner is in both lists: shown once.
+    attention = list({c.id: c for c in team["overdue_cases"][:5] +
+                      team["unowned_cases"][:5]}.values())
     if attention:
         blocks.append(section("*Needs attention*"))
         blocks += [section(case_line(c, label(c), ticks.get(c.id, 0), now))

@@ -12,7 +12,7 @@ import os
 import re
 import tempfile
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.clock import to_iso
@@ -26,6 +26,7 @@ from bot.reports import (
     parse_open,
     period,
 )
+from bot.schedule import zone
 from bot.store import Store
 from handlers import lead_blocks
 from handlers.cards import respond
@@ -103,6 +104,8 @@ async def page_clicked(deps: Deps, body: dict[str, Any]) -> None:
         return
     team_id = str((body.get("team") or {}).get("id") or "")
     user_id = str((body.get("user") or {}).get("id") or "")
+    if not team_id or not user_id:  # nobody to show the cases to
+        return
     try:
         blocks = await open_page(deps, team_id, user_id, str(value.get("q", "")), offset)
     except ReportError:
@@ -126,7 +129,9 @@ async def in_thread(deps: Deps, report):
 
 
 def stats_from(store: Store, team_id: str, since: datetime, until: datetime) -> Stats:
-    return compute_stats(store.cohort_facts(team_id, to_iso(since)), since, until)
+    """Outcomes of the cases opened since `since`, as the timelines stand at `until`."""
+    return compute_stats(store.cohort_facts(team_id, to_iso(since), to_iso(until)), since,
+                         until)
 
 
 # -- /recover stats -----------------------------------------------------------------------
@@ -174,7 +179,8 @@ def export_since(args: str, now: datetime) -> datetime:
 
 def write_csv(store: Store, team_id: str, since: datetime, path: str) -> int:
     """The export as a CSV file (streamed: a big period never sits in memory)."""
-    with open(path, "w", newline="", encoding="utf-8") as out:
+    # With a byte-order mark: Excel reads a CSV without one in the ANSI code page.
+    with open(path, "w", newline="", encoding="utf-8-sig") as out:
         return export_csv(store.export_rows(team_id, to_iso(since)), out)
 
 
@@ -215,8 +221,9 @@ async def _send_export(inv: Invocation, since: datetime, deps: Deps) -> None:
 def team_numbers(store: Store, playbook: Playbook, team_id: str,
                  now: datetime) -> dict[str, Any]:
     """What the team view and the digest show about the workspace right now."""
-    week_start = (now - timedelta(days=now.weekday())).replace(hour=0, minute=0, second=0,
-                                                                microsecond=0)
+    local = now.astimezone(zone(store.workspace(team_id).get("tz")))
+    week_start = (local - timedelta(days=local.weekday())).replace(
+        hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)  # Monday, workspace time
     overdue_q = parse_open("overdue", "", playbook, now).where
     unowned_q = parse_open("unowned", "", playbook, now).where
     overdue, n_overdue = store.live_cases(team_id, overdue_q, 5)

@@ -1,0 +1,151 @@
+"""Leads' outcomes: the on-time share of follow-ups, per-case counts, "This week",
+and every owner accounted for in `/recover stats`."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.test_leads import THURSDAY, lead
+from tests.test_recover import all_text, assert_valid_blocks
+
+
+@pytest.fixture
+def clock(clock):
+    clock.set(THURSDAY)  # 18:00 UTC: 10:00 in Los Angeles (U1)
+    return clock
+
+
+async def stats_text(mend, slack, slack_user, period: str = "7d") -> str:
+    await slack_user.command(f"stats {period}", user_id="ULEAD")
+    await mend.settle()
+    blocks = slack.responses[-1]["body"]["blocks"]
+    assert_valid_blocks(blocks)
+    return all_text(blocks)
+
+
+def on_time(text: str) -> str:
+    return text.split("Follow-ups done before they fell due: ")[1].split(" ·")[0]
+
+
+async def sweep(mend) -> None:
+    await mend.mend.nudger.sweep()
+    await mend.settle()
+
+
+async def open_two(mend, slack_user):
+    lead(mend)
+    await slack_user.command("customer Acme: charged twice", user_id="U1")
+    await slack_user.command("customer Bolt: waited on hold", user_id="U1")
+    await mend.settle()
+    return mend.mend.deps.lifecycle
+
+
+async def test_a_late_followup_counts_against_the_share_even_when_never_nudged(
+        mend, slack, slack_user, clock):
+    life = await open_two(mend, slack_user)
+    life.set_followup("T1", 1, "U1", clock.now() + timedelta(hours=1))
+    # Due 06:00 UTC Friday, 22:00 Thursday in Los Angeles: outside U1's working hours,
+    # so no nudge comes before it is done, two hours late.
+    life.set_followup("T1", 2, "U1", clock.now() + timedelta(hours=12))
+    clock.advance(minutes=30)
+    life.followup_done("T1", 1, "U1")  # on time
+    clock.advance(hours=11, minutes=30)
+    await sweep(mend)
+    clock.advance(hours=2)
+    await sweep(mend)
+    assert not [m for m in slack.messages("C1") if m.get("thread_ts")]  # never nudged
+    life.followup_done("T1", 2, "U1")
+    assert on_time(await stats_text(mend, slack, slack_user)) == "50% (1/2)"
+
+
+async def test_a_followup_snoozed_after_it_fell_due_counts_as_missed(
+        mend, slack, slack_user, clock):
+    life = await open_two(mend, slack_user)
+    life.set_followup("T1", 1, "U1", clock.now() + timedelta(hours=1))
+    clock.advance(hours=2)  # due an hour ago, and not done
+    life.snooze("T1", 1, "U1", clock.now() + timedelta(hours=1))
+    clock.advance(minutes=30)
+    life.followup_done("T1", 1, "U1")  # the snoozed one, in time
+    # Case 2's first follow-up (due a day after opening) is not due yet: not counted.
+    assert on_time(await stats_text(mend, slack, slack_user)) == "50% (1/2)"
+
+
+async def test_a_followup_still_overdue_counts_against_the_share(
+        mend, slack, slack_user, clock):
+    life = await open_two(mend, slack_user)
+    life.set_followup("T1", 1, "U1", clock.now() + timedelta(hours=1))
+    life.set_followup("T1", 2, "U1", clock.now() + timedelta(hours=1))
+    clock.advance(minutes=30)
+    life.followup_done("T1", 1, "U1")
+    clock.advance(hours=1)  # case 2's is overdue now; nothing has run since
+    assert on_time(await stats_text(mend, slack, slack_user)) == "50% (1/2)"
+
+
+async def test_satisfaction_followups_count_for_the_share_when_done_in_time(
+        mend, slack, slack_user, clock):
+    life = await open_two(mend, slack_user)
+    life.resolve("T1", 1, "U1", "refunded")
+    life.resolve("T1", 2, "U1", "apologised")
+    clock.advance(days=1)
+    life.step("T1", 1, "U1", "follow-up")  # satisfaction check a day before it is due
+    clock.advance(days=1, hours=1)  # case 2's falls due and stays undone
+    for _ in range(4):
+        await sweep(mend)
+        clock.advance(hours=24)
+    text = await stats_text(mend, slack, slack_user, "30d")
+    assert on_time(text) == "50% (1/2)"
+    assert "satisfaction follow-ups completed: 1" in text
+
+
+async def test_compensation_is_counted_once_per_case(mend, slack, slack_user, clock):
+    lead(mend)
+    await slack_user.command("customer Acme: charged twice", user_id="U1")
+    await mend.settle()
+    life = mend.mend.deps.lifecycle
+    life.resolve("T1", 1, "U1", "refunded", compensation="10% voucher", accepted="yes")
+    life.reopen("T1", 1, "U1")
+    life.resolve("T1", 1, "U1", "refunded again", compensation="10% voucher",
+                 accepted="yes")
+    life.reopen("T1", 1, "U1")
+    life.resolve("T1", 1, "U1", "refunded a third time")
+    life.step("T1", 1, "U1", "follow-up")
+    life.reopen("T1", 1, "U1")
+    life.resolve("T1", 1, "U1", "and again")
+    life.step("T1", 1, "U1", "follow-up")
+    text = await stats_text(mend, slack, slack_user)
+    assert "Opened 1 · resolved 1 · closed 1 · reopened 1" in text
+    assert "satisfaction follow-ups completed: 1" in text
+    assert "Compensation offered 1, accepted 1 (100%)" in text
+
+
+async def test_this_week_starts_on_monday_in_the_workspace_timezone(
+        mend, slack, slack_user, clock):
+    lead(mend)
+    reply = await slack_user.command("settings timezone Asia/Kolkata", user_id="ULEAD")
+    assert "Asia/Kolkata" in all_text(reply.json["blocks"])
+    clock.set(datetime(2026, 11, 29, 6, 30, tzinfo=UTC))  # Sunday 12:00 in Kolkata
+    await slack_user.command("customer Acme: charged twice", user_id="U1")
+    clock.set(datetime(2026, 11, 29, 20, 30, tzinfo=UTC))  # Monday 02:00 in Kolkata
+    await slack_user.command("customer Bolt: waited on hold", user_id="U1")
+    await slack_user.event({"type": "app_home_opened", "user": "ULEAD", "tab": "home"})
+    await mend.settle()
+    [home] = [c.arg("view") for c in slack.calls_to("views.publish")
+              if c.arg("user_id") == "ULEAD"][-1:]
+    assert "*This week*: opened 1," in all_text(home["blocks"])  # Monday's case only
+
+
+async def test_stats_by_owner_says_how_many_owners_are_left_out(
+        mend, slack, slack_user, clock):
+    lead(mend)
+    owners = [f"U{100 + i}" for i in range(40)]
+    for user in owners:
+        slack.add_user(user, name=f"agent{user}", tz="Europe/London")
+        await slack_user.command("customer Acme: charged twice", user_id=user)
+    text = await stats_text(mend, slack, slack_user)
+    by_owner = text.split("*By owner*")[1]
+    shown = len(set(re.findall(r"<@(U1\d\d)>", by_owner)))
+    more = re.search(r"and (\d+) more", by_owner)
+    assert more and shown + int(more.group(1)) == 40, (shown, more)
