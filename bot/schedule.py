@@ -111,6 +111,22 @@ def add_working(start: datetime, span: timedelta, tz: str | None, hours: Hours) 
     return moment + span
 
 
+def working_time(start: datetime, end: datetime, tz: str | None, hours: Hours) -> timedelta:
+    """How much of `start`..`end` falls in working hours (how late, as the owner
+    experiences it: Friday 17:30 to Monday 10:00 is 1h 30m with 09:00-18:00)."""
+    if not hours.days:
+        return max(end - start, timedelta(0))
+    total, moment = timedelta(0), next_working_moment(start, tz, hours)
+    for _ in range(400):
+        if moment >= end:
+            break
+        local = moment.astimezone(zone(tz))
+        day_end = datetime.combine(local.date(), hours.end, tzinfo=zone(tz)).astimezone(UTC)
+        total += min(day_end, end) - moment
+        moment = next_working_moment(day_end, tz, hours)
+    return total
+
+
 @dataclass(frozen=True)
 class Plan:
     """What to enqueue for one due timer, and the timer that replaces it (if any)."""

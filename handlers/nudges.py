@@ -31,7 +31,16 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import from_iso, to_iso
 from bot.models import CLOSED, OPEN, Case, Nudge, Timer
-from bot.schedule import DIGEST, ESCALATION, UPDATE, Hours, digest_moment, plan_timer, zone
+from bot.schedule import (
+    DIGEST,
+    ESCALATION,
+    UPDATE,
+    Hours,
+    digest_moment,
+    plan_timer,
+    working_time,
+    zone,
+)
 from bot.slack_client import AMBIGUOUS
 from bot.store import CARD_FAILED
 from handlers import nudge_blocks
@@ -197,7 +206,7 @@ class Nudger:
         due = latest.next_followup_at or now.isoformat()
         done = self.deps.lifecycle.unassign_overdue(latest, now - _parse(due, now))
         if done.changed:
-            refresh_card(self.deps, done.case)
+            refresh_card(self.deps, done.case, done.before)
 
     # -- sending ----------------------------------------------------------------------
     def send(self, team_id: str, now: datetime) -> int:
@@ -297,7 +306,19 @@ class Nudger:
         snooze = self.deps.lifecycle.last_snooze(case.team_id, case.id)
         return nudge_blocks.nudge_message(
             nudge, case, label, now, self.deps.recovery.playbook.nudges.max_reminders,
-            self.deps.lifecycle.leads(case.team_id), snooze)
+            self.deps.lifecycle.leads(case.team_id), snooze, self._late(case, nudge, now))
+
+    def _late(self, case: Case, nudge: Nudge, now: datetime) -> timedelta:
+        """How overdue, counted as the ladder counts it: in the owner's working hours
+        (a follow-up due Friday evening is not 63 hours late on Monday morning)."""
+        due = from_iso(case.next_followup_at or nudge.due_key)
+        if case.severity == "critical":
+            return now - due
+        ws = self.deps.store.workspace(case.team_id)
+        person = self.deps.people.cached(case.team_id, case.owner_id or case.reporter_id)
+        tz = person.tz if person else ws.get("tz")
+        return working_time(due, now, tz, Hours.from_rules(self.deps.recovery.playbook.nudges,
+                                                           ws))
 
     def _refused(self, nudge: Nudge, exc: SlackApiError, now: datetime) -> None:
         error = str(exc.response.get("error") or f"http {exc.response.status_code}")

@@ -120,3 +120,19 @@ async def test_a_nudge_is_retried_for_as_long_as_slack_is_down(mend, slack, slac
     slack.clear_faults("chat.postMessage")  # Slack is back
     await sweep(mend)
     assert len(nudges(slack)) == 1
+
+
+async def test_an_escalation_on_monday_counts_only_working_hours_as_late(
+        mend, slack, slack_user, clock):
+    mend.store.set_leads("T1", ["ULEAD"], "U0", "2026-11-26T00:00:00.000000Z")
+    clock.set(datetime(2026, 11, 27, 18, 0, tzinfo=UTC))  # Fri 10:00 in LA
+    await open_due(mend, slack_user, clock, due_in=timedelta(hours=7, minutes=30))  # 17:30
+    clock.advance(hours=7, minutes=30)
+    await sweep(mend)  # the first reminder, Friday 17:30
+    clock.set(datetime(2026, 11, 30, 17, 0, tzinfo=UTC))  # Mon 09:00: 30 working minutes late
+    await sweep(mend)
+    assert len(nudges(slack)) == 1
+    clock.set(datetime(2026, 11, 30, 20, 30, tzinfo=UTC))  # Mon 12:30: 4 working hours late
+    await sweep(mend)
+    [escalation] = [m for m in nudges(slack) if "<@ULEAD>" in all_text(m["blocks"])]
+    assert "overdue by 4h 00m" in all_text(escalation["blocks"])

@@ -21,6 +21,7 @@ from bot.schedule import (
     next_working_moment,
     plan_followup,
     plan_update,
+    working_time,
 )
 
 UTC_TZ = "UTC"
@@ -185,3 +186,9 @@ def test_a_critical_followup_counts_every_hour():
     c = case(due, severity="critical")
     plan = plan_followup(c, timer(c), due + RULES.escalate_after, RULES, HOURS, LA)
     assert ESCALATION in [r["kind"] for r in plan.send]
+
+
+def test_lateness_counts_working_time_only():
+    assert working_time(la(27, 17, 30), la(30, 10), LA, HOURS) == timedelta(hours=1, minutes=30)
+    assert working_time(la(26, 10), la(26, 12), LA, HOURS) == timedelta(hours=2)
+    assert working_time(la(28, 10), la(29, 10), LA, HOURS) == timedelta(0)  # the weekend
