@@ -340,7 +340,7 @@ class Lifecycle:
                             {"status": OPEN, "followup_kind": UPDATE,
                              "next_followup_at": to_iso(due), "duplicate_of": None,
                              "customer_updated_at": updated},
-                            {"before": case.status, "after": OPEN},
+                            {"before": case.status, "after": OPEN, "due": to_iso(due)},
                             timers=(followup_timer(to_iso(due)), self._update_timer(updated)),
                             untick=("follow_up",))  # the next resolution needs its own check
 

@@ -221,10 +221,13 @@ EVENT_COLUMNS_E = ", ".join(f"e.{c}" for c in Event.__dataclass_fields__)
 
 def _followup_in_force(alias: str) -> str:
     """SQL: the due time of the follow-up in force just before event `alias` (NULL when
-    none, or when the timeline does not say: the first one and one set by reopening)."""
+    none, or when the timeline does not say: cases opened before `opened` and
+    `reopened` events recorded their follow-up)."""
     return ("(SELECT CASE p.kind WHEN 'followup_set' THEN json_extract(p.detail, '$.after') "
             "WHEN 'snoozed' THEN json_extract(p.detail, '$.until') WHEN 'resolved' THEN "
-            "json_extract(p.detail, '$.satisfaction_due') END FROM events p WHERE "
+            "json_extract(p.detail, '$.satisfaction_due') WHEN 'opened' THEN "
+            "json_extract(p.detail, '$.due') WHEN 'reopened' THEN "
+            "json_extract(p.detail, '$.due') END FROM events p WHERE "
             f"p.team_id = {alias}.team_id AND p.case_id = {alias}.case_id AND p.id < {alias}.id "
             "AND p.kind IN ('opened', 'reopened', 'followup_set', 'snoozed', 'followup_done', "
             "'resolved', 'closed') ORDER BY p.id DESC LIMIT 1)")
@@ -380,6 +383,7 @@ class Store:
         case = Case(id=cursor.lastrowid, **row)
         detail = {k: new.fields.get(k)
                   for k in ("category", "emotion", "contact", "severity", "owner_id")}
+        detail["due"] = new.fields.get("next_followup_at")  # the first follow-up, for stats
         self._event(conn, new.team_id, case.id, new.at, new.actor_id, "opened", detail)
         _add_timers(conn, new.team_id, case.id, new.timers)
         return case

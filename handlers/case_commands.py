@@ -236,7 +236,7 @@ async def _set_leads(inv: Invocation, wanted: list[str], current: list[str],
 
 
 HOURS = re.compile(r"^(?P<days>[a-z,\-]+)\s+(?P<start>\d{1,2}:\d{2})\s*-\s*(?P<end>\d{1,2}:\d{2})$")
-CHANNEL = re.compile(r"<#(C[A-Z0-9]{1,30})(?:\|[^<>]*)?>")
+CHANNEL = re.compile(r"<#([CG][A-Z0-9]{1,30})(?:\|[^<>]*)?>")
 
 
 @subcommand("settings", f"{COMMAND} settings [lead-channel #channel | hours mon-fri 09:00-18:00 "
@@ -278,7 +278,7 @@ def _setting(what: str, value: str) -> dict[str, str | None]:
         value = zones.get(value.lower(), value)
         if value not in available_timezones():
             raise Usage(f"Use a timezone name such as `Europe/Paris` or `America/Chicago` "
-                        f"(got `{escape(value[:40])}`).")
+                        f"(got `{value[:40]}`).")
         return {"tz": value}
     raise Usage(f"Settings are `lead-channel`, `hours`, `digest` and `timezone`, e.g. "
                 f"`{COMMAND} settings hours mon-fri 09:00-18:00`.")

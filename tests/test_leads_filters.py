@@ -50,3 +50,18 @@ def test_an_empty_viewer_id_sees_no_case(tmp_path):
     assert store.live_cases("T1", CaseFilter(viewer=""), 20) == ([], 0)
     assert store.live_cases("T1", CaseFilter(viewer="U9"), 20)[1] == 1
     store.close()
+
+
+async def test_an_older_private_channel_can_be_the_lead_channel(mend, slack_user):
+    lead(mend)
+    reply = await slack_user.command("settings lead-channel <#G0123ABC|old-leads>",
+                                     user_id="ULEAD")
+    assert mend.store.workspace("T1")["lead_channel"] == "G0123ABC"
+    assert "<#G0123ABC>" in all_text(reply.json["blocks"])
+
+
+async def test_a_bad_timezone_is_quoted_once_escaped(mend, slack_user):
+    lead(mend)
+    reply = await slack_user.command("settings timezone Mars/<Olympus>", user_id="ULEAD")
+    text = all_text(reply.json["blocks"])
+    assert "Mars/&lt;Olympus&gt;" in text and "&amp;lt;" not in text

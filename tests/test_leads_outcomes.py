@@ -149,3 +149,12 @@ async def test_stats_by_owner_says_how_many_owners_are_left_out(
     shown = len(set(re.findall(r"<@(U1\d\d)>", by_owner)))
     more = re.search(r"and (\d+) more", by_owner)
     assert more and shown + int(more.group(1)) == 40, (shown, more)
+
+
+async def test_the_first_followup_dropped_late_by_a_resolution_counts_as_missed(
+        mend, slack, slack_user, clock):
+    life = await open_two(mend, slack_user)  # each due 24 hours after opening
+    clock.advance(hours=30)  # both overdue; nobody swept, so nobody was nudged
+    life.resolve("T1", 1, "U1", "refunded")
+    life.followup_done("T1", 2, "U1")
+    assert on_time(await stats_text(mend, slack, slack_user)) == "0% (0/2)"
