@@ -97,7 +97,7 @@ def view_open(store: Store, playbook, text: str) -> int:
 
 def view_stats(store: Store, playbook) -> int:
     since = NOW - timedelta(days=30)
-    stats = compute_stats(store.cohort_facts("T1", to_iso(since)), since, NOW)
+    stats = compute_stats(store.cohort_facts("T1", to_iso(since), to_iso(NOW)), since, NOW)
     labels = {c.key: c.label for c in playbook.categories}
     return len(lead_blocks.stats_blocks(stats, "30d", labels))
 
