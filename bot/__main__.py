@@ -18,12 +18,18 @@ from bot.playbook import PlaybookError
 from bot.store import StoreError
 
 EXIT_CONFIG = 2
+log = logging.getLogger("mend")
 
 
 async def run(settings) -> None:
     from bot.app import Mend
 
     mend = await Mend.start(settings)
+    try:
+        await mend.check_slack()
+    except ConfigError:
+        await mend.close()
+        raise
     # Everything loaded so far lives for the whole run: keep it out of the
     # collector's way so full collections don't pause request handling.
     gc.freeze()
@@ -32,18 +38,37 @@ async def run(settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    if settings.socket_mode:
-        handler = await mend.connect_socket()
-        logging.info("Mend %s connected to Slack over Socket Mode", __version__)
-        await stop.wait()
-        await handler.close_async()
-    else:
-        runner = await mend.serve_http()
-        logging.info("Mend %s listening on port %s (POST /slack/events, GET /healthz)",
-                     __version__, settings.port)
-        await stop.wait()
-        await runner.cleanup()
-    await mend.close()
+    try:
+        if settings.socket_mode:
+            await _run_socket(mend, stop)
+        else:
+            await _run_http(mend, settings, stop)
+    finally:
+        await mend.close()
+
+
+async def _run_http(mend, settings, stop: asyncio.Event) -> None:
+    runner = await mend.serve_http()
+    log.info("Mend %s listening on port %s (POST /slack/events, GET /healthz)",
+             __version__, settings.port)
+    await stop.wait()
+    await runner.cleanup()
+
+
+async def _run_socket(mend, stop: asyncio.Event) -> None:
+    # Connecting retries for as long as Slack can't be reached: a stop must still work.
+    connecting = asyncio.ensure_future(mend.connect_socket())
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({connecting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if not connecting.done():
+        connecting.cancel()
+        log.info("stopped before Slack answered")
+        return
+    stopping.cancel()
+    handler = connecting.result()
+    log.info("Mend %s connected to Slack over Socket Mode", __version__)
+    await stop.wait()
+    await handler.close_async()
 
 
 def export(argv: list[str]) -> int:
@@ -87,11 +112,18 @@ def export(argv: list[str]) -> int:
         since = datetime.now(UTC) - timedelta(days=int(days.group(1)))
         export_csv(store.export_rows(team, to_iso(since)), sys.stdout)
         sys.stdout.flush()
-    except (sqlite3.Error, StoreError) as exc:
+    except StoreError as exc:
+        print(f"mend: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except sqlite3.Error as exc:
         print(f"mend: cannot read {path}: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except BrokenPipeError:  # e.g. `| head`: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except OSError as exc:  # e.g. the disk is full
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        print(f"mend: cannot write the CSV: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import partial
 
 import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
 
 from bot import __version__
 from bot.cases import Recovery
 from bot.clock import Clock
 from bot.coach import load_rules
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 from bot.lifecycle import Lifecycle
 from bot.logs import slack_logger
 from bot.pacing import ChannelPacer
@@ -35,6 +37,21 @@ from handlers.nudges import Nudger
 from handlers.people import People
 
 log = logging.getLogger("mend")
+# Slack's answers that mean "this token will never work", not "try later".
+REFUSED_TOKEN = {"invalid_auth", "not_authed", "account_inactive", "token_revoked",
+                 "token_expired", "not_allowed_token_type", "missing_scope"}
+
+
+async def _check_token(call, name: str, where: str) -> None:
+    try:
+        await call()
+    except SlackApiError as exc:
+        error = exc.response.get("error")
+        if error in REFUSED_TOKEN:
+            raise ConfigError(f"Slack refused {name} ({error}). Copy {where}.") from None
+        log.warning("could not check %s with Slack: %s", name, error)
+    except Exception as exc:  # noqa: BLE001 - unreachable now is not wrong for ever
+        log.warning("could not reach Slack to check %s: %s", name, type(exc).__name__)
 
 
 class Mend:
@@ -125,9 +142,29 @@ class Mend:
         """Start listening; returns the runner (its `cleanup()` stops it)."""
         runner = web.AppRunner(self.web_app(), access_log=None)
         await runner.setup()
-        site = web.TCPSite(runner, host, self.settings.port if port is None else port)
-        await site.start()
+        port = self.settings.port if port is None else port
+        site = web.TCPSite(runner, host, port)
+        try:
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise ConfigError(f"Cannot listen on port {port}: {exc.strerror or exc}. "
+                              "Set PORT to a free port.") from None
         return runner
+
+    # -- start-up checks ----------------------------------------------------------
+    async def check_slack(self) -> None:
+        """Ask Slack whether the tokens work, so that a wrong one stops start-up with one
+        line instead of failing every request later. If Slack can't be reached, carry
+        on: it may be a passing network problem, and requests will say so."""
+        await _check_token(self.deps.client.auth_test, "SLACK_BOT_TOKEN",
+                           "the Bot User OAuth Token (xoxb-…) on your app's OAuth & "
+                           "Permissions page")
+        if self.settings.socket_mode:
+            await _check_token(
+                partial(self.deps.client.apps_connections_open,
+                        app_token=self.settings.app_token), "SLACK_APP_TOKEN",
+                "an app-level token (xapp-…) with connections:write, under Basic Information")
 
     # -- Socket Mode -----------------------------------------------------------
     async def connect_socket(self):

@@ -147,7 +147,7 @@ def check_database(path: Path) -> None:
     if others:
         raise SandboxError(
             f"{path} holds cases of workspace {others[0]}: the sandbox needs a database of "
-            f"its own. Leave MEND_DB unset (the sandbox uses {DEFAULT_SANDBOX_DB}) or pass "
+            f"its own. Leave out --db (the sandbox uses {DEFAULT_SANDBOX_DB}) or pass "
             "--db with a new file.")
 
 
@@ -245,9 +245,10 @@ async def start_sandbox(
     return sandbox
 
 
-async def serve(port: int, db_path: str | None, fresh: bool | None) -> None:
+async def serve(port: int, db_path: str | None, fresh: bool | None,
+                playbook_path: str | None = None) -> None:
     """Run until Ctrl-C (or SIGTERM)."""
-    sandbox = await start_sandbox(port, db_path, fresh=fresh)
+    sandbox = await start_sandbox(port, db_path, fresh=fresh, playbook_path=playbook_path)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -278,8 +279,12 @@ def run_sandbox(argv: list[str]) -> int:
     parser.add_argument("--port", type=int, default=DEFAULT_PORT,
                         help=f"port of the page on 127.0.0.1 (default {DEFAULT_PORT}; "
                              "0 = any free port)")
+    # Not $MEND_DB: that is the real Mend's database, and the sandbox's made-up cases
+    # must never land among real ones.
     parser.add_argument("--db", default=None,
-                        help=f"database file (default: $MEND_DB, else {DEFAULT_SANDBOX_DB})")
+                        help=f"database file (default {DEFAULT_SANDBOX_DB})")
+    parser.add_argument("--playbook", default=os.environ.get("MEND_PLAYBOOK") or None,
+                        help="playbook to try (default: $MEND_PLAYBOOK, else data/playbook.yaml)")
     keep = parser.add_mutually_exclusive_group()
     keep.add_argument("--fresh", dest="fresh", action="store_true", default=None,
                       help="empty the database first (the default for data/sandbox.db)")
@@ -289,10 +294,9 @@ def run_sandbox(argv: list[str]) -> int:
     if not 0 <= args.port < 65536:
         print("mend: --port takes a number from 0 to 65535", file=sys.stderr)
         return EXIT_CONFIG
-    db_path = args.db or os.environ.get("MEND_DB") or None
     configure_logging()
     try:
-        asyncio.run(serve(args.port, db_path, args.fresh))
+        asyncio.run(serve(args.port, args.db, args.fresh, args.playbook))
     except (SandboxError, PlaybookError, StoreError) as exc:
         print(f"mend: {exc}", file=sys.stderr)
         return EXIT_CONFIG

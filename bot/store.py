@@ -261,6 +261,13 @@ class Store:
         if readonly:
             self._open_readonly()
             return
+        try:
+            self._open(path)
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"Cannot use the database at {self.path}: {exc}. Set MEND_DB to "
+                             "a SQLite file Mend can create or write.") from None
+
+    def _open(self, path: str | Path) -> None:
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         # Autocommit connection: transactions are explicit (BEGIN IMMEDIATE)

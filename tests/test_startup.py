@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -38,10 +40,11 @@ def run_mend(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess
 
 def test_without_credentials_mend_explains_what_to_set_and_opens_the_sandbox(tmp_path):
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "MEND_"))}
+    real = tmp_path / "real.db"  # the real Mend's database: the sandbox must not touch it
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "--port", "0"], cwd=tmp_path, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        env={**clean, "PYTHONPATH": str(ROOT), "MEND_DB": str(tmp_path / "sandbox.db")})
+        [sys.executable, "-m", "bot", "--port", "0", "--db", str(tmp_path / "sandbox.db")],
+        cwd=tmp_path, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        env={**clean, "PYTHONPATH": str(ROOT), "MEND_DB": str(real)})
     seen = []
     try:
         for line in proc.stdout:
@@ -55,6 +58,7 @@ def test_without_credentials_mend_explains_what_to_set_and_opens_the_sandbox(tmp
     assert "SLACK_BOT_TOKEN" in output and "SLACK_APP_TOKEN" in output
     assert "sandbox" in output and "http://127.0.0.1:" in output
     assert "Traceback" not in output and proc.returncode == 0
+    assert (tmp_path / "sandbox.db").exists() and not real.exists()
 
 
 def test_a_partial_setup_is_one_clear_line_not_the_sandbox(tmp_path):
@@ -198,3 +202,79 @@ async def test_mend_posts_only_to_configured_api_url(mend, slack, slack_user):
     assert all(c.ok for c in slack.calls), [(c.method, c.response) for c in slack.calls]
 
 
+
+
+async def run_mend_against(slack, env: dict[str, str], tmp_path: Path, timeout: float = 30):
+    """`python -m bot` in a process of its own, talking to the stand-in; (status, stderr).
+    Asynchronous, so the stand-in keeps answering while Mend starts."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "MEND_"))}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", cwd=tmp_path,
+        env={**clean, "PYTHONPATH": str(ROOT), "SLACK_API_URL": slack.api_url,
+             "SLACK_SIGNING_SECRET": "s", "MEND_DB": str(tmp_path / "m.db"), **env},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    _, err = await asyncio.wait_for(proc.communicate(), timeout)
+    return proc.returncode, err.decode()
+
+
+async def test_a_bot_token_slack_refuses_stops_start_up_with_one_line(slack, tmp_path):
+    status, err = await run_mend_against(slack, {"SLACK_BOT_TOKEN": "xoxb-revoked"}, tmp_path)
+    assert status == 2 and "Traceback" not in err
+    assert "Slack refused SLACK_BOT_TOKEN (invalid_auth)" in err
+    assert "will be unused" not in err  # Bolt's warning about Mend's own client is noise
+
+
+async def test_an_app_token_slack_refuses_stops_socket_mode_with_one_line(slack, tmp_path):
+    status, err = await run_mend_against(
+        slack, {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_APP_TOKEN": "xapp-wrong"}, tmp_path)
+    assert status == 2 and "Traceback" not in err
+    assert "Slack refused SLACK_APP_TOKEN" in err
+
+
+async def test_a_port_in_use_is_one_line(slack, tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        status, err = await run_mend_against(
+            slack, {"SLACK_BOT_TOKEN": "xoxb-test", "PORT": str(port)}, tmp_path)
+    assert status == 2 and "Traceback" not in err
+    assert f"Cannot listen on port {port}" in err
+
+
+@pytest.mark.parametrize("where", ["a directory", "not a database"])
+def test_an_unusable_database_is_one_line(tmp_path, where):
+    path = tmp_path / "db"
+    if where == "a directory":
+        path.mkdir()
+    else:
+        path.write_text("just some text\n" * 200)
+    done = run_mend({**GOOD, "MEND_DB": str(path)}, tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert f"Cannot use the database at {path}" in done.stderr
+
+
+def test_a_port_in_other_digits_is_refused_plainly(tmp_path):
+    done = run_mend({**GOOD, "PORT": "²"}, tmp_path)
+    assert done.returncode == 2 and "PORT must be a number" in done.stderr
+
+
+def test_response_urls_in_library_lines_never_reach_the_log(tmp_path):
+    script = ("from bot.logs import configure; import logging; configure(); "
+              "logging.getLogger('slack_sdk.webhook.async_client').info("
+              "'retrying POST https://hooks.slack.com/commands/T1/42/abcdef')")
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                          text=True, timeout=30, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert "withheld" in done.stderr and "hooks.slack.com" not in done.stderr
+
+
+def test_the_sandbox_tries_the_playbook_it_is_given(tmp_path):
+    bad = tmp_path / "edited.yaml"
+    bad.write_text("steps: [unclosed\n")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "MEND_"))}
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "sandbox", "--port", "0", "--db",
+         str(tmp_path / "s.db")], cwd=tmp_path, capture_output=True, text=True, timeout=30,
+        env={**clean, "PYTHONPATH": str(ROOT), "MEND_PLAYBOOK": str(bad)})
+    assert done.returncode == 2 and "edited.yaml" in done.stderr
+    assert "Traceback" not in done.stderr
