@@ -98,14 +98,14 @@ def nudge_message(nudge: Nudge, case: Case, label: str, now, max_reminders: int,
         return f"Case #{n} needs an owner", [section(text, Block.NUDGE_TEXT),
                                              _actions([_take(case)], case.team_id)]
     if case.owner_id is None:
-        text = (f":raising_hand: {_title(case, label)} needs an owner: its follow-up is due "
-                f"since {when(due)}. Who can take it and {what}?")
+        text = (f":raising_hand: {_title(case, label)} needs an owner: its follow-up has been "
+                f"due since {when(due)}. Who can take it and {what}?")
         return f"Case #{n} needs an owner", [
             section(text, Block.NUDGE_TEXT),
             _actions([_take(case), *_snoozes(n, nudge.due_key)], case.team_id)]
     step = f"Reminder {nudge.rung + 1} of {max_reminders}: " if nudge.rung else ""
     text = (f":alarm_clock: {mention(case.owner_id)} {step}time to {what} on "
-            f"{_title(case, label)}; the follow-up is due since {when(due)}.")
+            f"{_title(case, label)}; the follow-up has been due since {when(due)}.")
     blocks = [section(text, Block.NUDGE_TEXT)]
     if snooze:
         reason = snooze.detail.get("reason")

@@ -290,7 +290,7 @@ async def test_case_command_shows_the_full_timeline(mend, slack, slack_user):
     blocks = reply.json["blocks"]
     assert_valid_blocks(blocks)
     text = all_text(blocks)
-    assert "opened the case" in text and "ticked *Apologize*" in text
+    assert "opened the case" in text and "ticked *Apologise*" in text
     assert "@kofi spoke to them &amp; &lt;b&gt;apologized&lt;/b&gt;" in text
 
 
