@@ -30,7 +30,7 @@ from __future__ import annotations
 import os
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import accumulate
@@ -88,7 +88,7 @@ class Rule:
     severity: str  # "change" | "consider"
     fires: str  # "found" | "missing" | "name_missing"
     patterns: PatternSet | None
-    unless: PatternSet | None = None  # found: no finding if any of these is in the draft
+    unless: PatternSet | None = None  # found: no finding if one is in its sentence or the next
     together: PatternSet | None = None  # missing: must match in the same sentence too
     quote: PatternSet | None = None  # missing: wording to quote when the rule fires
     upset_only: bool = False
@@ -96,6 +96,7 @@ class Rule:
     replace: str = ""  # the words put in their place ("" removes them)
     line: str | None = None  # a sentence the rewrite adds when the rule fires
     place: str = "here"  # where that sentence goes
+    line_when_missing: str | None = None  # found: add `line` only if this rule still fires
 
 
 @dataclass(frozen=True, eq=False)
@@ -210,6 +211,19 @@ class _Doc:
     def span_at(self, pos: int) -> tuple[int, int]:
         return self.spans[self.sentence_at(pos)] if self.spans else (0, len(self.text))
 
+    def near(self, pos: int, skip: Container[int] = ()) -> tuple[int, int]:
+        """The sentence at `pos` and the next one (where a rule's `unless` looks). A short
+        aside ("I am sorry.") or a sentence in `skip` (another match of the same rule:
+        "We can't do X. Nor Y. What I can do is...") does not count as the next one."""
+        if not self.spans:
+            return 0, len(self.text)
+        index = self.sentence_at(pos)
+        last = min(index + 1, len(self.spans) - 1)
+        while last + 1 < len(self.spans) and (
+                last in skip or len(self.mt[slice(*self.spans[last])].split()) <= 3):
+            last += 1
+        return self.spans[index][0], self.spans[last][1]
+
 
 def _lower(text: str) -> str:
     """Lower case without changing the length (a few letters, like "İ", lengthen)."""
@@ -315,8 +329,10 @@ def _evaluate(doc: _Doc, rules: Rules, name: str, upset: bool,
             assert rule.patterns is not None
             hits = [_Hit(rule, m.start(), m.end(), pattern, m, group)
                     for pattern, m, group in _matches(doc, rule.patterns)]
-            if hits and rule.unless is not None and rule.unless.regex.search(doc.mt):
-                hits = []
+            if hits and rule.unless is not None:
+                unless = rule.unless.regex
+                held = {doc.sentence_at(h.start) for h in hits}
+                hits = [h for h in hits if not unless.search(doc.mt, *doc.near(h.start, held))]
         elif rule.fires == "missing":
             assert rule.patterns is not None
             if _present(doc, rule.patterns, rule.together):
@@ -446,13 +462,14 @@ def _rewrite(doc: _Doc, rules: Rules, fired: Mapping[str, list[_Hit]], name: str
        words when the rest of the sentence has facts (numbers, dates, references) or
        wording a `keep` rule flagged; `replace` swaps the words for the rule's
        `replace`; `keep` leaves them. A rule's `line` goes after the sentence where
-       it first fired.
+       it last fired (an `unless` looks at that sentence and the next).
     2. The result is checked again; rules still missing (no apology, no empathy,
        no concrete next step) add their lines at the start or the end.
     3. The customer's name goes into the greeting or the opening line if still unused.
     """
     multiline = "\n" in doc.text.strip()
-    edits, dropped, after = _plan_edits(doc, rules, fired, name)
+    edits, dropped, planned = _plan_edits(doc, rules, fired, name)
+    after = _lines_needed(doc, rules, edits, dropped, planned, name, upset)
     items = _assemble(doc, edits, dropped, after)
     first_pass = "".join(sep + text for sep, text in items).strip()
 
@@ -476,10 +493,15 @@ def _rewrite(doc: _Doc, rules: Rules, fired: Mapping[str, list[_Hit]], name: str
         greeting = _GREETING_RE.match(items[0][1])
         wants_name = False
     start_text = _fill_lines(start_lines, name, greet_first=wants_name)
-    if wants_name and not start_text:
-        start_text = rules.greeting.format(**_template_values(name, greet=False))
-    if start_text:
-        _insert_start(items, start_text, greeting, multiline)
+    if wants_name and not start_text:  # "Hi Dana," on top: "Hi Dana, sorry, ..."
+        _insert_start(items, rules.greeting.format(**_template_values(name, greet=False)),
+                      None, multiline)
+        if not multiline and len(items) > 1 and items[0][1].endswith(","):
+            items[1][1] = _lower_first(items[1][1])
+    elif start_text:  # after the agent's own opening ("Hi Ana,", "Sorry Dana,")
+        opening = greeting.end() if greeting else (
+            _opening_address(items[0][1], name) if items else None)
+        _insert_start(items, start_text, opening, multiline)
     if end_lines:
         _insert_end(items, _fill_lines(end_lines, name, greet_first=False), multiline)
 
@@ -488,13 +510,34 @@ def _rewrite(doc: _Doc, rules: Rules, fired: Mapping[str, list[_Hit]], name: str
     return re.sub(r"\n{3,}", "\n\n", out).strip()
 
 
+_Lines = dict[int, list[tuple[str, str | None]]]  # by sentence: (line, line_when_missing)
+
+
+def _lines_needed(doc: _Doc, rules: Rules, edits: Mapping[int, list[tuple[int, int, str]]],
+                  dropped: set[int], planned: _Lines, name: str,
+                  upset: bool) -> dict[int, list[str]]:
+    """The rule lines to add after each sentence. A line with `line_when_missing` is
+    added only when that rule still fires on the rewrite without it: "I'll check in
+    with you [on Friday]" is not added to a draft that already says "I'll call you at
+    3pm", so the rewrite never makes a second promise."""
+    keys = list(dict.fromkeys(key for lines in planned.values() for _, key in lines if key))
+    needed: Mapping[str, object] = {}
+    if keys:
+        bare = {i: [line for line, key in lines if key is None] for i, lines in planned.items()}
+        text = "".join(sep + t for sep, t in _assemble(doc, edits, dropped, bare)).strip()
+        which = [rules.rule(key) for key in keys]
+        needed = _evaluate(_Doc(text), rules, name, upset, which) if text else dict.fromkeys(keys)
+    return {i: [line for line, key in lines if key is None or key in needed]
+            for i, lines in planned.items()}
+
+
 def _plan_edits(doc: _Doc, rules: Rules, fired: Mapping[str, list[_Hit]], name: str) -> tuple[
-        dict[int, list[tuple[int, int, str]]], set[int], dict[int, list[str]]]:
+        dict[int, list[tuple[int, int, str]]], set[int], _Lines]:
     """Word edits by sentence, sentences to drop, and rule lines to add after a sentence."""
     edits: dict[int, list[tuple[int, int, str]]] = {}
     to_drop: dict[int, list[_Hit]] = {}
     kept: dict[int, list[_Hit]] = {}  # wording a `keep` rule flagged: worth keeping
-    after: dict[int, list[str]] = {}
+    after: _Lines = {}
     for rule in rules.rules:
         hits = [h for h in fired.get(rule.key, ()) if h.end > h.start]
         if not hits:
@@ -511,8 +554,12 @@ def _plan_edits(doc: _Doc, rules: Rules, fired: Mapping[str, list[_Hit]], name: 
             if words is not None:
                 edits.setdefault(index, []).append((hit.start, hit.end, words))
         if rule.fires == "found" and rule.line:
-            after.setdefault(doc.sentence_at(hits[0].start), []).append(
-                _fill_lines([rule.line], name, greet_first=False))
+            lines = after.setdefault(doc.sentence_at(hits[-1].start), [])
+            # A line that answers the rule's `unless` ("What I can do instead...") goes
+            # first, within the sentence after the match that `unless` looks at.
+            lines.insert(0 if rule.unless is not None else len(lines),
+                         (_fill_lines([rule.line], name, greet_first=False),
+                          rule.line_when_missing))
     dropped: set[int] = set()
     for index, hits in to_drop.items():
         clauses = _clauses(doc, index, hits)
@@ -681,23 +728,73 @@ def _fill_lines(lines: Sequence[str | None], name: str, greet_first: bool) -> st
     return " ".join(filled)
 
 
-def _insert_start(items: list[list[str]], text: str, greeting: re.Match[str] | None,
+def _insert_start(items: list[list[str]], text: str, opening: int | None,
                   multiline: bool) -> None:
-    """After the greeting if the draft opens with one, else at the very top."""
+    """After the opening (greeting) that ends at `opening` in the first item, else at
+    the very top."""
     paragraph = "\n\n" if multiline else " "
-    if greeting is None:
+    if opening is None or not items:
         if items:
             items[0][0] = paragraph
         items.insert(0, ["", text])
         return
     first = items[0][1]
-    rest = first[greeting.end():].strip()
+    rest = first[opening:].strip()
     if not rest:
         items.insert(1, [paragraph, text])
         return
-    items[0][1] = first[:greeting.end()]
+    items[0][1] = first[:opening]
     items.insert(1, [" ", text])
     items.insert(2, [" ", _capitalise(rest)])
+
+
+# "Sorry Dana," or "I'm so sorry, Mr Okafor!" opening a reply: the agent's own greeting.
+_APOLOGY_ADDRESS_RE = re.compile(
+    r"(?i:(?:I'm |I am |we're |we are )?(?:so |really |very |truly |terribly )?"
+    r"(?:sorry|apologies|my apologies)(?: again)?),? "
+    r"(?P<who>(?:(?:Mr|Mrs|Ms|Mx|Dr|Miss|Prof)\.? )?[A-Z][a-z][\w'\u2019-]*"
+    r"(?: [A-Z][\w'\u2019-]+)?)\s*[,!:;\u2013\u2014-]")
+_NOT_A_NAME = frozenset(
+    "unfortunately however but again though thanks please sadly honestly truly everyone "
+    "folks all team guys".split())
+# The name alone opening a reply: "Dana, ..." (only when the customer's name is known).
+_NAME_ADDRESS_RE = re.compile(r"(?P<who>[^\W\d_][\w'.\u2019-]*(?: [^\W\d_][\w'.\u2019-]*){0,2})"
+                              r"\s*[,!:]")
+
+
+def _opening_address(text: str, name: str) -> int | None:
+    """Where an opening that addresses the customer ends: an apology with a name
+    ("Sorry Dana,") or the customer's own name ("Dana, ..."); None otherwise."""
+    m = _APOLOGY_ADDRESS_RE.match(text)
+    if m and m.group("who").split()[0].casefold() not in _NOT_A_NAME:
+        return m.end()
+    m = _NAME_ADDRESS_RE.match(text)
+    if m and name and (regex := _name_regex(name)) is not None:
+        who = _lower(m.group("who").translate(_MATCH_TABLE))
+        words = who.split()
+        while words and words[0].strip(".") in _TITLES:
+            words = words[1:]
+        if words and regex.fullmatch(" ".join(words)) and m.group("who")[:1].isupper():
+            return m.end()
+    return None
+
+
+# Words that may start a sentence and go on in lower case after "Hi Dana Lee,".
+_COMMON_OPENERS = frozenset(
+    "sorry apologies thanks thank unfortunately sadly we we're we've we'll we'd our your you "
+    "you're you've you'll the this that these those it it's there there's here here's please "
+    "just so as yes no ok okay good great after following regarding about my a an again "
+    "really firstly first sure of in on when if once can could would hope hopefully many "
+    "today further".split())
+
+
+def _lower_first(text: str) -> str:
+    """The text with its first word in lower case if it is a common word ("Sorry" ->
+    "sorry"); names, "I" and anything unusual keep their capital."""
+    m = re.match(r"\s*([A-Z][a-z'\u2019]*)(?![\w'\u2019])", text)
+    if not m or m.group(1).casefold().replace("\u2019", "'") not in _COMMON_OPENERS:
+        return text
+    return text[:m.start(1)] + m.group(1)[0].lower() + text[m.start(1) + 1:]
 
 
 def _insert_end(items: list[list[str]], text: str, multiline: bool) -> None:
@@ -921,16 +1018,23 @@ class _CoachReader(_Reader):
             if any(r.key == rule.key for r in rules):
                 self.fail(path + (i, "key"), f"duplicate rule key {rule.key!r}")
             rules.append(rule)
+        missing = [r.key for r in rules if r.fires == "missing"]
+        for i, rule in enumerate(rules):
+            if rule.line_when_missing is not None and rule.line_when_missing not in missing:
+                self.fail(path + (i, "line_when_missing"),
+                          f"{rule.line_when_missing!r} is not a rule that fires when missing "
+                          f"(one of: {', '.join(missing) or 'none'})")
         return tuple(rules)
 
     def rule(self, value: Any, path: KeyPath) -> Rule:
         item = self.mapping(value, path, ["key", "title", "why", "suggestion", "severity"],
                             ["fires", "patterns", "unless", "with", "quote", "upset_only",
-                             "fix", "replace", "line", "place"])
+                             "fix", "replace", "line", "place", "line_when_missing"])
         key = self.key_name(self.text(item["key"], path + ("key",)), path + ("key",))
         fires = self.choice(item.get("fires", "found"), path + ("fires",), FIRES)
         allowed_fields = {
-            "found": {"patterns", "unless", "fix", "replace", "line", "place"},
+            "found": {"patterns", "unless", "fix", "replace", "line", "place",
+                      "line_when_missing"},
             "missing": {"patterns", "with", "quote", "fix", "replace", "line", "place"},
             "name_missing": set(),
         }[fires] | {"key", "title", "why", "suggestion", "severity", "fires", "upset_only"}
@@ -939,6 +1043,8 @@ class _CoachReader(_Reader):
                 self.fail(path + (field,), f"not used by a rule that fires when {fires}")
         if fires != "name_missing" and "patterns" not in item:
             self.fail(path, "missing 'patterns'")
+        if "line_when_missing" in item and "line" not in item:
+            self.fail(path + ("line_when_missing",), "needs a 'line' to add")
         fix = self.choice(item.get("fix", "keep"), path + ("fix",),
                           FIXES if fires == "found" else ("replace", "keep"))
         place = self.choice(item.get("place", "here" if fires == "found" else "end"),
@@ -967,6 +1073,9 @@ class _CoachReader(_Reader):
             line=(self.line_template(item["line"], path + ("line",))
                   if "line" in item else None),
             place=place,
+            line_when_missing=(self.key_name(self.text(item["line_when_missing"], path + (
+                "line_when_missing",)), path + ("line_when_missing",))
+                if "line_when_missing" in item else None),
         )
 
     def strength_list(self, value: Any, path: KeyPath,

@@ -32,9 +32,12 @@ SEVERITY_MARK = {"change": ":large_orange_circle: Change",
                  "consider": ":large_blue_circle: Consider"}
 
 
-def review_blocks(review: Review, millis: float) -> Blocks:
-    """Findings with the exact words, the reasons and better phrasings; then a rewrite."""
+def review_blocks(review: Review, millis: float, note: str = "") -> Blocks:
+    """Findings with the exact words, the reasons and better phrasings; then a rewrite.
+    `note` (plain text) is shown first, in a context line."""
     out: Blocks = [header("Reply check")]
+    if note:
+        out.append(context(escape(note)))
     if review.strengths:
         out.append(section(":white_check_mark: *What works*: "
                            + escape(" · ".join(review.strengths))))
@@ -55,24 +58,29 @@ def review_blocks(review: Review, millis: float) -> Blocks:
 
 
 def _case_context(deps: Deps, team_id: str, user_id: str, here: str | None,
-                  words: str) -> tuple[Case | None, str]:
+                  words: str) -> tuple[Case | None, str, str]:
     """`#12 draft…` checks the draft against case 12's customer and feeling, when the
-    person may see case 12 without asking Slack (otherwise the draft is checked alone)."""
+    person may see case 12 without asking Slack. Otherwise the draft is checked alone,
+    with a note that says so in the same words whether or not case 12 exists.
+
+    Returns (the case or None, the draft, the note or "")."""
     first, _, rest = words.partition(" ")
     found = parse_number(first.lstrip("#")) if first.startswith("#") else None
     if found is None:
-        return None, words
+        return None, words, ""
     try:
         case = deps.lifecycle.get(team_id, found)
     except NotFound:
-        return None, rest
-    return (case if sees_case(deps, case, user_id, here) else None), rest
+        case = None
+    if case is not None and sees_case(deps, case, user_id, here):
+        return case, rest.strip(), ""
+    return None, rest.strip(), f"No case #{found} that you can see: checked the draft on its own."
 
 
 def review(deps: Deps, team_id: str, user_id: str, draft: str,
            here: str | None = None) -> tuple[Blocks | None, str]:
     """The check as blocks, or (None, a message saying what to send)."""
-    case, draft = _case_context(deps, team_id, user_id, here, plain(draft).strip())
+    case, draft, note = _case_context(deps, team_id, user_id, here, plain(draft).strip())
     if not draft:
         return None, (f"Paste the reply you're about to send: `{COMMAND} check Hi Dana, I'm "
                       "so sorry…` (start with `#12` to check it against case 12).")
@@ -81,7 +89,7 @@ def review(deps: Deps, team_id: str, user_id: str, draft: str,
     started = time.perf_counter()
     result = check(draft, deps.coach, customer_name=case.customer if case else None,
                    customer_upset=(case.emotion != "calm") if case else True)
-    return review_blocks(result, (time.perf_counter() - started) * 1000), ""
+    return review_blocks(result, (time.perf_counter() - started) * 1000, note), ""
 
 
 @subcommand("check", f"{COMMAND} check [#N] <draft reply>",

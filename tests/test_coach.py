@@ -86,6 +86,19 @@ def test_a_good_reply_passes_with_no_findings_and_its_strengths_listed(rules):
     ("My colleague should have told you about the fee.", "My colleague should have"),
     ("It's the supplier's fault, we're just the reseller.", "It's the supplier's fault"),
     ("I'm afraid it's out of my hands.", "out of my hands"),
+    ("It's our policy not to refund delivery charges.", "It's our policy not to"),
+    ("Our policy says no refunds after 30 days.", "Our policy says no"),
+    ("Policy states that we only refund within 14 days.", "Policy states that we only"),
+    ("Our computers were down, which is why it happened.", "Our computers were down"),
+    ("I'm afraid that's just how the system works.", "that's just how the system works"),
+    ("The warehouse sent the wrong item.", "The warehouse sent the wrong"),
+    ("Billing made a mistake.", "Billing made a mistake"),
+    ("Accounts must have made an error.", "Accounts must have made an error"),
+    ("Whoever you spoke to last time got it wrong.", "Whoever you spoke to"),
+    ("The person you spoke to before shouldn't have told you that.",
+     "The person you spoke to before shouldn't have"),
+    ("That's a question for the billing department.",
+     "That's a question for the billing department"),
 ])
 def test_blame_passed_to_policy_system_team_or_colleague_is_quoted(rules, draft, quote):
     found = [f for f in check(draft, rules).findings if f.key == "blame"]
@@ -98,6 +111,10 @@ def test_blame_passed_to_policy_system_team_or_colleague_is_quoted(rules, draft,
     "I've asked our billing team to refund you today.",
     "Our system is down right now, so I'll take your number and call you back by 4pm.",
     "There's no excuse for our driver being rude to you.",
+    "I'm sorry our website was down this morning; I've placed the order for you.",
+    "I'm sorry our courier lost your parcel.",
+    "Our warehouse sent the wrong size, and that's our mistake.",
+    "Our policy says you can return it within 60 days, so I've booked a collection.",
 ])
 def test_a_positive_policy_or_working_with_a_team_is_not_blame(rules, draft):
     assert "blame" not in keys(rules, draft)
@@ -111,6 +128,16 @@ def test_a_positive_policy_or_working_with_a_team_is_not_blame(rules, draft):
     "If the line drops again, contact us again.",
     "If you have any further questions, please do not hesitate to contact us.",
     "If anything else looks wrong, let me know.",
+    "If you have a concern, you are welcome to call back.",
+    "You're welcome to ring back any time.",
+    "You can always call back.",
+    "Call us if it happens again.",
+    "Get back to us if it's still not working.",
+    "Feel free to get back to me if the parcel doesn't turn up.",
+    "Check back with us next week.",
+    "Please follow up with us if you don't see the refund.",
+    "Our helpline is open 24/7 if anything else comes up.",
+    "We're here if you need us.",
 ])
 def test_follow_up_handed_back_to_the_customer_is_callback_burden(rules, draft):
     assert "callback_burden" in keys(rules, draft)
@@ -122,6 +149,12 @@ def test_follow_up_handed_back_to_the_customer_is_callback_burden(rules, draft):
     "Let me know if 3pm tomorrow works for you and I'll call you then.",
     "You can reach me directly on 0800 555 0199.",
     "I'll call back later today to check.",
+    "You don't need to call us: I'll call you at 3pm today.",
+    "There's no need to contact us again, I'll ring you at 3pm today.",
+    "I'll call you at 3pm today. If that time doesn't work for you, just let me know and "
+    "I'll pick another.",
+    "As soon as the courier gets back to us I'll let you know.",
+    "Please reply with photos of the damage; I'll call you at 3pm today either way.",
 ])
 def test_the_agent_calling_back_or_asking_if_a_time_suits_is_not_callback_burden(rules, draft):
     assert "callback_burden" not in keys(rules, draft)
@@ -211,6 +244,9 @@ def test_a_vague_next_step_is_quoted(rules, draft, quote):
     "I'll ring you back within 30 minutes.", "I'll check in with you on Friday.",
     "The engineer will come on 12 June between 8am and 10am.",
     "I've booked you in for Saturday 9am.", "Your new appointment is Monday at 2pm.",
+    "You don't need to call us: I'll call you at 3pm today.",
+    "There's no need to contact us again, I'll ring you at 3pm today.",
+    "I've asked the bank to contact us if it bounces, and I'll call you on Friday at 10am.",
 ])
 def test_a_day_or_time_with_a_commitment_is_a_concrete_next_step(rules, draft):
     assert "vague_next_step" not in keys(rules, draft)
@@ -233,9 +269,34 @@ def test_a_past_date_or_a_time_for_the_customer_to_call_is_not_a_next_step(rules
     "That's not possible.",
     "There's nothing more we can do.",
     "Unfortunately, we don't do exchanges on sale items. Is there anything else I can help with?",
+    "Unfortunately there's nothing we can offer.",
+    "Refunds aren't something we do.",
+    "We're not in a position to refund you.",
 ])
 def test_what_we_cannot_do_with_no_offer_is_cant_only(rules, draft):
     assert "cant_only" in keys(rules, draft)
+
+
+@pytest.mark.parametrize("follow_up", [
+    "I'll email you by 3pm today.", "We will contact you tomorrow at 10am.",
+    "I'll be in touch on Friday at 10am.", "I'll personally call you at noon.",
+    "Your case number is 1234 and I'll update you Friday at 10am.",
+])
+def test_a_follow_up_with_a_time_is_not_an_offer_so_the_limit_is_still_flagged(rules, follow_up):
+    draft = ("I'm sorry, I understand how frustrating this is. Unfortunately we can't refund "
+             f"this. {follow_up}")
+    review = check(draft, rules)
+    assert review.keys == ("cant_only",)
+    assert "[an option you can offer]" in review.rewrite and follow_up in review.rewrite
+
+
+def test_an_offer_counts_only_in_the_sentence_of_the_limit_or_the_next(rules):
+    offer = "What I can do is send you a £10 voucher today."
+    assert "cant_only" not in keys(rules, f"We can't refund the postage. {offer}")
+    assert "cant_only" not in keys(rules, f"The refund isn't possible. I am sorry. {offer}")
+    assert "cant_only" not in keys(rules, f"We can't refund it. Nor the postage. {offer}")
+    assert "cant_only" in keys(rules, f"{offer} The parcel left us on Monday and was signed "
+                                      "for. We can't refund the postage.")
 
 
 @pytest.mark.parametrize("draft", [
@@ -244,6 +305,8 @@ def test_what_we_cannot_do_with_no_offer_is_cant_only(rules, draft):
     "I can't wait to get this fixed for you.",
     "I can't apologise enough.",
     "We cannot be held responsible for items left in the vehicle.",
+    "I'm sorry we couldn't reach you yesterday; I'll call you at 10am tomorrow.",
+    "I tried your mobile but couldn't get through, so I'll try again at 3pm today.",
 ])
 def test_a_limit_with_an_offer_or_a_figure_of_speech_is_not_cant_only(rules, draft):
     assert "cant_only" not in keys(rules, draft)
@@ -419,6 +482,66 @@ def test_rewrite_pairs_a_limit_with_an_offer_placeholder(rules):
     assert "[an option you can offer]" in rewrite
 
 
+@pytest.mark.parametrize("draft", [
+    "I'm sorry, I understand how frustrating this is. I've refunded you and I'll call you at "
+    "3pm today. Call us if it happens again.",
+    "I'm sorry, I can see why you're upset. I'll ring you at 2pm. You can always call back.",
+    "I'm sorry, I understand how annoying this is. We'll look into it. Feel free to call us "
+    "back anytime.",
+])
+def test_the_rewrite_never_adds_a_second_promise(rules, draft):
+    review = check(draft, rules)
+    assert "callback_burden" in review.keys
+    assert len(re.findall(r"\[(?:by 3pm today|on Friday)\]", review.rewrite)) <= 1
+    if "vague_next_step" not in review.keys:  # the draft already says when
+        assert "[" not in review.rewrite, review.rewrite
+
+
+def test_the_rewrite_adds_the_check_in_when_the_hand_back_was_the_only_next_step(rules):
+    rewrite = check("I'm sorry, I understand how frustrating this is. I've fixed it. Call us "
+                    "if it happens again.", rules).rewrite
+    assert rewrite.count("[on Friday]") == 1 and "[by 3pm today]" not in rewrite
+    assert "Call us" not in rewrite
+
+
+def test_no_labelled_rewrite_makes_two_promises(rules):
+    for draft in bench_module().load_drafts():
+        rewrite = check(draft.draft, rules, customer_name=draft.customer_name,
+                        customer_upset=draft.customer_upset).rewrite
+        added = re.findall(r"\[(?:by 3pm today|on Friday)\]", rewrite)
+        limit = 1 if "vague_next_step" in draft.expect else 0
+        assert len(added) <= limit, (draft.draft, rewrite)
+
+
+@pytest.mark.parametrize(("draft", "name", "start"), [
+    ("Sorry Dana, I'll call you at 3pm today.", None,
+     "Sorry Dana, I can see how frustrating this has been for you. I'll call you"),
+    ("Sorry Dana, I'll call you at 3pm today.", "Dana Lee",
+     "Sorry Dana, I can see how frustrating this has been for you. I'll call you"),
+    ("I'm so sorry, Mr Okafor! I'll call you at 3pm today.", None,
+     "I'm so sorry, Mr Okafor! I can see how frustrating"),
+    ("Dana, we'll call you at 3pm today.", "Dana Lee",
+     "Dana, I'm sorry about what happened, and I'm taking care of it. I can see how"),
+    ("Hi Dana, I'll call you at 3pm today.", None,
+     "Hi Dana, I'm sorry about what happened"),
+    ("Unfortunately, we'll call you at 3pm today.", None, "I'm sorry about what happened"),
+])
+def test_rewrite_keeps_the_agents_own_opening_first(rules, draft, name, start):
+    assert check(draft, rules, customer_name=name).rewrite.startswith(start)
+
+
+@pytest.mark.parametrize(("draft", "start"), [
+    ("Sorry, I understand how frustrating this is. I'll call you at 3pm today.",
+     "Hi Dana Lee, sorry, I understand how"),
+    ("I understand how frustrating this is, sorry. I'll call you at 3pm today.",
+     "Hi Dana Lee, I understand how"),
+    ("Acme is sorry, I understand how frustrating this is. I'll call you at 3pm today.",
+     "Hi Dana Lee, Acme is sorry"),
+])
+def test_an_added_greeting_runs_on_in_lower_case_but_keeps_names_and_i(rules, draft, start):
+    assert check(draft, rules, customer_name="Dana Lee").rewrite.startswith(start)
+
+
 def test_a_name_with_braces_is_inserted_literally(rules):
     rewrite = check("Not my department.", rules, customer_name="{name} Corp").rewrite
     assert rewrite.startswith("{name} Corp, I'm sorry")
@@ -515,6 +638,10 @@ BROKEN = [
      lambda t: line_of(t, "fix: drop", after="fires: name_missing")),
     ("unknown rule in not_with", replace_once("not_with: [blame]", "not_with: [blam]"),
      "not_with[0]", "unknown rule key 'blam'", lambda t: line_of(t, "not_with: [blam]")),
+    ("line_when_missing naming a rule that fires when found",
+     replace_once("line_when_missing: vague_next_step", "line_when_missing: blame"),
+     "rules[1].line_when_missing", "'blame' is not a rule that fires when missing",
+     lambda t: line_of(t, "line_when_missing: blame")),
     ("unsupported version", replace_once("version: 1", "version: 2"),
      "version", "unsupported version 2", lambda t: line_of(t, "version: 2")),
     ("yaml syntax error", replace_once("version: 1", "version: 1\n  stray: indent"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from urllib.parse import quote
 
@@ -91,3 +92,37 @@ async def test_another_wording_promises_the_followup_as_it_stands_now(mend, slac
     await mend.settle()
     text = all_text(slack.responses[-1]["body"]["blocks"])
     assert "within 4 hours" in text and "tomorrow" not in text
+
+
+NO_CASE = "No case #{n} that you can see: checked the draft on its own."
+
+
+async def test_check_against_a_missing_case_says_the_draft_was_checked_alone(mend, slack_user):
+    reply = await slack_user.command("check #99 Sorry Dana, I'll call you at 3pm today.")
+    blocks = reply.json["blocks"]
+    assert_valid_blocks(blocks)
+    [note] = [b for b in blocks if b["type"] == "context" and "#99" in all_text([b])]
+    assert note["elements"][0]["text"] == NO_CASE.format(n=99)
+    assert blocks.index(note) == 1  # right under the header
+    assert "Customer's name" not in all_text(blocks)  # no case, so no name to check
+    # the rewrite keeps the agent's own opening first
+    assert "Sorry Dana, I can see how frustrating" in all_text(blocks)
+
+
+async def test_a_case_you_cannot_see_reads_exactly_like_one_that_does_not_exist(mend, slack_user):
+    await slack_user.command("for Dana Lee: charged twice for her order, she emailed us furious")
+    draft = "Sorry about that, I will call you tomorrow at 10am to confirm."
+    hidden = await slack_user.command(f"check #1 {draft}", user_id="U2", channel_id="C9")
+    missing = await slack_user.command(f"check #2 {draft}", user_id="U2", channel_id="C9")
+    hidden_text, missing_text = all_text(hidden.json["blocks"]), all_text(missing.json["blocks"])
+    assert NO_CASE.format(n=1) in hidden_text and NO_CASE.format(n=2) in missing_text
+    assert "Dana" not in hidden_text  # the hidden case's customer is not used
+    strip = re.compile(r"#\d|Checked in [\d.]+ ms")
+    assert strip.sub("", hidden_text) == strip.sub("", missing_text)
+
+
+async def test_a_case_you_can_see_gets_no_note(mend, slack_user):
+    await slack_user.command("for Dana Lee: charged twice for her order, she emailed us furious")
+    reply = await slack_user.command("check #1 Sorry about that, I will call you tomorrow at "
+                                     "10am to confirm.")
+    assert "that you can see" not in all_text(reply.json["blocks"])
