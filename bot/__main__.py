@@ -18,6 +18,7 @@ from bot.playbook import PlaybookError
 from bot.store import StoreError
 
 EXIT_CONFIG = 2
+CHECK_SECONDS = 5
 log = logging.getLogger("mend")
 
 
@@ -25,26 +26,34 @@ async def run(settings) -> None:
     from bot.app import Mend
 
     mend = await Mend.start(settings)
-    try:
-        await mend.check_slack()
-    except ConfigError:
-        await mend.close()
-        raise
-    # Everything loaded so far lives for the whole run: keep it out of the
-    # collector's way so full collections don't pause request handling.
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)  # fewer young collections under load
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
+        await _check_slack(mend)
+        if stop.is_set():
+            return
+        # Everything loaded so far lives for the whole run: keep it out of the
+        # collector's way so full collections don't pause request handling.
+        gc.freeze()
+        gc.set_threshold(50_000, 20, 100)  # fewer young collections under load
         if settings.socket_mode:
             await _run_socket(mend, stop)
         else:
             await _run_http(mend, settings, stop)
     finally:
         await mend.close()
+
+
+async def _check_slack(mend) -> None:
+    """A refused token stops start-up (ConfigError); a Slack that doesn't answer
+    within a few seconds doesn't hold it up."""
+    try:
+        await asyncio.wait_for(mend.check_slack(), CHECK_SECONDS)
+    except TimeoutError:
+        log.warning("Slack did not answer the token check within %s s; starting anyway",
+                    CHECK_SECONDS)
 
 
 async def _run_http(mend, settings, stop: asyncio.Event) -> None:

@@ -24,12 +24,18 @@ class WithholdContent(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.name.startswith("mend") and not record.name.startswith("mend.slack"):
             return True  # Mend's own lines carry ids only
-        message = record.getMessage().lower()
+        try:
+            message = record.getMessage().lower()
+        except Exception:  # noqa: BLE001 - a library's malformed call: withhold, don't raise
+            message = "body"
         if any(noise.lower() in message for noise in NOISE):
             return False
         if any(marker in message for marker in MARKERS):
-            record.msg = "%s: line withheld (%d chars; may quote request content)"
-            record.args = (record.name, len(message))
+            error = record.exc_info[0].__name__ if record.exc_info and record.exc_info[0] else ""
+            record.msg = "%s: line withheld (%d chars; may quote request content)%s"
+            record.args = (record.name, len(message), f" [{error}]" if error else "")
+            # The traceback could quote the same content (a response URL, a body).
+            record.exc_info, record.exc_text = None, None
         return True
 
 

@@ -34,6 +34,7 @@ from bot.models import CLOSED, OPEN, Case, Nudge, Timer
 from bot.schedule import (
     DIGEST,
     ESCALATION,
+    FOLLOWUP,
     UPDATE,
     Hours,
     digest_moment,
@@ -197,9 +198,11 @@ class Nudger:
     def _zone_known(case: Case, timer: Timer, zones: dict, now: datetime) -> bool:
         """Wait for Slack to tell us the owner's timezone (the next sweeps ask again)
         rather than nudge them at 2 am; after a while, go ahead with the workspace's."""
-        if (case.owner_id or case.reporter_id) in zones:
-            return True
-        return now - from_iso(timer.at) >= UNKNOWN_ZONE_WAIT
+        if (case.owner_id or case.reporter_id) in zones or case.severity == "critical":
+            return True  # critical cases are nudged at any hour: no zone needed
+        # Counted from the follow-up's own due time, so later rungs don't wait again.
+        since = timer.due_key if timer.kind == FOLLOWUP else timer.at
+        return now - from_iso(since) >= UNKNOWN_ZONE_WAIT
 
     def _unassign(self, case: Case, now: datetime) -> None:
         latest = self.deps.store.case_by_id(case.team_id, case.id) or case

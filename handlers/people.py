@@ -11,6 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 log = logging.getLogger("mend.people")
 TTL_SECONDS = 6 * 3600
+NEGATIVE_TTL_SECONDS = 300  # after a failed users.info, ask again only this much later
 
 
 @dataclass(frozen=True)
@@ -28,10 +29,13 @@ class People:
     """users.info, remembered for a few hours per workspace and user; and the
     channels each person is in (users.conversations, for a few minutes)."""
 
-    def __init__(self, client: AsyncWebClient, ttl: float = TTL_SECONDS):
+    def __init__(self, client: AsyncWebClient, ttl: float = TTL_SECONDS,
+                 negative_ttl: float = NEGATIVE_TTL_SECONDS):
         self.client = client
         self.ttl = ttl
+        self.negative_ttl = negative_ttl
         self._cache: dict[tuple[str, str], tuple[float, Person]] = {}
+        self._failed: dict[tuple[str, str], float] = {}  # when users.info last failed
         self._channels: dict[tuple[str, str], tuple[float, tuple[str, ...]]] = {}
 
     def cached_channels(self, team_id: str, user_id: str) -> tuple[str, ...] | None:
@@ -71,18 +75,22 @@ class People:
 
     async def get(self, team_id: str, user_id: str) -> Person:
         """The person, from the cache or users.info. When Slack can't answer, what we
-        knew before (however old), else a guess marked `known=False`; a failure is
-        not remembered, so the next call asks again."""
+        knew before (however old), else a guess marked `known=False`; Slack is asked
+        again `negative_ttl` seconds after a failure, not at every call."""
         key = (team_id, user_id)
         person = self.cached(team_id, user_id)
         if person:
             return person
-        person = await self._fetch(user_id)
-        if person is None:
-            stale = self._cache.get(key)
-            return stale[1] if stale else Person(user_id, known=False)
-        self._cache[key] = (time.monotonic(), person)
-        return person
+        failed = self._failed.get(key)
+        if failed is None or time.monotonic() - failed >= self.negative_ttl:
+            person = await self._fetch(user_id)
+            if person is not None:
+                self._failed.pop(key, None)
+                self._cache[key] = (time.monotonic(), person)
+                return person
+            self._failed[key] = time.monotonic()  # not asked again at every sweep
+        stale = self._cache.get(key)
+        return stale[1] if stale else Person(user_id, known=False)
 
     async def _fetch(self, user_id: str) -> Person | None:
         try:

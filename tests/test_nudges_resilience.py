@@ -30,6 +30,7 @@ async def test_a_failed_users_info_does_not_make_the_owner_utc(mend, slack, slac
     slack.fail("users.info", error="internal_error")
     await sweep(mend)
     assert nudges(slack) == []  # waits to learn the owner's zone
+    mend.mend.deps.people.negative_ttl = 0  # as if five minutes had passed
     await sweep(mend)  # Slack answers now: LA, out of hours
     assert nudges(slack) == []
     clock.set(LA_MORNING)
@@ -37,15 +38,28 @@ async def test_a_failed_users_info_does_not_make_the_owner_utc(mend, slack, slac
     assert len(nudges(slack)) == 1
 
 
-async def test_a_users_info_failure_is_not_remembered(mend, slack, slack_user):
+async def test_a_users_info_failure_is_remembered_only_briefly(mend, slack, slack_user):
     people = mend.mend.deps.people
     slack.fail("users.info", error="internal_error")
     first = await people.get("T1", "U1")
-    second = await people.get("T1", "U1")
-    assert (first.known, second.known, second.tz) == (False, True, "America/Los_Angeles")
+    again = await people.get("T1", "U1")  # not asked again at once (every sweep would)
+    assert (first.known, again.known, len(slack.calls_to("users.info"))) == (False, False, 1)
+    people.negative_ttl = 0  # as if five minutes had passed
+    later = await people.get("T1", "U1")
+    assert (later.known, later.tz) == (True, "America/Los_Angeles")
     slack.fail("users.info", error="internal_error")
     assert (await people.get("T1", "U1")).tz == "America/Los_Angeles"  # cached, not asked
     assert len(slack.calls_to("users.info")) == 2
+
+
+async def test_a_critical_case_is_nudged_at_once_even_without_the_owners_zone(
+        mend, slack, slack_user, clock):
+    clock.set(LA_2AM)
+    await open_due(mend, slack_user, clock, due_in=timedelta(0),
+                   text="customer Acme: the outage is critical, order lost")
+    slack.fail("users.info", error="user_not_found", times=None)
+    await sweep(mend)
+    assert len(nudges(slack)) == 1
 
 
 async def test_an_owner_slack_cannot_describe_for_an_hour_is_nudged_in_workspace_time(

@@ -102,7 +102,7 @@ def _rows_in_main_file(path) -> int:
     conn = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
     try:
         return conn.execute("SELECT COUNT(*) FROM cases").fetchone()[0]
-    except sqlite3.OperationalError:  # not even the schema has been copied yet
+    except sqlite3.DatabaseError:  # not copied yet, or being copied right now
         return 0
     finally:
         conn.close()
