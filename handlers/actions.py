@@ -147,12 +147,14 @@ async def open_modal(deps: Deps, click: Click, number: int) -> None:
     await show_modal(deps, click, number, view)
 
 
-async def clicker_tz(deps: Deps, click: Click) -> str | None:
-    """The clicker's timezone if Slack says it soon enough: the trigger id expires 3 s
-    after the click. Later, the lookup still fills the cache the submission reads."""
-    person = deps.people.cached(click.team_id, click.user_id)
+async def clicker_tz(deps: Deps, click: Click, user_id: str | None = None) -> str | None:
+    """The clicker's timezone (or `user_id`'s) if Slack says it soon enough: the trigger
+    id expires 3 s after the click. Later, the lookup still fills the cache the
+    submission reads."""
+    user_id = user_id or click.user_id
+    person = deps.people.cached(click.team_id, user_id)
     if person is None:
-        lookup = deps.tasks.spawn(deps.people.get(click.team_id, click.user_id),
+        lookup = deps.tasks.spawn(deps.people.get(click.team_id, user_id),
                                   name="clicker-tz")
         done, _ = await asyncio.wait({lookup}, timeout=TZ_WAIT)
         person = lookup.result() if done and not lookup.exception() else None
@@ -242,7 +244,8 @@ async def open_snooze(deps: Deps, click: Click, number: int) -> None:
     message = {"channel": (click.body.get("channel") or {}).get("id", ""),
                "ts": (click.body.get("message") or {}).get("ts", "")}
     view = case_blocks.snooze_modal(case, choice, labels.get(choice, "later"), message, due)
-    tz = await clicker_tz(deps, click)
+    # "Tomorrow morning" is the morning of whoever the reminder comes back to.
+    tz = await clicker_tz(deps, click, case.owner_id or click.user_id)
     await show_modal(deps, click, number,
                      case_blocks.with_metadata(view, tz=tz) if tz else view)
 

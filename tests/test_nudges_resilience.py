@@ -150,3 +150,23 @@ async def test_an_escalation_on_monday_counts_only_working_hours_as_late(
     await sweep(mend)
     [escalation] = [m for m in nudges(slack) if "<@ULEAD>" in all_text(m["blocks"])]
     assert "overdue by 4h 00m" in all_text(escalation["blocks"])
+
+
+async def test_a_lead_snoozing_until_tomorrow_morning_means_the_owners_morning(
+        mend, slack, slack_user, clock):
+    from handlers.ids import Action, Block, Callback
+    from tests.test_case_reminders import press
+
+    mend.store.set_leads("T1", ["U2"], "U0", "2026-11-26T00:00:00.000000Z")  # U2: Kolkata
+    await open_due(mend, slack_user, clock, due_in=timedelta(0))  # owned by U1, Los Angeles
+    await sweep(mend)
+    [nudge] = nudges(slack)
+    await press(slack_user, mend, Action.NUDGE_SNOOZE_MORNING, nudge, user="U2")
+    view = slack.calls_to("views.open")[-1].arg("view")
+    await slack_user.view_submission(
+        Callback.SNOOZE, {Block.SNOOZE_REASON: {Action.TEXT: {"type": "plain_text_input",
+                                                              "value": ""}}},
+        user_id="U2", private_metadata=view["private_metadata"])
+    await mend.settle()
+    due = mend.store.case_by_number("T1", 1).next_followup_at
+    assert due == "2026-11-27T17:00:00.000000Z"  # Friday 09:00 in Los Angeles
