@@ -393,8 +393,23 @@ _NEGATIONS = frozenset("""
 """.split())
 # A negation's reach ends at punctuation or a word that turns the sentence around.
 _NEGATION_STOPS = frozenset({"but", "though", "although", "yet", "however", "and", "so"})
-# "never been so angry", "never seen her this upset": "never" that stresses, not denies.
-_INTENSIFIED = frozenset({"been", "felt", "seen", "heard", "had"})
+# A negation that stresses the cue rather than denying it, told by the word after it:
+# "never been so angry", "no wonder she's furious", "no doubt critical", "can't believe
+# how angry she is", "can't stop crying", "won't stop shouting", "not only upset".
+_INTENSIFIED = {
+    "never": frozenset({"been", "felt", "seen", "heard", "had"}),
+    "no": frozenset({"wonder", "doubt", "question", "surprise"}),
+    "without": frozenset({"doubt"}),
+    "not": frozenset({"only", "just", "surprised", "surprising", "surprisingly"}),
+    "cant": frozenset({"believe"}),
+    "cannot": frozenset({"believe"}),
+    "couldnt": frozenset({"believe"}),
+}
+_STOP = frozenset({"stop", "stops", "stopped", "stopping"})
+# "couldn't be more upset", "can't get any angrier", "couldn't be angrier": a comparison
+# nothing could top. "couldn't be less upset" and "can't be angry" stay denials.
+_COULD_NOT = frozenset({"cant", "cannot", "couldnt"})
+_BE = frozenset({"be", "feel", "get", "look", "sound", "have", "been"})
 NEGATION_REACH = 3
 
 
@@ -407,11 +422,26 @@ def _negated(tokens: tuple[str, ...], position: int) -> bool:
     for i in range(position - 1, max(-1, position - 1 - NEGATION_REACH), -1):
         token = tokens[i]
         if token in _NEGATIONS:
-            follows = tokens[i + 1] if i + 1 < len(tokens) else ""
-            return not (token == "never" and follows in _INTENSIFIED)
+            return not _intensifies(tokens, i, position)
         if token in _NEGATION_STOPS or not token[0].isalnum():
             return False
     return False
+
+
+def _intensifies(tokens: tuple[str, ...], at: int, cue: int) -> bool:
+    """Whether the negation at `at` stresses the cue at `cue` instead of denying it."""
+    token, follows = tokens[at], tokens[at + 1]  # the cue comes after, so at + 1 exists
+    if follows in _STOP or follows in _INTENSIFIED.get(token, ()):
+        return True
+    if token not in _COULD_NOT:
+        return False
+    j = at + 1
+    while j < cue and tokens[j] in _BE:
+        j += 1
+    if j == at + 1:
+        return False
+    # "be more upset", "get any angrier"; or the cue itself a comparative ("angrier")
+    return tokens[j] in ("more", "any") if j < cue else tokens[cue].endswith("er")
 
 
 _ORDINAL_RE = re.compile(r"(\d{1,4})(?:st|nd|rd|th)\Z")

@@ -8,8 +8,9 @@ Rules (plain Python, no Slack):
   lead may close any case with a reason; step five of the checklist is the
   latest resolution's satisfaction check (resolving and reopening clear it);
 - a reminder's answer (done, snooze) applies only to the follow-up it was
-  sent for; a new owner of an overdue case gets the follow-up due now, so
-  the reminders start again for them;
+  sent for; a new owner of an overdue case gets a follow-up of their own,
+  due `remind_every` later (the old one counts as missed, once), so they
+  are reminded when it falls due and can be on time;
 - every change is one compare-and-set with its timeline event, so a race or
   a retried click or form (`once_key`) changes nothing twice.
 """
@@ -174,8 +175,11 @@ class Lifecycle:
         also: tuple = ()
         if owner and case.next_followup_at and from_iso(case.next_followup_at) < now:
             # The reminders, escalation and unassignment of an overdue follow-up were
-            # the old owner's: the new owner gets it due now, and a ladder of their own.
-            due = to_iso(now)
+            # the old owner's, and so is the miss (this event ends it, once, in the
+            # stats). The new owner gets a follow-up of their own with a ladder of its
+            # own, due after the pause between reminders: a fair chance to be on time,
+            # and their first reminder comes when it falls due.
+            due = to_iso(now + self.playbook.nudges.remind_every)
             changes["next_followup_at"] = due
             expect["next_followup_at"] = case.next_followup_at
             timers = (followup_timer(due),)
@@ -364,6 +368,10 @@ class Lifecycle:
                             also=((target.id, "note", {"text": case.summary,
                                                         "from_case": number}),))
         if not done.changed:
+            now = self.get(team_id, into)
+            if now.status not in (OPEN, RESOLVED):  # the note was not added, nor the close
+                raise Refused(f"Case #{into} was {now.status} just now, so case #{number} "
+                              "was not added to it; it stays open.")
             return done
         return Done(self.get(team_id, into), before=target)
 

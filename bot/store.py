@@ -252,6 +252,10 @@ def _followup_ended(alias: str) -> str:
             f"'reopened') THEN NULLIF(MIN({_followup_in_force(a)}, {a}.at), {a}.at) END")
 
 
+class _Abandoned(Exception):
+    """A change found a case it also writes to closed: roll the whole change back."""
+
+
 class Store:
     """Owns one SQLite database file for Mend."""
 
@@ -473,8 +477,11 @@ class Store:
         (so of two simultaneous "take ownership" clicks, exactly one wins), or
         when `once_key` was seen already (a retried submission is applied once).
         In the same transaction: the timeline event, the checklist steps to
-        `tick` (each with its event) and `untick`, and `also` more events
-        (case id, kind, detail), e.g. the note a merge adds to the other case.
+        `tick` (each with its event) and `untick` (each that was ticked with a
+        `step_undone` event giving `kind` as its reason), and `also` more events
+        (case id, kind, detail), e.g. the note a merge adds to the other case. A
+        case in `also` must still be open or resolved: if one is not (a lead closed
+        the merge's target meanwhile), nothing at all is written and None is returned.
         """
         assignments = ", ".join(f"{col} = ?" for col in changes)
         checks = "".join(
@@ -483,35 +490,45 @@ class Store:
         )
         params = [*changes.values(), at, team_id, case_id,
                   *(v for v in expect.values() if v is not None)]
-        with self._tx() as conn:
-            if once_key and self._seen(conn, team_id, once_key):
-                return None
-            rows = conn.execute(
-                f"UPDATE cases SET {assignments}, updated_at = ? "
-                f"WHERE team_id = ? AND id = ?{checks} RETURNING {CASE_COLUMNS}",
-                params,
-            ).fetchall()
-            if not rows:
-                return None
-            if once_key:
-                conn.execute("INSERT INTO seen (team_id, key, at) VALUES (?, ?, ?)",
-                             [team_id, once_key, at])
-            for step in tick:
-                if conn.execute(
-                        "INSERT OR IGNORE INTO steps (team_id, case_id, step, done_by, done_at) "
-                        "VALUES (?, ?, ?, ?, ?)", [team_id, case_id, step, actor_id, at]
-                ).rowcount == 1:
-                    self._event(conn, team_id, case_id, at, actor_id, "step_done",
-                                {"step": step})
-            conn.executemany("DELETE FROM steps WHERE team_id = ? AND case_id = ? AND step = ?",
-                             [(team_id, case_id, step) for step in untick])
-            self._event(conn, team_id, case_id, at, actor_id, kind, detail)
-            for other, other_kind, other_detail in also:
-                conn.execute("UPDATE cases SET updated_at = ? WHERE team_id = ? AND id = ?",
-                             [at, team_id, other])
-                self._event(conn, team_id, other, at, actor_id, other_kind, other_detail)
-            _add_timers(conn, team_id, case_id, timers)
-        return Case(*rows[0])
+        try:
+            with self._tx() as conn:
+                if once_key and self._seen(conn, team_id, once_key):
+                    return None
+                rows = conn.execute(
+                    f"UPDATE cases SET {assignments}, updated_at = ? "
+                    f"WHERE team_id = ? AND id = ?{checks} RETURNING {CASE_COLUMNS}",
+                    params,
+                ).fetchall()
+                if not rows:
+                    return None
+                if once_key:
+                    conn.execute("INSERT INTO seen (team_id, key, at) VALUES (?, ?, ?)",
+                                 [team_id, once_key, at])
+                for step in tick:
+                    if conn.execute(
+                            "INSERT OR IGNORE INTO steps (team_id, case_id, step, done_by, "
+                            "done_at) VALUES (?, ?, ?, ?, ?)",
+                            [team_id, case_id, step, actor_id, at]).rowcount == 1:
+                        self._event(conn, team_id, case_id, at, actor_id, "step_done",
+                                    {"step": step})
+                self._event(conn, team_id, case_id, at, actor_id, kind, detail)
+                for step in untick:  # after the change they follow from
+                    if conn.execute(
+                            "DELETE FROM steps WHERE team_id = ? AND case_id = ? AND step = ?",
+                            [team_id, case_id, step]).rowcount == 1:
+                        self._event(conn, team_id, case_id, at, actor_id, "step_undone",
+                                    {"step": step, "reason": kind})
+                for other, other_kind, other_detail in also:
+                    if conn.execute(
+                            "UPDATE cases SET updated_at = ? WHERE team_id = ? AND id = ? "
+                            "AND status IN ('open', 'resolved')",
+                            [at, team_id, other]).rowcount != 1:
+                        raise _Abandoned  # rolls the whole change back
+                    self._event(conn, team_id, other, at, actor_id, other_kind, other_detail)
+                _add_timers(conn, team_id, case_id, timers)
+                return Case(*rows[0])
+        except _Abandoned:
+            return None
 
     def add_event(self, team_id: str, case_id: int, actor_id: str | None, kind: str,
                   detail: dict[str, Any], at: str, once_key: str | None = None) -> bool:

@@ -244,7 +244,9 @@ def _describe(event: Event, titles: dict[str, str]) -> str:
                                  f"({escape(str(d.get('error')))})"),
         "note": lambda: _note(d),
         "step_done": lambda: f"ticked *{step}*",
-        "step_undone": lambda: f"unticked *{step}*",
+        "step_undone": lambda: f"unticked *{step}*" + UNTICK_REASONS.get(
+            str(d.get("reason") or ""), f" ({escape(str(d['reason']))})" if d.get("reason")
+            else ""),
         "resolved": lambda: (f"resolved it: {escape(d.get('what') or 'no details')}; "
                              f"compensation: {escape(d.get('compensation') or 'none')} "
                              f"({ACCEPTED_LABELS.get(d.get('accepted'), '—')})"),
@@ -253,6 +255,13 @@ def _describe(event: Event, titles: dict[str, str]) -> str:
     }
     render = described.get(event.kind)
     return render() if render else escape(event.kind.replace("_", " "))
+
+
+# Why a change unticked a step by itself (resolving or reopening clears step five).
+UNTICK_REASONS = {
+    "resolved": " on resolving: the satisfaction follow-up of this resolution is still to do",
+    "reopened": " on reopening: the next resolution needs its own satisfaction follow-up",
+}
 
 
 NUDGE_WORDS = {

@@ -120,3 +120,12 @@ def test_timeline_explains_followups_updates_and_reminders():
     failed = line("nudge_failed", {"kind": "update", "rung": 0, "error": "not_in_channel"},
                   actor=None)
     assert "could not send the reminder to update the customer (not_in_channel)" in failed
+
+
+def test_timeline_says_why_resolving_or_reopening_unticked_step_five():
+    assert line("step_undone", {"step": "follow_up"}).endswith("unticked *follow_up*")
+    resolved = line("step_undone", {"step": "follow_up", "reason": "resolved"})
+    assert "unticked *follow_up* on resolving: the satisfaction follow-up" in resolved
+    reopened = line("step_undone", {"step": "follow_up", "reason": "reopened"})
+    assert "unticked *follow_up* on reopening: the next resolution needs its own" in reopened
+    assert "(<b>)" not in line("step_undone", {"step": "act", "reason": "<b>"})

@@ -164,8 +164,9 @@ async def _unassigning_mend(settings, tmp_path, clock, after: str):
 
 async def test_new_owner_of_an_overdue_case_gets_reminders_of_their_own(slack, clock, settings,
                                                                        tmp_path):
-    """A lead answers the escalation by reassigning to Lee: Lee is reminded from now on,
-    and the old ladder's unassignment does not take the case away from Lee."""
+    """A lead answers the escalation by reassigning to Lee: Lee is reminded of a follow-up
+    of their own (due 2 hours later, the playbook's remind_every), and the old ladder's
+    unassignment does not take the case away from Lee."""
     from standin import MendDriver
 
     running = await _unassigning_mend(settings, tmp_path, clock, "6h")
@@ -180,9 +181,13 @@ async def test_new_owner_of_an_overdue_case_gets_reminders_of_their_own(slack, c
             clock.advance(minutes=30)
             await driver.command("assign 1 <@U3|lee>", user_id="ULEAD")
             await running.settle()
-        assert running.store.case_by_number("T1", 1).next_followup_at == to_iso(clock.now())
+        assert running.store.case_by_number("T1", 1).next_followup_at == to_iso(
+            clock.now() + timedelta(hours=2))  # 16:30 LA
         before = len(nudges(slack))
         clock.set(datetime(2026, 11, 27, 0, 0, tzinfo=UTC))  # 16:00 LA: 6h after the old due
+        await sweep(running)
+        assert len(nudges(slack)) == before  # the old ladder is gone, and Lee's not due yet
+        clock.set(datetime(2026, 11, 27, 0, 30, tzinfo=UTC))  # 16:30 LA: Lee's falls due
         await sweep(running)
         new = [all_text(m["blocks"]) for m in nudges(slack)[before:]]
         assert running.store.case_by_number("T1", 1).owner_id == "U3"
@@ -203,6 +208,10 @@ async def test_assigning_during_the_escalation_cancels_the_old_owners_reminders(
     await slack_user.command("assign 1 <@U3|lee>", user_id="U1")
     await mend.settle()
     clock.advance(minutes=1)
+    sent = len(nudges(slack))
+    await sweep(mend)
+    assert len(nudges(slack)) == sent  # U1's ladder is gone; lee's follow-up is not due yet
+    clock.advance(hours=2)  # lee's own follow-up falls due (remind_every later)
     await sweep(mend)
     latest = all_text(nudges(slack)[-1]["blocks"])
     assert "<@U3>" in latest and "Reminder" not in latest  # lee's first, not U1's second

@@ -66,6 +66,26 @@ def test_negation_reaches_only_its_own_clause(playbook, text, emotion, severity)
     assert (report.emotion, report.severity) == (emotion, severity)
 
 
+@pytest.mark.parametrize(("text", "emotion", "severity"), [
+    ("for Dana: no wonder she's furious, charged twice", "irate", "normal"),
+    ("for Dana: couldn't be more upset, charged twice", "upset", "normal"),
+    ("for Dana: can't believe how angry she is, charged twice", "irate", "normal"),
+    ("for Dana: couldn't be angrier, charged twice", "irate", "normal"),
+    ("for Dana: she can't get any angrier", "irate", "normal"),
+    ("for Dana: she can't stop crying, charged twice", "upset", "normal"),
+    ("for Dana: he won't stop shouting at the agents", "irate", "normal"),
+    ("for Ray: data lost, no doubt critical", "calm", "critical"),
+    ("for Ray: no wonder it is urgent", "calm", "critical"),
+    # denials stay denials
+    ("for Dana: she couldn't be less upset about it", "calm", "normal"),
+    ("for Dana: she can't be angry about that", "calm", "normal"),
+    ("for Dana: no wonder she isn't upset", "calm", "normal"),
+])
+def test_a_negation_that_intensifies_is_not_a_denial(playbook, text, emotion, severity):
+    report = read(text, playbook)
+    assert (report.emotion, report.severity) == (emotion, severity)
+
+
 def test_an_agent_shouting_at_the_customer_is_disrespect(playbook):
     report = read("for Ben: the agent was shouting at her, she's calm now though", playbook)
     assert report.category == "uncaring"

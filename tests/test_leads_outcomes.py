@@ -158,3 +158,17 @@ async def test_the_first_followup_dropped_late_by_a_resolution_counts_as_missed(
     life.resolve("T1", 1, "U1", "refunded")
     life.followup_done("T1", 2, "U1")
     assert on_time(await stats_text(mend, slack, slack_user)) == "0% (0/2)"
+
+
+async def test_a_new_owner_of_an_overdue_case_is_judged_on_their_own_followup(
+        mend, slack, slack_user, clock):
+    life = await open_two(mend, slack_user)
+    life.set_followup("T1", 1, "U1", clock.now() + timedelta(hours=1))
+    clock.advance(hours=2)  # due an hour ago, and not done
+    await sweep(mend)  # U1 is reminded of it
+    assert [m for m in slack.messages("C1") if m.get("thread_ts")]
+    life.assign("T1", 1, "ULEAD", "U2")  # the lead hands it to U2
+    clock.advance(minutes=5)
+    life.followup_done("T1", 1, "U2")  # U2 calls at once: in time for their own
+    # U1's miss counts once (not again for U2); case 2's is not due yet.
+    assert on_time(await stats_text(mend, slack, slack_user)) == "50% (1/2)"

@@ -251,12 +251,12 @@ def test_satisfaction_reminder_from_before_a_reopen_is_out_of_date(life, clock):
 
 
 # -- a new owner of an overdue case gets a ladder of their own --------------------------------
-def test_new_owner_of_an_overdue_case_gets_the_followup_due_now(life, clock):
+def test_new_owner_of_an_overdue_case_gets_it_due_after_the_reminder_pause(life, clock):
     case = open_case(life)
     was = life.set_followup("T1", case.number, "U1", clock.now()).case.next_followup_at
     clock.advance(hours=5)
     done = life.assign("T1", case.number, "ULEAD", "U3")
-    now = to_iso(clock.now())
+    now = to_iso(clock.now() + life.playbook.nudges.remind_every)  # 2h by default
     assert done.case.next_followup_at == now and done.before.owner_id == "U1"
     assert kinds(life, case)[-2:] == ["assigned", "followup_set"]
     moved = life.store.events("T1", case.id)[-1]
