@@ -98,17 +98,31 @@ def next_working_moment(moment: datetime, tz: str | None, hours: Hours) -> datet
 def add_working(start: datetime, span: timedelta, tz: str | None, hours: Hours) -> datetime:
     """`start` plus `span` of working time: the clock stops outside working hours,
     so a reminder due two hours after 16:30 on Friday comes at 10:30 on Monday."""
-    moment = next_working_moment(start, tz, hours)
+    return add_working_each(start, (span,), tz, hours)[0]
+
+
+def add_working_each(start: datetime, spans: tuple[timedelta, ...], tz: str | None,
+                     hours: Hours) -> list[datetime]:
+    """`add_working` for several spans from one start, in one walk over the working
+    days (a ladder's rungs, escalation and unassignment all count from its due time)."""
     if not hours.days:
-        return moment + span
+        return [start + span for span in spans]
+    order = sorted(range(len(spans)), key=spans.__getitem__)
+    found: list[datetime] = [start] * len(spans)
+    moment, used, next_one = next_working_moment(start, tz, hours), timedelta(0), 0
     for _ in range(400):  # a year of working days at most
         local = moment.astimezone(zone(tz))
         day_end = datetime.combine(local.date(), hours.end, tzinfo=zone(tz)).astimezone(UTC)
-        if moment + span < day_end:
-            return moment + span
-        span -= day_end - moment
+        while next_one < len(order) and spans[order[next_one]] - used < day_end - moment:
+            found[order[next_one]] = moment + (spans[order[next_one]] - used)
+            next_one += 1
+        if next_one == len(order):
+            break
+        used += day_end - moment
         moment = next_working_moment(day_end, tz, hours)
-    return moment + span
+    for index in order[next_one:]:
+        found[index] = moment + (spans[index] - used)
+    return found
 
 
 def working_time(start: datetime, end: datetime, tz: str | None, hours: Hours) -> timedelta:
@@ -172,19 +186,17 @@ def plan_followup(case: Case, timer: Timer, now: datetime, rules: NudgeRules, ho
     if case.severity != "critical" and not in_hours(now, tz, hours):
         return Plan(next=_later(timer, next_working_moment(now, tz, hours)))
     due = from_iso(timer.due_key)
-
-    def after(start: datetime, span: timedelta) -> datetime:
-        # Overdue time counts in the owner's working hours: a follow-up that fell due
-        # on Saturday is one hour late at 10:00 on Monday, not 49 (critical: always).
-        if case.severity == "critical":
-            return start + span
-        return add_working(start, span, tz, hours)
-
+    # Overdue time counts in the owner's working hours: a follow-up that fell due on
+    # Saturday is one hour late at 10:00 on Monday, not 49 (critical: every hour).
+    spans = (*(k * rules.remind_every for k in range(rules.max_reminders)),
+             rules.escalate_after, rules.max_reminders * rules.remind_every,
+             rules.unassign_after or timedelta(0))
+    times = ([due + span for span in spans] if case.severity == "critical"
+             else add_working_each(due, spans, tz, hours))
     key = timer.due_key
-    rungs = [after(due, k * rules.remind_every) for k in range(rules.max_reminders)]
-    escalate_at = min(after(due, rules.escalate_after), after(rungs[-1], rules.remind_every))
-    unassign_at = (after(due, rules.unassign_after)
-                   if rules.unassign_after and case.owner_id else None)
+    rungs = times[:rules.max_reminders]
+    escalate_at = min(times[-3], times[-2])
+    unassign_at = times[-1] if rules.unassign_after and case.owner_id else None
 
     reached = [k for k in range(timer.rung, len(rungs)) if rungs[k] <= now]
     escalate = not timer.escalated and escalate_at <= now

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import random
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
@@ -17,6 +18,7 @@ from bot.schedule import (
     UPDATE,
     Hours,
     add_working,
+    add_working_each,
     in_hours,
     next_working_moment,
     plan_followup,
@@ -192,3 +194,27 @@ def test_lateness_counts_working_time_only():
     assert working_time(la(27, 17, 30), la(30, 10), LA, HOURS) == timedelta(hours=1, minutes=30)
     assert working_time(la(26, 10), la(26, 12), LA, HOURS) == timedelta(hours=2)
     assert working_time(la(28, 10), la(29, 10), LA, HOURS) == timedelta(0)  # the weekend
+
+
+def test_one_walk_gives_the_same_times_as_one_walk_per_span():
+    rng = random.Random(7)
+    zones = (LA, "Europe/London", "Asia/Kolkata", "Australia/Lord_Howe", "UTC")
+    spring = datetime(2026, 3, 1, tzinfo=UTC)  # both DST changes fall in the range
+    for _ in range(120):
+        start = spring + timedelta(minutes=rng.randrange(0, 60 * 24 * 300))
+        spans = tuple(timedelta(minutes=rng.randrange(0, 60 * 20)) for _ in range(5))
+        tz = rng.choice(zones)
+        assert add_working_each(start, spans, tz, HOURS) == \
+            [add_working_one_by_one(start, span, tz) for span in spans]
+
+
+def add_working_one_by_one(start: datetime, span: timedelta, tz: str) -> datetime:
+    """The plain definition: walk working hours a minute's worth at a time (slow, obvious)."""
+    moment, left = next_working_moment(start, tz, HOURS), span
+    while left > timedelta(0):
+        step = min(left, timedelta(minutes=1))
+        if in_hours(moment + step - timedelta(microseconds=1), tz, HOURS):
+            moment, left = moment + step, left - step
+        else:
+            moment = next_working_moment(moment + step, tz, HOURS)
+    return next_working_moment(moment, tz, HOURS) if span else moment
