@@ -93,7 +93,7 @@ def review(deps: Deps, team_id: str, user_id: str, draft: str,
 
 
 @subcommand("check", f"{COMMAND} check [#N] <draft reply>",
-            "Check a reply before you send it: blame, call-backs, apology, next step…")
+            "Check a reply before you send it: blame, hand-offs, call-backs, apology, next step…")
 async def check_command(ack: Ack, inv: Invocation, args: str, deps: Deps) -> None:
     found, message = review(deps, inv.team_id, inv.user_id, args, inv.channel_id)
     if found is None:

@@ -32,7 +32,7 @@ SHIPPED = ROOT / "data" / "coach.yaml"
 BASE = SHIPPED.read_text(encoding="utf-8")
 FLOOR = Path(__file__).resolve().parent / "data" / "coach_floor.yaml"
 DRAFTS = Path(__file__).resolve().parent / "data" / "coach_drafts.yaml"
-RULE_KEYS = ("blame", "callback_burden", "no_apology", "conditional_apology",
+RULE_KEYS = ("blame", "callback_burden", "passed_on", "no_apology", "conditional_apology",
              "feelings_ignored", "vague_next_step", "cant_only", "defensive",
              "overpromise", "name_unused")
 GOOD = ("Hi Maria, I'm so sorry we charged you twice for order #58213. I can see why you're "
@@ -159,6 +159,104 @@ def test_follow_up_handed_back_to_the_customer_is_callback_burden(rules, draft):
 def test_the_agent_calling_back_or_asking_if_a_time_suits_is_not_callback_burden(rules, draft):
     assert "callback_burden" not in keys(rules, draft)
 
+
+
+# -- passing the customer on -----------------------------------------------------------
+OPENING = "I'm sorry, I can see how frustrating this is. "
+
+
+@pytest.mark.parametrize(("draft", "quote"), [
+    ("I'll pass this to the right team.", "I'll pass this to the right team"),
+    ("I've forwarded your complaint to the relevant department.",
+     "I've forwarded your complaint to the relevant department"),
+    ("Someone from billing will be in touch.", "Someone from billing will be in touch"),
+    ("I'll raise a ticket and they'll get back to you.", "they'll get back to you"),
+    ("You'll need to speak to our returns team.", "You'll need to speak to our returns team"),
+    ("Your case has been passed to the relevant team.",
+     "Your case has been passed to the relevant team"),
+    ("We've shared it with the relevant department.",
+     "We've shared it with the relevant department"),
+    ("I'll put you through to our accounts team now.",
+     "I'll put you through to our accounts team"),
+    ("You'll hear from our billing team by Friday.", "You'll hear from our billing team"),
+    ("A member of our team will be in touch.", "A member of our team will be in touch"),
+    ("The manufacturer handles warranty repairs, so please contact them.",
+     "please contact them"),
+    ("Not our problem, talk to the courier.", "talk to the courier"),
+])
+def test_passing_the_customer_on_to_another_team_is_quoted(rules, draft, quote):
+    found = [f for f in check(OPENING + draft, rules).findings if f.key == "passed_on"]
+    assert found and found[0].quote == quote
+    assert found[0].severity == "change"
+
+
+@pytest.mark.parametrize("draft", [
+    "I'll pass this to the right team, and they'll call you by 3pm tomorrow.",
+    "Someone from our claims team will call you tomorrow at 10am.",
+    "I've passed this to our billing team and we'll call you by 3pm today with their answer.",
+])
+def test_a_time_does_not_help_when_someone_else_is_to_keep_it(rules, draft):
+    assert check(OPENING + draft, rules).keys == ("passed_on",)
+
+
+@pytest.mark.parametrize("draft", [
+    "I've asked billing to refund it and I'll call you by 3pm to confirm.",
+    "I'm working with our returns team and will update you myself tomorrow at 10.",
+    "I'll take this to our billing team myself and call you back by 3pm today with their "
+    "answer.",
+    "I've passed your case to our claims team. I'll call you tomorrow at 11am with their "
+    "decision.",
+    "I've escalated this to our tech support team and I'll ring you at 4pm today with what "
+    "they find.",
+    "I've forwarded your complaint to our complaints team, and I'll chase them myself and "
+    "update you on Thursday at 2pm.",
+    "You don't need to speak to our returns team - I'll sort the refund myself and call you "
+    "at 5pm today.",
+    "I'll contact the courier this morning and call you back before 1pm.",
+    "Our engineer will call you 30 minutes before he arrives tomorrow morning.",
+    "Your refund has been sent to your bank and should land by Friday.",
+    "I've sent the photos to our warehouse team so they can pick the right size, and it "
+    "will go out on Friday.",
+])
+def test_bringing_a_team_in_while_keeping_the_follow_up_is_not_passed_on(rules, draft):
+    assert check(OPENING + draft, rules).keys == ()
+
+
+def test_inviting_a_call_to_a_team_of_ours_is_a_hand_back_not_also_passed_on(rules):
+    found = keys(rules, OPENING + "Please contact our billing team on 0800 111 222.")
+    assert "callback_burden" in found and "passed_on" not in found
+
+
+def test_sending_the_customer_elsewhere_is_passed_on_not_blame(rules):
+    found = keys(rules, OPENING + "You'll need to contact the courier about the parcel.")
+    assert "passed_on" in found and "blame" not in found
+    found = keys(rules, "That's another department, you'll need to ring them.")
+    assert {"blame", "passed_on"} <= found
+
+
+def test_the_rewrite_keeps_the_case_with_the_agent(rules):
+    review = check(OPENING + "Someone from billing will be in touch.", rules)
+    assert review.rewrite == OPENING + "I'll call you back myself [by 3pm today] with an answer."
+    assert not any(label.startswith("Ownership") for label in review.strengths)
+    assert "billing team myself" in review.findings[0].suggestion
+    rewrite = check(OPENING + "I'll pass this to the right team.", rules).rewrite
+    assert rewrite == (OPENING + "I'll take this to the right team myself. I'll call you back "
+                       "myself [by 3pm today] with an answer.")
+
+
+@pytest.mark.parametrize(("draft", "kept"), [
+    ("I've forwarded your complaint to the relevant department. Your refund will arrive by "
+     "Friday.",
+     "I'll take this to the relevant department myself. Your refund will arrive by Friday."),
+    ("I'll pass this to the right team, and they'll call you by 3pm tomorrow.",
+     "I'll take this to the right team myself, and I'll call you myself by 3pm tomorrow."),
+    ("Someone from our claims team will call you tomorrow at 10am.",
+     "I'll call you myself tomorrow at 10am."),
+    ("You'll hear from our billing team by Friday.", "You'll hear from me by Friday."),
+])
+def test_the_rewrite_of_a_passed_on_reply_keeps_its_time_and_adds_no_second_one(
+        rules, draft, kept):
+    assert check(OPENING + draft, rules).rewrite == OPENING + kept
 
 # -- apologies -------------------------------------------------------------------------
 def test_a_reply_without_any_apology_gets_no_apology_with_no_quote(rules):
@@ -615,10 +713,10 @@ BROKEN = [
     ("bad severity", replace_once("    severity: consider\n", "    severity: maybe\n"),
      ".severity", "expected one of: change, consider", lambda t: line_of(t, "severity: maybe")),
     ("unknown phrase list", replace_once("patterns: ['{apology}']", "patterns: ['{apolgy}']"),
-     "rules[2].patterns[0]", "unknown phrase list {apolgy}",
+     "rules[3].patterns[0]", "unknown phrase list {apolgy}",
      lambda t: line_of(t, "patterns: ['{apolgy}']")),
     ("duplicate rule key", replace_once("- key: conditional_apology", "- key: no_apology"),
-     "rules[3].key", "duplicate rule key 'no_apology'",
+     "rules[4].key", "duplicate rule key 'no_apology'",
      lambda t: line_of(t, "- key: no_apology\n    title: A conditional apology")),
     ("named group", replace_once("      - rules are rules\n", "      - (?P<x>rules) are rules\n"),
      "rules[0].patterns[", "named groups are not allowed", lambda t: line_of(t, "(?P<x>rules)")),
@@ -628,16 +726,17 @@ BROKEN = [
     ("pattern matching nothing", replace_once("      - rules are rules\n", "      - (?:rules)?\n"),
      "rules[0].patterns[", "matches empty text", lambda t: line_of(t, "- (?:rules)?")),
     ("unknown placeholder", replace_once("Open with a plain apology", "Open with {customer}"),
-     "rules[2].suggestion", "unknown placeholder {customer}",
+     "rules[3].suggestion", "unknown placeholder {customer}",
      lambda t: line_of(t, "suggestion:", after="key: no_apology")),
     ("group reference out of range", replace_once("rewrite: we \\1", "rewrite: we \\3"),
      ".rewrite", "but the pattern has 1 group(s)", lambda t: line_of(t, "rewrite: we \\3")),
     ("field not used by the rule's kind",
      replace_once("    fires: name_missing\n", "    fires: name_missing\n    fix: drop\n"),
-     "rules[9].fix", "not used by a rule that fires when name_missing",
+     "rules[10].fix", "not used by a rule that fires when name_missing",
      lambda t: line_of(t, "fix: drop", after="fires: name_missing")),
-    ("unknown rule in not_with", replace_once("not_with: [blame]", "not_with: [blam]"),
-     "not_with[0]", "unknown rule key 'blam'", lambda t: line_of(t, "not_with: [blam]")),
+    ("unknown rule in not_with",
+     replace_once("not_with: [blame, passed_on]", "not_with: [blam, passed_on]"),
+     "not_with[0]", "unknown rule key 'blam'", lambda t: line_of(t, "not_with: [blam,")),
     ("line_when_missing naming a rule that fires when found",
      replace_once("line_when_missing: vague_next_step", "line_when_missing: blame"),
      "rules[1].line_when_missing", "'blame' is not a rule that fires when missing",

@@ -126,3 +126,21 @@ async def test_a_case_you_can_see_gets_no_note(mend, slack_user):
     reply = await slack_user.command("check #1 Sorry about that, I will call you tomorrow at "
                                      "10am to confirm.")
     assert "that you can see" not in all_text(reply.json["blocks"])
+
+
+async def test_passing_the_customer_on_is_flagged_with_a_wording_that_keeps_it(mend, slack_user):
+    reply = await slack_user.command("check Sorry Dana, I can see how frustrating this is. "
+                                     "Someone from billing will be in touch.")
+    blocks = reply.json["blocks"]
+    assert_valid_blocks(blocks)
+    text = all_text(blocks)
+    assert "Passing the customer on" in text and "Someone from billing will be in touch" in text
+    assert "billing team myself" in text  # the suggestion keeps the agent as the owner
+    assert "I'll call you back myself [by 3pm today]" in text
+
+
+async def test_bringing_a_team_in_and_calling_back_yourself_is_not_flagged(mend, slack_user):
+    reply = await slack_user.command("check Sorry Dana, I can see how frustrating this is. "
+                                     "I've asked billing to refund it and I'll call you by 3pm "
+                                     "to confirm.")
+    assert "Passing the customer on" not in all_text(reply.json["blocks"])
