@@ -141,13 +141,13 @@ async def open_modal(deps: Deps, click: Click, number: int) -> None:
     view = render(case)
     if click.action["action_id"] == Action.FOLLOWUP:
         # The submission must answer within Slack's 3 s, so it must not ask users.info.
-        tz = await clicker_tz(deps, click)
+        tz = await timezone_soon(deps, click)
         if tz:
             view = case_blocks.with_metadata(view, tz=tz)
     await show_modal(deps, click, number, view)
 
 
-async def clicker_tz(deps: Deps, click: Click, user_id: str | None = None) -> str | None:
+async def timezone_soon(deps: Deps, click: Click, user_id: str | None = None) -> str | None:
     """The clicker's timezone (or `user_id`'s) if Slack says it soon enough: the trigger
     id expires 3 s after the click. Later, the lookup still fills the cache the
     submission reads."""
@@ -155,7 +155,7 @@ async def clicker_tz(deps: Deps, click: Click, user_id: str | None = None) -> st
     person = deps.people.cached(click.team_id, user_id)
     if person is None:
         lookup = deps.tasks.spawn(deps.people.get(click.team_id, user_id),
-                                  name="clicker-tz")
+                                  name="timezone-lookup")
         done, _ = await asyncio.wait({lookup}, timeout=TZ_WAIT)
         person = lookup.result() if done and not lookup.exception() else None
     return person.tz if person is not None and getattr(person, "known", True) else None
@@ -245,7 +245,7 @@ async def open_snooze(deps: Deps, click: Click, number: int) -> None:
                "ts": (click.body.get("message") or {}).get("ts", "")}
     view = case_blocks.snooze_modal(case, choice, labels.get(choice, "later"), message, due)
     # "Tomorrow morning" is the morning of whoever the reminder comes back to.
-    tz = await clicker_tz(deps, click, case.owner_id or click.user_id)
+    tz = await timezone_soon(deps, click, case.owner_id or click.user_id)
     await show_modal(deps, click, number,
                      case_blocks.with_metadata(view, tz=tz) if tz else view)
 

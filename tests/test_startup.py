@@ -208,14 +208,18 @@ async def test_mend_posts_only_to_configured_api_url(mend, slack, slack_user):
 
 
 
+def mend_env(tmp_path: Path, api_url: str, **env: str) -> dict[str, str]:
+    """The environment of a `python -m bot` started by a test: no stray settings."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "MEND_"))}
+    return {**clean, "PYTHONPATH": str(ROOT), "SLACK_API_URL": api_url,
+            "SLACK_SIGNING_SECRET": "s", "MEND_DB": str(tmp_path / "m.db"), **env}
+
+
 async def run_mend_against(slack, env: dict[str, str], tmp_path: Path, timeout: float = 30):
     """`python -m bot` in a process of its own, talking to the stand-in; (status, stderr).
     Asynchronous, so the stand-in keeps answering while Mend starts."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "MEND_"))}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", cwd=tmp_path,
-        env={**clean, "PYTHONPATH": str(ROOT), "SLACK_API_URL": slack.api_url,
-             "SLACK_SIGNING_SECRET": "s", "MEND_DB": str(tmp_path / "m.db"), **env},
+        sys.executable, "-m", "bot", cwd=tmp_path, env=mend_env(tmp_path, slack.api_url, **env),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     _, err = await asyncio.wait_for(proc.communicate(), timeout)
     return proc.returncode, err.decode()
@@ -284,7 +288,9 @@ def test_the_sandbox_tries_the_playbook_it_is_given(tmp_path):
     assert "Traceback" not in done.stderr
 
 
-async def test_a_slack_that_never_answers_does_not_hold_up_start_up(tmp_path):
+@pytest.fixture
+async def silent_slack():
+    """A Web API that accepts connections and never answers; its base URL."""
     async def hang(request):
         await asyncio.sleep(3600)
 
@@ -292,37 +298,49 @@ async def test_a_slack_that_never_answers_does_not_hold_up_start_up(tmp_path):
     app.router.add_route("*", "/{tail:.*}", hang)
     runner = aiohttp.web.AppRunner(app, shutdown_timeout=0.5)  # its requests never end
     await runner.setup()
-    site = aiohttp.web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    api = f"http://127.0.0.1:{runner.addresses[0][1]}/api/"
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "MEND_"))}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", cwd=tmp_path, stderr=asyncio.subprocess.PIPE,
-        env={**clean, "PYTHONPATH": str(ROOT), "SLACK_API_URL": api, "PORT": str(port),
-             "SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s",
-             "MEND_DB": str(tmp_path / "m.db")})
+    await aiohttp.web.TCPSite(runner, "127.0.0.1", 0).start()
+    yield f"http://127.0.0.1:{runner.addresses[0][1]}/api/"
+    await runner.cleanup()
+
+
+async def stop_when(proc, line: str) -> str:
+    """Read the process's log until `line` appears, then SIGTERM it; all it logged."""
+    seen = []
     try:
-        async with aiohttp.ClientSession() as http:
-            for _ in range(300):  # serving once the short token check gives up
-                try:
-                    async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
-                        if resp.status == 200:
-                            break
-                except aiohttp.ClientError:
-                    await asyncio.sleep(0.1)
-            else:
-                raise AssertionError("Mend never started listening")
+        while line not in "".join(seen):
+            chunk = await asyncio.wait_for(proc.stderr.readline(), 30)
+            if not chunk:
+                raise AssertionError("".join(seen) or "no output")
+            seen.append(chunk.decode())
         proc.terminate()
-        _, err = await asyncio.wait_for(proc.communicate(), 30)
+        rest = await asyncio.wait_for(proc.stderr.read(), 30)
+        await asyncio.wait_for(proc.wait(), 30)
     finally:
         if proc.returncode is None:
             proc.kill()
-        await runner.cleanup()
-    assert proc.returncode == 0 and "Traceback" not in err.decode()
-    assert "did not answer the token check" in err.decode()
+    return "".join(seen) + rest.decode()
+
+
+async def test_a_slack_that_never_answers_does_not_hold_up_start_up(tmp_path, silent_slack):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", cwd=tmp_path, stderr=asyncio.subprocess.PIPE,
+        env=mend_env(tmp_path, silent_slack, PORT=str(port), SLACK_BOT_TOKEN="xoxb-1"))
+    err = await stop_when(proc, "listening on port")
+    assert proc.returncode == 0 and "Traceback" not in err
+    assert "did not answer the token check" in err
+
+
+async def test_socket_mode_stops_while_still_trying_to_connect(tmp_path, silent_slack):
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", cwd=tmp_path, stderr=asyncio.subprocess.PIPE,
+        env=mend_env(tmp_path, silent_slack, SLACK_BOT_TOKEN="xoxb-1",
+                     SLACK_APP_TOKEN="xapp-1"))
+    err = await stop_when(proc, "did not answer the token check")
+    assert proc.returncode == 0 and "Traceback" not in err
+    assert "stopped before Slack answered" in err
 
 
 def _guarded_log(name: str) -> tuple[logging.Logger, io.StringIO]:
