@@ -27,7 +27,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.coach import DEFAULT_COACH_PATH, Rules, check, load_rules  # noqa: E402
+from bot.domain.coach import DEFAULT_COACH_PATH, Rules, check, load_rules  # noqa: E402
 
 DRAFTS_PATH = ROOT / "tests" / "data" / "coach_drafts.yaml"
 MIN_CHECKS = 5000

@@ -12,10 +12,10 @@ import signal
 import sys
 
 from bot import __version__
-from bot.config import NO_CREDENTIALS, ConfigError, from_env, has_credentials, load_dotenv_file
-from bot.logs import configure as configure_logging
-from bot.playbook import PlaybookError
-from bot.store import StoreError
+from bot.runtime.config import NO_CREDENTIALS, ConfigError, from_env, has_credentials, load_dotenv_file
+from bot.runtime.logs import configure as configure_logging
+from bot.domain.playbook import PlaybookError
+from bot.storage.sqlite import StoreError
 
 EXIT_CONFIG = 2
 CHECK_SECONDS = 5
@@ -91,10 +91,10 @@ def export(argv: list[str]) -> int:
     import sqlite3
     from datetime import UTC, datetime, timedelta
 
-    from bot.clock import to_iso
-    from bot.config import DEFAULT_DB
-    from bot.reports import export_csv
-    from bot.store import Store
+    from bot.runtime.clock import to_iso
+    from bot.runtime.config import DEFAULT_DB
+    from bot.domain.reports import export_csv
+    from bot.storage.sqlite import Store
 
     parser = argparse.ArgumentParser(prog="python -m bot export",
                                      description="Cases and their timelines as CSV.")
@@ -139,7 +139,7 @@ def export(argv: list[str]) -> int:
 def run_sandbox(argv: list[str]) -> int:
     """`python -m bot sandbox [--port 8080]`: Mend, a local stand-in for Slack and its web
     page, on 127.0.0.1 (see bot/sandbox.py); returns the exit status."""
-    from bot.sandbox import run_sandbox as run
+    from bot.runtime.sandbox import run_sandbox as run
 
     return run(argv)
 

@@ -20,10 +20,10 @@ from datetime import timedelta
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.clock import from_iso, to_iso
-from bot.models import Case
-from bot.slack_client import AMBIGUOUS
-from bot.store import CARD_PENDING, CARD_POSTING
+from bot.runtime.clock import from_iso, to_iso
+from bot.domain.models import Case
+from bot.runtime.slack_client import AMBIGUOUS
+from bot.storage.sqlite import CARD_PENDING, CARD_POSTING
 from handlers import case_blocks
 from handlers.context import Deps
 from handlers.ids import CARD_METADATA_TYPE

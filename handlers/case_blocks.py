@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.lifecycle import Refused, Timeline
-from bot.models import CLOSED, OPEN, RESOLVED, SATISFACTION, Case, Event, StepMark
-from bot.when import QUICK_CHOICES
+from bot.domain.lifecycle import Refused, Timeline
+from bot.domain.models import CLOSED, OPEN, RESOLVED, SATISFACTION, Case, Event, StepMark
+from bot.domain.when import QUICK_CHOICES
 from handlers.blocks import (
     CONTACT_LABELS,
     EMOTION_LABELS,

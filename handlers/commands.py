@@ -15,7 +15,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.cases import BadReport
+from bot.domain.cases import BadReport
 from handlers import blocks, case_blocks
 from handlers.cards import submit_card
 from handlers.context import Deps

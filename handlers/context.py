@@ -8,12 +8,12 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.cases import Recovery
-from bot.clock import Clock
-from bot.lifecycle import Lifecycle
-from bot.pacing import ChannelPacer
-from bot.store import Store
-from bot.tasks import Tasks
+from bot.domain.cases import Recovery
+from bot.runtime.clock import Clock
+from bot.domain.lifecycle import Lifecycle
+from bot.runtime.pacing import ChannelPacer
+from bot.storage.sqlite import Store
+from bot.runtime.tasks import Tasks
 from handlers.people import People
 
 log = logging.getLogger("mend")
@@ -32,7 +32,7 @@ class Deps:
     lifecycle: Lifecycle
     people: People
     poster: AsyncWebClient  # posts that must not repeat: timeouts are not retried blindly
-    coach: Any = None  # the reply coach's rules (bot.coach.Rules)
+    coach: Any = None  # the reply coach's rules (bot.domain.coach.Rules)
     refreshing: set[int] = field(default_factory=set)  # cases with a card update queued
     carding: set[int] = field(default_factory=set)  # cases whose card post is queued here
     home_viewers: set[tuple[str, str]] = field(default_factory=set)  # (team, user) seen home

@@ -7,9 +7,9 @@ import re
 from datetime import datetime
 from typing import Any
 
-from bot.clock import to_iso
-from bot.models import Case
-from bot.reports import MEASURE_LABELS, MEASURES, Outcomes, Query, Stats, age
+from bot.runtime.clock import to_iso
+from bot.domain.models import Case
+from bot.domain.reports import MEASURE_LABELS, MEASURES, Outcomes, Query, Stats, age
 from handlers.blocks import (
     Blocks,
     button,

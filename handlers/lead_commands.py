@@ -15,10 +15,10 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.clock import to_iso
-from bot.models import Case
-from bot.playbook import Playbook
-from bot.reports import (
+from bot.runtime.clock import to_iso
+from bot.domain.models import Case
+from bot.domain.playbook import Playbook
+from bot.domain.reports import (
     ReportError,
     Stats,
     compute_stats,
@@ -26,8 +26,8 @@ from bot.reports import (
     parse_open,
     period,
 )
-from bot.schedule import zone
-from bot.store import Store
+from bot.domain.schedule import zone
+from bot.storage.sqlite import Store
 from handlers import lead_blocks
 from handlers.cards import respond
 from handlers.commands import COMMAND, Ack, Invocation, reply, subcommand

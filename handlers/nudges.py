@@ -29,9 +29,9 @@ from datetime import datetime, timedelta
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.clock import from_iso, to_iso
-from bot.models import CLOSED, OPEN, Case, Nudge, Timer
-from bot.schedule import (
+from bot.runtime.clock import from_iso, to_iso
+from bot.domain.models import CLOSED, OPEN, Case, Nudge, Timer
+from bot.domain.schedule import (
     DIGEST,
     ESCALATION,
     FOLLOWUP,
@@ -42,8 +42,8 @@ from bot.schedule import (
     working_time,
     zone,
 )
-from bot.slack_client import AMBIGUOUS
-from bot.store import CARD_FAILED
+from bot.runtime.slack_client import AMBIGUOUS
+from bot.storage.sqlite import CARD_FAILED
 from handlers import nudge_blocks
 from handlers.cards import PERMANENT, find_message, refresh_card, resume_cards
 from handlers.context import Deps

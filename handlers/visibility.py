@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from bot.models import Case
-from bot.reports import Query
+from bot.domain.models import Case
+from bot.domain.reports import Query
 from handlers.context import Deps
 
 

@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 
 from bot.app import Mend
-from bot.clock import ManualClock
-from bot.config import DEFAULT_PLAYBOOK, Settings
+from bot.runtime.clock import ManualClock
+from bot.runtime.config import DEFAULT_PLAYBOOK, Settings
 from standin import MendDriver, SlackStandIn
 
 SECRET = "test-signing-secret"

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from bot.advice import (
+from bot.domain.advice import (
     Advice,
     ApologyVariant,
     apology_variants,
@@ -15,8 +15,8 @@ from bot.advice import (
     display_name,
     promise_for,
 )
-from bot.intake import Report, read_report
-from bot.playbook import (
+from bot.domain.intake import Report, read_report
+from bot.domain.playbook import (
     DEFAULT_PLAYBOOK_PATH,
     STEP_KEYS,
     PlaybookError,

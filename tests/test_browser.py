@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.config import ROOT
-from bot.sandbox import TEAM_ID, start_sandbox
+from bot.runtime.config import ROOT
+from bot.runtime.sandbox import TEAM_ID, start_sandbox
 
 CHROMIUM = "/usr/bin/chromium"
 REQUIRED = (os.environ.get("MEND_REQUIRE_BROWSER") or "").strip().lower() not in (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from bot.models import Case, Event
+from bot.domain.models import Case, Event
 from handlers import case_blocks
 from tests.test_case_flow import REPORT, case1, open_case
 from tests.test_recover import all_text

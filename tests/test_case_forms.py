@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from bot.models import CLOSED, OPEN, RESOLVED
+from bot.domain.models import CLOSED, OPEN, RESOLVED
 from handlers.ids import Action, Block, Callback
 from tests.test_case_flow import card, case1, click, open_case, said
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.clock import to_iso
-from bot.models import CLOSED, RESOLVED
+from bot.runtime.clock import to_iso
+from bot.domain.models import CLOSED, RESOLVED
 from handlers.ids import Action, Block, Callback
 from tests.conftest import SECRET, replace_settings, start_mend
 from tests.test_nudges import LA_MORNING, nudges, open_due, sweep
@@ -154,7 +154,7 @@ async def test_update_reminder_on_an_unowned_case_asks_for_an_owner(mend, slack,
 
 # -- a new owner of an overdue case -----------------------------------------------------
 async def _unassigning_mend(settings, tmp_path, clock, after: str):
-    from bot.config import DEFAULT_PLAYBOOK
+    from bot.runtime.config import DEFAULT_PLAYBOOK
 
     playbook = tmp_path / "playbook.yaml"
     playbook.write_text(DEFAULT_PLAYBOOK.read_text().replace(

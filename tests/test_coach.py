@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.advice import apology_variants
-from bot.coach import (
+from bot.domain.advice import apology_variants
+from bot.domain.coach import (
     DEFAULT_COACH_PATH,
     MAX_FINDINGS_PER_RULE,
     CoachError,
@@ -24,8 +24,8 @@ from bot.coach import (
     load_rules,
     parse_rules,
 )
-from bot.intake import Report
-from bot.playbook import PlaybookError, load_playbook
+from bot.domain.intake import Report
+from bot.domain.playbook import PlaybookError, load_playbook
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "data" / "coach.yaml"

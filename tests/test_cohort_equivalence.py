@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.clock import to_iso
-from bot.store import Store
+from bot.runtime.clock import to_iso
+from bot.storage.sqlite import Store
 
 # -- the reference: cohort_facts as first written (kept verbatim, do not optimise) ------
 

@@ -6,8 +6,8 @@ import asyncio
 import logging
 
 from bot.app import Mend
-from bot.clock import to_iso
-from bot.store import CARD_FAILED
+from bot.runtime.clock import to_iso
+from bot.storage.sqlite import CARD_FAILED
 from standin import MendDriver
 from tests.conftest import PACE, SECRET, start_mend
 

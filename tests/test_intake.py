@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from bot.intake import Report, read_report, split_customer
-from bot.playbook import CueMatcher, load_playbook, tokenize
+from bot.domain.intake import Report, read_report, split_customer
+from bot.domain.playbook import CueMatcher, load_playbook, tokenize
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.intake import read_report, split_customer
-from bot.playbook import load_playbook, tokenize
+from bot.domain.intake import read_report, split_customer
+from bot.domain.playbook import load_playbook, tokenize
 from handlers.slack_text import plain
 
 

@@ -227,8 +227,8 @@ async def test_export_sends_the_lead_a_csv_checked_row_by_row(mend, slack, slack
 
 
 def test_command_line_export_matches(settings, tmp_path):
-    from bot.clock import to_iso
-    from bot.store import NewCase, Store
+    from bot.runtime.clock import to_iso
+    from bot.storage.sqlite import NewCase, Store
 
     store = Store(settings.db_path)
     now = datetime.now(UTC)
@@ -285,7 +285,7 @@ async def test_another_wording_is_only_for_the_reporter_owner_or_a_lead(mend, sl
 
 
 def test_p90_is_the_nearest_rank():
-    from bot.reports import Spread
+    from bot.domain.reports import Spread
 
     assert Spread.of([float(i) for i in range(1, 11)]).p90 == 9.0
     assert Spread.of([float(i) for i in range(1, 31)]).p90 == 27.0

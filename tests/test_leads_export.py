@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.clock import to_iso
-from bot.store import NewCase, Store
+from bot.runtime.clock import to_iso
+from bot.storage.sqlite import NewCase, Store
 from tests.test_leads import THURSDAY, lead
 
 FIELDS = dict(channel_id="C1", reporter_id="U1", owner_id="U1", summary="late, again",

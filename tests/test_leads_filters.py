@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.clock import to_iso
-from bot.store import CaseFilter, NewCase, Store
+from bot.runtime.clock import to_iso
+from bot.storage.sqlite import CaseFilter, NewCase, Store
 from tests.test_leads import THURSDAY, lead, numbers
 from tests.test_recover import all_text, assert_valid_blocks
 

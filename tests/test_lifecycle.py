@@ -6,12 +6,12 @@ from datetime import timedelta
 
 import pytest
 
-from bot.clock import ManualClock, to_iso
-from bot.config import DEFAULT_PLAYBOOK
-from bot.lifecycle import Done, Lifecycle, NeedsConfirmation, NotFound, OutOfDate, Refused
-from bot.models import CLOSED, OPEN, RESOLVED, SATISFACTION
-from bot.playbook import load_playbook
-from bot.store import Store
+from bot.runtime.clock import ManualClock, to_iso
+from bot.runtime.config import DEFAULT_PLAYBOOK
+from bot.domain.lifecycle import Done, Lifecycle, NeedsConfirmation, NotFound, OutOfDate, Refused
+from bot.domain.models import CLOSED, OPEN, RESOLVED, SATISFACTION
+from bot.domain.playbook import load_playbook
+from bot.storage.sqlite import Store
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.clock import from_iso, to_iso
-from bot.models import OPEN
+from bot.runtime.clock import from_iso, to_iso
+from bot.domain.models import OPEN
 from handlers.ids import NUDGE_METADATA_TYPE, Action, Block, Callback
 from tests.conftest import PACE, replace_settings, start_mend
 from tests.test_recover import all_text, assert_valid_blocks
@@ -346,7 +346,7 @@ async def test_unowned_case_asks_the_channel_without_channel_mentions(mend, slac
 
 async def test_overdue_case_goes_back_to_the_queue_when_configured(slack, slack_user, clock,
                                                                    settings, tmp_path):
-    from bot.config import DEFAULT_PLAYBOOK
+    from bot.runtime.config import DEFAULT_PLAYBOOK
 
     playbook = tmp_path / "playbook.yaml"
     playbook.write_text(DEFAULT_PLAYBOOK.read_text().replace(
@@ -369,8 +369,8 @@ async def test_overdue_case_goes_back_to_the_queue_when_configured(slack, slack_
 
 async def test_scheduler_loop_runs_with_the_app_and_stops_cleanly(settings, clock, slack):
     from bot.app import Mend
-    from bot.schedule import followup_timer
-    from bot.store import NewCase
+    from bot.domain.schedule import followup_timer
+    from bot.storage.sqlite import NewCase
 
     clock.set(LA_MORNING)
     mend = await Mend.start(replace_settings(settings, sweep_seconds=0.05), clock=clock,

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.config import DEFAULT_PLAYBOOK
+from bot.runtime.config import DEFAULT_PLAYBOOK
 from handlers.nudges import MAX_ATTEMPTS
 from standin import MendDriver
 from tests.conftest import SECRET, replace_settings, start_mend

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.playbook import (
+from bot.domain.playbook import (
     DEFAULT_PLAYBOOK_PATH,
     STEP_KEYS,
     TEMPLATE_FIELDS,

@@ -10,13 +10,13 @@ from datetime import timedelta
 
 import pytest
 
-from bot.clock import ManualClock, to_iso
-from bot.config import DEFAULT_PLAYBOOK
-from bot.lifecycle import Lifecycle, Refused
-from bot.models import CLOSED, OPEN
-from bot.playbook import load_playbook
-from bot.reports import compute_stats, export_csv
-from bot.store import Store
+from bot.runtime.clock import ManualClock, to_iso
+from bot.runtime.config import DEFAULT_PLAYBOOK
+from bot.domain.lifecycle import Lifecycle, Refused
+from bot.domain.models import CLOSED, OPEN
+from bot.domain.playbook import load_playbook
+from bot.domain.reports import compute_stats, export_csv
+from bot.storage.sqlite import Store
 from tests.test_lifecycle import kinds, open_case
 
 SINCE = "2000-01-01T00:00:00.000000Z"

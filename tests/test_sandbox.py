@@ -21,9 +21,9 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import pytest
 
-from bot.clock import Clock, ManualClock, SandboxClock
-from bot.config import ROOT
-from bot.sandbox import TEAM_ID, SandboxError, check_database, start_sandbox
+from bot.runtime.clock import Clock, ManualClock, SandboxClock
+from bot.runtime.config import ROOT
+from bot.runtime.sandbox import TEAM_ID, SandboxError, check_database, start_sandbox
 from handlers.ids import NUDGE_METADATA_TYPE
 from standin.sandbox import REQUIRED, slack_format
 
@@ -140,7 +140,7 @@ async def test_requests_from_other_sites_or_hosts_are_refused(page):
 
 
 def test_everything_listens_on_loopback_only():
-    source = (ROOT / "standin" / "sandbox.py").read_text() + (ROOT / "bot" / "sandbox.py") \
+    source = (ROOT / "standin" / "sandbox.py").read_text() + (ROOT / "bot" / "runtime" / "sandbox.py") \
         .read_text()
     assert "0.0.0.0" not in source
 

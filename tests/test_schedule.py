@@ -8,11 +8,11 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
-from bot.clock import to_iso
-from bot.config import DEFAULT_PLAYBOOK
-from bot.models import Case, Timer
-from bot.playbook import PlaybookError, load_playbook
-from bot.schedule import (
+from bot.runtime.clock import to_iso
+from bot.runtime.config import DEFAULT_PLAYBOOK
+from bot.domain.models import Case, Timer
+from bot.domain.playbook import PlaybookError, load_playbook
+from bot.domain.schedule import (
     ESCALATION,
     FOLLOWUP,
     UPDATE,
@@ -144,7 +144,7 @@ def test_bad_nudge_settings_name_the_line(tmp_path, bad, needle):
 
 
 def test_digest_owed_on_sunday_night_is_still_owed_on_monday_morning():
-    from bot.schedule import digest_moment
+    from bot.domain.schedule import digest_moment
 
     monday_early = datetime(2026, 11, 30, 0, 30, tzinfo=UTC)
     moment = digest_moment(monday_early, "sun", "23:00", "UTC")

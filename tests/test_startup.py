@@ -21,9 +21,9 @@ import yaml
 
 from bot import __version__
 from bot.app import Mend
-from bot.config import ConfigError, from_env
-from bot.logs import WithholdContent
-from bot.store import SCHEMA_VERSION, Store, StoreError
+from bot.runtime.config import ConfigError, from_env
+from bot.runtime.logs import WithholdContent
+from bot.storage.sqlite import SCHEMA_VERSION, Store, StoreError
 from handlers.coach import SHORTCUTS
 from handlers.commands import COMMANDS
 from handlers.events import EVENTS
@@ -268,7 +268,7 @@ def test_a_port_in_other_digits_is_refused_plainly(tmp_path):
 
 
 def test_response_urls_in_library_lines_never_reach_the_log(tmp_path):
-    script = ("from bot.logs import configure; import logging; configure(); "
+    script = ("from bot.runtime.logs import configure; import logging; configure(); "
               "logging.getLogger('slack_sdk.webhook.async_client').info("
               "'retrying POST https://hooks.slack.com/commands/T1/42/abcdef')")
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,

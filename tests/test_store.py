@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from bot.store import GroupCommit, NewCase, Store
+from bot.storage.sqlite import GroupCommit, NewCase, Store
 
 AT = "2026-11-26T15:00:00.000000Z"
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.when import (
+from bot.domain.when import (
     EXAMPLES,
     QUICK_CHOICES,
     BadTime,

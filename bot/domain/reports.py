@@ -16,10 +16,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.clock import from_iso, to_iso
-from bot.models import Case, Event
-from bot.playbook import Playbook
-from bot.store import CaseFilter
+from bot.runtime.clock import from_iso, to_iso
+from bot.domain.models import Case, Event
+from bot.domain.playbook import Playbook
+from bot.storage.sqlite import CaseFilter
 
 PERIODS = {"7d": 7, "30d": 30, "90d": 90}
 USER = re.compile(r"^<@([UW][A-Z0-9]{1,30})(?:\|[^<>]*)?>$")

@@ -7,7 +7,7 @@ YAML into frozen dataclasses and rejects anything it does not understand with a
     data/playbook.yaml line 42: categories.billing_error.steps: missing 'follow_up'
 
 Cue matching lives here too (`tokenize`, `CueMatcher`) so that every cue list is
-compiled once per playbook, at load time, and reused by `bot.intake`.
+compiled once per playbook, at load time, and reused by `bot.domain.intake`.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ FALLBACK_CATEGORY = "general"
 SUPPORTED_VERSIONS = (1,)
 TEMPLATE_FIELDS = ("greeting", "name", "breakdown", "can_do", "when", "feeling")
 REQUIRED_TEMPLATE_FIELDS = ("breakdown", "can_do")
-DEFAULT_PLAYBOOK_PATH = Path(__file__).resolve().parent.parent / "data" / "playbook.yaml"
+DEFAULT_PLAYBOOK_PATH = Path(__file__).resolve().parents[2] / "data" / "playbook.yaml"
 
 _KEY_RE = re.compile(r"[a-z][a-z0-9_]*\Z")
 _DURATION_RE = re.compile(r"(\d{1,5})\s*([mhd])\Z")

@@ -6,13 +6,13 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.advice import Advice, build_advice, promise_for
-from bot.clock import Clock, to_iso
-from bot.intake import Report, read_report
-from bot.models import OPEN, UPDATE, Case, CaseRef
-from bot.playbook import Playbook
-from bot.schedule import followup_timer, update_timer
-from bot.store import GroupCommit, NewCase, Store
+from bot.domain.advice import Advice, build_advice, promise_for
+from bot.runtime.clock import Clock, to_iso
+from bot.domain.intake import Report, read_report
+from bot.domain.models import OPEN, UPDATE, Case, CaseRef
+from bot.domain.playbook import Playbook
+from bot.domain.schedule import followup_timer, update_timer
+from bot.storage.sqlite import GroupCommit, NewCase, Store
 
 MAX_REPORT_CHARS = 3000
 MIN_REPORT_CHARS = 3

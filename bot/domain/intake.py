@@ -15,7 +15,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from bot.playbook import (
+from bot.domain.playbook import (
     FALLBACK_CATEGORY,
     IGNORED_CONTACT,
     UNKNOWN_CONTACT,

@@ -13,8 +13,8 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
-from bot.intake import Report
-from bot.playbook import FALLBACK_CATEGORY, Category, Playbook, WarningRule
+from bot.domain.intake import Report
+from bot.domain.playbook import FALLBACK_CATEGORY, Category, Playbook, WarningRule
 
 FEELING_EMOTIONS = ("upset", "irate")  # who hears apology.feeling before the fix
 NAMELESS = "there"  # "Hi there," when we don't know the customer's name

@@ -16,7 +16,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 
-from bot.tasks import Tasks
+from bot.runtime.tasks import Tasks
 
 log = logging.getLogger("mend.pacing")
 

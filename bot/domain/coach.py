@@ -37,9 +37,9 @@ from itertools import accumulate
 from pathlib import Path
 from typing import Any, NoReturn
 
-from bot.playbook import KeyPath, PlaybookError, _compose, _dotted, _kind, _Reader, read_source
+from bot.domain.playbook import KeyPath, PlaybookError, _compose, _dotted, _kind, _Reader, read_source
 
-DEFAULT_COACH_PATH = Path(__file__).resolve().parent.parent / "data" / "coach.yaml"
+DEFAULT_COACH_PATH = Path(__file__).resolve().parents[2] / "data" / "coach.yaml"
 SUPPORTED_VERSIONS = (1,)
 SEVERITIES = ("change", "consider")  # change: fix before sending; consider: worth a look
 FIRES = ("found", "missing", "name_missing")

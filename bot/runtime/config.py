@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_API_URL = "https://slack.com/api/"
 DEFAULT_DB = ROOT / "data" / "mend.db"
 DEFAULT_PLAYBOOK = ROOT / "data" / "playbook.yaml"

@@ -30,8 +30,8 @@ from typing import Any
 from aiohttp import web
 
 from bot.app import Mend
-from bot.clock import SandboxClock
-from bot.config import DEFAULT_PLAYBOOK, ROOT, Settings
+from bot.runtime.clock import SandboxClock
+from bot.runtime.config import DEFAULT_PLAYBOOK, ROOT, Settings
 from standin import SlackStandIn
 from standin.sandbox import SandboxUI
 
@@ -269,9 +269,9 @@ async def serve(port: int, db_path: str | None, fresh: bool | None,
 
 def run_sandbox(argv: list[str]) -> int:
     """`python -m bot sandbox [--port 8080] [--db PATH] [--fresh | --keep]`; exit status."""
-    from bot.logs import configure as configure_logging
-    from bot.playbook import PlaybookError
-    from bot.store import StoreError
+    from bot.runtime.logs import configure as configure_logging
+    from bot.domain.playbook import PlaybookError
+    from bot.storage.sqlite import StoreError
 
     parser = argparse.ArgumentParser(
         prog="python -m bot sandbox",
