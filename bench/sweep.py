@@ -24,11 +24,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.runtime.clock import to_iso  # noqa: E402
-from bot.runtime.config import DEFAULT_PLAYBOOK  # noqa: E402
 from bot.domain.models import Timer  # noqa: E402
 from bot.domain.playbook import load_playbook  # noqa: E402
 from bot.domain.schedule import Hours, plan_timer  # noqa: E402
+from bot.runtime.clock import to_iso  # noqa: E402
+from bot.runtime.config import DEFAULT_PLAYBOOK  # noqa: E402
 from bot.storage.sqlite import Store  # noqa: E402
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)  # a Thursday, within working hours

@@ -12,9 +12,15 @@ import signal
 import sys
 
 from bot import __version__
-from bot.runtime.config import NO_CREDENTIALS, ConfigError, from_env, has_credentials, load_dotenv_file
-from bot.runtime.logs import configure as configure_logging
 from bot.domain.playbook import PlaybookError
+from bot.runtime.config import (
+    NO_CREDENTIALS,
+    ConfigError,
+    from_env,
+    has_credentials,
+    load_dotenv_file,
+)
+from bot.runtime.logs import configure as configure_logging
 from bot.storage.sqlite import StoreError
 
 EXIT_CONFIG = 2
@@ -91,9 +97,9 @@ def export(argv: list[str]) -> int:
     import sqlite3
     from datetime import UTC, datetime, timedelta
 
+    from bot.domain.reports import export_csv
     from bot.runtime.clock import to_iso
     from bot.runtime.config import DEFAULT_DB
-    from bot.domain.reports import export_csv
     from bot.storage.sqlite import Store
 
     parser = argparse.ArgumentParser(prog="python -m bot export",

@@ -19,17 +19,17 @@ from slack_sdk.errors import SlackApiError
 
 from bot import __version__
 from bot.domain.cases import Recovery
-from bot.runtime.clock import Clock
 from bot.domain.coach import load_rules
-from bot.runtime.config import ConfigError, Settings
 from bot.domain.lifecycle import Lifecycle
+from bot.domain.playbook import load_playbook
+from bot.domain.when import warm_up
+from bot.runtime.clock import Clock
+from bot.runtime.config import ConfigError, Settings
 from bot.runtime.logs import slack_logger
 from bot.runtime.pacing import ChannelPacer
-from bot.domain.playbook import load_playbook
 from bot.runtime.slack_client import make_client
-from bot.storage.sqlite import Store
 from bot.runtime.tasks import Tasks
-from bot.domain.when import warm_up
+from bot.storage.sqlite import Store
 from handlers import register_all
 from handlers.cards import resume_cards
 from handlers.context import Deps

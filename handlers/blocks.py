@@ -10,8 +10,8 @@ import json
 from functools import lru_cache
 from typing import Any
 
-from bot.runtime.clock import from_iso
 from bot.domain.models import Case
+from bot.runtime.clock import from_iso
 from handlers.ids import Action, Block, Callback
 from handlers.mrkdwn import (
     BUTTON_TEXT_MAX,

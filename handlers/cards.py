@@ -20,8 +20,8 @@ from datetime import timedelta
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.runtime.clock import from_iso, to_iso
 from bot.domain.models import Case
+from bot.runtime.clock import from_iso, to_iso
 from bot.runtime.slack_client import AMBIGUOUS
 from bot.storage.sqlite import CARD_PENDING, CARD_POSTING
 from handlers import case_blocks

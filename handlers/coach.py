@@ -10,11 +10,11 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 
 from bot.domain.advice import apology_variants, build_advice, promise_for
-from bot.runtime.clock import from_iso
 from bot.domain.coach import Review, check
 from bot.domain.intake import Report
 from bot.domain.lifecycle import NotFound
 from bot.domain.models import Case
+from bot.runtime.clock import from_iso
 from handlers import blocks
 from handlers.blocks import Blocks, context, fit, header, section
 from handlers.cards import respond

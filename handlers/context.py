@@ -9,11 +9,11 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.cases import Recovery
-from bot.runtime.clock import Clock
 from bot.domain.lifecycle import Lifecycle
+from bot.runtime.clock import Clock
 from bot.runtime.pacing import ChannelPacer
-from bot.storage.sqlite import Store
 from bot.runtime.tasks import Tasks
+from bot.storage.sqlite import Store
 from handlers.people import People
 
 log = logging.getLogger("mend")

@@ -15,7 +15,6 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.runtime.clock import to_iso
 from bot.domain.models import Case
 from bot.domain.playbook import Playbook
 from bot.domain.reports import (
@@ -27,6 +26,7 @@ from bot.domain.reports import (
     period,
 )
 from bot.domain.schedule import zone
+from bot.runtime.clock import to_iso
 from bot.storage.sqlite import Store
 from handlers import lead_blocks
 from handlers.cards import respond

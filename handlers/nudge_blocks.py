@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from bot.runtime.clock import from_iso
 from bot.domain.models import SATISFACTION, Case, Event, Nudge
 from bot.domain.schedule import ESCALATION, UNASSIGNED, UPDATE
+from bot.runtime.clock import from_iso
 from handlers.blocks import Blocks, button, context, plain, section, when
 from handlers.ids import NUDGE_METADATA_TYPE, Action, Block
 from handlers.mrkdwn import escape, mention

@@ -29,7 +29,6 @@ from datetime import datetime, timedelta
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.runtime.clock import from_iso, to_iso
 from bot.domain.models import CLOSED, OPEN, Case, Nudge, Timer
 from bot.domain.schedule import (
     DIGEST,
@@ -42,6 +41,7 @@ from bot.domain.schedule import (
     working_time,
     zone,
 )
+from bot.runtime.clock import from_iso, to_iso
 from bot.runtime.slack_client import AMBIGUOUS
 from bot.storage.sqlite import CARD_FAILED
 from handlers import nudge_blocks

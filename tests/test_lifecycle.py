@@ -6,11 +6,11 @@ from datetime import timedelta
 
 import pytest
 
-from bot.runtime.clock import ManualClock, to_iso
-from bot.runtime.config import DEFAULT_PLAYBOOK
 from bot.domain.lifecycle import Done, Lifecycle, NeedsConfirmation, NotFound, OutOfDate, Refused
 from bot.domain.models import CLOSED, OPEN, RESOLVED, SATISFACTION
 from bot.domain.playbook import load_playbook
+from bot.runtime.clock import ManualClock, to_iso
+from bot.runtime.config import DEFAULT_PLAYBOOK
 from bot.storage.sqlite import Store
 
 

@@ -7,9 +7,9 @@ import json
 from slack_sdk.models.blocks import Block
 
 from bot.domain.advice import promise_for
+from bot.domain.models import OPEN
 from bot.runtime.clock import from_iso
 from bot.runtime.config import DEFAULT_PLAYBOOK
-from bot.domain.models import OPEN
 from standin import MendDriver
 from standin.blockkit import check_blocks
 from tests.conftest import SECRET, replace_settings, start_mend

@@ -10,12 +10,12 @@ from datetime import timedelta
 
 import pytest
 
-from bot.runtime.clock import ManualClock, to_iso
-from bot.runtime.config import DEFAULT_PLAYBOOK
 from bot.domain.lifecycle import Lifecycle, Refused
 from bot.domain.models import CLOSED, OPEN
 from bot.domain.playbook import load_playbook
 from bot.domain.reports import compute_stats, export_csv
+from bot.runtime.clock import ManualClock, to_iso
+from bot.runtime.config import DEFAULT_PLAYBOOK
 from bot.storage.sqlite import Store
 from tests.test_lifecycle import kinds, open_case
 

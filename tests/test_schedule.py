@@ -8,8 +8,6 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
-from bot.runtime.clock import to_iso
-from bot.runtime.config import DEFAULT_PLAYBOOK
 from bot.domain.models import Case, Timer
 from bot.domain.playbook import PlaybookError, load_playbook
 from bot.domain.schedule import (
@@ -25,6 +23,8 @@ from bot.domain.schedule import (
     plan_update,
     working_time,
 )
+from bot.runtime.clock import to_iso
+from bot.runtime.config import DEFAULT_PLAYBOOK
 
 UTC_TZ = "UTC"
 

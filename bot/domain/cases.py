@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.domain.advice import Advice, build_advice, promise_for
-from bot.runtime.clock import Clock, to_iso
 from bot.domain.intake import Report, read_report
 from bot.domain.models import OPEN, UPDATE, Case, CaseRef
 from bot.domain.playbook import Playbook
 from bot.domain.schedule import followup_timer, update_timer
+from bot.runtime.clock import Clock, to_iso
 from bot.storage.sqlite import GroupCommit, NewCase, Store
 
 MAX_REPORT_CHARS = 3000

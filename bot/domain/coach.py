@@ -37,7 +37,15 @@ from itertools import accumulate
 from pathlib import Path
 from typing import Any, NoReturn
 
-from bot.domain.playbook import KeyPath, PlaybookError, _compose, _dotted, _kind, _Reader, read_source
+from bot.domain.playbook import (
+    KeyPath,
+    PlaybookError,
+    _compose,
+    _dotted,
+    _kind,
+    _Reader,
+    read_source,
+)
 
 DEFAULT_COACH_PATH = Path(__file__).resolve().parents[2] / "data" / "coach.yaml"
 SUPPORTED_VERSIONS = (1,)

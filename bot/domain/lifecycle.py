@@ -20,10 +20,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.runtime.clock import Clock, from_iso, to_iso
 from bot.domain.models import CLOSED, OPEN, RESOLVED, SATISFACTION, UPDATE, Case, Event, StepMark
 from bot.domain.playbook import Playbook
 from bot.domain.schedule import followup_timer, update_timer
+from bot.runtime.clock import Clock, from_iso, to_iso
 from bot.storage.sqlite import Store
 
 NOTE_MAX = 3000

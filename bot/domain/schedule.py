@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.runtime.clock import from_iso, to_iso
 from bot.domain.models import Case, Timer
 from bot.domain.playbook import NudgeRules
+from bot.runtime.clock import from_iso, to_iso
 
 FOLLOWUP, ESCALATION, UPDATE, UNASSIGNED = "followup", "escalation", "update", "unassigned"
 DIGEST = "digest"

@@ -269,8 +269,8 @@ async def serve(port: int, db_path: str | None, fresh: bool | None,
 
 def run_sandbox(argv: list[str]) -> int:
     """`python -m bot sandbox [--port 8080] [--db PATH] [--fresh | --keep]`; exit status."""
-    from bot.runtime.logs import configure as configure_logging
     from bot.domain.playbook import PlaybookError
+    from bot.runtime.logs import configure as configure_logging
     from bot.storage.sqlite import StoreError
 
     parser = argparse.ArgumentParser(

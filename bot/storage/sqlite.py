@@ -20,8 +20,8 @@ from typing import Any
 
 import sqlite_utils
 
-from bot.runtime.clock import from_iso, to_iso
 from bot.domain.models import OPEN, Case, CaseRef, Event, Nudge, StepMark, Timer
+from bot.runtime.clock import from_iso, to_iso
 
 
 class StoreError(Exception):
