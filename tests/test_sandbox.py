@@ -140,8 +140,8 @@ async def test_requests_from_other_sites_or_hosts_are_refused(page):
 
 
 def test_everything_listens_on_loopback_only():
-    source = (ROOT / "standin" / "sandbox.py").read_text() + (ROOT / "bot" / "runtime" / "sandbox.py") \
-        .read_text()
+    sandbox = ROOT / "bot" / "runtime" / "sandbox.py"
+    source = (ROOT / "standin" / "sandbox.py").read_text() + sandbox.read_text()
     assert "0.0.0.0" not in source
 
 
