@@ -12,6 +12,7 @@ ratios. Targets: `open` under 100 ms at 1,000,000 cases; stats under 1 s.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import random
 import statistics
@@ -37,7 +38,7 @@ CATEGORIES = ("long_wait", "passed_around", "uncaring", "no_ownership", "wrong_i
               "broken_promise", "product_defect", "billing_error", "general")
 
 
-def build(path: Path, total: int, live: int, seed: int = 7) -> None:
+async def build(path: Path, total: int, live: int, seed: int = 7) -> None:
     """`total` cases of which `live` are still in play, with their timelines."""
     rng = random.Random(seed)
     store = Store(path)
@@ -67,7 +68,7 @@ def build(path: Path, total: int, live: int, seed: int = 7) -> None:
             _flush(store, cases, events)
     _flush(store, cases, events)
     store.db.execute("ANALYZE")
-    store.close()
+    await store.close()
 
 
 def _flush(store: Store, cases: list, events: list) -> None:
@@ -85,34 +86,34 @@ def _flush(store: Store, cases: list, events: list) -> None:
     events.clear()
 
 
-def view_open(store: Store, playbook, text: str) -> int:
+async def view_open(store: Store, playbook, text: str) -> int:
     """What `/recover open <text>` does for a lead: query, count, ticks, blocks."""
     query = parse_open(text, "U1", playbook, NOW)
-    cases, total = store.live_cases("T1", query.where, lead_blocks.PAGE)
-    ticks = store.step_counts("T1", [c.id for c in cases])
+    cases, total = await store.live_cases("T1", query.where, lead_blocks.PAGE)
+    ticks = await store.step_counts("T1", [c.id for c in cases])
     labels = {c.key: c.label for c in playbook.categories}
     blocks = lead_blocks.open_list(query, cases, total, 0, labels, ticks, NOW)
     return len(blocks)
 
 
-def view_stats(store: Store, playbook) -> int:
+async def view_stats(store: Store, playbook) -> int:
     since = NOW - timedelta(days=30)
-    stats = compute_stats(store.cohort_facts("T1", to_iso(since), to_iso(NOW)), since, NOW)
+    stats = compute_stats(await store.cohort_facts("T1", to_iso(since), to_iso(NOW)), since, NOW)
     labels = {c.key: c.label for c in playbook.categories}
     return len(lead_blocks.stats_blocks(stats, "30d", labels))
 
 
-def timed(fn, runs: int) -> float:
-    fn()  # warm the page cache
+async def timed(fn, runs: int) -> float:
+    await fn()  # warm the page cache
     samples = []
     for _ in range(runs):
         start = time.perf_counter()
-        fn()
+        await fn()
         samples.append((time.perf_counter() - start) * 1000)
     return statistics.median(samples)
 
 
-def main() -> None:
+async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--big", type=int, default=1_000_000)
     parser.add_argument("--small", type=int, default=10_000)
@@ -124,16 +125,17 @@ def main() -> None:
     for size in (args.small, args.big):
         path = workdir / f"leads-{size}.db"
         started = time.perf_counter()
-        build(path, size, size // 20)
+        await build(path, size, size // 20)
         print(f"built {size:,} cases ({size // 20:,} in play) in "
               f"{time.perf_counter() - started:.0f} s", flush=True)
         store = Store(path)
         results[size] = {
-            "open": timed(lambda s=store: view_open(s, playbook, ""), args.runs),
-            "open overdue": timed(lambda s=store: view_open(s, playbook, "overdue"), args.runs),
-            "stats 30d": timed(lambda s=store: view_stats(s, playbook), args.runs),
+            "open": await timed(lambda s=store: view_open(s, playbook, ""), args.runs),
+            "open overdue": await timed(lambda s=store: view_open(s, playbook, "overdue"),
+                                        args.runs),
+            "stats 30d": await timed(lambda s=store: view_stats(s, playbook), args.runs),
         }
-        store.close()
+        await store.close()
         path.unlink()
     for name in ("open", "open overdue", "stats 30d"):
         small, big = results[args.small][name], results[args.big][name]
@@ -142,4 +144,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    asyncio.run(main())

@@ -13,6 +13,7 @@ their ratio (target: under 1.5x, and under 50 ms at 100,000).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import shutil
 import statistics
 import sys
@@ -35,7 +36,7 @@ NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)  # a Thursday, within working ho
 DUE = 1000
 
 
-def build(path: Path, open_cases: int) -> None:
+async def build(path: Path, open_cases: int) -> None:
     """`open_cases` open cases in one workspace; DUE of them have a follow-up due now."""
     store = Store(path)
     rows, timers = [], []
@@ -59,35 +60,35 @@ def build(path: Path, open_cases: int) -> None:
                          "VALUES (?, ?, ?, ?, ?)", timers)
         conn.execute("INSERT OR IGNORE INTO workspaces (team_id, created_at) VALUES ('T1', 'x')")
     store.db.execute("ANALYZE")
-    store.close()
+    await store.close()
 
 
-def select_and_enqueue(path: Path, rules, hours) -> tuple[float, int]:
+async def select_and_enqueue(path: Path, rules, hours) -> tuple[float, int]:
     """The scheduler's planning step, as `Nudger.plan` runs it (timezones aside)."""
     store = Store(path)
     start = time.perf_counter()
-    due = store.due_timers("T1", to_iso(NOW))
+    due = await store.due_timers("T1", to_iso(NOW))
     plans = [(t, c, plan_timer(c, t, NOW, rules, hours, "UTC")) for t, c in due]
-    store.apply_sweep(
+    await store.apply_sweep(
         "T1", processed=[t for t, _, _ in plans],
         timers=[Timer(team_id="T1", case_id=c.id, **p.next) for _, c, p in plans if p.next],
         send=[(c.id, row) for _, c, p in plans for row in p.send],
         skip=[(c.id, row) for _, c, p in plans for row in p.skip], at=to_iso(NOW))
     elapsed = time.perf_counter() - start
     queued = store.db.execute("SELECT COUNT(*) FROM nudges WHERE state = 'pending'").fetchone()[0]
-    store.close()
+    await store.close()
     assert len(due) == DUE == queued, (len(due), queued)
     return elapsed * 1000, queued
 
 
-def measure(size: int, runs: int, rules, hours, workdir: Path) -> float:
+async def measure(size: int, runs: int, rules, hours, workdir: Path) -> float:
     base = workdir / f"cases-{size}.db"
-    build(base, size)
+    await build(base, size)
     times = []
     for run in range(runs + 1):
         copy = workdir / f"run-{size}-{run}.db"
         shutil.copy(base, copy)
-        elapsed, _ = select_and_enqueue(copy, rules, hours)
+        elapsed, _ = await select_and_enqueue(copy, rules, hours)
         if run:  # the first run warms the page cache
             times.append(elapsed)
     median = statistics.median(times)
@@ -96,7 +97,7 @@ def measure(size: int, runs: int, rules, hours, workdir: Path) -> float:
     return median
 
 
-def main() -> None:
+async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
@@ -104,8 +105,8 @@ def main() -> None:
     rules, hours = playbook.nudges, Hours.from_rules(playbook.nudges)
     workdir = Path(tempfile.mkdtemp(prefix="mend-sweep-"))
     try:
-        small = measure(10_000, args.runs, rules, hours, workdir)
-        large = measure(100_000, args.runs, rules, hours, workdir)
+        small = await measure(10_000, args.runs, rules, hours, workdir)
+        large = await measure(100_000, args.runs, rules, hours, workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     print(f"ratio 100,000 / 10,000: {large / small:.2f} (target < 1.5; "
@@ -113,4 +114,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    asyncio.run(main())

@@ -118,7 +118,7 @@ def export(argv: list[str]) -> int:
         return EXIT_CONFIG
     try:
         store = Store(path, readonly=True)
-        teams = store.workspaces()
+        teams = asyncio.run(store.workspaces())
         team = args.team or (teams[0] if len(teams) == 1 else None)
         if team not in teams:
             print(f"mend: pick a workspace with --team ({', '.join(teams) or 'none yet'})",

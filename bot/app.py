@@ -99,7 +99,7 @@ class Mend:
         register_all(bolt, deps)
         mend = cls(settings, deps, bolt, session)
         mend.nudger = Nudger(deps, poster, settings.sweep_seconds)
-        resume_cards(deps)
+        await resume_cards(deps)
         if run_scheduler:
             mend.nudger.start()
         return mend
@@ -108,9 +108,9 @@ class Mend:
         await self.nudger.stop()
         self.deps.pacer.stop()  # queued cards and nudges stay in the database for next time
         await self.deps.tasks.drain()  # what is being sent gets sent and marked first
-        self.nudger.release()
+        await self.nudger.release()
         await self.session.close()
-        self.deps.store.close()
+        await self.deps.store.close()
 
     # -- HTTP mode -------------------------------------------------------------
     def web_app(self) -> web.Application:
@@ -127,7 +127,7 @@ class Mend:
         return await to_aiohttp_response(await self.bolt.async_dispatch(bolt_request))
 
     async def healthz(self, request: web.Request) -> web.Response:
-        ok = self.deps.store.ping()
+        ok = await self.deps.store.ping()
         body = {
             "ok": ok,
             "version": __version__,

@@ -77,11 +77,11 @@ async def answer(deps: Deps, click: Click, text: str, blocks: list | None = None
     await respond(deps.client, click.response_url, text, blocks)
 
 
-async def perform(deps: Deps, click: Click, work: Callable[[], Any],
+async def perform(deps: Deps, click: Click, work: Callable[[], Awaitable[Any]],
                   said: Callable[[Done], str] | None = None) -> None:
     """Run a lifecycle change for a click; refresh the card; tell the clicker if needed."""
     try:
-        outcome = work()
+        outcome = await work()
     except OutOfDate as exc:
         await out_of_date(deps, click, exc)
         return
@@ -130,10 +130,10 @@ TZ_WAIT = 1.0  # seconds to wait for users.info before opening a form (triggers 
 
 async def open_modal(deps: Deps, click: Click, number: int) -> None:
     try:
-        case = deps.lifecycle.get(click.team_id, number)
+        case = await deps.lifecycle.get(click.team_id, number)
         render, form = MODALS[click.action["action_id"]]
         if form:  # say it now, not after they have filled the form in
-            deps.lifecycle.check_form(case, click.user_id, form)
+            await deps.lifecycle.check_form(case, click.user_id, form)
     except (NotFound, Refused) as exc:
         await answer(deps, click, case_blocks.refusal(exc) if isinstance(exc, Refused)
                      else escape(str(exc)))
@@ -232,8 +232,8 @@ async def open_snooze(deps: Deps, click: Click, number: int) -> None:
     labels = dict(QUICK_CHOICES)
     due = click.reminder_due()
     try:
-        case = deps.lifecycle.get(click.team_id, number)
-        deps.lifecycle.check_snooze(case, click.user_id, due)
+        case = await deps.lifecycle.get(click.team_id, number)
+        await deps.lifecycle.check_snooze(case, click.user_id, due)
     except OutOfDate as exc:
         await out_of_date(deps, click, exc)
         return
@@ -268,13 +268,13 @@ async def tick(deps: Deps, click: Click, number: int) -> None:
     selected = {o.get("value") for o in click.action.get("selected_options") or []
                 if isinstance(o, dict)}
     try:
-        case = deps.lifecycle.get(click.team_id, number)
+        case = await deps.lifecycle.get(click.team_id, number)
     except NotFound as exc:
         await answer(deps, click, escape(str(exc)))
         return
     before = shown_ticks(click.message)
     if before is None:  # no card to compare with: take the selection as it is
-        before = set(deps.lifecycle.steps(click.team_id, case.id))
+        before = set(await deps.lifecycle.steps(click.team_id, case.id))
     for step in sorted(s for s in selected - before if s):
         await perform(deps, click, lambda s=step: deps.lifecycle.step(
             click.team_id, number, click.user_id, s, done=True))
@@ -285,9 +285,9 @@ async def tick(deps: Deps, click: Click, number: int) -> None:
 
 
 async def merge(deps: Deps, click: Click, number: int, into: int) -> None:
-    def work() -> Done:
-        done = deps.lifecycle.merge(click.team_id, number, click.user_id, into)
-        refresh_card(deps, deps.lifecycle.get(click.team_id, number))
+    async def work() -> Done:
+        done = await deps.lifecycle.merge(click.team_id, number, click.user_id, into)
+        refresh_card(deps, await deps.lifecycle.get(click.team_id, number))
         return done
 
     await perform(deps, click, work, lambda d: f"Added to case #{into} as a note; case "
@@ -305,7 +305,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
                                                  "it can only be worked from there."),
                              name="other-workspace")
             return
-        if not deps.store.first_time(click.team_id, click.key, to_iso(deps.clock.now())):
+        if not await deps.store.first_time(click.team_id, click.key, to_iso(deps.clock.now())):
             return  # the same click delivered twice: done already
         if click.action.get("action_id") in (Action.OPEN_PREV, Action.OPEN_NEXT):
             deps.tasks.spawn(page_clicked(deps, body), name="open-page")

@@ -23,7 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.domain.models import Case
 from bot.runtime.clock import from_iso, to_iso
 from bot.runtime.slack_client import AMBIGUOUS
-from bot.storage.sqlite import CARD_PENDING, CARD_POSTING
+from bot.storage.schema import CARD_PENDING, CARD_POSTING
 from handlers import case_blocks
 from handlers.context import Deps
 from handlers.ids import CARD_METADATA_TYPE
@@ -36,10 +36,10 @@ PERMANENT = {"not_in_channel", "channel_not_found", "is_archived", "restricted_a
              "invalid_blocks", "msg_too_long", "no_text"}
 
 
-def render(deps: Deps, case: Case) -> dict:
+async def render(deps: Deps, case: Case) -> dict:
     """Text, blocks and metadata of the card for the case as stored now."""
     label = deps.recovery.category_label(case.category)
-    marks = deps.store.steps(case.team_id, case.id)
+    marks = await deps.store.steps(case.team_id, case.id)
     return {"text": case_blocks.card_fallback(case, label),
             "blocks": case_blocks.case_card(case, label, deps.recovery.step_titles(), marks),
             "metadata": case_blocks.card_metadata(case)}
@@ -68,27 +68,27 @@ def _queue_card(deps: Deps, case: Case, response_url: str | None = None) -> None
 
 async def post_card(deps: Deps, case: Case, response_url: str | None = None) -> str | None:
     """Post the card for `case` unless it is (or may already be) out; returns its ts."""
-    case = deps.store.case_by_id(case.team_id, case.id) or case  # latest state
+    case = await deps.store.case_by_id(case.team_id, case.id) or case  # latest state
     now = deps.clock.now()
     if case.card_state == CARD_POSTING:
         if case.card_claimed_at and from_iso(case.card_claimed_at) > now - POSTING_GRACE:
             return None  # someone is posting it right now
         if await _settle_in_doubt(deps, case, now):
             return case.card_ts
-        case = deps.store.case_by_id(case.team_id, case.id) or case
-    if case.card_state != CARD_PENDING or not deps.store.set_card_state(
+        case = await deps.store.case_by_id(case.team_id, case.id) or case
+    if case.card_state != CARD_PENDING or not await deps.store.set_card_state(
             case.team_id, case.id, CARD_PENDING, CARD_POSTING, to_iso(now)):
         return case.card_ts
     try:
         resp = await deps.poster.chat_postMessage(channel=case.channel_id, unfurl_links=False,
-                                                  **render(deps, case))
+                                                  **await render(deps, case))
     except SlackApiError as exc:
         await _refused(deps, case, exc, response_url)
         return None
     except AMBIGUOUS as exc:
         log.warning("card for case id %s in doubt: %s", case.id, type(exc).__name__)
         return None
-    deps.store.record_card(case.team_id, case.id, resp["channel"], resp["ts"],
+    await deps.store.record_card(case.team_id, case.id, resp["channel"], resp["ts"],
                            to_iso(deps.clock.now()))
     return resp["ts"]
 
@@ -99,10 +99,10 @@ async def _refused(deps: Deps, case: Case, exc: SlackApiError,
     log.warning("case card for case id %s not posted: %s", case.id, error)
     now = to_iso(deps.clock.now())
     if error in PERMANENT:
-        deps.store.record_card_failed(case.team_id, case.id, error, now)
+        await deps.store.record_card_failed(case.team_id, case.id, error, now)
         await _tell_agent(deps.client, response_url, case, error)
     else:  # 429 or 5xx even after retries: Slack did not post it; a later sweep will
-        deps.store.set_card_state(case.team_id, case.id, CARD_POSTING, CARD_PENDING, now)
+        await deps.store.set_card_state(case.team_id, case.id, CARD_POSTING, CARD_PENDING, now)
 
 
 async def _settle_in_doubt(deps: Deps, case: Case, now) -> bool:
@@ -114,9 +114,9 @@ async def _settle_in_doubt(deps: Deps, case: Case, now) -> bool:
         log.warning("could not check card for case id %s: %s", case.id, type(exc).__name__)
         return True  # try again at the next sweep
     if ts:
-        deps.store.record_card(case.team_id, case.id, case.channel_id, ts, to_iso(now))
+        await deps.store.record_card(case.team_id, case.id, case.channel_id, ts, to_iso(now))
         return True
-    deps.store.set_card_state(case.team_id, case.id, CARD_POSTING, CARD_PENDING, to_iso(now))
+    await deps.store.set_card_state(case.team_id, case.id, CARD_POSTING, CARD_PENDING, to_iso(now))
     return False
 
 
@@ -172,10 +172,10 @@ async def _update_card(deps: Deps, case: Case) -> None:
     deps.refreshing.discard(case.id)
     sent = None
     for _ in range(CARD_SENDS):
-        latest = deps.store.case_by_id(case.team_id, case.id)
+        latest = await deps.store.case_by_id(case.team_id, case.id)
         if latest is None or not latest.card_ts:
             return  # not posted yet: the pending post renders the latest state
-        card = render(deps, latest)
+        card = await render(deps, latest)
         if card == sent:
             return
         try:
@@ -216,11 +216,11 @@ async def respond(client: AsyncWebClient, response_url: str | None, text: str,
         log.warning("could not answer through response_url: %s", type(exc).__name__)
 
 
-def resume_cards(deps: Deps, team_id: str | None = None) -> int:
+async def resume_cards(deps: Deps, team_id: str | None = None) -> int:
     """Queue cards left unposted (or in doubt); returns how many."""
     queued = 0
-    for team in [team_id] if team_id else deps.store.teams_awaiting_cards():
-        for case in deps.store.cases_awaiting_card(team):
+    for team in [team_id] if team_id else await deps.store.teams_awaiting_cards():
+        for case in await deps.store.cases_awaiting_card(team):
             if case.id not in deps.carding:
                 _queue_card(deps, case)
                 queued += 1

@@ -63,7 +63,7 @@ def case_command(name: str, usage: str, help: str) -> Callable[[CaseRun], CaseRu
                 number, rest = split_number(args, f"{COMMAND} {usage}")
                 # Who sees what: a case you may not see is, to you, a case that doesn't
                 # exist, whatever you try to do with it.
-                visible = sees_case(deps, deps.lifecycle.get(inv.team_id, number),
+                visible = await sees_case(deps, await deps.lifecycle.get(inv.team_id, number),
                                     inv.user_id, inv.channel_id)
                 if visible is False:
                     raise NotFound(number)
@@ -88,7 +88,7 @@ def case_command(name: str, usage: str, help: str) -> Callable[[CaseRun], CaseRu
 async def checked_then(inv: Invocation, number: int, rest: str, deps: Deps,
                        run: CaseRun) -> Answer:
     """After the ack: ask Slack for the person's channels, then act if they may see it."""
-    if not await may_see(deps, deps.lifecycle.get(inv.team_id, number), inv.user_id,
+    if not await may_see(deps, await deps.lifecycle.get(inv.team_id, number), inv.user_id,
                          inv.channel_id):
         raise NotFound(number)
     answer = await run(inv, number, rest, deps)
@@ -123,20 +123,20 @@ def settled(deps: Deps, done: Done, text: str) -> str:
 
 @case_command("case", "case N", "Show case N with its full timeline")
 async def show_case(inv, number, rest, deps):
-    timeline = deps.lifecycle.timeline(inv.team_id, number)
+    timeline = await deps.lifecycle.timeline(inv.team_id, number)
     label = deps.recovery.category_label(timeline.case.category)
     return case_blocks.timeline_blocks(timeline, label, deps.recovery.step_titles())
 
 
 @case_command("take", "take N", "Take ownership of case N")
 async def take(inv, number, rest, deps):
-    done = deps.lifecycle.take(inv.team_id, number, inv.user_id)
+    done = await deps.lifecycle.take(inv.team_id, number, inv.user_id)
     return settled(deps, done, f"Case #{number} is yours now.")
 
 
 @case_command("release", "release N", "Give case N back to the unowned queue")
 async def release(inv, number, rest, deps):
-    done = deps.lifecycle.release(inv.team_id, number, inv.user_id)
+    done = await deps.lifecycle.release(inv.team_id, number, inv.user_id)
     return settled(deps, done, f"Case #{number} is back in the queue, waiting for an owner.")
 
 
@@ -146,7 +146,7 @@ async def assign(inv, number, rest, deps):
     if len(people) != 1:
         raise Usage(f"Name one person: `{COMMAND} assign {number} @maria`.")
     confirmed = rest.split()[-1].lower() in ("anyway", "force", "confirm")
-    outcome = deps.lifecycle.assign(inv.team_id, number, inv.user_id, people[0], confirmed)
+    outcome = await deps.lifecycle.assign(inv.team_id, number, inv.user_id, people[0], confirmed)
     if isinstance(outcome, NeedsConfirmation):
         return case_blocks.confirm_assign(outcome.case, outcome.assignee, outcome.open_count,
                                           outcome.limit)
@@ -158,7 +158,7 @@ async def assign(inv, number, rest, deps):
 async def followup(inv, number, rest, deps):
     if not rest:
         raise Usage(f"When? e.g. `{COMMAND} followup {number} {EXAMPLES[0]}`.")
-    deps.lifecycle.get(inv.team_id, number)  # unknown case: say so before asking Slack
+    await deps.lifecycle.get(inv.team_id, number)  # unknown case: say so before asking Slack
     person = deps.people.cached(inv.team_id, inv.user_id)
     if person is None:  # the timezone needs users.info: answer after the ack
         return Later(_followup(inv, number, rest, deps))
@@ -168,21 +168,21 @@ async def followup(inv, number, rest, deps):
 async def _followup(inv: Invocation, number: int, rest: str, deps: Deps) -> str:
     person = await deps.people.get(inv.team_id, inv.user_id)
     due = parse_when(rest, person.tz, deps.clock.now())
-    done = deps.lifecycle.set_followup(inv.team_id, number, inv.user_id, due)
+    done = await deps.lifecycle.set_followup(inv.team_id, number, inv.user_id, due)
     return settled(deps, done, f"Follow-up on case #{number} set for "
                                f"{blocks.when(done.case.next_followup_at)}.")
 
 
 @case_command("note", "note N <text>", "Add a note to case N's timeline")
 async def note(inv, number, rest, deps):
-    done = deps.lifecycle.note(inv.team_id, number, inv.user_id, plain(rest))
+    done = await deps.lifecycle.note(inv.team_id, number, inv.user_id, plain(rest))
     return settled(deps, done, f"Noted on case #{number}.")
 
 
 @case_command("step", "step N <apologize|act|compassion|compensate|follow-up>",
               "Tick a recovery step on case N")
 async def step(inv, number, rest, deps):
-    done = deps.lifecycle.step(inv.team_id, number, inv.user_id, rest or "?")
+    done = await deps.lifecycle.step(inv.team_id, number, inv.user_id, rest or "?")
     closed = " The satisfaction follow-up is recorded, so the case is closed." \
         if done.case.status == "closed" else ""
     return settled(deps, done, f"Ticked *{escape(rest)}* on case #{number}.{closed}")
@@ -191,7 +191,7 @@ async def step(inv, number, rest, deps):
 @case_command("resolve", "resolve N [what was done]",
               "Mark case N resolved; the satisfaction follow-up is scheduled")
 async def resolve(inv, number, rest, deps):
-    done = deps.lifecycle.resolve(inv.team_id, number, inv.user_id, plain(rest))
+    done = await deps.lifecycle.resolve(inv.team_id, number, inv.user_id, plain(rest))
     return settled(deps, done, f"Case #{number} is resolved. Satisfaction follow-up due "
                                f"{blocks.when(done.case.next_followup_at)}.")
 
@@ -199,13 +199,13 @@ async def resolve(inv, number, rest, deps):
 @case_command("close", "close N [reason]",
               "Close case N (after its follow-up; leads may close early with a reason)")
 async def close(inv, number, rest, deps):
-    done = deps.lifecycle.close(inv.team_id, number, inv.user_id, plain(rest))
+    done = await deps.lifecycle.close(inv.team_id, number, inv.user_id, plain(rest))
     return settled(deps, done, f"Case #{number} is closed.")
 
 
 @case_command("reopen", "reopen N", "Reopen case N")
 async def reopen(inv, number, rest, deps):
-    done = deps.lifecycle.reopen(inv.team_id, number, inv.user_id)
+    done = await deps.lifecycle.reopen(inv.team_id, number, inv.user_id)
     return settled(deps, done, f"Case #{number} is open again.")
 
 
@@ -213,7 +213,7 @@ async def reopen(inv, number, rest, deps):
             "Show the team leads, or set them (workspace admins and leads)")
 async def leads(ack: Ack, inv: Invocation, args: str, deps: Deps) -> None:
     wanted = user_ids(args)
-    current = deps.lifecycle.leads(inv.team_id)
+    current = await deps.lifecycle.leads(inv.team_id)
     if not wanted:
         names = ", ".join(mention(u) for u in current) or "nobody yet"
         await reply(ack, f"Leads: {names}. Set them with `{COMMAND} leads @a @b`.")
@@ -229,7 +229,7 @@ async def _set_leads(inv: Invocation, wanted: list[str], current: list[str],
         who = ", ".join(mention(u) for u in current) or "a workspace admin"
         text = f"Only a workspace admin or a current lead can set the leads. Who can: {who}."
     else:
-        deps.store.set_leads(inv.team_id, wanted, inv.user_id, to_iso(deps.clock.now()))
+        await deps.store.set_leads(inv.team_id, wanted, inv.user_id, to_iso(deps.clock.now()))
         text = "Leads are now " + ", ".join(mention(u) for u in wanted) + "."
     await respond(deps.client, inv.response_url, text)
 
@@ -245,9 +245,9 @@ CHANNEL = re.compile(r"<#([CG][A-Z0-9]{1,30})(?:\|[^<>]*)?>")
 async def settings(ack: Ack, inv: Invocation, args: str, deps: Deps) -> None:
     what, _, value = args.strip().partition(" ")
     if not what:
-        await reply(ack, _describe_settings(inv.team_id, deps))
+        await reply(ack, await _describe_settings(inv.team_id, deps))
         return
-    leads = deps.lifecycle.leads(inv.team_id)
+    leads = await deps.lifecycle.leads(inv.team_id)
     if inv.user_id not in leads:
         who = ", ".join(mention(u) for u in leads) or "nobody yet: set leads first"
         await reply(ack, f"Only a lead can change the settings. Who can: {who}.")
@@ -257,8 +257,8 @@ async def settings(ack: Ack, inv: Invocation, args: str, deps: Deps) -> None:
     except Usage as exc:
         await reply(ack, escape(str(exc)))
         return
-    deps.store.set_workspace(inv.team_id, to_iso(deps.clock.now()), **changes)
-    await reply(ack, "Saved. " + _describe_settings(inv.team_id, deps))
+    await deps.store.set_workspace(inv.team_id, to_iso(deps.clock.now()), **changes)
+    await reply(ack, "Saved. " + await _describe_settings(inv.team_id, deps))
 
 
 def _setting(what: str, value: str) -> dict[str, str | None]:
@@ -320,8 +320,8 @@ def _hours(value: str) -> dict[str, str]:
             "work_end": f"{end:%H:%M}"}
 
 
-def _describe_settings(team_id: str, deps: Deps) -> str:
-    ws = deps.store.workspace(team_id)
+async def _describe_settings(team_id: str, deps: Deps) -> str:
+    ws = await deps.store.workspace(team_id)
     hours = Hours.from_rules(deps.recovery.playbook.nudges, ws)
     lead = f"<#{ws['lead_channel']}>" if ws.get("lead_channel") else \
         "none (escalations go to the case thread, mentioning the leads; no weekly digest)"

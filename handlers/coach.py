@@ -57,7 +57,7 @@ def review_blocks(review: Review, millis: float, note: str = "") -> Blocks:
     return fit(out)
 
 
-def _case_context(deps: Deps, team_id: str, user_id: str, here: str | None,
+async def _case_context(deps: Deps, team_id: str, user_id: str, here: str | None,
                   words: str) -> tuple[Case | None, str, str]:
     """`#12 draft…` checks the draft against case 12's customer and feeling, when the
     person may see case 12 without asking Slack. Otherwise the draft is checked alone,
@@ -69,18 +69,18 @@ def _case_context(deps: Deps, team_id: str, user_id: str, here: str | None,
     if found is None:
         return None, words, ""
     try:
-        case = deps.lifecycle.get(team_id, found)
+        case = await deps.lifecycle.get(team_id, found)
     except NotFound:
         case = None
-    if case is not None and sees_case(deps, case, user_id, here):
+    if case is not None and await sees_case(deps, case, user_id, here):
         return case, rest.strip(), ""
     return None, rest.strip(), f"No case #{found} that you can see: checked the draft on its own."
 
 
-def review(deps: Deps, team_id: str, user_id: str, draft: str,
+async def review(deps: Deps, team_id: str, user_id: str, draft: str,
            here: str | None = None) -> tuple[Blocks | None, str]:
     """The check as blocks, or (None, a message saying what to send)."""
-    case, draft, note = _case_context(deps, team_id, user_id, here, plain(draft).strip())
+    case, draft, note = await _case_context(deps, team_id, user_id, here, plain(draft).strip())
     if not draft:
         return None, (f"Paste the reply you're about to send: `{COMMAND} check Hi Dana, I'm "
                       "so sorry…` (start with `#12` to check it against case 12).")
@@ -95,7 +95,7 @@ def review(deps: Deps, team_id: str, user_id: str, draft: str,
 @subcommand("check", f"{COMMAND} check [#N] <draft reply>",
             "Check a reply before you send it: blame, hand-offs, call-backs, apology, next step…")
 async def check_command(ack: Ack, inv: Invocation, args: str, deps: Deps) -> None:
-    found, message = review(deps, inv.team_id, inv.user_id, args, inv.channel_id)
+    found, message = await review(deps, inv.team_id, inv.user_id, args, inv.channel_id)
     if found is None:
         await reply(ack, escape(message))
     else:
@@ -108,7 +108,7 @@ async def on_shortcut(ack, body: dict[str, Any], deps: Deps) -> None:
     team_id = str((body.get("team") or {}).get("id") or "")
     user_id = str((body.get("user") or {}).get("id") or "")
     text = str((body.get("message") or {}).get("text") or "")
-    found, message = review(deps, team_id, user_id, text)
+    found, message = await review(deps, team_id, user_id, text)
     deps.tasks.spawn(respond(deps.client, body.get("response_url"), message or "Reply check",
                              found), name="check-reply")
 
@@ -122,12 +122,12 @@ async def another_wording(deps: Deps, body: dict[str, Any]) -> None:
     if case_number is None or step is None:
         return
     try:
-        case = deps.lifecycle.get(team_id, case_number)
+        case = await deps.lifecycle.get(team_id, case_number)
     except NotFound:
         return
     user_id = str((body.get("user") or {}).get("id") or "")
     if user_id not in (case.reporter_id, case.owner_id) and \
-            not deps.lifecycle.is_lead(team_id, user_id):
+            not await deps.lifecycle.is_lead(team_id, user_id):
         return  # the button sits in its reporter's own answer
     report = Report(summary=case.summary, customer=case.customer, contact=case.contact,
                     category=case.category, category_cues=(), emotion=case.emotion,

@@ -46,11 +46,11 @@ async def open_page(deps: Deps, team_id: str, user_id: str, text: str,
     now = deps.clock.now()
     query = parse_open(text, user_id, deps.recovery.playbook, now)
     query = await viewer_query(deps, team_id, user_id, query)
-    cases, total = deps.store.live_cases(team_id, query.where, PAGE, offset)
+    cases, total = await deps.store.live_cases(team_id, query.where, PAGE, offset)
     if offset and offset >= total:  # a page that no longer exists: show the last one
         offset = max(0, (total - 1) // PAGE * PAGE)
-        cases, total = deps.store.live_cases(team_id, query.where, PAGE, offset)
-    ticks = deps.store.step_counts(team_id, [c.id for c in cases])
+        cases, total = await deps.store.live_cases(team_id, query.where, PAGE, offset)
+    ticks = await deps.store.step_counts(team_id, [c.id for c in cases])
     return lead_blocks.open_list(query, cases, total, offset, deps.recovery.labels(), ticks,
                                  now)
 
@@ -70,7 +70,7 @@ async def open_cases(ack: Ack, inv: Invocation, args: str, deps: Deps) -> None:
         except ReportError as exc:
             return escape(str(exc))
 
-    await answer(ack, inv, deps, work, now=may_see_now(deps, inv.team_id, inv.user_id))
+    await answer(ack, inv, deps, work, now=await may_see_now(deps, inv.team_id, inv.user_id))
 
 
 async def answer(ack: Ack, inv: Invocation, deps: Deps, work, now: bool) -> None:
@@ -113,33 +113,21 @@ async def page_clicked(deps: Deps, body: dict[str, Any]) -> None:
     await respond(deps.client, body.get("response_url"), "Mend", blocks, replace=True)
 
 
-# -- reports off the event loop -----------------------------------------------------
-async def in_thread(deps: Deps, report):
-    """Run `report(store)` in a worker thread on a read-only connection of its own:
-    a big workspace's numbers take hundreds of milliseconds, which the event loop
-    (and every other person's ack) must not wait for."""
-    def work():
-        reader = deps.store.reader()
-        try:
-            return report(reader)
-        finally:
-            reader.close()
-
-    return await asyncio.to_thread(work)
-
-
-def stats_from(store: Store, team_id: str, since: datetime, until: datetime) -> Stats:
-    """Outcomes of the cases opened since `since`, as the timelines stand at `until`."""
-    return compute_stats(store.cohort_facts(team_id, to_iso(since), to_iso(until)), since,
-                         until)
+# -- reports --------------------------------------------------------------------------
+async def stats_from(store: Store, team_id: str, since: datetime, until: datetime) -> Stats:
+    """Outcomes of the cases opened since `since`, as the timelines stand at `until`. The
+    store reads the timelines in a worker thread, and the figures are summed in one too:
+    a big workspace's numbers must not hold up anyone's ack."""
+    facts = await store.cohort_facts(team_id, to_iso(since), to_iso(until))
+    return await asyncio.to_thread(compute_stats, facts, since, until)
 
 
 # -- /recover stats -----------------------------------------------------------------------
 @subcommand("stats", f"{COMMAND} stats [7d | 30d | 90d]",
             "Recovery outcomes for cases opened in the period (leads)")
 async def stats(ack: Ack, inv: Invocation, args: str, deps: Deps) -> None:
-    if not deps.lifecycle.is_lead(inv.team_id, inv.user_id):
-        await reply(ack, lead_only(deps, inv.team_id))
+    if not await deps.lifecycle.is_lead(inv.team_id, inv.user_id):
+        await reply(ack, await lead_only(deps, inv.team_id))
         return
     now = deps.clock.now()
     try:
@@ -153,13 +141,13 @@ async def stats(ack: Ack, inv: Invocation, args: str, deps: Deps) -> None:
 
 async def _send_stats(inv: Invocation, label: str, since: datetime, now: datetime,
                       deps: Deps) -> None:
-    result = await in_thread(deps, lambda store: stats_from(store, inv.team_id, since, now))
+    result = await stats_from(deps.store, inv.team_id, since, now)
     await respond(deps.client, inv.response_url, "Recovery outcomes",
                   lead_blocks.stats_blocks(result, label, deps.recovery.labels()))
 
 
-def lead_only(deps: Deps, team_id: str) -> str:
-    leads = deps.lifecycle.leads(team_id)
+async def lead_only(deps: Deps, team_id: str) -> str:
+    leads = await deps.lifecycle.leads(team_id)
     who = ", ".join(f"<@{u}>" for u in leads) or "nobody yet (`/recover leads @a @b`)"
     return f"That view is for leads. Who can: {who}."
 
@@ -187,8 +175,8 @@ def write_csv(store: Store, team_id: str, since: datetime, path: str) -> int:
 @subcommand("export", f"{COMMAND} export [30d]",
             "Send me a CSV of the cases opened in the period and their timelines (leads)")
 async def export(ack: Ack, inv: Invocation, args: str, deps: Deps) -> None:
-    if not deps.lifecycle.is_lead(inv.team_id, inv.user_id):
-        await reply(ack, lead_only(deps, inv.team_id))
+    if not await deps.lifecycle.is_lead(inv.team_id, inv.user_id):
+        await reply(ack, await lead_only(deps, inv.team_id))
         return
     try:
         since = export_since(args, deps.clock.now())
@@ -205,7 +193,8 @@ async def _send_export(inv: Invocation, since: datetime, deps: Deps) -> None:
     with tempfile.TemporaryDirectory(prefix="mend-export-") as folder:
         path = os.path.join(folder, name)
         try:
-            rows = await in_thread(deps, lambda s: write_csv(s, inv.team_id, since, path))
+            rows = await deps.store.in_reader(
+                lambda s: write_csv(s, inv.team_id, since, path))
             dm = await deps.client.conversations_open(users=inv.user_id)
             await deps.client.files_upload_v2(
                 file=path, filename=name, title=name, channel=dm["channel"]["id"],
@@ -218,39 +207,39 @@ async def _send_export(inv: Invocation, since: datetime, deps: Deps) -> None:
 
 
 # -- App Home --------------------------------------------------------------------------------
-def team_numbers(store: Store, playbook: Playbook, team_id: str,
+async def team_numbers(store: Store, playbook: Playbook, team_id: str,
                  now: datetime) -> dict[str, Any]:
     """What the team view and the digest show about the workspace right now."""
-    local = now.astimezone(zone(store.workspace(team_id).get("tz")))
+    local = now.astimezone(zone((await store.workspace(team_id)).get("tz")))
     week_start = (local - timedelta(days=local.weekday())).replace(
         hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)  # Monday, workspace time
     overdue_q = parse_open("overdue", "", playbook, now).where
     unowned_q = parse_open("unowned", "", playbook, now).where
-    overdue, n_overdue = store.live_cases(team_id, overdue_q, 5)
-    unowned, n_unowned = store.live_cases(team_id, unowned_q, 5)
+    overdue, n_overdue = await store.live_cases(team_id, overdue_q, 5)
+    unowned, n_unowned = await store.live_cases(team_id, unowned_q, 5)
     return {
         "limit": playbook.settings.max_open_per_owner,
-        "workload": store.workload(team_id),
-        "week": stats_from(store, team_id, week_start, now).overall,
+        "workload": await store.workload(team_id),
+        "week": (await stats_from(store, team_id, week_start, now)).overall,
         "overdue": n_overdue, "overdue_cases": overdue,
         "unowned": n_unowned, "unowned_cases": unowned,
-        "oldest": store.oldest_live(team_id, 5),
+        "oldest": await store.oldest_live(team_id, 5),
     }
 
 
 async def home_for(deps: Deps, team_id: str, user_id: str) -> dict:
     now = deps.clock.now()
     playbook = deps.recovery.playbook
-    mine, n_mine = deps.store.live_cases(team_id, parse_open("mine", user_id, playbook,
+    mine, n_mine = await deps.store.live_cases(team_id, parse_open("mine", user_id, playbook,
                                                              now).where, 15)
     channels = await deps.people.channels(team_id, user_id)
-    waiting, n_waiting = deps.store.live_cases(
+    waiting, n_waiting = await deps.store.live_cases(
         team_id, replace(parse_open("unowned", user_id, playbook, now).where,
                          channels=tuple(channels)), 10)
-    team = await in_thread(deps, lambda s: team_numbers(s, playbook, team_id, now)) \
-        if deps.lifecycle.is_lead(team_id, user_id) else None
+    team = await team_numbers(deps.store, playbook, team_id, now) \
+        if await deps.lifecycle.is_lead(team_id, user_id) else None
     shown: list[Case] = mine + waiting + (team["overdue_cases"] + team["unowned_cases"] +
                                           team["oldest"] if team else [])
-    ticks = deps.store.step_counts(team_id, [c.id for c in shown])
+    ticks = await deps.store.step_counts(team_id, [c.id for c in shown])
     return lead_blocks.home_view(mine, waiting, team, deps.recovery.labels(), ticks, now,
                                  totals=(n_mine, n_waiting))

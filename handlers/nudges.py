@@ -43,7 +43,7 @@ from bot.domain.schedule import (
 )
 from bot.runtime.clock import from_iso, to_iso
 from bot.runtime.slack_client import AMBIGUOUS
-from bot.storage.sqlite import CARD_FAILED
+from bot.storage.schema import CARD_FAILED
 from handlers import nudge_blocks
 from handlers.cards import PERMANENT, find_message, refresh_card, resume_cards
 from handlers.context import Deps
@@ -101,15 +101,15 @@ class Nudger:
         if self._task:
             await self._task
 
-    def release(self) -> None:
-        self.deps.store.release_lease(LEASE, self.holder)
+    async def release(self) -> None:
+        await self.deps.store.release_lease(LEASE, self.holder)
 
     @property
     def lease_length(self) -> timedelta:
         return timedelta(seconds=max(60.0, self.interval * 3))
 
-    def _hold_lease(self, now: datetime) -> bool:
-        return self.deps.store.acquire_lease(LEASE, self.holder, to_iso(now),
+    async def _hold_lease(self, now: datetime) -> bool:
+        return await self.deps.store.acquire_lease(LEASE, self.holder, to_iso(now),
                                              to_iso(now + self.lease_length))
 
     async def _run(self) -> None:
@@ -131,40 +131,41 @@ class Nudger:
 
     async def _sweep(self) -> SweepReport:
         report = SweepReport()
-        for team_id in self.deps.store.workspaces():
+        for team_id in await self.deps.store.workspaces():
             now = self.deps.clock.now()
-            if not self._hold_lease(now):  # renewed for each workspace
+            if not await self._hold_lease(now):  # renewed for each workspace
                 return report
             report.held_lease = True
             try:
                 report.recovered += await self.recover(team_id)
                 report.planned += await self.plan(team_id, now)
-                self.plan_digest(team_id, now)
-                report.queued += self.send(team_id, now)
-                resume_cards(self.deps, team_id)
+                await self.plan_digest(team_id, now)
+                report.queued += await self.send(team_id, now)
+                await resume_cards(self.deps, team_id)
             except Exception as exc:  # noqa: BLE001 - one workspace must not stop the others
                 log.error("sweep of %s failed: %s", team_id, type(exc).__name__)
                 report.errors.append(f"{team_id}: {type(exc).__name__}")
         if not report.held_lease:
-            report.held_lease = self._hold_lease(self.deps.clock.now())
+            report.held_lease = await self._hold_lease(self.deps.clock.now())
         return report
 
     # -- planning ---------------------------------------------------------------------
     async def plan(self, team_id: str, now: datetime) -> int:
         """Plan every due timer of a workspace; one transaction records it all."""
         store, rules = self.deps.store, self.deps.recovery.playbook.nudges
-        hours = Hours.from_rules(rules, store.workspace(team_id))
-        zones = await self._zones(team_id, [c for _, c in store.due_timers(team_id, to_iso(now))])
+        hours = Hours.from_rules(rules, await store.workspace(team_id))
+        soon = await store.due_timers(team_id, to_iso(now))
+        zones = await self._zones(team_id, [c for _, c in soon])
         # Read them again: while Slack answered, someone may have pressed Done or
         # reassigned a case. From here to the end nothing awaits, so what is
         # planned is what is applied.
-        due = [(timer, case) for timer, case in store.due_timers(team_id, to_iso(now))
+        due = [(timer, case) for timer, case in await store.due_timers(team_id, to_iso(now))
                if self._zone_known(case, timer, zones, now)]
-        fallback = store.workspace(team_id).get("tz")  # when Slack can't tell us theirs
+        fallback = (await store.workspace(team_id)).get("tz")  # when Slack can't tell us theirs
         plans = [(timer, case, plan_timer(case, timer, now, rules, hours,
                                           zones.get(case.owner_id or case.reporter_id, fallback)))
                  for timer, case in due]
-        store.apply_sweep(
+        await store.apply_sweep(
             team_id, processed=[timer for timer, _, _ in plans],
             timers=[Timer(team_id=team_id, case_id=case.id, **plan.next)
                     for _, case, plan in plans if plan.next],
@@ -173,19 +174,19 @@ class Nudger:
             at=to_iso(now))
         for _, case, plan in plans:
             if plan.unassign:
-                self._unassign(case, now)
+                await self._unassign(case, now)
         return sum(len(plan.send) for _, _, plan in plans)
 
-    def plan_digest(self, team_id: str, now: datetime) -> None:
+    async def plan_digest(self, team_id: str, now: datetime) -> None:
         """Once a week (workspace day, time and timezone), the digest into the outbox."""
-        ws = self.deps.store.workspace(team_id)
+        ws = await self.deps.store.workspace(team_id)
         if not ws.get("lead_channel"):
             return
         moment = digest_moment(now, ws.get("digest_day") or "mon",
                                ws.get("digest_time") or "09:00", ws.get("tz") or "UTC")
         if moment <= now < moment + DIGEST_CATCH_UP:  # late after downtime, not days late
             week = moment.astimezone(zone(ws.get("tz"))).strftime("%G-W%V")
-            self.deps.store.enqueue_digest(team_id, week, to_iso(now))
+            await self.deps.store.enqueue_digest(team_id, week, to_iso(now))
 
     async def _zones(self, team_id: str, cases: list[Case]) -> dict[str | None, str]:
         """Owners' timezones (users.info, cached); an unowned case uses its reporter's.
@@ -204,35 +205,36 @@ class Nudger:
         since = timer.due_key if timer.kind == FOLLOWUP else timer.at
         return now - from_iso(since) >= UNKNOWN_ZONE_WAIT
 
-    def _unassign(self, case: Case, now: datetime) -> None:
-        latest = self.deps.store.case_by_id(case.team_id, case.id) or case
+    async def _unassign(self, case: Case, now: datetime) -> None:
+        latest = await self.deps.store.case_by_id(case.team_id, case.id) or case
         due = latest.next_followup_at or now.isoformat()
-        done = self.deps.lifecycle.unassign_overdue(latest, now - _parse(due, now))
+        done = await self.deps.lifecycle.unassign_overdue(latest, now - _parse(due, now))
         if done.changed:
             refresh_card(self.deps, done.case, done.before)
 
     # -- sending ----------------------------------------------------------------------
-    def send(self, team_id: str, now: datetime) -> int:
+    async def send(self, team_id: str, now: datetime) -> int:
         """Claim due outbox rows and queue them on their channel's pacer."""
         queued = 0
-        lead_channel = self.deps.store.workspace(team_id).get("lead_channel")
-        for nudge in self.deps.store.sendable_nudges(team_id, to_iso(now)):
+        lead_channel = (await self.deps.store.workspace(team_id)).get("lead_channel")
+        for nudge in await self.deps.store.sendable_nudges(team_id, to_iso(now)):
             if nudge.kind == DIGEST:
-                queued += self._send_digest(nudge, lead_channel, now)
+                queued += await self._send_digest(nudge, lead_channel, now)
                 continue
-            case = self.deps.store.case_by_id(team_id, nudge.case_id)
+            case = await self.deps.store.case_by_id(team_id, nudge.case_id)
             stale = self._stale(nudge, case)
             if stale:
-                self.deps.store.nudge_dropped(nudge, "cancelled", stale, to_iso(now))
+                await self.deps.store.nudge_dropped(nudge, "cancelled", stale, to_iso(now))
                 continue
             if not case.card_ts:
                 if case.card_state == CARD_FAILED:
-                    self.deps.store.nudge_dropped(nudge, "failed", "no case card", to_iso(now))
+                    await self.deps.store.nudge_dropped(nudge, "failed", "no case card",
+                                                        to_iso(now))
                 continue  # the card is still on its way: the thread will exist soon
             channel, thread = case.card_channel, case.card_ts
             if nudge.kind == ESCALATION and lead_channel and not _lead_channel_failed(nudge):
                 channel, thread = lead_channel, None
-            if not self.deps.store.claim_nudge(nudge, channel, thread, to_iso(now)):
+            if not await self.deps.store.claim_nudge(nudge, channel, thread, to_iso(now)):
                 continue
             self.inflight.add(nudge.id)
             self.deps.pacer.submit(channel, lambda n=nudge, c=channel, t=thread:
@@ -240,11 +242,11 @@ class Nudger:
             queued += 1
         return queued
 
-    def _send_digest(self, nudge: Nudge, channel: str | None, now: datetime) -> int:
+    async def _send_digest(self, nudge: Nudge, channel: str | None, now: datetime) -> int:
         if not channel:
-            self.deps.store.nudge_dropped(nudge, "cancelled", "no lead channel", to_iso(now))
+            await self.deps.store.nudge_dropped(nudge, "cancelled", "no lead channel", to_iso(now))
             return 0
-        if not self.deps.store.claim_nudge(nudge, channel, None, to_iso(now)):
+        if not await self.deps.store.claim_nudge(nudge, channel, None, to_iso(now)):
             return 0
         self.inflight.add(nudge.id)
         self.deps.pacer.submit(channel, lambda: self._deliver(nudge, channel, None))
@@ -266,83 +268,84 @@ class Nudger:
     async def _deliver(self, nudge: Nudge, channel: str, thread: str | None) -> None:
         store, now = self.deps.store, self.deps.clock.now()
         try:
-            case = store.case_by_id(nudge.team_id, nudge.case_id)
+            case = await store.case_by_id(nudge.team_id, nudge.case_id)
             stale = None if nudge.kind == DIGEST else self._stale(nudge, case)
             if stale:  # it may have waited its turn a while
-                store.nudge_dropped(nudge, "cancelled", stale, to_iso(now), before="sending")
+                await store.nudge_dropped(nudge, "cancelled", stale, to_iso(now), before="sending")
                 return
-            if not self._hold_lease(now):
+            if not await self._hold_lease(now):
                 return  # another process took over: it settles this row, not us
             if nudge.kind == DIGEST:
                 text, blocks = "Mend weekly digest", await self._digest(nudge.team_id, now)
                 meta = nudge_blocks.digest_metadata(nudge)
             else:
-                text, blocks = self._render(nudge, case, now)
+                text, blocks = await self._render(nudge, case, now)
                 meta = nudge_blocks.metadata(nudge, case)
             resp = await self.client.chat_postMessage(
                 channel=channel, thread_ts=thread, text=text, blocks=blocks, metadata=meta,
                 unfurl_links=False)
         except SlackApiError as exc:
-            self._refused(nudge, exc, now)
+            await self._refused(nudge, exc, now)
         except AMBIGUOUS as exc:
             # Maybe posted, maybe not: stays 'sending'; the next sweep looks first.
             log.warning("nudge %s in doubt: %s", nudge.id, type(exc).__name__)
         else:
-            store.nudge_sent(nudge, resp["ts"], to_iso(now))
+            await store.nudge_sent(nudge, resp["ts"], to_iso(now))
         finally:
             self.inflight.discard(nudge.id)
 
     async def _digest(self, team_id: str, now: datetime) -> list:
         from handlers.lead_blocks import digest_blocks
-        from handlers.lead_commands import in_thread, stats_from, team_numbers
+        from handlers.lead_commands import stats_from, team_numbers
 
-        playbook = self.deps.recovery.playbook
-        team, stats = await in_thread(self.deps, lambda s: (
-            team_numbers(s, playbook, team_id, now),
-            stats_from(s, team_id, now - timedelta(days=7), now)))
+        store, playbook = self.deps.store, self.deps.recovery.playbook
+        team = await team_numbers(store, playbook, team_id, now)
+        stats = await stats_from(store, team_id, now - timedelta(days=7), now)
         shown = team["overdue_cases"] + team["unowned_cases"]
-        ticks = self.deps.store.step_counts(team_id, [c.id for c in shown])
+        ticks = await self.deps.store.step_counts(team_id, [c.id for c in shown])
         return digest_blocks(stats, team, self.deps.recovery.labels(), ticks, now)
 
-    def _render(self, nudge: Nudge, case: Case, now: datetime):
+    async def _render(self, nudge: Nudge, case: Case, now: datetime):
         label = self.deps.recovery.category_label(case.category)
-        snooze = self.deps.lifecycle.last_snooze(case.team_id, case.id)
+        snooze = await self.deps.lifecycle.last_snooze(case.team_id, case.id)
         return nudge_blocks.nudge_message(
             nudge, case, label, now, self.deps.recovery.playbook.nudges.max_reminders,
-            self.deps.lifecycle.leads(case.team_id), snooze, self._late(case, nudge, now))
+            await self.deps.lifecycle.leads(case.team_id), snooze,
+            await self._late(case, nudge, now))
 
-    def _late(self, case: Case, nudge: Nudge, now: datetime) -> timedelta:
+    async def _late(self, case: Case, nudge: Nudge, now: datetime) -> timedelta:
         """How overdue, counted as the ladder counts it: in the owner's working hours
         (a follow-up due Friday evening is not 63 hours late on Monday morning)."""
         due = from_iso(case.next_followup_at or nudge.due_key)
         if case.severity == "critical":
             return now - due
-        ws = self.deps.store.workspace(case.team_id)
+        ws = await self.deps.store.workspace(case.team_id)
         person = self.deps.people.cached(case.team_id, case.owner_id or case.reporter_id)
         tz = person.tz if person else ws.get("tz")
         return working_time(due, now, tz, Hours.from_rules(self.deps.recovery.playbook.nudges,
                                                            ws))
 
-    def _refused(self, nudge: Nudge, exc: SlackApiError, now: datetime) -> None:
+    async def _refused(self, nudge: Nudge, exc: SlackApiError, now: datetime) -> None:
         error = str(exc.response.get("error") or f"http {exc.response.status_code}")
         if error in PERMANENT and nudge.kind == ESCALATION and not nudge.thread_ts:
             # Mend can't post in the lead channel: the case thread, naming the
             # leads, is better than no escalation at all.
             log.warning("lead channel refused escalation %s (%s): using the thread",
                         nudge.id, error)
-            self.deps.store.nudge_retry(nudge, to_iso(now), LEAD_CHANNEL_FAILED + error,
+            await self.deps.store.nudge_retry(nudge, to_iso(now), LEAD_CHANNEL_FAILED + error,
                                         to_iso(now))
             return
         made = nudge.attempts + 1  # this object was read before its claim counted
         transient = exc.response.status_code in (429,) or exc.response.status_code >= 500 \
             or error in TRANSIENT
         if error in PERMANENT or (not transient and made >= MAX_ATTEMPTS):
-            self.deps.store.nudge_dropped(nudge, "failed", error, to_iso(now), before="sending")
+            await self.deps.store.nudge_dropped(nudge, "failed", error, to_iso(now),
+                                                before="sending")
             return
         # Slack did not post it, even after the client's own retries: try again later
         # (for as long as Slack is down; a few times for any other error).
         wait = min(RETRY_AFTER * made, MAX_RETRY_AFTER)
-        self.deps.store.nudge_retry(nudge, to_iso(now + wait), error, to_iso(now))
+        await self.deps.store.nudge_retry(nudge, to_iso(now + wait), error, to_iso(now))
         log.warning("nudge %s postponed: %s", nudge.id, error)
 
     # -- recovering nudges in doubt ------------------------------------------------------
@@ -352,7 +355,7 @@ class Nudger:
         Rows claimed within a lease length may still be in flight: left alone."""
         settled = 0
         now = self.deps.clock.now()
-        for nudge in self.deps.store.nudges_in_doubt(team_id):
+        for nudge in await self.deps.store.nudges_in_doubt(team_id):
             claimed = _parse(nudge.claimed_at or "", now)
             if nudge.id in self.inflight or claimed > now - self.lease_length:
                 continue
@@ -361,7 +364,7 @@ class Nudger:
             except SlackApiError as exc:
                 error = str(exc.response.get("error") or "")
                 if error in GONE:  # the thread or channel is gone: nowhere to send it
-                    self.deps.store.nudge_dropped(nudge, "failed", error, to_iso(now),
+                    await self.deps.store.nudge_dropped(nudge, "failed", error, to_iso(now),
                                                   before="sending")
                     settled += 1
                 continue
@@ -369,9 +372,9 @@ class Nudger:
                 log.warning("could not check nudge %s: %s", nudge.id, type(exc).__name__)
                 continue
             if ts:
-                self.deps.store.nudge_sent(nudge, ts, to_iso(now))
+                await self.deps.store.nudge_sent(nudge, ts, to_iso(now))
             else:
-                self.deps.store.nudge_retry(nudge, to_iso(now), "not found after a stop",
+                await self.deps.store.nudge_retry(nudge, to_iso(now), "not found after a stop",
                                             to_iso(now))
             settled += 1
         return settled

@@ -127,7 +127,7 @@ async def submit_case_modal(ack, body: dict[str, Any], deps: Deps,
     except Refused as exc:
         await ack(response_action="errors", errors={error_block: case_blocks.form_refusal(exc)})
         if exc.who_can:
-            tell_who_can(deps, sub, exc)
+            await tell_who_can(deps, sub, exc)
         return
     except (NotFound, BadTime) as exc:
         await ack(response_action="errors",
@@ -143,11 +143,11 @@ async def submit_case_modal(ack, body: dict[str, Any], deps: Deps,
         refresh_card(deps, outcome.case, outcome.before)
 
 
-def tell_who_can(deps: Deps, sub: Submission, exc: Refused) -> None:
+async def tell_who_can(deps: Deps, sub: Submission, exc: Refused) -> None:
     """A form's error is plain text: the names of who can go to the person next to the
     case card, where Slack shows mentions."""
     try:
-        case = deps.lifecycle.get(sub.team_id, sub.number)
+        case = await deps.lifecycle.get(sub.team_id, sub.number)
     except NotFound:
         return
 
@@ -182,14 +182,14 @@ async def followup_work(sub: Submission, deps: Deps):
         due = check_when(combine_local(date, time or "09:00", tz), tz, now)
     else:
         raise BadTime("Pick a quick choice, or a day and a time.")
-    return deps.lifecycle.set_followup(sub.team_id, sub.number, sub.user_id, due,
+    return await deps.lifecycle.set_followup(sub.team_id, sub.number, sub.user_id, due,
                                        once_key=sub.once_key)
 
 
 async def note_work(sub: Submission, deps: Deps):
     # The view id makes a retried submission land once (recorded with the note itself,
     # so a note first refused for being empty can still be added).
-    return deps.lifecycle.note(sub.team_id, sub.number, sub.user_id,
+    return await deps.lifecycle.note(sub.team_id, sub.number, sub.user_id,
                                sub.text(Block.NOTE_TEXT), once_key=sub.once_key)
 
 
@@ -199,20 +199,20 @@ async def resolve_work(sub: Submission, deps: Deps):
     if accepted in ("yes", "no") and not compensation:
         raise FormError(Block.RESOLVE_COMPENSATION, "Say what was offered, or answer "
                                                     "“Nothing offered” below.")
-    return deps.lifecycle.resolve(sub.team_id, sub.number, sub.user_id,
+    return await deps.lifecycle.resolve(sub.team_id, sub.number, sub.user_id,
                                   sub.text(Block.RESOLVE_WHAT), compensation, accepted,
                                   once_key=sub.once_key)
 
 
 async def close_work(sub: Submission, deps: Deps):
-    return deps.lifecycle.close(sub.team_id, sub.number, sub.user_id,
+    return await deps.lifecycle.close(sub.team_id, sub.number, sub.user_id,
                                 sub.text(Block.CLOSE_REASON), once_key=sub.once_key)
 
 
 async def snooze_work(sub: Submission, deps: Deps):
     meta = sub.meta
     until = quick_choice(str(meta.get("choice", "")), submitter_tz(sub, deps), deps.clock.now())
-    done = deps.lifecycle.snooze(sub.team_id, sub.number, sub.user_id, until,
+    done = await deps.lifecycle.snooze(sub.team_id, sub.number, sub.user_id, until,
                                  sub.text(Block.SNOOZE_REASON),
                                  due_key=str(meta["due"]) if meta.get("due") else None,
                                  once_key=sub.once_key)

@@ -103,7 +103,7 @@ class SandboxUI:
         now: Callable[[], datetime] | None = None,
         skip: SkipFn | None = None,
         settle: Callable[[], Awaitable[None]] | None = None,
-        roles: Callable[[str], list[str]] | None = None,
+        roles: Callable[[str], Awaitable[list[str]]] | None = None,
         users: Iterable[str] | None = None,
         port: int = 0,
     ):
@@ -115,7 +115,7 @@ class SandboxUI:
         self._now = now or (lambda: datetime.now(UTC))
         self._skip = skip
         self._settle = settle
-        self._roles = roles or (lambda user_id: [])
+        self._roles = roles or _no_roles
         self._user_order = list(users) if users is not None else None
         self._port = port
         self._runner: web.AppRunner | None = None
@@ -366,7 +366,7 @@ class SandboxUI:
         user = self._user_id(request.query.get("user") or self._default_user())
         where = request.query.get("channel") or self._default_channel()
         self._ingest()
-        return web.json_response(self.state(user, where))
+        return web.json_response(await self.state(user, where))
 
     def _default_user(self) -> str:
         ids = self._users()
@@ -390,7 +390,7 @@ class SandboxUI:
                 for c in self.standin._channels.values()
                 if not c.get("is_im") and not c.get("is_archived")]
 
-    def state(self, user: str, where: str) -> dict[str, Any]:
+    async def state(self, user: str, where: str) -> dict[str, Any]:
         """Everything the page shows ``user`` looking at ``where`` (a channel id, the DM
         ``D<user>``, or ``home``)."""
         s = self.standin
@@ -400,7 +400,7 @@ class SandboxUI:
             record = s.user(uid) or {}
             users.append({"id": uid, "name": record.get("name"),
                           "real_name": record.get("real_name"), "tz": record.get("tz"),
-                          "roles": list(self._roles(uid))})
+                          "roles": list(await self._roles(uid))})
         out: dict[str, Any] = {
             "now": now.isoformat(),
             "now_ms": int(now.timestamp() * 1000),
@@ -849,3 +849,7 @@ def missing_inputs(view: dict[str, Any], values: dict[str, Any]) -> list[str]:
         if not filled:
             missing.append(str(block.get("block_id")))
     return missing
+
+
+async def _no_roles(user_id: str) -> list[str]:
+    return []

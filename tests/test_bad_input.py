@@ -19,7 +19,7 @@ async def test_blank_text_opens_intake_modal_not_a_case(mend, slack, slack_user)
     await mend.settle()
     opened = slack.calls_to("views.open")
     assert len(opened) == 1 and opened[0].ok
-    assert mend.store.case_by_number("T1", 1) is None
+    assert await mend.store.case_by_number("T1", 1) is None
 
 
 async def test_too_long_report_is_refused_kindly(mend, slack, slack_user):
@@ -28,7 +28,7 @@ async def test_too_long_report_is_refused_kindly(mend, slack, slack_user):
     assert reply.json["response_type"] == "ephemeral"
     assert "characters" in all_text(reply.json["blocks"])
     await mend.settle()
-    assert mend.store.case_by_number("T1", 1) is None
+    assert await mend.store.case_by_number("T1", 1) is None
     assert slack.calls_to("chat.postMessage") == []
 
 
@@ -37,7 +37,7 @@ async def test_emoji_and_non_latin_text_open_a_case(mend, slack, slack_user):
     reply = await slack_user.command(text)
     assert "Case #1" in all_text(reply.json["blocks"])
     await mend.settle()
-    case = mend.store.case_by_number("T1", 1)
+    case = await mend.store.case_by_number("T1", 1)
     assert case.customer == "山田太郎"
     assert "😡" in case.summary
     assert "山田太郎" in all_text(slack.messages("C1")[0]["blocks"])
@@ -53,7 +53,7 @@ async def test_mrkdwn_and_mentions_in_user_text_are_escaped(mend, slack, slack_u
     for text in (card, all_text(reply_blocks)):
         assert evil not in text and "<!" not in text.replace("<!date^", "")
         assert "<@U0123>" not in text
-    case = mend.store.case_by_number("T1", 1)
+    case = await mend.store.case_by_number("T1", 1)
     assert "<" not in case.summary  # stored as a person reads it: @channel, @U0123, ...
 
 
@@ -63,7 +63,8 @@ async def test_literal_angle_brackets_typed_by_agent_are_shown_as_text(mend, sla
     await mend.settle()
     card = all_text(slack.messages("C1")[0]["blocks"])
     assert "&lt;!channel&gt; &amp; waited" in card
-    assert mend.store.case_by_number("T1", 1).summary.endswith("<!channel> & waited on hold")
+    case = await mend.store.case_by_number("T1", 1)
+    assert case.summary.endswith("<!channel> & waited on hold")
 
 
 async def test_long_fields_are_truncated_with_visible_ellipsis(mend, slack, slack_user):
@@ -83,14 +84,14 @@ async def test_payload_missing_user_is_answered_not_crashed(mend, slack, slack_u
     assert reply.status == 200
     assert "user" in all_text(reply.json["blocks"])
     await mend.settle()
-    assert mend.store.case_by_number("T1", 1) is None
+    assert await mend.store.case_by_number("T1", 1) is None
 
 
 async def test_bad_signature_is_refused_and_creates_nothing(mend, slack, slack_user):
     reply = await slack_user.command(REPORT_TEXT, signature="v0=" + "0" * 64)
     assert reply.status == 401
     await mend.settle()
-    assert mend.store.case_by_number("T1", 1) is None
+    assert await mend.store.case_by_number("T1", 1) is None
     assert slack.calls_to("chat.postMessage") == []
 
 
@@ -98,7 +99,7 @@ async def test_stale_timestamp_is_refused_and_creates_nothing(mend, slack, slack
     reply = await slack_user.command(REPORT_TEXT, timestamp=int(time.time()) - 6 * 60)
     assert reply.status == 401
     await mend.settle()
-    assert mend.store.case_by_number("T1", 1) is None
+    assert await mend.store.case_by_number("T1", 1) is None
 
 
 async def test_garbage_body_with_valid_signature_is_not_a_crash(mend, slack_user):

@@ -143,7 +143,7 @@ async def test_recover_take_followup_nudge_done_in_a_browser(page, sandbox):
     await modal.get_by_label("In 1 hour").check()
     await modal.get_by_role("button", name="Set", exact=True).click()
     await expect(modal).to_have_count(0)
-    case = sandbox.mend.deps.store.case_by_number(TEAM_ID, 1)
+    case = await sandbox.mend.deps.store.case_by_number(TEAM_ID, 1)
     assert case.owner_id == "U02KOFI" and case.next_followup_at
 
     # Skip ahead past it (and on to Kofi's next working morning if it falls outside).
@@ -165,7 +165,7 @@ async def test_recover_take_followup_nudge_done_in_a_browser(page, sandbox):
     thread = card.locator(".thread")
     await expect(thread).to_contain_text("Follow-up recorded by @Kofi")
     await expect(thread.get_by_role("button", name="Done")).to_have_count(0)
-    assert sandbox.mend.deps.store.case_by_number(TEAM_ID, 1).next_followup_at is None
+    assert (await sandbox.mend.deps.store.case_by_number(TEAM_ID, 1)).next_followup_at is None
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / "sandbox-final.png"), full_page=True)

@@ -19,7 +19,7 @@ async def test_card_is_not_left_stale_when_an_update_is_retried(mend, slack, sla
     await slack_user.command("step 1 apologize", user_id="U1")  # its update: 429, retry in 1 s
     await slack_user.command("step 1 act", user_id="U1")  # this one goes through first
     await mend.settle()
-    assert len(mend.store.steps("T1", case1(mend).id)) == 2
+    assert len(await mend.store.steps("T1", (await case1(mend)).id)) == 2
     last = slack.calls_to("chat.update")[-1]
     assert "Recovery checklist 2/5" in all_text(last.arg("blocks"))
     assert "Recovery checklist 2/5" in all_text(slack.messages("C1")[0]["blocks"])

@@ -23,8 +23,8 @@ def card(slack, channel="C1", index=0) -> dict:
     return slack.messages(channel)[index]
 
 
-def case1(mend, team="T1"):
-    return mend.store.case_by_number(team, 1)
+async def case1(mend, team="T1"):
+    return await mend.store.case_by_number(team, 1)
 
 
 def said(slack) -> str:
@@ -75,10 +75,10 @@ async def test_take_ownership_of_an_unowned_case(mend, slack, slack_user):
     await open_case(mend, slack_user)
     await slack_user.command("release 1", user_id="U1")
     await mend.settle()
-    assert case1(mend).owner_id is None
+    assert (await case1(mend)).owner_id is None
     assert Action.TAKE in all_text(card(slack)["blocks"])
     await click(slack_user, mend, slack, Action.TAKE, user="U2")
-    assert case1(mend).owner_id == "U2"
+    assert (await case1(mend)).owner_id == "U2"
     assert "<@U2>" in all_text(card(slack)["blocks"])
 
 
@@ -93,13 +93,13 @@ async def test_race_on_take_ownership_has_one_winner(mend, slack, slack_user):
     )
     assert all(r.status == 200 for r in replies)
     await mend.settle()
-    winner = case1(mend).owner_id
+    winner = (await case1(mend)).owner_id
     assert winner in ("U2", "U3")
-    events = [e for e in mend.store.events("T1", case1(mend).id) if e.kind == "taken"]
+    events = [e for e in await mend.store.events("T1", (await case1(mend)).id) if e.kind == "taken"]
     assert len(events) == 1
     loser = "U3" if winner == "U2" else "U2"
     assert f"owned by <@{winner}>" in said(slack) or f"taken by <@{winner}>" in said(slack)
-    assert loser not in {case1(mend).owner_id}
+    assert loser not in {(await case1(mend)).owner_id}
 
 
 async def test_repeated_delivery_of_one_click_changes_nothing_twice(mend, slack, slack_user):
@@ -110,7 +110,7 @@ async def test_repeated_delivery_of_one_click_changes_nothing_twice(mend, slack,
     await slack_user.command("step 1 apologize")  # and again by command: still once
     await click(slack_user, mend, slack, Action.CHECKLIST, selected={
         **same, "selected_options": [{"value": "apologize"}]})
-    kinds = [e.kind for e in mend.store.events("T1", case1(mend).id)]
+    kinds = [e.kind for e in await mend.store.events("T1", (await case1(mend)).id)]
     assert kinds.count("step_done") == 1
 
 
@@ -118,14 +118,14 @@ async def test_colleague_cannot_reassign_an_owned_case(mend, slack, slack_user):
     await open_case(mend, slack_user)
     await click(slack_user, mend, slack, Action.ASSIGN, user="U2",
                 selected={"selected_user": "U3"})
-    assert case1(mend).owner_id == "U1"
+    assert (await case1(mend)).owner_id == "U1"
     assert "Only the owner (<@U1>) or a lead can reassign case #1" in said(slack)
 
 
 async def test_owner_assigns_with_the_user_picker(mend, slack, slack_user):
     await open_case(mend, slack_user)
     await click(slack_user, mend, slack, Action.ASSIGN, selected={"selected_user": "U3"})
-    assert case1(mend).owner_id == "U3"
+    assert (await case1(mend)).owner_id == "U3"
     assert "<@U3>" in all_text(card(slack)["blocks"])
 
 
@@ -137,13 +137,13 @@ async def test_assigning_overloaded_owner_warns_then_goes_through(mend, slack, s
                                  channel_id="C7")
     reply = await slack_user.command("assign 1 <@U9|kofi>", user_id="U1")
     text = all_text(reply.json["blocks"])
-    assert f"already owns {limit} open cases" in text and case1(mend).owner_id == "U1"
+    assert f"already owns {limit} open cases" in text and (await case1(mend)).owner_id == "U1"
     ephemeral = {"ts": "1.1", "blocks": reply.json["blocks"]}
     confirm = await slack_user.block_action(Action.ASSIGN_CONFIRM, value="1:U9",
                                             user_id="U1")
     assert confirm.status == 200 and ephemeral
     await mend.settle()
-    assert case1(mend).owner_id == "U9"
+    assert (await case1(mend)).owner_id == "U9"
 
 
 # -- follow-ups ---------------------------------------------------------------------------
@@ -159,7 +159,7 @@ async def test_followup_modal_quick_choice(mend, slack, slack_user, clock):
                                              private_metadata=view["private_metadata"])
     assert reply.status == 200 and not reply.body  # closes the modal
     await mend.settle()
-    assert from_iso(case1(mend).next_followup_at) == clock.now() + timedelta(hours=1)
+    assert from_iso((await case1(mend)).next_followup_at) == clock.now() + timedelta(hours=1)
     assert "<!date^" in all_text(card(slack)["blocks"])
 
 
@@ -182,8 +182,8 @@ async def test_same_words_in_two_timezones_land_on_different_instants(mend, slac
     await slack_user.command("followup 1 tomorrow 9am", user_id="U1")
     await slack_user.command("followup 2 tomorrow 9am", user_id="U2")
     await mend.settle()
-    la = from_iso(case1(mend).next_followup_at)
-    kolkata = from_iso(mend.store.case_by_number("T1", 2).next_followup_at)
+    la = from_iso((await case1(mend)).next_followup_at)
+    kolkata = from_iso((await mend.store.case_by_number("T1", 2)).next_followup_at)
     assert la != kolkata
     assert (la.hour, la.minute) == (17, 0)  # 09:00 PST is 17:00 UTC
     assert (kolkata.hour, kolkata.minute) == (3, 30)  # 09:00 IST is 03:30 UTC
@@ -201,8 +201,9 @@ async def test_bad_and_past_times_get_examples(mend, slack, slack_user):
     await mend.settle()
     text = all_text(reply.json["blocks"]) if reply.json else said(slack)
     assert "past" in text
-    assert case1(mend).followup_kind == "update"
-    assert [e.kind for e in mend.store.events("T1", case1(mend).id)].count("followup_set") == 0
+    assert (await case1(mend)).followup_kind == "update"
+    events = await mend.store.events("T1", (await case1(mend)).id)
+    assert [e.kind for e in events].count("followup_set") == 0
 
 
 # -- notes, checklist, resolve, close ---------------------------------------------------
@@ -214,7 +215,7 @@ async def test_note_by_modal_is_added_once(mend, slack, slack_user):
         await slack_user.view_submission(Callback.NOTE, values, view_id="V1",
                                          private_metadata=json.dumps({"case": 1}))
     await mend.settle()
-    notes = [e for e in mend.store.events("T1", case1(mend).id) if e.kind == "note"]
+    notes = [e for e in await mend.store.events("T1", (await case1(mend)).id) if e.kind == "note"]
     assert [n.detail["text"] for n in notes] == ["Customer prefers a call"]
 
 
@@ -226,7 +227,7 @@ async def test_checklist_ticks_are_stamped_and_can_be_undone(mend, slack, slack_
     assert "2/5" in text and "<@U1>" in text
     await click(slack_user, mend, slack, Action.CHECKLIST, selected={
         "selected_options": [{"value": "act"}]})
-    assert set(mend.store.steps("T1", case1(mend).id)) == {"act"}
+    assert set(await mend.store.steps("T1", (await case1(mend)).id)) == {"act"}
     assert "1/5" in all_text(card(slack)["blocks"])
 
 
@@ -243,7 +244,7 @@ async def test_resolve_modal_then_satisfaction_followup_closes(mend, slack, slac
     await slack_user.view_submission(Callback.RESOLVE, values,
                                      private_metadata=json.dumps({"case": 1}))
     await mend.settle()
-    case = case1(mend)
+    case = await case1(mend)
     assert case.status == RESOLVED and case.followup_kind == SATISFACTION
     assert from_iso(case.next_followup_at) == clock.now() + timedelta(days=2)
     assert (case.resolution, case.compensation, case.compensation_accepted) == (
@@ -251,31 +252,31 @@ async def test_resolve_modal_then_satisfaction_followup_closes(mend, slack, slac
     reply = await slack_user.command("step 1 follow-up")
     assert "closed" in all_text(reply.json["blocks"])
     await mend.settle()
-    assert case1(mend).status == CLOSED
+    assert (await case1(mend)).status == CLOSED
     ids = {e.get("action_id") for b in card(slack)["blocks"] for e in b.get("elements", [])}
     assert Action.REOPEN in ids and Action.RESOLVE not in ids
 
 
 async def test_owner_close_refused_before_followup_naming_leads(mend, slack, slack_user):
     await open_case(mend, slack_user)
-    mend.store.set_leads("T1", ["ULEAD"], "U0", "2026-11-26T00:00:00.000000Z")
+    await mend.store.set_leads("T1", ["ULEAD"], "U0", "2026-11-26T00:00:00.000000Z")
     reply = await slack_user.command("close 1", user_id="U1")
     text = all_text(reply.json["blocks"])
-    assert "Who can: <@ULEAD>" in text and case1(mend).status == OPEN
+    assert "Who can: <@ULEAD>" in text and (await case1(mend)).status == OPEN
     reply = await slack_user.command("close 1 customer went quiet", user_id="ULEAD")
-    assert case1(mend).status == CLOSED
+    assert (await case1(mend)).status == CLOSED
     reply = await slack_user.command("reopen 1", user_id="U1")
-    assert case1(mend).status == OPEN
+    assert (await case1(mend)).status == OPEN
 
 
 async def test_leads_are_set_by_a_workspace_admin_only(mend, slack, slack_user):
     slack.add_user("UADMIN", name="boss", tz="Europe/Berlin", is_admin=True)
     await slack_user.command("leads <@U2|kofi>", user_id="U1")
     await mend.settle()
-    assert mend.store.leads("T1") == [] and "Only a workspace admin" in said(slack)
+    assert await mend.store.leads("T1") == [] and "Only a workspace admin" in said(slack)
     await slack_user.command("leads <@U2|kofi> <@U3|ana>", user_id="UADMIN")
     await mend.settle()
-    assert mend.store.leads("T1") == ["U2", "U3"]
+    assert await mend.store.leads("T1") == ["U2", "U3"]
     reply = await slack_user.command("leads")
     assert "<@U2>" in all_text(reply.json["blocks"])
 
@@ -310,7 +311,7 @@ async def test_other_workspace_can_neither_read_nor_change_case_one(mend, slack,
     await slack_user.block_action(Action.REOPEN, value="1", user_id="U5", team_id="T2")
     await slack_user.block_action(Action.TAKE, value="1", user_id="U5", team_id="T2")
     await mend.settle()
-    assert [e.kind for e in mend.store.events("T1", case1(mend).id)] == ["opened",
+    assert [e.kind for e in await mend.store.events("T1", (await case1(mend)).id)] == ["opened",
                                                                            "card_posted"]
 
 
@@ -322,11 +323,11 @@ async def test_second_case_for_customer_offers_to_add_a_note_instead(mend, slack
     text = all_text(reply.json["blocks"])
     assert "Case #1 for Acme is open, owned by <@U1>" in text
     await mend.settle()
-    second = mend.store.case_by_number("T1", 2)
+    second = await mend.store.case_by_number("T1", 2)
     assert second.repeat_of == 1
     assert "Repeat customer" in all_text(card(slack, index=1)["blocks"])
     await slack_user.block_action(Action.MERGE, value="2:1", user_id="U2")
     await mend.settle()
-    assert mend.store.case_by_number("T1", 2).status == CLOSED
-    notes = [e for e in mend.store.events("T1", case1(mend).id) if e.kind == "note"]
+    assert (await mend.store.case_by_number("T1", 2)).status == CLOSED
+    notes = [e for e in await mend.store.events("T1", (await case1(mend)).id) if e.kind == "note"]
     assert notes and notes[0].detail["from_case"] == 2

@@ -27,8 +27,8 @@ def resolve_values(what: str, compensation: str = "", accepted: str = "not_offer
                                                        "selected_option": {"value": accepted}}}}
 
 
-def kinds(mend) -> list[str]:
-    return [e.kind for e in mend.store.events("T1", case1(mend).id)]
+async def kinds(mend) -> list[str]:
+    return [e.kind for e in await mend.store.events("T1", (await case1(mend)).id)]
 
 
 # -- what is typed is kept ------------------------------------------------------------
@@ -41,10 +41,10 @@ async def test_form_text_is_kept_as_typed(mend, slack, slack_user):
     await slack_user.view_submission(Callback.RESOLVE, resolve_values("Sent <new> one & more"),
                                      view_id="VRES1", private_metadata=meta())
     await mend.settle()
-    notes = [e.detail["text"] for e in mend.store.events("T1", case1(mend).id)
+    notes = [e.detail["text"] for e in await mend.store.events("T1", (await case1(mend)).id)
              if e.kind == "note"]
     assert notes == [typed]
-    assert case1(mend).resolution == "Sent <new> one & more"
+    assert (await case1(mend)).resolution == "Sent <new> one & more"
 
 
 # -- applied once -----------------------------------------------------------------------
@@ -70,7 +70,7 @@ async def test_followup_and_snooze_forms_delivered_twice_apply_once(mend, slack,
         await slack_user.view_submission(Callback.RESOLVE, resolve_values("Reshipped"),
                                          view_id="VRES1", private_metadata=meta())
     await mend.settle()
-    events = kinds(mend)
+    events = await kinds(mend)
     assert (events.count("followup_set"), events.count("snoozed"),
             events.count("resolved")) == (1, 1, 1), events
 
@@ -86,7 +86,8 @@ async def test_a_form_refused_once_can_be_corrected_and_sent_again(mend, slack, 
         Callback.RESOLVE, resolve_values("Reshipped", "Free shipping", "yes"),
         view_id="VRES1", private_metadata=meta())
     await mend.settle()
-    assert (case1(mend).status, case1(mend).compensation_accepted) == (RESOLVED, "yes")
+    case = await case1(mend)
+    assert (case.status, case.compensation_accepted) == (RESOLVED, "yes")
 
 
 async def test_accepted_with_nothing_offered_is_asked_about(mend, slack, slack_user):
@@ -94,13 +95,13 @@ async def test_accepted_with_nothing_offered_is_asked_about(mend, slack, slack_u
     reply = await slack_user.view_submission(
         Callback.RESOLVE, resolve_values("Reshipped", "", "yes"), private_metadata=meta())
     assert "what was offered" in reply.json["errors"][Block.RESOLVE_COMPENSATION]
-    assert case1(mend).status == OPEN
+    assert (await case1(mend)).status == OPEN
 
 
 # -- a form that changes nothing says so -------------------------------------------------
 async def test_resolve_form_on_an_already_resolved_case_says_so(mend, slack, slack_user):
     await open_case(mend, slack_user)
-    mend.store.set_leads("T1", ["ULEAD"], "U0", LEAD_SINCE)
+    await mend.store.set_leads("T1", ["ULEAD"], "U0", LEAD_SINCE)
     await slack_user.command("resolve 1 reshipped", user_id="U1")
     reply = await slack_user.view_submission(
         Callback.RESOLVE, resolve_values("Refunded the shipping", "20 EUR voucher", "yes"),
@@ -108,14 +109,14 @@ async def test_resolve_form_on_an_already_resolved_case_says_so(mend, slack, sla
     await mend.settle()
     assert reply.json["response_action"] == "errors"
     assert "already resolved" in reply.json["errors"][Block.RESOLVE_WHAT]
-    assert case1(mend).resolution == "reshipped"
+    assert (await case1(mend)).resolution == "reshipped"
 
 
 # -- refusals say why and who can ---------------------------------------------------------
 async def test_card_button_refuses_before_the_form_opens_saying_who_can(mend, slack,
                                                                        slack_user):
     await open_case(mend, slack_user)
-    mend.store.set_leads("T1", ["ULEAD"], "U0", LEAD_SINCE)
+    await mend.store.set_leads("T1", ["ULEAD"], "U0", LEAD_SINCE)
     for action in (Action.RESOLVE, Action.FOLLOWUP):
         await click(slack_user, mend, slack, action, user="U2")
     assert slack.calls_to("views.open") == []
@@ -127,7 +128,7 @@ async def test_card_button_refuses_before_the_form_opens_saying_who_can(mend, sl
 async def test_close_button_of_the_owner_explains_the_satisfaction_check(mend, slack,
                                                                         slack_user):
     await open_case(mend, slack_user)
-    mend.store.set_leads("T1", ["ULEAD"], "U0", LEAD_SINCE)
+    await mend.store.set_leads("T1", ["ULEAD"], "U0", LEAD_SINCE)
     await slack_user.command("resolve 1 done", user_id="U1")
     await mend.settle()
     await click(slack_user, mend, slack, Action.CLOSE, user="U1")
@@ -144,7 +145,7 @@ async def test_close_button_of_the_owner_explains_the_satisfaction_check(mend, s
 async def test_form_refusal_says_why_in_full_and_sends_who_can(mend, slack, slack_user):
     """A form's error is plain text: it says why, whole; the names come as a message."""
     await open_case(mend, slack_user)
-    mend.store.set_leads("T1", ["ULEAD"], "U0", LEAD_SINCE)
+    await mend.store.set_leads("T1", ["ULEAD"], "U0", LEAD_SINCE)
     reply = await slack_user.view_submission(
         Callback.RESOLVE, resolve_values("Reshipped"), user_id="U2", private_metadata=meta())
     await mend.settle()
@@ -159,17 +160,17 @@ async def test_form_refusal_says_why_in_full_and_sends_who_can(mend, slack, slac
                                              user_id="U1", private_metadata=meta())
     error = reply.json["errors"][Block.CLOSE_REASON]
     assert error.endswith(".") and "A lead can close it early, with a reason." in error
-    assert case1(mend).status == RESOLVED
+    assert (await case1(mend)).status == RESOLVED
 
 
 async def test_lead_closes_early_with_a_reason_from_the_form(mend, slack, slack_user):
     await open_case(mend, slack_user)
-    mend.store.set_leads("T1", ["ULEAD"], "U0", LEAD_SINCE)
+    await mend.store.set_leads("T1", ["ULEAD"], "U0", LEAD_SINCE)
     reply = await slack_user.view_submission(
         Callback.CLOSE, {Block.CLOSE_REASON: text_input("customer went quiet")},
         user_id="ULEAD", private_metadata=meta())
     await mend.settle()
-    assert reply.status == 200 and not reply.body and case1(mend).status == CLOSED
+    assert reply.status == 200 and not reply.body and (await case1(mend)).status == CLOSED
 
 
 # -- when Slack will not open a form --------------------------------------------------------

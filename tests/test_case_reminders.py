@@ -31,8 +31,8 @@ def buttons(message: dict) -> dict[str, str]:
             for e in b.get("elements", []) if e.get("type") == "button"}
 
 
-def case1(mend):
-    return mend.store.case_by_number("T1", 1)
+async def case1(mend):
+    return await mend.store.case_by_number("T1", 1)
 
 
 async def press(slack_user, mend, action: str, nudge: dict, user: str = "U1"):
@@ -46,7 +46,7 @@ async def test_reminder_buttons_name_the_followup_they_were_sent_for(mend, slack
     await open_due(mend, slack_user, clock, due_in=timedelta(0))
     await sweep(mend)
     [nudge] = nudges(slack)
-    due = case1(mend).next_followup_at
+    due = (await case1(mend)).next_followup_at
     values = buttons(nudge)
     assert values[Action.NUDGE_DONE] == f"1::{due}"
     assert values[Action.NUDGE_SNOOZE] == f"1:in_1h:{due}"
@@ -60,10 +60,11 @@ async def test_done_on_an_old_reminder_keeps_the_newer_followup(mend, slack, sla
     [old] = nudges(slack)
     await slack_user.command("followup 1 tomorrow 9am", user_id="U1")
     await mend.settle()
-    newer = case1(mend).next_followup_at
+    newer = (await case1(mend)).next_followup_at
     await press(slack_user, mend, Action.NUDGE_DONE, old)
-    assert case1(mend).next_followup_at == newer
-    assert "followup_done" not in [e.kind for e in mend.store.events("T1", case1(mend).id)]
+    assert (await case1(mend)).next_followup_at == newer
+    events = await mend.store.events("T1", (await case1(mend)).id)
+    assert "followup_done" not in [e.kind for e in events]
     assert "This reminder is out of date" in said(slack)
     answered = [m for m in slack.messages("C1") if m["ts"] == old["ts"]][0]
     assert not buttons(answered) and "out of date" in all_text(answered["blocks"])
@@ -77,13 +78,13 @@ async def test_snooze_on_an_older_reminder_does_not_revive_a_done_followup(mend,
     await sweep(mend)
     first, second = nudges(slack)  # reminders 1 and 2, both with buttons
     await press(slack_user, mend, Action.NUDGE_DONE, second)
-    assert case1(mend).next_followup_at is None
+    assert (await case1(mend)).next_followup_at is None
     await press(slack_user, mend, Action.NUDGE_SNOOZE, first)  # scrolled up, clicked
     assert slack.calls_to("views.open") == []
     assert "This reminder is out of date" in said(slack)
     clock.advance(hours=1)
     await sweep(mend)
-    assert len(nudges(slack)) == 2 and case1(mend).next_followup_at is None
+    assert len(nudges(slack)) == 2 and (await case1(mend)).next_followup_at is None
 
 
 async def test_snooze_form_for_a_followup_that_moved_meanwhile_is_refused(mend, slack,
@@ -94,13 +95,13 @@ async def test_snooze_form_for_a_followup_that_moved_meanwhile_is_refused(mend, 
     await press(slack_user, mend, Action.NUDGE_SNOOZE, nudge)
     view = slack.calls_to("views.open")[-1].arg("view")
     await slack_user.command("followup 1 tomorrow 9am", user_id="U1")  # while the form is open
-    newer = case1(mend).next_followup_at
+    newer = (await case1(mend)).next_followup_at
     reply = await slack_user.view_submission(
         Callback.SNOOZE, {Block.SNOOZE_REASON: {Action.TEXT: {"type": "plain_text_input",
                                                               "value": ""}}},
         private_metadata=view["private_metadata"])
     assert "out of date" in reply.json["errors"][Block.SNOOZE_REASON]
-    assert case1(mend).next_followup_at == newer
+    assert (await case1(mend)).next_followup_at == newer
 
 
 async def test_satisfaction_reminder_after_a_reopen_closes_with_done(mend, slack, slack_user,
@@ -110,16 +111,16 @@ async def test_satisfaction_reminder_after_a_reopen_closes_with_done(mend, slack
     await open_due(mend, slack_user, clock)
     await slack_user.command("resolve 1 reshipped", user_id="U1")
     await slack_user.command("step 1 follow-up", user_id="U1")
-    assert case1(mend).status == CLOSED
+    assert (await case1(mend)).status == CLOSED
     await slack_user.command("reopen 1", user_id="U1")
     await slack_user.command("resolve 1 refunded", user_id="U1")
     await mend.settle()
-    assert case1(mend).status == RESOLVED
+    assert (await case1(mend)).status == RESOLVED
     assert "Recovery checklist 0/5" in all_text(slack.messages("C1")[0]["blocks"])
     clock.advance(days=4, hours=1)
     await sweep(mend)
     await press(slack_user, mend, Action.NUDGE_DONE, nudges(slack)[-1])
-    assert case1(mend).status == CLOSED
+    assert (await case1(mend)).status == CLOSED
 
 
 async def test_a_reminder_from_before_a_reopen_is_out_of_date(mend, slack, slack_user, clock):
@@ -131,15 +132,15 @@ async def test_a_reminder_from_before_a_reopen_is_out_of_date(mend, slack, slack
     await slack_user.command("step 1 follow-up", user_id="U1")  # closed by the checkbox
     await slack_user.command("reopen 1", user_id="U1")
     await mend.settle()
-    reopened = case1(mend).next_followup_at
+    reopened = (await case1(mend)).next_followup_at
     await press(slack_user, mend, Action.NUDGE_DONE, old)
-    assert case1(mend).next_followup_at == reopened and case1(mend).status == "open"
+    assert (await case1(mend)).next_followup_at == reopened and (await case1(mend)).status == "open"
 
 
 async def test_update_reminder_on_an_unowned_case_asks_for_an_owner(mend, slack, slack_user,
                                                                    clock):
     await open_due(mend, slack_user, clock, due_in=timedelta(0))
-    mend.mend.deps.lifecycle.followup_done("T1", 1, "U1")
+    await mend.mend.deps.lifecycle.followup_done("T1", 1, "U1")
     await slack_user.command("release 1", user_id="U1")
     await mend.settle()
     clock.advance(hours=24)
@@ -149,7 +150,7 @@ async def test_update_reminder_on_an_unowned_case_asks_for_an_owner(mend, slack,
     assert "_nobody yet_" not in text and "needs an owner" in text
     assert {Action.TAKE, Action.NUDGE_UPDATED} <= set(buttons(nudge))
     await press(slack_user, mend, Action.TAKE, nudge, user="U2")
-    assert case1(mend).owner_id == "U2"
+    assert (await case1(mend)).owner_id == "U2"
 
 
 # -- a new owner of an overdue case -----------------------------------------------------
@@ -171,7 +172,7 @@ async def test_new_owner_of_an_overdue_case_gets_reminders_of_their_own(slack, c
 
     running = await _unassigning_mend(settings, tmp_path, clock, "6h")
     try:
-        running.store.set_leads("T1", ["ULEAD"], "U0", "2026-11-26T00:00:00.000000Z")
+        await running.store.set_leads("T1", ["ULEAD"], "U0", "2026-11-26T00:00:00.000000Z")
         slack.add_user("U3", name="lee", tz="America/Los_Angeles")
         async with MendDriver(running.url, SECRET, slack) as driver:
             await open_due(running, driver, clock, due_in=timedelta(0))  # due 10:00 LA
@@ -181,7 +182,7 @@ async def test_new_owner_of_an_overdue_case_gets_reminders_of_their_own(slack, c
             clock.advance(minutes=30)
             await driver.command("assign 1 <@U3|lee>", user_id="ULEAD")
             await running.settle()
-        assert running.store.case_by_number("T1", 1).next_followup_at == to_iso(
+        assert (await running.store.case_by_number("T1", 1)).next_followup_at == to_iso(
             clock.now() + timedelta(hours=2))  # 16:30 LA
         before = len(nudges(slack))
         clock.set(datetime(2026, 11, 27, 0, 0, tzinfo=UTC))  # 16:00 LA: 6h after the old due
@@ -190,7 +191,7 @@ async def test_new_owner_of_an_overdue_case_gets_reminders_of_their_own(slack, c
         clock.set(datetime(2026, 11, 27, 0, 30, tzinfo=UTC))  # 16:30 LA: Lee's falls due
         await sweep(running)
         new = [all_text(m["blocks"]) for m in nudges(slack)[before:]]
-        assert running.store.case_by_number("T1", 1).owner_id == "U3"
+        assert (await running.store.case_by_number("T1", 1)).owner_id == "U3"
         assert new and all("<@U3>" in t for t in new) and "back in the unowned" not in str(new)
     finally:
         await running.stop()
@@ -201,7 +202,7 @@ async def test_assigning_during_the_escalation_cancels_the_old_owners_reminders(
                                                                                clock):
     slack.add_user("U3", name="lee", tz="America/Los_Angeles")
     await open_due(mend, slack_user, clock, due_in=timedelta(0))
-    due = case1(mend).next_followup_at
+    due = (await case1(mend)).next_followup_at
     await sweep(mend)
     assert "<@U1>" in all_text(nudges(slack)[-1]["blocks"])
     clock.advance(hours=2)
@@ -215,7 +216,7 @@ async def test_assigning_during_the_escalation_cancels_the_old_owners_reminders(
     await sweep(mend)
     latest = all_text(nudges(slack)[-1]["blocks"])
     assert "<@U3>" in latest and "Reminder" not in latest  # lee's first, not U1's second
-    rows = [(n.due_key == due, n.rung) for n in mend.store.nudges_for_case("T1", 1)]
+    rows = [(n.due_key == due, n.rung) for n in await mend.store.nudges_for_case("T1", 1)]
     assert rows == [(True, 0), (False, 0)]  # U1's second reminder never came
     timeline = all_text((await slack_user.command("case 1", user_id="U1")).json["blocks"])
     assert "moved the overdue follow-up" in timeline and "for the new owner" in timeline

@@ -177,7 +177,7 @@ def _periods(rng: random.Random) -> list[tuple[str, str, str | None]]:
 
 
 @pytest.mark.parametrize("seed", range(40))
-def test_cohort_facts_match_the_reference_on_random_timelines(tmp_path, seed):
+async def test_cohort_facts_match_the_reference_on_random_timelines(tmp_path, seed):
     rng = random.Random(seed)
     store = Store(tmp_path / "eq.db")
     try:
@@ -185,15 +185,15 @@ def test_cohort_facts_match_the_reference_on_random_timelines(tmp_path, seed):
         seen = []
         for team, since, now in _periods(rng):
             expected = reference_cohort_facts(store.db.conn, team, since, now)
-            assert store.cohort_facts(team, since, now) == expected, (seed, team, since, now)
+            assert await store.cohort_facts(team, since, now) == expected, (seed, team, since, now)
             seen += expected
         # Not vacuous: follow-ups fell due, some on time.
         assert sum(row[12] for row in seen) and sum(row[13] for row in seen)
     finally:
-        store.close()
+        await store.close()
 
 
-def test_cohort_facts_match_the_reference_on_the_read_only_connection(tmp_path):
+async def test_cohort_facts_match_the_reference_on_the_read_only_connection(tmp_path):
     rng = random.Random(1234)
     store = Store(tmp_path / "ro.db")
     _fill(store, rng, cases=200)
@@ -202,13 +202,13 @@ def test_cohort_facts_match_the_reference_on_the_read_only_connection(tmp_path):
         for team, since, now in _periods(rng):
             expected = reference_cohort_facts(store.db.conn, team, since, now)
             assert expected or team == "T9"  # (T9 has stray rows, no cases)
-            assert reader.cohort_facts(team, since, now) == expected
+            assert await reader.cohort_facts(team, since, now) == expected
     finally:
-        reader.close()
-        store.close()
+        await reader.close()
+        await store.close()
 
 
-def test_a_case_reopened_many_times_matches_the_reference(tmp_path):
+async def test_a_case_reopened_many_times_matches_the_reference(tmp_path):
     """The timeline the review measured (a resolve and a reopen a day, a nudge each):
     same answer, and no longer a look at all the case's events for each nudge."""
     store = Store(tmp_path / "long.db")
@@ -236,8 +236,8 @@ def test_a_case_reopened_many_times_matches_the_reference(tmp_path):
     conn.execute("COMMIT")
     try:
         now = at(24 * cycles + 100)
-        rows = store.cohort_facts("T1", at(-1), now)
+        rows = await store.cohort_facts("T1", at(-1), now)
         assert rows == reference_cohort_facts(conn, "T1", at(-1), now)
         assert rows[0][12:14] == (cycles + 1 + cycles // 2, 0)
     finally:
-        store.close()
+        await store.close()

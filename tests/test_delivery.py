@@ -7,7 +7,7 @@ import logging
 
 from bot.app import Mend
 from bot.runtime.clock import to_iso
-from bot.storage.sqlite import CARD_FAILED
+from bot.storage.schema import CARD_FAILED
 from standin import MendDriver
 from tests.conftest import PACE, SECRET, start_mend
 
@@ -38,9 +38,9 @@ async def test_channel_without_mend_tells_agent_and_keeps_case(mend, slack, slac
     reply = await slack_user.command(REPORT, channel_id="C5")
     assert "Case #1" in str(reply.json)
     await mend.settle()
-    case = mend.store.case_by_number("T1", 1)
+    case = await mend.store.case_by_number("T1", 1)
     assert case is not None
-    assert "card_failed" in [e.kind for e in mend.store.events("T1", case.id)]
+    assert "card_failed" in [e.kind for e in await mend.store.events("T1", case.id)]
     assert any("/invite" in str(r["body"]) for r in slack.responses)
 
 
@@ -49,14 +49,14 @@ async def test_restart_posts_cards_left_unposted(settings, clock, slack):
     fields = dict(channel_id="C1", reporter_id="U1", owner_id="U1", summary="late order",
                   category="broken_promise", emotion="upset", contact="email",
                   severity="normal", customer="Acme")
-    first.store.create_case("T1", fields, "U1", to_iso(clock.now()))  # as if cut off here
+    await first.store.create_case("T1", fields, "U1", to_iso(clock.now()))  # as if cut off here
     await first.stop()
     assert slack.calls_to("chat.postMessage") == []
 
     second = await start_mend(settings, clock)
     try:
         assert len(slack.messages("C1")) == 1
-        assert second.store.case_by_number("T1", 1).card_ts is not None
+        assert (await second.store.case_by_number("T1", 1)).card_ts is not None
     finally:
         await second.stop()
     third = await start_mend(settings, clock)  # nothing left to post: nothing posted twice
@@ -68,7 +68,7 @@ async def test_failed_card_is_not_retried_forever(mend, slack, slack_user):
     slack.add_channel("C5", name="private-team", bot_member=False)
     await slack_user.command(REPORT, channel_id="C5")
     await mend.settle()
-    case = mend.store.case_by_number("T1", 1)
+    case = await mend.store.case_by_number("T1", 1)
     row = mend.store.db.execute("SELECT card_state FROM cases WHERE id = ?", [case.id])
     assert row.fetchone()[0] == CARD_FAILED
 

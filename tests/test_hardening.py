@@ -36,8 +36,8 @@ async def test_click_from_another_workspace_on_a_shared_card_is_refused(mend, sl
     assert slack.calls_to("views.open") == []
     assert "another workspace" in json.dumps([r["body"] for r in slack.responses])
     for team in ("T1", "T2"):
-        case = mend.store.case_by_number(team, 1)
-        assert [e.kind for e in mend.store.events(team, case.id)] == ["opened", "card_posted"]
+        case = await mend.store.case_by_number(team, 1)
+        assert [e.kind for e in await mend.store.events(team, case.id)] == ["opened", "card_posted"]
 
 
 async def test_modal_from_another_workspaces_card_is_refused(mend, slack, slack_user):
@@ -48,7 +48,7 @@ async def test_modal_from_another_workspaces_card_is_refused(mend, slack, slack_
         Callback.NOTE, values, user_id="U5",
         private_metadata=json.dumps({"case": 1, "team": "T1"}), team_id="T2")
     assert reply.json["response_action"] == "errors"
-    assert "note" not in [e.kind for e in mend.store.events("T2", 1)]
+    assert "note" not in [e.kind for e in await mend.store.events("T2", 1)]
 
 
 async def test_note_refused_as_empty_can_then_be_added(mend, slack, slack_user):
@@ -58,7 +58,7 @@ async def test_note_refused_as_empty_can_then_be_added(mend, slack, slack_user):
         values = {Block.NOTE_TEXT: {Action.TEXT: {"type": "plain_text_input", "value": text}}}
         await slack_user.view_submission(Callback.NOTE, values, view_id="V7",
                                          private_metadata=meta)
-    notes = [e for e in mend.store.events("T1", 1) if e.kind == "note"]
+    notes = [e for e in await mend.store.events("T1", 1) if e.kind == "note"]
     assert [n.detail["text"] for n in notes] == ["Customer prefers email"]
 
 
@@ -74,14 +74,14 @@ async def test_a_stale_checklist_cannot_untick_someone_elses_step(mend, slack, s
     await slack_user.block_action(Action.CHECKLIST, user_id="U1", message_ts=old_screen["ts"],
                                   selected={"selected_options": [{"value": "act"}]})
     await mend.settle()
-    assert set(mend.store.steps("T1", 1)) == {"apologize", "act"}
+    assert set(await mend.store.steps("T1", 1)) == {"apologize", "act"}
 
 
 async def test_long_timeline_shows_the_newest_and_says_what_is_left_out(mend, slack_user):
     await slack_user.command(REPORT)
     life = mend.mend.deps.lifecycle
     for i in range(300):
-        life.note("T1", 1, "U1", f"note {i} " + "x" * 2900)
+        await life.note("T1", 1, "U1", f"note {i} " + "x" * 2900)
     reply = await slack_user.command("case 1")
     blocks = reply.json["blocks"]
     assert_valid_blocks(blocks)
@@ -138,7 +138,7 @@ async def test_a_slow_card_post_is_not_repeated_and_does_not_stall_the_channel(
         cards = [m for m in slack.messages("C1") if not m.get("thread_ts")]
         numbers = sorted(m["metadata"]["event_payload"]["case"] for m in cards)
         assert numbers == [1, 2, 3, 4]  # found in the channel, not posted again
-        assert all(running.store.case_by_number("T1", n).card_ts for n in range(1, 5))
+        assert all([(await running.store.case_by_number("T1", n)).card_ts for n in range(1, 5)])
     finally:
         await running.stop()
 
@@ -157,13 +157,13 @@ async def test_nudge_is_dropped_if_the_followup_moves_while_it_waits_its_turn(
         await running.settle()
         life = running.mend.deps.lifecycle
         for n in (1, 2, 3):
-            life.set_followup("T1", n, "U1", clock.now())
+            await life.set_followup("T1", n, "U1", clock.now())
         await running.mend.nudger.sweep()  # three queued, paced
-        life.set_followup("T1", 3, "U1", clock.now() + timedelta(days=1))
+        await life.set_followup("T1", 3, "U1", clock.now() + timedelta(days=1))
         await running.settle()
         keys = [m["metadata"]["event_payload"]["case"] for m in nudges(slack)]
         assert sorted(keys) == [1, 2]
-        states = {n.case_id: n.state for n in running.store.nudges_for_case("T1", 3)}
+        states = {n.case_id: n.state for n in await running.store.nudges_for_case("T1", 3)}
         assert set(states.values()) == {"cancelled"}
     finally:
         await running.stop()
@@ -174,7 +174,7 @@ async def test_in_doubt_nudge_is_found_in_a_long_thread(settings, clock, slack):
     first = await Mend_start(settings, clock, slack_timeout=0.2)
     try:
         await driver_open(first, slack, clock)
-        card = first.store.case_by_number("T1", 1)
+        card = await first.store.case_by_number("T1", 1)
         for i in range(250):
             slack.add_message("C1", f"reply {i}", user="U2", thread_ts=card.card_ts)
         slack.fail("chat.postMessage", delay=0.5)
@@ -204,7 +204,7 @@ async def test_in_doubt_nudge_whose_thread_is_gone_is_marked_failed(settings, cl
         slack.fail("conversations.replies", error="thread_not_found")
         clock.advance(minutes=3)
         await running.mend.nudger.sweep()
-        [row] = running.store.nudges_for_case("T1", 1)
+        [row] = await running.store.nudges_for_case("T1", 1)
         assert row.state == "failed"
     finally:
         await running.stop()
@@ -224,7 +224,7 @@ async def test_rolling_restart_sends_each_nudge_once(settings, clock, slack):
                 await driver.command(f"customer C{i}: waited on hold for an hour")
         await a.settle()
         for n in range(1, 5):
-            a.mend.deps.lifecycle.set_followup("T1", n, "U1", clock.now())
+            await a.mend.deps.lifecycle.set_followup("T1", n, "U1", clock.now())
         await a.mend.nudger.sweep()  # a queues four, paced
         closing = asyncio.create_task(a.stop())  # and is told to stop meanwhile
         await b.mend.nudger.sweep()

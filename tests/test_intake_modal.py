@@ -47,7 +47,7 @@ async def test_submitting_intake_opens_case_and_shows_playbook(mend, slack, slac
     assert reply.json["response_action"] == "update"
     assert "Case #1" in all_text(reply.json["view"]["blocks"])
     assert_valid_blocks(reply.json["view"]["blocks"], limit=100)
-    case = mend.store.case_by_number("T1", 1)
+    case = await mend.store.case_by_number("T1", 1)
     assert (case.customer, case.contact, case.severity) == ("Acme Ltd", "phone", "critical")
     assert case.owner_id == "U2" and case.channel_id == "C9"
     await mend.settle()
@@ -60,7 +60,7 @@ async def test_blank_what_happened_is_a_field_error(mend, slack, slack_user):
         Callback.INTAKE, form("   "), private_metadata=view["private_metadata"])
     assert reply.json["response_action"] == "errors"
     assert Block.WHAT in reply.json["errors"]
-    assert mend.store.case_by_number("T1", 1) is None
+    assert await mend.store.case_by_number("T1", 1) is None
 
 
 async def test_forged_select_values_are_ignored(mend, slack, slack_user):
@@ -69,5 +69,5 @@ async def test_forged_select_values_are_ignored(mend, slack, slack_user):
         Callback.INTAKE, form("Waited on hold an hour", contact="carrier-pigeon",
                               severity="apocalyptic"),
         private_metadata=view["private_metadata"])
-    case = mend.store.case_by_number("T1", 1)
+    case = await mend.store.case_by_number("T1", 1)
     assert case.contact != "carrier-pigeon" and case.severity == "normal"

@@ -27,8 +27,8 @@ def clock(clock):
     return clock
 
 
-def lead(mend, *users):
-    mend.store.set_leads("T1", list(users) or ["ULEAD"], "U0", "2026-11-01T00:00:00.000000Z")
+async def lead(mend, *users):
+    await mend.store.set_leads("T1", list(users) or ["ULEAD"], "U0", "2026-11-01T00:00:00.000000Z")
 
 
 async def seed(mend, slack, slack_user, clock):
@@ -43,10 +43,10 @@ async def seed(mend, slack, slack_user, clock):
         await slack_user.command(text, user_id=user, channel_id=channel)
     await mend.settle()
     life = mend.mend.deps.lifecycle
-    life.set_followup("T1", 1, "U1", clock.now() + timedelta(hours=5))
-    life.set_followup("T1", 2, "U1", clock.now() + timedelta(minutes=30))
+    await life.set_followup("T1", 1, "U1", clock.now() + timedelta(hours=5))
+    await life.set_followup("T1", 2, "U1", clock.now() + timedelta(minutes=30))
     clock.advance(hours=1)  # case 2 is now overdue
-    life.release("T1", 5, "U1")
+    await life.release("T1", 5, "U1")
 
 
 def numbers(blocks) -> list[int]:
@@ -56,14 +56,14 @@ def numbers(blocks) -> list[int]:
 
 
 async def test_empty_workspace_has_nothing_in_play(mend, slack_user):
-    lead(mend)
+    await lead(mend)
     reply = await slack_user.command("open", user_id="ULEAD")
     assert "No cases in play" in all_text(reply.json["blocks"])
 
 
 async def test_open_lists_most_urgent_first_with_the_columns(mend, slack, slack_user, clock):
     await seed(mend, slack, slack_user, clock)
-    lead(mend)
+    await lead(mend)
     reply = await slack_user.command("open", user_id="ULEAD")
     blocks = reply.json["blocks"]
     assert_valid_blocks(blocks)
@@ -85,7 +85,7 @@ async def test_open_lists_most_urgent_first_with_the_columns(mend, slack, slack_
 ])
 async def test_filters_combine(mend, slack, slack_user, clock, filters, expected):
     await seed(mend, slack, slack_user, clock)
-    lead(mend, "U1")
+    await lead(mend, "U1")
     reply = await slack_user.command(f"open {filters}", user_id="U1")
     assert numbers(reply.json["blocks"]) == expected
 
@@ -97,7 +97,7 @@ async def test_unknown_filter_is_explained(mend, slack_user):
 
 async def test_who_sees_what(mend, slack, slack_user, clock):
     await seed(mend, slack, slack_user, clock)
-    lead(mend)
+    await lead(mend)
     await slack_user.command("open", user_id="U1")  # not a lead: answered after the ack
     await mend.settle()
     seen_by_u1 = numbers(slack.responses[-1]["body"]["blocks"])
@@ -110,7 +110,7 @@ async def test_who_sees_what(mend, slack, slack_user, clock):
 
 
 async def test_more_than_twenty_rows_page_in_place(mend, slack, slack_user, clock):
-    lead(mend)
+    await lead(mend)
     for i in range(25):
         await slack_user.command(f"customer C{i}: waited on hold", user_id="U1")
     reply = await slack_user.command("open", user_id="ULEAD")
@@ -130,7 +130,7 @@ async def test_stats_are_for_leads_and_come_from_the_timeline(mend, slack, slack
     await seed(mend, slack, slack_user, clock)
     reply = await slack_user.command("stats 30d", user_id="U1")
     assert "for leads" in all_text(reply.json["blocks"])
-    lead(mend)
+    await lead(mend)
     clock.advance(hours=1)
     await slack_user.command("step 1 apologize", user_id="U1")
     await slack_user.command("step 2 apologize", user_id="U1")
@@ -150,7 +150,7 @@ async def test_stats_are_for_leads_and_come_from_the_timeline(mend, slack, slack
 
 async def test_app_home_for_an_agent_and_for_a_lead(mend, slack, slack_user, clock):
     await seed(mend, slack, slack_user, clock)
-    lead(mend)
+    await lead(mend)
     for user in ("U1", "ULEAD"):
         await slack_user.event({"type": "app_home_opened", "user": user, "tab": "home"})
     await mend.settle()
@@ -173,7 +173,7 @@ async def test_weekly_digest_is_sent_once_even_across_a_restart(settings, slack,
         from standin import MendDriver
         from tests.conftest import SECRET
 
-        lead(running, "ULEAD")
+        await lead(running, "ULEAD")
         async with MendDriver(running.url, SECRET, slack) as driver:
             await driver.command("customer Acme: charged twice", user_id="U1")
             reply = await driver.command("settings digest thu 17:30", user_id="ULEAD")
@@ -203,7 +203,7 @@ def read_csv(text: str) -> list[dict]:
 
 async def test_export_sends_the_lead_a_csv_checked_row_by_row(mend, slack, slack_user, clock):
     await seed(mend, slack, slack_user, clock)
-    lead(mend)
+    await lead(mend)
     await slack_user.command("note 1 =cmd|' /C calc'!A0", user_id="U1")  # a formula attempt
     reply = await slack_user.command("export 30d", user_id="ULEAD")
     assert "direct message" in all_text(reply.json["blocks"])
@@ -215,8 +215,8 @@ async def test_export_sends_the_lead_a_csv_checked_row_by_row(mend, slack, slack
     rows = read_csv(stored["bytes"].decode("utf-8-sig"))  # Excel wants the BOM
     expected = []
     for number in range(1, 6):
-        case = mend.store.case_by_number("T1", number)
-        expected += [(str(number), e.kind, e.at) for e in mend.store.events("T1", case.id)]
+        case = await mend.store.case_by_number("T1", number)
+        expected += [(str(number), e.kind, e.at) for e in await mend.store.events("T1", case.id)]
     assert [(r["case"], r["event"], r["event_at"]) for r in rows] == expected
     first = rows[0]
     assert (first["customer"], first["category"], first["owner"]) == ("Acme", "billing_error",
@@ -226,18 +226,19 @@ async def test_export_sends_the_lead_a_csv_checked_row_by_row(mend, slack, slack
     assert slack.calls_to("files.completeUploadExternal")[0].arg("channel_id") is not None
 
 
-def test_command_line_export_matches(settings, tmp_path):
+async def test_command_line_export_matches(settings, tmp_path):
+    from bot.domain.models import NewCase
     from bot.runtime.clock import to_iso
-    from bot.storage.sqlite import NewCase, Store
+    from bot.storage.sqlite import Store
 
     store = Store(settings.db_path)
     now = datetime.now(UTC)
     fields = dict(channel_id="C1", reporter_id="U1", owner_id="U1", summary="late, again",
                   category="broken_promise", emotion="upset", contact="email",
                   severity="normal", customer="Acme, Inc.")
-    store.create_cases([NewCase("T1", fields, "U1", to_iso(now - timedelta(days=3)))])
-    store.create_cases([NewCase("T1", fields, "U1", to_iso(now - timedelta(days=40)))])
-    store.close()
+    await store.create_cases([NewCase("T1", fields, "U1", to_iso(now - timedelta(days=3)))])
+    await store.create_cases([NewCase("T1", fields, "U1", to_iso(now - timedelta(days=40)))])
+    await store.close()
     result = subprocess.run([sys.executable, "-m", "bot", "export", "--since", "30d"],
                             cwd=tmp_path, capture_output=True, text=True, timeout=30,
                             env={**os.environ, "MEND_DB": settings.db_path,
@@ -251,7 +252,7 @@ def test_command_line_export_matches(settings, tmp_path):
 async def test_a_case_in_a_channel_you_are_not_in_is_not_shown(mend, slack, slack_user,
                                                                  clock):
     await seed(mend, slack, slack_user, clock)  # case 4 lives in C2: U2 and the lead only
-    lead(mend)
+    await lead(mend)
     await slack_user.command("case 4", user_id="U1", channel_id="C1")
     await mend.settle()
     assert "no case #4" in json.dumps(slack.responses[-1]["body"])
@@ -264,15 +265,15 @@ async def test_a_case_in_a_channel_you_are_not_in_is_not_shown(mend, slack, slac
 async def test_a_case_you_may_not_see_cannot_be_taken_or_noted_either(mend, slack,
                                                                       slack_user, clock):
     await seed(mend, slack, slack_user, clock)
-    lead(mend)
-    mend.mend.deps.lifecycle.release("T1", 4, "U2")  # case 4 is in C2, unowned now
+    await lead(mend)
+    await mend.mend.deps.lifecycle.release("T1", 4, "U2")  # case 4 is in C2, unowned now
     for command in ("take 4", "note 4 hello", "assign 4 <@U1|maria>"):
         await slack_user.command(command, user_id="U1", channel_id="C1")
         await mend.settle()
         assert "no case #4" in json.dumps(slack.responses[-1]["body"]), command
-    case = mend.store.case_by_number("T1", 4)
+    case = await mend.store.case_by_number("T1", 4)
     assert case.owner_id is None
-    assert "note" not in [e.kind for e in mend.store.events("T1", case.id)]
+    assert "note" not in [e.kind for e in await mend.store.events("T1", case.id)]
 
 
 async def test_another_wording_is_only_for_the_reporter_owner_or_a_lead(mend, slack,
@@ -294,22 +295,22 @@ def test_p90_is_the_nearest_rank():
 
 async def test_stats_count_missed_followups_and_only_real_satisfaction_checks(
         mend, slack, slack_user, clock):
-    lead(mend)
+    await lead(mend)
     await slack_user.command("customer Acme: charged twice", user_id="U1")
     await slack_user.command("customer Bolt: waited on hold", user_id="U1")
     await mend.settle()
     life = mend.mend.deps.lifecycle
     for n in (1, 2):
-        life.set_followup("T1", n, "U1", clock.now() + timedelta(hours=1))
+        await life.set_followup("T1", n, "U1", clock.now() + timedelta(hours=1))
     clock.advance(minutes=30)
-    life.followup_done("T1", 1, "U1")  # on time
+    await life.followup_done("T1", 1, "U1")  # on time
     clock.advance(hours=2)
     await mend.mend.nudger.sweep()  # case 2's follow-up fell due and was missed
     await mend.settle()
-    life.assign("T1", 2, "ULEAD", "U2")  # reassigned later: still owned from the start
-    life.close("T1", 2, "ULEAD", "customer declined the satisfaction survey")
-    life.resolve("T1", 1, "U1", "refunded")
-    life.step("T1", 1, "U1", "follow-up")  # the real satisfaction check: closes case 1
+    await life.assign("T1", 2, "ULEAD", "U2")  # reassigned later: still owned from the start
+    await life.close("T1", 2, "ULEAD", "customer declined the satisfaction survey")
+    await life.resolve("T1", 1, "U1", "refunded")
+    await life.step("T1", 1, "U1", "follow-up")  # the real satisfaction check: closes case 1
     await slack_user.command("stats 7d", user_id="ULEAD")
     await mend.settle()
     text = all_text(slack.responses[-1]["body"]["blocks"])
@@ -338,7 +339,7 @@ def test_command_line_export_refuses_a_broken_database_in_one_line(tmp_path):
 
 
 async def test_a_page_past_the_end_shows_the_last_page(mend, slack, slack_user):
-    lead(mend)
+    await lead(mend)
     for i in range(3):
         await slack_user.command(f"customer C{i}: waited on hold", user_id="U1")
     for value in ('{"q": "", "o": 40}', '{"q": "", "o": 1e999}'):
@@ -349,7 +350,7 @@ async def test_a_page_past_the_end_shows_the_last_page(mend, slack, slack_user):
 
 
 async def test_working_days_may_wrap_around_the_weekend(mend, slack_user):
-    lead(mend, "ULEAD")
+    await lead(mend, "ULEAD")
     reply = await slack_user.command("settings hours fri-mon 10:00-16:00", user_id="ULEAD")
     assert "Fri, Sat, Sun, Mon 10:00–16:00" in all_text(reply.json["blocks"])
     reply = await slack_user.command("settings timezone europe/paris", user_id="ULEAD")

@@ -27,7 +27,7 @@ async def test_moving_the_digest_later_in_the_week_moves_this_weeks_digest(
     clock.set(MONDAY)
     running = await start_mend(settings, clock)
     try:
-        lead(running, "ULEAD")
+        await lead(running, "ULEAD")
         async with MendDriver(running.url, SECRET, slack) as driver:
             await driver.command("customer Acme: charged twice", user_id="U1")
             await driver.command("settings lead-channel <#CLEADS|leads>", user_id="ULEAD")
@@ -49,7 +49,7 @@ async def test_moving_the_digest_later_the_same_day_does_not_send_it_twice(
     clock.set(MONDAY)
     running = await start_mend(settings, clock)
     try:
-        lead(running, "ULEAD")
+        await lead(running, "ULEAD")
         async with MendDriver(running.url, SECRET, slack) as driver:
             await driver.command("settings lead-channel <#CLEADS|leads>", user_id="ULEAD")
             await at(running, clock, MONDAY)
@@ -67,7 +67,7 @@ async def test_the_digest_lists_an_overdue_case_waiting_for_an_owner_once(
     clock.set(MONDAY - timedelta(hours=2))
     running = await start_mend(settings, clock)
     try:
-        lead(running, "ULEAD")
+        await lead(running, "ULEAD")
         async with MendDriver(running.url, SECRET, slack) as driver:
             await driver.command("customer Acme: charged twice", user_id="U1")
             await driver.command("followup 1 in 30m", user_id="U1")

@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from bot.domain.models import CaseFilter, NewCase
 from bot.runtime.clock import to_iso
-from bot.storage.sqlite import CaseFilter, NewCase, Store
+from bot.storage.sqlite import Store
 from tests.test_leads import THURSDAY, lead, numbers
 from tests.test_recover import all_text, assert_valid_blocks
 
@@ -20,7 +21,7 @@ def clock(clock):
 
 
 async def test_an_empty_list_names_the_person_as_a_mention(mend, slack_user):
-    lead(mend)
+    await lead(mend)
     reply = await slack_user.command("open <@U2|kofi>", user_id="ULEAD")
     text = all_text(reply.json["blocks"])
     assert "No cases in play match (owned by <@U2>)" in text  # a mention, not "&lt;@U2&gt;"
@@ -30,7 +31,7 @@ async def test_an_empty_list_names_the_person_as_a_mention(mend, slack_user):
 
 async def test_a_private_channel_of_an_older_workspace_is_a_filter(
         mend, slack, slack_user):
-    lead(mend)
+    await lead(mend)
     slack.add_channel("G0123ABC", name="old-private", members=["U1", "ULEAD"])
     await slack_user.command("customer Acme: charged twice", user_id="U1",
                              channel_id="G0123ABC")
@@ -41,27 +42,27 @@ async def test_a_private_channel_of_an_older_workspace_is_a_filter(
     assert numbers(blocks) == [1] and "in <#G0123ABC>" in all_text(blocks)
 
 
-def test_an_empty_viewer_id_sees_no_case(tmp_path):
+async def test_an_empty_viewer_id_sees_no_case(tmp_path):
     store = Store(tmp_path / "mend.db")
     fields = dict(channel_id="C1", reporter_id="U9", owner_id="U9", summary="late",
                   category="broken_promise", emotion="upset", contact="email",
                   severity="normal", customer="Acme")
-    store.create_cases([NewCase("T1", fields, "U9", to_iso(datetime.now(UTC)))])
-    assert store.live_cases("T1", CaseFilter(viewer=""), 20) == ([], 0)
-    assert store.live_cases("T1", CaseFilter(viewer="U9"), 20)[1] == 1
-    store.close()
+    await store.create_cases([NewCase("T1", fields, "U9", to_iso(datetime.now(UTC)))])
+    assert await store.live_cases("T1", CaseFilter(viewer=""), 20) == ([], 0)
+    assert (await store.live_cases("T1", CaseFilter(viewer="U9"), 20))[1] == 1
+    await store.close()
 
 
 async def test_an_older_private_channel_can_be_the_lead_channel(mend, slack_user):
-    lead(mend)
+    await lead(mend)
     reply = await slack_user.command("settings lead-channel <#G0123ABC|old-leads>",
                                      user_id="ULEAD")
-    assert mend.store.workspace("T1")["lead_channel"] == "G0123ABC"
+    assert (await mend.store.workspace("T1"))["lead_channel"] == "G0123ABC"
     assert "<#G0123ABC>" in all_text(reply.json["blocks"])
 
 
 async def test_a_bad_timezone_is_quoted_once_escaped(mend, slack_user):
-    lead(mend)
+    await lead(mend)
     reply = await slack_user.command("settings timezone Mars/<Olympus>", user_id="ULEAD")
     text = all_text(reply.json["blocks"])
     assert "Mars/&lt;Olympus&gt;" in text and "&amp;lt;" not in text

@@ -36,7 +36,7 @@ async def sweep(mend) -> None:
 
 
 async def open_two(mend, slack_user):
-    lead(mend)
+    await lead(mend)
     await slack_user.command("customer Acme: charged twice", user_id="U1")
     await slack_user.command("customer Bolt: waited on hold", user_id="U1")
     await mend.settle()
@@ -46,29 +46,29 @@ async def open_two(mend, slack_user):
 async def test_a_late_followup_counts_against_the_share_even_when_never_nudged(
         mend, slack, slack_user, clock):
     life = await open_two(mend, slack_user)
-    life.set_followup("T1", 1, "U1", clock.now() + timedelta(hours=1))
+    await life.set_followup("T1", 1, "U1", clock.now() + timedelta(hours=1))
     # Due 06:00 UTC Friday, 22:00 Thursday in Los Angeles: outside U1's working hours,
     # so no nudge comes before it is done, two hours late.
-    life.set_followup("T1", 2, "U1", clock.now() + timedelta(hours=12))
+    await life.set_followup("T1", 2, "U1", clock.now() + timedelta(hours=12))
     clock.advance(minutes=30)
-    life.followup_done("T1", 1, "U1")  # on time
+    await life.followup_done("T1", 1, "U1")  # on time
     clock.advance(hours=11, minutes=30)
     await sweep(mend)
     clock.advance(hours=2)
     await sweep(mend)
     assert not [m for m in slack.messages("C1") if m.get("thread_ts")]  # never nudged
-    life.followup_done("T1", 2, "U1")
+    await life.followup_done("T1", 2, "U1")
     assert on_time(await stats_text(mend, slack, slack_user)) == "50% (1/2)"
 
 
 async def test_a_followup_snoozed_after_it_fell_due_counts_as_missed(
         mend, slack, slack_user, clock):
     life = await open_two(mend, slack_user)
-    life.set_followup("T1", 1, "U1", clock.now() + timedelta(hours=1))
+    await life.set_followup("T1", 1, "U1", clock.now() + timedelta(hours=1))
     clock.advance(hours=2)  # due an hour ago, and not done
-    life.snooze("T1", 1, "U1", clock.now() + timedelta(hours=1))
+    await life.snooze("T1", 1, "U1", clock.now() + timedelta(hours=1))
     clock.advance(minutes=30)
-    life.followup_done("T1", 1, "U1")  # the snoozed one, in time
+    await life.followup_done("T1", 1, "U1")  # the snoozed one, in time
     # Case 2's first follow-up (due a day after opening) is not due yet: not counted.
     assert on_time(await stats_text(mend, slack, slack_user)) == "50% (1/2)"
 
@@ -76,10 +76,10 @@ async def test_a_followup_snoozed_after_it_fell_due_counts_as_missed(
 async def test_a_followup_still_overdue_counts_against_the_share(
         mend, slack, slack_user, clock):
     life = await open_two(mend, slack_user)
-    life.set_followup("T1", 1, "U1", clock.now() + timedelta(hours=1))
-    life.set_followup("T1", 2, "U1", clock.now() + timedelta(hours=1))
+    await life.set_followup("T1", 1, "U1", clock.now() + timedelta(hours=1))
+    await life.set_followup("T1", 2, "U1", clock.now() + timedelta(hours=1))
     clock.advance(minutes=30)
-    life.followup_done("T1", 1, "U1")
+    await life.followup_done("T1", 1, "U1")
     clock.advance(hours=1)  # case 2's is overdue now; nothing has run since
     assert on_time(await stats_text(mend, slack, slack_user)) == "50% (1/2)"
 
@@ -87,10 +87,10 @@ async def test_a_followup_still_overdue_counts_against_the_share(
 async def test_satisfaction_followups_count_for_the_share_when_done_in_time(
         mend, slack, slack_user, clock):
     life = await open_two(mend, slack_user)
-    life.resolve("T1", 1, "U1", "refunded")
-    life.resolve("T1", 2, "U1", "apologised")
+    await life.resolve("T1", 1, "U1", "refunded")
+    await life.resolve("T1", 2, "U1", "apologised")
     clock.advance(days=1)
-    life.step("T1", 1, "U1", "follow-up")  # satisfaction check a day before it is due
+    await life.step("T1", 1, "U1", "follow-up")  # satisfaction check a day before it is due
     clock.advance(days=1, hours=1)  # case 2's falls due and stays undone
     for _ in range(4):
         await sweep(mend)
@@ -101,20 +101,20 @@ async def test_satisfaction_followups_count_for_the_share_when_done_in_time(
 
 
 async def test_compensation_is_counted_once_per_case(mend, slack, slack_user, clock):
-    lead(mend)
+    await lead(mend)
     await slack_user.command("customer Acme: charged twice", user_id="U1")
     await mend.settle()
     life = mend.mend.deps.lifecycle
-    life.resolve("T1", 1, "U1", "refunded", compensation="10% voucher", accepted="yes")
-    life.reopen("T1", 1, "U1")
-    life.resolve("T1", 1, "U1", "refunded again", compensation="10% voucher",
+    await life.resolve("T1", 1, "U1", "refunded", compensation="10% voucher", accepted="yes")
+    await life.reopen("T1", 1, "U1")
+    await life.resolve("T1", 1, "U1", "refunded again", compensation="10% voucher",
                  accepted="yes")
-    life.reopen("T1", 1, "U1")
-    life.resolve("T1", 1, "U1", "refunded a third time")
-    life.step("T1", 1, "U1", "follow-up")
-    life.reopen("T1", 1, "U1")
-    life.resolve("T1", 1, "U1", "and again")
-    life.step("T1", 1, "U1", "follow-up")
+    await life.reopen("T1", 1, "U1")
+    await life.resolve("T1", 1, "U1", "refunded a third time")
+    await life.step("T1", 1, "U1", "follow-up")
+    await life.reopen("T1", 1, "U1")
+    await life.resolve("T1", 1, "U1", "and again")
+    await life.step("T1", 1, "U1", "follow-up")
     text = await stats_text(mend, slack, slack_user)
     assert "Opened 1 · resolved 1 · closed 1 · reopened 1" in text
     assert "satisfaction follow-ups completed: 1" in text
@@ -123,7 +123,7 @@ async def test_compensation_is_counted_once_per_case(mend, slack, slack_user, cl
 
 async def test_this_week_starts_on_monday_in_the_workspace_timezone(
         mend, slack, slack_user, clock):
-    lead(mend)
+    await lead(mend)
     reply = await slack_user.command("settings timezone Asia/Kolkata", user_id="ULEAD")
     assert "Asia/Kolkata" in all_text(reply.json["blocks"])
     clock.set(datetime(2026, 11, 29, 6, 30, tzinfo=UTC))  # Sunday 12:00 in Kolkata
@@ -139,7 +139,7 @@ async def test_this_week_starts_on_monday_in_the_workspace_timezone(
 
 async def test_stats_by_owner_says_how_many_owners_are_left_out(
         mend, slack, slack_user, clock):
-    lead(mend)
+    await lead(mend)
     owners = [f"U{100 + i}" for i in range(40)]
     for user in owners:
         slack.add_user(user, name=f"agent{user}", tz="Europe/London")
@@ -155,20 +155,20 @@ async def test_the_first_followup_dropped_late_by_a_resolution_counts_as_missed(
         mend, slack, slack_user, clock):
     life = await open_two(mend, slack_user)  # each due 24 hours after opening
     clock.advance(hours=30)  # both overdue; nobody swept, so nobody was nudged
-    life.resolve("T1", 1, "U1", "refunded")
-    life.followup_done("T1", 2, "U1")
+    await life.resolve("T1", 1, "U1", "refunded")
+    await life.followup_done("T1", 2, "U1")
     assert on_time(await stats_text(mend, slack, slack_user)) == "0% (0/2)"
 
 
 async def test_a_new_owner_of_an_overdue_case_is_judged_on_their_own_followup(
         mend, slack, slack_user, clock):
     life = await open_two(mend, slack_user)
-    life.set_followup("T1", 1, "U1", clock.now() + timedelta(hours=1))
+    await life.set_followup("T1", 1, "U1", clock.now() + timedelta(hours=1))
     clock.advance(hours=2)  # due an hour ago, and not done
     await sweep(mend)  # U1 is reminded of it
     assert [m for m in slack.messages("C1") if m.get("thread_ts")]
-    life.assign("T1", 1, "ULEAD", "U2")  # the lead hands it to U2
+    await life.assign("T1", 1, "ULEAD", "U2")  # the lead hands it to U2
     clock.advance(minutes=5)
-    life.followup_done("T1", 1, "U2")  # U2 calls at once: in time for their own
+    await life.followup_done("T1", 1, "U2")  # U2 calls at once: in time for their own
     # U1's miss counts once (not again for U2); case 2's is not due yet.
     assert on_time(await stats_text(mend, slack, slack_user)) == "50% (1/2)"

@@ -36,7 +36,7 @@ async def open_due(mend, slack_user, clock, user="U1", channel="C1", text=REPORT
     await mend.settle()
     number = int(re.search(r"Case #(\d+) opened", all_text(reply.json["blocks"])).group(1))
     life = mend.mend.deps.lifecycle
-    life.set_followup("T1", number, user, clock.now() + due_in)
+    await life.set_followup("T1", number, user, clock.now() + due_in)
     return number
 
 
@@ -72,12 +72,12 @@ async def test_due_followup_gets_exactly_one_nudge_in_the_card_thread(mend, slac
     assert "<!channel>" not in text and "<!here>" not in text
     ids = {e.get("action_id") for b in nudge["blocks"] for e in b.get("elements", [])}
     assert {Action.NUDGE_DONE, Action.NUDGE_SNOOZE, Action.NUDGE_ASSIGN} <= ids
-    [row] = [n for n in mend.store.nudges_for_case("T1", 1) if n.state != "skipped"]
+    [row] = [n for n in await mend.store.nudges_for_case("T1", 1) if n.state != "skipped"]
     assert (row.state, row.sent_ts) == ("sent", nudge["ts"])
 
 
 async def test_each_rung_of_the_ladder_once(mend, slack, slack_user, clock):
-    mend.store.set_leads("T1", ["ULEAD"], "U0", "2026-11-26T00:00:00.000000Z")
+    await mend.store.set_leads("T1", ["ULEAD"], "U0", "2026-11-26T00:00:00.000000Z")
     await open_due(mend, slack_user, clock, due_in=timedelta(0))
     for _ in range(2):
         await sweep(mend)
@@ -93,13 +93,13 @@ async def test_each_rung_of_the_ladder_once(mend, slack, slack_user, clock):
     assert len(texts) == 3
     assert "Reminder" not in texts[0] and "Reminder 2 of 3" in texts[1]
     assert "<@ULEAD>" in texts[2] and "overdue by 4h" in texts[2]
-    states = sorted((n.kind, n.rung, n.state) for n in mend.store.nudges_for_case("T1", 1))
+    states = sorted((n.kind, n.rung, n.state) for n in await mend.store.nudges_for_case("T1", 1))
     assert states == [("escalation", 0, "sent"), ("followup", 0, "sent"),
                       ("followup", 1, "sent"), ("followup", 2, "skipped")]
 
 
 async def test_escalation_goes_to_the_lead_channel_when_set(mend, slack, slack_user, clock):
-    mend.store.set_leads("T1", ["ULEAD"], "U0", "2026-11-26T00:00:00.000000Z")
+    await mend.store.set_leads("T1", ["ULEAD"], "U0", "2026-11-26T00:00:00.000000Z")
     reply = await slack_user.command("settings lead-channel <#CLEADS|leads>", user_id="ULEAD")
     assert "<#CLEADS>" in all_text(reply.json["blocks"])
     await open_due(mend, slack_user, clock, due_in=timedelta(0))
@@ -131,7 +131,7 @@ async def test_snooze_asks_a_reason_and_shows_it_when_the_reminder_returns(
     await slack_user.view_submission(Callback.SNOOZE, values, user_id="U1",
                                      private_metadata=view["private_metadata"])
     await mend.settle()
-    case = mend.store.case_by_number("T1", 1)
+    case = await mend.store.case_by_number("T1", 1)
     assert from_iso(case.next_followup_at) == clock.now() + timedelta(hours=1)
     assert "Snoozed by <@U1>" in all_text(slack.messages("C1")[-1]["blocks"]) or \
         any("Snoozed by" in all_text(m["blocks"]) for m in slack.thread("C1", card_ts(slack)))
@@ -150,9 +150,9 @@ async def test_done_records_the_followup_and_stops_the_ladder(mend, slack, slack
     await slack_user.block_action(Action.NUDGE_DONE, value="1", user_id="U1",
                                   message_ts=nudge["ts"])
     await mend.settle()
-    case = mend.store.case_by_number("T1", 1)
+    case = await mend.store.case_by_number("T1", 1)
     assert case.next_followup_at is None and case.status == OPEN
-    assert "followup_done" in [e.kind for e in mend.store.events("T1", case.id)]
+    assert "followup_done" in [e.kind for e in await mend.store.events("T1", case.id)]
     answered = [m for m in slack.messages("C1") if m["ts"] == nudge["ts"]][0]
     assert "Follow-up recorded by <@U1>" in all_text(answered["blocks"])
     clock.advance(hours=8)
@@ -170,7 +170,7 @@ async def test_done_on_a_satisfaction_check_closes_the_case(mend, slack, slack_u
     await slack_user.block_action(Action.NUDGE_DONE, value="1", user_id="U1",
                                   message_ts=nudge["ts"])
     await mend.settle()
-    assert mend.store.case_by_number("T1", 1).status == "closed"
+    assert (await mend.store.case_by_number("T1", 1)).status == "closed"
 
 
 async def test_working_hours_in_two_timezones(mend, slack, slack_user, clock):
@@ -234,7 +234,7 @@ async def test_killed_between_send_and_mark_then_restarted_sends_no_duplicate(
         slack.fail("chat.postMessage", delay=0.6)  # posted, but the answer comes too late
         await first.mend.nudger.sweep()
         await first.settle()
-        [row] = first.store.nudges_for_case("T1", 1)
+        [row] = await first.store.nudges_for_case("T1", 1)
         assert row.state == "sending"  # in doubt: sent or not, we can't tell yet
     finally:
         await first.stop()  # the process goes away without ever marking it
@@ -247,7 +247,7 @@ async def test_killed_between_send_and_mark_then_restarted_sends_no_duplicate(
         await second.settle()
         assert report.recovered == 1
         assert len(nudges(slack)) == 1
-        [row] = second.store.nudges_for_case("T1", 1)
+        [row] = await second.store.nudges_for_case("T1", 1)
         assert row.state == "sent" and row.sent_ts == nudges(slack)[0]["ts"]
     finally:
         await second.stop()
@@ -259,9 +259,9 @@ async def test_claimed_but_never_posted_is_sent_after_restart(settings, clock, s
     try:
         await driver_open(first, slack, clock)
         await first.mend.nudger.plan("T1", clock.now())
-        [row] = first.store.nudges_for_case("T1", 1)
-        case = first.store.case_by_id("T1", row.case_id)
-        assert first.store.claim_nudge(row, case.card_channel, case.card_ts,
+        [row] = await first.store.nudges_for_case("T1", 1)
+        case = await first.store.case_by_id("T1", row.case_id)
+        assert await first.store.claim_nudge(row, case.card_channel, case.card_ts,
                                        to_iso(clock.now()))
     finally:
         await first.stop()  # died right after recording the claim
@@ -274,7 +274,7 @@ async def test_claimed_but_never_posted_is_sent_after_restart(settings, clock, s
         await second.mend.nudger.sweep()
         await second.settle()
         assert len(nudges(slack)) == 1
-        [row] = second.store.nudges_for_case("T1", 1)
+        [row] = await second.store.nudges_for_case("T1", 1)
         assert row.state == "sent" and row.attempts == 2
     finally:
         await second.stop()
@@ -307,7 +307,7 @@ async def test_thirty_nudges_to_one_channel_are_all_delivered_paced(mend, slack,
         await slack_user.command(f"customer C{i}: waited on hold for an hour", user_id="U1")
     await mend.settle()
     for number in range(1, 31):
-        mend.mend.deps.lifecycle.set_followup("T1", number, "U1", clock.now())
+        await mend.mend.deps.lifecycle.set_followup("T1", number, "U1", clock.now())
     await sweep(mend)
     sent = nudges(slack)
     assert len(sent) == 30
@@ -319,7 +319,7 @@ async def test_thirty_nudges_to_one_channel_are_all_delivered_paced(mend, slack,
 async def test_customer_update_nudge_and_its_button(mend, slack, slack_user, clock):
     await slack_user.command(REPORT, user_id="U1")
     await mend.settle()
-    mend.mend.deps.lifecycle.followup_done("T1", 1, "U1")  # no follow-up pending
+    await mend.mend.deps.lifecycle.followup_done("T1", 1, "U1")  # no follow-up pending
     clock.advance(hours=24)
     await sweep(mend)
     [nudge] = nudges(slack)
@@ -327,7 +327,7 @@ async def test_customer_update_nudge_and_its_button(mend, slack, slack_user, clo
     await slack_user.block_action(Action.NUDGE_UPDATED, value="1", user_id="U1",
                                   message_ts=nudge["ts"])
     await mend.settle()
-    assert "customer_updated" in [e.kind for e in mend.store.events("T1", 1)]
+    assert "customer_updated" in [e.kind for e in await mend.store.events("T1", 1)]
     clock.advance(hours=12)
     await sweep(mend)
     assert len(nudges(slack)) == 1
@@ -360,7 +360,7 @@ async def test_overdue_case_goes_back_to_the_queue_when_configured(slack, slack_
             await open_due(running, driver, clock, due_in=timedelta(0))
         clock.advance(hours=3)
         await sweep(running)
-        case = running.store.case_by_number("T1", 1)
+        case = await running.store.case_by_number("T1", 1)
         assert case.owner_id is None
         assert "back in the unowned queue" in all_text(nudges(slack)[-1]["blocks"])
     finally:
@@ -369,8 +369,8 @@ async def test_overdue_case_goes_back_to_the_queue_when_configured(slack, slack_
 
 async def test_scheduler_loop_runs_with_the_app_and_stops_cleanly(settings, clock, slack):
     from bot.app import Mend
+    from bot.domain.models import NewCase
     from bot.domain.schedule import followup_timer
-    from bot.storage.sqlite import NewCase
 
     clock.set(LA_MORNING)
     mend = await Mend.start(replace_settings(settings, sweep_seconds=0.05), clock=clock,
@@ -380,11 +380,12 @@ async def test_scheduler_loop_runs_with_the_app_and_stops_cleanly(settings, cloc
         fields = dict(channel_id="C1", reporter_id="U1", owner_id="U1", summary="late",
                       category="broken_promise", emotion="upset", contact="email",
                       severity="normal", customer="Acme", next_followup_at=due)
-        mend.deps.store.create_cases([NewCase("T1", fields, "U1", "2026-11-26T16:00:00.000000Z",
-                                              (followup_timer(due),))])
+        await mend.deps.store.create_cases([NewCase("T1", fields, "U1",
+                                                    "2026-11-26T16:00:00.000000Z",
+                                                    (followup_timer(due),))])
         from handlers.cards import submit_card
 
-        submit_card(mend.deps, mend.deps.store.case_by_number("T1", 1))
+        submit_card(mend.deps, await mend.deps.store.case_by_number("T1", 1))
         for _ in range(100):
             if nudges(slack):
                 break
@@ -416,6 +417,6 @@ async def driver_open(running, slack, clock):
     async with MendDriver(running.url, SECRET, slack) as driver:
         await driver.command(REPORT, user_id="U1", channel_id="C1")
     await running.settle()
-    running.mend.deps.lifecycle.set_followup("T1", 1, "U1", clock.now())
+    await running.mend.deps.lifecycle.set_followup("T1", 1, "U1", clock.now())
 
 

@@ -88,10 +88,10 @@ async def test_done_pressed_while_the_sweep_waits_for_slack_is_respected(
         slack.fail("users.info", delay=0.3)
         sweeping = asyncio.create_task(running.mend.nudger.sweep())
         await asyncio.sleep(0.1)  # the sweep is waiting for users.info
-        running.mend.deps.lifecycle.followup_done("T1", number, "U1")
+        await running.mend.deps.lifecycle.followup_done("T1", number, "U1")
         await sweeping
         await running.settle()
-        case = running.store.case_by_number("T1", number)
+        case = await running.store.case_by_number("T1", number)
         assert (case.owner_id, case.next_followup_at) == ("U1", None)
     finally:
         await running.stop()
@@ -99,7 +99,7 @@ async def test_done_pressed_while_the_sweep_waits_for_slack_is_respected(
 
 async def test_escalation_falls_back_to_the_thread_when_the_lead_channel_refuses(
         mend, slack, slack_user, clock):
-    mend.store.set_leads("T1", ["ULEAD"], "U0", "2026-11-26T00:00:00.000000Z")
+    await mend.store.set_leads("T1", ["ULEAD"], "U0", "2026-11-26T00:00:00.000000Z")
     await slack_user.command("settings lead-channel <#CLEADS|leads>", user_id="ULEAD")
     await open_due(mend, slack_user, clock, due_in=timedelta(0))
     await sweep(mend)  # the first reminder, in the thread
@@ -119,7 +119,7 @@ async def test_a_nudge_slack_keeps_refusing_is_given_up_after_a_few_tries(
     for _ in range(MAX_ATTEMPTS + 2):
         await sweep(mend)
         clock.advance(minutes=20)
-    row = [n for n in mend.store.nudges_for_case("T1", 1) if n.kind == "followup"][0]
+    row = [n for n in await mend.store.nudges_for_case("T1", 1) if n.kind == "followup"][0]
     assert (row.state, row.attempts) == ("failed", MAX_ATTEMPTS)
 
 
@@ -129,7 +129,7 @@ async def test_a_nudge_is_retried_for_as_long_as_slack_is_down(mend, slack, slac
     for _ in range(MAX_ATTEMPTS + 2):
         await sweep(mend)
         clock.advance(minutes=16)
-    row = [n for n in mend.store.nudges_for_case("T1", 1) if n.kind == "followup"][0]
+    row = [n for n in await mend.store.nudges_for_case("T1", 1) if n.kind == "followup"][0]
     assert row.state == "pending" and row.attempts == MAX_ATTEMPTS + 2
     slack.clear_faults("chat.postMessage")  # Slack is back
     await sweep(mend)
@@ -138,7 +138,7 @@ async def test_a_nudge_is_retried_for_as_long_as_slack_is_down(mend, slack, slac
 
 async def test_an_escalation_on_monday_counts_only_working_hours_as_late(
         mend, slack, slack_user, clock):
-    mend.store.set_leads("T1", ["ULEAD"], "U0", "2026-11-26T00:00:00.000000Z")
+    await mend.store.set_leads("T1", ["ULEAD"], "U0", "2026-11-26T00:00:00.000000Z")
     clock.set(datetime(2026, 11, 27, 18, 0, tzinfo=UTC))  # Fri 10:00 in LA
     await open_due(mend, slack_user, clock, due_in=timedelta(hours=7, minutes=30))  # 17:30
     clock.advance(hours=7, minutes=30)
@@ -157,7 +157,7 @@ async def test_a_lead_snoozing_until_tomorrow_morning_means_the_owners_morning(
     from handlers.ids import Action, Block, Callback
     from tests.test_case_reminders import press
 
-    mend.store.set_leads("T1", ["U2"], "U0", "2026-11-26T00:00:00.000000Z")  # U2: Kolkata
+    await mend.store.set_leads("T1", ["U2"], "U0", "2026-11-26T00:00:00.000000Z")  # U2: Kolkata
     await open_due(mend, slack_user, clock, due_in=timedelta(0))  # owned by U1, Los Angeles
     await sweep(mend)
     [nudge] = nudges(slack)
@@ -168,5 +168,5 @@ async def test_a_lead_snoozing_until_tomorrow_morning_means_the_owners_morning(
                                                               "value": ""}}},
         user_id="U2", private_metadata=view["private_metadata"])
     await mend.settle()
-    due = mend.store.case_by_number("T1", 1).next_followup_at
+    due = (await mend.store.case_by_number("T1", 1)).next_followup_at
     assert due == "2026-11-27T17:00:00.000000Z"  # Friday 09:00 in Los Angeles

@@ -43,12 +43,12 @@ async def test_recover_opens_case_and_answers_with_playbook(mend, slack, slack_u
     for step in ("Apolog", "compassion", "ompensat", "ollow"):
         assert step in text
     assert "Dana" in text  # the apology uses the customer's name
-    case = mend.store.case_by_number("T1", 1)
+    case = await mend.store.case_by_number("T1", 1)
     assert case.owner_id == "U1" and case.status == OPEN
     assert case.customer == "Dana Lee"
     assert case.category == "billing_error"
     assert case.emotion == "irate" and case.contact == "email"
-    assert [e.kind for e in mend.store.events("T1", case.id)][0] == "opened"
+    assert [e.kind for e in await mend.store.events("T1", case.id)][0] == "opened"
 
 
 async def test_irate_email_customer_gets_call_instead_warning(mend, slack_user):
@@ -68,24 +68,24 @@ async def test_case_card_is_posted_in_channel_and_recorded(mend, slack, slack_us
     card = all_text(message["blocks"])
     assert "Case #1" in card and "<@U1>" in card and "Billing" in card
     assert "<!date^" in card  # opened time shown in each reader's timezone
-    case = mend.store.case_by_number("T1", 1)
+    case = await mend.store.case_by_number("T1", 1)
     assert (case.card_channel, case.card_ts) == ("C1", message["ts"])
-    assert "card_posted" in [e.kind for e in mend.store.events("T1", case.id)]
+    assert "card_posted" in [e.kind for e in await mend.store.events("T1", case.id)]
 
 
 async def test_case_numbers_count_per_workspace(mend, slack_user):
     await slack_user.command(REPORT, team_id="T1")
     await slack_user.command(REPORT, team_id="T1")
     await slack_user.command(REPORT, team_id="T2")
-    assert mend.store.case_by_number("T1", 2) is not None
-    other = mend.store.case_by_number("T2", 1)
+    assert await mend.store.case_by_number("T1", 2) is not None
+    other = await mend.store.case_by_number("T2", 1)
     assert other is not None and other.team_id == "T2"
-    assert mend.store.case_by_number("T2", 2) is None
+    assert await mend.store.case_by_number("T2", 2) is None
 
 
 async def test_severity_read_from_text(mend, slack_user):
     await slack_user.command("URGENT: customer Acme lost their data after our outage, critical")
-    assert mend.store.case_by_number("T1", 1).severity == "critical"
+    assert (await mend.store.case_by_number("T1", 1)).severity == "critical"
 
 
 async def test_help_lists_every_registered_subcommand(mend, slack_user):
@@ -95,14 +95,14 @@ async def test_help_lists_every_registered_subcommand(mend, slack_user):
     text = all_text(reply.json["blocks"])
     for usage, _ in help_entries():
         assert usage.replace("<", "&lt;").replace(">", "&gt;") in text
-    assert mend.store.case_by_number("T1", 1) is None
+    assert await mend.store.case_by_number("T1", 1) is None
 
 
 async def test_unknown_subcommand_answers_with_reference(mend, slack_user):
     reply = await slack_user.command("frobnicate")
     text = all_text(reply.json["blocks"])
     assert "frobnicate" in text and "Mend commands" in text
-    assert mend.store.case_by_number("T1", 1) is None
+    assert await mend.store.case_by_number("T1", 1) is None
 
 
 async def test_app_home_lists_my_open_cases(mend, slack, slack_user):
@@ -121,7 +121,7 @@ async def test_app_home_lists_my_open_cases(mend, slack, slack_user):
 
 async def test_promised_time_in_the_reply_is_when_the_follow_up_falls_due(mend, slack_user):
     reply = await slack_user.command("for Dana Lee: charged twice for her order")
-    case = mend.store.case_by_number("T1", 1)
+    case = await mend.store.case_by_number("T1", 1)
     hours = (from_iso(case.next_followup_at) - from_iso(case.created_at)).total_seconds() / 3600
     text = all_text(reply.json["blocks"])
     assert promise_for(hours) in text
@@ -139,7 +139,7 @@ async def test_a_shorter_first_follow_up_gives_a_shorter_promise(settings, clock
     try:
         async with MendDriver(running.url, SECRET, slack, team_id="T1") as user:
             reply = await user.command("for Dana Lee: charged twice for her order")
-        case = running.store.case_by_number("T1", 1)
+        case = await running.store.case_by_number("T1", 1)
         due = from_iso(case.next_followup_at) - from_iso(case.created_at)
         assert due.total_seconds() == 4 * 3600
         assert "within 4 hours" in all_text(reply.json["blocks"])

@@ -28,113 +28,113 @@ def clock():
 
 
 @pytest.fixture
-def life(tmp_path, clock):
+async def life(tmp_path, clock):
     store = Store(tmp_path / "r.db")
     yield Lifecycle(store, load_playbook(DEFAULT_PLAYBOOK), clock, initial_leads=("ULEAD",))
-    store.close()
+    await store.close()
 
 
-def followups(life) -> tuple[int, int]:
+async def followups(life) -> tuple[int, int]:
     """(follow-ups that fell due, done on time) over the workspace, as stats count them."""
     now = life.clock.now()
-    stats = compute_stats(life.store.cohort_facts("T1", SINCE, to_iso(now)), now, now)
+    stats = compute_stats(await life.store.cohort_facts("T1", SINCE, to_iso(now)), now, now)
     return stats.overall.followups_due, stats.overall.followups_on_time
 
 
 # -- (2) a new owner of an overdue case -----------------------------------------------------
-def test_a_new_owner_of_an_overdue_case_gets_a_grace_and_the_miss_counts_once(life, clock):
-    case = open_case(life)
-    was = life.set_followup("T1", case.number, "U1",
-                            clock.now() + timedelta(hours=1)).case.next_followup_at
+async def test_a_new_owner_of_an_overdue_case_gets_a_grace_and_the_miss_counts_once(life, clock):
+    case = await open_case(life)
+    was = (await life.set_followup("T1", case.number, "U1",
+                            clock.now() + timedelta(hours=1))).case.next_followup_at
     clock.advance(hours=2)  # overdue by an hour
-    life.release("T1", case.number, "U1")
-    done = life.take("T1", case.number, "U2")
+    await life.release("T1", case.number, "U1")
+    done = await life.take("T1", case.number, "U2")
     grace = life.playbook.nudges.remind_every
     due = to_iso(clock.now() + grace)
     assert done.case.next_followup_at == due
-    moved = life.store.events("T1", case.id)[-1]
+    moved = (await life.store.events("T1", case.id))[-1]
     assert moved.kind == "followup_set"
     assert moved.detail == {"before": was, "after": due, "kind": "update",
                             "reason": "new owner"}
-    assert due in {t.due_key for t in life.store.timers_for_case("T1", case.id)}
-    assert followups(life) == (1, 0)  # the old owner's miss, once
+    assert due in {t.due_key for t in await life.store.timers_for_case("T1", case.id)}
+    assert await followups(life) == (1, 0)  # the old owner's miss, once
     clock.advance(minutes=5)
-    life.followup_done("T1", case.number, "U2")  # the new owner calls at once
-    assert followups(life) == (2, 1)  # the miss once; the new owner's, on time
+    await life.followup_done("T1", case.number, "U2")  # the new owner calls at once
+    assert await followups(life) == (2, 1)  # the miss once; the new owner's, on time
 
 
-def test_a_new_owner_who_misses_their_own_followup_counts_as_a_second_miss(life, clock):
-    case = open_case(life)
-    life.set_followup("T1", case.number, "U1", clock.now() + timedelta(hours=1))
+async def test_a_new_owner_who_misses_their_own_followup_counts_as_a_second_miss(life, clock):
+    case = await open_case(life)
+    await life.set_followup("T1", case.number, "U1", clock.now() + timedelta(hours=1))
     clock.advance(hours=2)
-    life.assign("T1", case.number, "ULEAD", "U2")
+    await life.assign("T1", case.number, "ULEAD", "U2")
     clock.advance(hours=3)  # past the new owner's own due time as well
-    life.followup_done("T1", case.number, "U2")
-    assert followups(life) == (2, 0)
+    await life.followup_done("T1", case.number, "U2")
+    assert await followups(life) == (2, 0)
 
 
 # -- (8) a merge into a case closed meanwhile ------------------------------------------------
-def test_merge_into_a_target_closed_meanwhile_writes_nothing(life):
-    target, dup = open_case(life), open_case(life)
+async def test_merge_into_a_target_closed_meanwhile_writes_nothing(life):
+    target, dup = await open_case(life), await open_case(life)
     real_get, fired = life.get, []
 
-    def get(team, number):  # the lead closes the target between the read and the write
-        got = real_get(team, number)
+    async def get(team, number):  # the lead closes the target between the read and the write
+        got = await real_get(team, number)
         if number == target.number and not fired:
             fired.append(1)
-            life.close("T1", target.number, "ULEAD", "spam")
+            await life.close("T1", target.number, "ULEAD", "spam")
         return got
 
     life.get = get
     try:
         with pytest.raises(Refused, match=r"Case #1 was closed just now, so case #2 was "
                                           r"not added to it"):
-            life.merge("T1", dup.number, "U1", target.number)
+            await life.merge("T1", dup.number, "U1", target.number)
     finally:
         life.get = real_get
-    assert kinds(life, target) == ["opened", "closed"]  # no note after its close
-    assert kinds(life, dup) == ["opened"]  # and the duplicate was not closed either
-    assert life.get("T1", dup.number).status == OPEN
-    assert life.get("T1", dup.number).duplicate_of is None
-    assert life.get("T1", target.number).status == CLOSED
+    assert await kinds(life, target) == ["opened", "closed"]  # no note after its close
+    assert await kinds(life, dup) == ["opened"]  # and the duplicate was not closed either
+    assert (await life.get("T1", dup.number)).status == OPEN
+    assert (await life.get("T1", dup.number)).duplicate_of is None
+    assert (await life.get("T1", target.number)).status == CLOSED
 
 
-def test_merge_into_an_open_target_still_adds_the_note(life):
-    target, dup = open_case(life), open_case(life)
-    done = life.merge("T1", dup.number, "U1", target.number)
-    assert done.changed and kinds(life, target)[-1] == "note"
-    assert life.get("T1", dup.number).duplicate_of == target.number
+async def test_merge_into_an_open_target_still_adds_the_note(life):
+    target, dup = await open_case(life), await open_case(life)
+    done = await life.merge("T1", dup.number, "U1", target.number)
+    assert done.changed and (await kinds(life, target))[-1] == "note"
+    assert (await life.get("T1", dup.number)).duplicate_of == target.number
 
 
 # -- (9) step five unticked by resolving or reopening -----------------------------------------
-def test_resolving_and_reopening_say_they_unticked_step_five(life, clock):
-    case = open_case(life)
-    life.step("T1", case.number, "U1", "follow_up")
-    life.resolve("T1", case.number, "U1", "refunded")
-    assert "follow_up" not in life.steps("T1", case.id)
-    undone = life.store.events("T1", case.id)[-1]
+async def test_resolving_and_reopening_say_they_unticked_step_five(life, clock):
+    case = await open_case(life)
+    await life.step("T1", case.number, "U1", "follow_up")
+    await life.resolve("T1", case.number, "U1", "refunded")
+    assert "follow_up" not in await life.steps("T1", case.id)
+    undone = (await life.store.events("T1", case.id))[-1]
     assert (undone.kind, undone.detail, undone.actor_id) == (
         "step_undone", {"step": "follow_up", "reason": "resolved"}, "U1")
-    assert kinds(life, case)[-2:] == ["resolved", "step_undone"]
+    assert (await kinds(life, case))[-2:] == ["resolved", "step_undone"]
 
-    life.step("T1", case.number, "U1", "follow_up")  # the satisfaction check: closes it
-    life.reopen("T1", case.number, "U1")
-    assert kinds(life, case)[-2:] == ["reopened", "step_undone"]
-    assert life.store.events("T1", case.id)[-1].detail == {"step": "follow_up",
+    await life.step("T1", case.number, "U1", "follow_up")  # the satisfaction check: closes it
+    await life.reopen("T1", case.number, "U1")
+    assert (await kinds(life, case))[-2:] == ["reopened", "step_undone"]
+    assert (await life.store.events("T1", case.id))[-1].detail == {"step": "follow_up",
                                                             "reason": "reopened"}
 
 
-def test_nothing_unticked_means_no_step_undone_event(life):
-    case = open_case(life)
-    life.resolve("T1", case.number, "U1", "refunded")
-    life.reopen("T1", case.number, "U1")
-    assert "step_undone" not in kinds(life, case)
+async def test_nothing_unticked_means_no_step_undone_event(life):
+    case = await open_case(life)
+    await life.resolve("T1", case.number, "U1", "refunded")
+    await life.reopen("T1", case.number, "U1")
+    assert "step_undone" not in await kinds(life, case)
 
 
-def test_the_export_carries_the_untick_and_its_reason(life):
-    case = open_case(life)
-    life.step("T1", case.number, "U1", "follow_up")
-    life.resolve("T1", case.number, "U1", "refunded")
+async def test_the_export_carries_the_untick_and_its_reason(life):
+    case = await open_case(life)
+    await life.step("T1", case.number, "U1", "follow_up")
+    await life.resolve("T1", case.number, "U1", "refunded")
     out = io.StringIO()
     export_csv(life.store.export_rows("T1", SINCE), out)
     rows = [r for r in csv.DictReader(io.StringIO(out.getvalue())) if r["event"] ==

@@ -183,7 +183,7 @@ async def test_take_ownership_click_as_another_agent(sandbox, page):
     assert result == {"ok": True, "status": 200}
     card = await page.card(KOFI)
     assert "*Owner*\n<@U02KOFI>" in text_of(card) and "case_take" not in action_ids(card)
-    assert sandbox.mend.deps.store.case_by_number(TEAM_ID, 1).owner_id == KOFI
+    assert (await sandbox.mend.deps.store.case_by_number(TEAM_ID, 1)).owner_id == KOFI
 
 
 async def test_modal_round_trip_with_errors_then_success(sandbox, page):
@@ -207,7 +207,7 @@ async def test_modal_round_trip_with_errors_then_success(sandbox, page):
     answer = await page.post("/ui/submit", {"user": MARIA, "view_id": view_id, "values": choice})
     assert answer == {"ok": True, "closed": True}
     assert (await page.state(MARIA))["modal"] is None
-    case = sandbox.mend.deps.store.case_by_number(TEAM_ID, 1)
+    case = await sandbox.mend.deps.store.case_by_number(TEAM_ID, 1)
     due = datetime.fromisoformat(case.next_followup_at)
     assert abs(due - (sandbox.clock.now() + timedelta(hours=1))) < timedelta(minutes=1)
 
@@ -263,7 +263,7 @@ async def test_a_click_in_an_ephemeral_reaches_mend(sandbox, page):
                  if m["ephemeral"] and "merge_into" in action_ids(m))
     assert (await page.click(MARIA, offer, "merge_into"))["ok"]
     store = sandbox.mend.deps.store
-    assert store.case_by_number(TEAM_ID, 2).status == "closed"
+    assert (await store.case_by_number(TEAM_ID, 2)).status == "closed"
     assert any("Added to case #1" in m["text"] for m in (await page.state())["messages"]
                if m["ephemeral"])
 
@@ -455,7 +455,7 @@ def test_page_script_never_parses_data_as_html():
 async def test_hostile_text_reaches_the_page_as_escaped_data(sandbox, page):
     hostile = "for Eve: <script>alert(1)</script> <img src=x onerror=alert(1)> & co"
     await page.send(f"/recover {hostile}")
-    case = sandbox.mend.deps.store.case_by_number(TEAM_ID, 1)
+    case = await sandbox.mend.deps.store.case_by_number(TEAM_ID, 1)
     assert "<img src=x onerror=alert(1)>" in case.summary  # Mend read it as typed
     card = await page.card()
     text = text_of(card)

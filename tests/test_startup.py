@@ -105,16 +105,16 @@ def test_defaults(monkeypatch):
     assert settings.db_path.endswith("data/mend.db") and not settings.socket_mode
 
 
-def test_migrations_run_once(tmp_path):
+async def test_migrations_run_once(tmp_path):
     path = tmp_path / "m.db"
     store = Store(path)
     assert store.schema_version == SCHEMA_VERSION
     assert store.migrate() == 0
-    store.close()
+    await store.close()
     again = Store(path)
     assert again.schema_version == SCHEMA_VERSION and again.migrate() == 0
     assert again.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    again.close()
+    await again.close()
 
 
 def test_database_from_newer_mend_is_refused(tmp_path):

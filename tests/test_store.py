@@ -8,7 +8,8 @@ import threading
 
 import pytest
 
-from bot.storage.sqlite import GroupCommit, NewCase, Store
+from bot.domain.models import NewCase
+from bot.storage.sqlite import GroupCommit, Store
 
 AT = "2026-11-26T15:00:00.000000Z"
 
@@ -21,24 +22,24 @@ def fields(**over):
 
 
 @pytest.fixture
-def store(tmp_path):
+async def store(tmp_path):
     s = Store(tmp_path / "s.db")
     yield s
-    s.close()
+    await s.close()
 
 
-def test_each_case_has_its_opening_event(store):
-    case = store.create_case("T1", fields(), "U1", AT)
-    [event] = store.events("T1", case.id)
+async def test_each_case_has_its_opening_event(store):
+    case = await store.create_case("T1", fields(), "U1", AT)
+    [event] = await store.events("T1", case.id)
     assert (event.kind, event.actor_id, event.at) == ("opened", "U1", AT)
     assert event.detail["category"] == "broken_promise"
 
 
-def test_other_workspace_cannot_read_a_case(store):
-    case = store.create_case("T1", fields(), "U1", AT)
-    assert store.case_by_number("T2", 1) is None
-    assert store.case_by_id("T2", case.id) is None
-    assert store.events("T2", case.id) == []
+async def test_other_workspace_cannot_read_a_case(store):
+    case = await store.create_case("T1", fields(), "U1", AT)
+    assert await store.case_by_number("T2", 1) is None
+    assert await store.case_by_id("T2", case.id) is None
+    assert await store.events("T2", case.id) == []
 
 
 async def test_concurrent_opens_share_commits_and_get_distinct_numbers(store):
@@ -67,7 +68,7 @@ async def test_a_lone_case_is_committed_without_waiting_for_company(store):
 
     loop.call_soon(count_turns)
     case = await writer.create_case(NewCase("T1", fields(), "U1", AT))
-    assert case.number == 1 and store.case_by_id("T1", case.id) == case
+    assert case.number == 1 and await store.case_by_id("T1", case.id) == case
     assert len(turns) <= 4  # a couple of event loop turns, not a timer's wait
 
 
@@ -91,9 +92,9 @@ async def test_one_bad_case_in_a_batch_does_not_sink_the_others(store):
     assert len(list(store.db.query("SELECT id FROM events"))) == 2
 
 
-def test_a_new_case_reads_back_exactly_as_returned(store):
-    opened = store.create_case("T1", fields(customer="Dana  Lee"), "U1", AT)
-    assert store.case_by_id("T1", opened.id) == opened
+async def test_a_new_case_reads_back_exactly_as_returned(store):
+    opened = await store.create_case("T1", fields(customer="Dana  Lee"), "U1", AT)
+    assert await store.case_by_id("T1", opened.id) == opened
     assert (opened.number, opened.status, opened.card_state) == (1, "open", "pending")
 
 
@@ -108,29 +109,29 @@ def _rows_in_main_file(path) -> int:
         conn.close()
 
 
-def test_checkpoints_run_in_their_own_thread_not_in_commits(tmp_path):
+async def test_checkpoints_run_in_their_own_thread_not_in_commits(tmp_path):
     path = tmp_path / "c.db"
     store = Store(path)
     store.start_checkpoints(every=0.02)
     try:
         assert store.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
-        store.create_case("T1", fields(), "U1", AT)
+        await store.create_case("T1", fields(), "U1", AT)
         for _ in range(250):
             if _rows_in_main_file(path) == 1:
                 break
             threading.Event().wait(0.02)
         assert _rows_in_main_file(path) == 1
     finally:
-        store.close()
+        await store.close()
     assert not any(t.name == "mend-checkpoint" for t in threading.enumerate())
 
 
-def test_without_the_checkpoint_thread_a_small_commit_stays_in_the_wal(tmp_path):
+async def test_without_the_checkpoint_thread_a_small_commit_stays_in_the_wal(tmp_path):
     path = tmp_path / "w.db"
     store = Store(path)
     try:
-        store.create_case("T1", fields(), "U1", AT)
+        await store.create_case("T1", fields(), "U1", AT)
         threading.Event().wait(0.1)
         assert _rows_in_main_file(path) == 0
     finally:
-        store.close()
+        await store.close()

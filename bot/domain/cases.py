@@ -8,11 +8,11 @@ from datetime import datetime, timedelta
 
 from bot.domain.advice import Advice, build_advice, promise_for
 from bot.domain.intake import Report, read_report
-from bot.domain.models import OPEN, UPDATE, Case, CaseRef
+from bot.domain.models import OPEN, UPDATE, Case, CaseRef, NewCase
 from bot.domain.playbook import Playbook
 from bot.domain.schedule import followup_timer, update_timer
 from bot.runtime.clock import Clock, to_iso
-from bot.storage.sqlite import GroupCommit, NewCase, Store
+from bot.storage.sqlite import GroupCommit, Store
 
 MAX_REPORT_CHARS = 3000
 MIN_REPORT_CHARS = 3
@@ -72,7 +72,7 @@ class Recovery:
         now = self.clock.now()
         due = now + timedelta(hours=self.playbook.settings.followup_default_hours)
         now_iso, due_iso = to_iso(now), to_iso(due)
-        duplicates, repeat_of = self._history(team_id, report.customer, now)
+        duplicates, repeat_of = await self._history(team_id, report.customer, now)
         fields = {
             "repeat_of": repeat_of,
             "followup_kind": UPDATE,
@@ -89,19 +89,20 @@ class Recovery:
             "customer_updated_at": now_iso,
         }
         timers = (followup_timer(due_iso), update_timer(now_iso, self.playbook.nudges))
-        case = await self.writer.create_case(NewCase(team_id, fields, reporter_id, now_iso, timers))
+        new = NewCase(team_id, fields, reporter_id, now_iso, timers)
+        case = await self.writer.create_case(new)
         # The apology promises the time this case's follow-up falls due, no earlier.
         promise = promise_for((due - now).total_seconds() / 3600)
         return Opened(case, report, build_advice(report, self.playbook, promise), duplicates)
 
-    def _history(self, team_id: str, customer: str | None,
+    async def _history(self, team_id: str, customer: str | None,
                  now: datetime) -> tuple[tuple[CaseRef, ...], int | None]:
         """The customer's latest open cases (up to three), and their latest case in
         the repeat window."""
         if not customer:
             return (), None
         since = to_iso(now - timedelta(days=REPEAT_WINDOW_DAYS))
-        history = self.store.customer_history(team_id, customer, since)
+        history = await self.store.customer_history(team_id, customer, since)
         recent = [ref.number for ref in history if ref.created_at >= since]
         still_open = [ref for ref in reversed(history) if ref.status == OPEN][:3]
         return tuple(still_open), (recent[0] if recent else None)

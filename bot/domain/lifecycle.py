@@ -112,62 +112,62 @@ class Lifecycle:
         self.initial_leads = initial_leads
 
     # -- reading -----------------------------------------------------------------
-    def get(self, team_id: str, number: int) -> Case:
-        case = self.store.case_by_number(team_id, number)
+    async def get(self, team_id: str, number: int) -> Case:
+        case = await self.store.case_by_number(team_id, number)
         if case is None:
             raise NotFound(number)
         return case
 
-    def timeline(self, team_id: str, number: int) -> Timeline:
-        case = self.get(team_id, number)
-        events, total = self.store.recent_events(team_id, case.id, TIMELINE_EVENTS)
-        return Timeline(case, self.store.steps(team_id, case.id), events, total)
+    async def timeline(self, team_id: str, number: int) -> Timeline:
+        case = await self.get(team_id, number)
+        events, total = await self.store.recent_events(team_id, case.id, TIMELINE_EVENTS)
+        return Timeline(case, await self.store.steps(team_id, case.id), events, total)
 
-    def leads(self, team_id: str) -> list[str]:
+    async def leads(self, team_id: str) -> list[str]:
         """The workspace's leads; MEND_LEADS seeds a workspace that has none yet."""
-        leads = self.store.leads(team_id)
+        leads = await self.store.leads(team_id)
         if not leads and self.initial_leads:
-            self.store.set_leads(team_id, list(self.initial_leads), "MEND_LEADS", self._now())
-            leads = self.store.leads(team_id)
+            await self.store.set_leads(team_id, list(self.initial_leads), "MEND_LEADS", self._now())
+            leads = await self.store.leads(team_id)
         return leads
 
-    def is_lead(self, team_id: str, user_id: str) -> bool:
-        return user_id in self.leads(team_id)
+    async def is_lead(self, team_id: str, user_id: str) -> bool:
+        return user_id in await self.leads(team_id)
 
     # -- ownership -----------------------------------------------------------------
-    def take(self, team_id: str, number: int, actor: str) -> Done:
-        case = self.get(team_id, number)
+    async def take(self, team_id: str, number: int, actor: str) -> Done:
+        case = await self.get(team_id, number)
         self._require_status(case, (OPEN, RESOLVED), "take")
         if case.owner_id == actor:
             return Done(case, changed=False, message=f"Case #{number} is already yours.")
-        if case.owner_id and not self.is_lead(team_id, actor):
+        if case.owner_id and not await self.is_lead(team_id, actor):
             raise Refused(f"Case #{number} is already owned by {{owner}}.",
-                          self._managers(case), owner=case.owner_id)
-        return self._set_owner(case, actor, actor, "taken")
+                          await self._managers(case), owner=case.owner_id)
+        return await self._set_owner(case, actor, actor, "taken")
 
-    def release(self, team_id: str, number: int, actor: str) -> Done:
-        case = self.get(team_id, number)
+    async def release(self, team_id: str, number: int, actor: str) -> Done:
+        case = await self.get(team_id, number)
         self._require_status(case, (OPEN, RESOLVED), "release")
         if case.owner_id is None:
             return Done(case, changed=False, message=f"Case #{number} has no owner already.")
-        self._require_manager(case, actor, "release")
-        return self._set_owner(case, None, actor, "released")
+        await self._require_manager(case, actor, "release")
+        return await self._set_owner(case, None, actor, "released")
 
-    def assign(self, team_id: str, number: int, actor: str, assignee: str,
+    async def assign(self, team_id: str, number: int, actor: str, assignee: str,
                confirmed: bool = False) -> Done | NeedsConfirmation:
-        case = self.get(team_id, number)
+        case = await self.get(team_id, number)
         if case.owner_id == assignee:
             return Done(case, changed=False, message=f"Case #{number} is already theirs.")
         if case.owner_id:
-            self._require_manager(case, actor, "reassign")
+            await self._require_manager(case, actor, "reassign")
         self._require_status(case, (OPEN, RESOLVED), "assign")
         limit = self.playbook.settings.max_open_per_owner
-        count = self.store.open_count(team_id, assignee)
+        count = await self.store.open_count(team_id, assignee)
         if count >= limit and not confirmed:
             return NeedsConfirmation(case, assignee, count, limit)
-        return self._set_owner(case, assignee, actor, "assigned")
+        return await self._set_owner(case, assignee, actor, "assigned")
 
-    def _set_owner(self, case: Case, owner: str | None, actor: str, kind: str) -> Done:
+    async def _set_owner(self, case: Case, owner: str | None, actor: str, kind: str) -> Done:
         now = self.clock.now()
         changes: dict = {"owner_id": owner}
         expect = {"owner_id": case.owner_id, "status": case.status}
@@ -186,85 +186,85 @@ class Lifecycle:
             also = ((case.id, "followup_set",
                      {"before": case.next_followup_at, "after": due,
                       "kind": case.followup_kind or UPDATE, "reason": "new owner"}),)
-        changed = self.store.change_case(
+        changed = await self.store.change_case(
             case.team_id, case.id, changes=changes, expect=expect, actor_id=actor,
             kind=kind, detail={"before": case.owner_id, "after": owner}, at=to_iso(now),
             timers=timers, also=also)
         if changed is None:
-            return self._lost_race(case, actor, kind)
+            return await self._lost_race(case, actor, kind)
         return Done(changed, before=case)
 
-    def _lost_race(self, case: Case, actor: str, kind: str) -> Done:
+    async def _lost_race(self, case: Case, actor: str, kind: str) -> Done:
         """Someone changed the case between our read and our write."""
-        now = self.get(case.team_id, case.number)
+        now = await self.get(case.team_id, case.number)
         if kind == "taken" and now.owner_id and now.owner_id != actor:
             raise Refused(f"Case #{case.number} was just taken by {{owner}}.",
                           (now.owner_id,), owner=now.owner_id)
         return Done(now, changed=False, message=f"Case #{case.number} changed just now.")
 
     # -- follow-up, notes, checklist --------------------------------------------------
-    def set_followup(self, team_id: str, number: int, actor: str, due: datetime,
+    async def set_followup(self, team_id: str, number: int, actor: str, due: datetime,
                      once_key: str | None = None) -> Done:
-        case = self.get(team_id, number)
-        if self._applied(case, once_key):
+        case = await self.get(team_id, number)
+        if await self._applied(case, once_key):
             return Done(case, changed=False)
-        self._check_followup(case, actor)
+        await self._check_followup(case, actor)
         after = to_iso(due)
         if case.next_followup_at == after:
             return Done(case, changed=False)
-        return self._change(case, actor, "followup_set", {"next_followup_at": after},
+        return await self._change(case, actor, "followup_set", {"next_followup_at": after},
                             {"before": case.next_followup_at, "after": after,
                              "kind": case.followup_kind or UPDATE},
                             timers=(followup_timer(after),), once_key=once_key)
 
-    def _check_followup(self, case: Case, actor: str) -> None:
-        self._require_manager(case, actor, "set the follow-up of")
+    async def _check_followup(self, case: Case, actor: str) -> None:
+        await self._require_manager(case, actor, "set the follow-up of")
         self._require_status(case, (OPEN, RESOLVED), "set a follow-up on")
 
-    def note(self, team_id: str, number: int, actor: str, text: str,
+    async def note(self, team_id: str, number: int, actor: str, text: str,
              once_key: str | None = None) -> Done:
-        case = self.get(team_id, number)
+        case = await self.get(team_id, number)
         text = " ".join(text.split()) if "\n" not in text else text.strip()
         if not text:
             raise Refused("A note needs some text.")
         if len(text) > NOTE_MAX:
             raise Refused(f"Notes are kept under {NOTE_MAX:,} characters; this one has "
                           f"{len(text):,}.")
-        added = self.store.add_event(team_id, case.id, actor, "note", {"text": text},
+        added = await self.store.add_event(team_id, case.id, actor, "note", {"text": text},
                                      self._now(), once_key=once_key)
         return Done(case, changed=added)
 
-    def step(self, team_id: str, number: int, actor: str, step: str,
+    async def step(self, team_id: str, number: int, actor: str, step: str,
              done: bool = True) -> Done:
         key = STEP_ALIASES.get(step.strip().lower())
         if key is None:
             raise Refused("Steps are: apologize, act, compassion, compensate, follow-up.")
-        case = self.get(team_id, number)
-        self._require_manager(case, actor, "tick the checklist of")
+        case = await self.get(team_id, number)
+        await self._require_manager(case, actor, "tick the checklist of")
         self._require_status(case, (OPEN, RESOLVED), "change the checklist of")
         if done and key == "follow_up" and case.status == RESOLVED:
             # On a resolved case step five is the satisfaction check (resolving
             # cleared any earlier tick): recording it closes the case, in one change.
-            return self._satisfied(case, actor)
+            return await self._satisfied(case, actor)
         mark = self.store.mark_step if done else self.store.unmark_step
-        changed = mark(team_id, case.id, key, actor, self._now())
-        return Done(self.get(team_id, number), changed=changed)
+        changed = await mark(team_id, case.id, key, actor, self._now())
+        return Done(await self.get(team_id, number), changed=changed)
 
-    def _satisfied(self, case: Case, actor: str, **expect) -> Done:
-        return self._close(case, actor, "satisfaction follow-up recorded", satisfaction=True,
+    async def _satisfied(self, case: Case, actor: str, **expect) -> Done:
+        return await self._close(case, actor, "satisfaction follow-up recorded", satisfaction=True,
                            tick=("follow_up",), expect=expect)
 
-    def steps(self, team_id: str, case_id: int) -> dict[str, StepMark]:
-        return self.store.steps(team_id, case_id)
+    async def steps(self, team_id: str, case_id: int) -> dict[str, StepMark]:
+        return await self.store.steps(team_id, case_id)
 
     # -- outcome ---------------------------------------------------------------------
-    def resolve(self, team_id: str, number: int, actor: str, what: str = "",
+    async def resolve(self, team_id: str, number: int, actor: str, what: str = "",
                 compensation: str = "", accepted: str = "not_offered",
                 once_key: str | None = None) -> Done:
-        case = self.get(team_id, number)
-        if self._applied(case, once_key):
+        case = await self.get(team_id, number)
+        if await self._applied(case, once_key):
             return Done(case, changed=False)
-        if self._check_resolve(case, actor):
+        if await self._check_resolve(case, actor):
             return Done(case, changed=False, message=f"Case #{number} is already resolved.")
         now = self.clock.now()
         due = now + timedelta(days=self.playbook.settings.satisfaction_followup_days)
@@ -274,7 +274,7 @@ class Lifecycle:
         fields = {"status": RESOLVED, "resolved_at": to_iso(now), "resolution": what.strip(),
                   "compensation": compensation.strip(), "compensation_accepted": accepted,
                   "next_followup_at": to_iso(due), "followup_kind": SATISFACTION}
-        return self._change(case, actor, "resolved", fields,
+        return await self._change(case, actor, "resolved", fields,
                             {"before": case.status, "after": RESOLVED,
                              "what": what.strip(), "compensation": compensation.strip(),
                              "accepted": accepted, "satisfaction_due": to_iso(due)},
@@ -282,65 +282,65 @@ class Lifecycle:
                             # Step five is now this resolution's satisfaction check.
                             untick=("follow_up",))
 
-    def _check_resolve(self, case: Case, actor: str) -> bool:
+    async def _check_resolve(self, case: Case, actor: str) -> bool:
         """True if it is resolved already; raises if `actor` may not resolve it."""
-        self._require_manager(case, actor, "resolve")
+        await self._require_manager(case, actor, "resolve")
         if case.status == RESOLVED:
             return True
         self._require_status(case, (OPEN,), "resolve")
         return False
 
-    def close(self, team_id: str, number: int, actor: str, reason: str = "",
+    async def close(self, team_id: str, number: int, actor: str, reason: str = "",
               once_key: str | None = None) -> Done:
-        case = self.get(team_id, number)
-        if self._applied(case, once_key):
+        case = await self.get(team_id, number)
+        if await self._applied(case, once_key):
             return Done(case, changed=False)
         if case.status == CLOSED:
             return Done(case, changed=False, message=f"Case #{number} is already closed.")
-        if self._check_close(case, actor, reason):
-            return self._close(case, actor, reason.strip() or "satisfaction follow-up recorded",
-                               satisfaction=True, once_key=once_key)
-        return self._close(case, actor, reason.strip(), once_key=once_key)
+        if await self._check_close(case, actor, reason):
+            why = reason.strip() or "satisfaction follow-up recorded"
+            return await self._close(case, actor, why, satisfaction=True, once_key=once_key)
+        return await self._close(case, actor, reason.strip(), once_key=once_key)
 
-    def _check_close(self, case: Case, actor: str, reason: str | None) -> bool:
+    async def _check_close(self, case: Case, actor: str, reason: str | None) -> bool:
         """Whether closing now records the satisfaction check (raises if `actor` may not
         close it; `reason` None: not given yet)."""
         number = case.number
         # Resolving clears step five: ticked now, it is this resolution's check.
-        if case.status == RESOLVED and "follow_up" in self.store.steps(case.team_id, case.id):
-            self._require_manager(case, actor, "close")
+        if case.status == RESOLVED and "follow_up" in await self.store.steps(case.team_id, case.id):
+            await self._require_manager(case, actor, "close")
             return True
-        if not self.is_lead(case.team_id, actor):
+        if not await self.is_lead(case.team_id, actor):
             how = ("resolve it first; it closes once the customer's satisfaction follow-up "
                    "is recorded" if case.status == OPEN else
                    f"it closes once the customer's satisfaction follow-up is recorded (tick "
                    f"*Follow up* on its card, or `/recover step {number} follow-up`)")
             raise Refused(f"Case #{number} is {case.status}: {how}. A lead can close it "
-                          "early, with a reason.", tuple(self.leads(case.team_id)))
+                          "early, with a reason.", tuple(await self.leads(case.team_id)))
         if reason is not None and not reason.strip():
             raise Refused("Give a reason when closing a case before its satisfaction "
                           f"follow-up, e.g. `/recover close {number} customer stopped "
                           "replying`.")
         return False
 
-    def _close(self, case: Case, actor: str, reason: str, satisfaction: bool = False,
+    async def _close(self, case: Case, actor: str, reason: str, satisfaction: bool = False,
                tick: tuple[str, ...] = (), once_key: str | None = None,
                expect: dict | None = None) -> Done:
-        return self._change(case, actor, "closed",
+        return await self._change(case, actor, "closed",
                             {"status": CLOSED, "closed_at": self._now(),
                              "next_followup_at": None},
                             {"before": case.status, "after": CLOSED, "reason": reason,
                              "satisfaction": satisfaction},
                             tick=tick, once_key=once_key, expect=expect)
 
-    def reopen(self, team_id: str, number: int, actor: str) -> Done:
-        case = self.get(team_id, number)
+    async def reopen(self, team_id: str, number: int, actor: str) -> Done:
+        case = await self.get(team_id, number)
         if case.status == OPEN:
             return Done(case, changed=False, message=f"Case #{number} is already open.")
-        self._require_manager(case, actor, "reopen")
+        await self._require_manager(case, actor, "reopen")
         due = self.clock.now() + timedelta(hours=self.playbook.settings.followup_default_hours)
         updated = self._now()  # a reopened case is usually the customer coming back
-        return self._change(case, actor, "reopened",
+        return await self._change(case, actor, "reopened",
                             {"status": OPEN, "followup_kind": UPDATE,
                              "next_followup_at": to_iso(due), "duplicate_of": None,
                              "customer_updated_at": updated},
@@ -348,19 +348,19 @@ class Lifecycle:
                             timers=(followup_timer(to_iso(due)), self._update_timer(updated)),
                             untick=("follow_up",))  # the next resolution needs its own check
 
-    def merge(self, team_id: str, number: int, actor: str, into: int) -> Done:
+    async def merge(self, team_id: str, number: int, actor: str, into: int) -> Done:
         """Fold a just-opened duplicate into the customer's open case, as a note."""
-        case, target = self.get(team_id, number), self.get(team_id, into)
+        case, target = await self.get(team_id, number), await self.get(team_id, into)
         if case.duplicate_of == into:
             return Done(target, changed=False, message=f"Already added to case #{into}.")
         if case.status != OPEN or into == number:
             where = f" (added to case #{case.duplicate_of})" if case.duplicate_of else ""
             raise Refused(f"Case #{number} is {case.status}{where}, so it can't be added to "
                           f"case #{into} now.")
-        self._require_manager(case, actor, "merge")
+        await self._require_manager(case, actor, "merge")
         self._require_status(target, (OPEN, RESOLVED), "add a note to")
         # The note and the close are one change: if the close loses a race, no note.
-        done = self._change(case, actor, "closed",
+        done = await self._change(case, actor, "closed",
                             {"status": CLOSED, "closed_at": self._now(), "duplicate_of": into,
                              "next_followup_at": None},
                             {"before": case.status, "after": CLOSED,
@@ -368,82 +368,82 @@ class Lifecycle:
                             also=((target.id, "note", {"text": case.summary,
                                                         "from_case": number}),))
         if not done.changed:
-            now = self.get(team_id, into)
+            now = await self.get(team_id, into)
             if now.status not in (OPEN, RESOLVED):  # the note was not added, nor the close
                 raise Refused(f"Case #{into} was {now.status} just now, so case #{number} "
                               "was not added to it; it stays open.")
             return done
-        return Done(self.get(team_id, into), before=target)
+        return Done(await self.get(team_id, into), before=target)
 
     # -- answering nudges -------------------------------------------------------------
-    def followup_done(self, team_id: str, number: int, actor: str,
+    async def followup_done(self, team_id: str, number: int, actor: str,
                       due_key: str | None = None) -> Done:
         """The follow-up happened: a satisfaction check closes the case; otherwise
         the follow-up is recorded (it counts as a customer update) and cleared.
         `due_key`: the follow-up the reminder was sent for (refused if it is not
         the one in force any more)."""
-        case = self.get(team_id, number)
+        case = await self.get(team_id, number)
         self._require_current(case, due_key)
         guard = {"next_followup_at": case.next_followup_at}
         if case.status == RESOLVED and case.followup_kind == SATISFACTION:
-            self._require_manager(case, actor, "record the satisfaction check of")
-            return self._satisfied(case, actor, **guard)
-        self._require_manager(case, actor, "record the follow-up of")
+            await self._require_manager(case, actor, "record the satisfaction check of")
+            return await self._satisfied(case, actor, **guard)
+        await self._require_manager(case, actor, "record the follow-up of")
         self._require_status(case, (OPEN,), "record a follow-up on")
         if not case.next_followup_at:
             return Done(case, changed=False, message=f"Case #{number} has no follow-up due.")
         now = self._now()
-        return self._change(case, actor, "followup_done",
+        return await self._change(case, actor, "followup_done",
                             {"next_followup_at": None, "customer_updated_at": now},
                             {"due": case.next_followup_at, "customer_updated": True},
                             timers=(self._update_timer(now),), expect=guard)
 
-    def snooze(self, team_id: str, number: int, actor: str, until: datetime,
+    async def snooze(self, team_id: str, number: int, actor: str, until: datetime,
                reason: str = "", due_key: str | None = None,
                once_key: str | None = None) -> Done:
-        case = self.get(team_id, number)
-        if self._applied(case, once_key):
+        case = await self.get(team_id, number)
+        if await self._applied(case, once_key):
             return Done(case, changed=False)
-        self.check_snooze(case, actor, due_key)
+        await self.check_snooze(case, actor, due_key)
         after = to_iso(until)
         if case.next_followup_at == after:
             return Done(case, changed=False)
-        return self._change(case, actor, "snoozed", {"next_followup_at": after},
+        return await self._change(case, actor, "snoozed", {"next_followup_at": after},
                             {"before": case.next_followup_at, "until": after,
                              "reason": " ".join(reason.split())[:500]},
                             timers=(followup_timer(after),), once_key=once_key,
                             expect={"next_followup_at": case.next_followup_at})
 
-    def check_snooze(self, case: Case, actor: str, due_key: str | None = None) -> None:
+    async def check_snooze(self, case: Case, actor: str, due_key: str | None = None) -> None:
         """Raise if `actor` may not snooze this reminder now (before the form opens)."""
         self._require_current(case, due_key)
-        self._require_manager(case, actor, "snooze")
+        await self._require_manager(case, actor, "snooze")
         self._require_status(case, (OPEN, RESOLVED), "snooze")
 
-    def check_form(self, case: Case, actor: str, form: str) -> None:
+    async def check_form(self, case: Case, actor: str, form: str) -> None:
         """Raise now if `actor` could not submit `form` (followup, resolve, close) on
         the case as it stands: say so before they fill it in."""
         if form == "followup":
-            self._check_followup(case, actor)
-        elif form == "resolve" and self._check_resolve(case, actor):
+            await self._check_followup(case, actor)
+        elif form == "resolve" and await self._check_resolve(case, actor):
             raise Refused(f"Case #{case.number} is already resolved.")
         elif form == "close":
             if case.status == CLOSED:
                 raise Refused(f"Case #{case.number} is already closed.")
-            self._check_close(case, actor, None)
+            await self._check_close(case, actor, None)
 
-    def customer_updated(self, team_id: str, number: int, actor: str) -> Done:
-        case = self.get(team_id, number)
-        self._require_manager(case, actor, "record a customer update on")
+    async def customer_updated(self, team_id: str, number: int, actor: str) -> Done:
+        case = await self.get(team_id, number)
+        await self._require_manager(case, actor, "record a customer update on")
         self._require_status(case, (OPEN,), "record an update on")
         now = self._now()
-        return self._change(case, actor, "customer_updated", {"customer_updated_at": now}, {},
+        return await self._change(case, actor, "customer_updated", {"customer_updated_at": now}, {},
                             timers=(self._update_timer(now),))
 
-    def unassign_overdue(self, case: Case, overdue_for: timedelta) -> Done:
+    async def unassign_overdue(self, case: Case, overdue_for: timedelta) -> Done:
         """Mend itself gives an overdue case back to the unowned queue."""
         hours = round(overdue_for.total_seconds() / 3600, 1)
-        changed = self.store.change_case(
+        changed = await self.store.change_case(
             case.team_id, case.id, changes={"owner_id": None},
             expect={"owner_id": case.owner_id, "status": case.status}, actor_id=None,
             kind="released", detail={"before": case.owner_id, "after": None,
@@ -451,33 +451,33 @@ class Lifecycle:
             at=self._now())
         return Done(changed, before=case) if changed else Done(case, changed=False)
 
-    def last_snooze(self, team_id: str, case_id: int) -> Event | None:
-        snoozes, _ = self.store.recent_events(team_id, case_id, 1, kind="snoozed")
+    async def last_snooze(self, team_id: str, case_id: int) -> Event | None:
+        snoozes, _ = await self.store.recent_events(team_id, case_id, 1, kind="snoozed")
         return snoozes[-1] if snoozes else None
 
     # -- helpers ---------------------------------------------------------------------
     def _update_timer(self, updated_iso: str) -> dict:
         return update_timer(updated_iso, self.playbook.nudges)
 
-    def _change(self, case: Case, actor: str, kind: str, fields: dict, detail: dict,
+    async def _change(self, case: Case, actor: str, kind: str, fields: dict, detail: dict,
                 timers: tuple[dict, ...] = (), once_key: str | None = None,
                 expect: dict | None = None, **more) -> Done:
         """One compare-and-set on status and owner (and `expect`), with its event.
         `more`: the store's tick, untick and also."""
-        changed = self.store.change_case(
+        changed = await self.store.change_case(
             case.team_id, case.id, changes=fields,
             expect={"status": case.status, "owner_id": case.owner_id, **(expect or {})},
             actor_id=actor, kind=kind, detail=detail, at=self._now(), timers=timers,
             once_key=once_key, **more)
         if changed is None:
-            if once_key and self.store.seen_before(case.team_id, once_key):
-                return Done(self.get(case.team_id, case.number), changed=False)
-            return self._lost_race(case, actor, kind)
+            if once_key and await self.store.seen_before(case.team_id, once_key):
+                return Done(await self.get(case.team_id, case.number), changed=False)
+            return await self._lost_race(case, actor, kind)
         return Done(changed, before=case)
 
-    def _applied(self, case: Case, once_key: str | None) -> bool:
+    async def _applied(self, case: Case, once_key: str | None) -> bool:
         """A submission delivered again after it was applied: nothing more to do."""
-        return bool(once_key) and self.store.seen_before(case.team_id, once_key)
+        return bool(once_key) and await self.store.seen_before(case.team_id, once_key)
 
     @staticmethod
     def _require_current(case: Case, due_key: str | None) -> None:
@@ -485,16 +485,16 @@ class Lifecycle:
         if due_key is not None and case.next_followup_at != due_key:
             raise OutOfDate(case.number)
 
-    def _managers(self, case: Case) -> tuple[str, ...]:
+    async def _managers(self, case: Case) -> tuple[str, ...]:
         owner = (case.owner_id,) if case.owner_id else ()
-        return owner + tuple(u for u in self.leads(case.team_id) if u not in owner)
+        return owner + tuple(u for u in await self.leads(case.team_id) if u not in owner)
 
-    def _require_manager(self, case: Case, actor: str, verb: str) -> None:
+    async def _require_manager(self, case: Case, actor: str, verb: str) -> None:
         """Owner or lead; anyone when the case has no owner."""
-        if case.owner_id in (None, actor) or self.is_lead(case.team_id, actor):
+        if case.owner_id in (None, actor) or await self.is_lead(case.team_id, actor):
             return
         raise Refused(f"Only the owner ({{owner}}) or a lead can {verb} case #{case.number}.",
-                      self._managers(case), owner=case.owner_id)
+                      await self._managers(case), owner=case.owner_id)
 
     @staticmethod
     def _require_status(case: Case, allowed: tuple[str, ...], verb: str) -> None:

@@ -127,3 +127,30 @@ class Event:
         data = dict(row)
         data["detail"] = json.loads(data.get("detail") or "{}")
         return cls(**data)
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    """Which not-closed cases a list shows (all conditions together)."""
+
+    owner: str | None = None
+    unowned: bool = False
+    channel: str | None = None
+    category: str | None = None
+    overdue_before: str | None = None  # follow-up due before this instant
+    channels: tuple[str, ...] | None = None  # only cases in these channels
+    # Who is looking, when they are not a lead: only cases they own or reported,
+    # or in channels they are in.
+    viewer: str | None = None
+    viewer_channels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NewCase:
+    """A case to be inserted: its workspace, fields, who opened it and when."""
+
+    team_id: str
+    fields: dict[str, Any]
+    actor_id: str
+    at: str
+    timers: tuple[dict[str, Any], ...] = ()  # the case's first scheduler timers

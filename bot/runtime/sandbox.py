@@ -219,8 +219,8 @@ async def start_sandbox(
     async def settle() -> None:
         await holder["sandbox"].settle()
 
-    def roles(user_id: str) -> list[str]:
-        return ["lead"] if mend.deps.lifecycle.is_lead(TEAM_ID, user_id) else []
+    async def roles(user_id: str) -> list[str]:
+        return ["lead"] if await mend.deps.lifecycle.is_lead(TEAM_ID, user_id) else []
 
     ui = SandboxUI(standin, app_url, secret, commands=("/recover",), app_name="Mend",
                    now=clock.now, skip=skip, settle=settle, roles=roles,

@@ -1,0 +1,198 @@
+"""The SQLite connection the storage modules share: opening, migrations,
+transactions and the WAL checkpoint thread."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import sqlite_utils
+
+from bot.domain.models import Case
+from bot.storage.migrations import MIGRATIONS, SCHEMA_VERSION
+from bot.storage.schema import CASE_COLUMNS, INSERT_EVENT
+
+T = TypeVar("T")
+
+
+class StoreError(Exception):
+    """The database cannot be used as it is; the message says why."""
+
+
+
+class Connection:
+    """One SQLite database file: opening, migrating, transactions, checkpoints."""
+
+    def __init__(self, path: str | Path, readonly: bool = False):
+        self.path = str(path)
+        self._checkpoints: Checkpointer | None = None
+        if readonly:
+            self._open_readonly()
+            return
+        try:
+            self._open(path)
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"Cannot use the database at {self.path}: {exc}. Set MEND_DB to "
+                             "a SQLite file Mend can create or write.") from None
+
+    def _open(self, path: str | Path) -> None:
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # Autocommit connection: transactions are explicit (BEGIN IMMEDIATE)
+        # so that case numbering cannot race between writers.
+        conn = sqlite3.connect(str(path), isolation_level=None, timeout=10)
+        self.db = sqlite_utils.Database(conn)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        # Keep hot index pages in memory: every new case touches several indexes.
+        self.db.execute("PRAGMA cache_size=-65536")
+        self.db.execute("PRAGMA mmap_size=268435456")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.migrate()
+
+    def _open_readonly(self) -> None:
+        """A connection that can only read: for reports run off the event loop (in a
+        thread of their own) and for exports, which must never change the database."""
+        uri = f"file:{Path(self.path).resolve()}?mode=ro"
+        try:
+            conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=10,
+                                   check_same_thread=False)
+            self.db = sqlite_utils.Database(conn)
+            version = self.schema_version
+        except sqlite3.Error as exc:
+            raise StoreError(f"Cannot read the database at {self.path}: {exc}.") from None
+        if version != SCHEMA_VERSION:
+            raise StoreError(f"The database at {self.path} has schema {version}; this Mend "
+                             f"reads schema {SCHEMA_VERSION}. Start Mend once to migrate it.")
+
+    def reader(self) -> Connection:
+        """A read-only connection of the same kind on the same file (for one other thread)."""
+        return type(self)(self.path, readonly=True)
+
+    async def in_reader(self, work: Callable[[Connection], T]) -> T:
+        """Run `work(reader)` in a worker thread on a read-only connection of its own: a
+        big workspace's report takes hundreds of milliseconds, which the event loop (and
+        everyone else's ack) must not wait for. An in-memory database has no second
+        connection, so there it runs here."""
+        if self.path == ":memory:":
+            return work(self)
+
+        def run() -> T:
+            reader = self.reader()
+            try:
+                return work(reader)
+            finally:
+                reader.db.conn.close()
+
+        return await asyncio.to_thread(run)
+
+    # -- schema -----------------------------------------------------------
+    @property
+    def schema_version(self) -> int:
+        return self.db.execute("PRAGMA user_version").fetchone()[0]
+
+    def migrate(self) -> int:
+        """Bring the schema up to date; returns how many migrations ran."""
+        with self._tx():
+            current = self.schema_version
+            if current > SCHEMA_VERSION:
+                raise StoreError(
+                    f"This database was written by a newer Mend (schema {current}; this "
+                    f"version knows up to {SCHEMA_VERSION}). Upgrade Mend or set MEND_DB "
+                    "to another file."
+                )
+            for version in range(current, SCHEMA_VERSION):
+                MIGRATIONS[version](self.db)
+                self.db.execute(f"PRAGMA user_version = {version + 1}")
+        return SCHEMA_VERSION - current
+
+    def start_checkpoints(self, every: float = 0.5) -> None:
+        """Checkpoint the WAL from a thread of its own from now on, not in commits.
+
+        SQLite's automatic checkpoint runs inside whichever commit crosses its
+        threshold: that request's event loop turn copies pages and syncs the
+        file. The thread's connection does it instead; sqlite releases the GIL
+        while it works."""
+        if self._checkpoints is None and self.path != ":memory:":
+            self.db.execute("PRAGMA wal_autocheckpoint=0")
+            self._checkpoints = Checkpointer(self.path, every)
+            self._checkpoints.start()
+
+    async def close(self) -> None:
+        if self._checkpoints is not None:
+            self._checkpoints.stop()
+            self._checkpoints = None
+        self.db.conn.close()  # the last connection to close checkpoints the rest
+
+    async def ping(self) -> bool:
+        """True when the database answers a query."""
+        try:
+            return self.db.execute("SELECT 1").fetchone()[0] == 1
+        except sqlite3.Error:
+            return False
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        conn = self.db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+
+    # -- helpers -----------------------------------------------------------
+    def _cases(self, where: str, params: list[Any]) -> list[Case]:
+        """Cases matching a WHERE clause (with ORDER/LIMIT); callers scope by team."""
+        sql = f"SELECT {CASE_COLUMNS} FROM cases WHERE {where}"
+        return [Case(*row) for row in self.db.conn.execute(sql, params)]
+
+    def _one(self, where: str, params: list[Any]) -> Case | None:
+        found = self._cases(where, params)
+        return found[0] if found else None
+
+    @staticmethod
+    def _seen(conn: sqlite3.Connection, team_id: str, key: str) -> bool:
+        return conn.execute("SELECT 1 FROM seen WHERE team_id = ? AND key = ?",
+                            [team_id, key]).fetchone() is not None
+
+    @staticmethod
+    def _event(conn, team_id, case_id, at, actor_id, kind, detail) -> None:
+        conn.execute(INSERT_EVENT, [team_id, case_id, at, actor_id, kind,
+                                    json.dumps(detail, ensure_ascii=False)])
+
+
+
+class Checkpointer(threading.Thread):
+    """Copies committed WAL pages into the database file every `every` seconds."""
+
+    def __init__(self, path: str, every: float):
+        super().__init__(name="mend-checkpoint", daemon=True)
+        self.path = path
+        self.every = every
+        self._stopping = threading.Event()
+
+    def run(self) -> None:
+        conn = sqlite3.connect(self.path, isolation_level=None, timeout=10)
+        try:
+            while not self._stopping.wait(self.every):
+                try:
+                    # PASSIVE: never waits for the writer or for readers.
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error:
+                    pass  # busy or locked: the next round catches up
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.join()
+

@@ -1,0 +1,49 @@
+"""SQL statements and column lists shared by the storage modules, built once."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from bot.domain.models import Case, Event, Nudge, Timer
+
+WORKSPACE_SETTINGS = ("lead_channel", "work_days", "work_start", "work_end", "digest_day",
+                      "digest_time", "tz")
+# pending -> posting (recorded just before the post) -> posted | failed
+CARD_PENDING, CARD_POSTING, CARD_POSTED, CARD_FAILED = "pending", "posting", "posted", "failed"
+
+# Statements built once: columns listed in Case's field order, so a row
+# becomes a Case without building a dict first.
+CASE_COLUMNS = ", ".join(Case.__dataclass_fields__)
+NEW_CASE_FIELDS = ("channel_id", "reporter_id", "owner_id", "customer", "summary", "category",
+                   "emotion", "contact", "severity", "next_followup_at", "followup_kind",
+                   "repeat_of", "customer_updated_at")
+NEW_CASE_COLUMNS = ("team_id", "customer_key", "status", "created_at", "updated_at",
+                     "card_state", *NEW_CASE_FIELDS)
+INSERT_CASE = (f"INSERT INTO cases (number, {', '.join(NEW_CASE_COLUMNS)}) "
+               f"VALUES (?{', ?' * len(NEW_CASE_COLUMNS)})")
+NEXT_NUMBER = "SELECT COALESCE(MAX(number), 0) + 1 FROM cases WHERE team_id = ?"
+NUDGE_COLUMNS = ", ".join(Nudge.__dataclass_fields__)
+TIMER_COLUMNS = ", ".join(Timer.__dataclass_fields__)
+TIMER_COLUMNS_T = ", ".join(f"t.{c}" for c in Timer.__dataclass_fields__)
+CASE_COLUMNS_C = ", ".join(f"c.{c}" for c in Case.__dataclass_fields__)
+INSERT_EVENT = ("INSERT INTO events (team_id, case_id, at, actor_id, kind, detail) "
+                "VALUES (?, ?, ?, ?, ?, ?)")
+EVENT_COLUMNS_E = ", ".join(f"e.{c}" for c in Event.__dataclass_fields__)
+
+
+def marks(record: type) -> str:
+    return ", ".join("?" for _ in record.__dataclass_fields__)
+
+
+def add_timers(conn: sqlite3.Connection, team_id: str, case_id: int,
+                timers: tuple[dict[str, Any], ...]) -> None:
+    """Queue scheduler timers for a case (dicts with at, kind, due_key, ...)."""
+    conn.executemany(
+        f"INSERT OR IGNORE INTO timers ({TIMER_COLUMNS}) VALUES ({marks(Timer)})",
+        [tuple(vars(Timer(team_id=team_id, case_id=case_id, **t)).values()) for t in timers])
+
+
+def customer_key(name: str | None) -> str | None:
+    """Case- and space-insensitive key used to spot repeat customers."""
+    return " ".join(name.casefold().split()) if name else None

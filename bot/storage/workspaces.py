@@ -1,0 +1,62 @@
+"""Workspaces: their settings, their leads, and interactions already handled."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.storage.connection import Connection
+from bot.storage.schema import WORKSPACE_SETTINGS
+
+
+class Workspaces(Connection):
+    """Workspace settings, leads and seen interactions."""
+
+    # -- leads and seen interactions ------------------------------------------
+    async def leads(self, team_id: str) -> list[str]:
+        rows = self.db.conn.execute(
+            "SELECT user_id FROM leads WHERE team_id = ? ORDER BY added_at, user_id", [team_id])
+        return [r[0] for r in rows]
+
+    async def set_leads(self, team_id: str, user_ids: list[str], actor_id: str, at: str) -> None:
+        """Replace the workspace's leads."""
+        with self._tx() as conn:
+            conn.execute("DELETE FROM leads WHERE team_id = ?", [team_id])
+            conn.executemany(
+                "INSERT INTO leads (team_id, user_id, added_by, added_at) VALUES (?, ?, ?, ?)",
+                [(team_id, u, actor_id, at) for u in dict.fromkeys(user_ids)])
+
+    async def seen_before(self, team_id: str, key: str) -> bool:
+        """Whether `key` was recorded (by `first_time` or a change's `once_key`)."""
+        return self._seen(self.db.conn, team_id, key)
+
+    async def first_time(self, team_id: str, key: str, at: str) -> bool:
+        """True the first time `key` is seen: a retried interaction is done once."""
+        with self._tx() as conn:
+            cur = conn.execute("INSERT OR IGNORE INTO seen (team_id, key, at) VALUES (?, ?, ?)",
+                               [team_id, key, at])
+        return cur.rowcount == 1
+
+
+    # -- workspaces ----------------------------------------------------------------
+    async def workspaces(self) -> list[str]:
+        """Every workspace Mend has seen (the scheduler visits each in turn)."""
+        return [r[0] for r in self.db.conn.execute("SELECT team_id FROM workspaces")]
+
+    async def workspace(self, team_id: str) -> dict[str, Any]:
+        """A workspace's own settings (None where it uses the defaults)."""
+        row = self.db.conn.execute(
+            f"SELECT {', '.join(WORKSPACE_SETTINGS)} FROM workspaces WHERE team_id = ?",
+            [team_id]).fetchone()
+        return dict(zip(WORKSPACE_SETTINGS, row or (None,) * len(WORKSPACE_SETTINGS),
+                        strict=True))
+
+    async def set_workspace(self, team_id: str, at: str, **fields: str | None) -> None:
+        allowed = set(WORKSPACE_SETTINGS)
+        assert set(fields) <= allowed, fields
+        with self._tx() as conn:
+            conn.execute("INSERT OR IGNORE INTO workspaces (team_id, created_at) VALUES (?, ?)",
+                         [team_id, at])
+            assignments = ", ".join(f"{k} = ?" for k in fields)
+            conn.execute(f"UPDATE workspaces SET {assignments} WHERE team_id = ?",
+                         [*fields.values(), team_id])
+
