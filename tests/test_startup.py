@@ -117,9 +117,9 @@ async def test_migrations_run_once(tmp_path):
     await again.close()
 
 
-def test_database_from_newer_mend_is_refused(tmp_path):
+async def test_database_from_newer_mend_is_refused(tmp_path):
     path = tmp_path / "m.db"
-    Store(path).close()
+    await Store(path).close()
     conn = sqlite3.connect(path)
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     conn.close()
