@@ -11,6 +11,7 @@ from functools import lru_cache
 from typing import Any
 
 from bot.domain.models import Case
+from bot.domain.vocabulary import Severity
 from bot.runtime.clock import from_iso
 from handlers.ids import Action, Block, Callback
 from handlers.mrkdwn import (
@@ -33,7 +34,7 @@ CONTACT_LABELS = {
     "social": "social media",
     "unknown": "not stated",
 }
-SEVERITY_LABELS = {"normal": "Normal", "high": "High", "critical": "Critical"}
+SEVERITY_LABELS = {s: s.value.title() for s in Severity}
 EMOTION_LABELS = {"calm": "calm", "upset": "upset", "irate": "irate"}
 STATUS_LABELS = {"open": ":large_yellow_circle: Open", "resolved": ":white_check_mark: Resolved",
                  "closed": ":black_circle: Closed"}

@@ -21,9 +21,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.models import Case
+from bot.domain.vocabulary import CardState
 from bot.runtime.clock import from_iso, to_iso
 from bot.runtime.slack_client import AMBIGUOUS
-from bot.storage.schema import CARD_PENDING, CARD_POSTING
 from handlers import case_blocks
 from handlers.context import Deps
 from handlers.ids import CARD_METADATA_TYPE
@@ -70,14 +70,14 @@ async def post_card(deps: Deps, case: Case, response_url: str | None = None) -> 
     """Post the card for `case` unless it is (or may already be) out; returns its ts."""
     case = await deps.store.case_by_id(case.team_id, case.id) or case  # latest state
     now = deps.clock.now()
-    if case.card_state == CARD_POSTING:
+    if case.card_state == CardState.POSTING:
         if case.card_claimed_at and from_iso(case.card_claimed_at) > now - POSTING_GRACE:
             return None  # someone is posting it right now
         if await _settle_in_doubt(deps, case, now):
             return case.card_ts
         case = await deps.store.case_by_id(case.team_id, case.id) or case
-    if case.card_state != CARD_PENDING or not await deps.store.set_card_state(
-            case.team_id, case.id, CARD_PENDING, CARD_POSTING, to_iso(now)):
+    if case.card_state != CardState.PENDING or not await deps.store.set_card_state(
+            case.team_id, case.id, CardState.PENDING, CardState.POSTING, to_iso(now)):
         return case.card_ts
     try:
         resp = await deps.poster.chat_postMessage(channel=case.channel_id, unfurl_links=False,
@@ -102,7 +102,8 @@ async def _refused(deps: Deps, case: Case, exc: SlackApiError,
         await deps.store.record_card_failed(case.team_id, case.id, error, now)
         await _tell_agent(deps.client, response_url, case, error)
     else:  # 429 or 5xx even after retries: Slack did not post it; a later sweep will
-        await deps.store.set_card_state(case.team_id, case.id, CARD_POSTING, CARD_PENDING, now)
+        await deps.store.set_card_state(case.team_id, case.id, CardState.POSTING,
+                                        CardState.PENDING, now)
 
 
 async def _settle_in_doubt(deps: Deps, case: Case, now) -> bool:
@@ -116,7 +117,8 @@ async def _settle_in_doubt(deps: Deps, case: Case, now) -> bool:
     if ts:
         await deps.store.record_card(case.team_id, case.id, case.channel_id, ts, to_iso(now))
         return True
-    await deps.store.set_card_state(case.team_id, case.id, CARD_POSTING, CARD_PENDING, to_iso(now))
+    await deps.store.set_card_state(case.team_id, case.id, CardState.POSTING, CardState.PENDING,
+                                    to_iso(now))
     return False
 
 

@@ -10,7 +10,8 @@ import json
 from typing import Any
 
 from bot.domain.lifecycle import Refused, Timeline
-from bot.domain.models import CLOSED, OPEN, RESOLVED, SATISFACTION, Case, Event, StepMark
+from bot.domain.models import Case, Event, StepMark
+from bot.domain.vocabulary import FollowupKind, Status
 from bot.domain.when import QUICK_CHOICES
 from handlers.blocks import (
     CONTACT_LABELS,
@@ -56,7 +57,7 @@ def case_card(case: Case, label: str, steps: Steps, marks: dict[str, StepMark]) 
     flags = _flags(case)
     if flags:
         blocks.append(context(flags))
-    if case.status != CLOSED:
+    if case.status != Status.CLOSED:
         blocks.append(_checklist(case, steps, marks))
     blocks.append(context(_progress(steps, marks), block_id=Block.CARD_FOOTER))
     blocks.append({"type": "actions", "block_id": team_block(Block.CARD_ACTIONS, case),
@@ -77,7 +78,7 @@ def team_of_block(block_id: object) -> str:
 
 
 def _card_fields(case: Case) -> list[str]:
-    due_label = ("Satisfaction check due" if case.followup_kind == SATISFACTION
+    due_label = ("Satisfaction check due" if case.followup_kind == FollowupKind.SATISFACTION
                  else "Next follow-up")
     return [
         f"*Owner*\n{mention(case.owner_id)}",
@@ -121,7 +122,7 @@ def _progress(steps: Steps, marks: dict[str, StepMark]) -> str:
 
 def _card_actions(case: Case) -> list[dict[str, Any]]:
     n = str(case.number)
-    if case.status == CLOSED:
+    if case.status == Status.CLOSED:
         return [button("Add note", Action.NOTE, n), button("Reopen", Action.REOPEN, n)]
     actions = []
     if case.owner_id is None:
@@ -129,9 +130,9 @@ def _card_actions(case: Case) -> list[dict[str, Any]]:
     actions.append({"type": "users_select", "action_id": Action.ASSIGN,
                     "placeholder": plain("Assign…", 150)})
     actions += [button("Set follow-up", Action.FOLLOWUP, n), button("Add note", Action.NOTE, n)]
-    if case.status == OPEN:
+    if case.status == Status.OPEN:
         actions.append(button("Resolve", Action.RESOLVE, n))
-    if case.status == RESOLVED:
+    if case.status == Status.RESOLVED:
         actions += [button("Close", Action.CLOSE, n), button("Reopen", Action.REOPEN, n)]
     return actions
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from bot.domain.models import SATISFACTION, Case, Event, Nudge
-from bot.domain.schedule import ESCALATION, UNASSIGNED, UPDATE
+from bot.domain.models import Case, Event, Nudge
+from bot.domain.vocabulary import FollowupKind, NudgeKind
 from bot.runtime.clock import from_iso
 from handlers.blocks import Blocks, button, context, plain, section, when
 from handlers.ids import NUDGE_METADATA_TYPE, Action, Block
@@ -66,7 +66,7 @@ def nudge_message(nudge: Nudge, case: Case, label: str, now, max_reminders: int,
     """Notification text (no customer words) and blocks for one nudge. `late` is how
     overdue the follow-up is in the owner's working time (default: clock time)."""
     n = str(case.number)
-    if nudge.kind == UPDATE:
+    if nudge.kind == NudgeKind.CUSTOMER_UPDATE:
         updated = button("Customer updated", Action.NUDGE_UPDATED, n)
         if case.owner_id is None:
             text = (f":raising_hand: {_title(case, label)} needs an owner, and an update to "
@@ -82,8 +82,8 @@ def nudge_message(nudge: Nudge, case: Case, label: str, now, max_reminders: int,
                 [section(text, Block.NUDGE_TEXT), _actions([updated], case.team_id)])
     due = case.next_followup_at or nudge.due_key
     what = ("check with the customer that the fix worked and they are satisfied"
-            if case.followup_kind == SATISFACTION else "get back to the customer")
-    if nudge.kind == ESCALATION:
+            if case.followup_kind == FollowupKind.SATISFACTION else "get back to the customer")
+    if nudge.kind == NudgeKind.ESCALATION:
         heads = " ".join(mention(u) for u in leads) or \
             "No leads are set to tell (`/recover leads @a @b`)"
         text = (f":rotating_light: {heads}: the follow-up on {_title(case, label)} is overdue "
@@ -92,7 +92,7 @@ def nudge_message(nudge: Nudge, case: Case, label: str, now, max_reminders: int,
                 f"it is in <#{case.channel_id}>.")
         return f"Case #{n}: follow-up overdue", [section(text, Block.NUDGE_TEXT),
                                                  _actions(_owner_controls(case), case.team_id)]
-    if nudge.kind == UNASSIGNED:
+    if nudge.kind == NudgeKind.UNASSIGNED:
         text = (f":leftwards_arrow_with_hook: {_title(case, label)} is back in the unowned "
                 f"queue: its follow-up has been overdue since {when(due)}. Who can take it?")
         return f"Case #{n} needs an owner", [section(text, Block.NUDGE_TEXT),

@@ -29,21 +29,17 @@ from datetime import datetime, timedelta
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.domain.models import CLOSED, OPEN, Case, Nudge, Timer
+from bot.domain.models import Case, Nudge, Timer
 from bot.domain.schedule import (
-    DIGEST,
-    ESCALATION,
-    FOLLOWUP,
-    UPDATE,
     Hours,
     digest_moment,
     plan_timer,
     working_time,
     zone,
 )
+from bot.domain.vocabulary import CardState, NudgeKind, Severity, Status
 from bot.runtime.clock import from_iso, to_iso
 from bot.runtime.slack_client import AMBIGUOUS
-from bot.storage.schema import CARD_FAILED
 from handlers import nudge_blocks
 from handlers.cards import PERMANENT, find_message, refresh_card, resume_cards
 from handlers.context import Deps
@@ -199,10 +195,10 @@ class Nudger:
     def _zone_known(case: Case, timer: Timer, zones: dict, now: datetime) -> bool:
         """Wait for Slack to tell us the owner's timezone (the next sweeps ask again)
         rather than nudge them at 2 am; after a while, go ahead with the workspace's."""
-        if (case.owner_id or case.reporter_id) in zones or case.severity == "critical":
+        if (case.owner_id or case.reporter_id) in zones or case.severity == Severity.CRITICAL:
             return True  # critical cases are nudged at any hour: no zone needed
         # Counted from the follow-up's own due time, so later rungs don't wait again.
-        since = timer.due_key if timer.kind == FOLLOWUP else timer.at
+        since = timer.due_key if timer.kind == NudgeKind.FOLLOWUP else timer.at
         return now - from_iso(since) >= UNKNOWN_ZONE_WAIT
 
     async def _unassign(self, case: Case, now: datetime) -> None:
@@ -218,7 +214,7 @@ class Nudger:
         queued = 0
         lead_channel = (await self.deps.store.workspace(team_id)).get("lead_channel")
         for nudge in await self.deps.store.sendable_nudges(team_id, to_iso(now)):
-            if nudge.kind == DIGEST:
+            if nudge.kind == NudgeKind.DIGEST:
                 queued += await self._send_digest(nudge, lead_channel, now)
                 continue
             case = await self.deps.store.case_by_id(team_id, nudge.case_id)
@@ -227,12 +223,13 @@ class Nudger:
                 await self.deps.store.nudge_dropped(nudge, "cancelled", stale, to_iso(now))
                 continue
             if not case.card_ts:
-                if case.card_state == CARD_FAILED:
+                if case.card_state == CardState.FAILED:
                     await self.deps.store.nudge_dropped(nudge, "failed", "no case card",
                                                         to_iso(now))
                 continue  # the card is still on its way: the thread will exist soon
             channel, thread = case.card_channel, case.card_ts
-            if nudge.kind == ESCALATION and lead_channel and not _lead_channel_failed(nudge):
+            to_leads = nudge.kind == NudgeKind.ESCALATION and lead_channel
+            if to_leads and not _lead_channel_failed(nudge):
                 channel, thread = lead_channel, None
             if not await self.deps.store.claim_nudge(nudge, channel, thread, to_iso(now)):
                 continue
@@ -255,10 +252,10 @@ class Nudger:
     @staticmethod
     def _stale(nudge: Nudge, case: Case | None) -> str | None:
         """Why a pending nudge no longer applies (None if it still does)."""
-        if case is None or case.status == CLOSED:
+        if case is None or case.status == Status.CLOSED:
             return "case closed"
-        if nudge.kind == UPDATE:
-            if case.status != OPEN:
+        if nudge.kind == NudgeKind.CUSTOMER_UPDATE:
+            if case.status != Status.OPEN:
                 return "case no longer open"
             return None if case.customer_updated_at == nudge.due_key else "customer updated"
         if case.next_followup_at != nudge.due_key:
@@ -269,13 +266,13 @@ class Nudger:
         store, now = self.deps.store, self.deps.clock.now()
         try:
             case = await store.case_by_id(nudge.team_id, nudge.case_id)
-            stale = None if nudge.kind == DIGEST else self._stale(nudge, case)
+            stale = None if nudge.kind == NudgeKind.DIGEST else self._stale(nudge, case)
             if stale:  # it may have waited its turn a while
                 await store.nudge_dropped(nudge, "cancelled", stale, to_iso(now), before="sending")
                 return
             if not await self._hold_lease(now):
                 return  # another process took over: it settles this row, not us
-            if nudge.kind == DIGEST:
+            if nudge.kind == NudgeKind.DIGEST:
                 text, blocks = "Mend weekly digest", await self._digest(nudge.team_id, now)
                 meta = nudge_blocks.digest_metadata(nudge)
             else:
@@ -317,7 +314,7 @@ class Nudger:
         """How overdue, counted as the ladder counts it: in the owner's working hours
         (a follow-up due Friday evening is not 63 hours late on Monday morning)."""
         due = from_iso(case.next_followup_at or nudge.due_key)
-        if case.severity == "critical":
+        if case.severity == Severity.CRITICAL:
             return now - due
         ws = await self.deps.store.workspace(case.team_id)
         person = self.deps.people.cached(case.team_id, case.owner_id or case.reporter_id)
@@ -327,7 +324,7 @@ class Nudger:
 
     async def _refused(self, nudge: Nudge, exc: SlackApiError, now: datetime) -> None:
         error = str(exc.response.get("error") or f"http {exc.response.status_code}")
-        if error in PERMANENT and nudge.kind == ESCALATION and not nudge.thread_ts:
+        if error in PERMANENT and nudge.kind == NudgeKind.ESCALATION and not nudge.thread_ts:
             # Mend can't post in the lead channel: the case thread, naming the
             # leads, is better than no escalation at all.
             log.warning("lead channel refused escalation %s (%s): using the thread",

@@ -6,7 +6,7 @@ import asyncio
 import json
 from datetime import timedelta
 
-from bot.domain.models import CLOSED, OPEN, RESOLVED, SATISFACTION
+from bot.domain.vocabulary import FollowupKind, Status
 from bot.runtime.clock import from_iso
 from handlers.ids import Action, Block, Callback
 from tests.test_recover import all_text, assert_valid_blocks
@@ -245,14 +245,14 @@ async def test_resolve_modal_then_satisfaction_followup_closes(mend, slack, slac
                                      private_metadata=json.dumps({"case": 1}))
     await mend.settle()
     case = await case1(mend)
-    assert case.status == RESOLVED and case.followup_kind == SATISFACTION
+    assert case.status == Status.RESOLVED and case.followup_kind == FollowupKind.SATISFACTION
     assert from_iso(case.next_followup_at) == clock.now() + timedelta(days=2)
     assert (case.resolution, case.compensation, case.compensation_accepted) == (
         "Reshipped", "Free shipping", "yes")
     reply = await slack_user.command("step 1 follow-up")
     assert "closed" in all_text(reply.json["blocks"])
     await mend.settle()
-    assert (await case1(mend)).status == CLOSED
+    assert (await case1(mend)).status == Status.CLOSED
     ids = {e.get("action_id") for b in card(slack)["blocks"] for e in b.get("elements", [])}
     assert Action.REOPEN in ids and Action.RESOLVE not in ids
 
@@ -262,11 +262,11 @@ async def test_owner_close_refused_before_followup_naming_leads(mend, slack, sla
     await mend.store.set_leads("T1", ["ULEAD"], "U0", "2026-11-26T00:00:00.000000Z")
     reply = await slack_user.command("close 1", user_id="U1")
     text = all_text(reply.json["blocks"])
-    assert "Who can: <@ULEAD>" in text and (await case1(mend)).status == OPEN
+    assert "Who can: <@ULEAD>" in text and (await case1(mend)).status == Status.OPEN
     reply = await slack_user.command("close 1 customer went quiet", user_id="ULEAD")
-    assert (await case1(mend)).status == CLOSED
+    assert (await case1(mend)).status == Status.CLOSED
     reply = await slack_user.command("reopen 1", user_id="U1")
-    assert (await case1(mend)).status == OPEN
+    assert (await case1(mend)).status == Status.OPEN
 
 
 async def test_leads_are_set_by_a_workspace_admin_only(mend, slack, slack_user):
@@ -328,6 +328,6 @@ async def test_second_case_for_customer_offers_to_add_a_note_instead(mend, slack
     assert "Repeat customer" in all_text(card(slack, index=1)["blocks"])
     await slack_user.block_action(Action.MERGE, value="2:1", user_id="U2")
     await mend.settle()
-    assert (await mend.store.case_by_number("T1", 2)).status == CLOSED
+    assert (await mend.store.case_by_number("T1", 2)).status == Status.CLOSED
     notes = [e for e in await mend.store.events("T1", (await case1(mend)).id) if e.kind == "note"]
     assert notes and notes[0].detail["from_case"] == 2

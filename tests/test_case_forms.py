@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from bot.domain.models import CLOSED, OPEN, RESOLVED
+from bot.domain.vocabulary import Status
 from handlers.ids import Action, Block, Callback
 from tests.test_case_flow import card, case1, click, open_case, said
 
@@ -87,7 +87,7 @@ async def test_a_form_refused_once_can_be_corrected_and_sent_again(mend, slack, 
         view_id="VRES1", private_metadata=meta())
     await mend.settle()
     case = await case1(mend)
-    assert (case.status, case.compensation_accepted) == (RESOLVED, "yes")
+    assert (case.status, case.compensation_accepted) == (Status.RESOLVED, "yes")
 
 
 async def test_accepted_with_nothing_offered_is_asked_about(mend, slack, slack_user):
@@ -95,7 +95,7 @@ async def test_accepted_with_nothing_offered_is_asked_about(mend, slack, slack_u
     reply = await slack_user.view_submission(
         Callback.RESOLVE, resolve_values("Reshipped", "", "yes"), private_metadata=meta())
     assert "what was offered" in reply.json["errors"][Block.RESOLVE_COMPENSATION]
-    assert (await case1(mend)).status == OPEN
+    assert (await case1(mend)).status == Status.OPEN
 
 
 # -- a form that changes nothing says so -------------------------------------------------
@@ -160,7 +160,7 @@ async def test_form_refusal_says_why_in_full_and_sends_who_can(mend, slack, slac
                                              user_id="U1", private_metadata=meta())
     error = reply.json["errors"][Block.CLOSE_REASON]
     assert error.endswith(".") and "A lead can close it early, with a reason." in error
-    assert (await case1(mend)).status == RESOLVED
+    assert (await case1(mend)).status == Status.RESOLVED
 
 
 async def test_lead_closes_early_with_a_reason_from_the_form(mend, slack, slack_user):
@@ -170,7 +170,7 @@ async def test_lead_closes_early_with_a_reason_from_the_form(mend, slack, slack_
         Callback.CLOSE, {Block.CLOSE_REASON: text_input("customer went quiet")},
         user_id="ULEAD", private_metadata=meta())
     await mend.settle()
-    assert reply.status == 200 and not reply.body and (await case1(mend)).status == CLOSED
+    assert reply.status == 200 and not reply.body and (await case1(mend)).status == Status.CLOSED
 
 
 # -- when Slack will not open a form --------------------------------------------------------

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.domain.models import CLOSED, RESOLVED
+from bot.domain.vocabulary import Status
 from bot.runtime.clock import to_iso
 from handlers.ids import Action, Block, Callback
 from tests.conftest import SECRET, replace_settings, start_mend
@@ -111,16 +111,16 @@ async def test_satisfaction_reminder_after_a_reopen_closes_with_done(mend, slack
     await open_due(mend, slack_user, clock)
     await slack_user.command("resolve 1 reshipped", user_id="U1")
     await slack_user.command("step 1 follow-up", user_id="U1")
-    assert (await case1(mend)).status == CLOSED
+    assert (await case1(mend)).status == Status.CLOSED
     await slack_user.command("reopen 1", user_id="U1")
     await slack_user.command("resolve 1 refunded", user_id="U1")
     await mend.settle()
-    assert (await case1(mend)).status == RESOLVED
+    assert (await case1(mend)).status == Status.RESOLVED
     assert "Recovery checklist 0/5" in all_text(slack.messages("C1")[0]["blocks"])
     clock.advance(days=4, hours=1)
     await sweep(mend)
     await press(slack_user, mend, Action.NUDGE_DONE, nudges(slack)[-1])
-    assert (await case1(mend)).status == CLOSED
+    assert (await case1(mend)).status == Status.CLOSED
 
 
 async def test_a_reminder_from_before_a_reopen_is_out_of_date(mend, slack, slack_user, clock):

@@ -6,8 +6,8 @@ import asyncio
 import logging
 
 from bot.app import Mend
+from bot.domain.vocabulary import CardState
 from bot.runtime.clock import to_iso
-from bot.storage.schema import CARD_FAILED
 from standin import MendDriver
 from tests.conftest import PACE, SECRET, start_mend
 
@@ -70,7 +70,7 @@ async def test_failed_card_is_not_retried_forever(mend, slack, slack_user):
     await mend.settle()
     case = await mend.store.case_by_number("T1", 1)
     row = mend.store.db.execute("SELECT card_state FROM cases WHERE id = ?", [case.id])
-    assert row.fetchone()[0] == CARD_FAILED
+    assert row.fetchone()[0] == CardState.FAILED
 
 
 async def test_burst_of_cards_to_one_channel_is_paced_not_dropped(mend, slack, slack_user):

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 
 from bot.domain.lifecycle import Done, Lifecycle, NeedsConfirmation, NotFound, OutOfDate, Refused
-from bot.domain.models import CLOSED, OPEN, RESOLVED, SATISFACTION
 from bot.domain.playbook import load_playbook
+from bot.domain.vocabulary import FollowupKind, Status
 from bot.runtime.clock import ManualClock, to_iso
 from bot.runtime.config import DEFAULT_PLAYBOOK
 from bot.storage.sqlite import Store
@@ -84,7 +84,8 @@ async def test_assigning_an_overloaded_person_asks_first(life):
 async def test_resolve_schedules_satisfaction_followup(life, clock):
     case = await open_case(life)
     done = await life.resolve("T1", case.number, "U1", "refunded", "10% off", "yes")
-    assert done.case.status == RESOLVED and done.case.followup_kind == SATISFACTION
+    assert done.case.status == Status.RESOLVED
+    assert done.case.followup_kind == FollowupKind.SATISFACTION
     days = life.playbook.settings.satisfaction_followup_days
     assert done.case.next_followup_at == to_iso(clock.now() + timedelta(days=days))
     assert done.case.compensation_accepted == "yes"
@@ -94,7 +95,7 @@ async def test_recording_satisfaction_followup_closes_resolved_case(life):
     case = await open_case(life)
     await life.resolve("T1", case.number, "U1")
     done = await life.step("T1", case.number, "U1", "follow-up")
-    assert done.case.status == CLOSED and done.case.next_followup_at is None
+    assert done.case.status == Status.CLOSED and done.case.next_followup_at is None
     assert (await kinds(life, case))[-2:] == ["step_done", "closed"]
 
 
@@ -106,7 +107,7 @@ async def test_owner_cannot_close_before_followup_but_lead_can_with_reason(life)
     with pytest.raises(Refused, match="reason"):
         await life.close("T1", case.number, "ULEAD")
     done = await life.close("T1", case.number, "ULEAD", "customer unreachable")
-    assert done.case.status == CLOSED
+    assert done.case.status == Status.CLOSED
     assert (await life.store.events("T1", case.id))[-1].detail["reason"] == "customer unreachable"
 
 
@@ -114,7 +115,7 @@ async def test_reopen_returns_case_to_open(life):
     case = await open_case(life)
     await life.close("T1", case.number, "ULEAD", "dup")
     done = await life.reopen("T1", case.number, "U1")
-    assert done.case.status == OPEN and done.case.next_followup_at
+    assert done.case.status == Status.OPEN and done.case.next_followup_at
 
 
 async def test_closed_case_refuses_checklist_and_followup(life, clock):
@@ -168,12 +169,12 @@ async def test_satisfaction_done_after_reopen_and_second_resolve_closes(life):
     case = await open_case(life)
     await life.resolve("T1", case.number, "U1", "reshipped")
     await life.followup_done("T1", case.number, "U1")
-    assert (await life.get("T1", case.number)).status == CLOSED
+    assert (await life.get("T1", case.number)).status == Status.CLOSED
     await life.reopen("T1", case.number, "U1")
     assert "follow_up" not in await life.steps("T1", case.id)  # the card no longer shows it done
     await life.resolve("T1", case.number, "U1", "refunded")
     done = await life.followup_done("T1", case.number, "U1")
-    assert done.changed and (await life.get("T1", case.number)).status == CLOSED
+    assert done.changed and (await life.get("T1", case.number)).status == Status.CLOSED
     assert (await kinds(life, case))[-2:] == ["step_done", "closed"]
 
 
@@ -185,7 +186,7 @@ async def test_followup_step_ticked_while_open_is_not_the_satisfaction_check(lif
     with pytest.raises(Refused):
         await life.close("T1", case.number, "U1")  # no satisfaction check yet
     done = await life.step("T1", case.number, "U1", "follow-up")  # the check itself
-    assert done.case.status == CLOSED
+    assert done.case.status == Status.CLOSED
 
 
 async def test_accepted_without_any_compensation_is_not_recorded_as_accepted(life):

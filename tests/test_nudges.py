@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.domain.models import OPEN
+from bot.domain.vocabulary import Status
 from bot.runtime.clock import from_iso, to_iso
 from handlers.ids import NUDGE_METADATA_TYPE, Action, Block, Callback
 from tests.conftest import PACE, replace_settings, start_mend
@@ -151,7 +151,7 @@ async def test_done_records_the_followup_and_stops_the_ladder(mend, slack, slack
                                   message_ts=nudge["ts"])
     await mend.settle()
     case = await mend.store.case_by_number("T1", 1)
-    assert case.next_followup_at is None and case.status == OPEN
+    assert case.next_followup_at is None and case.status == Status.OPEN
     assert "followup_done" in [e.kind for e in await mend.store.events("T1", case.id)]
     answered = [m for m in slack.messages("C1") if m["ts"] == nudge["ts"]][0]
     assert "Follow-up recorded by <@U1>" in all_text(answered["blocks"])

@@ -7,7 +7,7 @@ import json
 from slack_sdk.models.blocks import Block
 
 from bot.domain.advice import promise_for
-from bot.domain.models import OPEN
+from bot.domain.vocabulary import Status
 from bot.runtime.clock import from_iso
 from bot.runtime.config import DEFAULT_PLAYBOOK
 from standin import MendDriver
@@ -44,7 +44,7 @@ async def test_recover_opens_case_and_answers_with_playbook(mend, slack, slack_u
         assert step in text
     assert "Dana" in text  # the apology uses the customer's name
     case = await mend.store.case_by_number("T1", 1)
-    assert case.owner_id == "U1" and case.status == OPEN
+    assert case.owner_id == "U1" and case.status == Status.OPEN
     assert case.customer == "Dana Lee"
     assert case.category == "billing_error"
     assert case.emotion == "irate" and case.contact == "email"

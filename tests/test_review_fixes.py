@@ -11,9 +11,9 @@ from datetime import timedelta
 import pytest
 
 from bot.domain.lifecycle import Lifecycle, Refused
-from bot.domain.models import CLOSED, OPEN
 from bot.domain.playbook import load_playbook
 from bot.domain.reports import compute_stats, export_csv
+from bot.domain.vocabulary import Status
 from bot.runtime.clock import ManualClock, to_iso
 from bot.runtime.config import DEFAULT_PLAYBOOK
 from bot.storage.sqlite import Store
@@ -94,9 +94,9 @@ async def test_merge_into_a_target_closed_meanwhile_writes_nothing(life):
         life.get = real_get
     assert await kinds(life, target) == ["opened", "closed"]  # no note after its close
     assert await kinds(life, dup) == ["opened"]  # and the duplicate was not closed either
-    assert (await life.get("T1", dup.number)).status == OPEN
+    assert (await life.get("T1", dup.number)).status == Status.OPEN
     assert (await life.get("T1", dup.number)).duplicate_of is None
-    assert (await life.get("T1", target.number)).status == CLOSED
+    assert (await life.get("T1", target.number)).status == Status.CLOSED
 
 
 async def test_merge_into_an_open_target_still_adds_the_note(life):

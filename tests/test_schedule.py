@@ -11,9 +11,6 @@ import pytest
 from bot.domain.models import Case, Timer
 from bot.domain.playbook import PlaybookError, load_playbook
 from bot.domain.schedule import (
-    ESCALATION,
-    FOLLOWUP,
-    UPDATE,
     Hours,
     add_working,
     add_working_each,
@@ -23,6 +20,7 @@ from bot.domain.schedule import (
     plan_update,
     working_time,
 )
+from bot.domain.vocabulary import NudgeKind
 from bot.runtime.clock import to_iso
 from bot.runtime.config import DEFAULT_PLAYBOOK
 
@@ -41,8 +39,8 @@ def case(due: datetime | None, **over) -> Case:
     return dataclasses.replace(Case(**base), **over)
 
 
-def timer(c: Case, kind: str = FOLLOWUP, **over) -> Timer:
-    due_key = c.next_followup_at if kind == FOLLOWUP else c.customer_updated_at
+def timer(c: Case, kind: str = NudgeKind.FOLLOWUP, **over) -> Timer:
+    due_key = c.next_followup_at if kind == NudgeKind.FOLLOWUP else c.customer_updated_at
     return dataclasses.replace(Timer("T1", due_key, c.id, kind, due_key), **over)
 
 
@@ -68,7 +66,7 @@ def test_ladder_first_reminder_then_every_remind_every():
     due = THU_10_UTC
     c = case(due)
     first = plan_followup(c, timer(c), due, RULES, HOURS, "UTC")
-    assert first.send == [{"kind": FOLLOWUP, "rung": 0, "due_key": to_iso(due)}]
+    assert first.send == [{"kind": NudgeKind.FOLLOWUP, "rung": 0, "due_key": to_iso(due)}]
     assert first.next["at"] == to_iso(due + RULES.remind_every) and first.next["rung"] == 1
     nothing = plan_followup(c, then(timer(c), first), due + timedelta(minutes=30), RULES,
                             HOURS, "UTC")
@@ -86,15 +84,15 @@ def test_downtime_sends_only_the_latest_rung():
     due = THU_10_UTC
     plan = plan_followup(case(due), timer(case(due)), due + timedelta(hours=3), RULES, HOURS,
                          "UTC")
-    assert plan.send == [{"kind": FOLLOWUP, "rung": 1, "due_key": to_iso(due)}]
-    assert plan.skip == [{"kind": FOLLOWUP, "rung": 0, "due_key": to_iso(due)}]
+    assert plan.send == [{"kind": NudgeKind.FOLLOWUP, "rung": 1, "due_key": to_iso(due)}]
+    assert plan.skip == [{"kind": NudgeKind.FOLLOWUP, "rung": 0, "due_key": to_iso(due)}]
 
 
 def test_escalation_once_overdue_by_escalate_after():
     due = THU_10_UTC
     c = case(due)
     plan = plan_followup(c, timer(c), due + RULES.escalate_after, RULES, HOURS, "UTC")
-    assert [r["kind"] for r in plan.send] == [ESCALATION]
+    assert [r["kind"] for r in plan.send] == [NudgeKind.ESCALATION]
     assert plan.next is None  # reminders used up and leads told: nothing more to do
 
 
@@ -111,13 +109,15 @@ def test_out_of_hours_postpones_without_sending_unless_critical():
 def test_update_nudge_defers_to_a_followup_that_is_due():
     now = THU_10_UTC
     quiet = case(None, customer_updated_at=to_iso(now - RULES.update_every))
-    plan = plan_update(quiet, timer(quiet, UPDATE), now, RULES, HOURS, "UTC")
-    assert [r["kind"] for r in plan.send] == [UPDATE]
+    plan = plan_update(quiet, timer(quiet, NudgeKind.CUSTOMER_UPDATE), now, RULES, HOURS, "UTC")
+    assert [r["kind"] for r in plan.send] == [NudgeKind.CUSTOMER_UPDATE]
     assert plan.next["at"] == to_iso(now + RULES.update_every)
     chased = case(now + timedelta(hours=2), customer_updated_at=to_iso(now))
-    assert plan_update(chased, timer(chased, UPDATE), now, RULES, HOURS, "UTC").send == []
+    chased_timer = timer(chased, NudgeKind.CUSTOMER_UPDATE)
+    assert plan_update(chased, chased_timer, now, RULES, HOURS, "UTC").send == []
     heard = dataclasses.replace(quiet, customer_updated_at=to_iso(now))
-    assert plan_update(heard, timer(quiet, UPDATE), now, RULES, HOURS, "UTC") .next is None
+    quiet_timer = timer(quiet, NudgeKind.CUSTOMER_UPDATE)
+    assert plan_update(heard, quiet_timer, now, RULES, HOURS, "UTC").next is None
 
 
 def test_workspace_hours_override_the_playbook():
@@ -173,21 +173,21 @@ def test_a_followup_due_late_friday_is_reminded_on_monday_before_any_escalation(
     due = la(27, 17, 30)  # half an hour before the end of Friday
     c = case(due)
     friday = plan_followup(c, timer(c), due, RULES, HOURS, LA)
-    assert [r["kind"] for r in friday.send] == [FOLLOWUP]
+    assert [r["kind"] for r in friday.send] == [NudgeKind.FOLLOWUP]
     monday = plan_followup(c, then(timer(c), friday), la(30, 9), RULES, HOURS, LA)
     assert monday.send == []  # 30 working minutes late: not yet the next rung
     assert monday.next["at"] == to_iso(la(30, 10, 30))  # 2 working hours after the due time
     later = plan_followup(c, then(timer(c), friday), la(30, 10, 30), RULES, HOURS, LA)
-    assert [r["kind"] for r in later.send] == [FOLLOWUP]
+    assert [r["kind"] for r in later.send] == [NudgeKind.FOLLOWUP]
     escalation = plan_followup(c, then(timer(c), later), la(30, 12, 30), RULES, HOURS, LA)
-    assert [r["kind"] for r in escalation.send] == [ESCALATION]  # 4 working hours late
+    assert [r["kind"] for r in escalation.send] == [NudgeKind.ESCALATION]  # 4 working hours late
 
 
 def test_a_critical_followup_counts_every_hour():
     due = la(27, 17, 30)
     c = case(due, severity="critical")
     plan = plan_followup(c, timer(c), due + RULES.escalate_after, RULES, HOURS, LA)
-    assert ESCALATION in [r["kind"] for r in plan.send]
+    assert NudgeKind.ESCALATION in [r["kind"] for r in plan.send]
 
 
 def test_lateness_counts_working_time_only():

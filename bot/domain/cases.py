@@ -8,9 +8,10 @@ from datetime import datetime, timedelta
 
 from bot.domain.advice import Advice, build_advice, promise_for
 from bot.domain.intake import Report, read_report
-from bot.domain.models import OPEN, UPDATE, Case, CaseRef, NewCase
+from bot.domain.models import Case, CaseRef, NewCase
 from bot.domain.playbook import Playbook
 from bot.domain.schedule import followup_timer, update_timer
+from bot.domain.vocabulary import FollowupKind, Status
 from bot.runtime.clock import Clock, to_iso
 from bot.storage.sqlite import GroupCommit, Store
 
@@ -75,7 +76,7 @@ class Recovery:
         duplicates, repeat_of = await self._history(team_id, report.customer, now)
         fields = {
             "repeat_of": repeat_of,
-            "followup_kind": UPDATE,
+            "followup_kind": FollowupKind.UPDATE,
             "channel_id": channel_id,
             "reporter_id": reporter_id,
             "owner_id": reporter_id,
@@ -104,7 +105,7 @@ class Recovery:
         since = to_iso(now - timedelta(days=REPEAT_WINDOW_DAYS))
         history = await self.store.customer_history(team_id, customer, since)
         recent = [ref.number for ref in history if ref.created_at >= since]
-        still_open = [ref for ref in reversed(history) if ref.status == OPEN][:3]
+        still_open = [ref for ref in reversed(history) if ref.status == Status.OPEN][:3]
         return tuple(still_open), (recent[0] if recent else None)
 
     def category_label(self, key: str) -> str:

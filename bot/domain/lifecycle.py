@@ -20,9 +20,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.domain.models import CLOSED, OPEN, RESOLVED, SATISFACTION, UPDATE, Case, Event, StepMark
+from bot.domain.models import Case, Event, StepMark
 from bot.domain.playbook import Playbook
 from bot.domain.schedule import followup_timer, update_timer
+from bot.domain.vocabulary import EventKind, FollowupKind, Status
 from bot.runtime.clock import Clock, from_iso, to_iso
 from bot.storage.sqlite import Store
 
@@ -137,21 +138,21 @@ class Lifecycle:
     # -- ownership -----------------------------------------------------------------
     async def take(self, team_id: str, number: int, actor: str) -> Done:
         case = await self.get(team_id, number)
-        self._require_status(case, (OPEN, RESOLVED), "take")
+        self._require_status(case, (Status.OPEN, Status.RESOLVED), "take")
         if case.owner_id == actor:
             return Done(case, changed=False, message=f"Case #{number} is already yours.")
         if case.owner_id and not await self.is_lead(team_id, actor):
             raise Refused(f"Case #{number} is already owned by {{owner}}.",
                           await self._managers(case), owner=case.owner_id)
-        return await self._set_owner(case, actor, actor, "taken")
+        return await self._set_owner(case, actor, actor, EventKind.TAKEN)
 
     async def release(self, team_id: str, number: int, actor: str) -> Done:
         case = await self.get(team_id, number)
-        self._require_status(case, (OPEN, RESOLVED), "release")
+        self._require_status(case, (Status.OPEN, Status.RESOLVED), "release")
         if case.owner_id is None:
             return Done(case, changed=False, message=f"Case #{number} has no owner already.")
         await self._require_manager(case, actor, "release")
-        return await self._set_owner(case, None, actor, "released")
+        return await self._set_owner(case, None, actor, EventKind.RELEASED)
 
     async def assign(self, team_id: str, number: int, actor: str, assignee: str,
                confirmed: bool = False) -> Done | NeedsConfirmation:
@@ -160,12 +161,12 @@ class Lifecycle:
             return Done(case, changed=False, message=f"Case #{number} is already theirs.")
         if case.owner_id:
             await self._require_manager(case, actor, "reassign")
-        self._require_status(case, (OPEN, RESOLVED), "assign")
+        self._require_status(case, (Status.OPEN, Status.RESOLVED), "assign")
         limit = self.playbook.settings.max_open_per_owner
         count = await self.store.open_count(team_id, assignee)
         if count >= limit and not confirmed:
             return NeedsConfirmation(case, assignee, count, limit)
-        return await self._set_owner(case, assignee, actor, "assigned")
+        return await self._set_owner(case, assignee, actor, EventKind.ASSIGNED)
 
     async def _set_owner(self, case: Case, owner: str | None, actor: str, kind: str) -> Done:
         now = self.clock.now()
@@ -183,9 +184,9 @@ class Lifecycle:
             changes["next_followup_at"] = due
             expect["next_followup_at"] = case.next_followup_at
             timers = (followup_timer(due),)
-            also = ((case.id, "followup_set",
+            also = ((case.id, EventKind.FOLLOWUP_SET,
                      {"before": case.next_followup_at, "after": due,
-                      "kind": case.followup_kind or UPDATE, "reason": "new owner"}),)
+                      "kind": case.followup_kind or FollowupKind.UPDATE, "reason": "new owner"}),)
         changed = await self.store.change_case(
             case.team_id, case.id, changes=changes, expect=expect, actor_id=actor,
             kind=kind, detail={"before": case.owner_id, "after": owner}, at=to_iso(now),
@@ -197,7 +198,7 @@ class Lifecycle:
     async def _lost_race(self, case: Case, actor: str, kind: str) -> Done:
         """Someone changed the case between our read and our write."""
         now = await self.get(case.team_id, case.number)
-        if kind == "taken" and now.owner_id and now.owner_id != actor:
+        if kind == EventKind.TAKEN and now.owner_id and now.owner_id != actor:
             raise Refused(f"Case #{case.number} was just taken by {{owner}}.",
                           (now.owner_id,), owner=now.owner_id)
         return Done(now, changed=False, message=f"Case #{case.number} changed just now.")
@@ -212,14 +213,14 @@ class Lifecycle:
         after = to_iso(due)
         if case.next_followup_at == after:
             return Done(case, changed=False)
-        return await self._change(case, actor, "followup_set", {"next_followup_at": after},
+        return await self._change(case, actor, EventKind.FOLLOWUP_SET, {"next_followup_at": after},
                             {"before": case.next_followup_at, "after": after,
-                             "kind": case.followup_kind or UPDATE},
+                             "kind": case.followup_kind or FollowupKind.UPDATE},
                             timers=(followup_timer(after),), once_key=once_key)
 
     async def _check_followup(self, case: Case, actor: str) -> None:
         await self._require_manager(case, actor, "set the follow-up of")
-        self._require_status(case, (OPEN, RESOLVED), "set a follow-up on")
+        self._require_status(case, (Status.OPEN, Status.RESOLVED), "set a follow-up on")
 
     async def note(self, team_id: str, number: int, actor: str, text: str,
              once_key: str | None = None) -> Done:
@@ -230,7 +231,7 @@ class Lifecycle:
         if len(text) > NOTE_MAX:
             raise Refused(f"Notes are kept under {NOTE_MAX:,} characters; this one has "
                           f"{len(text):,}.")
-        added = await self.store.add_event(team_id, case.id, actor, "note", {"text": text},
+        added = await self.store.add_event(team_id, case.id, actor, EventKind.NOTE, {"text": text},
                                      self._now(), once_key=once_key)
         return Done(case, changed=added)
 
@@ -241,8 +242,8 @@ class Lifecycle:
             raise Refused("Steps are: apologize, act, compassion, compensate, follow-up.")
         case = await self.get(team_id, number)
         await self._require_manager(case, actor, "tick the checklist of")
-        self._require_status(case, (OPEN, RESOLVED), "change the checklist of")
-        if done and key == "follow_up" and case.status == RESOLVED:
+        self._require_status(case, (Status.OPEN, Status.RESOLVED), "change the checklist of")
+        if done and key == "follow_up" and case.status == Status.RESOLVED:
             # On a resolved case step five is the satisfaction check (resolving
             # cleared any earlier tick): recording it closes the case, in one change.
             return await self._satisfied(case, actor)
@@ -271,11 +272,11 @@ class Lifecycle:
         accepted = accepted if accepted in ACCEPTED else "not_offered"
         if not compensation.strip():
             accepted = "not_offered"  # nothing offered, so nothing was accepted or declined
-        fields = {"status": RESOLVED, "resolved_at": to_iso(now), "resolution": what.strip(),
+        fields = {"status": Status.RESOLVED, "resolved_at": to_iso(now), "resolution": what.strip(),
                   "compensation": compensation.strip(), "compensation_accepted": accepted,
-                  "next_followup_at": to_iso(due), "followup_kind": SATISFACTION}
-        return await self._change(case, actor, "resolved", fields,
-                            {"before": case.status, "after": RESOLVED,
+                  "next_followup_at": to_iso(due), "followup_kind": FollowupKind.SATISFACTION}
+        return await self._change(case, actor, EventKind.RESOLVED, fields,
+                            {"before": case.status, "after": Status.RESOLVED,
                              "what": what.strip(), "compensation": compensation.strip(),
                              "accepted": accepted, "satisfaction_due": to_iso(due)},
                             timers=(followup_timer(to_iso(due)),), once_key=once_key,
@@ -285,9 +286,9 @@ class Lifecycle:
     async def _check_resolve(self, case: Case, actor: str) -> bool:
         """True if it is resolved already; raises if `actor` may not resolve it."""
         await self._require_manager(case, actor, "resolve")
-        if case.status == RESOLVED:
+        if case.status == Status.RESOLVED:
             return True
-        self._require_status(case, (OPEN,), "resolve")
+        self._require_status(case, (Status.OPEN,), "resolve")
         return False
 
     async def close(self, team_id: str, number: int, actor: str, reason: str = "",
@@ -295,7 +296,7 @@ class Lifecycle:
         case = await self.get(team_id, number)
         if await self._applied(case, once_key):
             return Done(case, changed=False)
-        if case.status == CLOSED:
+        if case.status == Status.CLOSED:
             return Done(case, changed=False, message=f"Case #{number} is already closed.")
         if await self._check_close(case, actor, reason):
             why = reason.strip() or "satisfaction follow-up recorded"
@@ -307,12 +308,13 @@ class Lifecycle:
         close it; `reason` None: not given yet)."""
         number = case.number
         # Resolving clears step five: ticked now, it is this resolution's check.
-        if case.status == RESOLVED and "follow_up" in await self.store.steps(case.team_id, case.id):
+        ticked = await self.store.steps(case.team_id, case.id)
+        if case.status == Status.RESOLVED and "follow_up" in ticked:
             await self._require_manager(case, actor, "close")
             return True
         if not await self.is_lead(case.team_id, actor):
             how = ("resolve it first; it closes once the customer's satisfaction follow-up "
-                   "is recorded" if case.status == OPEN else
+                   "is recorded" if case.status == Status.OPEN else
                    f"it closes once the customer's satisfaction follow-up is recorded (tick "
                    f"*Follow up* on its card, or `/recover step {number} follow-up`)")
             raise Refused(f"Case #{number} is {case.status}: {how}. A lead can close it "
@@ -326,25 +328,25 @@ class Lifecycle:
     async def _close(self, case: Case, actor: str, reason: str, satisfaction: bool = False,
                tick: tuple[str, ...] = (), once_key: str | None = None,
                expect: dict | None = None) -> Done:
-        return await self._change(case, actor, "closed",
-                            {"status": CLOSED, "closed_at": self._now(),
+        return await self._change(case, actor, EventKind.CLOSED,
+                            {"status": Status.CLOSED, "closed_at": self._now(),
                              "next_followup_at": None},
-                            {"before": case.status, "after": CLOSED, "reason": reason,
+                            {"before": case.status, "after": Status.CLOSED, "reason": reason,
                              "satisfaction": satisfaction},
                             tick=tick, once_key=once_key, expect=expect)
 
     async def reopen(self, team_id: str, number: int, actor: str) -> Done:
         case = await self.get(team_id, number)
-        if case.status == OPEN:
+        if case.status == Status.OPEN:
             return Done(case, changed=False, message=f"Case #{number} is already open.")
         await self._require_manager(case, actor, "reopen")
         due = self.clock.now() + timedelta(hours=self.playbook.settings.followup_default_hours)
         updated = self._now()  # a reopened case is usually the customer coming back
-        return await self._change(case, actor, "reopened",
-                            {"status": OPEN, "followup_kind": UPDATE,
+        return await self._change(case, actor, EventKind.REOPENED,
+                            {"status": Status.OPEN, "followup_kind": FollowupKind.UPDATE,
                              "next_followup_at": to_iso(due), "duplicate_of": None,
                              "customer_updated_at": updated},
-                            {"before": case.status, "after": OPEN, "due": to_iso(due)},
+                            {"before": case.status, "after": Status.OPEN, "due": to_iso(due)},
                             timers=(followup_timer(to_iso(due)), self._update_timer(updated)),
                             untick=("follow_up",))  # the next resolution needs its own check
 
@@ -353,23 +355,24 @@ class Lifecycle:
         case, target = await self.get(team_id, number), await self.get(team_id, into)
         if case.duplicate_of == into:
             return Done(target, changed=False, message=f"Already added to case #{into}.")
-        if case.status != OPEN or into == number:
+        if case.status != Status.OPEN or into == number:
             where = f" (added to case #{case.duplicate_of})" if case.duplicate_of else ""
             raise Refused(f"Case #{number} is {case.status}{where}, so it can't be added to "
                           f"case #{into} now.")
         await self._require_manager(case, actor, "merge")
-        self._require_status(target, (OPEN, RESOLVED), "add a note to")
+        self._require_status(target, (Status.OPEN, Status.RESOLVED), "add a note to")
         # The note and the close are one change: if the close loses a race, no note.
-        done = await self._change(case, actor, "closed",
-                            {"status": CLOSED, "closed_at": self._now(), "duplicate_of": into,
-                             "next_followup_at": None},
-                            {"before": case.status, "after": CLOSED,
+        done = await self._change(case, actor, EventKind.CLOSED,
+                            {"status": Status.CLOSED, "closed_at": self._now(),
+                             "duplicate_of": into, "next_followup_at": None},
+                            {"before": case.status, "after": Status.CLOSED,
                              "reason": f"duplicate of case #{into}"},
-                            also=((target.id, "note", {"text": case.summary,
+                            also=((target.id, EventKind.NOTE, {"text": case.summary,
                                                         "from_case": number}),))
         if not done.changed:
             now = await self.get(team_id, into)
-            if now.status not in (OPEN, RESOLVED):  # the note was not added, nor the close
+            # The note was not added, nor the close.
+            if now.status not in (Status.OPEN, Status.RESOLVED):
                 raise Refused(f"Case #{into} was {now.status} just now, so case #{number} "
                               "was not added to it; it stays open.")
             return done
@@ -385,15 +388,15 @@ class Lifecycle:
         case = await self.get(team_id, number)
         self._require_current(case, due_key)
         guard = {"next_followup_at": case.next_followup_at}
-        if case.status == RESOLVED and case.followup_kind == SATISFACTION:
+        if case.status == Status.RESOLVED and case.followup_kind == FollowupKind.SATISFACTION:
             await self._require_manager(case, actor, "record the satisfaction check of")
             return await self._satisfied(case, actor, **guard)
         await self._require_manager(case, actor, "record the follow-up of")
-        self._require_status(case, (OPEN,), "record a follow-up on")
+        self._require_status(case, (Status.OPEN,), "record a follow-up on")
         if not case.next_followup_at:
             return Done(case, changed=False, message=f"Case #{number} has no follow-up due.")
         now = self._now()
-        return await self._change(case, actor, "followup_done",
+        return await self._change(case, actor, EventKind.FOLLOWUP_DONE,
                             {"next_followup_at": None, "customer_updated_at": now},
                             {"due": case.next_followup_at, "customer_updated": True},
                             timers=(self._update_timer(now),), expect=guard)
@@ -408,7 +411,7 @@ class Lifecycle:
         after = to_iso(until)
         if case.next_followup_at == after:
             return Done(case, changed=False)
-        return await self._change(case, actor, "snoozed", {"next_followup_at": after},
+        return await self._change(case, actor, EventKind.SNOOZED, {"next_followup_at": after},
                             {"before": case.next_followup_at, "until": after,
                              "reason": " ".join(reason.split())[:500]},
                             timers=(followup_timer(after),), once_key=once_key,
@@ -418,7 +421,7 @@ class Lifecycle:
         """Raise if `actor` may not snooze this reminder now (before the form opens)."""
         self._require_current(case, due_key)
         await self._require_manager(case, actor, "snooze")
-        self._require_status(case, (OPEN, RESOLVED), "snooze")
+        self._require_status(case, (Status.OPEN, Status.RESOLVED), "snooze")
 
     async def check_form(self, case: Case, actor: str, form: str) -> None:
         """Raise now if `actor` could not submit `form` (followup, resolve, close) on
@@ -428,17 +431,18 @@ class Lifecycle:
         elif form == "resolve" and await self._check_resolve(case, actor):
             raise Refused(f"Case #{case.number} is already resolved.")
         elif form == "close":
-            if case.status == CLOSED:
+            if case.status == Status.CLOSED:
                 raise Refused(f"Case #{case.number} is already closed.")
             await self._check_close(case, actor, None)
 
     async def customer_updated(self, team_id: str, number: int, actor: str) -> Done:
         case = await self.get(team_id, number)
         await self._require_manager(case, actor, "record a customer update on")
-        self._require_status(case, (OPEN,), "record an update on")
+        self._require_status(case, (Status.OPEN,), "record an update on")
         now = self._now()
-        return await self._change(case, actor, "customer_updated", {"customer_updated_at": now}, {},
-                            timers=(self._update_timer(now),))
+        return await self._change(case, actor, EventKind.CUSTOMER_UPDATED,
+                                  {"customer_updated_at": now}, {},
+                                  timers=(self._update_timer(now),))
 
     async def unassign_overdue(self, case: Case, overdue_for: timedelta) -> Done:
         """Mend itself gives an overdue case back to the unowned queue."""
@@ -446,13 +450,13 @@ class Lifecycle:
         changed = await self.store.change_case(
             case.team_id, case.id, changes={"owner_id": None},
             expect={"owner_id": case.owner_id, "status": case.status}, actor_id=None,
-            kind="released", detail={"before": case.owner_id, "after": None,
+            kind=EventKind.RELEASED, detail={"before": case.owner_id, "after": None,
                                      "reason": f"follow-up overdue for {hours:g}h"},
             at=self._now())
         return Done(changed, before=case) if changed else Done(case, changed=False)
 
     async def last_snooze(self, team_id: str, case_id: int) -> Event | None:
-        snoozes, _ = await self.store.recent_events(team_id, case_id, 1, kind="snoozed")
+        snoozes, _ = await self.store.recent_events(team_id, case_id, 1, kind=EventKind.SNOOZED)
         return snoozes[-1] if snoozes else None
 
     # -- helpers ---------------------------------------------------------------------

@@ -6,9 +6,6 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-OPEN, RESOLVED, CLOSED = "open", "resolved", "closed"
-UPDATE, SATISFACTION = "update", "satisfaction"
-
 
 @dataclass(frozen=True)
 class StepMark:

@@ -25,10 +25,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.domain.models import Case, Timer
 from bot.domain.playbook import NudgeRules
+from bot.domain.vocabulary import NudgeKind, Severity
 from bot.runtime.clock import from_iso, to_iso
 
-FOLLOWUP, ESCALATION, UPDATE, UNASSIGNED = "followup", "escalation", "update", "unassigned"
-DIGEST = "digest"
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -151,23 +150,23 @@ class Plan:
 
     @property
     def unassign(self) -> bool:
-        return any(row["kind"] == UNASSIGNED for row in self.send)
+        return any(row["kind"] == NudgeKind.UNASSIGNED for row in self.send)
 
 
 def followup_timer(due_iso: str) -> dict:
     """The first timer of a new follow-up: the ladder starts from its first rung."""
-    return {"at": due_iso, "kind": FOLLOWUP, "due_key": due_iso}
+    return {"at": due_iso, "kind": NudgeKind.FOLLOWUP, "due_key": due_iso}
 
 
 def update_timer(updated_iso: str, rules: NudgeRules) -> dict:
     """When a customer last heard from us, the check for the next update."""
     at = to_iso(from_iso(updated_iso) + rules.update_every)
-    return {"at": at, "kind": UPDATE, "due_key": updated_iso}
+    return {"at": at, "kind": NudgeKind.CUSTOMER_UPDATE, "due_key": updated_iso}
 
 
 def plan_timer(case: Case, timer: Timer, now: datetime, rules: NudgeRules, hours: Hours,
                tz: str | None) -> Plan:
-    planner = plan_followup if timer.kind == FOLLOWUP else plan_update
+    planner = plan_followup if timer.kind == NudgeKind.FOLLOWUP else plan_update
     return planner(case, timer, now, rules, hours, tz)
 
 
@@ -183,7 +182,7 @@ def plan_followup(case: Case, timer: Timer, now: datetime, rules: NudgeRules, ho
     """The nudges a due follow-up needs now (see the module docstring)."""
     if case.status not in ("open", "resolved") or case.next_followup_at != timer.due_key:
         return Plan()  # the follow-up moved, was done, or the case closed
-    if case.severity != "critical" and not in_hours(now, tz, hours):
+    if case.severity != Severity.CRITICAL and not in_hours(now, tz, hours):
         return Plan(next=_later(timer, next_working_moment(now, tz, hours)))
     due = from_iso(timer.due_key)
     # Overdue time counts in the owner's working hours: a follow-up that fell due on
@@ -191,7 +190,7 @@ def plan_followup(case: Case, timer: Timer, now: datetime, rules: NudgeRules, ho
     spans = (*(k * rules.remind_every for k in range(rules.max_reminders)),
              rules.escalate_after, rules.max_reminders * rules.remind_every,
              rules.unassign_after or timedelta(0))
-    times = ([due + span for span in spans] if case.severity == "critical"
+    times = ([due + span for span in spans] if case.severity == Severity.CRITICAL
              else add_working_each(due, spans, tz, hours))
     key = timer.due_key
     rungs = times[:rules.max_reminders]
@@ -201,15 +200,15 @@ def plan_followup(case: Case, timer: Timer, now: datetime, rules: NudgeRules, ho
     reached = [k for k in range(timer.rung, len(rungs)) if rungs[k] <= now]
     escalate = not timer.escalated and escalate_at <= now
     unassign = bool(unassign_at and not timer.unassigned and unassign_at <= now)
-    send, skip = [], [_row(FOLLOWUP, k, key) for k in reached[:-1]]
+    send, skip = [], [_row(NudgeKind.FOLLOWUP, k, key) for k in reached[:-1]]
     if reached and escalate:
-        skip.append(_row(FOLLOWUP, reached[-1], key))  # the escalation says it all
+        skip.append(_row(NudgeKind.FOLLOWUP, reached[-1], key))  # the escalation says it all
     elif reached:
-        send.append(_row(FOLLOWUP, reached[-1], key))
+        send.append(_row(NudgeKind.FOLLOWUP, reached[-1], key))
     if escalate:
-        send.append(_row(ESCALATION, 0, key))
+        send.append(_row(NudgeKind.ESCALATION, 0, key))
     if unassign:
-        send.append(_row(UNASSIGNED, 0, key))
+        send.append(_row(NudgeKind.UNASSIGNED, 0, key))
 
     rung = reached[-1] + 1 if reached else timer.rung
     escalated, unassigned = int(timer.escalated or escalate), int(timer.unassigned or unassign)
@@ -231,9 +230,9 @@ def plan_update(case: Case, timer: Timer, now: datetime, rules: NudgeRules, hour
         # contact is the update, so look again a full period after it.
         return Plan(next=_later(timer, max(now, from_iso(case.next_followup_at))
                                 + rules.update_every))
-    if case.severity != "critical" and not in_hours(now, tz, hours):
+    if case.severity != Severity.CRITICAL and not in_hours(now, tz, hours):
         return Plan(next=_later(timer, next_working_moment(now, tz, hours)))
-    return Plan(send=[_row(UPDATE, timer.rung, timer.due_key)],
+    return Plan(send=[_row(NudgeKind.CUSTOMER_UPDATE, timer.rung, timer.due_key)],
                 next=_later(timer, now + rules.update_every, rung=timer.rung + 1))
 
 

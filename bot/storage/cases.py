@@ -7,13 +7,10 @@ import asyncio
 import sqlite3
 from typing import Any
 
-from bot.domain.models import OPEN, Case, CaseRef, Event, NewCase, StepMark
+from bot.domain.models import Case, CaseRef, Event, NewCase, StepMark
+from bot.domain.vocabulary import CardState, EventKind, Status
 from bot.storage.connection import Connection
 from bot.storage.schema import (
-    CARD_FAILED,
-    CARD_PENDING,
-    CARD_POSTED,
-    CARD_POSTING,
     CASE_COLUMNS,
     INSERT_CASE,
     NEW_CASE_COLUMNS,
@@ -59,10 +56,10 @@ class Cases(Connection):
             "team_id": new.team_id,
             "number": conn.execute(NEXT_NUMBER, [new.team_id]).fetchone()[0],
             "customer_key": customer_key(new.fields.get("customer")),
-            "status": OPEN,
+            "status": Status.OPEN,
             "created_at": new.at,
             "updated_at": new.at,
-            "card_state": CARD_PENDING,
+            "card_state": CardState.PENDING,
         }
         cursor = conn.execute(INSERT_CASE, [row["number"], *map(row.get, NEW_CASE_COLUMNS)])
         row.pop("customer_key")
@@ -70,7 +67,7 @@ class Cases(Connection):
         detail = {k: new.fields.get(k)
                   for k in ("category", "emotion", "contact", "severity", "owner_id")}
         detail["due"] = new.fields.get("next_followup_at")  # the first follow-up, for stats
-        self._event(conn, new.team_id, case.id, new.at, new.actor_id, "opened", detail)
+        self._event(conn, new.team_id, case.id, new.at, new.actor_id, EventKind.OPENED, detail)
         add_timers(conn, new.team_id, case.id, new.timers)
         return case
 
@@ -84,13 +81,13 @@ class Cases(Connection):
         """Workspaces with a case whose card is not known to be posted."""
         rows = self.db.execute(
             "SELECT DISTINCT team_id FROM cases WHERE card_state IN (?, ?)",
-            [CARD_PENDING, CARD_POSTING]).fetchall()
+            [CardState.PENDING, CardState.POSTING]).fetchall()
         return [r[0] for r in rows]
 
     async def cases_awaiting_card(self, team_id: str, limit: int = 100_000) -> list[Case]:
         """Cases whose card was never posted, or may have been (a post that timed out)."""
         return self._cases("team_id = ? AND card_state IN (?, ?) ORDER BY id LIMIT ?",
-                           [team_id, CARD_PENDING, CARD_POSTING, limit])
+                           [team_id, CardState.PENDING, CardState.POSTING, limit])
 
     async def set_card_state(self, team_id: str, case_id: int, before: str, after: str,
                        at: str) -> bool:
@@ -108,18 +105,18 @@ class Cases(Connection):
             conn.execute(
                 "UPDATE cases SET card_channel = ?, card_ts = ?, card_state = ? "
                 "WHERE team_id = ? AND id = ?",
-                [channel, ts, CARD_POSTED, team_id, case_id],
+                [channel, ts, CardState.POSTED, team_id, case_id],
             )
-            self._event(conn, team_id, case_id, at, None, "card_posted", {"ts": ts})
+            self._event(conn, team_id, case_id, at, None, EventKind.CARD_POSTED, {"ts": ts})
 
     async def record_card_failed(self, team_id: str, case_id: int, error: str, at: str) -> None:
         """The card could not be posted for a reason a retry will not fix."""
         with self._tx() as conn:
             conn.execute(
                 "UPDATE cases SET card_state = ? WHERE team_id = ? AND id = ?",
-                [CARD_FAILED, team_id, case_id],
+                [CardState.FAILED, team_id, case_id],
             )
-            self._event(conn, team_id, case_id, at, None, "card_failed", {"error": error})
+            self._event(conn, team_id, case_id, at, None, EventKind.CARD_FAILED, {"error": error})
 
     async def recent_events(self, team_id: str, case_id: int, limit: int,
                       kind: str | None = None) -> tuple[list[Event], int]:
@@ -184,14 +181,14 @@ class Cases(Connection):
                             "INSERT OR IGNORE INTO steps (team_id, case_id, step, done_by, "
                             "done_at) VALUES (?, ?, ?, ?, ?)",
                             [team_id, case_id, step, actor_id, at]).rowcount == 1:
-                        self._event(conn, team_id, case_id, at, actor_id, "step_done",
+                        self._event(conn, team_id, case_id, at, actor_id, EventKind.STEP_DONE,
                                     {"step": step})
                 self._event(conn, team_id, case_id, at, actor_id, kind, detail)
                 for step in untick:  # after the change they follow from
                     if conn.execute(
                             "DELETE FROM steps WHERE team_id = ? AND case_id = ? AND step = ?",
                             [team_id, case_id, step]).rowcount == 1:
-                        self._event(conn, team_id, case_id, at, actor_id, "step_undone",
+                        self._event(conn, team_id, case_id, at, actor_id, EventKind.STEP_UNDONE,
                                     {"step": step, "reason": kind})
                 for other, other_kind, other_detail in also:
                     if conn.execute(
@@ -228,7 +225,7 @@ class Cases(Connection):
                 "VALUES (?, ?, ?, ?, ?)", [team_id, case_id, step, actor_id, at])
             if cur.rowcount != 1:
                 return False
-            self._event(conn, team_id, case_id, at, actor_id, "step_done", {"step": step})
+            self._event(conn, team_id, case_id, at, actor_id, EventKind.STEP_DONE, {"step": step})
         return True
 
     async def unmark_step(self, team_id: str, case_id: int, step: str, actor_id: str,
@@ -240,7 +237,7 @@ class Cases(Connection):
                 [team_id, case_id, step])
             if cur.rowcount != 1:
                 return False
-            self._event(conn, team_id, case_id, at, actor_id, "step_undone", {"step": step})
+            self._event(conn, team_id, case_id, at, actor_id, EventKind.STEP_UNDONE, {"step": step})
         return True
 
     async def steps(self, team_id: str, case_id: int) -> dict[str, StepMark]:
@@ -254,7 +251,7 @@ class Cases(Connection):
         # "status != closed" lets SQLite use the partial index of live cases by owner.
         return self.db.conn.execute(
             "SELECT COUNT(*) FROM cases WHERE team_id = ? AND owner_id = ? "
-            "AND status != 'closed' AND status = ?", [team_id, owner_id, OPEN]).fetchone()[0]
+            "AND status != 'closed' AND status = ?", [team_id, owner_id, Status.OPEN]).fetchone()[0]
 
     async def customer_history(self, team_id: str, customer: str, since: str,
                          limit: int = 5) -> list[CaseRef]:
@@ -264,7 +261,7 @@ class Cases(Connection):
             "SELECT number, owner_id, customer, status, created_at FROM cases "
             "WHERE team_id = ? AND customer_key = ? AND (status = ? OR created_at >= ?) "
             "ORDER BY created_at DESC LIMIT ?",
-            [team_id, customer_key(customer), OPEN, since, limit])
+            [team_id, customer_key(customer), Status.OPEN, since, limit])
         return [CaseRef(*row) for row in rows]
 
 

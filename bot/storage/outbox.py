@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from bot.domain.models import Case, Nudge, Timer
+from bot.domain.vocabulary import EventKind
 from bot.runtime.clock import from_iso, to_iso
 from bot.storage.connection import Connection
 from bot.storage.schema import (
@@ -102,7 +103,7 @@ class Outbox(Connection):
                 [after, *fields.values(), nudge.team_id, nudge.id, before])
             if cur.rowcount == 1 and after in ("sent", "failed") and nudge.case_id:
                 self._event(conn, nudge.team_id, nudge.case_id, at, None,
-                            "nudge_sent" if after == "sent" else "nudge_failed",
+                            EventKind.NUDGE_SENT if after == "sent" else EventKind.NUDGE_FAILED,
                             {"kind": nudge.kind, "rung": nudge.rung,
                              **({"error": fields.get("error")} if after == "failed" else {})})
         return cur.rowcount == 1

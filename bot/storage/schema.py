@@ -9,8 +9,6 @@ from bot.domain.models import Case, Event, Nudge, Timer
 
 WORKSPACE_SETTINGS = ("lead_channel", "work_days", "work_start", "work_end", "digest_day",
                       "digest_time", "tz")
-# pending -> posting (recorded just before the post) -> posted | failed
-CARD_PENDING, CARD_POSTING, CARD_POSTED, CARD_FAILED = "pending", "posting", "posted", "failed"
 
 # Statements built once: columns listed in Case's field order, so a row
 # becomes a Case without building a dict first.
