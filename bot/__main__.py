@@ -98,7 +98,7 @@ def export(argv: list[str]) -> int:
     from datetime import UTC, datetime, timedelta
 
     from bot.domain.reports import export_csv
-    from bot.runtime.clock import to_iso
+    from bot.domain.times import to_iso
     from bot.runtime.config import DEFAULT_DB
     from bot.storage.sqlite import Store
 

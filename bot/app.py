@@ -29,7 +29,7 @@ from bot.runtime.logs import slack_logger
 from bot.runtime.pacing import ChannelPacer
 from bot.runtime.slack_client import make_client
 from bot.runtime.tasks import Tasks
-from bot.storage.sqlite import Store
+from bot.storage.sqlite import GroupCommit, Store
 from handlers import register_all
 from handlers.cards import resume_cards
 from handlers.context import Deps
@@ -85,8 +85,8 @@ class Mend:
                              backoff=retry_backoff, logger=slack_logger(),
                              timeout=slack_timeout, retry_ambiguous=False)
         tasks = Tasks()
-        deps = Deps(Recovery(store, playbook, clock), store, clock, client, tasks,
-                    ChannelPacer(tasks, pace_seconds),
+        recovery = Recovery(store, playbook, clock, GroupCommit(store))
+        deps = Deps(recovery, store, clock, client, tasks, ChannelPacer(tasks, pace_seconds),
                     Lifecycle(store, playbook, clock, settings.leads), People(client), poster,
                     coach_rules)
         bolt = AsyncApp(

@@ -11,8 +11,8 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
 from bot.domain.lifecycle import Done, NeedsConfirmation, NotFound, OutOfDate, Refused
+from bot.domain.times import to_iso
 from bot.domain.when import QUICK_CHOICES
-from bot.runtime.clock import to_iso
 from bot.runtime.slack_client import AMBIGUOUS
 from handlers import case_blocks, nudge_blocks
 from handlers.cards import refresh_card, respond

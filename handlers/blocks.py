@@ -11,8 +11,8 @@ from functools import lru_cache
 from typing import Any
 
 from bot.domain.models import Case
+from bot.domain.times import from_iso
 from bot.domain.vocabulary import Severity
-from bot.runtime.clock import from_iso
 from handlers.ids import Action, Block, Callback
 from handlers.mrkdwn import (
     BUTTON_TEXT_MAX,

@@ -21,8 +21,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.models import Case
+from bot.domain.times import from_iso, to_iso
 from bot.domain.vocabulary import CardState
-from bot.runtime.clock import from_iso, to_iso
 from bot.runtime.slack_client import AMBIGUOUS
 from handlers import case_blocks
 from handlers.context import Deps

@@ -14,8 +14,8 @@ from zoneinfo import available_timezones
 
 from bot.domain.lifecycle import Done, NeedsConfirmation, NotFound, Refused
 from bot.domain.schedule import DAY_NAMES, Hours
+from bot.domain.times import to_iso
 from bot.domain.when import EXAMPLES, BadTime, parse_when
-from bot.runtime.clock import to_iso
 from handlers import blocks, case_blocks
 from handlers.cards import refresh_card, respond
 from handlers.commands import COMMAND, Ack, Invocation, reply, subcommand

@@ -14,7 +14,7 @@ from bot.domain.coach import Review, check
 from bot.domain.intake import Report
 from bot.domain.lifecycle import NotFound
 from bot.domain.models import Case
-from bot.runtime.clock import from_iso
+from bot.domain.times import from_iso
 from handlers import blocks
 from handlers.blocks import Blocks, context, fit, header, section
 from handlers.cards import respond

@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.domain.models import Case
 from bot.domain.reports import MEASURE_LABELS, MEASURES, Outcomes, Query, Stats, age
-from bot.runtime.clock import to_iso
+from bot.domain.times import to_iso
 from handlers.blocks import (
     Blocks,
     button,

@@ -26,7 +26,7 @@ from bot.domain.reports import (
     period,
 )
 from bot.domain.schedule import zone
-from bot.runtime.clock import to_iso
+from bot.domain.times import to_iso
 from bot.storage.sqlite import Store
 from handlers import lead_blocks
 from handlers.cards import respond

@@ -6,8 +6,8 @@ from datetime import timedelta
 from typing import Any
 
 from bot.domain.models import Case, Event, Nudge
+from bot.domain.times import from_iso
 from bot.domain.vocabulary import FollowupKind, NudgeKind
-from bot.runtime.clock import from_iso
 from handlers.blocks import Blocks, button, context, plain, section, when
 from handlers.ids import NUDGE_METADATA_TYPE, Action, Block
 from handlers.mrkdwn import escape, mention

@@ -37,8 +37,8 @@ from bot.domain.schedule import (
     working_time,
     zone,
 )
+from bot.domain.times import from_iso, to_iso
 from bot.domain.vocabulary import CardState, NudgeKind, Severity, Status
-from bot.runtime.clock import from_iso, to_iso
 from bot.runtime.slack_client import AMBIGUOUS
 from handlers import nudge_blocks
 from handlers.cards import PERMANENT, find_message, refresh_card, resume_cards

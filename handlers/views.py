@@ -12,8 +12,8 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.domain.cases import BadReport
 from bot.domain.lifecycle import NotFound, Refused
+from bot.domain.times import to_iso
 from bot.domain.when import BadTime, check_when, combine_local, quick_choice
-from bot.runtime.clock import to_iso
 from handlers import blocks, case_blocks
 from handlers.blocks import section, when
 from handlers.cards import refresh_card, submit_card

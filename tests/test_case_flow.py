@@ -6,8 +6,8 @@ import asyncio
 import json
 from datetime import timedelta
 
+from bot.domain.times import from_iso
 from bot.domain.vocabulary import FollowupKind, Status
-from bot.runtime.clock import from_iso
 from handlers.ids import Action, Block, Callback
 from tests.test_recover import all_text, assert_valid_blocks
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.domain.times import to_iso
 from bot.domain.vocabulary import Status
-from bot.runtime.clock import to_iso
 from handlers.ids import Action, Block, Callback
 from tests.conftest import SECRET, replace_settings, start_mend
 from tests.test_nudges import LA_MORNING, nudges, open_due, sweep

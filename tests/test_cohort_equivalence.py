@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.runtime.clock import to_iso
+from bot.domain.times import to_iso
 from bot.storage.sqlite import Store
 
 # -- the reference: cohort_facts as first written (kept verbatim, do not optimise) ------

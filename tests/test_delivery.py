@@ -6,8 +6,8 @@ import asyncio
 import logging
 
 from bot.app import Mend
+from bot.domain.times import to_iso
 from bot.domain.vocabulary import CardState
-from bot.runtime.clock import to_iso
 from standin import MendDriver
 from tests.conftest import PACE, SECRET, start_mend
 

@@ -228,7 +228,7 @@ async def test_export_sends_the_lead_a_csv_checked_row_by_row(mend, slack, slack
 
 async def test_command_line_export_matches(settings, tmp_path):
     from bot.domain.models import NewCase
-    from bot.runtime.clock import to_iso
+    from bot.domain.times import to_iso
     from bot.storage.sqlite import Store
 
     store = Store(settings.db_path)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.domain.models import NewCase
-from bot.runtime.clock import to_iso
+from bot.domain.times import to_iso
 from bot.storage.sqlite import Store
 from tests.test_leads import THURSDAY, lead
 

@@ -8,8 +8,9 @@ import pytest
 
 from bot.domain.lifecycle import Done, Lifecycle, NeedsConfirmation, NotFound, OutOfDate, Refused
 from bot.domain.playbook import load_playbook
+from bot.domain.times import to_iso
 from bot.domain.vocabulary import FollowupKind, Status
-from bot.runtime.clock import ManualClock, to_iso
+from bot.runtime.clock import ManualClock
 from bot.runtime.config import DEFAULT_PLAYBOOK
 from bot.storage.sqlite import Store
 

@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.domain.times import from_iso, to_iso
 from bot.domain.vocabulary import Status
-from bot.runtime.clock import from_iso, to_iso
 from handlers.ids import NUDGE_METADATA_TYPE, Action, Block, Callback
 from tests.conftest import PACE, replace_settings, start_mend
 from tests.test_recover import all_text, assert_valid_blocks

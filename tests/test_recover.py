@@ -7,8 +7,8 @@ import json
 from slack_sdk.models.blocks import Block
 
 from bot.domain.advice import promise_for
+from bot.domain.times import from_iso
 from bot.domain.vocabulary import Status
-from bot.runtime.clock import from_iso
 from bot.runtime.config import DEFAULT_PLAYBOOK
 from standin import MendDriver
 from standin.blockkit import check_blocks

@@ -13,8 +13,9 @@ import pytest
 from bot.domain.lifecycle import Lifecycle, Refused
 from bot.domain.playbook import load_playbook
 from bot.domain.reports import compute_stats, export_csv
+from bot.domain.times import to_iso
 from bot.domain.vocabulary import Status
-from bot.runtime.clock import ManualClock, to_iso
+from bot.runtime.clock import ManualClock
 from bot.runtime.config import DEFAULT_PLAYBOOK
 from bot.storage.sqlite import Store
 from tests.test_lifecycle import kinds, open_case

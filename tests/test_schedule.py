@@ -20,8 +20,8 @@ from bot.domain.schedule import (
     plan_update,
     working_time,
 )
+from bot.domain.times import to_iso
 from bot.domain.vocabulary import NudgeKind
-from bot.runtime.clock import to_iso
 from bot.runtime.config import DEFAULT_PLAYBOOK
 
 UTC_TZ = "UTC"

@@ -10,10 +10,10 @@ from bot.domain.advice import Advice, build_advice, promise_for
 from bot.domain.intake import Report, read_report
 from bot.domain.models import Case, CaseRef, NewCase
 from bot.domain.playbook import Playbook
+from bot.domain.ports import CaseStore, CaseWriter
 from bot.domain.schedule import followup_timer, update_timer
+from bot.domain.times import Clock, to_iso
 from bot.domain.vocabulary import FollowupKind, Status
-from bot.runtime.clock import Clock, to_iso
-from bot.storage.sqlite import GroupCommit, Store
 
 MAX_REPORT_CHARS = 3000
 MIN_REPORT_CHARS = 3
@@ -37,11 +37,14 @@ class Opened:
 class Recovery:
     """Opens cases from an agent's report and says how to recover."""
 
-    def __init__(self, store: Store, playbook: Playbook, clock: Clock):
+    def __init__(self, store: CaseStore, playbook: Playbook, clock: Clock,
+                 writer: CaseWriter | None = None):
         self.store = store
         self.playbook = playbook
         self.clock = clock
-        self.writer = GroupCommit(store)
+        # New cases go through `writer` (the store's group commit shares one commit
+        # among the cases that arrive together); by default straight to the store.
+        self.writer = writer or _Direct(store)
 
     def check_text(self, text: str) -> str:
         """Normalise the report text or raise BadReport saying what to fix."""
@@ -127,3 +130,13 @@ def _override(report: Report, **values: str | None) -> Report:
     """Fields the agent chose in the modal win over what the text suggested."""
     chosen = {k: v.strip() for k, v in values.items() if v and v.strip()}
     return dataclasses.replace(report, **chosen) if chosen else report
+
+
+class _Direct:
+    """A writer that opens each case in a transaction of its own."""
+
+    def __init__(self, store: CaseStore):
+        self.store = store
+
+    async def create_case(self, new: NewCase) -> Case:
+        return await self.store.create_case(new.team_id, new.fields, new.actor_id, new.at)

@@ -22,10 +22,10 @@ from datetime import datetime, timedelta
 
 from bot.domain.models import Case, Event, StepMark
 from bot.domain.playbook import Playbook
+from bot.domain.ports import CaseStore
 from bot.domain.schedule import followup_timer, update_timer
+from bot.domain.times import Clock, from_iso, to_iso
 from bot.domain.vocabulary import EventKind, FollowupKind, Status
-from bot.runtime.clock import Clock, from_iso, to_iso
-from bot.storage.sqlite import Store
 
 NOTE_MAX = 3000
 STEP_ALIASES = {
@@ -105,7 +105,7 @@ class Timeline:
 class Lifecycle:
     """Changes to existing cases, with the rules about who may do what."""
 
-    def __init__(self, store: Store, playbook: Playbook, clock: Clock,
+    def __init__(self, store: CaseStore, playbook: Playbook, clock: Clock,
                  initial_leads: tuple[str, ...] = ()):
         self.store = store
         self.playbook = playbook

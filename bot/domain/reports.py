@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 from bot.domain.models import Case, CaseFilter, Event
 from bot.domain.playbook import Playbook
-from bot.runtime.clock import from_iso, to_iso
+from bot.domain.times import from_iso, to_iso
 
 PERIODS = {"7d": 7, "30d": 30, "90d": 90}
 USER = re.compile(r"^<@([UW][A-Z0-9]{1,30})(?:\|[^<>]*)?>$")

@@ -25,8 +25,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.domain.models import Case, Timer
 from bot.domain.playbook import NudgeRules
+from bot.domain.times import from_iso, to_iso
 from bot.domain.vocabulary import NudgeKind, Severity
-from bot.runtime.clock import from_iso, to_iso
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 

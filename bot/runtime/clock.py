@@ -1,4 +1,4 @@
-"""The one clock Mend reads.
+"""The clocks Mend runs on (the domain reads them through `bot.domain.times.Clock`).
 
 Everything that needs "now" takes a Clock, so tests (ManualClock) and the
 sandbox (SandboxClock) can move time without sleeping.
@@ -55,15 +55,3 @@ class SandboxClock(Clock):
             raise ValueError("the sandbox clock only moves forward")
         self._offset += delta
         return self.now()
-
-
-def to_iso(moment: datetime) -> str:
-    """Store format: UTC, fixed width, so text order is time order."""
-    m = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
-    # Hand-formatted: twice as fast as strftime, and called several times per case.
-    return (f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:"
-            f"{m.second:02d}.{m.microsecond:06d}Z")
-
-
-def from_iso(text: str) -> datetime:
-    return datetime.fromisoformat(text)

@@ -6,8 +6,8 @@ from datetime import timedelta
 from typing import Any
 
 from bot.domain.models import Case, Nudge, Timer
+from bot.domain.times import from_iso, to_iso
 from bot.domain.vocabulary import EventKind
-from bot.runtime.clock import from_iso, to_iso
 from bot.storage.connection import Connection
 from bot.storage.schema import (
     CASE_COLUMNS_C,
