@@ -23,6 +23,7 @@ from bot.domain.coach import load_rules
 from bot.domain.lifecycle import Lifecycle
 from bot.domain.playbook import load_playbook
 from bot.domain.when import warm_up
+from bot.domain.workspace import WorkspaceRules
 from bot.runtime.clock import Clock
 from bot.runtime.config import ConfigError, Settings
 from bot.runtime.logs import slack_logger
@@ -86,9 +87,10 @@ class Mend:
                              timeout=slack_timeout, retry_ambiguous=False)
         tasks = Tasks()
         recovery = Recovery(store, playbook, clock, GroupCommit(store))
+        lifecycle = Lifecycle(store, playbook, clock, settings.leads)
         deps = Deps(recovery, store, clock, client, tasks, ChannelPacer(tasks, pace_seconds),
-                    Lifecycle(store, playbook, clock, settings.leads), People(client), poster,
-                    coach_rules)
+                    lifecycle, People(client), poster,
+                    workspaces=WorkspaceRules(store, lifecycle, clock), coach=coach_rules)
         bolt = AsyncApp(
             client=client,
             logger=slack_logger(),

@@ -9,13 +9,11 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
-from zoneinfo import available_timezones
 
 from bot.domain.lifecycle import Done, NeedsConfirmation, NotFound, Refused
-from bot.domain.schedule import DAY_NAMES, Hours
-from bot.domain.times import to_iso
+from bot.domain.schedule import Hours
 from bot.domain.when import EXAMPLES, BadTime, parse_when
+from bot.domain.workspace import SettingError, Workspace
 from handlers import blocks, case_blocks
 from handlers.cards import refresh_card, respond
 from handlers.commands import COMMAND, Ack, Invocation, reply, subcommand
@@ -219,24 +217,19 @@ async def leads(ack: Ack, inv: Invocation, args: str, deps: Deps) -> None:
         await reply(ack, f"Leads: {names}. Set them with `{COMMAND} leads @a @b`.")
         return
     await ack()
-    deps.tasks.spawn(_set_leads(inv, wanted, current, deps), name="leads")
+    deps.tasks.spawn(_set_leads(inv, wanted, deps), name="leads")
 
 
-async def _set_leads(inv: Invocation, wanted: list[str], current: list[str],
-                     deps: Deps) -> None:
+async def _set_leads(inv: Invocation, wanted: list[str], deps: Deps) -> None:
     person = await deps.people.get(inv.team_id, inv.user_id)
-    if not (person.is_admin or inv.user_id in current):
-        who = ", ".join(mention(u) for u in current) or "a workspace admin"
-        text = f"Only a workspace admin or a current lead can set the leads. Who can: {who}."
+    try:
+        await deps.workspaces.set_leads(inv.team_id, inv.user_id, person.is_admin, wanted)
+    except Refused as exc:
+        text = exc.why + " Who can: " + (", ".join(mention(u) for u in exc.who_can)
+                                         or "a workspace admin") + "."
     else:
-        await deps.store.set_leads(inv.team_id, wanted, inv.user_id, to_iso(deps.clock.now()))
         text = "Leads are now " + ", ".join(mention(u) for u in wanted) + "."
     await respond(deps.client, inv.response_url, text)
-
-
-
-HOURS = re.compile(r"^(?P<days>[a-z,\-]+)\s+(?P<start>\d{1,2}:\d{2})\s*-\s*(?P<end>\d{1,2}:\d{2})$")
-CHANNEL = re.compile(r"<#([CG][A-Z0-9]{1,30})(?:\|[^<>]*)?>")
 
 
 @subcommand("settings", f"{COMMAND} settings [lead-channel #channel | hours mon-fri 09:00-18:00 "
@@ -245,86 +238,24 @@ CHANNEL = re.compile(r"<#([CG][A-Z0-9]{1,30})(?:\|[^<>]*)?>")
 async def settings(ack: Ack, inv: Invocation, args: str, deps: Deps) -> None:
     what, _, value = args.strip().partition(" ")
     if not what:
-        await reply(ack, await _describe_settings(inv.team_id, deps))
-        return
-    leads = await deps.lifecycle.leads(inv.team_id)
-    if inv.user_id not in leads:
-        who = ", ".join(mention(u) for u in leads) or "nobody yet: set leads first"
-        await reply(ack, f"Only a lead can change the settings. Who can: {who}.")
+        await reply(ack, _describe_settings(await deps.workspaces.get(inv.team_id), deps))
         return
     try:
-        changes = _setting(what.lower(), value.strip())
-    except Usage as exc:
+        ws = await deps.workspaces.change(inv.team_id, inv.user_id, what.lower(), value.strip())
+    except Refused as exc:
+        who = ", ".join(mention(u) for u in exc.who_can) or "nobody yet: set leads first"
+        await reply(ack, f"{exc.why} Who can: {who}.")
+        return
+    except SettingError as exc:
         await reply(ack, escape(str(exc)))
         return
-    await deps.store.set_workspace(inv.team_id, to_iso(deps.clock.now()), **changes)
-    await reply(ack, "Saved. " + await _describe_settings(inv.team_id, deps))
+    await reply(ack, "Saved. " + _describe_settings(ws, deps))
 
 
-def _setting(what: str, value: str) -> dict[str, str | None]:
-    if what == "lead-channel":
-        if value.lower() in ("off", "none"):
-            return {"lead_channel": None}
-        match = CHANNEL.search(value)
-        if not match:
-            raise Usage(f"Name a channel: `{COMMAND} settings lead-channel #support-leads`.")
-        return {"lead_channel": match.group(1)}
-    if what == "hours":
-        return _hours(value.lower())
-    if what == "digest":
-        return _digest(value.lower())
-    if what == "timezone":
-        zones = {z.lower(): z for z in available_timezones()}
-        value = zones.get(value.lower(), value)
-        if value not in available_timezones():
-            raise Usage(f"Use a timezone name such as `Europe/Paris` or `America/Chicago` "
-                        f"(got `{value[:40]}`).")
-        return {"tz": value}
-    raise Usage(f"Settings are `lead-channel`, `hours`, `digest` and `timezone`, e.g. "
-                f"`{COMMAND} settings hours mon-fri 09:00-18:00`.")
-
-
-def _digest(value: str) -> dict[str, str]:
-    day, _, at = value.partition(" ")
-    try:
-        clock = datetime.strptime(at.strip(), "%H:%M").time()
-    except ValueError:
-        clock = None
-    if day[:3] not in DAY_NAMES or clock is None:
-        raise Usage(f"Give a day and a time, e.g. `{COMMAND} settings digest mon 09:00`.")
-    return {"digest_day": day[:3], "digest_time": f"{clock:%H:%M}"}
-
-
-def _hours(value: str) -> dict[str, str]:
-    """`mon-fri 09:00-18:00` or `mon,tue,thu 08:30-17:00`."""
-    names = list(DAY_NAMES)
-    match = HOURS.match(value)
-    example = f"`{COMMAND} settings hours mon-fri 09:00-18:00`"
-    if not match:
-        raise Usage(f"Give days and hours, e.g. {example}.")
-    days: list[str] = []
-    for part in match["days"].split(","):
-        first, _, last = part.partition("-")
-        if first not in names or (last and last not in names):
-            raise Usage(f"Days are mon, tue, wed, thu, fri, sat, sun, e.g. {example}.")
-        start, stop = names.index(first), names.index(last or first)
-        # fri-mon wraps around the weekend
-        days += [names[(start + i) % 7] for i in range((stop - start) % 7 + 1)]
-    try:
-        start, end = (datetime.strptime(match[k], "%H:%M").time() for k in ("start", "end"))
-    except ValueError:
-        raise Usage(f"Hours look like 09:00, e.g. {example}.") from None
-    if end <= start:
-        raise Usage("The day must end after it starts.")
-    return {"work_days": ",".join(dict.fromkeys(days)), "work_start": f"{start:%H:%M}",
-            "work_end": f"{end:%H:%M}"}
-
-
-async def _describe_settings(team_id: str, deps: Deps) -> str:
-    ws = await deps.store.workspace(team_id)
+def _describe_settings(ws: Workspace, deps: Deps) -> str:
     hours = Hours.from_rules(deps.recovery.playbook.nudges, ws)
-    lead = f"<#{ws['lead_channel']}>" if ws.get("lead_channel") else \
+    lead = f"<#{ws.lead_channel}>" if ws.lead_channel else \
         "none (escalations go to the case thread, mentioning the leads; no weekly digest)"
-    digest = f"{(ws.get('digest_day') or 'mon').title()} {ws.get('digest_time') or '09:00'}"
     return (f"Working hours: {hours.describe()}, in each owner's own timezone. "
-            f"Lead channel: {lead}. Weekly digest: {digest} ({ws.get('tz') or 'UTC'}).")
+            f"Lead channel: {lead}. Weekly digest: {ws.digest_on.title()} {ws.digest_at} "
+            f"({ws.timezone}).")

@@ -10,6 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.cases import Recovery
 from bot.domain.lifecycle import Lifecycle
+from bot.domain.workspace import WorkspaceRules
 from bot.runtime.clock import Clock
 from bot.runtime.pacing import ChannelPacer
 from bot.runtime.tasks import Tasks
@@ -32,6 +33,7 @@ class Deps:
     lifecycle: Lifecycle
     people: People
     poster: AsyncWebClient  # posts that must not repeat: timeouts are not retried blindly
+    workspaces: WorkspaceRules | None = None  # settings and leads, with their rules
     coach: Any = None  # the reply coach's rules (bot.domain.coach.Rules)
     refreshing: set[int] = field(default_factory=set)  # cases with a card update queued
     carding: set[int] = field(default_factory=set)  # cases whose card post is queued here

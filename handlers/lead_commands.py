@@ -210,7 +210,7 @@ async def _send_export(inv: Invocation, since: datetime, deps: Deps) -> None:
 async def team_numbers(store: Store, playbook: Playbook, team_id: str,
                  now: datetime) -> dict[str, Any]:
     """What the team view and the digest show about the workspace right now."""
-    local = now.astimezone(zone((await store.workspace(team_id)).get("tz")))
+    local = now.astimezone(zone((await store.workspace(team_id)).tz))
     week_start = (local - timedelta(days=local.weekday())).replace(
         hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)  # Monday, workspace time
     overdue_q = parse_open("overdue", "", playbook, now).where

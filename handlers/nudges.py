@@ -157,7 +157,7 @@ class Nudger:
         # planned is what is applied.
         due = [(timer, case) for timer, case in await store.due_timers(team_id, to_iso(now))
                if self._zone_known(case, timer, zones, now)]
-        fallback = (await store.workspace(team_id)).get("tz")  # when Slack can't tell us theirs
+        fallback = (await store.workspace(team_id)).tz  # when Slack can't tell us theirs
         plans = [(timer, case, plan_timer(case, timer, now, rules, hours,
                                           zones.get(case.owner_id or case.reporter_id, fallback)))
                  for timer, case in due]
@@ -176,12 +176,11 @@ class Nudger:
     async def plan_digest(self, team_id: str, now: datetime) -> None:
         """Once a week (workspace day, time and timezone), the digest into the outbox."""
         ws = await self.deps.store.workspace(team_id)
-        if not ws.get("lead_channel"):
+        if not ws.lead_channel:
             return
-        moment = digest_moment(now, ws.get("digest_day") or "mon",
-                               ws.get("digest_time") or "09:00", ws.get("tz") or "UTC")
+        moment = digest_moment(now, ws.digest_on, ws.digest_at, ws.timezone)
         if moment <= now < moment + DIGEST_CATCH_UP:  # late after downtime, not days late
-            week = moment.astimezone(zone(ws.get("tz"))).strftime("%G-W%V")
+            week = moment.astimezone(zone(ws.tz)).strftime("%G-W%V")
             await self.deps.store.enqueue_digest(team_id, week, to_iso(now))
 
     async def _zones(self, team_id: str, cases: list[Case]) -> dict[str | None, str]:
@@ -212,7 +211,7 @@ class Nudger:
     async def send(self, team_id: str, now: datetime) -> int:
         """Claim due outbox rows and queue them on their channel's pacer."""
         queued = 0
-        lead_channel = (await self.deps.store.workspace(team_id)).get("lead_channel")
+        lead_channel = (await self.deps.store.workspace(team_id)).lead_channel
         for nudge in await self.deps.store.sendable_nudges(team_id, to_iso(now)):
             if nudge.kind == NudgeKind.DIGEST:
                 queued += await self._send_digest(nudge, lead_channel, now)
@@ -318,7 +317,7 @@ class Nudger:
             return now - due
         ws = await self.deps.store.workspace(case.team_id)
         person = self.deps.people.cached(case.team_id, case.owner_id or case.reporter_id)
-        tz = person.tz if person else ws.get("tz")
+        tz = person.tz if person else ws.tz
         return working_time(due, now, tz, Hours.from_rules(self.deps.recovery.playbook.nudges,
                                                            ws))
 

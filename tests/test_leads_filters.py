@@ -57,7 +57,7 @@ async def test_an_older_private_channel_can_be_the_lead_channel(mend, slack_user
     await lead(mend)
     reply = await slack_user.command("settings lead-channel <#G0123ABC|old-leads>",
                                      user_id="ULEAD")
-    assert (await mend.store.workspace("T1"))["lead_channel"] == "G0123ABC"
+    assert (await mend.store.workspace("T1")).lead_channel == "G0123ABC"
     assert "<#G0123ABC>" in all_text(reply.json["blocks"])
 
 

@@ -22,6 +22,7 @@ from bot.domain.schedule import (
 )
 from bot.domain.times import to_iso
 from bot.domain.vocabulary import NudgeKind
+from bot.domain.workspace import Workspace
 from bot.runtime.config import DEFAULT_PLAYBOOK
 
 UTC_TZ = "UTC"
@@ -121,8 +122,8 @@ def test_update_nudge_defers_to_a_followup_that_is_due():
 
 
 def test_workspace_hours_override_the_playbook():
-    hours = Hours.from_rules(RULES, {"work_days": "sat,sun", "work_start": "10:00",
-                                     "work_end": "14:00"})
+    hours = Hours.from_rules(RULES, Workspace(work_days="sat,sun", work_start="10:00",
+                                              work_end="14:00"))
     assert hours.days == (5, 6) and hours.start == time(10) and "Sat, Sun 10:00–14:00" \
         == hours.describe()
 

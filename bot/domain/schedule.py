@@ -27,8 +27,7 @@ from bot.domain.models import Case, Timer
 from bot.domain.playbook import NudgeRules
 from bot.domain.times import from_iso, to_iso
 from bot.domain.vocabulary import NudgeKind, Severity
-
-DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+from bot.domain.workspace import DAY_NAMES, Workspace
 
 
 @dataclass(frozen=True)
@@ -40,14 +39,14 @@ class Hours:
     end: time
 
     @classmethod
-    def from_rules(cls, rules: NudgeRules, workspace: dict | None = None) -> Hours:
+    def from_rules(cls, rules: NudgeRules, ws: Workspace | None = None) -> Hours:
         """The playbook's default hours, overridden by a workspace's own settings."""
-        ws = workspace or {}
+        ws = ws or Workspace()
         days = rules.work_days
-        if ws.get("work_days"):
-            days = tuple(DAY_NAMES.index(d) for d in ws["work_days"].split(","))
-        start = time.fromisoformat(ws["work_start"]) if ws.get("work_start") else rules.work_start
-        end = time.fromisoformat(ws["work_end"]) if ws.get("work_end") else rules.work_end
+        if ws.work_days:
+            days = tuple(DAY_NAMES.index(d) for d in ws.work_days.split(","))
+        start = time.fromisoformat(ws.work_start) if ws.work_start else rules.work_start
+        end = time.fromisoformat(ws.work_end) if ws.work_end else rules.work_end
         return cls(days, start, end)
 
     def describe(self) -> str:

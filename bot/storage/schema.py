@@ -7,9 +7,6 @@ from typing import Any
 
 from bot.domain.models import Case, Event, Nudge, Timer
 
-WORKSPACE_SETTINGS = ("lead_channel", "work_days", "work_start", "work_end", "digest_day",
-                      "digest_time", "tz")
-
 # Statements built once: columns listed in Case's field order, so a row
 # becomes a Case without building a dict first.
 CASE_COLUMNS = ", ".join(Case.__dataclass_fields__)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from bot.domain.workspace import SETTINGS, Workspace
 from bot.storage.connection import Connection
-from bot.storage.schema import WORKSPACE_SETTINGS
 
 
 class Workspaces(Connection):
@@ -42,16 +40,15 @@ class Workspaces(Connection):
         """Every workspace Mend has seen (the scheduler visits each in turn)."""
         return [r[0] for r in self.db.conn.execute("SELECT team_id FROM workspaces")]
 
-    async def workspace(self, team_id: str) -> dict[str, Any]:
+    async def workspace(self, team_id: str) -> Workspace:
         """A workspace's own settings (None where it uses the defaults)."""
         row = self.db.conn.execute(
-            f"SELECT {', '.join(WORKSPACE_SETTINGS)} FROM workspaces WHERE team_id = ?",
+            f"SELECT {', '.join(SETTINGS)} FROM workspaces WHERE team_id = ?",
             [team_id]).fetchone()
-        return dict(zip(WORKSPACE_SETTINGS, row or (None,) * len(WORKSPACE_SETTINGS),
-                        strict=True))
+        return Workspace(team_id, *(row or (None,) * len(SETTINGS)))
 
     async def set_workspace(self, team_id: str, at: str, **fields: str | None) -> None:
-        allowed = set(WORKSPACE_SETTINGS)
+        allowed = set(SETTINGS)
         assert set(fields) <= allowed, fields
         with self._tx() as conn:
             conn.execute("INSERT OR IGNORE INTO workspaces (team_id, created_at) VALUES (?, ?)",
