@@ -143,7 +143,6 @@ def present(doc: Doc, patterns: PatternSet, together: PatternSet | None) -> bool
     return False
 
 
-
 class Spans:
     """Character spans, asked whether any overlaps a given span."""
 

@@ -21,7 +21,6 @@ _LEADING_JUNK_RE = re.compile(
     re.IGNORECASE)
 
 
-
 Lines = dict[int, list[tuple[str, str | None]]]  # by sentence: (line, line_when_missing)
 
 
@@ -133,7 +132,7 @@ def _worth_keeping(doc: Doc, rules: Rules, index: int, clauses: Sequence[tuple[i
 
 
 def assemble(doc: Doc, edits: Mapping[int, list[tuple[int, int, str]]], dropped: set[int],
-              after: Mapping[int, list[str]]) -> list[list[str]]:
+             after: Mapping[int, list[str]]) -> list[list[str]]:
     """[separator, sentence] pairs of the first pass, keeping the draft's line breaks."""
     items: list[list[str]] = []
     pending: str | None = None  # the separator of a dropped sentence, kept for the next one

@@ -30,9 +30,8 @@ class Hit:
     group: int = 0  # the pattern's own group 0 inside `match`
 
 
-
 def evaluate(doc: Doc, rules: Rules, name: str, upset: bool,
-              which: Sequence[Rule]) -> dict[str, list[Hit]]:
+             which: Sequence[Rule]) -> dict[str, list[Hit]]:
     """The hits of every rule in `which` that fires, by rule key."""
     fired: dict[str, list[Hit]] = {}
     for rule in which:
@@ -61,7 +60,7 @@ def evaluate(doc: Doc, rules: Rules, name: str, upset: bool,
 
 
 def findings_from(doc: Doc, rules: Rules, fired: Mapping[str, list[Hit]],
-              name: str) -> tuple[Finding, ...]:
+                  name: str) -> tuple[Finding, ...]:
     values = template_values(name, greet=bool(name))
     out = []
     for rule in rules.rules:
@@ -76,7 +75,7 @@ def findings_from(doc: Doc, rules: Rules, fired: Mapping[str, list[Hit]],
 
 
 def strengths_from(doc: Doc, rules: Rules, fired: Mapping[str, list[Hit]],
-               name: str) -> tuple[str, ...]:
+                   name: str) -> tuple[str, ...]:
     """Labels of what works; wording that also triggered a finding does not count."""
     taken = Spans((h.start, h.end) for hits in fired.values() for h in hits if h.end > h.start)
     out = []

@@ -30,7 +30,7 @@ _SIGNOFF_RE = re.compile(
 
 
 def rewrite_draft(doc: Doc, rules: Rules, fired: Mapping[str, list[Hit]], name: str,
-             upset: bool) -> str:
+                  upset: bool) -> str:
     """The draft with flagged words dropped or replaced and the missing lines added.
 
     1. Found wording is fixed as its rule says: a pattern's own `rewrite` replaces the
@@ -86,7 +86,6 @@ def rewrite_draft(doc: Doc, rules: Rules, fired: Mapping[str, list[Hit]], name: 
     return re.sub(r"\n{3,}", "\n\n", out).strip()
 
 
-
 def _lines_needed(doc: Doc, rules: Rules, edits: Mapping[int, list[tuple[int, int, str]]],
                   dropped: set[int], planned: Lines, name: str,
                   upset: bool) -> dict[int, list[str]]:
@@ -103,7 +102,6 @@ def _lines_needed(doc: Doc, rules: Rules, edits: Mapping[int, list[tuple[int, in
         needed = evaluate(Doc(text), rules, name, upset, which) if text else dict.fromkeys(keys)
     return {i: [line for line, key in lines if key is None or key in needed]
             for i, lines in planned.items()}
-
 
 
 def _insert_start(items: list[list[str]], text: str, opening: int | None,

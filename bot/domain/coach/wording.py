@@ -24,7 +24,6 @@ def fill_lines(lines: Sequence[str | None], name: str, greet_first: bool) -> str
     return " ".join(filled)
 
 
-
 def capitalise(text: str) -> str:
     for i, ch in enumerate(text):
         if ch.isalpha():
