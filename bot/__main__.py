@@ -24,6 +24,7 @@ from bot.runtime.logs import configure as configure_logging
 from bot.storage.sqlite import StoreError
 
 EXIT_CONFIG = 2
+CLI_EXPORT_MAX_DAYS = 3650  # python -m bot export --since: up to ten years back
 CHECK_SECONDS = 5
 log = logging.getLogger("mend")
 
@@ -93,10 +94,10 @@ def export(argv: list[str]) -> int:
     """
     import argparse
     import os
-    import re
     import sqlite3
     from datetime import UTC, datetime, timedelta
 
+    from bot.domain.durations import parse_days
     from bot.domain.reports import export_csv
     from bot.domain.times import to_iso
     from bot.runtime.config import DEFAULT_DB
@@ -107,8 +108,8 @@ def export(argv: list[str]) -> int:
     parser.add_argument("--since", default="30d", help="how far back, e.g. 30d (default)")
     parser.add_argument("--team", help="workspace id (needed when the database has several)")
     args = parser.parse_args(argv)
-    days = re.fullmatch(r"(\d{1,4})d?", args.since.lower(), re.ASCII)
-    if not days or not 0 < int(days.group(1)) <= 3650:
+    days = parse_days(args.since, maximum=CLI_EXPORT_MAX_DAYS, unit_required=False)
+    if days is None:
         print("mend: --since takes a number of days, e.g. 30d", file=sys.stderr)
         return EXIT_CONFIG
     load_dotenv_file()
@@ -124,7 +125,7 @@ def export(argv: list[str]) -> int:
             print(f"mend: pick a workspace with --team ({', '.join(teams) or 'none yet'})",
                   file=sys.stderr)
             return EXIT_CONFIG
-        since = datetime.now(UTC) - timedelta(days=int(days.group(1)))
+        since = datetime.now(UTC) - timedelta(days=days)
         export_csv(store.export_rows(team, to_iso(since)), sys.stdout)
         sys.stdout.flush()
     except StoreError as exc:

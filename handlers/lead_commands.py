@@ -9,12 +9,12 @@ import asyncio
 import json
 import logging
 import os
-import re
 import tempfile
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bot.domain.durations import parse_days
 from bot.domain.models import Case
 from bot.domain.playbook import Playbook
 from bot.domain.reports import (
@@ -154,15 +154,14 @@ async def lead_only(deps: Deps, team_id: str) -> str:
 
 # -- /recover export -----------------------------------------------------------------------
 EXPORT_MAX_DAYS = 366
-DAYS = re.compile(r"(\d{1,4})d", re.ASCII)
 
 
 def export_since(args: str, now: datetime) -> datetime:
-    match = DAYS.fullmatch(args.strip().lower() or "30d")
-    if not match or not 0 < int(match.group(1)) <= EXPORT_MAX_DAYS:
+    days = parse_days(args, maximum=EXPORT_MAX_DAYS, default=30)
+    if days is None:
         raise ReportError(f"Say how far back, in days, up to {EXPORT_MAX_DAYS}: e.g. "
                           "`/recover export 30d`.")
-    return now - timedelta(days=int(match.group(1)))
+    return now - timedelta(days=days)
 
 
 def write_csv(store: Store, team_id: str, since: datetime, path: str) -> int:

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bot.domain.durations import parse_days
 from bot.domain.models import Case, CaseFilter, Event
 from bot.domain.playbook import Playbook
 from bot.domain.times import from_iso, to_iso
@@ -185,10 +186,11 @@ def _add(group: Outcomes, case: tuple[dict[str, float], tuple[int, ...]]) -> Non
 
 def period(text: str, now: datetime) -> tuple[str, datetime]:
     """`7d`, `30d` or `90d` (default 30d) -> (label, since)."""
-    label = (text.strip().lower() or "30d")
-    if label not in PERIODS:
+    days = parse_days(text, maximum=max(PERIODS.values()), default=PERIODS["30d"],
+                      allowed=PERIODS.values())
+    if days is None:
         raise ReportError("Pick a period: `7d`, `30d` or `90d`.")
-    return label, now - timedelta(days=PERIODS[label])
+    return f"{days}d", now - timedelta(days=days)
 
 
 # -- export -----------------------------------------------------------------------------

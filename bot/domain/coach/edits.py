@@ -1,0 +1,201 @@
+"""The first pass of the rewrite: the flagged words dropped or replaced, sentence by
+sentence, the seams tidied, and the rule lines put after the sentences they answer."""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left, bisect_right
+from collections.abc import Mapping, Sequence
+
+from bot.domain.coach.document import Doc, Spans
+from bot.domain.coach.judge import Hit
+from bot.domain.coach.model import Rules
+from bot.domain.coach.patterns import GROUP_REF_RE
+from bot.domain.coach.wording import GREETING_RE, capitalise, fill_lines
+
+_TRAILING_CONJUNCTION_RE = re.compile(
+    r"[\s,;:\u2013\u2014-]*\b(?:and|but|so|or|because|as|which|then)\s*([.!?]*)\Z",
+    re.IGNORECASE)
+_LEADING_JUNK_RE = re.compile(
+    r"\A[\s,;:.\u2013\u2014-]*(?:(?:and|but|so|or|because|as|which|then|also)\b[\s,]*)?",
+    re.IGNORECASE)
+
+
+Lines = dict[int, list[tuple[str, str | None]]]  # by sentence: (line, line_when_missing)
+
+
+def plan_edits(doc: Doc, rules: Rules, fired: Mapping[str, list[Hit]], name: str) -> tuple[
+        dict[int, list[tuple[int, int, str]]], set[int], Lines]:
+    """Word edits by sentence, sentences to drop, and rule lines to add after a sentence."""
+    edits: dict[int, list[tuple[int, int, str]]] = {}
+    to_drop: dict[int, list[Hit]] = {}
+    kept: dict[int, list[Hit]] = {}  # wording a `keep` rule flagged: worth keeping
+    after: Lines = {}
+    for rule in rules.rules:
+        hits = [h for h in fired.get(rule.key, ()) if h.end > h.start]
+        if not hits:
+            continue
+        for hit in hits:
+            index = doc.sentence_at(hit.start)
+            has_own = hit.pattern is not None and hit.pattern.rewrite is not None
+            if rule.fires == "found" and rule.fix == "drop" and not has_own:
+                to_drop.setdefault(index, []).append(hit)
+                continue
+            if rule.fix == "keep" and not has_own:
+                kept.setdefault(index, []).append(hit)
+            words = _replacement(doc, hit, always=rule.fix != "keep")
+            if words is not None:
+                edits.setdefault(index, []).append((hit.start, hit.end, words))
+        if rule.fires == "found" and rule.line:
+            lines = after.setdefault(doc.sentence_at(hits[-1].start), [])
+            # A line that answers the rule's `unless` ("What I can do instead...") goes
+            # first, within the sentence after the match that `unless` looks at.
+            lines.insert(0 if rule.unless is not None else len(lines),
+                         (fill_lines([rule.line], name, greet_first=False),
+                          rule.line_when_missing))
+    dropped: set[int] = set()
+    for index, hits in to_drop.items():
+        clauses = _clauses(doc, index, hits)
+        if _worth_keeping(doc, rules, index, clauses, kept.get(index, ())):
+            edits.setdefault(index, []).extend((start, end, "") for start, end in clauses)
+        elif index == 0 and (greeting := _opening_greeting(doc)) is not None:
+            edits[index] = [(greeting, doc.spans[0][1], "")]  # keep "Hi Ana," only
+        else:
+            dropped.add(index)
+    return edits, dropped, after
+
+
+def _opening_greeting(doc: Doc) -> int | None:
+    """Where a greeting that opens the draft ends ("Hi Ana," in "Hi Ana, the system..."),
+    or None when the draft opens otherwise or the greeting is the whole sentence."""
+    start, end = doc.spans[0]
+    m = GREETING_RE.match(doc.mt, start, end)
+    if m is None or not m.group("punct") or m.end() >= end:
+        return None
+    return m.end()
+
+
+def _replacement(doc: Doc, hit: Hit, always: bool) -> str | None:
+    """The pattern's own rewrite, else the rule's `replace` words when `always`."""
+    if hit.pattern is not None and hit.pattern.rewrite is not None and hit.match is not None:
+        return _expand(hit.pattern.rewrite, hit.match, hit.group, doc.text)
+    return hit.rule.replace if always else None
+
+
+def _expand(template: str, m: re.Match[str], group: int, original: str) -> str:
+    """Copy \\N and \\g<N> groups of the pattern from the original (not the matching copy)."""
+    def copy(ref: re.Match[str]) -> str:
+        number = group + int(ref.group(1) or ref.group(2))
+        start, end = m.span(number)
+        return original[start:end] if start >= 0 else ""
+    return GROUP_REF_RE.sub(copy, template)
+
+
+_END_PUNCTUATION = ".!?\u2026\"')]\u3002\uff01\uff1f "
+_CONDITION_RE = re.compile(r"(?:if|should|when|once|unless|in case)\b")
+_CLAUSE_MARK_RE = re.compile(r"[,;:()]|\s[-\u2013\u2014]+\s|[\u2013\u2014]")
+
+
+def _clauses(doc: Doc, index: int, hits: Sequence[Hit]) -> list[tuple[int, int]]:
+    """The clauses (between commas, semicolons, dashes...) holding the hits, merged."""
+    s_start, s_end = doc.spans[index]
+    core_end = s_start + len(doc.mt[s_start:s_end].rstrip(_END_PUNCTUATION))  # keep the "."
+    marks = [(m.start(), m.end()) for m in _CLAUSE_MARK_RE.finditer(doc.mt, s_start, core_end)]
+    mark_starts = [begin for begin, _ in marks]
+    mark_ends = [end for _, end in marks]
+    spans: list[tuple[int, int]] = []
+    for hit in sorted(hits, key=lambda h: h.start):
+        before = bisect_right(mark_ends, hit.start)  # marks ending at or before the hit
+        start = mark_ends[before - 1] if before else s_start
+        if before == 1 and _CONDITION_RE.match(doc.mt, s_start):  # "If it breaks, call us"
+            start = s_start
+        after = bisect_left(mark_starts, hit.end)  # the first mark at or after its end
+        end = mark_starts[after] if after < len(marks) else core_end
+        end = max(end, min(hit.end, s_end))
+        if spans and start <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(end, spans[-1][1]))
+        else:
+            spans.append((start, end))
+    return spans
+
+
+def _worth_keeping(doc: Doc, rules: Rules, index: int, clauses: Sequence[tuple[int, int]],
+                   kept: Sequence[Hit]) -> bool:
+    """True when the sentence has facts (numbers, dates, refs) or kept wording
+    outside the clauses to be removed."""
+    removed = Spans(clauses)
+    s_start, s_end = doc.spans[index]
+    if any(not removed.overlaps(h.start, h.end) for h in kept):
+        return True
+    return any(not removed.overlaps(*m.span())
+               for m in rules.facts.regex.finditer(doc.mt, s_start, s_end))
+
+
+def assemble(doc: Doc, edits: Mapping[int, list[tuple[int, int, str]]], dropped: set[int],
+             after: Mapping[int, list[str]]) -> list[list[str]]:
+    """[separator, sentence] pairs of the first pass, keeping the draft's line breaks."""
+    items: list[list[str]] = []
+    pending: str | None = None  # the separator of a dropped sentence, kept for the next one
+    previous_end = 0
+    for index, (start, end) in enumerate(doc.spans):
+        sep = doc.text[previous_end:start] if index else ""
+        previous_end = end
+        pending = sep if pending is None else _stronger(pending, sep)
+        if index not in dropped:
+            text = _apply(doc, start, end, edits.get(index, ()))
+            if text:
+                items.append([pending if items else "", text])
+                pending = None
+        for line in after.get(index, ()):
+            items.append([(" " if pending is None else pending) if items else "", line])
+            pending = None
+    return items
+
+
+def _stronger(a: str, b: str) -> str:
+    """Of two separators, the one with more line breaks."""
+    return a if a.count("\n") >= b.count("\n") else b
+
+
+def _apply(doc: Doc, start: int, end: int, edits: Sequence[tuple[int, int, str]]) -> str:
+    """The sentence with its word edits applied and the seams tidied."""
+    if not edits:
+        return doc.text[start:end]
+    parts: list[str] = []
+    cursor = start
+    at_start = False
+    for e_start, e_end, words in sorted(edits):
+        e_start, e_end = _with_marks(doc.text, e_start, e_end)
+        if e_start < cursor:
+            continue  # overlaps an earlier edit
+        at_start = at_start or not doc.text[start:e_start].strip()
+        parts.append(doc.text[cursor:e_start])
+        parts.append(words)
+        cursor = e_end
+    parts.append(doc.text[cursor:end])
+    return _tidy("".join(parts), at_start)
+
+
+def _with_marks(text: str, start: int, end: int) -> tuple[int, int]:
+    """Widen an edit to take the other half of a Slack mark (*bold*) it cuts through."""
+    for mark in "*_~":
+        if text.count(mark, start, end) % 2:
+            if text.startswith(mark, end):
+                end += 1
+            elif start > 0 and text[start - 1] == mark:
+                start -= 1
+    return start, end
+
+
+def _tidy(text: str, at_start: bool) -> str:
+    text = re.sub(r"[ \t]{2,}", " ", text)
+    text = re.sub(r"([,;:])(?:\s*[,;:])+", r"\1", text)
+    text = re.sub(r"\s*[,;:\u2013\u2014-]\s*([.!?])", r"\1", text)
+    text = re.sub(r"[ \t]+([,.;:!?])", r"\1", text)
+    text = _TRAILING_CONJUNCTION_RE.sub(r"\1", text.strip())
+    if at_start:
+        text = _LEADING_JUNK_RE.sub("", text)
+        text = capitalise(text)
+    if not re.search(r"\w", text):
+        return ""
+    return text.strip()

@@ -1,0 +1,99 @@
+"""Which rules fire on a draft, the findings they give, and what already works."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from bot.domain.coach.document import Doc, Spans, matches, name_used, present
+from bot.domain.coach.model import (
+    MAX_FINDINGS_PER_RULE,
+    SEVERITIES,
+    Finding,
+    Pattern,
+    Rule,
+    Rules,
+)
+from bot.domain.coach.wording import template_values
+
+
+@dataclass(frozen=True)
+class Hit:
+    """Where a rule fired: a match (start < end) or the whole draft (0, 0)."""
+
+    rule: Rule
+    start: int = 0
+    end: int = 0
+    pattern: Pattern | None = None
+    match: re.Match[str] | None = None
+    group: int = 0  # the pattern's own group 0 inside `match`
+
+
+def evaluate(doc: Doc, rules: Rules, name: str, upset: bool,
+             which: Sequence[Rule]) -> dict[str, list[Hit]]:
+    """The hits of every rule in `which` that fires, by rule key."""
+    fired: dict[str, list[Hit]] = {}
+    for rule in which:
+        if rule.upset_only and not upset:
+            continue
+        if rule.fires == "found":
+            assert rule.patterns is not None
+            hits = [Hit(rule, m.start(), m.end(), pattern, m, group)
+                    for pattern, m, group in matches(doc, rule.patterns)]
+            if hits and rule.unless is not None:
+                unless = rule.unless.regex
+                held = {doc.sentence_at(h.start) for h in hits}
+                hits = [h for h in hits if not unless.search(doc.mt, *doc.near(h.start, held))]
+        elif rule.fires == "missing":
+            assert rule.patterns is not None
+            if present(doc, rule.patterns, rule.together):
+                continue
+            hits = [Hit(rule, m.start(), m.end(), pattern, m, group)
+                    for pattern, m, group in (matches(doc, rule.quote) if rule.quote else ())]
+            hits = hits or [Hit(rule)]
+        else:  # name_missing
+            hits = [Hit(rule)] if name and not name_used(doc, name) else []
+        if hits:
+            fired[rule.key] = hits
+    return fired
+
+
+def findings_from(doc: Doc, rules: Rules, fired: Mapping[str, list[Hit]],
+                  name: str) -> tuple[Finding, ...]:
+    values = template_values(name, greet=bool(name))
+    out = []
+    for rule in rules.rules:
+        for hit in fired.get(rule.key, ())[:MAX_FINDINGS_PER_RULE]:
+            out.append(Finding(
+                key=rule.key, title=rule.title, quote=doc.text[hit.start:hit.end],
+                why=rule.why, suggestion=rule.suggestion.format(**values),
+                severity=rule.severity, start=hit.start, end=hit.end,
+            ))
+    out.sort(key=lambda f: SEVERITIES.index(f.severity))  # stable: file order within
+    return tuple(out)
+
+
+def strengths_from(doc: Doc, rules: Rules, fired: Mapping[str, list[Hit]],
+                   name: str) -> tuple[str, ...]:
+    """Labels of what works; wording that also triggered a finding does not count."""
+    taken = Spans((h.start, h.end) for hits in fired.values() for h in hits if h.end > h.start)
+    out = []
+    for strength in rules.strengths:
+        if any(key in fired for key in strength.not_with):
+            continue
+        if strength.uses_name:
+            if name and name_used(doc, name):
+                out.append(strength.label)
+            continue
+        assert strength.patterns is not None
+        for _pattern, m, _group in matches(doc, strength.patterns):
+            if taken.overlaps(m.start(), m.end()):
+                continue
+            if strength.together is not None:
+                start, end = doc.span_at(m.start())
+                if not strength.together.regex.search(doc.mt, start, end):
+                    continue
+            out.append(strength.label)
+            break
+    return tuple(out)
