@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 from bot.domain.models import Timer  # noqa: E402
 from bot.domain.playbook import load_playbook  # noqa: E402
 from bot.domain.schedule import Hours, plan_timer  # noqa: E402
-from bot.runtime.clock import to_iso  # noqa: E402
+from bot.domain.times import to_iso  # noqa: E402
 from bot.runtime.config import DEFAULT_PLAYBOOK  # noqa: E402
 from bot.storage.sqlite import Store  # noqa: E402
 

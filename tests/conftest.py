@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
-from bot.app import Mend
 from bot.runtime.clock import ManualClock
 from bot.runtime.config import DEFAULT_PLAYBOOK, Settings
 from standin import MendDriver, SlackStandIn
-
-SECRET = "test-signing-secret"
-BOT_TOKEN = "xoxb-test"
-APP_TOKEN = "xapp-test"
+from tests.helpers import APP_TOKEN, BOT_TOKEN, SECRET, start_mend
 
 
 @pytest.fixture
@@ -43,35 +37,6 @@ def settings(slack, tmp_path):
     )
 
 
-class Running:
-    """A Mend instance serving HTTP on loopback, for one test."""
-
-    def __init__(self, mend: Mend, runner, url: str):
-        self.mend, self.runner, self.url = mend, runner, url
-        self.store = mend.deps.store
-
-    async def settle(self) -> None:
-        """Wait for work Mend started after its acks (card posts, modals)."""
-        await self.mend.deps.tasks.drain()
-
-    async def stop(self) -> None:
-        await self.runner.cleanup()
-        await self.mend.close()
-
-
-PACE = 0.05  # seconds between messages to one channel (Slack's is about 1)
-
-
-async def start_mend(settings: Settings, clock) -> Running:
-    mend = await Mend.start(settings, clock=clock, retry_backoff=0.01, pace_seconds=PACE,
-                            run_scheduler=False)
-    runner = await mend.serve_http("127.0.0.1", 0)
-    port = runner.addresses[0][1]
-    running = Running(mend, runner, f"http://127.0.0.1:{port}/slack/events")
-    await running.settle()
-    return running
-
-
 @pytest.fixture
 async def mend(settings, clock):
     running = await start_mend(settings, clock)
@@ -84,7 +49,3 @@ async def slack_user(mend, slack):
     """Sends requests to Mend signed exactly as Slack signs them."""
     async with MendDriver(mend.url, SECRET, slack, team_id="T1") as driver:
         yield driver
-
-
-def replace_settings(settings: Settings, **changes) -> Settings:
-    return dataclasses.replace(settings, **changes)

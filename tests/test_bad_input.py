@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
 
+from handlers.ids import Action, Block, Callback
 from standin import sign_request
-from tests.conftest import SECRET
-from tests.test_recover import all_text, assert_valid_blocks
+from tests.helpers import REPORT, SECRET, all_text, assert_valid_blocks
 
 REPORT_TEXT = "customer Acme waited on hold for two hours"
 
@@ -110,6 +111,15 @@ async def test_garbage_body_with_valid_signature_is_not_a_crash(mend, slack_user
     assert "Traceback" not in reply.body
 
 
+async def test_odd_numbers_in_payloads_are_not_a_crash(mend, slack, slack_user):
+    await slack_user.command(REPORT)
+    await mend.settle()
+    reply = await slack_user.view_submission(
+        Callback.NOTE, {Block.NOTE_TEXT: None}, private_metadata=json.dumps({"case": "²"}))
+    assert reply.status == 200 and reply.json["response_action"] == "errors"
+    reply = await slack_user.block_action(Action.REOPEN, value="²")
+    assert reply.status == 200
+    await mend.settle()
 
 
 async def test_customer_words_and_tokens_never_reach_the_logs(mend, slack, slack_user, caplog):

@@ -6,8 +6,7 @@ import dataclasses
 
 from bot.domain.models import Case, Event
 from handlers import case_blocks
-from tests.test_case_flow import REPORT, case1, open_case
-from tests.test_recover import all_text
+from tests.helpers import REPORT, all_text, case1, open_case
 
 
 # -- the card ---------------------------------------------------------------------------

@@ -9,35 +9,7 @@ from datetime import timedelta
 from bot.domain.times import from_iso
 from bot.domain.vocabulary import FollowupKind, Status
 from handlers.ids import Action, Block, Callback
-from tests.test_recover import all_text, assert_valid_blocks
-
-REPORT = "customer Acme: order arrived two weeks late, they are upset"
-
-
-async def open_case(mend, slack_user, user="U1", channel="C1", text=REPORT, team="T1"):
-    await slack_user.command(text, user_id=user, channel_id=channel, team_id=team)
-    await mend.settle()
-
-
-def card(slack, channel="C1", index=0) -> dict:
-    return slack.messages(channel)[index]
-
-
-async def case1(mend, team="T1"):
-    return await mend.store.case_by_number(team, 1)
-
-
-def said(slack) -> str:
-    """Everything Mend told users through response URLs so far."""
-    return "\n".join(json.dumps(r["body"]) for r in slack.responses)
-
-
-async def click(slack_user, mend, slack, action, user="U1", **kw):
-    message = card(slack)
-    reply = await slack_user.block_action(action, user_id=user, message_ts=message["ts"], **kw)
-    assert reply.status == 200
-    await mend.settle()
-    return reply
+from tests.helpers import REPORT, all_text, assert_valid_blocks, card, case1, click, open_case, said
 
 
 def view_of(call) -> dict:
@@ -231,6 +203,21 @@ async def test_checklist_ticks_are_stamped_and_can_be_undone(mend, slack, slack_
     assert "1/5" in all_text(card(slack)["blocks"])
 
 
+async def test_a_stale_checklist_cannot_untick_someone_elses_step(mend, slack, slack_user):
+    await slack_user.command(REPORT)
+    await mend.settle()
+    stale = slack.messages("C1")[0]["blocks"]  # the card as U1's other screen still shows it
+    await slack_user.block_action(Action.CHECKLIST, user_id="U1",
+                                  message_ts=slack.messages("C1")[0]["ts"],
+                                  selected={"selected_options": [{"value": "apologize"}]})
+    await mend.settle()
+    old_screen = slack.add_message("C1", "stale copy of the card", user="UBOT", blocks=stale)
+    await slack_user.block_action(Action.CHECKLIST, user_id="U1", message_ts=old_screen["ts"],
+                                  selected={"selected_options": [{"value": "act"}]})
+    await mend.settle()
+    assert set(await mend.store.steps("T1", 1)) == {"apologize", "act"}
+
+
 async def test_resolve_modal_then_satisfaction_followup_closes(mend, slack, slack_user,
                                                                clock):
     await open_case(mend, slack_user)
@@ -295,6 +282,18 @@ async def test_case_command_shows_the_full_timeline(mend, slack, slack_user):
     assert "@kofi spoke to them &amp; &lt;b&gt;apologized&lt;/b&gt;" in text
 
 
+async def test_long_timeline_shows_the_newest_and_says_what_is_left_out(mend, slack_user):
+    await slack_user.command(REPORT)
+    life = mend.mend.deps.lifecycle
+    for i in range(300):
+        await life.note("T1", 1, "U1", f"note {i} " + "x" * 2900)
+    reply = await slack_user.command("case 1")
+    blocks = reply.json["blocks"]
+    assert_valid_blocks(blocks)
+    text = all_text(blocks)
+    assert "note 299" in text and "earlier not shown" in text and "note 0 " not in text
+
+
 async def test_unknown_case_numbers_are_answered(mend, slack_user):
     for command in ("take 99", "case #99", "note 99 hi", "resolve 99"):
         reply = await slack_user.command(command)
@@ -315,6 +314,35 @@ async def test_other_workspace_can_neither_read_nor_change_case_one(mend, slack,
                                                                            "card_posted"]
 
 
+async def test_click_from_another_workspace_on_a_shared_card_is_refused(mend, slack,
+                                                                        slack_user):
+    await slack_user.command(REPORT, team_id="T1")
+    await slack_user.command(REPORT, team_id="T2", channel_id="C2")
+    await mend.settle()
+    card = slack.messages("C1")[0]
+    await slack_user.block_action(Action.NOTE, user_id="U5", team_id="T2",
+                                  message_ts=card["ts"])
+    await slack_user.block_action(Action.REOPEN, user_id="U5", team_id="T2",
+                                  message_ts=card["ts"])
+    await mend.settle()
+    assert slack.calls_to("views.open") == []
+    assert "another workspace" in json.dumps([r["body"] for r in slack.responses])
+    for team in ("T1", "T2"):
+        case = await mend.store.case_by_number(team, 1)
+        assert [e.kind for e in await mend.store.events(team, case.id)] == ["opened", "card_posted"]
+
+
+async def test_modal_from_another_workspaces_card_is_refused(mend, slack, slack_user):
+    await slack_user.command(REPORT, team_id="T1")
+    await slack_user.command(REPORT, team_id="T2", channel_id="C2")
+    values = {Block.NOTE_TEXT: {Action.TEXT: {"type": "plain_text_input", "value": "hi"}}}
+    reply = await slack_user.view_submission(
+        Callback.NOTE, values, user_id="U5",
+        private_metadata=json.dumps({"case": 1, "team": "T1"}), team_id="T2")
+    assert reply.json["response_action"] == "errors"
+    assert "note" not in [e.kind for e in await mend.store.events("T2", 1)]
+
+
 # -- repeat customers and duplicates ---------------------------------------------------------
 async def test_second_case_for_customer_offers_to_add_a_note_instead(mend, slack,
                                                                    slack_user):
@@ -331,3 +359,11 @@ async def test_second_case_for_customer_offers_to_add_a_note_instead(mend, slack
     assert (await mend.store.case_by_number("T1", 2)).status == Status.CLOSED
     notes = [e for e in await mend.store.events("T1", (await case1(mend)).id) if e.kind == "note"]
     assert notes and notes[0].detail["from_case"] == 2
+
+
+async def test_third_case_for_a_customer_still_gets_a_valid_reply(mend, slack_user):
+    for _ in range(2):
+        await slack_user.command(REPORT)
+    reply = await slack_user.command(REPORT)
+    assert_valid_blocks(reply.json["blocks"])  # two offers, two distinct blocks
+    assert all_text(reply.json["blocks"]).count("as a note instead") == 2

@@ -7,7 +7,7 @@ import json
 
 from bot.domain.vocabulary import Status
 from handlers.ids import Action, Block, Callback
-from tests.test_case_flow import card, case1, click, open_case, said
+from tests.helpers import REPORT, card, case1, click, open_case, said
 
 LEAD_SINCE = "2026-11-26T00:00:00.000000Z"
 
@@ -88,6 +88,17 @@ async def test_a_form_refused_once_can_be_corrected_and_sent_again(mend, slack, 
     await mend.settle()
     case = await case1(mend)
     assert (case.status, case.compensation_accepted) == (Status.RESOLVED, "yes")
+
+
+async def test_note_refused_as_empty_can_then_be_added(mend, slack, slack_user):
+    await slack_user.command(REPORT)
+    meta = json.dumps({"case": 1, "team": "T1"})
+    for text in ("   ", "Customer prefers email"):
+        values = {Block.NOTE_TEXT: {Action.TEXT: {"type": "plain_text_input", "value": text}}}
+        await slack_user.view_submission(Callback.NOTE, values, view_id="V7",
+                                         private_metadata=meta)
+    notes = [e for e in await mend.store.events("T1", 1) if e.kind == "note"]
+    assert [n.detail["text"] for n in notes] == ["Customer prefers email"]
 
 
 async def test_accepted_with_nothing_offered_is_asked_about(mend, slack, slack_user):
@@ -194,3 +205,20 @@ async def test_a_slow_users_info_does_not_hold_up_the_form(mend, slack, slack_us
     info = slack.calls_to("users.info")[-1]
     assert opened.at - info.at < 2.0
     assert "tz" not in json.loads(opened.arg("view")["private_metadata"])
+
+
+async def test_followup_form_answers_without_waiting_for_users_info(mend, slack, slack_user,
+                                                                     clock):
+    await slack_user.command(REPORT)
+    await mend.settle()
+    await slack_user.block_action(Action.FOLLOWUP, message_ts=slack.messages("C1")[0]["ts"])
+    await mend.settle()
+    view = slack.calls_to("views.open")[-1].arg("view")
+    mend.mend.deps.people._cache.clear()  # as after a restart
+    slack.fail("users.info", delay=3.0)
+    values = {Block.FOLLOWUP_QUICK: {Action.QUICK: {
+        "type": "radio_buttons", "selected_option": {"value": "in_1h"}}}}
+    reply = await slack_user.view_submission(Callback.FOLLOWUP, values,
+                                             private_metadata=view["private_metadata"])
+    assert reply.status == 200 and reply.elapsed_ms < 1000
+    slack.reset()

@@ -11,9 +11,19 @@ import pytest
 from bot.domain.times import to_iso
 from bot.domain.vocabulary import Status
 from handlers.ids import Action, Block, Callback
-from tests.conftest import SECRET, replace_settings, start_mend
-from tests.test_nudges import LA_MORNING, nudges, open_due, sweep
-from tests.test_recover import all_text
+from tests.helpers import (
+    LA_MORNING,
+    SECRET,
+    all_text,
+    case1,
+    nudges,
+    open_due,
+    press,
+    replace_settings,
+    said,
+    start_mend,
+    sweep,
+)
 
 
 @pytest.fixture
@@ -22,23 +32,9 @@ def clock(clock):
     return clock
 
 
-def said(slack) -> str:
-    return "\n".join(str(r["body"]) for r in slack.responses)
-
-
 def buttons(message: dict) -> dict[str, str]:
     return {e["action_id"]: e.get("value") for b in message["blocks"]
             for e in b.get("elements", []) if e.get("type") == "button"}
-
-
-async def case1(mend):
-    return await mend.store.case_by_number("T1", 1)
-
-
-async def press(slack_user, mend, action: str, nudge: dict, user: str = "U1"):
-    """Click a reminder's button as Slack sends it (its value as posted)."""
-    await slack_user.block_action(action, user_id=user, message_ts=nudge["ts"])
-    await mend.settle()
 
 
 async def test_reminder_buttons_name_the_followup_they_were_sent_for(mend, slack, slack_user,

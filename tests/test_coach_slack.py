@@ -9,8 +9,7 @@ from urllib.parse import quote
 
 from handlers.ids import Action, Shortcut
 from standin import sign_request
-from tests.conftest import SECRET
-from tests.test_recover import all_text, assert_valid_blocks
+from tests.helpers import SECRET, all_text, assert_valid_blocks
 
 BLAME = ("Our policy doesn't allow refunds after 30 days, and the system is down anyway, so "
          "feel free to call us back later <!channel>.")

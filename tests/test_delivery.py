@@ -9,9 +9,7 @@ from bot.app import Mend
 from bot.domain.times import to_iso
 from bot.domain.vocabulary import CardState
 from standin import MendDriver
-from tests.conftest import PACE, SECRET, start_mend
-
-REPORT = "customer Acme: order arrived two weeks late, they are upset"
+from tests.helpers import PACE, REPORT, SECRET, start_mend
 
 
 async def test_rate_limited_card_is_retried_after_retry_after(mend, slack, slack_user):
@@ -106,3 +104,26 @@ async def test_stopping_with_a_backlog_leaves_cards_for_the_next_start(settings,
     await second.stop()
     posted = [c.arg("text") for c in slack.calls_to("chat.postMessage")]
     assert len(slack.messages("C1")) == 3 and len(posted) == 3
+
+
+async def test_a_slow_card_post_is_not_repeated_and_does_not_stall_the_channel(
+        settings, clock, slack):
+    running = await start_mend(settings, clock, slack_timeout=0.2)
+    try:
+        slack.fail("chat.postMessage", delay=0.5)  # the first card goes out, answer too late
+        async with MendDriver(running.url, SECRET, slack) as driver:
+            for i in range(4):
+                await driver.command(f"customer C{i}: waited on hold for an hour")
+        await running.settle()
+        await asyncio.sleep(0.6)
+        cards = [m for m in slack.messages("C1") if not m.get("thread_ts")]
+        assert len(cards) == 4  # the others were not held up
+        clock.advance(minutes=5)  # the slow one is now in doubt, not in flight
+        await running.mend.nudger.sweep()
+        await running.settle()
+        cards = [m for m in slack.messages("C1") if not m.get("thread_ts")]
+        numbers = sorted(m["metadata"]["event_payload"]["case"] for m in cards)
+        assert numbers == [1, 2, 3, 4]  # found in the channel, not posted again
+        assert all([(await running.store.case_by_number("T1", n)).card_ts for n in range(1, 5)])
+    finally:
+        await running.stop()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from handlers.ids import Action, Block, Callback
-from tests.test_recover import all_text, assert_valid_blocks
+from tests.helpers import all_text, assert_valid_blocks
 
 
 def form(what: str, customer: str = "", contact: str | None = None,

@@ -14,10 +14,8 @@ from pathlib import Path
 import pytest
 
 from handlers.ids import Action
-from tests.conftest import start_mend
-from tests.test_recover import all_text, assert_valid_blocks
+from tests.helpers import SECRET, THURSDAY, all_text, assert_valid_blocks, lead, numbers, start_mend
 
-THURSDAY = datetime(2026, 11, 26, 18, 0, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -25,10 +23,6 @@ ROOT = Path(__file__).resolve().parent.parent
 def clock(clock):
     clock.set(THURSDAY)
     return clock
-
-
-async def lead(mend, *users):
-    await mend.store.set_leads("T1", list(users) or ["ULEAD"], "U0", "2026-11-01T00:00:00.000000Z")
 
 
 async def seed(mend, slack, slack_user, clock):
@@ -47,12 +41,6 @@ async def seed(mend, slack, slack_user, clock):
     await life.set_followup("T1", 2, "U1", clock.now() + timedelta(minutes=30))
     clock.advance(hours=1)  # case 2 is now overdue
     await life.release("T1", 5, "U1")
-
-
-def numbers(blocks) -> list[int]:
-    import re
-
-    return [int(n) for n in re.findall(r"\*#(\d+)\*", all_text(blocks))]
 
 
 async def test_empty_workspace_has_nothing_in_play(mend, slack_user):
@@ -171,7 +159,6 @@ async def test_weekly_digest_is_sent_once_even_across_a_restart(settings, slack,
     running = await start_mend(settings, clock)
     try:
         from standin import MendDriver
-        from tests.conftest import SECRET
 
         await lead(running, "ULEAD")
         async with MendDriver(running.url, SECRET, slack) as driver:

@@ -5,9 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from standin import MendDriver
-from tests.conftest import SECRET, start_mend
-from tests.test_leads import lead
-from tests.test_recover import all_text, assert_valid_blocks
+from tests.helpers import SECRET, all_text, assert_valid_blocks, lead, start_mend
 
 MONDAY = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
 

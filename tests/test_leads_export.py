@@ -11,7 +11,7 @@ import pytest
 from bot.domain.models import NewCase
 from bot.domain.times import to_iso
 from bot.storage.sqlite import Store
-from tests.test_leads import THURSDAY, lead
+from tests.helpers import THURSDAY, lead
 
 FIELDS = dict(channel_id="C1", reporter_id="U1", owner_id="U1", summary="late, again",
               category="broken_promise", emotion="upset", contact="email",

@@ -10,8 +10,7 @@ import pytest
 from bot.domain.models import CaseFilter, NewCase
 from bot.domain.times import to_iso
 from bot.storage.sqlite import Store
-from tests.test_leads import THURSDAY, lead, numbers
-from tests.test_recover import all_text, assert_valid_blocks
+from tests.helpers import THURSDAY, all_text, assert_valid_blocks, lead, numbers
 
 
 @pytest.fixture

@@ -8,8 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.test_leads import THURSDAY, lead
-from tests.test_recover import all_text, assert_valid_blocks
+from tests.helpers import THURSDAY, all_text, assert_valid_blocks, lead
 
 
 @pytest.fixture

@@ -7,49 +7,33 @@ sweeps by hand, so nothing here waits for business time to pass.
 from __future__ import annotations
 
 import asyncio
-import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bot.domain.times import from_iso, to_iso
 from bot.domain.vocabulary import Status
-from handlers.ids import NUDGE_METADATA_TYPE, Action, Block, Callback
-from tests.conftest import PACE, replace_settings, start_mend
-from tests.test_recover import all_text, assert_valid_blocks
-
-# Thursday 2026-11-26 18:00 UTC is 10:00 in Los Angeles (U1) and 23:30 in Kolkata (U2).
-LA_MORNING = datetime(2026, 11, 26, 18, 0, tzinfo=UTC)
-REPORT = "customer Acme: order arrived two weeks late, they are upset"
+from handlers.ids import Action, Block, Callback
+from tests.helpers import (
+    LA_MORNING,
+    PACE,
+    REPORT,
+    SECRET,
+    all_text,
+    assert_valid_blocks,
+    driver_open,
+    nudges,
+    open_due,
+    replace_settings,
+    start_mend,
+    sweep,
+)
 
 
 @pytest.fixture
 def clock(clock):
     clock.set(LA_MORNING)
     return clock
-
-
-async def open_due(mend, slack_user, clock, user="U1", channel="C1", text=REPORT,
-                   due_in=timedelta(hours=1)):
-    """Open a case and set its follow-up `due_in` from now; returns its number."""
-    reply = await slack_user.command(text, user_id=user, channel_id=channel)
-    await mend.settle()
-    number = int(re.search(r"Case #(\d+) opened", all_text(reply.json["blocks"])).group(1))
-    life = mend.mend.deps.lifecycle
-    await life.set_followup("T1", number, user, clock.now() + due_in)
-    return number
-
-
-async def sweep(mend):
-    report = await mend.mend.nudger.sweep()
-    await mend.settle()
-    return report
-
-
-def nudges(slack, channel="C1"):
-    """Messages Mend posted as nudges in `channel` (threads included)."""
-    return [m for m in slack.messages(channel)
-            if (m.get("metadata") or {}).get("event_type") == NUDGE_METADATA_TYPE]
 
 
 def card_ts(slack, channel="C1", index=0):
@@ -228,7 +212,7 @@ async def test_three_server_errors_then_success_is_one_message(mend, slack, slac
 async def test_killed_between_send_and_mark_then_restarted_sends_no_duplicate(
         settings, clock, slack, slack_user):
     clock.set(LA_MORNING)
-    first = await Mend_start(settings, clock, slack_timeout=0.2)
+    first = await start_mend(settings, clock, slack_timeout=0.2)
     try:
         await driver_open(first, slack, clock)
         slack.fail("chat.postMessage", delay=0.6)  # posted, but the answer comes too late
@@ -241,7 +225,7 @@ async def test_killed_between_send_and_mark_then_restarted_sends_no_duplicate(
     await asyncio.sleep(0.7)  # the held post lands in the thread meanwhile
     assert len(nudges(slack)) == 1
     clock.advance(minutes=3)  # rows claimed within a lease length may still be in flight
-    second = await Mend_start(settings, clock)
+    second = await start_mend(settings, clock)
     try:
         report = await second.mend.nudger.sweep()
         await second.settle()
@@ -255,7 +239,7 @@ async def test_killed_between_send_and_mark_then_restarted_sends_no_duplicate(
 
 async def test_claimed_but_never_posted_is_sent_after_restart(settings, clock, slack):
     clock.set(LA_MORNING)
-    first = await Mend_start(settings, clock)
+    first = await start_mend(settings, clock)
     try:
         await driver_open(first, slack, clock)
         await first.mend.nudger.plan("T1", clock.now())
@@ -265,7 +249,7 @@ async def test_claimed_but_never_posted_is_sent_after_restart(settings, clock, s
                                        to_iso(clock.now()))
     finally:
         await first.stop()  # died right after recording the claim
-    second = await Mend_start(settings, clock)
+    second = await start_mend(settings, clock)
     await second.mend.nudger.sweep()
     await second.settle()
     assert nudges(slack) == []  # within a lease length it may still be in flight: wait
@@ -282,8 +266,8 @@ async def test_claimed_but_never_posted_is_sent_after_restart(settings, clock, s
 
 async def test_two_processes_on_one_database_send_one_nudge(settings, clock, slack):
     clock.set(LA_MORNING)
-    a = await Mend_start(settings, clock)
-    b = await Mend_start(settings, clock)
+    a = await start_mend(settings, clock)
+    b = await start_mend(settings, clock)
     try:
         await driver_open(a, slack, clock)
         reports = await asyncio.gather(a.mend.nudger.sweep(), b.mend.nudger.sweep())
@@ -354,7 +338,6 @@ async def test_overdue_case_goes_back_to_the_queue_when_configured(slack, slack_
     running = await start_mend(replace_settings(settings, playbook_path=str(playbook)), clock)
     try:
         from standin import MendDriver
-        from tests.conftest import SECRET
 
         async with MendDriver(running.url, SECRET, slack) as driver:
             await open_due(running, driver, clock, due_in=timedelta(0))
@@ -394,29 +377,3 @@ async def test_scheduler_loop_runs_with_the_app_and_stops_cleanly(settings, cloc
     finally:
         await mend.close()
     assert mend.nudger._task.done()
-
-
-# -- helpers for tests that run more than one Mend ------------------------------------------
-async def Mend_start(settings, clock, slack_timeout=10):  # noqa: N802 - reads like the class
-    from bot.app import Mend
-    from tests.conftest import Running
-
-    mend = await Mend.start(settings, clock=clock, retry_backoff=0.01, pace_seconds=PACE,
-                            run_scheduler=False, slack_timeout=slack_timeout)
-    runner = await mend.serve_http("127.0.0.1", 0)
-    running = Running(mend, runner, f"http://127.0.0.1:{runner.addresses[0][1]}/slack/events")
-    await running.settle()
-    return running
-
-
-async def driver_open(running, slack, clock):
-    """Open case #1 for U1 in C1 with its follow-up due now, through signed HTTP."""
-    from standin import MendDriver
-    from tests.conftest import SECRET
-
-    async with MendDriver(running.url, SECRET, slack) as driver:
-        await driver.command(REPORT, user_id="U1", channel_id="C1")
-    await running.settle()
-    await running.mend.deps.lifecycle.set_followup("T1", 1, "U1", clock.now())
-
-

@@ -11,9 +11,18 @@ import pytest
 from bot.runtime.config import DEFAULT_PLAYBOOK
 from handlers.nudges import MAX_ATTEMPTS
 from standin import MendDriver
-from tests.conftest import SECRET, replace_settings, start_mend
-from tests.test_nudges import LA_MORNING, nudges, open_due, sweep
-from tests.test_recover import all_text
+from tests.helpers import (
+    LA_MORNING,
+    SECRET,
+    all_text,
+    driver_open,
+    nudges,
+    open_due,
+    press,
+    replace_settings,
+    start_mend,
+    sweep,
+)
 
 LA_2AM = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)  # Thu 02:00 in Los Angeles
 
@@ -155,7 +164,6 @@ async def test_an_escalation_on_monday_counts_only_working_hours_as_late(
 async def test_a_lead_snoozing_until_tomorrow_morning_means_the_owners_morning(
         mend, slack, slack_user, clock):
     from handlers.ids import Action, Block, Callback
-    from tests.test_case_reminders import press
 
     await mend.store.set_leads("T1", ["U2"], "U0", "2026-11-26T00:00:00.000000Z")  # U2: Kolkata
     await open_due(mend, slack_user, clock, due_in=timedelta(0))  # owned by U1, Los Angeles
@@ -170,3 +178,92 @@ async def test_a_lead_snoozing_until_tomorrow_morning_means_the_owners_morning(
     await mend.settle()
     due = (await mend.store.case_by_number("T1", 1)).next_followup_at
     assert due == "2026-11-27T17:00:00.000000Z"  # Friday 09:00 in Los Angeles
+
+
+async def test_nudge_is_dropped_if_the_followup_moves_while_it_waits_its_turn(
+        settings, clock, slack):
+    clock.set(LA_MORNING)
+    running = await start_mend(settings, clock)
+    try:
+        async with MendDriver(running.url, SECRET, slack) as driver:
+            for i in range(3):
+                await driver.command(f"customer C{i}: waited on hold for an hour")
+        await running.settle()
+        life = running.mend.deps.lifecycle
+        for n in (1, 2, 3):
+            await life.set_followup("T1", n, "U1", clock.now())
+        await running.mend.nudger.sweep()  # three queued, paced
+        await life.set_followup("T1", 3, "U1", clock.now() + timedelta(days=1))
+        await running.settle()
+        keys = [m["metadata"]["event_payload"]["case"] for m in nudges(slack)]
+        assert sorted(keys) == [1, 2]
+        states = {n.case_id: n.state for n in await running.store.nudges_for_case("T1", 3)}
+        assert set(states.values()) == {"cancelled"}
+    finally:
+        await running.stop()
+
+
+async def test_in_doubt_nudge_is_found_in_a_long_thread(settings, clock, slack):
+    clock.set(LA_MORNING)
+    first = await start_mend(settings, clock, slack_timeout=0.2)
+    try:
+        await driver_open(first, slack, clock)
+        card = await first.store.case_by_number("T1", 1)
+        for i in range(250):
+            slack.add_message("C1", f"reply {i}", user="U2", thread_ts=card.card_ts)
+        slack.fail("chat.postMessage", delay=0.5)
+        await first.mend.nudger.sweep()
+        await first.settle()
+    finally:
+        await first.stop()
+    await asyncio.sleep(0.6)
+    clock.advance(minutes=3)
+    second = await start_mend(settings, clock)
+    try:
+        await second.mend.nudger.sweep()
+        await second.settle()
+        assert len(nudges(slack)) == 1
+    finally:
+        await second.stop()
+
+
+async def test_in_doubt_nudge_whose_thread_is_gone_is_marked_failed(settings, clock, slack):
+    clock.set(LA_MORNING)
+    running = await start_mend(settings, clock, slack_timeout=0.2)
+    try:
+        await driver_open(running, slack, clock)
+        slack.fail("chat.postMessage", error="channel_not_found", delay=0.5)
+        await running.mend.nudger.sweep()
+        await running.settle()
+        slack.fail("conversations.replies", error="thread_not_found")
+        clock.advance(minutes=3)
+        await running.mend.nudger.sweep()
+        [row] = await running.store.nudges_for_case("T1", 1)
+        assert row.state == "failed"
+    finally:
+        await running.stop()
+
+
+async def test_rolling_restart_sends_each_nudge_once(settings, clock, slack):
+    clock.set(LA_MORNING)
+    slow = replace_settings(settings)
+    a = await start_mend(slow, clock)
+    b = await start_mend(slow, clock)
+    try:
+        async with MendDriver(a.url, SECRET, slack) as driver:
+            for i in range(4):
+                await driver.command(f"customer C{i}: waited on hold for an hour")
+        await a.settle()
+        for n in range(1, 5):
+            await a.mend.deps.lifecycle.set_followup("T1", n, "U1", clock.now())
+        await a.mend.nudger.sweep()  # a queues four, paced
+        closing = asyncio.create_task(a.stop())  # and is told to stop meanwhile
+        await b.mend.nudger.sweep()
+        await closing
+        clock.advance(minutes=3)
+        await b.mend.nudger.sweep()
+        await b.settle()
+        keys = [m["metadata"]["event_payload"]["key"] for m in nudges(slack)]
+        assert len(keys) == 4 == len(set(keys))
+    finally:
+        await b.stop()

@@ -4,35 +4,23 @@ from __future__ import annotations
 
 import json
 
-from slack_sdk.models.blocks import Block
-
 from bot.domain.advice import promise_for
 from bot.domain.times import from_iso
 from bot.domain.vocabulary import Status
 from bot.runtime.config import DEFAULT_PLAYBOOK
 from standin import MendDriver
-from standin.blockkit import check_blocks
-from tests.conftest import SECRET, replace_settings, start_mend
-
-REPORT = "for Dana Lee: charged twice for her order, she emailed us furious"
-
-
-def all_text(blocks: list[dict]) -> str:
-    """Every string inside a list of blocks, for searching."""
-    return json.dumps(blocks, ensure_ascii=False)
-
-
-def assert_valid_blocks(blocks: list[dict], limit: int = 50) -> None:
-    """Valid for slack_sdk's models and for the stand-in's stricter checks (lengths
-    inside elements, unique action ids), as Slack itself would judge them."""
-    assert 0 < len(blocks) <= limit
-    for block in Block.parse_all(blocks):
-        block.validate_json()
-    check_blocks(blocks, limit=limit)
+from tests.helpers import (
+    DANA_REPORT,
+    SECRET,
+    all_text,
+    assert_valid_blocks,
+    replace_settings,
+    start_mend,
+)
 
 
 async def test_recover_opens_case_and_answers_with_playbook(mend, slack, slack_user):
-    reply = await slack_user.command(REPORT, user_id="U1", channel_id="C1")
+    reply = await slack_user.command(DANA_REPORT, user_id="U1", channel_id="C1")
 
     assert reply.status == 200
     body = reply.json
@@ -52,13 +40,13 @@ async def test_recover_opens_case_and_answers_with_playbook(mend, slack, slack_u
 
 
 async def test_irate_email_customer_gets_call_instead_warning(mend, slack_user):
-    reply = await slack_user.command(REPORT)
+    reply = await slack_user.command(DANA_REPORT)
     text = all_text(reply.json["blocks"]).lower()
     assert "call" in text and "email" in text
 
 
 async def test_case_card_is_posted_in_channel_and_recorded(mend, slack, slack_user):
-    await slack_user.command(REPORT, user_id="U1", channel_id="C1")
+    await slack_user.command(DANA_REPORT, user_id="U1", channel_id="C1")
     await mend.settle()
 
     posts = slack.calls_to("chat.postMessage")
@@ -74,9 +62,9 @@ async def test_case_card_is_posted_in_channel_and_recorded(mend, slack, slack_us
 
 
 async def test_case_numbers_count_per_workspace(mend, slack_user):
-    await slack_user.command(REPORT, team_id="T1")
-    await slack_user.command(REPORT, team_id="T1")
-    await slack_user.command(REPORT, team_id="T2")
+    await slack_user.command(DANA_REPORT, team_id="T1")
+    await slack_user.command(DANA_REPORT, team_id="T1")
+    await slack_user.command(DANA_REPORT, team_id="T2")
     assert await mend.store.case_by_number("T1", 2) is not None
     other = await mend.store.case_by_number("T2", 1)
     assert other is not None and other.team_id == "T2"
@@ -106,7 +94,7 @@ async def test_unknown_subcommand_answers_with_reference(mend, slack_user):
 
 
 async def test_app_home_lists_my_open_cases(mend, slack, slack_user):
-    await slack_user.command(REPORT, user_id="U1")
+    await slack_user.command(DANA_REPORT, user_id="U1")
     reply = await slack_user.event({"type": "app_home_opened", "user": "U1", "tab": "home",
                                     "channel": "D1", "event_ts": "1.0"})
     assert reply.status == 200
@@ -148,7 +136,7 @@ async def test_a_shorter_first_follow_up_gives_a_shorter_promise(settings, clock
 
 
 async def test_written_apology_follows_the_call_when_mend_says_to_call(mend, slack_user):
-    reply = await slack_user.command(REPORT)  # irate, by email
+    reply = await slack_user.command(DANA_REPORT)  # irate, by email
     text = all_text(reply.json["blocks"])
     assert "*To write* (after you have called them)" in text
     assert "*To write* (email or chat)" not in text

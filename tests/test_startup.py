@@ -28,8 +28,7 @@ from handlers.coach import SHORTCUTS
 from handlers.commands import COMMANDS
 from handlers.events import EVENTS
 from standin import sign_request
-from tests.conftest import APP_TOKEN, SECRET, replace_settings
-from tests.test_recover import REPORT, all_text
+from tests.helpers import APP_TOKEN, DANA_REPORT, SECRET, all_text, replace_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 GOOD = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"}
@@ -187,7 +186,7 @@ async def test_socket_mode_round_trip(settings, clock, slack):
     try:
         await slack.wait_socket_connected()
         payload = {"token": "x", "team_id": "T1", "channel_id": "C1", "user_id": "U1",
-                   "command": "/recover", "text": REPORT, "trigger_id": "tr1",
+                   "command": "/recover", "text": DANA_REPORT, "trigger_id": "tr1",
                    "response_url": slack.response_url("sock"), "api_app_id": "A1"}
         ack = await slack.socket_send("slash_commands", payload)
         assert "Case #1 opened" in all_text(ack["payload"]["blocks"])
@@ -200,12 +199,10 @@ async def test_socket_mode_round_trip(settings, clock, slack):
 
 
 async def test_mend_posts_only_to_configured_api_url(mend, slack, slack_user):
-    await slack_user.command(REPORT)
+    await slack_user.command(DANA_REPORT)
     await mend.settle()
     assert {c.token for c in slack.calls} == {"xoxb-test"}
     assert all(c.ok for c in slack.calls), [(c.method, c.response) for c in slack.calls]
-
-
 
 
 def mend_env(tmp_path: Path, api_url: str, **env: str) -> dict[str, str]:
