@@ -26,6 +26,7 @@ from bot.domain.vocabulary import CardState
 from bot.runtime.slack_client import AMBIGUOUS
 from handlers import case_blocks
 from handlers.context import Deps
+from handlers.home import publish_home
 from handlers.ids import CARD_METADATA_TYPE
 
 log = logging.getLogger("mend.cards")
@@ -160,7 +161,7 @@ def refresh_homes(deps: Deps, team_id: str, *users: str | None) -> None:
     """Publish again the App Home of each of `users` who has opened theirs."""
     for user in dict.fromkeys(u for u in users if u):
         if (team_id, user) in deps.home_viewers:
-            deps.tasks.spawn(deps.publish_home(team_id, user), name="home")
+            deps.tasks.spawn(publish_home(deps, team_id, user), name="home")
 
 
 CARD_SENDS = 5  # a card changing faster than Slack takes updates catches up later

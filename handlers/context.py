@@ -38,10 +38,3 @@ class Deps:
     refreshing: set[int] = field(default_factory=set)  # cases with a card update queued
     carding: set[int] = field(default_factory=set)  # cases whose card post is queued here
     home_viewers: set[tuple[str, str]] = field(default_factory=set)  # (team, user) seen home
-
-    async def publish_home(self, team_id: str, user_id: str) -> None:
-        """Show a person their App Home as it is now."""
-        from handlers.lead_commands import home_for
-
-        view = await home_for(self, team_id, user_id)
-        await self.client.views_publish(user_id=user_id, view=view)

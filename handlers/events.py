@@ -7,6 +7,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 
 from handlers.context import Deps
+from handlers.home import publish_home
 from handlers.ids import Event
 
 EVENTS = (Event.APP_HOME_OPENED,)
@@ -18,6 +19,6 @@ def register(app: AsyncApp, deps: Deps) -> None:
             return
         team_id = str(body.get("team_id") or "")
         deps.home_viewers.add((team_id, event["user"]))
-        deps.tasks.spawn(deps.publish_home(team_id, event["user"]), name="home")
+        deps.tasks.spawn(publish_home(deps, team_id, event["user"]), name="home")
 
     app.event(Event.APP_HOME_OPENED)(home_opened)

@@ -5,28 +5,22 @@ Who sees what is decided in handlers/visibility.py.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
 import tempfile
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.domain.durations import parse_days
-from bot.domain.models import Case
-from bot.domain.playbook import Playbook
 from bot.domain.reports import (
     ReportError,
-    Stats,
-    compute_stats,
     export_csv,
     parse_open,
     period,
 )
-from bot.domain.schedule import zone
 from bot.domain.times import to_iso
+from bot.domain.views import stats_from
 from bot.storage.sqlite import Store
 from handlers import lead_blocks
 from handlers.cards import respond
@@ -114,14 +108,6 @@ async def page_clicked(deps: Deps, body: dict[str, Any]) -> None:
 
 
 # -- reports --------------------------------------------------------------------------
-async def stats_from(store: Store, team_id: str, since: datetime, until: datetime) -> Stats:
-    """Outcomes of the cases opened since `since`, as the timelines stand at `until`. The
-    store reads the timelines in a worker thread, and the figures are summed in one too:
-    a big workspace's numbers must not hold up anyone's ack."""
-    facts = await store.cohort_facts(team_id, to_iso(since), to_iso(until))
-    return await asyncio.to_thread(compute_stats, facts, since, until)
-
-
 # -- /recover stats -----------------------------------------------------------------------
 @subcommand("stats", f"{COMMAND} stats [7d | 30d | 90d]",
             "Recovery outcomes for cases opened in the period (leads)")
@@ -206,39 +192,3 @@ async def _send_export(inv: Invocation, since: datetime, deps: Deps) -> None:
 
 
 # -- App Home --------------------------------------------------------------------------------
-async def team_numbers(store: Store, playbook: Playbook, team_id: str,
-                 now: datetime) -> dict[str, Any]:
-    """What the team view and the digest show about the workspace right now."""
-    local = now.astimezone(zone((await store.workspace(team_id)).tz))
-    week_start = (local - timedelta(days=local.weekday())).replace(
-        hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)  # Monday, workspace time
-    overdue_q = parse_open("overdue", "", playbook, now).where
-    unowned_q = parse_open("unowned", "", playbook, now).where
-    overdue, n_overdue = await store.live_cases(team_id, overdue_q, 5)
-    unowned, n_unowned = await store.live_cases(team_id, unowned_q, 5)
-    return {
-        "limit": playbook.settings.max_open_per_owner,
-        "workload": await store.workload(team_id),
-        "week": (await stats_from(store, team_id, week_start, now)).overall,
-        "overdue": n_overdue, "overdue_cases": overdue,
-        "unowned": n_unowned, "unowned_cases": unowned,
-        "oldest": await store.oldest_live(team_id, 5),
-    }
-
-
-async def home_for(deps: Deps, team_id: str, user_id: str) -> dict:
-    now = deps.clock.now()
-    playbook = deps.recovery.playbook
-    mine, n_mine = await deps.store.live_cases(team_id, parse_open("mine", user_id, playbook,
-                                                             now).where, 15)
-    channels = await deps.people.channels(team_id, user_id)
-    waiting, n_waiting = await deps.store.live_cases(
-        team_id, replace(parse_open("unowned", user_id, playbook, now).where,
-                         channels=tuple(channels)), 10)
-    team = await team_numbers(deps.store, playbook, team_id, now) \
-        if await deps.lifecycle.is_lead(team_id, user_id) else None
-    shown: list[Case] = mine + waiting + (team["overdue_cases"] + team["unowned_cases"] +
-                                          team["oldest"] if team else [])
-    ticks = await deps.store.step_counts(team_id, [c.id for c in shown])
-    return lead_blocks.home_view(mine, waiting, team, deps.recovery.labels(), ticks, now,
-                                 totals=(n_mine, n_waiting))

@@ -291,8 +291,8 @@ class Nudger:
             self.inflight.discard(nudge.id)
 
     async def _digest(self, team_id: str, now: datetime) -> list:
+        from bot.domain.views import stats_from, team_numbers
         from handlers.lead_blocks import digest_blocks
-        from handlers.lead_commands import stats_from, team_numbers
 
         store, playbook = self.deps.store, self.deps.recovery.playbook
         team = await team_numbers(store, playbook, team_id, now)

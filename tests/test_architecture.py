@@ -246,15 +246,6 @@ def test_the_checker_sees_the_product(product):
     assert any(is_within(t, "handlers") for t in module_edges(product)[COMPOSITION_ROOT])
 
 
-# Known on branch tests-tidy, being fixed in main: remove each xfail once that is merged.
-DOMAIN_NOT_YET = ("bot.domain.cases and bot.domain.lifecycle import bot.storage.sqlite; "
-                  "cases, lifecycle, reports and schedule import bot.runtime.clock")
-CYCLE_NOT_YET = ("handlers.context imports handlers.lead_commands (inside a function), which "
-                 "imports handlers.context, cards, commands and visibility, which import "
-                 "handlers.context")
-
-
-@pytest.mark.xfail(strict=False, reason=DOMAIN_NOT_YET)
 def test_the_domain_is_plain_python(product):
     assert not domain_violations(product), "\n" + report(domain_violations(product))
 
@@ -263,6 +254,5 @@ def test_only_the_composition_root_in_bot_imports_handlers(product):
     assert not handlers_violations(product), "\n" + report(handlers_violations(product))
 
 
-@pytest.mark.xfail(strict=False, reason=CYCLE_NOT_YET)
 def test_there_are_no_import_cycles(product):
     assert not cycles(product), "\n" + report(cycles(product))
