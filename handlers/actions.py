@@ -15,11 +15,12 @@ from bot.domain.times import to_iso
 from bot.domain.when import QUICK_CHOICES
 from bot.runtime.slack_client import AMBIGUOUS
 from handlers import case_blocks, nudge_blocks
-from handlers.cards import refresh_card, respond
+from handlers.cards import refresh_card
 from handlers.context import Deps
 from handlers.ids import Action, Block
 from handlers.lead_commands import page_clicked
 from handlers.mrkdwn import escape, mention
+from handlers.reply import refusal, refusal_text, respond
 from handlers.slack_text import number as parse_number
 
 log = logging.getLogger("mend.actions")
@@ -86,8 +87,7 @@ async def perform(deps: Deps, click: Click, work: Callable[[], Awaitable[Any]],
         await out_of_date(deps, click, exc)
         return
     except (NotFound, Refused) as exc:
-        text = case_blocks.refusal(exc) if isinstance(exc, Refused) else escape(str(exc))
-        await answer(deps, click, text)
+        await answer(deps, click, refusal_text(exc))
         return
     if isinstance(outcome, NeedsConfirmation):
         await answer(deps, click, "Confirm the assignment",
@@ -107,7 +107,7 @@ async def out_of_date(deps: Deps, click: Click, exc: OutOfDate) -> None:
     """Take the buttons off the reminder for everyone, and tell the clicker why."""
     mark_answered(deps, click, ":hourglass: This reminder is out of date: its follow-up "
                                "was done, moved or closed since.")
-    await answer(deps, click, f"{case_blocks.refusal(exc)} `/recover case {exc.number}` "
+    await answer(deps, click, f"{refusal(exc)} `/recover case {exc.number}` "
                               "shows where it stands.")
 
 
@@ -135,8 +135,7 @@ async def open_modal(deps: Deps, click: Click, number: int) -> None:
         if form:  # say it now, not after they have filled the form in
             await deps.lifecycle.check_form(case, click.user_id, form)
     except (NotFound, Refused) as exc:
-        await answer(deps, click, case_blocks.refusal(exc) if isinstance(exc, Refused)
-                     else escape(str(exc)))
+        await answer(deps, click, refusal_text(exc))
         return
     view = render(case)
     if click.action["action_id"] == Action.FOLLOWUP:
@@ -238,8 +237,7 @@ async def open_snooze(deps: Deps, click: Click, number: int) -> None:
         await out_of_date(deps, click, exc)
         return
     except (NotFound, Refused) as exc:
-        await answer(deps, click, case_blocks.refusal(exc) if isinstance(exc, Refused)
-                     else escape(str(exc)))
+        await answer(deps, click, refusal_text(exc))
         return
     message = {"channel": (click.body.get("channel") or {}).get("id", ""),
                "ts": (click.body.get("message") or {}).get("ts", "")}

@@ -28,6 +28,7 @@ from handlers import case_blocks
 from handlers.context import Deps
 from handlers.home import publish_home
 from handlers.ids import CARD_METADATA_TYPE
+from handlers.reply import respond
 
 log = logging.getLogger("mend.cards")
 
@@ -201,22 +202,6 @@ async def _tell_agent(client: AsyncWebClient, response_url: str | None, case: Ca
     else:
         text = f"Case #{case.number} is open and tracked, but Slack refused its card ({error})."
     await respond(client, response_url, text)
-
-
-async def respond(client: AsyncWebClient, response_url: str | None, text: str,
-                  blocks: list | None = None, replace: bool = False) -> None:
-    """An ephemeral message to the person who acted, through Slack's response_url
-    (`replace`: instead of the message they clicked in)."""
-    if not response_url:
-        return
-    from slack_sdk.webhook.async_client import AsyncWebhookClient
-
-    webhook = AsyncWebhookClient(response_url, session=client.session, timeout=10)
-    try:
-        await webhook.send(text=text, blocks=blocks, response_type="ephemeral",
-                           replace_original=replace)
-    except Exception as exc:  # noqa: BLE001 - a courtesy note; the change itself is saved
-        log.warning("could not answer through response_url: %s", type(exc).__name__)
 
 
 async def resume_cards(deps: Deps, team_id: str | None = None) -> int:

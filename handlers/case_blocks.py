@@ -289,14 +289,6 @@ def _note(detail: dict[str, Any]) -> str:
 
 
 # -- answers to the acting user -------------------------------------------------------
-def refusal(exc: Refused) -> str:
-    """A refusal that says why and who can do it (mrkdwn, safe)."""
-    text = escape(exc.why).replace("{owner}", mention(exc.owner))
-    if exc.who_can:
-        text += " Who can: " + ", ".join(mention(u) for u in exc.who_can) + "."
-    return text
-
-
 FORM_ERROR_MAX = 300
 
 

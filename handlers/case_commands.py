@@ -15,10 +15,11 @@ from bot.domain.schedule import Hours
 from bot.domain.when import EXAMPLES, BadTime, parse_when
 from bot.domain.workspace import SettingError, Workspace
 from handlers import blocks, case_blocks
-from handlers.cards import refresh_card, respond
-from handlers.commands import COMMAND, Ack, Invocation, reply, subcommand
+from handlers.cards import refresh_card
+from handlers.commands import COMMAND, Ack, Invocation, subcommand
 from handlers.context import Deps
 from handlers.mrkdwn import escape, mention
+from handlers.reply import answer_later, answer_now, refusal_text, reply, respond
 from handlers.slack_text import plain, user_ids
 from handlers.visibility import may_see, sees_case
 
@@ -73,10 +74,8 @@ def case_command(name: str, usage: str, help: str) -> Callable[[CaseRun], CaseRu
             if isinstance(answer, Later):
                 await ack()
                 deps.tasks.spawn(finish_later(answer, inv, deps), name=f"later-{name}")
-            elif isinstance(answer, list):
-                await ack(response_type="ephemeral", text="Mend", blocks=answer)
             else:
-                await reply(ack, answer)
+                await answer_now(ack, answer)
 
         return run
 
@@ -97,18 +96,12 @@ async def answered(work: Awaitable[Answer]) -> Answer:
     """Run a command's work, turning expected refusals into friendly answers."""
     try:
         return await work
-    except (Usage, NotFound, BadTime) as exc:
-        return escape(str(exc))
-    except Refused as exc:
-        return case_blocks.refusal(exc)
+    except (Usage, NotFound, BadTime, Refused) as exc:
+        return refusal_text(exc)
 
 
 async def finish_later(later: Later, inv: Invocation, deps: Deps) -> None:
-    answer = await answered(later.work)
-    if isinstance(answer, list):
-        await respond(deps.client, inv.response_url, "Mend", answer)
-    else:
-        await respond(deps.client, inv.response_url, answer)
+    await answer_later(deps.client, inv.response_url, await answered(later.work))
 
 
 def settled(deps: Deps, done: Done, text: str) -> str:

@@ -17,11 +17,11 @@ from bot.domain.models import Case
 from bot.domain.times import from_iso
 from handlers import blocks
 from handlers.blocks import Blocks, context, fit, header, section
-from handlers.cards import respond
-from handlers.commands import COMMAND, Ack, Invocation, reply, subcommand
+from handlers.commands import COMMAND, Ack, Invocation, subcommand
 from handlers.context import Deps
 from handlers.ids import Action, Shortcut
 from handlers.mrkdwn import escape, quote, truncate
+from handlers.reply import reply, respond
 from handlers.slack_text import number as parse_number
 from handlers.slack_text import plain
 from handlers.visibility import sees_case

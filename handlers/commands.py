@@ -21,6 +21,7 @@ from handlers.cards import submit_card
 from handlers.context import Deps
 from handlers.ids import COMMAND
 from handlers.mrkdwn import escape
+from handlers.reply import reply
 from handlers.slack_text import plain
 
 log = logging.getLogger("mend.commands")
@@ -74,11 +75,6 @@ def subcommand(name: str, usage: str, help: str) -> Callable[[Runner], Runner]:
 
 def help_entries() -> list[tuple[str, str]]:
     return BASE_USAGE + [(s.usage, s.help) for s in REGISTRY.values()]
-
-
-async def reply(ack: Ack, text: str) -> None:
-    """An ephemeral answer for the agent; `text` must already be mrkdwn-safe."""
-    await ack(response_type="ephemeral", text=text, blocks=blocks.notice(text))
 
 
 @subcommand("help", f"{COMMAND} help", "Show this reference")

@@ -23,10 +23,10 @@ from bot.domain.times import to_iso
 from bot.domain.views import stats_from
 from bot.storage.sqlite import Store
 from handlers import lead_blocks
-from handlers.cards import respond
-from handlers.commands import COMMAND, Ack, Invocation, reply, subcommand
+from handlers.commands import COMMAND, Ack, Invocation, subcommand
 from handlers.context import Deps
 from handlers.mrkdwn import escape
+from handlers.reply import answer_later, answer_now, reply, respond
 from handlers.visibility import may_see_now, viewer_query
 
 log = logging.getLogger("mend.leads")
@@ -73,19 +73,11 @@ async def answer(ack: Ack, inv: Invocation, deps: Deps, work, now: bool) -> None
         await ack()
         deps.tasks.spawn(_later(inv, deps, work), name="lead-answer")
         return
-    result = await work()
-    if isinstance(result, str):
-        await reply(ack, result)
-    else:
-        await ack(response_type="ephemeral", text="Mend", blocks=result)
+    await answer_now(ack, await work())
 
 
 async def _later(inv: Invocation, deps: Deps, work) -> None:
-    result = await work()
-    if isinstance(result, str):
-        await respond(deps.client, inv.response_url, result)
-    else:
-        await respond(deps.client, inv.response_url, "Mend", result)
+    await answer_later(deps.client, inv.response_url, await work())
 
 
 async def page_clicked(deps: Deps, body: dict[str, Any]) -> None:

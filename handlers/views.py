@@ -21,6 +21,7 @@ from handlers.commands import SAVE_FAILED, SLACK_ID
 from handlers.context import Deps
 from handlers.ids import Action, Block, Callback
 from handlers.mrkdwn import mention, truncate
+from handlers.reply import refusal
 from handlers.slack_text import number as parse_number
 
 log = logging.getLogger("mend.views")
@@ -155,7 +156,7 @@ async def tell_who_can(deps: Deps, sub: Submission, exc: Refused) -> None:
         try:
             await deps.client.chat_postEphemeral(
                 channel=case.card_channel or case.channel_id, user=sub.user_id,
-                text=case_blocks.refusal(exc))
+                text=refusal(exc))
         except Exception as error:  # noqa: BLE001 - a courtesy; the form says why already
             log.warning("could not say who can: %s", type(error).__name__)
 
