@@ -24,11 +24,6 @@ from handlers.reply import refusal, refusal_text, respond
 from handlers.slack_text import number as parse_number
 
 log = logging.getLogger("mend.actions")
-# Controls that send block_actions (inputs inside modals don't).
-ACTIONS = (Action.TAKE, Action.ASSIGN, Action.FOLLOWUP, Action.NOTE, Action.RESOLVE,
-           Action.CLOSE, Action.REOPEN, Action.CHECKLIST, Action.ASSIGN_CONFIRM, Action.MERGE,
-           Action.NUDGE_DONE, Action.NUDGE_SNOOZE, Action.NUDGE_SNOOZE_MORNING,
-           Action.NUDGE_ASSIGN, Action.NUDGE_UPDATED, Action.OPEN_PREV, Action.OPEN_NEXT)
 
 
 class Click:
@@ -174,44 +169,57 @@ async def show_modal(deps: Deps, click: Click, number: int, view: dict) -> None:
 
 
 async def handle(deps: Deps, click: Click) -> None:
-    """Work done after the ack for one click."""
-    action_id = click.action.get("action_id")
+    """Work done after the ack for one click: the handler its action id names."""
     number = click.case_number()
-    if number is None:
-        return
-    life, team, user = deps.lifecycle, click.team_id, click.user_id
-    if action_id in MODALS:
-        await open_modal(deps, click, number)
-    elif action_id == Action.TAKE:
-        await perform(deps, click, lambda: life.take(team, number, user))
-    elif action_id == Action.REOPEN:
-        await perform(deps, click, lambda: life.reopen(team, number, user))
-    elif action_id == Action.NUDGE_DONE:
-        due = click.reminder_due()
-        await perform(deps, click, lambda: life.followup_done(team, number, user, due),
-                      lambda d: mark_answered(deps, click, f":white_check_mark: Follow-up "
-                                                           f"recorded by {mention(user)}."))
-    elif action_id == Action.NUDGE_UPDATED:
-        await perform(deps, click, lambda: life.customer_updated(team, number, user),
-                      lambda d: mark_answered(deps, click, f":white_check_mark: Customer "
-                                                           f"updated, says {mention(user)}."))
-    elif action_id in (Action.NUDGE_SNOOZE, Action.NUDGE_SNOOZE_MORNING):
-        await open_snooze(deps, click, number)
-    elif action_id in (Action.ASSIGN, Action.NUDGE_ASSIGN) and click.action.get("selected_user"):
-        assignee = click.action["selected_user"]
-        await perform(deps, click, lambda: life.assign(team, number, user, assignee))
-    elif action_id == Action.ASSIGN_CONFIRM:
-        assignee = click.value.split(":")[-1]
-        if not assignee.isalnum():
-            return
-        await perform(deps, click, lambda: life.assign(team, number, user, assignee, True),
-                      lambda d: f"Case #{number} now belongs to {mention(assignee)}.")
-    elif action_id == Action.CHECKLIST:
-        await tick(deps, click, number)
-    elif action_id == Action.MERGE:
-        into = parse_number(click.value.split(":")[-1])
-        if into is not None:
-            await merge(deps, click, number, into)
+    handler = HANDLERS.get(click.action.get("action_id"))
+    if number is not None and handler is not None:
+        await handler(deps, click, number)
+
+
+async def take(deps: Deps, click: Click, number: int) -> None:
+    await perform(deps, click, lambda: deps.lifecycle.take(click.team_id, number, click.user_id))
+
+
+async def reopen(deps: Deps, click: Click, number: int) -> None:
+    await perform(deps, click,
+                  lambda: deps.lifecycle.reopen(click.team_id, number, click.user_id))
+
+
+async def followup_done(deps: Deps, click: Click, number: int) -> None:
+    due, user = click.reminder_due(), click.user_id
+    await perform(deps, click,
+                  lambda: deps.lifecycle.followup_done(click.team_id, number, user, due),
+                  lambda d: mark_answered(deps, click, f":white_check_mark: Follow-up "
+                                                       f"recorded by {mention(user)}."))
+
+
+async def customer_updated(deps: Deps, click: Click, number: int) -> None:
+    user = click.user_id
+    await perform(deps, click,
+                  lambda: deps.lifecycle.customer_updated(click.team_id, number, user),
+                  lambda d: mark_answered(deps, click, f":white_check_mark: Customer "
+                                                       f"updated, says {mention(user)}."))
+
+
+async def assign(deps: Deps, click: Click, number: int) -> None:
+    assignee = click.action.get("selected_user")
+    if assignee:
+        await perform(deps, click, lambda: deps.lifecycle.assign(
+            click.team_id, number, click.user_id, assignee))
+
+
+async def assign_confirmed(deps: Deps, click: Click, number: int) -> None:
+    assignee = click.value.split(":")[-1]
+    if assignee.isalnum():
+        await perform(deps, click, lambda: deps.lifecycle.assign(
+            click.team_id, number, click.user_id, assignee, True),
+            lambda d: f"Case #{number} now belongs to {mention(assignee)}.")
+
+
+async def merge_clicked(deps: Deps, click: Click, number: int) -> None:
+    into = parse_number(click.value.split(":")[-1])
+    if into is not None:
+        await merge(deps, click, number, into)
 
 
 def mark_answered(deps: Deps, click: Click, note: str) -> str:
@@ -292,6 +300,25 @@ async def merge(deps: Deps, click: Click, number: int, into: int) -> None:
                                                f"#{number} is closed as its duplicate.")
 
 
+# Each control's action id and the work its click does (after the ack).
+HANDLERS: dict[str, Callable[[Deps, Click, int], Awaitable[None]]] = {
+    **{action: open_modal for action in MODALS},
+    Action.TAKE: take,
+    Action.REOPEN: reopen,
+    Action.ASSIGN: assign,
+    Action.NUDGE_ASSIGN: assign,
+    Action.ASSIGN_CONFIRM: assign_confirmed,
+    Action.CHECKLIST: tick,
+    Action.MERGE: merge_clicked,
+    Action.NUDGE_DONE: followup_done,
+    Action.NUDGE_UPDATED: customer_updated,
+    Action.NUDGE_SNOOZE: open_snooze,
+    Action.NUDGE_SNOOZE_MORNING: open_snooze,
+}
+# Controls answered without a case: the pages of a list.
+PAGES = (Action.OPEN_PREV, Action.OPEN_NEXT)
+
+
 def register(app: AsyncApp, deps: Deps) -> None:
     async def on_action(ack: Callable[[], Awaitable[None]], body: dict[str, Any]) -> None:
         await ack()
@@ -305,10 +332,10 @@ def register(app: AsyncApp, deps: Deps) -> None:
             return
         if not await deps.store.first_time(click.team_id, click.key, to_iso(deps.clock.now())):
             return  # the same click delivered twice: done already
-        if click.action.get("action_id") in (Action.OPEN_PREV, Action.OPEN_NEXT):
+        if click.action.get("action_id") in PAGES:
             deps.tasks.spawn(page_clicked(deps, body), name="open-page")
             return
         deps.tasks.spawn(handle(deps, click), name=f"action-{click.action.get('action_id')}")
 
-    for action_id in ACTIONS:
+    for action_id in (*HANDLERS, *PAGES):  # one registration per id
         app.action(action_id)(on_action)
