@@ -156,6 +156,29 @@ def _remove_database(path: Path) -> None:
         with contextlib.suppress(FileNotFoundError):
             Path(f"{path}{suffix}").unlink()
 
+def _prepare_database(db_path: str | os.PathLike[str] | None, fresh: bool | None) -> Path:
+    """The sandbox's database file, emptied first when `fresh` (by default only the
+    default file is), and never a real workspace's."""
+    path = Path(db_path) if db_path is not None else DEFAULT_SANDBOX_DB
+    if fresh is None:
+        fresh = path.resolve() == DEFAULT_SANDBOX_DB.resolve()
+    check_database(path)  # even when asked to empty it: never a real workspace's cases
+    if fresh:
+        _remove_database(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+async def _start_standin() -> SlackStandIn:
+    standin = SlackStandIn(BOT_TOKEN, APP_TOKEN, team_id=TEAM_ID, team_domain="mend-sandbox",
+                           team_name="Mend sandbox", bot_name="mend")
+    await standin.start()
+    for user_id, name, real_name, tz in USERS:
+        standin.add_user(user_id, name, real_name=real_name, tz=tz)
+    for channel_id, name in CHANNELS:
+        standin.add_channel(channel_id, name)
+    return standin
+
 
 async def start_sandbox(
     port: int = 0,
@@ -172,35 +195,15 @@ async def start_sandbox(
     (0: a free one). `db_path` defaults to data/sandbox.db; `fresh` (default: only for
     that default file) empties it first. `run_scheduler=False`: sweeps happen only on a
     skip or `await sandbox.sweep()`."""
-    path = Path(db_path) if db_path is not None else DEFAULT_SANDBOX_DB
-    if fresh is None:
-        fresh = path.resolve() == DEFAULT_SANDBOX_DB.resolve()
-    check_database(path)  # even when asked to empty it: never a real workspace's cases
-    if fresh:
-        _remove_database(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-
-    standin = SlackStandIn(BOT_TOKEN, APP_TOKEN, team_id=TEAM_ID, team_domain="mend-sandbox",
-                           team_name="Mend sandbox", bot_name="mend")
-    await standin.start()
-    for user_id, name, real_name, tz in USERS:
-        standin.add_user(user_id, name, real_name=real_name, tz=tz)
-    for channel_id, name in CHANNELS:
-        standin.add_channel(channel_id, name)
-
+    path = _prepare_database(db_path, fresh)
+    fresh = path.resolve() == DEFAULT_SANDBOX_DB.resolve() if fresh is None else fresh
+    standin = await _start_standin()
     clock = SandboxClock()
     secret = secrets.token_hex(16)
-    settings = Settings(
-        bot_token=BOT_TOKEN,
-        signing_secret=secret,
-        app_token=None,
-        api_url=standin.api_url,
-        port=0,
-        db_path=str(path),
-        playbook_path=str(playbook_path or DEFAULT_PLAYBOOK),
-        leads=tuple(leads),
-        sweep_seconds=sweep_seconds,
-    )
+    settings = Settings(bot_token=BOT_TOKEN, signing_secret=secret, app_token=None,
+                        api_url=standin.api_url, port=0, db_path=str(path),
+                        playbook_path=str(playbook_path or DEFAULT_PLAYBOOK),
+                        leads=tuple(leads), sweep_seconds=sweep_seconds)
     try:
         # The sandbox runs the sweeps itself (serialised with those after a skip).
         mend = await Mend.start(settings, clock=clock, pace_seconds=pace_seconds,
@@ -225,16 +228,7 @@ async def start_sandbox(
     ui = SandboxUI(standin, app_url, secret, commands=("/recover",), app_name="Mend",
                    now=clock.now, skip=skip, settle=settle, roles=roles,
                    users=[u[0] for u in USERS], port=port)
-    try:
-        await ui.start()
-    except BaseException as exc:
-        await runner.cleanup()
-        await mend.close()
-        await standin.stop()
-        if isinstance(exc, OSError):
-            raise SandboxError(f"cannot listen on 127.0.0.1:{port} ({exc.strerror or exc}); "
-                               "pick another port with --port (0 = any free port)") from None
-        raise
+    await _start_page(ui, port, runner, mend, standin)
     sandbox = Sandbox(ui.url, standin, ui, mend, clock, str(path), fresh, app_url,
                       sweep_seconds, runner)
     holder["sandbox"] = sandbox
@@ -303,3 +297,18 @@ def run_sandbox(argv: list[str]) -> int:
     except KeyboardInterrupt:
         pass
     return 0
+
+
+async def _start_page(ui: SandboxUI, port: int, runner, mend: Mend,
+                      standin: SlackStandIn) -> None:
+    """Open the page, or stop what was started and say why."""
+    try:
+        await ui.start()
+    except BaseException as exc:
+        await runner.cleanup()
+        await mend.close()
+        await standin.stop()
+        if isinstance(exc, OSError):
+            raise SandboxError(f"cannot listen on 127.0.0.1:{port} ({exc.strerror or exc}); "
+                               "pick another port with --port (0 = any free port)") from None
+        raise

@@ -177,25 +177,12 @@ class Cases(Connection):
                     conn.execute("INSERT INTO seen (team_id, key, at) VALUES (?, ?, ?)",
                                  [team_id, once_key, at])
                 for step in tick:
-                    if conn.execute(
-                            "INSERT OR IGNORE INTO steps (team_id, case_id, step, done_by, "
-                            "done_at) VALUES (?, ?, ?, ?, ?)",
-                            [team_id, case_id, step, actor_id, at]).rowcount == 1:
-                        self._event(conn, team_id, case_id, at, actor_id, EventKind.STEP_DONE,
-                                    {"step": step})
+                    self._tick(conn, team_id, case_id, step, actor_id, at)
                 self._event(conn, team_id, case_id, at, actor_id, kind, detail)
                 for step in untick:  # after the change they follow from
-                    if conn.execute(
-                            "DELETE FROM steps WHERE team_id = ? AND case_id = ? AND step = ?",
-                            [team_id, case_id, step]).rowcount == 1:
-                        self._event(conn, team_id, case_id, at, actor_id, EventKind.STEP_UNDONE,
-                                    {"step": step, "reason": kind})
+                    self._untick(conn, team_id, case_id, step, actor_id, at, reason=kind)
                 for other, other_kind, other_detail in also:
-                    if conn.execute(
-                            "UPDATE cases SET updated_at = ? WHERE team_id = ? AND id = ? "
-                            "AND status IN ('open', 'resolved')",
-                            [at, team_id, other]).rowcount != 1:
-                        raise _Abandoned  # rolls the whole change back
+                    self._touch_open(conn, team_id, other, at)
                     self._event(conn, team_id, other, at, actor_id, other_kind, other_detail)
                 add_timers(conn, team_id, case_id, timers)
                 return Case(*rows[0])
@@ -217,28 +204,44 @@ class Cases(Connection):
         return True
 
     async def mark_step(self, team_id: str, case_id: int, step: str, actor_id: str,
-                  at: str) -> bool:
+                        at: str) -> bool:
         """Tick a checklist step; False if it was already ticked."""
         with self._tx() as conn:
-            cur = conn.execute(
-                "INSERT OR IGNORE INTO steps (team_id, case_id, step, done_by, done_at) "
-                "VALUES (?, ?, ?, ?, ?)", [team_id, case_id, step, actor_id, at])
-            if cur.rowcount != 1:
-                return False
-            self._event(conn, team_id, case_id, at, actor_id, EventKind.STEP_DONE, {"step": step})
-        return True
+            return self._tick(conn, team_id, case_id, step, actor_id, at)
 
     async def unmark_step(self, team_id: str, case_id: int, step: str, actor_id: str,
-                    at: str) -> bool:
+                          at: str) -> bool:
         """Untick a checklist step; False if it was not ticked."""
         with self._tx() as conn:
-            cur = conn.execute(
-                "DELETE FROM steps WHERE team_id = ? AND case_id = ? AND step = ?",
-                [team_id, case_id, step])
-            if cur.rowcount != 1:
-                return False
-            self._event(conn, team_id, case_id, at, actor_id, EventKind.STEP_UNDONE, {"step": step})
+            return self._untick(conn, team_id, case_id, step, actor_id, at)
+
+    def _tick(self, conn: sqlite3.Connection, team_id: str, case_id: int, step: str,
+              actor_id: str | None, at: str) -> bool:
+        """Tick a step with its event, unless it is ticked already."""
+        if conn.execute("INSERT OR IGNORE INTO steps (team_id, case_id, step, done_by, "
+                        "done_at) VALUES (?, ?, ?, ?, ?)",
+                        [team_id, case_id, step, actor_id, at]).rowcount != 1:
+            return False
+        self._event(conn, team_id, case_id, at, actor_id, EventKind.STEP_DONE, {"step": step})
         return True
+
+    def _untick(self, conn: sqlite3.Connection, team_id: str, case_id: int, step: str,
+                actor_id: str | None, at: str, reason: str | None = None) -> bool:
+        """Untick a step with its event (saying why, when a change did it)."""
+        if conn.execute("DELETE FROM steps WHERE team_id = ? AND case_id = ? AND step = ?",
+                        [team_id, case_id, step]).rowcount != 1:
+            return False
+        detail = {"step": step, **({"reason": reason} if reason else {})}
+        self._event(conn, team_id, case_id, at, actor_id, EventKind.STEP_UNDONE, detail)
+        return True
+
+    @staticmethod
+    def _touch_open(conn: sqlite3.Connection, team_id: str, case_id: int, at: str) -> None:
+        """Another case a change writes to must still be open or resolved."""
+        if conn.execute("UPDATE cases SET updated_at = ? WHERE team_id = ? AND id = ? "
+                        "AND status IN ('open', 'resolved')",
+                        [at, team_id, case_id]).rowcount != 1:
+            raise _Abandoned  # rolls the whole change back
 
     async def steps(self, team_id: str, case_id: int) -> dict[str, StepMark]:
         rows = self.db.conn.execute(

@@ -85,6 +85,62 @@ def filter_sql(f: CaseFilter, team_id: str) -> tuple[str, list[Any]]:
     return " AND ".join(clauses), params
 
 
+# The cohort query, built once (see `Reports.cohort_facts_now`).
+_ENDED = _followup_ended("e", "p")
+COHORT_FACTS = (
+    "SELECT c.category, c.owner_id, c.reporter_id, c.created_at, "
+    # Owned from the start (the opening event names an owner), or first taken.
+    "MIN(CASE WHEN e.kind = 'opened' AND json_extract(e.detail, '$.owner_id') "
+    "IS NOT NULL THEN e.at WHEN e.kind IN ('taken', 'assigned') THEN e.at END), "
+    "MIN(CASE WHEN e.kind = 'step_done' AND json_extract(e.detail, '$.step') = "
+    "'apologize' THEN e.at END), "
+    "MIN(CASE WHEN e.kind = 'step_done' AND json_extract(e.detail, '$.step') = 'act' "
+    "THEN e.at END), "
+    "MIN(CASE WHEN e.kind IN ('customer_updated', 'followup_done') THEN e.at END), "
+    "MIN(CASE WHEN e.kind = 'resolved' THEN e.at END), "
+    "SUM(e.kind = 'resolved'), SUM(e.kind = 'closed'), SUM(e.kind = 'reopened'), "
+    # Every follow-up that fell due, once (told apart by due time): those the
+    # timeline shows, those nudged (the case's first nudges, less those whose due
+    # time the timeline shows: `m`), and the one still due now. A missed
+    # follow-up counts against the share, not out of it.
+    f"COUNT(DISTINCT {_ENDED}) + "
+    # (by case: not a scan of the workspace's nudges for each case)
+    "(SELECT COUNT(*) FROM nudges n INDEXED BY idx_nudges_team_id_case_id WHERE "
+    "n.team_id = c.team_id AND n.case_id = c.id AND n.kind = 'followup' AND "
+    "n.rung = 0 AND n.due_key IS NOT c.next_followup_at) - COUNT(DISTINCT m.id) + "
+    "COALESCE(c.status != 'closed' AND c.next_followup_at <= ?, 0), "
+    # (CASE, not AND: SQLite's AND works out both sides, JSON and all)
+    "CAST(TOTAL(CASE WHEN e.kind = 'followup_done' THEN e.at <= json_extract(e.detail, "
+    "'$.due') WHEN e.kind = 'closed' AND json_extract(e.detail, '$.satisfaction') = 1 "
+    f"THEN e.at <= {_followup_in_force('p')} END) AS INTEGER), "
+    # Per case, however often it was resolved or closed. (ELSE: 0, or NULL for a
+    # case without events, as `kind = … AND …` gives.)
+    "MAX(CASE WHEN e.kind = 'closed' THEN json_extract(e.detail, '$.satisfaction') "
+    "= 1 ELSE e.kind = 'closed' END), "
+    "MAX(CASE WHEN e.kind = 'resolved' THEN json_extract(e.detail, '$.compensation') "
+    "!= '' ELSE e.kind = 'resolved' END), "
+    "MAX(CASE WHEN e.kind = 'resolved' THEN json_extract(e.detail, '$.compensation') "
+    "!= '' AND json_extract(e.detail, '$.accepted') = 'yes' ELSE e.kind = 'resolved' "
+    "END) "
+    # The period's cases by their opening date (not a scan of all cases in id
+    # order, which GROUP BY would otherwise tempt SQLite into).
+    "FROM cases c INDEXED BY idx_cases_team_id_created_at LEFT JOIN events e "
+    "ON e.team_id = c.team_id AND e.case_id = c.id AND e.kind IN ('opened', 'taken', "
+    f"'assigned', 'step_done', 'customer_updated', {_FOLLOWUP_KINDS}) "
+    # The follow-up in force before a resolution, reopening or close.
+    f"LEFT JOIN events p ON p.id = {_previous_setter('e')} AND p.team_id = c.team_id "
+    # The case's first nudge for the due time the event shows fell due (one at
+    # most: a nudge is unique per case, kind, rung and due time).
+    "LEFT JOIN nudges m INDEXED BY idx_nudges_team_id_due_key_case_id_kind_rung "
+    f"ON m.team_id = c.team_id AND m.due_key = {_ENDED} AND m.case_id = c.id AND "
+    "m.kind = 'followup' AND m.rung = 0 AND m.due_key IS NOT c.next_followup_at "
+    # Grouped in the index's order (opening date, then id), so the events need
+    # no sorting; the rows come out in id order.
+    "WHERE c.team_id = ? AND c.created_at >= ? GROUP BY c.created_at, c.id "
+    "ORDER BY c.id"
+)
+
+
 class Reports(Connection):
     """Reads for lists and reports."""
 
@@ -156,60 +212,7 @@ class Reports(Connection):
         time. It fell due when it was done (on time if done by then), moved or snoozed
         after that time, dropped by a resolution, reopening or early close after that
         time, nudged, or is still due at `now` (None: leave those out)."""
-        ended = _followup_ended("e", "p")
-        return self.db.conn.execute(
-            "SELECT c.category, c.owner_id, c.reporter_id, c.created_at, "
-            # Owned from the start (the opening event names an owner), or first taken.
-            "MIN(CASE WHEN e.kind = 'opened' AND json_extract(e.detail, '$.owner_id') "
-            "IS NOT NULL THEN e.at WHEN e.kind IN ('taken', 'assigned') THEN e.at END), "
-            "MIN(CASE WHEN e.kind = 'step_done' AND json_extract(e.detail, '$.step') = "
-            "'apologize' THEN e.at END), "
-            "MIN(CASE WHEN e.kind = 'step_done' AND json_extract(e.detail, '$.step') = 'act' "
-            "THEN e.at END), "
-            "MIN(CASE WHEN e.kind IN ('customer_updated', 'followup_done') THEN e.at END), "
-            "MIN(CASE WHEN e.kind = 'resolved' THEN e.at END), "
-            "SUM(e.kind = 'resolved'), SUM(e.kind = 'closed'), SUM(e.kind = 'reopened'), "
-            # Every follow-up that fell due, once (told apart by due time): those the
-            # timeline shows, those nudged (the case's first nudges, less those whose due
-            # time the timeline shows: `m`), and the one still due now. A missed
-            # follow-up counts against the share, not out of it.
-            f"COUNT(DISTINCT {ended}) + "
-            # (by case: not a scan of the workspace's nudges for each case)
-            "(SELECT COUNT(*) FROM nudges n INDEXED BY idx_nudges_team_id_case_id WHERE "
-            "n.team_id = c.team_id AND n.case_id = c.id AND n.kind = 'followup' AND "
-            "n.rung = 0 AND n.due_key IS NOT c.next_followup_at) - COUNT(DISTINCT m.id) + "
-            "COALESCE(c.status != 'closed' AND c.next_followup_at <= ?, 0), "
-            # (CASE, not AND: SQLite's AND works out both sides, JSON and all)
-            "CAST(TOTAL(CASE WHEN e.kind = 'followup_done' THEN e.at <= json_extract(e.detail, "
-            "'$.due') WHEN e.kind = 'closed' AND json_extract(e.detail, '$.satisfaction') = 1 "
-            f"THEN e.at <= {_followup_in_force('p')} END) AS INTEGER), "
-            # Per case, however often it was resolved or closed. (ELSE: 0, or NULL for a
-            # case without events, as `kind = … AND …` gives.)
-            "MAX(CASE WHEN e.kind = 'closed' THEN json_extract(e.detail, '$.satisfaction') "
-            "= 1 ELSE e.kind = 'closed' END), "
-            "MAX(CASE WHEN e.kind = 'resolved' THEN json_extract(e.detail, '$.compensation') "
-            "!= '' ELSE e.kind = 'resolved' END), "
-            "MAX(CASE WHEN e.kind = 'resolved' THEN json_extract(e.detail, '$.compensation') "
-            "!= '' AND json_extract(e.detail, '$.accepted') = 'yes' ELSE e.kind = 'resolved' "
-            "END) "
-            # The period's cases by their opening date (not a scan of all cases in id
-            # order, which GROUP BY would otherwise tempt SQLite into).
-            "FROM cases c INDEXED BY idx_cases_team_id_created_at LEFT JOIN events e "
-            "ON e.team_id = c.team_id AND e.case_id = c.id AND e.kind IN ('opened', 'taken', "
-            f"'assigned', 'step_done', 'customer_updated', {_FOLLOWUP_KINDS}) "
-            # The follow-up in force before a resolution, reopening or close.
-            f"LEFT JOIN events p ON p.id = {_previous_setter('e')} AND p.team_id = c.team_id "
-            # The case's first nudge for the due time the event shows fell due (one at
-            # most: a nudge is unique per case, kind, rung and due time).
-            "LEFT JOIN nudges m INDEXED BY idx_nudges_team_id_due_key_case_id_kind_rung "
-            f"ON m.team_id = c.team_id AND m.due_key = {ended} AND m.case_id = c.id AND "
-            "m.kind = 'followup' AND m.rung = 0 AND m.due_key IS NOT c.next_followup_at "
-            # Grouped in the index's order (opening date, then id), so the events need
-            # no sorting; the rows come out in id order.
-            "WHERE c.team_id = ? AND c.created_at >= ? GROUP BY c.created_at, c.id "
-            "ORDER BY c.id",
-            [now, team_id, since]
-        ).fetchall()
+        return self.db.conn.execute(COHORT_FACTS, [now, team_id, since]).fetchall()
 
     def export_rows(self, team_id: str, since: str) -> Iterator[tuple[Case, Event]]:
         """Every event of the cases opened since `since`, with its case, in order.
