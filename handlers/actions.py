@@ -78,11 +78,8 @@ async def perform(deps: Deps, click: Click, work: Callable[[], Awaitable[Any]],
     """Run a lifecycle change for a click; refresh the card; tell the clicker if needed."""
     try:
         outcome = await work()
-    except OutOfDate as exc:
-        await out_of_date(deps, click, exc)
-        return
     except (NotFound, Refused) as exc:
-        await answer(deps, click, refusal_text(exc))
+        await refused(deps, click, exc)
         return
     if isinstance(outcome, NeedsConfirmation):
         await answer(deps, click, "Confirm the assignment",
@@ -96,6 +93,14 @@ async def perform(deps: Deps, click: Click, work: Callable[[], Awaitable[Any]],
             await answer(deps, click, text)
     elif outcome.message:
         await answer(deps, click, escape(outcome.message))
+
+
+async def refused(deps: Deps, click: Click, exc: Exception) -> None:
+    """Tell the clicker why nothing was done (an out-of-date reminder loses its buttons)."""
+    if isinstance(exc, OutOfDate):
+        await out_of_date(deps, click, exc)
+    else:
+        await answer(deps, click, refusal_text(exc))
 
 
 async def out_of_date(deps: Deps, click: Click, exc: OutOfDate) -> None:
@@ -241,11 +246,8 @@ async def open_snooze(deps: Deps, click: Click, number: int) -> None:
     try:
         case = await deps.lifecycle.get(click.team_id, number)
         await deps.lifecycle.check_snooze(case, click.user_id, due)
-    except OutOfDate as exc:
-        await out_of_date(deps, click, exc)
-        return
     except (NotFound, Refused) as exc:
-        await answer(deps, click, refusal_text(exc))
+        await refused(deps, click, exc)
         return
     message = {"channel": (click.body.get("channel") or {}).get("id", ""),
                "ts": (click.body.get("message") or {}).get("ts", "")}

@@ -104,8 +104,7 @@ async def page_clicked(deps: Deps, body: dict[str, Any]) -> None:
 @subcommand("stats", f"{COMMAND} stats [7d | 30d | 90d]",
             "Recovery outcomes for cases opened in the period (leads)")
 async def stats(ack: Ack, inv: Invocation, args: str, deps: Deps) -> None:
-    if not await deps.lifecycle.is_lead(inv.team_id, inv.user_id):
-        await reply(ack, await lead_only(deps, inv.team_id))
+    if not await leads_only(ack, inv, deps):
         return
     now = deps.clock.now()
     try:
@@ -122,6 +121,14 @@ async def _send_stats(inv: Invocation, label: str, since: datetime, now: datetim
     result = await stats_from(deps.store, inv.team_id, since, now)
     await respond(deps.client, inv.response_url, "Recovery outcomes",
                   lead_blocks.stats_blocks(result, label, deps.recovery.labels()))
+
+
+async def leads_only(ack: Ack, inv: Invocation, deps: Deps) -> bool:
+    """True for a lead; anyone else is told who can see the view."""
+    if await deps.lifecycle.is_lead(inv.team_id, inv.user_id):
+        return True
+    await reply(ack, await lead_only(deps, inv.team_id))
+    return False
 
 
 async def lead_only(deps: Deps, team_id: str) -> str:
@@ -152,8 +159,7 @@ def write_csv(store: Store, team_id: str, since: datetime, path: str) -> int:
 @subcommand("export", f"{COMMAND} export [30d]",
             "Send me a CSV of the cases opened in the period and their timelines (leads)")
 async def export(ack: Ack, inv: Invocation, args: str, deps: Deps) -> None:
-    if not await deps.lifecycle.is_lead(inv.team_id, inv.user_id):
-        await reply(ack, await lead_only(deps, inv.team_id))
+    if not await leads_only(ack, inv, deps):
         return
     try:
         since = export_since(args, deps.clock.now())
