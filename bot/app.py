@@ -28,6 +28,7 @@ from bot.runtime.clock import Clock
 from bot.runtime.config import ConfigError, Settings
 from bot.runtime.logs import slack_logger
 from bot.runtime.pacing import ChannelPacer
+from bot.runtime.scheduler import Scheduler
 from bot.runtime.slack_client import make_client
 from bot.runtime.tasks import Tasks
 from bot.storage.sqlite import GroupCommit, Store
@@ -100,7 +101,7 @@ class Mend:
         )
         register_all(bolt, deps)
         mend = cls(settings, deps, bolt, session)
-        mend.nudger = Nudger(deps, poster, settings.sweep_seconds)
+        mend.nudger = Scheduler(store, clock, Nudger(deps, poster), settings.sweep_seconds)
         await resume_cards(deps)
         if run_scheduler:
             mend.nudger.start()

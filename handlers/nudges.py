@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from slack_sdk.errors import SlackApiError
@@ -39,6 +37,7 @@ from bot.domain.schedule import (
 )
 from bot.domain.times import from_iso, to_iso
 from bot.domain.vocabulary import CardState, NudgeKind, Severity, Status
+from bot.runtime.scheduler import SweepReport
 from bot.runtime.slack_client import AMBIGUOUS
 from handlers import nudge_blocks
 from handlers.cards import PERMANENT, find_message, refresh_card, resume_cards
@@ -46,7 +45,6 @@ from handlers.context import Deps
 from handlers.ids import NUDGE_METADATA_TYPE
 
 log = logging.getLogger("mend.nudges")
-LEASE = "nudger"
 # Lookup answers after which a nudge can never be delivered.
 GONE = {"thread_not_found", "channel_not_found", "not_in_channel", "is_archived",
         "message_not_found"}
@@ -60,90 +58,25 @@ LEAD_CHANNEL_FAILED = "lead channel: "
 DIGEST_CATCH_UP = timedelta(hours=24)
 
 
-@dataclass
-class SweepReport:
-    """What one sweep did (for logs, tests and the sandbox)."""
-
-    held_lease: bool = False
-    planned: int = 0
-    queued: int = 0
-    recovered: int = 0
-    errors: list[str] = field(default_factory=list)
-
-
 class Nudger:
-    """Runs inside the Mend process; `start()` with the app, `stop()` on shutdown."""
+    """The Slack side of the scheduler's sweep: settles nudges in doubt, plans due
+    follow-ups, queues the digest and sends, for one workspace at a time."""
 
-    def __init__(self, deps: Deps, client: AsyncWebClient, interval: float,
-                 holder: str | None = None):
+    def __init__(self, deps: Deps, client: AsyncWebClient):
         self.deps = deps
         self.client = client  # does not retry timeouts: see the module docstring
-        self.interval = interval
-        self.holder = holder or uuid.uuid4().hex
         self.inflight: set[int] = set()
-        self._task: asyncio.Task | None = None
-        self._stop = asyncio.Event()
-        self._sweeping = asyncio.Lock()  # the loop and a manual sweep never overlap
+        # Set by the scheduler: a paced send checks the lease is still ours, and a row
+        # claimed within a lease length may still be in flight.
+        self.hold_lease = _no_lease
+        self.lease_length = timedelta(minutes=1)
 
-    # -- the loop ---------------------------------------------------------------------
-    def start(self) -> None:
-        if self.interval > 0 and self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="nudger")
-
-    async def stop(self) -> None:
-        """Stop sweeping (messages already queued still go out: drain them, then
-        `release()`, so the next process cannot resend what is in flight here)."""
-        self._stop.set()
-        if self._task:
-            await self._task
-
-    async def release(self) -> None:
-        await self.deps.store.release_lease(LEASE, self.holder)
-
-    @property
-    def lease_length(self) -> timedelta:
-        return timedelta(seconds=max(60.0, self.interval * 3))
-
-    async def _hold_lease(self, now: datetime) -> bool:
-        return await self.deps.store.acquire_lease(LEASE, self.holder, to_iso(now),
-                                             to_iso(now + self.lease_length))
-
-    async def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                await self.sweep()
-            except Exception as exc:  # noqa: BLE001 - one bad sweep must not stop the next
-                log.error("sweep failed: %s", type(exc).__name__)
-            try:
-                await asyncio.wait_for(self._stop.wait(), timeout=self.interval)
-            except TimeoutError:
-                pass
-
-    # -- one sweep ----------------------------------------------------------------------
-    async def sweep(self) -> SweepReport:
-        """Recover, plan and send, if this process holds the lease."""
-        async with self._sweeping:
-            return await self._sweep()
-
-    async def _sweep(self) -> SweepReport:
-        report = SweepReport()
-        for team_id in await self.deps.store.workspaces():
-            now = self.deps.clock.now()
-            if not await self._hold_lease(now):  # renewed for each workspace
-                return report
-            report.held_lease = True
-            try:
-                report.recovered += await self.recover(team_id)
-                report.planned += await self.plan(team_id, now)
-                await self.plan_digest(team_id, now)
-                report.queued += await self.send(team_id, now)
-                await resume_cards(self.deps, team_id)
-            except Exception as exc:  # noqa: BLE001 - one workspace must not stop the others
-                log.error("sweep of %s failed: %s", team_id, type(exc).__name__)
-                report.errors.append(f"{team_id}: {type(exc).__name__}")
-        if not report.held_lease:
-            report.held_lease = await self._hold_lease(self.deps.clock.now())
-        return report
+    async def sweep_workspace(self, team_id: str, now: datetime, report: SweepReport) -> None:
+        report.recovered += await self.recover(team_id)
+        report.planned += await self.plan(team_id, now)
+        await self.plan_digest(team_id, now)
+        report.queued += await self.send(team_id, now)
+        await resume_cards(self.deps, team_id)
 
     # -- planning ---------------------------------------------------------------------
     async def plan(self, team_id: str, now: datetime) -> int:
@@ -269,7 +202,7 @@ class Nudger:
             if stale:  # it may have waited its turn a while
                 await store.nudge_dropped(nudge, "cancelled", stale, to_iso(now), before="sending")
                 return
-            if not await self._hold_lease(now):
+            if not await self.hold_lease(now):
                 return  # another process took over: it settles this row, not us
             if nudge.kind == NudgeKind.DIGEST:
                 text, blocks = "Mend weekly digest", await self._digest(nudge.team_id, now)
@@ -393,3 +326,6 @@ def _parse(iso: str, default: datetime) -> datetime:
     except ValueError:
         return default
 
+
+async def _no_lease(now: datetime) -> bool:
+    return False

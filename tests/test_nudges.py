@@ -242,7 +242,7 @@ async def test_claimed_but_never_posted_is_sent_after_restart(settings, clock, s
     first = await start_mend(settings, clock)
     try:
         await driver_open(first, slack, clock)
-        await first.mend.nudger.plan("T1", clock.now())
+        await first.mend.nudger.work.plan("T1", clock.now())
         [row] = await first.store.nudges_for_case("T1", 1)
         case = await first.store.case_by_id("T1", row.case_id)
         assert await first.store.claim_nudge(row, case.card_channel, case.card_ts,

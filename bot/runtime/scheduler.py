@@ -1,0 +1,112 @@
+"""The scheduler loop: every `MEND_SWEEP_SECONDS`, the process holding the sweep lease
+sweeps each workspace in turn; two processes on one database never both sweep.
+
+What a sweep does for a workspace (settle messages in doubt, plan due follow-ups,
+queue the digest, send, resume cards) is the `Sweep` handed in by the composition
+root; this module only knows when, and who may.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from bot.domain.times import Clock, to_iso
+
+log = logging.getLogger("mend.scheduler")
+LEASE = "nudger"
+
+
+@dataclass
+class SweepReport:
+    """What one sweep did (for logs, tests and the sandbox)."""
+
+    held_lease: bool = False
+    planned: int = 0
+    queued: int = 0
+    recovered: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class Sweep(Protocol):
+    hold_lease: Callable[[datetime], Awaitable[bool]]
+    lease_length: timedelta
+
+    async def sweep_workspace(self, team_id: str, now: datetime, report: SweepReport) -> None:
+        """Do one workspace's share of a sweep, adding to `report`."""
+
+
+class Scheduler:
+    """Runs inside the Mend process; `start()` with the app, `stop()` on shutdown."""
+
+    def __init__(self, store, clock: Clock, work: Sweep, interval: float,
+                 holder: str | None = None):
+        self.store = store  # workspaces and the lease
+        self.clock = clock
+        self.work = work
+        self.interval = interval
+        self.holder = holder or uuid.uuid4().hex
+        self._task: asyncio.Task | None = None
+        self._stop = asyncio.Event()
+        self._sweeping = asyncio.Lock()  # the loop and a manual sweep never overlap
+        work.hold_lease = self._hold_lease  # sending later must still hold the lease
+        work.lease_length = self.lease_length
+
+    def start(self) -> None:
+        if self.interval > 0 and self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="nudger")
+
+    async def stop(self) -> None:
+        """Stop sweeping (messages already queued still go out: drain them, then
+        `release()`, so the next process cannot resend what is in flight here)."""
+        self._stop.set()
+        if self._task:
+            await self._task
+
+    async def release(self) -> None:
+        await self.store.release_lease(LEASE, self.holder)
+
+    @property
+    def lease_length(self) -> timedelta:
+        return timedelta(seconds=max(60.0, self.interval * 3))
+
+    async def _hold_lease(self, now: datetime) -> bool:
+        return await self.store.acquire_lease(LEASE, self.holder, to_iso(now),
+                                              to_iso(now + self.lease_length))
+
+    async def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                await self.sweep()
+            except Exception as exc:  # noqa: BLE001 - one bad sweep must not stop the next
+                log.error("sweep failed: %s", type(exc).__name__)
+            try:
+                await asyncio.wait_for(self._stop.wait(), timeout=self.interval)
+            except TimeoutError:
+                pass
+
+    async def sweep(self) -> SweepReport:
+        """Sweep every workspace, if this process holds the lease."""
+        async with self._sweeping:
+            return await self._sweep()
+
+    async def _sweep(self) -> SweepReport:
+        report = SweepReport()
+        for team_id in await self.store.workspaces():
+            now = self.clock.now()
+            if not await self._hold_lease(now):  # renewed for each workspace
+                return report
+            report.held_lease = True
+            try:
+                await self.work.sweep_workspace(team_id, now, report)
+            except Exception as exc:  # noqa: BLE001 - one workspace must not stop the others
+                log.error("sweep of %s failed: %s", team_id, type(exc).__name__)
+                report.errors.append(f"{team_id}: {type(exc).__name__}")
+        if not report.held_lease:
+            report.held_lease = await self._hold_lease(self.clock.now())
+        return report
