@@ -20,6 +20,7 @@ from slack_sdk.errors import SlackApiError
 from bot import __version__
 from bot.domain.cases import Recovery
 from bot.domain.coach import load_rules
+from bot.domain.delivery import Delivery
 from bot.domain.lifecycle import Lifecycle
 from bot.domain.playbook import load_playbook
 from bot.domain.when import warm_up
@@ -91,7 +92,8 @@ class Mend:
         lifecycle = Lifecycle(store, playbook, clock, settings.leads)
         deps = Deps(recovery, store, clock, client, tasks, ChannelPacer(tasks, pace_seconds),
                     lifecycle, People(client), poster,
-                    workspaces=WorkspaceRules(store, lifecycle, clock), coach=coach_rules)
+                    workspaces=WorkspaceRules(store, lifecycle, clock),
+                    delivery=Delivery(store), coach=coach_rules)
         bolt = AsyncApp(
             client=client,
             logger=slack_logger(),

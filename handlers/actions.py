@@ -332,7 +332,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
                                                  "it can only be worked from there."),
                              name="other-workspace")
             return
-        if not await deps.store.first_time(click.team_id, click.key, to_iso(deps.clock.now())):
+        if not await deps.delivery.first_time(click.team_id, click.key,
+                                              to_iso(deps.clock.now())):
             return  # the same click delivered twice: done already
         if click.action.get("action_id") in PAGES:
             deps.tasks.spawn(page_clicked(deps, body), name="open-page")

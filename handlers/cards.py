@@ -78,8 +78,8 @@ async def post_card(deps: Deps, case: Case, response_url: str | None = None) -> 
         if await _settle_in_doubt(deps, case, now):
             return case.card_ts
         case = await deps.store.case_by_id(case.team_id, case.id) or case
-    if case.card_state != CardState.PENDING or not await deps.store.set_card_state(
-            case.team_id, case.id, CardState.PENDING, CardState.POSTING, to_iso(now)):
+    if case.card_state != CardState.PENDING or not await deps.delivery.claim_card(
+            case.team_id, case.id, to_iso(now)):
         return case.card_ts
     try:
         resp = await deps.poster.chat_postMessage(channel=case.channel_id, unfurl_links=False,
@@ -90,8 +90,8 @@ async def post_card(deps: Deps, case: Case, response_url: str | None = None) -> 
     except AMBIGUOUS as exc:
         log.warning("card for case id %s in doubt: %s", case.id, type(exc).__name__)
         return None
-    await deps.store.record_card(case.team_id, case.id, resp["channel"], resp["ts"],
-                           to_iso(deps.clock.now()))
+    await deps.delivery.card_posted(case.team_id, case.id, resp["channel"], resp["ts"],
+                                    to_iso(deps.clock.now()))
     return resp["ts"]
 
 
@@ -101,11 +101,10 @@ async def _refused(deps: Deps, case: Case, exc: SlackApiError,
     log.warning("case card for case id %s not posted: %s", case.id, error)
     now = to_iso(deps.clock.now())
     if error in PERMANENT:
-        await deps.store.record_card_failed(case.team_id, case.id, error, now)
+        await deps.delivery.card_failed(case.team_id, case.id, error, now)
         await _tell_agent(deps.client, response_url, case, error)
     else:  # 429 or 5xx even after retries: Slack did not post it; a later sweep will
-        await deps.store.set_card_state(case.team_id, case.id, CardState.POSTING,
-                                        CardState.PENDING, now)
+        await deps.delivery.release_card(case.team_id, case.id, now)
 
 
 async def _settle_in_doubt(deps: Deps, case: Case, now) -> bool:
@@ -117,10 +116,9 @@ async def _settle_in_doubt(deps: Deps, case: Case, now) -> bool:
         log.warning("could not check card for case id %s: %s", case.id, type(exc).__name__)
         return True  # try again at the next sweep
     if ts:
-        await deps.store.record_card(case.team_id, case.id, case.channel_id, ts, to_iso(now))
+        await deps.delivery.card_posted(case.team_id, case.id, case.channel_id, ts, to_iso(now))
         return True
-    await deps.store.set_card_state(case.team_id, case.id, CardState.POSTING, CardState.PENDING,
-                                    to_iso(now))
+    await deps.delivery.release_card(case.team_id, case.id, to_iso(now))
     return False
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.cases import Recovery
+from bot.domain.delivery import Delivery
 from bot.domain.lifecycle import Lifecycle
 from bot.domain.workspace import WorkspaceRules
 from bot.runtime.clock import Clock
@@ -34,6 +35,7 @@ class Deps:
     people: People
     poster: AsyncWebClient  # posts that must not repeat: timeouts are not retried blindly
     workspaces: WorkspaceRules | None = None  # settings and leads, with their rules
+    delivery: Delivery | None = None  # cards' and outbox rows' states
     coach: Any = None  # the reply coach's rules (bot.domain.coach.Rules)
     refreshing: set[int] = field(default_factory=set)  # cases with a card update queued
     carding: set[int] = field(default_factory=set)  # cases whose card post is queued here

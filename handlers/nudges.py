@@ -94,7 +94,7 @@ class Nudger:
         plans = [(timer, case, plan_timer(case, timer, now, rules, hours,
                                           zones.get(case.owner_id or case.reporter_id, fallback)))
                  for timer, case in due]
-        await store.apply_sweep(
+        await self.deps.delivery.record_plans(
             team_id, processed=[timer for timer, _, _ in plans],
             timers=[Timer(team_id=team_id, case_id=case.id, **plan.next)
                     for _, case, plan in plans if plan.next],
@@ -114,7 +114,7 @@ class Nudger:
         moment = digest_moment(now, ws.digest_on, ws.digest_at, ws.timezone)
         if moment <= now < moment + DIGEST_CATCH_UP:  # late after downtime, not days late
             week = moment.astimezone(zone(ws.tz)).strftime("%G-W%V")
-            await self.deps.store.enqueue_digest(team_id, week, to_iso(now))
+            await self.deps.delivery.queue_digest(team_id, week, to_iso(now))
 
     async def _zones(self, team_id: str, cases: list[Case]) -> dict[str | None, str]:
         """Owners' timezones (users.info, cached); an unowned case uses its reporter's.
@@ -152,18 +152,18 @@ class Nudger:
             case = await self.deps.store.case_by_id(team_id, nudge.case_id)
             stale = self._stale(nudge, case)
             if stale:
-                await self.deps.store.nudge_dropped(nudge, "cancelled", stale, to_iso(now))
+                await self.deps.delivery.drop(nudge, "cancelled", stale, to_iso(now))
                 continue
             if not case.card_ts:
                 if case.card_state == CardState.FAILED:
-                    await self.deps.store.nudge_dropped(nudge, "failed", "no case card",
+                    await self.deps.delivery.drop(nudge, "failed", "no case card",
                                                         to_iso(now))
                 continue  # the card is still on its way: the thread will exist soon
             channel, thread = case.card_channel, case.card_ts
             to_leads = nudge.kind == NudgeKind.ESCALATION and lead_channel
             if to_leads and not _lead_channel_failed(nudge):
                 channel, thread = lead_channel, None
-            if not await self.deps.store.claim_nudge(nudge, channel, thread, to_iso(now)):
+            if not await self.deps.delivery.claim(nudge, channel, thread, to_iso(now)):
                 continue
             self.inflight.add(nudge.id)
             self.deps.pacer.submit(channel, lambda n=nudge, c=channel, t=thread:
@@ -173,9 +173,9 @@ class Nudger:
 
     async def _send_digest(self, nudge: Nudge, channel: str | None, now: datetime) -> int:
         if not channel:
-            await self.deps.store.nudge_dropped(nudge, "cancelled", "no lead channel", to_iso(now))
+            await self.deps.delivery.drop(nudge, "cancelled", "no lead channel", to_iso(now))
             return 0
-        if not await self.deps.store.claim_nudge(nudge, channel, None, to_iso(now)):
+        if not await self.deps.delivery.claim(nudge, channel, None, to_iso(now)):
             return 0
         self.inflight.add(nudge.id)
         self.deps.pacer.submit(channel, lambda: self._deliver(nudge, channel, None))
@@ -200,7 +200,8 @@ class Nudger:
             case = await store.case_by_id(nudge.team_id, nudge.case_id)
             stale = None if nudge.kind == NudgeKind.DIGEST else self._stale(nudge, case)
             if stale:  # it may have waited its turn a while
-                await store.nudge_dropped(nudge, "cancelled", stale, to_iso(now), before="sending")
+                await self.deps.delivery.drop(nudge, "cancelled", stale, to_iso(now),
+                                              before="sending")
                 return
             if not await self.hold_lease(now):
                 return  # another process took over: it settles this row, not us
@@ -219,7 +220,7 @@ class Nudger:
             # Maybe posted, maybe not: stays 'sending'; the next sweep looks first.
             log.warning("nudge %s in doubt: %s", nudge.id, type(exc).__name__)
         else:
-            await store.nudge_sent(nudge, resp["ts"], to_iso(now))
+            await self.deps.delivery.sent(nudge, resp["ts"], to_iso(now))
         finally:
             self.inflight.discard(nudge.id)
 
@@ -261,20 +262,20 @@ class Nudger:
             # leads, is better than no escalation at all.
             log.warning("lead channel refused escalation %s (%s): using the thread",
                         nudge.id, error)
-            await self.deps.store.nudge_retry(nudge, to_iso(now), LEAD_CHANNEL_FAILED + error,
+            await self.deps.delivery.retry(nudge, to_iso(now), LEAD_CHANNEL_FAILED + error,
                                         to_iso(now))
             return
         made = nudge.attempts + 1  # this object was read before its claim counted
         transient = exc.response.status_code in (429,) or exc.response.status_code >= 500 \
             or error in TRANSIENT
         if error in PERMANENT or (not transient and made >= MAX_ATTEMPTS):
-            await self.deps.store.nudge_dropped(nudge, "failed", error, to_iso(now),
+            await self.deps.delivery.drop(nudge, "failed", error, to_iso(now),
                                                 before="sending")
             return
         # Slack did not post it, even after the client's own retries: try again later
         # (for as long as Slack is down; a few times for any other error).
         wait = min(RETRY_AFTER * made, MAX_RETRY_AFTER)
-        await self.deps.store.nudge_retry(nudge, to_iso(now + wait), error, to_iso(now))
+        await self.deps.delivery.retry(nudge, to_iso(now + wait), error, to_iso(now))
         log.warning("nudge %s postponed: %s", nudge.id, error)
 
     # -- recovering nudges in doubt ------------------------------------------------------
@@ -293,7 +294,7 @@ class Nudger:
             except SlackApiError as exc:
                 error = str(exc.response.get("error") or "")
                 if error in GONE:  # the thread or channel is gone: nowhere to send it
-                    await self.deps.store.nudge_dropped(nudge, "failed", error, to_iso(now),
+                    await self.deps.delivery.drop(nudge, "failed", error, to_iso(now),
                                                   before="sending")
                     settled += 1
                 continue
@@ -301,9 +302,9 @@ class Nudger:
                 log.warning("could not check nudge %s: %s", nudge.id, type(exc).__name__)
                 continue
             if ts:
-                await self.deps.store.nudge_sent(nudge, ts, to_iso(now))
+                await self.deps.delivery.sent(nudge, ts, to_iso(now))
             else:
-                await self.deps.store.nudge_retry(nudge, to_iso(now), "not found after a stop",
+                await self.deps.delivery.retry(nudge, to_iso(now), "not found after a stop",
                                             to_iso(now))
             settled += 1
         return settled
