@@ -152,6 +152,10 @@ def run_sandbox(argv: list[str]) -> int:
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] in (["read"], ["check"]):
+        from bot.runtime import text_cli
+
+        return (text_cli.read_main if argv[0] == "read" else text_cli.check_main)(argv[1:])
     if argv[:1] == ["sandbox"]:
         return run_sandbox(argv[1:])
     if argv[:1] == ["export"]:
