@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.domain.name_finder import find_customer
 from bot.domain.names import split_customer
 from bot.domain.playbook import (
     FALLBACK_CATEGORY,
@@ -43,6 +44,7 @@ def read_report(text: str, playbook: Playbook) -> Report:
     """Turn an agent's description of what went wrong into a Report."""
     clean = normalize(text)
     customer, summary = split_customer(clean, playbook.cue_words)
+    customer = customer or find_customer(clean)
     tokens = tokenize(summary)
     category, cues, also = _category(tokens, playbook)
     contacts = _contacts(tokens, playbook)

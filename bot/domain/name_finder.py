@@ -1,0 +1,107 @@
+"""The customer's name anywhere in a report, when it is not the report's prefix.
+
+Reports name the customer in many places: after a title ("the agent told Mrs. Sato"),
+after a role word ("O cliente Rafael disse…"), first, before a verb or a dash
+("Haddad again - 4th call", "Dr Chen rang to say"), or as a pasted message's
+signature ("… Thanks, Priya"). The name is returned as written.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bot.domain.names import _STOP_WORDS, _SUBJECT_WORDS
+
+_UP = r"[A-ZÀ-ÖØ-ÞĀ-Ž]"
+_NAME_WORD = rf"{_UP}\.|{_UP}[\w'’\-]*"
+_NAME = rf"(?:{_NAME_WORD})(?:\s+(?:(?:de|da|do|dos|del|van|von|la|le)\s+)?(?:{_NAME_WORD})){{0,2}}"
+_TITLES = (r"Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame|Sr|Sra|Srta|Sras?|Señor|Señora|Señorita|"
+           r"Don|Doña|Dona|Seu|Dom|Herr|Frau|Mme|Mlle|Monsieur|Madame|Mademoiselle|Signor|"
+           r"Signora")
+_TITLED = re.compile(rf"(?<![\w])((?:(?i:{_TITLES})\.?\s+(?:and|&|et|y|e|und)\s+)?"
+                     rf"(?:(?i:{_TITLES})\.?|M\.)\s+{_NAME})")
+_ROLE = re.compile(rf"(?i:\b(?:customer|cust|client|cliente|clienta|kunde|kundin|kundschaft|"
+                   rf"guest|caller|patient|member|tenant|subscriber|chef)\b)\.?\s+({_NAME})")
+_PERSONAL_A = re.compile(rf"(?:^|\s)[Aa]\s+({_NAME})\s+(?:le|les|lhe)\b")
+_BY = re.compile(rf"(?i:\b(?:from|by|for|de|von|par)\s+(?:a|an|one|un|une|uma|um)?\s*)"
+                 rf"({_NAME})(?=\s*(?:[:,(–—-]|\s(?:who|says|said|wrote|called|rang)\b))")
+_LEAD_AFTER = (r"\s*(?:[-–—:(]|,\s|'s\b|’s\b|\s+(?:again|here|says|said|called|rang|phoned|"
+               r"emailed|wrote|came|wants|asked|asks|is|was|has|had|from|de|ligou|llamó|"
+               r"appelle|rief|veio|vino|avisa|dice|comenta|escribe|reclama|signale|dit|"
+               r"écrit|sagt|schreibt|meldet|ruft|diz|disse|conta|escreveu)\b|"
+               r"\s+(?:at|in|on|got|left|posted|waited|lleva|nos|est|a|hat|ist|foi|está)\s)")
+_LEAD = re.compile(rf"^\s*({_NAME}(?:,\s*{_UP}[\w'’\-]+)?){_LEAD_AFTER}")
+_LEAD_LOWER = re.compile(r"^\s*([a-zà-ÿ][a-zà-ÿ'’\-]{2,}(?:,\s*[a-zà-ÿ][a-zà-ÿ'’\-]{2,})?)"
+                         r"\s*(?:\s[-–—:]|\(|\sagain\b)")
+_SIGN_OFF = re.compile(
+    rf"(?i:thanks|thank you|many thanks|regards|kind regards|best|cheers|sincerely|merci|"
+    rf"cordialement|gracias|saludos|obrigad[oa]|atenciosamente|danke|grüße|gruesse)"
+    rf"[,.!]?\s*[-–—]?\s*({_NAME}(?:\s*&\s*{_NAME})?)\s*[.!]?\s*['\"”]?\s*$")
+_DASH_SIGN = re.compile(rf"\s[-–—]\s?({_NAME}(?:\s*&\s*{_NAME})?)\s*['\"”]?\s*$")
+# A pasted message signed at the end: ". Fiona Reid", "- Gemma, St Mary's Kitchen",
+# "Thanks, Olu (Office Manager)", "Julie et Thomas Moreau".
+_SIGNED = re.compile(
+    rf"(?:[.!?]\s+|\s[-–—]\s*|(?i:thanks|thank you|cheers|regards|merci|gracias|"
+    rf"obrigad[oa]|danke)[,!.]?\s+[-–—]?\s*)"
+    rf"({_NAME}(?:\s+(?:et|and|&|y|e|und)\s+{_NAME})?)"
+    rf"(?:,\s*[^.!?]{{0,60}}|\s*\([^)]{{0,60}}\))?\s*['\"”]?\s*$")
+_NOT_NAMES = _STOP_WORDS | _SUBJECT_WORDS | frozenset("""
+    for re fwd fw service patient forty sir madam dear
+    sales support billing finance engineering store shop branch team agent agents manager
+    tech technician driver courier warehouse email phone chat call twitter instagram
+    facebook tiktok trustpilot google yelp reddit linkedin whatsapp ofcom uk us eu
+    broadband internet wifi fibre fiber router landline mobile app website web online
+    premium gold plus pro business the a an mon tue wed thu fri sat sun jan feb mar apr
+    may jun jul aug sep sept oct nov dec el la los las le les der die das un una une
+    cliente clienta kunde kundin dm gentleman lady buenas bonjour hola hallo olá ola nadie
+    streik confirmation guy head chef sorry thanks regards cheers merci gracias danke
+    nobody unacceptable disgusting appalling ridiculous really carer headteacher dad mum
+    mother father parent parents learner student students tweet water pasted autohaus
+    schulleitung cowards disgraceful cordialement ein eine kursteilnehmer kursteilnehmerin
+    tweeted posted reply replied showers trainer pharmacist receptionist nurse doctor
+    booked received ordered bought paid tried told came went waited apparently honestly
+    seriously literally hotel restaurant gym clinic pharmacy garage school council
+""".split())
+
+
+def find_customer(text: str) -> str | None:
+    """The customer's name as written anywhere in `text`, or None."""
+    for pattern in (_TITLED, _ROLE, _LEAD, _BY, _PERSONAL_A, _SIGN_OFF, _SIGNED, _DASH_SIGN):
+        for match in pattern.finditer(text):
+            name = _tidy(match.group(1), titled=pattern is _TITLED)
+            if name:
+                return name
+    match = _LEAD_LOWER.match(text)
+    if match and match.group(1).lower() not in _NOT_NAMES:
+        return match.group(1)
+    return None
+
+
+def _tidy(name: str, titled: bool) -> str | None:
+    name = re.sub(r"['’]s$", "", name.strip())
+    words = name.rstrip(",").split()
+    # A word ending a sentence ends the name, unless it is an initial or a title.
+    for i, word in enumerate(words[:-1]):
+        if word.endswith(".") and len(word.rstrip(".")) > 3:
+            words = words[:i + 1]
+            break
+    shouting = [i for i, w in enumerate(words) if w.isupper() and len(w.strip(",")) > 2]
+    if shouting:  # SHOUTING is not a name; a job title (", CFO") ends one
+        words = words[:shouting[0]]
+    if words and not titled and words[0].endswith("ed") and len(words[0]) > 4:
+        return None  # "Tweeted at us", "Booked the room": a verb, not a name
+    if not titled:
+        while words and words[0].rstrip(".").lower() in _NOT_NAMES:
+            words = words[1:]
+    # A name ends before a capitalised word that is not one (a place, a weekday).
+    kept = []
+    for i, word in enumerate(words):
+        if i and word.rstrip(".,").lower() in _NOT_NAMES:
+            break
+        kept.append(word)
+    if not kept or (titled and len(kept) < 2):
+        return None
+    if not titled and all(w.rstrip(".").lower() in _NOT_NAMES for w in kept):
+        return None
+    return " ".join(kept).rstrip(".,") if not kept[-1].endswith(".") or len(kept[-1]) > 2 \
+        else " ".join(kept)
