@@ -46,7 +46,7 @@ def test_a_short_last_name_that_is_also_an_english_word_is_kept(playbook):
     ("not urgent, just fyi: customer got the wrong size", "calm", "normal"),
     ("she isn't upset, only wants the date", "calm", "normal"),
     ("she wasn’t furious, just tired", "calm", "normal"),  # typographic apostrophe
-    ("this is not critical but she wants it today", "calm", "normal"),
+    ("this is not critical but she wants it today", "upset", "normal"),
 ])
 def test_a_negated_feeling_or_severity_cue_does_not_count(playbook, text, emotion, severity):
     report = read(text, playbook)
@@ -59,7 +59,7 @@ def test_a_negated_feeling_or_severity_cue_does_not_count(playbook, text, emotio
     ("nobody called back, she is angry", "irate", "normal"),
     ("nobody called back but she is angry now", "irate", "normal"),
     ("I have never seen her so angry", "irate", "normal"),  # "never" stresses here
-    ("nobody has helped and it is urgent", "calm", "critical"),
+    ("nobody has helped and it is urgent", "upset", "critical"),
 ])
 def test_negation_reaches_only_its_own_clause(playbook, text, emotion, severity):
     report = read(text, playbook)
@@ -74,8 +74,8 @@ def test_negation_reaches_only_its_own_clause(playbook, text, emotion, severity)
     ("for Dana: she can't get any angrier", "irate", "normal"),
     ("for Dana: she can't stop crying, charged twice", "upset", "normal"),
     ("for Dana: he won't stop shouting at the agents", "irate", "normal"),
-    ("for Ray: data lost, no doubt critical", "calm", "critical"),
-    ("for Ray: no wonder it is urgent", "calm", "critical"),
+    ("for Ray: data lost, no doubt critical", "upset", "critical"),
+    ("for Ray: no wonder it is urgent", "upset", "critical"),
     # denials stay denials
     ("for Dana: she couldn't be less upset about it", "calm", "normal"),
     ("for Dana: she can't be angry about that", "calm", "normal"),
@@ -116,12 +116,12 @@ def test_everyday_words_do_not_raise_severity_or_make_a_customer_irate(playbook,
 
 @pytest.mark.parametrize(("text", "severity", "emotion"), [
     ("he says he is going to sue us", "critical", "irate"),
-    ("the heater caught fire in her kitchen", "critical", "calm"),
-    ("there was a smell of smoke from the charger", "critical", "calm"),
+    ("the heater caught fire in her kitchen", "critical", "upset"),
+    ("there was a smell of smoke from the charger", "critical", "upset"),
     ("her solicitor mentioned legal action", "critical", "irate"),
-    ("she needed medical attention after the fall", "critical", "calm"),
-    ("he asked for a manager twice", "high", "calm"),
-    ("please make this a priority", "high", "calm"),
+    ("she needed medical attention after the fall", "critical", "upset"),
+    ("he asked for a manager twice", "high", "upset"),
+    ("please make this a priority", "high", "upset"),
     ("she called us a scam on twitter", "normal", "irate"),
 ])
 def test_the_specific_phrases_still_raise_severity_and_anger(playbook, text, severity, emotion):

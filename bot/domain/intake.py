@@ -204,16 +204,34 @@ _BANG_RUN_RE = re.compile(r"[!！?？]+")
 
 
 def _emotion(summary: str, tokens: tuple[str, ...], playbook: Playbook) -> str:
-    """irate: irate cue, shouting or many "!"; upset: upset cue or "!!"; else calm."""
+    """irate: irate cue, shouting or many "!"; calm: the report says so (a calm cue and no
+    upset one); otherwise upset, because nobody opens a complaint calmly."""
     rules = playbook.emotion
-    hits = _affirmed(playbook.matchers.emotion.find(tokens), tokens)
+    found = playbook.matchers.emotion.find(tokens)
+    hits = _affirmed(found, tokens)
     labels = {label for hit in hits for label in hit.labels}
+    if len(hits) < len(found) and not labels & {"upset", "irate"}:
+        labels.add("calm")  # "she isn't upset": the report says how they are not
     marks = _exclamations(summary)
-    if "irate" in labels or marks >= rules.irate_exclamations or _is_shouting(summary, playbook):
+    if "irate" in labels or marks >= rules.irate_exclamations or \
+            _is_shouting(summary, playbook) or _shouts_a_word(summary):
         return "irate"
     if "upset" in labels or marks >= rules.upset_exclamations:
         return "upset"
-    return "calm"
+    return "calm" if "calm" in labels else "upset"
+
+
+# Capitalised abbreviations are not shouting ("GDPR", "ASAP", "VAT").
+_ACRONYMS = frozenset("""ASAP GDPR VAT HMRC NHS IBAN SWIFT HTML JSON HTTP HTTPS URL API SLA
+    ETA ETF RSVP FAQ PDF CSV USB WIFI SMS DVLA ICO BBC CEO CFO CTO COO VIP ADSL FTTP FTTC
+    MRI ECG DHL UPS TNT USPS NASA IKEA EDF SNCF RENFE DPD GLS TGV AVE IVA DNI NIF CPF RIB
+    TVA TTC BAFIN DSGVO SEPA UEFA FIFA NATO TOEFL IELTS GCSE SATS""".split())
+_CAPS_WORD_RE = re.compile(r"\b[A-ZÀ-Ý]{4,}\b")
+
+
+def _shouts_a_word(text: str) -> bool:
+    """A word of four or more capitals that is no abbreviation ("NEVER", "3 WEEKS")."""
+    return any(w not in _ACRONYMS for w in _CAPS_WORD_RE.findall(text))
 
 
 def _exclamations(text: str) -> int:

@@ -90,6 +90,7 @@ class EmotionRules:
     shouting_min_letters: int
     irate_exclamations: int
     upset_exclamations: int
+    calm: tuple[str, ...] = ()  # the report says the customer is calm about it
 
 
 @dataclass(frozen=True)
@@ -227,7 +228,8 @@ class Playbook:
         """Cue matchers compiled once per playbook (load_playbook builds them eagerly)."""
         return Matchers(
             category=CueMatcher((c.key, c.cues) for c in self.categories),
-            emotion=CueMatcher([("irate", self.emotion.irate), ("upset", self.emotion.upset)]),
+            emotion=CueMatcher([("irate", self.emotion.irate), ("upset", self.emotion.upset),
+                                ("calm", self.emotion.calm)]),
             severity=CueMatcher([("critical", self.severity.critical),
                                  ("high", self.severity.high)]),
             contact=CueMatcher([*((c.key, c.cues) for c in self.contact.channels),

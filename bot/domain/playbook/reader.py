@@ -164,7 +164,7 @@ class PlaybookReader(Reader):
 
     def emotion(self, value: Any, path: KeyPath) -> EmotionRules:
         item = self.mapping(value, path, ["irate", "upset", "shouting_ratio", "exclamations"],
-                            ["shouting_min_letters"])
+                            ["shouting_min_letters", "calm"])
         ratio = item["shouting_ratio"]
         if isinstance(ratio, bool) or not isinstance(ratio, int | float) or not 0 < ratio <= 1:
             self.fail(path + ("shouting_ratio",), "expected a number above 0 and at most 1")
@@ -176,6 +176,7 @@ class PlaybookReader(Reader):
         return EmotionRules(
             irate=self.cues(item["irate"], path + ("irate",)),
             upset=self.cues(item["upset"], path + ("upset",)),
+            calm=self.cues(item["calm"], path + ("calm",)) if "calm" in item else (),
             shouting_ratio=float(ratio),
             shouting_min_letters=self.integer(item.get("shouting_min_letters", 8),
                                               path + ("shouting_min_letters",)),
