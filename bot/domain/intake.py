@@ -96,7 +96,8 @@ def _category(tokens: tuple[str, ...],
 def _contacts(tokens: tuple[str, ...], playbook: Playbook) -> tuple[str, ...]:
     """Every channel mentioned, first mention first ("email address" is not a channel)."""
     found: list[str] = []
-    for hit in playbook.matchers.contact.find(tokens):
+    # "nobody rang her back" is no phone contact: a denied mention counts for nothing.
+    for hit in _affirmed(playbook.matchers.contact.find(tokens), tokens):
         for label in hit.labels:
             if label != IGNORED_CONTACT and label not in found:
                 found.append(label)

@@ -20,6 +20,8 @@ _TITLES = (r"Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame|Sr|Sra|Srta|Sras?|Señor|Señora
            r"Signora")
 _TITLED = re.compile(rf"(?<![\w])((?:(?i:{_TITLES})\.?\s+(?:and|&|et|y|e|und)\s+)?"
                      rf"(?:(?i:{_TITLES})\.?|M\.)\s+{_NAME})")
+_ROLE_AT = re.compile(r"\b(?:customer|cust|client|cliente|clienta|kunde|kundin|kundschaft|"
+                      r"guest|caller|patient|member|tenant|subscriber|chef)\b")
 _ROLE = re.compile(rf"(?i:\b(?:customer|cust|client|cliente|clienta|kunde|kundin|kundschaft|"
                    rf"guest|caller|patient|member|tenant|subscriber|chef)\b)\.?\s+({_NAME})")
 _PERSONAL_A = re.compile(rf"(?:^|\s)[Aa]\s+({_NAME})\s+(?:le|les|lhe)\b")
@@ -30,7 +32,7 @@ _LEAD_AFTER = (r"\s*(?:[-–—:(]|,\s|'s\b|’s\b|\s+(?:again|here|says|said|ca
                r"appelle|rief|veio|vino|avisa|dice|comenta|escribe|reclama|signale|dit|"
                r"écrit|sagt|schreibt|meldet|ruft|diz|disse|conta|escreveu)\b|"
                r"\s+(?:at|in|on|got|left|posted|waited|lleva|nos|est|a|hat|ist|foi|está)\s)")
-_LEAD = re.compile(rf"^\s*({_NAME}(?:,\s*{_UP}[\w'’\-]+)?){_LEAD_AFTER}")
+_LEAD = re.compile(rf"\s*({_NAME}(?:,\s*{_UP}[\w'’\-]+)?){_LEAD_AFTER}")
 _LEAD_LOWER = re.compile(r"^\s*([a-zà-ÿ][a-zà-ÿ'’\-]{2,}(?:,\s*[a-zà-ÿ][a-zà-ÿ'’\-]{2,})?)"
                          r"\s*(?:\s[-–—:]|\(|\sagain\b)")
 _SIGN_OFF = re.compile(
@@ -64,17 +66,83 @@ _NOT_NAMES = _STOP_WORDS | _SUBJECT_WORDS | frozenset("""
 """.split())
 
 
+_ROLE_WORDS = ("customer", "cust", "client", "kunde", "kundin", "guest", "caller", "patient",
+               "member", "tenant", "subscriber", "chef")
+_TITLE_AT = re.compile(rf"(?<![\w])(?:{_TITLES.lower()}|m)\b")  # over the lowered text
+TAIL = 160  # a signature is within the report's last characters
+
+
 def find_customer(text: str) -> str | None:
     """The customer's name as written anywhere in `text`, or None."""
-    for pattern in (_TITLED, _ROLE, _LEAD, _BY, _PERSONAL_A, _SIGN_OFF, _SIGNED, _DASH_SIGN):
-        for match in pattern.finditer(text):
-            name = _tidy(match.group(1), titled=pattern is _TITLED)
-            if name:
-                return name
+    lower = text.lower()
+    for name in (_titled(text), _after_role(text, lower),
+                 _at_start(text), _first(_BY, text, lower, (" from ", " by ")),
+                 _first(_PERSONAL_A, text, lower, ("a ",)), _signed(text)):
+        if name:
+            return name
     match = _LEAD_LOWER.match(text)
     if match and match.group(1).lower() not in _NOT_NAMES:
         return match.group(1)
     return None
+
+
+def _titled(text: str) -> str | None:
+    """A title, then the name: only where a title word stands (regexes are costly)."""
+    for word in _TITLE_AT.finditer(text.lower()):
+        match = _TITLED.match(text, word.start())
+        name = match and _tidy(match.group(1), titled=True)
+        if name:
+            return name
+    return None
+
+
+def _first(pattern: re.Pattern, text: str, lower: str = "",
+           needles: tuple[str, ...] = ()) -> str | None:
+    if needles and not any(n in lower for n in needles):
+        return None
+    for match in pattern.finditer(text):
+        name = _tidy(match.group(1), titled=False)
+        if name:
+            return name
+    return None
+
+
+_SIGN_WORDS = re.compile(
+    r"^(?i:thanks|thank you|many thanks|regards|kind regards|best|cheers|sincerely|merci|"
+    r"cordialement|gracias|saludos|obrigad[oa]|atenciosamente|danke|grüße|gruesse)"
+    r"[,.!]?\s*[-–—]?\s*")
+_SIGNATURE = re.compile(rf"({_NAME}(?:\s*(?:et|and|&|y|e|und)\s+{_NAME})?)"
+                        rf"(?:,\s*[^.!?]{{0,60}}|\s*\([^)]{{0,60}}\))?")
+_BREAK = re.compile(r"(?<!\s[A-Z])[.!?:]\s|\s[-–—]\s?|[-–—]\s")
+
+
+def _after_role(text: str, lower: str) -> str | None:
+    for word in _ROLE_AT.finditer(lower):
+        match = _ROLE.match(text, word.start())
+        name = match and _tidy(match.group(1), titled=False)
+        if name:
+            return name
+    return None
+
+
+def _at_start(text: str) -> str | None:
+    match = _LEAD.match(text)
+    return _tidy(match.group(1), titled=False) if match else None
+
+
+def _signed(text: str) -> str | None:
+    """A pasted message's signature: the name alone after its last sentence or dash."""
+    tail = text[-TAIL:].rstrip().rstrip("'\"”!")
+    if not any(c.isupper() for c in tail[-40:]):
+        return None  # no capital near the end: no signature
+    if tail.endswith(".") and not re.search(r"\s[A-Z]\.$", tail):
+        tail = tail[:-1]
+    breaks = list(_BREAK.finditer(tail))
+    last = _SIGN_WORDS.sub("", tail[breaks[-1].end():] if breaks else tail).strip()
+    if not last or len(last) > 80 or not last[0].isupper() or last.count(" ") > 8:
+        return None
+    match = _SIGNATURE.fullmatch(last)
+    return _tidy(match.group(1), titled=False) if match else None
 
 
 def _tidy(name: str, titled: bool) -> str | None:
