@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -84,6 +86,7 @@ class Nudger:
         self._task: asyncio.Task | None = None
         self._stop = asyncio.Event()
         self._sweeping = asyncio.Lock()  # the loop and a manual sweep never overlap
+        self.on_sweep: Callable[[float], None] | None = None  # told each sweep's seconds
 
     # -- the loop ---------------------------------------------------------------------
     def start(self) -> None:
@@ -123,7 +126,12 @@ class Nudger:
     async def sweep(self) -> SweepReport:
         """Recover, plan and send, if this process holds the lease."""
         async with self._sweeping:
-            return await self._sweep()
+            started = time.perf_counter()
+            try:
+                return await self._sweep()
+            finally:
+                if self.on_sweep is not None:
+                    self.on_sweep(time.perf_counter() - started)
 
     async def _sweep(self) -> SweepReport:
         report = SweepReport()

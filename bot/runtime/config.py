@@ -40,6 +40,8 @@ class Settings:
     playbook_path: str
     leads: tuple[str, ...] = ()
     sweep_seconds: float = 30.0
+    metrics: bool = True  # GET /metrics (MEND_METRICS=0: off)
+    replica_id: str = ""  # MEND_REPLICA_ID; empty: host name and process id
 
     @property
     def socket_mode(self) -> bool:
@@ -92,6 +94,8 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         playbook_path=get("MEND_PLAYBOOK") or str(DEFAULT_PLAYBOOK),
         leads=_user_ids(get("MEND_LEADS") or ""),
         sweep_seconds=_seconds(get("MEND_SWEEP_SECONDS") or "30"),
+        metrics=(get("MEND_METRICS") or "1").lower() not in ("0", "false", "no", "off"),
+        replica_id=get("MEND_REPLICA_ID") or "",
     )
 
 
