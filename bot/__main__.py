@@ -207,8 +207,8 @@ def main(argv: list[str]) -> int:
         except StoreError as exc:
             print(f"mend: {exc}", file=sys.stderr)
             return EXIT_CONFIG
+    load_dotenv_file()  # first: MEND_LOG_FORMAT may be set there
     configure_logging()
-    load_dotenv_file()
     if not has_credentials():
         # Nothing to talk to Slack with: show Mend in the local sandbox instead.
         print(f"mend: {NO_CREDENTIALS}\nmend: meanwhile, here is Mend in a local sandbox "
