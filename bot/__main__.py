@@ -1,6 +1,6 @@
-"""`python -m bot`: run Mend (HTTP mode, or Socket Mode with SLACK_APP_TOKEN).
+"""`mend` (or `python -m bot`): run Mend (HTTP mode, or Socket Mode with SLACK_APP_TOKEN).
 
-`python -m bot export …` writes the CSV export; `python -m bot sandbox` runs the sandbox.
+`mend export …` writes the CSV export; `mend sandbox` runs the sandbox.
 """
 
 from __future__ import annotations
@@ -27,6 +27,20 @@ EXIT_CONFIG = 2
 CLI_EXPORT_MAX_DAYS = 3650  # python -m bot export --since: up to ten years back
 CHECK_SECONDS = 5
 log = logging.getLogger("mend")
+USAGE = """usage: mend [sandbox | export] [options]
+
+  mend                 run Mend: HTTP mode (SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET;
+                       Slack calls POST /slack/events on $PORT), or Socket Mode
+                       (SLACK_BOT_TOKEN, SLACK_APP_TOKEN). Without Slack settings
+                       it opens the local sandbox instead.
+  mend sandbox --help  Mend against a local stand-in for Slack, in your browser
+  mend export --help   cases and their timelines as CSV
+  mend --version       the version
+
+On $PORT (default 3000), in both modes: GET /healthz (liveness), GET /readyz
+(readiness) and GET /metrics (Prometheus; MEND_METRICS=0 turns it off).
+Settings come from the environment or a .env file: see the README, 'Operating Mend'.
+"""
 
 
 async def run(settings) -> None:
@@ -65,13 +79,38 @@ async def _check_slack(mend) -> None:
 
 async def _run_http(mend, settings, stop: asyncio.Event) -> None:
     runner = await mend.serve_http()
-    log.info("Mend %s listening on port %s (POST /slack/events, GET /healthz)",
-             __version__, settings.port)
+    log.info("Mend %s listening on port %s (POST /slack/events, GET /healthz, /readyz%s)",
+             __version__, settings.port, ", /metrics" if settings.metrics else "")
     await stop.wait()
-    await runner.cleanup()
+    await _not_ready(mend)
+    await runner.cleanup()  # requests being answered finish; then close() drains the rest
+
+
+async def _not_ready(mend) -> None:
+    """Shutdown, first step: /readyz fails, and stays failed for MEND_DRAIN_SECONDS
+    (default 0) so that a load balancer stops sending before the listener closes."""
+    import os
+
+    mend.stopping = True
+    try:
+        grace = min(max(float(os.environ.get("MEND_DRAIN_SECONDS") or 0), 0.0), 60.0)
+    except ValueError:
+        grace = 0.0
+    if grace:
+        log.info("not ready; stopping in %s s", grace)
+        await asyncio.sleep(grace)
 
 
 async def _run_socket(mend, stop: asyncio.Event) -> None:
+    # /healthz, /readyz and /metrics on PORT in Socket Mode too.
+    runner = await mend.serve_ops()
+    try:
+        await _connect_and_wait(mend, stop)
+    finally:
+        await runner.cleanup()
+
+
+async def _connect_and_wait(mend, stop: asyncio.Event) -> None:
     # Connecting retries for as long as Slack can't be reached: a stop must still work.
     connecting = asyncio.ensure_future(mend.connect_socket())
     stopping = asyncio.ensure_future(stop.wait())
@@ -82,8 +121,10 @@ async def _run_socket(mend, stop: asyncio.Event) -> None:
         return
     stopping.cancel()
     handler = connecting.result()
-    log.info("Mend %s connected to Slack over Socket Mode", __version__)
+    log.info("Mend %s connected to Slack over Socket Mode (GET /healthz, /readyz on port %s)",
+             __version__, mend.settings.port)
     await stop.wait()
+    await _not_ready(mend)
     await handler.close_async()
 
 
@@ -100,7 +141,7 @@ def export(argv: list[str]) -> int:
     from bot.domain.durations import parse_days
     from bot.domain.reports import export_csv
     from bot.domain.times import to_iso
-    from bot.runtime.config import DEFAULT_DB
+    from bot.runtime.config import default_db
     from bot.storage.sqlite import Store
 
     parser = argparse.ArgumentParser(prog="python -m bot export",
@@ -113,7 +154,7 @@ def export(argv: list[str]) -> int:
         print("mend: --since takes a number of days, e.g. 30d", file=sys.stderr)
         return EXIT_CONFIG
     load_dotenv_file()
-    path = os.environ.get("MEND_DB") or str(DEFAULT_DB)
+    path = os.environ.get("MEND_DB") or default_db()
     if not os.path.isfile(path):
         print(f"mend: no database at {path} (set MEND_DB)", file=sys.stderr)
         return EXIT_CONFIG
@@ -152,6 +193,12 @@ def run_sandbox(argv: list[str]) -> int:
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] in (["--help"], ["-h"], ["help"]):
+        print(USAGE, end="")
+        return 0
+    if argv[:1] in (["--version"], ["-V"]):
+        print(f"mend {__version__}")
+        return 0
     if argv[:1] in (["read"], ["check"]):
         from bot.runtime import text_cli
 
@@ -164,8 +211,8 @@ def main(argv: list[str]) -> int:
         except StoreError as exc:
             print(f"mend: {exc}", file=sys.stderr)
             return EXIT_CONFIG
+    load_dotenv_file()  # first: MEND_LOG_FORMAT may be set there
     configure_logging()
-    load_dotenv_file()
     if not has_credentials():
         # Nothing to talk to Slack with: show Mend in the local sandbox instead.
         print(f"mend: {NO_CREDENTIALS}\nmend: meanwhile, here is Mend in a local sandbox "
@@ -182,5 +229,10 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """The `mend` console script."""
     sys.exit(main(sys.argv[1:]))
+
+
+if __name__ == "__main__":
+    cli()

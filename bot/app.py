@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from functools import partial
 
 import aiohttp
@@ -25,14 +26,17 @@ from bot.domain.lifecycle import Lifecycle
 from bot.domain.playbook import load_playbook
 from bot.domain.when import warm_up
 from bot.domain.workspace import WorkspaceRules
+from bot.runtime import health
 from bot.runtime.clock import Clock
 from bot.runtime.config import ConfigError, Settings
+from bot.runtime.jsonlog import replica_id
 from bot.runtime.logs import slack_logger
+from bot.runtime.metrics import ClientObserver, Metrics
 from bot.runtime.pacing import ChannelPacer
 from bot.runtime.scheduler import Scheduler
 from bot.runtime.slack_client import make_client
 from bot.runtime.tasks import Tasks
-from bot.storage.sqlite import GroupCommit, Store
+from bot.storage.sqlite import SCHEMA_VERSION, GroupCommit, Store
 from handlers import register_all
 from handlers.cards import resume_cards
 from handlers.context import Deps
@@ -67,6 +71,10 @@ class Mend:
         self.bolt = bolt
         self.session = session
         self.started = time.monotonic()
+        self.metrics: Metrics | None = None  # set by start()
+        self.stopping = False  # set first on shutdown: /readyz fails, then work drains
+        self.socket = None  # the Socket Mode handler, once connected
+        self.expected_schema = SCHEMA_VERSION
 
     @classmethod
     async def start(cls, settings: Settings, clock: Clock | None = None,
@@ -78,15 +86,18 @@ class Mend:
         warm_up()  # the time parser loads its data once, not on someone's first follow-up
         store = Store(settings.db_path)
         store.start_checkpoints()
+        metrics = Metrics(settings.replica_id or replica_id())
+        store.observe(metrics.on_store)
         clock = clock or Clock()
         # The SDK ignores its own timeout on a shared session: set it on the session.
         session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=slack_timeout))
         client = make_client(settings.bot_token, settings.api_url, session,
                              backoff=retry_backoff, logger=slack_logger(),
-                             timeout=slack_timeout)
+                             timeout=slack_timeout, observer=ClientObserver(metrics))
         poster = make_client(settings.bot_token, settings.api_url, session,
                              backoff=retry_backoff, logger=slack_logger(),
-                             timeout=slack_timeout, retry_ambiguous=False)
+                             timeout=slack_timeout, retry_ambiguous=False,
+                             observer=ClientObserver(metrics))
         tasks = Tasks()
         recovery = Recovery(store, playbook, clock, GroupCommit(store))
         lifecycle = Lifecycle(store, playbook, clock, settings.leads)
@@ -102,14 +113,19 @@ class Mend:
             process_before_response=True,  # listeners ack first and spawn slow work
         )
         register_all(bolt, deps)
+        bolt.async_dispatch = metrics.timed_dispatch(bolt.async_dispatch)
         mend = cls(settings, deps, bolt, session)
-        mend.nudger = Scheduler(store, clock, Nudger(deps, poster), settings.sweep_seconds)
+        mend.metrics = metrics
+        mend.nudger = Scheduler(store, clock, Nudger(deps, poster), settings.sweep_seconds,
+                                holder=f"{metrics.replica}/{uuid.uuid4().hex[:8]}")
+        mend.nudger.on_sweep = metrics.on_sweep
         await resume_cards(deps)
         if run_scheduler:
             mend.nudger.start()
         return mend
 
     async def close(self) -> None:
+        self.stopping = True  # not ready any more: nothing new should be sent here
         await self.nudger.stop()
         self.deps.pacer.stop()  # queued cards and nudges stay in the database for next time
         await self.deps.tasks.drain()  # what is being sent gets sent and marked first
@@ -122,6 +138,7 @@ class Mend:
         app = web.Application()
         app.router.add_post("/slack/events", self.slack_events)
         app.router.add_get("/healthz", self.healthz)
+        health.add_routes(app, self)  # /readyz, /metrics
         return app
 
     async def slack_events(self, request: web.Request) -> web.Response:
@@ -143,9 +160,11 @@ class Mend:
         }
         return web.json_response(body, status=200 if ok else 503)
 
-    async def serve_http(self, host: str = "0.0.0.0", port: int | None = None) -> web.AppRunner:
-        """Start listening; returns the runner (its `cleanup()` stops it)."""
-        runner = web.AppRunner(self.web_app(), access_log=None)
+    async def serve_http(self, host: str = "0.0.0.0", port: int | None = None,
+                         app: web.Application | None = None) -> web.AppRunner:
+        """Start listening (on `app`, default the whole web app); returns the runner
+        (its `cleanup()` stops it)."""
+        runner = web.AppRunner(app or self.web_app(), access_log=None)
         await runner.setup()
         port = self.settings.port if port is None else port
         site = web.TCPSite(runner, host, port)
@@ -178,4 +197,9 @@ class Mend:
 
         handler = AsyncSocketModeHandler(self.bolt, self.settings.app_token)
         await handler.connect_async()
+        self.socket = handler  # /readyz asks it whether it is connected
         return handler
+
+    async def serve_ops(self, host: str = "0.0.0.0", port: int | None = None) -> web.AppRunner:
+        """Socket Mode: /healthz, /readyz and /metrics on PORT (no /slack/events)."""
+        return await self.serve_http(host, port, health.ops_app(self))

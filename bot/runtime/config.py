@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-ROOT = Path(__file__).resolve().parents[2]
+from bot.domain.datafiles import data_file, in_checkout
+
+ROOT = Path(__file__).resolve().parents[2]  # the checkout (site-packages when installed)
 DEFAULT_API_URL = "https://slack.com/api/"
-DEFAULT_DB = ROOT / "data" / "mend.db"
-DEFAULT_PLAYBOOK = ROOT / "data" / "playbook.yaml"
+DEFAULT_DB = Path("data") / "mend.db"  # under the working directory, installed or not
+DEFAULT_PLAYBOOK = data_file("playbook.yaml")
 
 NO_CREDENTIALS = (
     "Mend needs a Slack app to talk to. Create one from app.yaml (see README, "
@@ -40,14 +42,23 @@ class Settings:
     playbook_path: str
     leads: tuple[str, ...] = ()
     sweep_seconds: float = 30.0
+    metrics: bool = True  # GET /metrics (MEND_METRICS=0: off)
+    replica_id: str = ""  # MEND_REPLICA_ID; empty: host name and process id
 
     @property
     def socket_mode(self) -> bool:
         return self.app_token is not None
 
 
-def load_dotenv_file(path: Path = ROOT / ".env") -> None:
-    """Read `.env` without overriding variables already set."""
+def default_db() -> str:
+    """`data/mend.db` under the working directory, as an absolute path."""
+    return str(Path.cwd() / DEFAULT_DB)
+
+
+def load_dotenv_file(path: Path | None = None) -> None:
+    """Read `.env` (next to README.md in a checkout, else in the working directory)
+    without overriding variables already set."""
+    path = path or (ROOT if in_checkout() else Path.cwd()) / ".env"
     if path.exists():
         from dotenv import load_dotenv
 
@@ -88,10 +99,12 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         app_token=app_token,
         api_url=_api_url(get("SLACK_API_URL") or DEFAULT_API_URL),
         port=_port(get("PORT") or "3000"),
-        db_path=get("MEND_DB") or str(DEFAULT_DB),
+        db_path=get("MEND_DB") or default_db(),
         playbook_path=get("MEND_PLAYBOOK") or str(DEFAULT_PLAYBOOK),
         leads=_user_ids(get("MEND_LEADS") or ""),
         sweep_seconds=_seconds(get("MEND_SWEEP_SECONDS") or "30"),
+        metrics=(get("MEND_METRICS") or "1").lower() not in ("0", "false", "no", "off"),
+        replica_id=get("MEND_REPLICA_ID") or "",
     )
 
 

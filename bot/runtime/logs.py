@@ -51,9 +51,18 @@ def slack_logger() -> logging.Logger:
     return logger
 
 
-def configure(level: int = logging.INFO) -> None:
+def configure(level: int = logging.INFO, fmt: str | None = None) -> None:
+    """Plain lines, or JSON objects with `MEND_LOG_FORMAT=json` (see jsonlog.py)."""
+    import os
+
     logging.basicConfig(level=level,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    fmt = (fmt or os.environ.get("MEND_LOG_FORMAT") or "text").strip().lower()
+    if fmt == "json":
+        from bot.runtime.jsonlog import use_json
+
+        for handler in logging.getLogger().handlers:
+            use_json(handler)
     # Bolt and the SDK log request bodies at DEBUG; never let them.
     for name in ("slack_bolt", "slack_sdk"):
         logging.getLogger(name).setLevel(max(level, logging.INFO))

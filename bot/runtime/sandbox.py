@@ -30,6 +30,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.app import Mend
+from bot.domain.datafiles import in_checkout
 from bot.runtime.clock import SandboxClock
 from bot.runtime.config import DEFAULT_PLAYBOOK, ROOT, Settings
 from standin import SlackStandIn
@@ -37,7 +38,7 @@ from standin.sandbox import SandboxUI
 
 log = logging.getLogger("mend.sandbox")
 
-DEFAULT_SANDBOX_DB = ROOT / "data" / "sandbox.db"
+DEFAULT_SANDBOX_DB = (ROOT if in_checkout() else Path.cwd()) / "data" / "sandbox.db"
 DEFAULT_PORT = 8080
 TEAM_ID = "TSANDBOX"
 BOT_TOKEN = "xoxb-sandbox"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -56,6 +57,7 @@ class Scheduler:
         self._sweeping = asyncio.Lock()  # the loop and a manual sweep never overlap
         work.hold_lease = self._hold_lease  # sending later must still hold the lease
         work.lease_length = self.lease_length
+        self.on_sweep: Callable[[float], None] | None = None  # told each sweep's seconds
 
     def start(self) -> None:
         if self.interval > 0 and self._task is None:
@@ -93,7 +95,12 @@ class Scheduler:
     async def sweep(self) -> SweepReport:
         """Sweep every workspace, if this process holds the lease."""
         async with self._sweeping:
-            return await self._sweep()
+            started = time.perf_counter()
+            try:
+                return await self._sweep()
+            finally:
+                if self.on_sweep is not None:
+                    self.on_sweep(time.perf_counter() - started)
 
     async def _sweep(self) -> SweepReport:
         report = SweepReport()

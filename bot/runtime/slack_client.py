@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
+import re
+from typing import Protocol
 
 import aiohttp
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
@@ -23,6 +26,77 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 RETRIES = 3
 TIMEOUT_SECONDS = 10
+METHOD = re.compile(r"[a-z]+(\.[a-zA-Z]+)+")  # chat.postMessage: a Web API method's name
+ERROR = re.compile(r"[a-z_]{1,60}")  # invalid_auth: one of Slack's error codes
+
+
+class CallObserver(Protocol):
+    """Told about every HTTP attempt of a Web API call (metrics): names only."""
+
+    def api_call(self, method: str, outcome: str) -> None: ...
+
+    def rate_limited(self, method: str, waited: float) -> None: ...
+
+
+def method_name(url: str) -> str:
+    name = url.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0]
+    return name if METHOD.fullmatch(name) else "other"
+
+
+def outcome(response=None, error: Exception | None = None) -> str:
+    """"ok", Slack's error code, "http_503", or the exception's class name."""
+    if error is not None:
+        return type(error).__name__
+    if response is None:
+        return "unknown"
+    if response.status_code == 429:
+        return "ratelimited"
+    body = response.body if isinstance(response.body, dict) else {}
+    if response.status_code >= 400 and not body:
+        return f"http_{response.status_code}"
+    if body.get("ok", True):
+        return "ok"
+    code = str(body.get("error") or "")
+    return code if ERROR.fullmatch(code) else "other"
+
+
+class ObserveCalls(AsyncRetryHandler):
+    """First in the list, it sees every answer and error and never asks for a retry:
+    the SDK consults the retry handlers after every attempt (Bolt's per-request
+    clients copy the same handlers, so their calls count too)."""
+
+    def __init__(self, observer: CallObserver):
+        super().__init__(max_retry_count=0)
+        self.observer = observer
+
+    async def can_retry_async(self, *, state, request, response=None, error=None) -> bool:
+        self.observer.api_call(method_name(request.url), outcome(response, error))
+        return False
+
+
+class RateLimitRetry(AsyncRateLimitErrorRetryHandler):
+    """The SDK's 429 handling (wait Retry-After, then try again), telling how long."""
+
+    def __init__(self, observer: CallObserver | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.observer = observer
+
+    async def prepare_for_next_attempt_async(self, *, state, request, response=None,
+                                             error=None) -> None:
+        if response is None:
+            raise error
+        state.next_attempt_requested = True
+        header = next((v for k, v in response.headers.items() if k.lower() == "retry-after"),
+                      None)
+        value = header[0] if isinstance(header, list | tuple) else header
+        try:
+            duration = int(value) + random.random()
+        except (TypeError, ValueError):
+            duration = 1 + random.random()
+        if self.observer is not None:
+            self.observer.rate_limited(method_name(request.url), duration)
+        await asyncio.sleep(duration)
+        state.increment_current_attempt()
 
 
 class ServerErrorRetry(AsyncRetryHandler):
@@ -36,7 +110,8 @@ class ServerErrorRetry(AsyncRetryHandler):
 AMBIGUOUS = (asyncio.TimeoutError, aiohttp.ServerConnectionError, aiohttp.ClientOSError)
 
 
-def retry_handlers(backoff: float = 0.5, retry_ambiguous: bool = True) -> list[AsyncRetryHandler]:
+def retry_handlers(backoff: float = 0.5, retry_ambiguous: bool = True,
+                   observer: CallObserver | None = None) -> list[AsyncRetryHandler]:
     """Retries for 429s, 5xx answers and connection errors.
 
     With `retry_ambiguous=False` a timeout or a dropped connection is not
@@ -47,10 +122,11 @@ def retry_handlers(backoff: float = 0.5, retry_ambiguous: bool = True) -> list[A
     if retry_ambiguous:
         connection_errors += [aiohttp.ServerConnectionError, aiohttp.ClientOSError,
                               asyncio.TimeoutError]
-    return [
+    handlers: list[AsyncRetryHandler] = [ObserveCalls(observer)] if observer else []
+    return handlers + [
         AsyncConnectionErrorRetryHandler(
             max_retry_count=RETRIES, interval_calculator=calc, error_types=connection_errors),
-        AsyncRateLimitErrorRetryHandler(max_retry_count=RETRIES),
+        RateLimitRetry(observer, max_retry_count=RETRIES),
         ServerErrorRetry(max_retry_count=RETRIES, interval_calculator=calc),
     ]
 
@@ -63,6 +139,7 @@ def make_client(
     backoff: float = 0.5,
     logger: logging.Logger | None = None,
     retry_ambiguous: bool = True,
+    observer: CallObserver | None = None,
 ) -> AsyncWebClient:
     """An AsyncWebClient aimed at `api_url`, sharing `session` across calls."""
     return AsyncWebClient(
@@ -70,6 +147,6 @@ def make_client(
         base_url=api_url,
         session=session,
         timeout=timeout,
-        retry_handlers=retry_handlers(backoff, retry_ambiguous),
+        retry_handlers=retry_handlers(backoff, retry_ambiguous, observer),
         logger=logger,
     )

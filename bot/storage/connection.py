@@ -29,6 +29,11 @@ class StoreError(Exception):
 class Connection:
     """One SQLite database file: opening, migrating, transactions, checkpoints."""
 
+    # Callbacks told, after each commit, what it recorded ("case.opened", "nudge.sent"…):
+    # topics name kinds of change, never their content. Metrics count them.
+    _observers: tuple[Callable[[str], None], ...] = ()
+    _committing: list[str] | None = None
+
     def __init__(self, path: str | Path, readonly: bool = False):
         self.path = str(path)
         self._checkpoints: Checkpointer | None = None
@@ -137,16 +142,32 @@ class Connection:
         except sqlite3.Error:
             return False
 
+    def observe(self, callback: Callable[[str], None]) -> None:
+        """Call `callback(topic)` for each change once its transaction commits."""
+        self._observers = (*self._observers, callback)
+
+    def _notify(self, topic: str) -> None:
+        if self._committing is not None:
+            self._committing.append(topic)  # told once the transaction commits
+            return
+        for callback in self._observers:
+            callback(topic)
+
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         conn = self.db.conn
         conn.execute("BEGIN IMMEDIATE")
+        self._committing = []
         try:
             yield conn
         except BaseException:
+            self._committing = None
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+        topics, self._committing = self._committing, None
+        for topic in topics:
+            self._notify(topic)
 
 
     # -- helpers -----------------------------------------------------------
@@ -164,10 +185,10 @@ class Connection:
         return conn.execute("SELECT 1 FROM seen WHERE team_id = ? AND key = ?",
                             [team_id, key]).fetchone() is not None
 
-    @staticmethod
-    def _event(conn, team_id, case_id, at, actor_id, kind, detail) -> None:
+    def _event(self, conn, team_id, case_id, at, actor_id, kind, detail) -> None:
         conn.execute(INSERT_EVENT, [team_id, case_id, at, actor_id, kind,
                                     json.dumps(detail, ensure_ascii=False)])
+        self._notify(f"case.{kind}")
 
 
 

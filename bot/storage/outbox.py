@@ -85,8 +85,11 @@ class Outbox(Connection):
         return self._nudge_state(nudge, "sending", "sent", at, sent_ts=ts, sent_at=at)
 
     async def nudge_retry(self, nudge: Nudge, send_after: str, error: str, at: str) -> bool:
-        return self._nudge_state(nudge, "sending", "pending", at, send_after=send_after,
-                                 error=error)
+        retried = self._nudge_state(nudge, "sending", "pending", at, send_after=send_after,
+                                    error=error)
+        if retried:
+            self._notify("nudge.retried")
+        return retried
 
     async def nudge_dropped(self, nudge: Nudge, state: str, error: str, at: str,
                       before: str = "pending") -> bool:
@@ -106,6 +109,8 @@ class Outbox(Connection):
                             EventKind.NUDGE_SENT if after == "sent" else EventKind.NUDGE_FAILED,
                             {"kind": nudge.kind, "rung": nudge.rung,
                              **({"error": fields.get("error")} if after == "failed" else {})})
+        if cur.rowcount == 1 and after in ("sent", "failed"):
+            self._notify(f"nudge.{after}")
         return cur.rowcount == 1
 
     def _nudges(self, where: str, params: list[Any]) -> list[Nudge]:
@@ -127,6 +132,26 @@ class Outbox(Connection):
                 "WHERE name = ? AND (holder = ? OR expires_at < ?)",
                 [holder, until, name, holder, now])
         return cur.rowcount == 1
+
+    async def lease_holder(self, name: str, now: str) -> str | None:
+        """Who holds lease `name` at `now` (None: nobody, or it ran out)."""
+        row = self.db.conn.execute("SELECT holder, expires_at FROM leases WHERE name = ?",
+                                   [name]).fetchone()
+        return row[0] if row and row[0] and row[1] >= now else None
+
+    async def outbox_backlog(self) -> tuple[int, str | None]:
+        """Nudges and digests not sent yet, across every workspace: how many, and when
+        the oldest was queued (None when there are none). For operations' metrics, read
+        from the database so that every replica reports the same."""
+        count, oldest = 0, None
+        for (team_id,) in self.db.conn.execute("SELECT team_id FROM workspaces").fetchall():
+            n, first = self.db.conn.execute(
+                "SELECT COUNT(*), MIN(created_at) FROM nudges WHERE team_id = ? "
+                "AND state IN ('pending', 'sending')", [team_id]).fetchone()
+            count += n
+            if first and (oldest is None or first < oldest):
+                oldest = first
+        return count, oldest
 
     async def release_lease(self, name: str, holder: str) -> None:
         with self._tx() as conn:

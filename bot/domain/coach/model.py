@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
+from bot.domain.datafiles import data_file
 from bot.domain.playbook import PlaybookError
 
-DEFAULT_COACH_PATH = Path(__file__).resolve().parents[3] / "data" / "coach.yaml"
+DEFAULT_COACH_PATH = data_file("coach.yaml")
 SUPPORTED_VERSIONS = (1,)
 SEVERITIES = ("change", "consider")  # change: fix before sending; consider: worth a look
 FIRES = ("found", "missing", "name_missing")

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import time, timedelta
 from functools import cached_property
-from pathlib import Path
 
+from bot.domain.datafiles import data_file
 from bot.domain.text import CueMatcher, tokenize
 
 STEP_KEYS = ("apologize", "act", "compassion", "compensate", "follow_up")
@@ -22,7 +22,7 @@ FALLBACK_CATEGORY = "general"
 SUPPORTED_VERSIONS = (1,)
 TEMPLATE_FIELDS = ("greeting", "name", "breakdown", "can_do", "when", "feeling")
 REQUIRED_TEMPLATE_FIELDS = ("breakdown", "can_do")
-DEFAULT_PLAYBOOK_PATH = Path(__file__).resolve().parents[3] / "data" / "playbook.yaml"
+DEFAULT_PLAYBOOK_PATH = data_file("playbook.yaml")
 
 
 class PlaybookError(Exception):
