@@ -48,13 +48,13 @@ def same(field: str, got, want) -> bool:
     return got == want
 
 
-def score_reports(items: list[dict], playbook) -> tuple[dict[str, float], list[float]]:
+def score_reports(items: list[dict], playbook, reader) -> tuple[dict[str, float], list[float]]:
     from bot.domain.judgement import read
 
     hits, times = Counter(), []
     for item in items:
         start = time.perf_counter()
-        got = read(item["text"], playbook)
+        got = read(item["text"], playbook, reader)
         times.append((time.perf_counter() - start) * 1000)
         for field in FIELDS:
             hits[field] += same(field, got[field], item.get(field))
@@ -97,6 +97,7 @@ def print_coach(counts: dict) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", default="heldout", choices=("heldout", "train"))
+    parser.add_argument("--no-model", action="store_true", help="cue lists alone")
     args = parser.parse_args()
     before, start = rss_mb(), time.perf_counter()
     from bot.domain.coach import load_rules
@@ -104,14 +105,16 @@ def main() -> None:
     from bot.runtime.config import DEFAULT_PLAYBOOK
 
     playbook, rules = load_playbook(DEFAULT_PLAYBOOK), load_rules()
-    from bot.domain.judgement import read
+    rules_loaded, rules_mb = time.perf_counter() - start, rss_mb() - before
+    from bot.runtime.reader import load_reader
 
-    read("warm-up: the model loads here, if there is one", playbook)
-    loaded = time.perf_counter() - start
-    print(f"start-up: playbook, coach and reader loaded in {loaded:.2f} s, "
-          f"+{rss_mb() - before:.0f} MB resident")
+    reader = None if args.no_model else load_reader()
+    model_s = time.perf_counter() - start - rules_loaded
+    print(f"start-up: playbook and coach {rules_loaded:.2f} s, +{rules_mb:.0f} MB; reading "
+          f"model {'none' if reader is None else f'{model_s:.2f} s'}, "
+          f"+{rss_mb() - before - rules_mb:.0f} MB resident")
     reports, drafts = load(args.part, "reports"), load(args.part, "drafts")
-    accuracy, report_ms = score_reports(reports, playbook)
+    accuracy, report_ms = score_reports(reports, playbook, reader)
     print(f"\n{len(reports)} {args.part} reports")
     for field, value in accuracy.items():
         print(f"  {field:10} {value:5.3f}")

@@ -33,6 +33,7 @@ from bot.runtime.jsonlog import replica_id
 from bot.runtime.logs import slack_logger
 from bot.runtime.metrics import ClientObserver, Metrics
 from bot.runtime.pacing import ChannelPacer
+from bot.runtime.reader import load_reader
 from bot.runtime.scheduler import Scheduler
 from bot.runtime.slack_client import make_client
 from bot.runtime.tasks import Tasks
@@ -99,7 +100,7 @@ class Mend:
                              timeout=slack_timeout, retry_ambiguous=False,
                              observer=ClientObserver(metrics))
         tasks = Tasks()
-        recovery = Recovery(store, playbook, clock, GroupCommit(store))
+        recovery = Recovery(store, playbook, clock, GroupCommit(store), load_reader())
         lifecycle = Lifecycle(store, playbook, clock, settings.leads)
         deps = Deps(recovery, store, clock, client, tasks, ChannelPacer(tasks, pace_seconds),
                     lifecycle, People(client), poster,

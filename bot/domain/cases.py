@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.domain.advice import Advice, build_advice, promise_for
-from bot.domain.intake import Report, read_report
+from bot.domain.intake import Reader, Report, read_report
 from bot.domain.models import Case, CaseRef, NewCase
 from bot.domain.playbook import Playbook
 from bot.domain.ports import CaseStore, CaseWriter
@@ -38,8 +38,9 @@ class Recovery:
     """Opens cases from an agent's report and says how to recover."""
 
     def __init__(self, store: CaseStore, playbook: Playbook, clock: Clock,
-                 writer: CaseWriter | None = None):
+                 writer: CaseWriter | None = None, reader: Reader | None = None):
         self.store = store
+        self.reader = reader  # the reading model, when loaded
         self.playbook = playbook
         self.clock = clock
         # New cases go through `writer` (the store's group commit shares one commit
@@ -71,7 +72,7 @@ class Recovery:
         severity: str | None = None,
     ) -> Opened:
         """Read the report, open case #N owned by the reporter, and advise."""
-        report = read_report(self.check_text(text), self.playbook)
+        report = read_report(self.check_text(text), self.playbook, self.reader)
         report = _override(report, customer=customer, contact=contact, severity=severity)
         now = self.clock.now()
         due = now + timedelta(hours=self.playbook.settings.followup_default_hours)

@@ -12,7 +12,9 @@ the cue matchers are compiled once per playbook (see `Playbook.matchers`).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from bot.domain.name_finder import find_customer
 from bot.domain.names import split_customer
@@ -40,25 +42,64 @@ class Report:
     also_categories: tuple[str, ...] = ()  # a second breakdown the report describes
 
 
-def read_report(text: str, playbook: Playbook) -> Report:
-    """Turn an agent's description of what went wrong into a Report."""
+def read_report(text: str, playbook: Playbook, reader: Reader | None = None) -> Report:
+    """Turn an agent's description of what went wrong into a Report. With a `reader` (the
+    language model), what the cue lists can't enumerate is read from the meaning too."""
     clean = normalize(text)
     customer, summary = split_customer(clean, playbook.cue_words)
     customer = customer or find_customer(clean)
     tokens = tokenize(summary)
     category, cues, also = _category(tokens, playbook)
     contacts = _contacts(tokens, playbook)
+    emotion = _emotion(summary, tokens, playbook)
+    if reader is not None:
+        guess = reader.predict(summary)
+        category = _model_category(category, cues, guess)
+        emotion = _model_feeling(emotion, guess)
     return Report(
         summary=summary,
         customer=customer,
         contact=contacts[0] if contacts else UNKNOWN_CONTACT,
         category=category,
         category_cues=cues,
-        emotion=_emotion(summary, tokens, playbook),
+        emotion=emotion,
         severity=_severity(tokens, playbook),
         contacts=contacts,
         also_categories=also,
     )
+
+
+class Guess(Protocol):
+    category_probs: Mapping[str, float]
+    feeling_probs: Mapping[str, float]
+
+
+class Reader(Protocol):
+    def predict(self, text: str) -> Guess: ...
+
+
+# How sure the model must be to overrule the cue lists (a cue names the breakdown in
+# the agent's own words, so it wins unless the model is confident of another).
+MODEL_OVERRULES_CUES = 0.6
+MODEL_OVERRULES_DEFAULT_FEELING = 0.5
+
+
+def _model_category(category: str, cues: tuple[str, ...], guess: Guess) -> str:
+    best = max(guess.category_probs, key=guess.category_probs.get)
+    if not cues:  # no cue matched: the model's reading, not "general" by default
+        return best
+    if best != category and guess.category_probs[best] >= MODEL_OVERRULES_CUES:
+        return best
+    return category
+
+
+def _model_feeling(emotion: str, guess: Guess) -> str:
+    """The cue lists decide when they found anger or calm; when they found nothing
+    (upset by default) the model may read anger or calm from the situation."""
+    if emotion != "upset":
+        return emotion
+    best = max(guess.feeling_probs, key=guess.feeling_probs.get)
+    return best if guess.feeling_probs[best] >= MODEL_OVERRULES_DEFAULT_FEELING else emotion
 
 
 # -- category, contact, severity, emotion ---------------------------------------------

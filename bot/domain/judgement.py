@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.domain.coach import Review, Rules, check
-from bot.domain.intake import Report, read_report
+from bot.domain.intake import Reader, Report, read_report
 from bot.domain.playbook import Playbook
 
 CHANNELS = ("email", "phone", "chat", "in_person", "social")
@@ -25,8 +25,8 @@ def report_fields(report: Report) -> dict[str, Any]:
     }
 
 
-def read(text: str, playbook: Playbook) -> dict[str, Any]:
-    return report_fields(read_report(text, playbook))
+def read(text: str, playbook: Playbook, reader: Reader | None = None) -> dict[str, Any]:
+    return report_fields(read_report(text, playbook, reader))
 
 
 def review_fields(review: Review) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from bot.domain.coach import DEFAULT_COACH_PATH, load_rules
 from bot.domain.judgement import read, review
 from bot.domain.playbook import PlaybookError, load_playbook
 from bot.runtime.config import DEFAULT_PLAYBOOK
+from bot.runtime.reader import load_reader
 
 EXIT_CONFIG = 2
 
@@ -41,12 +42,15 @@ def read_main(argv: list[str]) -> int:
     parser.add_argument("--csv", help="a CSV file with a `text` column")
     parser.add_argument("--playbook", default=str(DEFAULT_PLAYBOOK),
                         help="the playbook to read with (default: data/playbook.yaml)")
+    parser.add_argument("--no-model", action="store_true",
+                        help="read with the playbook's cue lists alone")
     args = parser.parse_args(argv)
     try:
         playbook = load_playbook(args.playbook)
+        reader = None if args.no_model else load_reader()
         for text in _lines(args.csv):
             if text.strip():
-                _emit(read(text, playbook))
+                _emit(read(text, playbook, reader))
     except (PlaybookError, OSError) as exc:
         print(f"mend: {exc}", file=sys.stderr)
         return EXIT_CONFIG
