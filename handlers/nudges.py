@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.models import Case, Nudge, Timer
 from bot.domain.schedule import (
@@ -69,15 +68,14 @@ class SweepReport:
     queued: int = 0
     recovered: int = 0
     errors: list[str] = field(default_factory=list)
+    purged: list[str] = field(default_factory=list)  # workspaces whose retention ended
 
 
 class Nudger:
     """Runs inside the Mend process; `start()` with the app, `stop()` on shutdown."""
 
-    def __init__(self, deps: Deps, client: AsyncWebClient, interval: float,
-                 holder: str | None = None):
-        self.deps = deps
-        self.client = client  # does not retry timeouts: see the module docstring
+    def __init__(self, deps: Deps, interval: float, holder: str | None = None):
+        self.deps = deps  # posts with deps.clients.poster: no blind retry of timeouts
         self.interval = interval
         self.holder = holder or uuid.uuid4().hex
         self.inflight: set[int] = set()
@@ -127,7 +125,7 @@ class Nudger:
 
     async def _sweep(self) -> SweepReport:
         report = SweepReport()
-        for team_id in await self.deps.store.workspaces():
+        for team_id in await self.deps.store.active_workspaces():
             now = self.deps.clock.now()
             if not await self._hold_lease(now):  # renewed for each workspace
                 return report
@@ -143,7 +141,19 @@ class Nudger:
                 report.errors.append(f"{team_id}: {type(exc).__name__}")
         if not report.held_lease:
             report.held_lease = await self._hold_lease(self.deps.clock.now())
+        if report.held_lease:
+            report.purged = await self.purge_expired()
         return report
+
+    async def purge_expired(self) -> list[str]:
+        """Delete what is left of workspaces uninstalled longer ago than the retention."""
+        cutoff = to_iso(self.deps.clock.now() - self.deps.retention)
+        purged = []
+        for team_id in await self.deps.store.expired_workspaces(cutoff):
+            deleted = await self.deps.store.purge_workspace(team_id)
+            log.info("purged %s after its retention: %s", team_id, deleted)
+            purged.append(team_id)
+        return purged
 
     # -- planning ---------------------------------------------------------------------
     async def plan(self, team_id: str, now: datetime) -> int:
@@ -277,7 +287,8 @@ class Nudger:
             else:
                 text, blocks = await self._render(nudge, case, now)
                 meta = nudge_blocks.metadata(nudge, case)
-            resp = await self.client.chat_postMessage(
+            poster = await self.deps.clients.poster(nudge.team_id)
+            resp = await poster.chat_postMessage(
                 channel=channel, thread_ts=thread, text=text, blocks=blocks, metadata=meta,
                 unfurl_links=False)
         except SlackApiError as exc:
@@ -379,7 +390,8 @@ class Nudger:
         """The ts of the message carrying this nudge's key, if Slack has one."""
         if not nudge.channel:
             return None
-        return await find_message(self.client, nudge.channel, NUDGE_METADATA_TYPE,
+        poster = await self.deps.clients.poster(nudge.team_id)
+        return await find_message(poster, nudge.channel, NUDGE_METADATA_TYPE,
                                   {"key": nudge_blocks.nudge_key(nudge)}, nudge.thread_ts)
 
 
