@@ -6,18 +6,26 @@ from __future__ import annotations
 
 import asyncio
 import html
+import os
 import re
 import sqlite3
+import subprocess
+import sys
 import time
 from datetime import timedelta
 
 import aiohttp
 import pytest
+import yaml
 
 from bot.runtime.clients import NotInstalled
-from bot.runtime.config import DEFAULT_PLAYBOOK, Settings
+from bot.runtime.config import DEFAULT_PLAYBOOK, ROOT, ConfigError, Settings, from_env
+from bot.runtime.distribution import SCOPES
+from bot.runtime.installations import REDIRECT_PATH
 from bot.storage.sqlite import Store
+from handlers.events import EVENTS
 from handlers.ids import NUDGE_METADATA_TYPE
+from handlers.installs import INSTALL_EVENTS
 from standin import MendDriver, SlackStandIn
 from tests.helpers import APP_TOKEN, BOT_TOKEN, LA_MORNING, SECRET, start_mend
 
@@ -47,7 +55,7 @@ def base(running) -> str:
     return running.url.removesuffix("/slack/events")
 
 
-async def install(running, team: str, user: str) -> str:
+async def install(running, team: str, user: str, extra: str = "") -> str:
     """Add to Slack as a browser does: Mend's install page, the authorise page, back to
     Mend's redirect with the state cookie. Returns the page Mend finally shows."""
     async with aiohttp.ClientSession() as http:
@@ -56,7 +64,7 @@ async def install(running, team: str, user: str) -> str:
             cookie = page.headers["Set-Cookie"].split(";")[0]
             link = html.unescape(re.search(r'href="([^"]*oauth/v2/authorize[^"]*)"',
                                            await page.text()).group(1))
-        async with http.get(f"{link}&team={team}&user={user}", allow_redirects=False) as ok:
+        async with http.get(f"{link}&team={team}&user={user}{extra}", allow_redirects=False) as ok:
             assert ok.status == 302
             back = ok.headers["Location"]
         async with http.get(back, headers={"Cookie": cookie}) as done:
@@ -216,3 +224,69 @@ async def test_with_rotation_two_processes_refresh_an_expired_token_once(grid, t
     finally:
         await second.stop()
         await first.stop()
+
+
+# -- settings, the manifest and the command line -----------------------------------------
+def test_client_id_without_bot_token_means_installs_through_oauth():
+    env = {"SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "s", "SLACK_SIGNING_SECRET": "x"}
+    settings = from_env(env)
+    assert settings.distributed and settings.retention_days == 30
+    assert from_env({**env, "MEND_RETENTION_DAYS": "7"}).retention_days == 7
+    assert not from_env({**env, "SLACK_BOT_TOKEN": "xoxb-1"}).distributed  # as today
+    with pytest.raises(ConfigError, match="SLACK_CLIENT_SECRET"):
+        from_env({"SLACK_CLIENT_ID": "1.2", "SLACK_SIGNING_SECRET": "x"})
+    with pytest.raises(ConfigError, match="SLACK_SIGNING_SECRET"):
+        from_env({"SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "s"})
+
+
+def test_distributed_manifest_asks_for_what_mend_handles():
+    one = yaml.safe_load((ROOT / "app.yaml").read_text())
+    many = yaml.safe_load((ROOT / "app.distributed.yaml").read_text())
+    assert many["features"] == one["features"]
+    assert set(many["oauth_config"]["scopes"]["bot"]) == set(SCOPES)
+    assert set(one["oauth_config"]["scopes"]["bot"]) == set(SCOPES)
+    assert [u.endswith(REDIRECT_PATH) for u in many["oauth_config"]["redirect_urls"]] == [True]
+    events = set(many["settings"]["event_subscriptions"]["bot_events"])
+    assert events == set(EVENTS) | set(INSTALL_EVENTS)
+    settings = many["settings"]
+    assert settings["org_deploy_enabled"] and settings["token_rotation_enabled"]
+    assert settings["socket_mode_enabled"] is False
+
+
+async def test_purge_on_the_command_line_prints_what_it_deleted(two, grid, clock):
+    await open_due_in(two, grid, clock, "T2", "customer Beta: order lost")
+    async with MendDriver(two.url, SECRET, grid, team_id="T2") as t2:
+        await t2.event({"type": "app_uninstalled"})
+    done = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "bot", "purge", "--team", "T2"], cwd=ROOT,
+        capture_output=True, text=True, timeout=60,
+        env={**os.environ, "MEND_DB": two.store.path})
+    assert done.returncode == 0, done.stderr
+    assert "cases: 1" in done.stdout and "purged T2:" in done.stdout
+    assert rows_of(two.store.path, "T2") == {}
+    assert rows_of(two.store.path, "T1")  # the other workspace is untouched
+
+
+async def test_an_org_wide_install_serves_every_workspace_of_its_grid(grid, tmp_path, clock):
+    grid.add_workspace("T3", "Gamma", enterprise_id="E1")
+    grid.add_workspace("T4", "Delta", enterprise_id="E1")
+    grid.add_user("U9", team_id="T4")
+    running = await start_mend(distributed(grid, str(tmp_path / "mend.db")), clock)
+    try:
+        grid.oauth_redirect_uri = f"{base(running)}/slack/oauth_redirect"
+        await install(running, "T3", "U8", "&org=1")
+        store, clients = running.store, running.mend.deps.clients
+        row = await store.installation_at("E1", "")
+        assert row["is_enterprise_install"] == 1 and row["bot_token"].startswith("xoxb-T3")
+        assert await store.installation("E1", "T4") == row  # found from the request
+        assert await store.installation(None, "T4") is None  # grid not known yet
+        await clients.note_team("T4", "E1")  # a request from T4 said which grid
+        client = await clients.for_team("T4")  # work no request started
+        assert client.token == row["bot_token"]
+        await client.users_info(user="U9")
+        assert grid.calls_to("users.info")[-1].ok
+        await running.mend.deps.store.mark_uninstalled("E1", None, "2026-11-27T00:00:00Z")
+        with pytest.raises(NotInstalled):
+            await clients.for_team("T4")
+    finally:
+        await running.stop()
