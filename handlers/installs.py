@@ -24,6 +24,9 @@ INSTALL_EVENTS = (APP_UNINSTALLED, TOKENS_REVOKED)
 
 
 async def workspace_left(deps: Deps, enterprise_id: str | None, team_id: str | None) -> None:
+    if not deps.clients.distributed:  # SLACK_BOT_TOKEN: one workspace, run as it always was
+        log.warning("Slack says Mend was removed from %s: set a new SLACK_BOT_TOKEN", team_id)
+        return
     teams = await deps.store.mark_uninstalled(enterprise_id, team_id,
                                               to_iso(deps.clock.now()))
     for team in teams:
