@@ -1,6 +1,7 @@
 """`mend` (or `python -m bot`): run Mend (HTTP mode, or Socket Mode with SLACK_APP_TOKEN).
 
-`mend export …` writes the CSV export; `mend sandbox` runs the sandbox.
+`mend export …` writes the CSV export; `mend sandbox` runs the sandbox;
+`mend purge --team T…` deletes an uninstalled workspace's data at once.
 """
 
 from __future__ import annotations
@@ -184,6 +185,36 @@ def export(argv: list[str]) -> int:
     return 0
 
 
+def purge(argv: list[str]) -> int:
+    """`python -m bot purge --team T123`: delete every row of an uninstalled workspace
+    now, without waiting for MEND_RETENTION_DAYS; prints what went."""
+    import argparse
+    import os
+
+    from bot.runtime.config import DEFAULT_DB
+    from bot.storage.sqlite import Store
+
+    parser = argparse.ArgumentParser(prog="python -m bot purge",
+                                     description="Delete a workspace's data at once.")
+    parser.add_argument("--team", required=True, help="workspace id, e.g. T0123ABC")
+    args = parser.parse_args(argv)
+    load_dotenv_file()
+    path = os.environ.get("MEND_DB") or str(DEFAULT_DB)
+    if not os.path.isfile(path):
+        print(f"mend: no database at {path} (set MEND_DB)", file=sys.stderr)
+        return EXIT_CONFIG
+    store = Store(path)
+    try:
+        deleted = asyncio.run(store.purge_workspace(args.team))
+    finally:
+        asyncio.run(store.close())
+    for table, count in sorted(deleted.items()):
+        print(f"{table}: {count}")
+    print(f"purged {args.team}: {sum(deleted.values())} rows" if deleted
+          else f"nothing stored for {args.team}")
+    return 0
+
+
 def run_sandbox(argv: list[str]) -> int:
     """`python -m bot sandbox [--port 8080]`: Mend, a local stand-in for Slack and its web
     page, on 127.0.0.1 (see bot/sandbox.py); returns the exit status."""
@@ -205,9 +236,9 @@ def main(argv: list[str]) -> int:
         return (text_cli.read_main if argv[0] == "read" else text_cli.check_main)(argv[1:])
     if argv[:1] == ["sandbox"]:
         return run_sandbox(argv[1:])
-    if argv[:1] == ["export"]:
+    if argv[:1] in (["export"], ["purge"]):
         try:
-            return export(argv[1:])
+            return (export if argv[0] == "export" else purge)(argv[1:])
         except StoreError as exc:
             print(f"mend: {exc}", file=sys.stderr)
             return EXIT_CONFIG

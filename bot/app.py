@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from datetime import timedelta
 from functools import partial
 
 import aiohttp
@@ -29,6 +30,8 @@ from bot.domain.workspace import WorkspaceRules
 from bot.runtime import health
 from bot.runtime.clock import Clock
 from bot.runtime.config import ConfigError, Settings
+from bot.runtime.distribution import build_clients, oauth_app_args
+from bot.runtime.installations import add_oauth_routes
 from bot.runtime.jsonlog import replica_id
 from bot.runtime.logs import slack_logger
 from bot.runtime.metrics import ClientObserver, Metrics
@@ -92,33 +95,35 @@ class Mend:
         clock = clock or Clock()
         # The SDK ignores its own timeout on a shared session: set it on the session.
         session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=slack_timeout))
-        client = make_client(settings.bot_token, settings.api_url, session,
-                             backoff=retry_backoff, logger=slack_logger(),
-                             timeout=slack_timeout, observer=ClientObserver(metrics))
-        poster = make_client(settings.bot_token, settings.api_url, session,
-                             backoff=retry_backoff, logger=slack_logger(),
-                             timeout=slack_timeout, retry_ambiguous=False,
-                             observer=ClientObserver(metrics))
+        make = partial(make_client, api_url=settings.api_url, session=session,
+                       backoff=retry_backoff, logger=slack_logger(), timeout=slack_timeout,
+                       observer=ClientObserver(metrics))
+        client = make(settings.bot_token or None)
+        poster = make(settings.bot_token or None, retry_ambiguous=False)
+        clients = build_clients(settings, store, client, poster, make)
         tasks = Tasks()
         recovery = Recovery(store, playbook, clock, GroupCommit(store), load_reader())
         lifecycle = Lifecycle(store, playbook, clock, settings.leads)
         deps = Deps(recovery, store, clock, client, tasks, ChannelPacer(tasks, pace_seconds),
-                    lifecycle, People(client), poster,
+                    lifecycle, People(clients), poster,
                     workspaces=WorkspaceRules(store, lifecycle, clock),
-                    delivery=Delivery(store), coach=coach_rules)
+                    delivery=Delivery(store), coach=coach_rules, clients=clients,
+                    retention=timedelta(days=settings.retention_days))
         bolt = AsyncApp(
             client=client,
             logger=slack_logger(),
             signing_secret=settings.signing_secret or "",
             request_verification_enabled=not settings.socket_mode,
             process_before_response=True,  # listeners ack first and spawn slow work
+            **oauth_app_args(settings, store, clients),  # installs through OAuth
         )
         register_all(bolt, deps)
         bolt.async_dispatch = metrics.timed_dispatch(bolt.async_dispatch)
         mend = cls(settings, deps, bolt, session)
         mend.metrics = metrics
-        mend.nudger = Scheduler(store, clock, Nudger(deps, poster), settings.sweep_seconds,
-                                holder=f"{metrics.replica}/{uuid.uuid4().hex[:8]}")
+        mend.nudger = Scheduler(store, clock, Nudger(deps), settings.sweep_seconds,
+                                holder=f"{metrics.replica}/{uuid.uuid4().hex[:8]}",
+                                retention=deps.retention)
         mend.nudger.on_sweep = metrics.on_sweep
         await resume_cards(deps)
         if run_scheduler:
@@ -140,6 +145,8 @@ class Mend:
         app.router.add_post("/slack/events", self.slack_events)
         app.router.add_get("/healthz", self.healthz)
         health.add_routes(app, self)  # /readyz, /metrics
+        if self.bolt.oauth_flow is not None:  # /slack/install, /slack/oauth_redirect
+            add_oauth_routes(app, self.bolt.oauth_flow)
         return app
 
     async def slack_events(self, request: web.Request) -> web.Response:
@@ -182,9 +189,10 @@ class Mend:
         """Ask Slack whether the tokens work, so that a wrong one stops start-up with one
         line instead of failing every request later. If Slack can't be reached, carry
         on: it may be a passing network problem, and requests will say so."""
-        await _check_token(self.deps.client.auth_test, "SLACK_BOT_TOKEN",
-                           "the Bot User OAuth Token (xoxb-…) on your app's OAuth & "
-                           "Permissions page")
+        if not self.settings.distributed:  # installed through OAuth: no one token
+            await _check_token(self.deps.client.auth_test, "SLACK_BOT_TOKEN",
+                               "the Bot User OAuth Token (xoxb-…) on your app's OAuth & "
+                               "Permissions page")
         if self.settings.socket_mode:
             await _check_token(
                 partial(self.deps.client.apps_connections_open,

@@ -163,7 +163,8 @@ async def timezone_soon(deps: Deps, click: Click, user_id: str | None = None) ->
 async def show_modal(deps: Deps, click: Click, number: int, view: dict) -> None:
     """views.open, or tell the clicker that Slack would not open the form."""
     try:
-        await deps.client.views_open(trigger_id=click.trigger_id, view=view)
+        await (await deps.clients.for_team(click.team_id)).views_open(
+            trigger_id=click.trigger_id, view=view)
     except (SlackApiError, *AMBIGUOUS) as exc:
         error = exc.response.get("error") if isinstance(exc, SlackApiError) else None
         log.warning("form for case #%s not opened: %s", number, error or type(exc).__name__)
@@ -232,8 +233,9 @@ def mark_answered(deps: Deps, click: Click, note: str) -> str:
     message = click.body.get("message") or {}
     channel = (click.body.get("channel") or {}).get("id")
     if message.get("ts") and channel:
-        deps.tasks.spawn(deps.client.chat_update(
-            channel=channel, ts=message["ts"], text=message.get("text") or "Mend",
+        deps.tasks.spawn(deps.clients.call(
+            click.team_id, "chat_update", channel=channel, ts=message["ts"],
+            text=message.get("text") or "Mend",
             blocks=nudge_blocks.answered(message.get("blocks") or [], note)),
             name="nudge-answered")
     return ""

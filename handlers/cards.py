@@ -82,8 +82,9 @@ async def post_card(deps: Deps, case: Case, response_url: str | None = None) -> 
             case.team_id, case.id, to_iso(now)):
         return case.card_ts
     try:
-        resp = await deps.poster.chat_postMessage(channel=case.channel_id, unfurl_links=False,
-                                                  **await render(deps, case))
+        poster = await deps.clients.poster(case.team_id)
+        resp = await poster.chat_postMessage(channel=case.channel_id, unfurl_links=False,
+                                             **await render(deps, case))
     except SlackApiError as exc:
         await _refused(deps, case, exc, response_url)
         return None
@@ -110,7 +111,8 @@ async def _refused(deps: Deps, case: Case, exc: SlackApiError,
 async def _settle_in_doubt(deps: Deps, case: Case, now) -> bool:
     """A post that may have gone out: record it if Slack has it, else post again."""
     try:
-        ts = await find_message(deps.poster, case.channel_id, CARD_METADATA_TYPE,
+        poster = await deps.clients.poster(case.team_id)
+        ts = await find_message(poster, case.channel_id, CARD_METADATA_TYPE,
                                 {"team_id": case.team_id, "case": case.number})
     except (SlackApiError, *AMBIGUOUS) as exc:
         log.warning("could not check card for case id %s: %s", case.id, type(exc).__name__)
@@ -181,8 +183,8 @@ async def _update_card(deps: Deps, case: Case) -> None:
         if card == sent:
             return
         try:
-            await deps.client.chat_update(channel=latest.card_channel, ts=latest.card_ts,
-                                          **card)
+            await deps.clients.call(latest.team_id, "chat_update", channel=latest.card_channel,
+                                    ts=latest.card_ts, **card)
         except SlackApiError as exc:
             log.warning("card for case id %s not updated: %s", case.id,
                         exc.response.get("error"))
@@ -206,6 +208,8 @@ async def resume_cards(deps: Deps, team_id: str | None = None) -> int:
     """Queue cards left unposted (or in doubt); returns how many."""
     queued = 0
     for team in [team_id] if team_id else await deps.store.teams_awaiting_cards():
+        if not await deps.clients.installed(team):
+            continue  # uninstalled: its cards wait for a reinstall (or the purge)
         for case in await deps.store.cases_awaiting_card(team):
             if case.id not in deps.carding:
                 _queue_card(deps, case)

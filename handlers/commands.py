@@ -153,7 +153,8 @@ async def open_intake(ack: Ack, inv: Invocation, deps: Deps) -> None:
         deps.recovery.contact_keys(),
         {"channel_id": inv.channel_id, "response_url": inv.response_url or ""},
     )
-    deps.tasks.spawn(deps.client.views_open(trigger_id=inv.trigger_id, view=view),
+    deps.tasks.spawn(deps.clients.call(inv.team_id, "views_open", trigger_id=inv.trigger_id,
+                                       view=view),
                      name="intake-modal")
 
 

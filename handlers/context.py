@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -12,6 +13,7 @@ from bot.domain.cases import Recovery
 from bot.domain.delivery import Delivery
 from bot.domain.lifecycle import Lifecycle
 from bot.domain.workspace import WorkspaceRules
+from bot.runtime.clients import Clients
 from bot.runtime.clock import Clock
 from bot.runtime.pacing import ChannelPacer
 from bot.runtime.tasks import Tasks
@@ -37,6 +39,15 @@ class Deps:
     workspaces: WorkspaceRules | None = None  # settings and leads, with their rules
     delivery: Delivery | None = None  # cards' and outbox rows' states
     coach: Any = None  # the reply coach's rules (bot.domain.coach.Rules)
+    # Every Web API call: `await clients.for_team(team_id)` (or `.poster(team_id)`), the
+    # workspace's own token. `client` and `poster` are the shared, token-less ones when
+    # Mend is installed through OAuth: only for response URLs.
+    clients: Clients | None = None
+    retention: timedelta = timedelta(days=30)  # an uninstalled workspace's cases, then purged
     refreshing: set[int] = field(default_factory=set)  # cases with a card update queued
     carding: set[int] = field(default_factory=set)  # cases whose card post is queued here
     home_viewers: set[tuple[str, str]] = field(default_factory=set)  # (team, user) seen home
+
+    def __post_init__(self) -> None:
+        if self.clients is None:
+            self.clients = Clients(self.client, self.poster)

@@ -19,4 +19,5 @@ async def home_for(deps: Deps, team_id: str, user_id: str) -> dict:
 
 async def publish_home(deps: Deps, team_id: str, user_id: str) -> None:
     """Show a person their App Home as it is now."""
-    await deps.client.views_publish(user_id=user_id, view=await home_for(deps, team_id, user_id))
+    view = await home_for(deps, team_id, user_id)
+    await (await deps.clients.for_team(team_id)).views_publish(user_id=user_id, view=view)

@@ -178,8 +178,9 @@ async def _send_export(inv: Invocation, since: datetime, deps: Deps) -> None:
         try:
             rows = await deps.store.in_reader(
                 lambda s: write_csv(s, inv.team_id, since, path))
-            dm = await deps.client.conversations_open(users=inv.user_id)
-            await deps.client.files_upload_v2(
+            client = await deps.clients.for_team(inv.team_id)
+            dm = await client.conversations_open(users=inv.user_id)
+            await client.files_upload_v2(
                 file=path, filename=name, title=name, channel=dm["channel"]["id"],
                 initial_comment=f"{rows} timeline rows for cases opened since "
                                 f"{since:%Y-%m-%d}.")

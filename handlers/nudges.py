@@ -25,7 +25,6 @@ import logging
 from datetime import datetime, timedelta
 
 from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.models import Case, Nudge, Timer
 from bot.domain.schedule import (
@@ -62,9 +61,8 @@ class Nudger:
     """The Slack side of the scheduler's sweep: settles nudges in doubt, plans due
     follow-ups, queues the digest and sends, for one workspace at a time."""
 
-    def __init__(self, deps: Deps, client: AsyncWebClient):
-        self.deps = deps
-        self.client = client  # does not retry timeouts: see the module docstring
+    def __init__(self, deps: Deps):
+        self.deps = deps  # posts with deps.clients.poster: no blind retry of timeouts
         self.inflight: set[int] = set()
         # Set by the scheduler: a paced send checks the lease is still ours, and a row
         # claimed within a lease length may still be in flight.
@@ -211,7 +209,8 @@ class Nudger:
             else:
                 text, blocks = await self._render(nudge, case, now)
                 meta = nudge_blocks.metadata(nudge, case)
-            resp = await self.client.chat_postMessage(
+            poster = await self.deps.clients.poster(nudge.team_id)
+            resp = await poster.chat_postMessage(
                 channel=channel, thread_ts=thread, text=text, blocks=blocks, metadata=meta,
                 unfurl_links=False)
         except SlackApiError as exc:
@@ -313,7 +312,8 @@ class Nudger:
         """The ts of the message carrying this nudge's key, if Slack has one."""
         if not nudge.channel:
             return None
-        return await find_message(self.client, nudge.channel, NUDGE_METADATA_TYPE,
+        poster = await self.deps.clients.poster(nudge.team_id)
+        return await find_message(poster, nudge.channel, NUDGE_METADATA_TYPE,
                                   {"key": nudge_blocks.nudge_key(nudge)}, nudge.thread_ts)
 
 

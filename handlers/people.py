@@ -7,7 +7,8 @@ import time
 from dataclasses import dataclass
 
 from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.runtime.clients import Clients
 
 log = logging.getLogger("mend.people")
 TTL_SECONDS = 6 * 3600
@@ -29,9 +30,9 @@ class People:
     """users.info, remembered for a few hours per workspace and user; and the
     channels each person is in (users.conversations, for a few minutes)."""
 
-    def __init__(self, client: AsyncWebClient, ttl: float = TTL_SECONDS,
+    def __init__(self, clients: Clients, ttl: float = TTL_SECONDS,
                  negative_ttl: float = NEGATIVE_TTL_SECONDS):
-        self.client = client
+        self.clients = clients  # each workspace's own token
         self.ttl = ttl
         self.negative_ttl = negative_ttl
         self._cache: dict[tuple[str, str], tuple[float, Person]] = {}
@@ -53,7 +54,8 @@ class People:
         cursor = None
         try:
             for _ in range(20):
-                resp = await self.client.users_conversations(
+                resp = await self.clients.call(
+                    team_id, "users_conversations",
                     user=user_id, types="public_channel,private_channel",
                     exclude_archived=True, limit=200, **({"cursor": cursor} if cursor else {}))
                 found += [c["id"] for c in resp.get("channels") or []]
@@ -83,7 +85,7 @@ class People:
             return person
         failed = self._failed.get(key)
         if failed is None or time.monotonic() - failed >= self.negative_ttl:
-            person = await self._fetch(user_id)
+            person = await self._fetch(team_id, user_id)
             if person is not None:
                 self._failed.pop(key, None)
                 self._cache[key] = (time.monotonic(), person)
@@ -92,9 +94,9 @@ class People:
         stale = self._cache.get(key)
         return stale[1] if stale else Person(user_id, known=False)
 
-    async def _fetch(self, user_id: str) -> Person | None:
+    async def _fetch(self, team_id: str, user_id: str) -> Person | None:
         try:
-            user = (await self.client.users_info(user=user_id))["user"]
+            user = (await self.clients.call(team_id, "users_info", user=user_id))["user"]
         except SlackApiError as exc:
             log.warning("users.info failed for %s: %s", user_id, exc.response.get("error"))
             return None

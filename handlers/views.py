@@ -154,9 +154,9 @@ async def tell_who_can(deps: Deps, sub: Submission, exc: Refused) -> None:
 
     async def tell() -> None:
         try:
-            await deps.client.chat_postEphemeral(
-                channel=case.card_channel or case.channel_id, user=sub.user_id,
-                text=refusal(exc))
+            await deps.clients.call(
+                sub.team_id, "chat_postEphemeral", channel=case.card_channel or case.channel_id,
+                user=sub.user_id, text=refusal(exc))
         except Exception as error:  # noqa: BLE001 - a courtesy; the form says why already
             log.warning("could not say who can: %s", type(error).__name__)
 
@@ -219,9 +219,9 @@ async def snooze_work(sub: Submission, deps: Deps):
                                  once_key=sub.once_key)
     if done.changed and meta.get("channel") and meta.get("ts"):
         note = f":zzz: Snoozed by {mention(sub.user_id)} until {when(to_iso(until))}."
-        deps.tasks.spawn(deps.client.chat_update(
-            channel=meta["channel"], ts=meta["ts"], text="Follow-up snoozed",
-            blocks=[section(note)]), name="nudge-snoozed")
+        deps.tasks.spawn(deps.clients.call(
+            sub.team_id, "chat_update", channel=meta["channel"], ts=meta["ts"],
+            text="Follow-up snoozed", blocks=[section(note)]), name="nudge-snoozed")
     return done
 
 

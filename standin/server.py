@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import WSMsgType, web
 
 from .methods import ApiError, WebApiMethods, _invalid_arguments
+from .oauth import OAUTH_METHODS, OAuthWorkspaces
 from .spec import ApiSpec, load_spec
 
 HOST = "127.0.0.1"
@@ -59,6 +60,7 @@ class Call:
     status: int = 0
     http_method: str = "POST"
     content_type: str = ""
+    team_id: str | None = None  # the workspace (or grid) whose token the call carried
 
     @property
     def ok(self) -> bool:
@@ -98,7 +100,7 @@ class Fault:
     times: int | None = 1
 
 
-class SlackStandIn(WebApiMethods):
+class SlackStandIn(OAuthWorkspaces, WebApiMethods):
     """A stand-in for Slack's Web API (plus Socket Mode, response URLs and file uploads)
     served on 127.0.0.1 for tests and the sandbox.
 
@@ -168,6 +170,7 @@ class SlackStandIn(WebApiMethods):
         self._acks: dict[str, asyncio.Future] = {}
         self._runner: web.AppRunner | None = None
         self._handlers = self._method_handlers()
+        self._init_oauth()  # workspaces and the tokens they were given (standin/oauth.py)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -184,6 +187,7 @@ class SlackStandIn(WebApiMethods):
         app.router.add_get("/socket", self._handle_socket)
         app.router.add_post("/respond/{key}", self._handle_respond)
         app.router.add_post("/upload/{file_id}", self._handle_upload)
+        app.router.add_get("/oauth/v2/authorize", self._handle_authorize)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -304,11 +308,12 @@ class SlackStandIn(WebApiMethods):
         bot_member: bool = True,
         is_private: bool = False,
         is_archived: bool = False,
+        team_id: str | None = None,
     ) -> dict[str, Any]:
-        """Register a channel. With ``bot_member=False``, posting there answers
-        ``not_in_channel``. ``members`` (user ids), when given, limits who may receive
-        ephemerals there. Channels never registered are created on first use with the
-        bot as a member."""
+        """Register a channel (of workspace ``team_id``; None: the first to use it). With
+        ``bot_member=False``, posting there answers ``not_in_channel``. ``members`` (user
+        ids), when given, limits who may receive ephemerals there. Channels never
+        registered are created on first use with the bot as a member."""
         record = {
             "id": channel_id,
             "name": name or channel_id.lower(),
@@ -317,6 +322,7 @@ class SlackStandIn(WebApiMethods):
             "is_private": is_private,
             "is_archived": is_archived,
             "created": int(time.time()),
+            "team_id": team_id,
         }
         self._channels[channel_id] = record
         return record
@@ -616,7 +622,9 @@ class SlackStandIn(WebApiMethods):
         header = request.headers.get("Authorization", "")
         if header.lower().startswith("bearer "):
             token = header[7:].strip() or token
-        call.args, call.token = args, token
+        if method in OAUTH_METHODS:
+            self._basic_auth(header, args)
+        call.args, call.token, call.team_id = args, token, self.team_of_token(token)
         self.calls.append(call)
         self._notify()
 
@@ -646,10 +654,13 @@ class SlackStandIn(WebApiMethods):
         """Slack's order of checks: method exists, token, required args, then the method."""
         if not self.spec.knows(method):
             raise ApiError("unknown_method")
+        if method in OAUTH_METHODS:  # the app's client id and secret, no token
+            return self._oauth_access(args)
         if not token:
             raise ApiError("not_authed")
-        if token not in (self.bot_token, self.app_token):
-            raise ApiError("invalid_auth")
+        self._acting = None
+        if token != self.app_token:
+            self._check_token(token, method, args)  # its workspace's channels and users
         if (token == self.app_token) != (method in APP_TOKEN_METHODS):
             raise ApiError("not_allowed_token_type")
         missing = self.spec.missing(method, args)
@@ -660,7 +671,10 @@ class SlackStandIn(WebApiMethods):
             result = answer(args) if callable(answer) else answer
             return {"ok": True, **copy.deepcopy(result)}
         handler = self._handlers.get(method)
-        return handler(args) if handler else {"ok": True}
+        answer = handler(args) if handler else {"ok": True}
+        channel = answer.get("channel") if isinstance(answer.get("channel"), str) else None
+        self._claim_channel(channel or str(args.get("channel") or ""))
+        return answer
 
     # ------------------------------------------------------------------ HTTP: respond, upload
 

@@ -44,6 +44,17 @@ class Settings:
     sweep_seconds: float = 30.0
     metrics: bool = True  # GET /metrics (MEND_METRICS=0: off)
     replica_id: str = ""  # MEND_REPLICA_ID; empty: host name and process id
+    # Distribution (OAuth install to many workspaces): set instead of bot_token.
+    client_id: str | None = None
+    client_secret: str | None = None
+    redirect_uri: str | None = None
+    retention_days: int = 30
+    refresh_minutes: int = 120  # refresh a rotating token this long before it expires
+
+    @property
+    def distributed(self) -> bool:
+        """OAuth installs, a token per workspace (no SLACK_BOT_TOKEN)."""
+        return not self.bot_token and bool(self.client_id)
 
     @property
     def socket_mode(self) -> bool:
@@ -69,7 +80,8 @@ def has_credentials(env: dict[str, str] | None = None) -> bool:
     """Whether any Slack credential is set (none: the run command opens the sandbox)."""
     env = os.environ if env is None else env
     return any((env.get(name) or "").strip()
-               for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"))
+               for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN",
+                            "SLACK_CLIENT_ID"))
 
 
 def from_env(env: dict[str, str] | None = None) -> Settings:
@@ -81,8 +93,10 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         get("SLACK_SIGNING_SECRET"),
         get("SLACK_APP_TOKEN"),
     )
-    if not (bot_token or secret or app_token):
+    if not (bot_token or secret or app_token or get("SLACK_CLIENT_ID")):
         raise ConfigError(NO_CREDENTIALS)
+    if not bot_token and get("SLACK_CLIENT_ID"):
+        return _distributed(get)
     if not bot_token:
         raise ConfigError("Set SLACK_BOT_TOKEN to the app's bot token (starts with xoxb-).")
     if not bot_token.startswith("xoxb-"):
@@ -97,6 +111,12 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         bot_token=bot_token,
         signing_secret=secret,
         app_token=app_token,
+        **_common(get),
+    )
+
+
+def _common(get) -> dict:
+    return dict(
         api_url=_api_url(get("SLACK_API_URL") or DEFAULT_API_URL),
         port=_port(get("PORT") or "3000"),
         db_path=get("MEND_DB") or default_db(),
@@ -105,7 +125,34 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         sweep_seconds=_seconds(get("MEND_SWEEP_SECONDS") or "30"),
         metrics=(get("MEND_METRICS") or "1").lower() not in ("0", "false", "no", "off"),
         replica_id=get("MEND_REPLICA_ID") or "",
+        retention_days=_days(get("MEND_RETENTION_DAYS") or "30"),
     )
+
+
+def _distributed(get) -> Settings:
+    """SLACK_CLIENT_ID without SLACK_BOT_TOKEN: installs through /slack/install."""
+    if not get("SLACK_CLIENT_SECRET"):
+        raise ConfigError("Set SLACK_CLIENT_SECRET (Basic Information, App Credentials) "
+                          "with SLACK_CLIENT_ID.")
+    if not get("SLACK_SIGNING_SECRET"):
+        raise ConfigError("Set SLACK_SIGNING_SECRET: a distributed Mend serves HTTP "
+                          "(/slack/events, /slack/install, /slack/oauth_redirect).")
+    return Settings(
+        bot_token="",
+        signing_secret=get("SLACK_SIGNING_SECRET"),
+        app_token=None,
+        client_id=get("SLACK_CLIENT_ID"),
+        client_secret=get("SLACK_CLIENT_SECRET"),
+        redirect_uri=get("SLACK_REDIRECT_URI"),
+        **_common(get),
+    )
+
+
+def _days(value: str) -> int:
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= 3650:
+        raise ConfigError(f"MEND_RETENTION_DAYS must be a number of days from 1 to 3650 "
+                          f"(got {value!r}).")
+    return int(value)
 
 
 def _api_url(value: str) -> str:

@@ -32,6 +32,7 @@ class SweepReport:
     queued: int = 0
     recovered: int = 0
     errors: list[str] = field(default_factory=list)
+    purged: list[str] = field(default_factory=list)  # workspaces whose retention ended
 
 
 class Sweep(Protocol):
@@ -46,11 +47,12 @@ class Scheduler:
     """Runs inside the Mend process; `start()` with the app, `stop()` on shutdown."""
 
     def __init__(self, store, clock: Clock, work: Sweep, interval: float,
-                 holder: str | None = None):
+                 holder: str | None = None, retention: timedelta = timedelta(days=30)):
         self.store = store  # workspaces and the lease
         self.clock = clock
         self.work = work
         self.interval = interval
+        self.retention = retention  # how long an uninstalled workspace's cases are kept
         self.holder = holder or uuid.uuid4().hex
         self._task: asyncio.Task | None = None
         self._stop = asyncio.Event()
@@ -104,7 +106,7 @@ class Scheduler:
 
     async def _sweep(self) -> SweepReport:
         report = SweepReport()
-        for team_id in await self.store.workspaces():
+        for team_id in await self.store.active_workspaces():
             now = self.clock.now()
             if not await self._hold_lease(now):  # renewed for each workspace
                 return report
@@ -116,4 +118,16 @@ class Scheduler:
                 report.errors.append(f"{team_id}: {type(exc).__name__}")
         if not report.held_lease:
             report.held_lease = await self._hold_lease(self.clock.now())
+        if report.held_lease:
+            report.purged = await self.purge_expired()
         return report
+
+    async def purge_expired(self) -> list[str]:
+        """Delete what is left of workspaces uninstalled longer ago than the retention."""
+        cutoff = to_iso(self.clock.now() - self.retention)
+        purged = []
+        for team_id in await self.store.expired_workspaces(cutoff):
+            deleted = await self.store.purge_workspace(team_id)
+            log.info("purged %s after its retention: %s", team_id, deleted)
+            purged.append(team_id)
+        return purged

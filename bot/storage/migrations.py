@@ -117,6 +117,24 @@ def _v4(db: sqlite_utils.Database) -> None:
         db["workspaces"].add_column(column, str)
 
 
+def _v5(db: sqlite_utils.Database) -> None:
+    """Distribution: each workspace's installation (bot token only), one-time OAuth
+    states, a lock per workspace while its token is refreshed, and when it left."""
+    db.execute(
+        "CREATE TABLE installations (enterprise_id TEXT NOT NULL DEFAULT '', "
+        "team_id TEXT NOT NULL DEFAULT '', is_enterprise_install INTEGER NOT NULL DEFAULT 0, "
+        "app_id TEXT, enterprise_name TEXT, enterprise_url TEXT, team_name TEXT, "
+        "bot_token TEXT NOT NULL, bot_id TEXT, bot_user_id TEXT, bot_scopes TEXT, "
+        "bot_refresh_token TEXT, bot_token_expires_at INTEGER, installer_id TEXT, "
+        "installed_at REAL NOT NULL, PRIMARY KEY (enterprise_id, team_id))")
+    db.execute("CREATE TABLE oauth_states (state TEXT PRIMARY KEY, expires_at REAL NOT NULL)")
+    db.execute(
+        "CREATE TABLE token_locks (enterprise_id TEXT NOT NULL, team_id TEXT NOT NULL, "
+        "holder TEXT NOT NULL, expires_at REAL NOT NULL, PRIMARY KEY (enterprise_id, team_id))")
+    db["workspaces"].add_column("enterprise_id", str)
+    db["workspaces"].add_column("uninstalled_at", str)
+
+
 # Append only: a migration, once released, never changes.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from bot.storage.cases import Cases, GroupCommit
 from bot.storage.connection import StoreError
+from bot.storage.installations import Installations
 from bot.storage.migrations import SCHEMA_VERSION
 from bot.storage.outbox import Outbox
 from bot.storage.reports import Reports
@@ -20,5 +21,5 @@ from bot.storage.workspaces import Workspaces
 __all__ = ["SCHEMA_VERSION", "GroupCommit", "Store", "StoreError"]
 
 
-class Store(Cases, Outbox, Workspaces, Reports):
+class Store(Cases, Outbox, Workspaces, Reports, Installations):
     """Owns one SQLite database file for Mend."""
