@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 
 import pytest
 
@@ -354,17 +353,3 @@ def test_report_is_frozen_and_replaceable(playbook):
     assert dataclasses.replace(report, contact="phone").contact == "phone"
 
 
-def test_reading_a_300_character_report_takes_under_a_fifth_of_a_millisecond(playbook):
-    text = ("for Dana Lee: she was kept on hold for 40 minutes, then disconnected twice, and "
-            "when she got through the agent said the refund would take 10 days. She emailed "
-            "us, furious, saying it's unacceptable and she will cancel. VIP, high priority!!!")
-    text = text[:300]
-    read(text, playbook)  # warm up
-    runs = 300
-    best = float("inf")
-    for _ in range(5):  # best of five batches, so a busy machine doesn't fail the test
-        start = time.perf_counter()
-        for _ in range(runs):
-            read(text, playbook)
-        best = min(best, (time.perf_counter() - start) / runs)
-    assert best < 0.0002, f"{best * 1e6:.0f} µs per report"
