@@ -2,12 +2,21 @@
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers import actions, case_commands, coach, commands, events, lead_commands, views
+from handlers import (
+    actions,
+    case_commands,
+    coach,
+    commands,
+    events,
+    from_message,
+    lead_commands,
+    views,
+)
 from handlers.context import Deps
 
 _ = (case_commands, lead_commands)  # their sub-commands register themselves on import
 
 
 def register_all(app: AsyncApp, deps: Deps) -> None:
-    for module in (commands, actions, views, events, coach):
+    for module in (commands, actions, views, events, coach, from_message):
         module.register(app, deps)

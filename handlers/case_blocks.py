@@ -7,6 +7,7 @@ with `chat.update`, so it always shows the current state and never drifts.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from bot.domain.lifecycle import Refused, Timeline
@@ -41,6 +42,7 @@ from handlers.mrkdwn import (
 )
 from handlers.slack_text import number
 
+SLACK_LINK = re.compile(r"^https://[^\s|<>]+$")
 ACCEPTED_LABELS = {"yes": "Yes", "no": "No", "not_offered": "Nothing offered"}
 Steps = list[tuple[str, str]]  # (step key, title) in playbook order
 
@@ -95,6 +97,8 @@ def _flags(case: Case) -> str:
     if case.repeat_of:
         flags.append(f":repeat: *Repeat customer*: case #{case.repeat_of} was a recovery for "
                      "them in the last 90 days.")
+    if case.source_link and SLACK_LINK.match(case.source_link):
+        flags.append(f":speech_balloon: Opened from <{case.source_link}|a message>.")
     if case.duplicate_of:
         flags.append(f":link: Added to case #{case.duplicate_of} as a note.")
     flags.append(f"Contact: {CONTACT_LABELS.get(case.contact, escape(case.contact))} · "

@@ -226,7 +226,7 @@ async def _set_leads(inv: Invocation, wanted: list[str], deps: Deps) -> None:
 
 
 @subcommand("settings", f"{COMMAND} settings [lead-channel #channel | hours mon-fri 09:00-18:00 "
-                        "| digest mon 09:00 | timezone Europe/Paris]",
+                        "| digest mon 09:00 | timezone Europe/Paris | reaction :sos:|off]",
             "Show or change this workspace's settings (leads)")
 async def settings(ack: Ack, inv: Invocation, args: str, deps: Deps) -> None:
     what, _, value = args.strip().partition(" ")
@@ -251,4 +251,6 @@ def _describe_settings(ws: Workspace, deps: Deps) -> str:
         "none (escalations go to the case thread, mentioning the leads; no weekly digest)"
     return (f"Working hours: {hours.describe()}, in each owner's own timezone. "
             f"Lead channel: {lead}. Weekly digest: {ws.digest_on.title()} {ws.digest_at} "
-            f"({ws.timezone}).")
+            f"({ws.timezone}). Reaction trigger: "
+            + (f":{ws.reaction}: on a message opens a case from it." if ws.reaction else
+               "off (`/recover settings reaction :sos:` turns it on)."))

@@ -75,10 +75,12 @@ class Action(StrEnum):
 
 class Event(StrEnum):
     APP_HOME_OPENED = "app_home_opened"
+    REACTION_ADDED = "reaction_added"
 
 
 class Shortcut(StrEnum):
     CHECK_REPLY = "mend_check_reply"
+    OPEN_CASE = "mend_open_case"
 
 
 # Message metadata types, so Mend can find its own messages again in a thread.

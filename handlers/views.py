@@ -65,6 +65,7 @@ async def on_intake(ack, body: dict[str, Any], deps: Deps) -> None:
             customer=(field(values, Block.CUSTOMER, Action.CUSTOMER) or "")[:80],
             contact=contact if contact in deps.recovery.contact_keys() else None,
             severity=severity if severity in blocks.SEVERITY_LABELS else None,
+            source_link=metadata(view).get("source_link") or None,
         )
     except BadReport as exc:
         await ack(response_action="errors", errors={Block.WHAT: str(exc)})

@@ -27,6 +27,7 @@ from bot.storage.sqlite import SCHEMA_VERSION, Store, StoreError
 from handlers.coach import SHORTCUTS
 from handlers.commands import COMMANDS
 from handlers.events import EVENTS
+from handlers.ids import Shortcut
 from standin import sign_request
 from tests.helpers import APP_TOKEN, DANA_REPORT, SECRET, all_text, replace_settings
 
@@ -137,13 +138,13 @@ def test_manifest_matches_registered_listeners():
     events = set(m["settings"]["event_subscriptions"]["bot_events"])
     assert commands == set(COMMANDS)
     assert events == set(EVENTS)
-    assert shortcuts == set(SHORTCUTS)
+    assert shortcuts == {*SHORTCUTS, Shortcut.OPEN_CASE}
     assert m["settings"]["socket_mode_enabled"] is True
     assert m["settings"]["interactivity"]["is_enabled"] is True
     assert m["features"]["app_home"]["home_tab_enabled"] is True
     assert set(m["oauth_config"]["scopes"]["bot"]) == {
         "commands", "chat:write", "users:read", "channels:history", "groups:history",
-        "channels:read", "groups:read", "im:write", "files:write"}
+        "channels:read", "groups:read", "im:write", "files:write", "reactions:read"}
 
 
 async def test_every_declared_command_and_event_has_a_listener(mend, slack_user):

@@ -117,6 +117,18 @@ def _v4(db: sqlite_utils.Database) -> None:
         db["workspaces"].add_column(column, str)
 
 
+def _v5(db: sqlite_utils.Database) -> None:
+    """Cases from messages (the link back, the reaction that opens one) and withdrawn
+    cases (a mistake undone, left out of every statistic)."""
+    db["cases"].add_column("source_link", str)
+    db["cases"].add_column("withdrawn_at", str)
+    db["workspaces"].add_column("reaction", str)
+    # A message opens one case by reaction, whoever reacts and however often.
+    db["message_cases"].create(
+        {"team_id": str, "channel_id": str, "message_ts": str, "case_id": int, "at": str},
+        pk=("team_id", "channel_id", "message_ts"))
+
+
 # Append only: a migration, once released, never changes.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5]
 SCHEMA_VERSION = len(MIGRATIONS)
