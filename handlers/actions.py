@@ -117,11 +117,13 @@ MODALS = {
     Action.NOTE: (case_blocks.note_modal, None),
     Action.RESOLVE: (case_blocks.resolve_modal, "resolve"),
     Action.CLOSE: (case_blocks.close_modal, "close"),
+    Action.WITHDRAW: (case_blocks.withdraw_modal, "withdraw"),
 }
 # Instead of a form that Slack would not open.
 BY_COMMAND = {
     Action.FOLLOWUP: "followup {n} <when>", Action.NOTE: "note {n} <text>",
     Action.RESOLVE: "resolve {n} [what was done]", Action.CLOSE: "close {n} <reason>",
+    Action.WITHDRAW: "withdraw {n} <reason>",
     Action.NUDGE_SNOOZE: "followup {n} in 1h", Action.NUDGE_SNOOZE_MORNING: "followup {n} "
                                                                           "tomorrow 9am",
 }

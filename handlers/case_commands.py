@@ -194,6 +194,15 @@ async def close(inv, number, rest, deps):
     return settled(deps, done, f"Case #{number} is closed.")
 
 
+@case_command("withdraw", "withdraw N <reason>",
+              "Withdraw case N, opened by mistake: reminders stop, left out of the stats "
+              "(who opened it, or a lead)")
+async def withdraw(inv, number, rest, deps):
+    done = await deps.lifecycle.withdraw(inv.team_id, number, inv.user_id, plain(rest))
+    return settled(deps, done, f"Case #{number} is withdrawn: its reminders stop and it "
+                               "counts in no statistic. Its timeline keeps why.")
+
+
 @case_command("reopen", "reopen N", "Reopen case N")
 async def reopen(inv, number, rest, deps):
     done = await deps.lifecycle.reopen(inv.team_id, number, inv.user_id)

@@ -12,6 +12,7 @@ class Callback(StrEnum):
     RESOLVE = "mend_resolve"
     CLOSE = "mend_close"
     SNOOZE = "mend_snooze"
+    WITHDRAW = "mend_withdraw"
 
 
 class Block(StrEnum):
@@ -33,6 +34,7 @@ class Block(StrEnum):
     RESOLVE_ACCEPTED = "resolve_accepted"
     CLOSE_REASON = "close_reason"
     SNOOZE_REASON = "snooze_reason"
+    WITHDRAW_REASON = "withdraw_reason"
     NUDGE_TEXT = "nudge_text"
     NUDGE_ACTIONS = "nudge_actions"
     OFFERS = "offers"
@@ -53,6 +55,7 @@ class Action(StrEnum):
     CLOSE = "case_close"
     REOPEN = "case_reopen"
     CHECKLIST = "case_checklist"
+    WITHDRAW = "case_withdraw"
     # follow-up nudges in the case thread
     NUDGE_DONE = "nudge_done"
     NUDGE_SNOOZE = "nudge_snooze"  # value "N:<quick choice>"

@@ -226,12 +226,18 @@ async def snooze_work(sub: Submission, deps: Deps):
     return done
 
 
+async def withdraw_work(sub: Submission, deps: Deps):
+    return await deps.lifecycle.withdraw(sub.team_id, sub.number, sub.user_id,
+                                         sub.text(Block.WITHDRAW_REASON), once_key=sub.once_key)
+
+
 CASE_MODALS = {
     Callback.FOLLOWUP: (followup_work, Block.FOLLOWUP_QUICK),
     Callback.NOTE: (note_work, Block.NOTE_TEXT),
     Callback.RESOLVE: (resolve_work, Block.RESOLVE_WHAT),
     Callback.CLOSE: (close_work, Block.CLOSE_REASON),
     Callback.SNOOZE: (snooze_work, Block.SNOOZE_REASON),
+    Callback.WITHDRAW: (withdraw_work, Block.WITHDRAW_REASON),
 }
 VIEWS = (Callback.INTAKE, *CASE_MODALS)
 

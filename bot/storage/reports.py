@@ -136,7 +136,9 @@ COHORT_FACTS = (
     "m.kind = 'followup' AND m.rung = 0 AND m.due_key IS NOT c.next_followup_at "
     # Grouped in the index's order (opening date, then id), so the events need
     # no sorting; the rows come out in id order.
-    "WHERE c.team_id = ? AND c.created_at >= ? GROUP BY c.created_at, c.id "
+    # Withdrawn cases (opened by mistake) count in no statistic.
+    "WHERE c.team_id = ? AND c.created_at >= ? AND c.withdrawn_at IS NULL "
+    "GROUP BY c.created_at, c.id "
     "ORDER BY c.id"
 )
 
