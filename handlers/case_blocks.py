@@ -100,6 +100,9 @@ def _flags(case: Case) -> str:
         flags.append(f":wastebasket: *Withdrawn* {when(case.withdrawn_at)}: opened by mistake. "
                      "No reminders, and it counts in no statistic; `/recover case "
                      f"{case.number}` shows why.")
+    if case.status == Status.OPEN and not case.next_followup_at:
+        flags.append(":warning: *No next step*: no follow-up is set, so nobody will be "
+                     "reminded. *Set follow-up* gives it one.")
     if case.repeat_of:
         flags.append(f":repeat: *Repeat customer*: case #{case.repeat_of} was a recovery for "
                      "them in the last 90 days.")
@@ -145,6 +148,15 @@ def _card_actions(case: Case) -> list[dict[str, Any]]:
     if case.status == Status.RESOLVED:
         actions += [button("Close", Action.CLOSE, n), button("Reopen", Action.REOPEN, n)]
     return [*actions, button("Withdraw", Action.WITHDRAW, n)]
+
+
+def next_nudge_words(case: Case) -> str:
+    """When the case's next follow-up (and so its next reminder) comes, in words."""
+    if case.status == Status.CLOSED:
+        return ""
+    if not case.next_followup_at:
+        return ":warning: No follow-up is set: give the case a next step."
+    return f"Next follow-up {when(case.next_followup_at)}."
 
 
 def card_fallback(case: Case, label: str) -> str:

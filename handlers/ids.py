@@ -62,6 +62,10 @@ class Action(StrEnum):
     NUDGE_SNOOZE_MORNING = "nudge_snooze_morning"  # the same, second button
     NUDGE_ASSIGN = "nudge_assign"
     NUDGE_UPDATED = "nudge_customer_updated"
+    # after *Done* on a reminder: the next follow-up (value: the case number)
+    NEXT_TOMORROW = "next_tomorrow"
+    NEXT_IN_2_DAYS = "next_in_2_days"
+    NEXT_WEEK = "next_week"
     # answers to the acting user
     ANOTHER_WORDING = "another_wording"  # value: "<case>:<variant index>"
     OPEN_PREV = "open_prev"  # value: {"q": filters, "o": offset}

@@ -45,7 +45,7 @@ def case_line(case: Case, label: str, ticks: int, now: datetime) -> str:
     overdue = case.next_followup_at and case.next_followup_at <= to_iso(now)
     due = (f"follow-up {when(case.next_followup_at)}"
            + (" :red_circle: *overdue*" if overdue else "")) if case.next_followup_at \
-        else "no follow-up set"
+        else ":warning: *no next step*: set a follow-up"
     who = f"{escape(case.customer)} · " if case.customer else ""
     owner = mention(case.owner_id) if case.owner_id else "_waiting for an owner_"
     status = " · resolved" if case.status == "resolved" else ""
@@ -70,8 +70,8 @@ def open_list(query: Query, cases: list[Case], total: int, offset: int,
         paging.append(button("Next", Action.OPEN_NEXT, _page(query, offset + PAGE)))
     if paging:
         blocks.append({"type": "actions", "block_id": "open_paging", "elements": paging})
-    blocks.append(context("Most urgent first: overdue, then due soonest, then the oldest "
-                          "without a follow-up."))
+    blocks.append(context("Most urgent first: overdue, then those with no next step (no "
+                          "follow-up set), then due soonest."))
     return fit(blocks)
 
 

@@ -40,10 +40,11 @@ async def open_page(deps: Deps, team_id: str, user_id: str, text: str,
     now = deps.clock.now()
     query = parse_open(text, user_id, deps.recovery.playbook, now)
     query = await viewer_query(deps, team_id, user_id, query)
-    cases, total = await deps.store.live_cases(team_id, query.where, PAGE, offset)
+    at = to_iso(now)
+    cases, total = await deps.store.live_cases(team_id, query.where, PAGE, offset, at)
     if offset and offset >= total:  # a page that no longer exists: show the last one
         offset = max(0, (total - 1) // PAGE * PAGE)
-        cases, total = await deps.store.live_cases(team_id, query.where, PAGE, offset)
+        cases, total = await deps.store.live_cases(team_id, query.where, PAGE, offset, at)
     ticks = await deps.store.step_counts(team_id, [c.id for c in cases])
     return lead_blocks.open_list(query, cases, total, offset, deps.recovery.labels(), ticks,
                                  now)
