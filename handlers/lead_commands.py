@@ -150,11 +150,28 @@ def export_since(args: str, now: datetime) -> datetime:
     return now - timedelta(days=days)
 
 
-def write_csv(store: Store, team_id: str, since: datetime, path: str) -> int:
+def write_csv(store: Store, team_id: str, since: datetime, path: str,
+              names: dict[str, str] | None = None, labels: dict[str, str] | None = None) -> int:
     """The export as a CSV file (streamed: a big period never sits in memory)."""
     # With a byte-order mark: Excel reads a CSV without one in the ANSI code page.
     with open(path, "w", newline="", encoding="utf-8-sig") as out:
-        return export_csv(store.export_rows(team_id, to_iso(since)), out)
+        return export_csv(store.export_rows(team_id, to_iso(since)), out, names, labels)
+
+
+EXPORT_NAMES_MAX = 300  # people looked up in Slack for one export
+
+
+async def export_names(deps: Deps, team_id: str, since: datetime) -> dict[str, str]:
+    """The names of the people in the export: asked of Slack (users.info, cached),
+    remembered in the database for the command-line export too."""
+    people = await deps.store.export_people(team_id, to_iso(since))
+    found = {}
+    for user_id in people[:EXPORT_NAMES_MAX]:
+        person = await deps.people.get(team_id, user_id)
+        if person.name:
+            found[user_id] = person.name
+    await deps.store.remember_names(team_id, found, to_iso(deps.clock.now()))
+    return await deps.store.names(team_id)
 
 
 @subcommand("export", f"{COMMAND} export [30d]",
@@ -177,8 +194,9 @@ async def _send_export(inv: Invocation, since: datetime, deps: Deps) -> None:
     with tempfile.TemporaryDirectory(prefix="mend-export-") as folder:
         path = os.path.join(folder, name)
         try:
+            names, labels = await export_names(deps, inv.team_id, since), deps.recovery.labels()
             rows = await deps.store.in_reader(
-                lambda s: write_csv(s, inv.team_id, since, path))
+                lambda s: write_csv(s, inv.team_id, since, path, names, labels))
             dm = await deps.client.conversations_open(users=inv.user_id)
             await deps.client.files_upload_v2(
                 file=path, filename=name, title=name, channel=dm["channel"]["id"],

@@ -127,6 +127,9 @@ def _v5(db: sqlite_utils.Database) -> None:
     db["message_cases"].create(
         {"team_id": str, "channel_id": str, "message_ts": str, "case_id": int, "at": str},
         pk=("team_id", "channel_id", "message_ts"))
+    # People's names as Slack last gave them, so an export shows names next to ids.
+    db["people"].create({"team_id": str, "user_id": str, "name": str, "at": str},
+                        pk=("team_id", "user_id"))
 
 
 # Append only: a migration, once released, never changes.

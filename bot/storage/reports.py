@@ -225,6 +225,16 @@ class Reports(Connection):
         time, nudged, or is still due at `now` (None: leave those out)."""
         return self.db.conn.execute(COHORT_FACTS, [now, team_id, since]).fetchall()
 
+    async def export_people(self, team_id: str, since: str) -> list[str]:
+        """Everyone who reported, owns or acted on a case opened since `since`."""
+        rows = self.db.conn.execute(
+            "SELECT reporter_id FROM cases WHERE team_id = ? AND created_at >= ? UNION "
+            "SELECT owner_id FROM cases WHERE team_id = ? AND created_at >= ? UNION "
+            "SELECT e.actor_id FROM events e JOIN cases c ON c.team_id = e.team_id AND "
+            "c.id = e.case_id WHERE c.team_id = ? AND c.created_at >= ?",
+            [team_id, since] * 3)
+        return sorted(r[0] for r in rows if r[0] and r[0][:1] in "UW")
+
     def export_rows(self, team_id: str, since: str) -> Iterator[tuple[Case, Event]]:
         """Every event of the cases opened since `since`, with its case, in order.
 

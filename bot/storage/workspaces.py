@@ -57,6 +57,19 @@ class Workspaces(Connection):
                              "channel_id = ? AND message_ts = ?",
                              [case_id, team_id, channel_id, message_ts])
 
+    # -- people's names (for exports) -----------------------------------------------
+    async def remember_names(self, team_id: str, names: dict[str, str], at: str) -> None:
+        with self._tx() as conn:
+            conn.executemany(
+                "INSERT INTO people (team_id, user_id, name, at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (team_id, user_id) DO UPDATE SET name = excluded.name, "
+                "at = excluded.at", [(team_id, u, n, at) for u, n in names.items() if n])
+
+    async def names(self, team_id: str) -> dict[str, str]:
+        rows = self.db.conn.execute("SELECT user_id, name FROM people WHERE team_id = ?",
+                                    [team_id])
+        return dict(rows.fetchall())
+
     # -- workspaces ----------------------------------------------------------------
     async def workspaces(self) -> list[str]:
         """Every workspace Mend has seen (the scheduler visits each in turn)."""
