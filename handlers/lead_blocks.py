@@ -49,8 +49,10 @@ def case_line(case: Case, label: str, ticks: int, now: datetime) -> str:
     who = f"{escape(case.customer)} · " if case.customer else ""
     owner = mention(case.owner_id) if case.owner_id else "_waiting for an owner_"
     status = " · resolved" if case.status == "resolved" else ""
-    return (f"*#{case.number}* {who}{escape(label)} · {owner} · {age(case.created_at, now)} "
-            f"old{status} · {due} · checklist {ticks}/5")
+    severity = {"critical": ":rotating_light: *CRITICAL* · ", "high": "*high* · "}.get(
+        case.severity, "")
+    return (f"{severity}*#{case.number}* {who}{escape(label)} · <#{case.channel_id}> · "
+            f"{owner} · {age(case.created_at, now)} old{status} · {due} · checklist {ticks}/5")
 
 
 def open_list(query: Query, cases: list[Case], total: int, offset: int,

@@ -90,3 +90,12 @@ async def test_set_followup_form_is_confirmed_privately(mend, slack, slack_user)
     await mend.settle()
     [told] = [c for c in slack.calls_to("chat.postEphemeral") if c.ok]
     assert told.args["user"] == "U1" and "Follow-up set on case #1" in told.args["text"]
+
+
+async def test_open_list_names_the_channel_and_critical_cases_stand_out(mend, slack,
+                                                                       slack_user):
+    await open_case(mend, slack_user, text="customer Acme: site down for every user, critical")
+    await slack_user.command("open")
+    await mend.settle()
+    text = all_text(slack.responses[-1]["body"]["blocks"])
+    assert ":rotating_light: *CRITICAL* · *#1*" in text and "<#C1>" in text
