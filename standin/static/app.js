@@ -20,7 +20,7 @@
     inFlight: 0,
     polling: false,
     again: false,
-    switches: 0,  // user switches so far: a refresh asked before the latest one is dropped
+    switches: 0,  // user switches and moves so far: an answer asked before the latest is dropped
   };
 
   const EMOJI = {
@@ -140,7 +140,7 @@
       if (S.user) params.set("user", S.user);
       if (S.where) params.set("channel", S.where);
       let response = await fetch(`/ui/state?${params}`);
-      if (S.switches !== asked.switches) {  // the user switched meanwhile: their choice wins
+      if (S.switches !== asked.switches) {  // switched user or place meanwhile: that wins
         S.again = true;
         return;
       }
@@ -1032,6 +1032,7 @@
 
   async function go(where) {
     S.where = where;
+    S.switches += 1;  // a status refresh already under way must not take us back
     if (where === "home") {
       await act(() => api("/ui/home", { user: S.user }));  // Slack: app_home_opened
     } else {
