@@ -4,9 +4,12 @@ set -euo pipefail
 cd "$(dirname "$0")"
 python3 -m venv .venv
 .venv/bin/pip install -q -r requirements-dev.txt
-# The browser tests drive Debian's Chromium (Playwright downloads no browser here).
-if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+# The browser tests drive Debian's Chromium (Playwright downloads no browser here), with
+# a colour emoji font so the screenshots show the emoji the page renders.
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && { [ ! -x /usr/bin/chromium ] ||
+    [ ! -d /usr/share/fonts/truetype/noto ] || ! fc-list 2>/dev/null | grep -qi "color emoji"; }; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
+    fonts-noto-color-emoji >/dev/null
 fi
 if [ -x /usr/bin/chromium ]; then
   export MEND_REQUIRE_BROWSER=1  # a browser is here: its tests must run, not skip

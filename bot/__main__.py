@@ -28,21 +28,10 @@ EXIT_CONFIG = 2
 CLI_EXPORT_MAX_DAYS = 3650  # python -m bot export --since: up to ten years back
 CHECK_SECONDS = 5
 log = logging.getLogger("mend")
-USAGE = """usage: mend [sandbox | export] [options]
-
-  mend                 run Mend: HTTP mode (SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET;
-                       Slack calls POST /slack/events on $PORT), or Socket Mode
-                       (SLACK_BOT_TOKEN, SLACK_APP_TOKEN). Without Slack settings
-                       it opens the local sandbox instead.
-  mend sandbox --help  Mend against a local stand-in for Slack, in your browser
-  mend export --help   cases and their timelines as CSV
-  mend --version       the version
-
-On $PORT (default 3000), in both modes: GET /healthz (liveness), GET /readyz
+ENDPOINTS = """On $PORT (default 3000), in both modes: GET /healthz (liveness), GET /readyz
 (readiness) and GET /metrics (Prometheus; MEND_METRICS=0 turns it off).
 Settings come from the environment or a .env file: see the README, 'Operating Mend'.
 """
-
 
 async def run(settings) -> None:
     from bot.app import Mend
@@ -129,46 +118,76 @@ async def _connect_and_wait(mend, stop: asyncio.Event) -> None:
     await handler.close_async()
 
 
-def export(argv: list[str]) -> int:
-    """`python -m bot export --since 30d [--team T123]`: the CSV on standard output.
 
-    Reads the database read-only (MEND_DB, also from `.env`); needs no Slack settings.
-    """
+
+def _export_parser():
     import argparse
-    import os
-    import sqlite3
-    from datetime import UTC, datetime, timedelta
 
-    from bot.domain.durations import parse_days
-    from bot.domain.reports import export_csv
-    from bot.domain.times import to_iso
-    from bot.runtime.config import default_db
-    from bot.storage.sqlite import Store
-
-    parser = argparse.ArgumentParser(prog="python -m bot export",
-                                     description="Cases and their timelines as CSV.")
+    parser = argparse.ArgumentParser(
+        prog="python -m bot export",
+        description="Cases opened in the period and their timelines as CSV on standard "
+                    "output: one row per timeline event, names next to ids, flat columns. "
+                    "Reads the database (MEND_DB, also from .env) read-only; needs no Slack "
+                    "settings.")
     parser.add_argument("--since", default="30d", help="how far back, e.g. 30d (default)")
     parser.add_argument("--team", help="workspace id (needed when the database has several)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def export(argv: list[str]) -> int:
+    """`python -m bot export --since 30d [--team T123]`: the CSV on standard output."""
+    import os
+
+    from bot.domain.durations import parse_days
+    from bot.runtime.config import DEFAULT_DB
+
+    args = _export_parser().parse_args(argv)
     days = parse_days(args.since, maximum=CLI_EXPORT_MAX_DAYS, unit_required=False)
     if days is None:
         print("mend: --since takes a number of days, e.g. 30d", file=sys.stderr)
         return EXIT_CONFIG
     load_dotenv_file()
-    path = os.environ.get("MEND_DB") or default_db()
+    path = os.environ.get("MEND_DB") or str(DEFAULT_DB)
     if not os.path.isfile(path):
         print(f"mend: no database at {path} (set MEND_DB)", file=sys.stderr)
         return EXIT_CONFIG
+    return _write_export(path, args.team, days)
+
+
+def _labels() -> dict[str, str]:
+    """Category names from the playbook (none if it can't be read: ids are enough)."""
+    import os
+
+    from bot.domain.playbook import load_playbook
+    from bot.runtime.config import DEFAULT_PLAYBOOK
+
+    try:
+        book = load_playbook(os.environ.get("MEND_PLAYBOOK") or DEFAULT_PLAYBOOK)
+    except (PlaybookError, OSError):
+        return {}
+    return {c.key: c.label for c in book.categories}
+
+
+def _write_export(path: str, team: str | None, days: int) -> int:
+    import os
+    import sqlite3
+    from datetime import UTC, datetime, timedelta
+
+    from bot.domain.reports import export_csv
+    from bot.domain.times import to_iso
+    from bot.storage.sqlite import Store
+
     try:
         store = Store(path, readonly=True)
         teams = asyncio.run(store.workspaces())
-        team = args.team or (teams[0] if len(teams) == 1 else None)
+        team = team or (teams[0] if len(teams) == 1 else None)
         if team not in teams:
             print(f"mend: pick a workspace with --team ({', '.join(teams) or 'none yet'})",
                   file=sys.stderr)
             return EXIT_CONFIG
         since = datetime.now(UTC) - timedelta(days=days)
-        export_csv(store.export_rows(team, to_iso(since)), sys.stdout)
+        names = asyncio.run(store.names(team))
+        export_csv(store.export_rows(team, to_iso(since)), sys.stdout, names, _labels())
         sys.stdout.flush()
     except StoreError as exc:
         print(f"mend: {exc}", file=sys.stderr)
@@ -183,6 +202,7 @@ def export(argv: list[str]) -> int:
         print(f"mend: cannot write the CSV: {exc.strerror or exc}", file=sys.stderr)
         return 1
     return 0
+
 
 
 def purge(argv: list[str]) -> int:
@@ -223,25 +243,23 @@ def run_sandbox(argv: list[str]) -> int:
     return run(argv)
 
 
-def main(argv: list[str]) -> int:
-    if argv[:1] in (["--help"], ["-h"], ["help"]):
-        print(USAGE, end="")
-        return 0
-    if argv[:1] in (["--version"], ["-V"]):
-        print(f"mend {__version__}")
-        return 0
-    if argv[:1] in (["read"], ["check"]):
-        from bot.runtime import text_cli
 
-        return (text_cli.read_main if argv[0] == "read" else text_cli.check_main)(argv[1:])
-    if argv[:1] == ["sandbox"]:
-        return run_sandbox(argv[1:])
-    if argv[:1] in (["export"], ["purge"]):
-        try:
-            return (export if argv[0] == "export" else purge)(argv[1:])
-        except StoreError as exc:
-            print(f"mend: {exc}", file=sys.stderr)
-            return EXIT_CONFIG
+RUN_HELP = """usage: python -m bot run [sandbox options]
+
+Run Mend against Slack: HTTP mode (SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET; POST
+/slack/events and GET /healthz on PORT), or Socket Mode when SLACK_APP_TOKEN is set.
+Settings come from the environment or a .env file (see README.md, Configuration).
+Without any Slack credentials it opens the sandbox instead, passing it the options
+given (see `python -m bot sandbox --help`). This is also what a bare `python -m bot`
+does.
+"""
+
+
+def run_command(argv: list[str]) -> int:
+    """`python -m bot [run]`: Mend against Slack, or the sandbox without credentials."""
+    if argv[:1] in (["-h"], ["--help"]):
+        print(RUN_HELP, end="")
+        return 0
     load_dotenv_file()  # first: MEND_LOG_FORMAT may be set there
     configure_logging()
     if not has_credentials():
@@ -258,6 +276,79 @@ def main(argv: list[str]) -> int:
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def export_command(argv: list[str]) -> int:
+    try:
+        return export(argv)
+    except StoreError as exc:
+        print(f"mend: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+
+
+def version_command(argv: list[str]) -> int:
+    if argv[:1] in (["-h"], ["--help"]):
+        print("usage: python -m bot version\n\nPrint Mend's version and exit.")
+        return 0
+    print(f"Mend {__version__}")
+    return 0
+
+
+def _text_cli(name: str):
+    def command(argv: list[str]) -> int:
+        from bot.runtime import text_cli
+
+        return (text_cli.read_main if name == "read" else text_cli.check_main)(argv)
+
+    return command
+
+
+def purge_command(argv: list[str]) -> int:
+    try:
+        return purge(argv)
+    except StoreError as exc:
+        print(f"mend: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+
+
+# name: (what it does, its entry point)
+SUBCOMMANDS = {
+    "run": ("run Mend against Slack (the default; the sandbox when there are no Slack "
+            "credentials)", run_command),
+    "sandbox": ("Mend with a local stand-in for Slack and its web page, on 127.0.0.1",
+                run_sandbox),
+    "export": ("cases and their timelines as CSV on standard output", export_command),
+    "read": ("what Mend reads in reports, one JSON object per line", _text_cli("read")),
+    "check": ("Mend's review of draft replies, one JSON object per line", _text_cli("check")),
+    "purge": ("delete an uninstalled workspace's data at once", purge_command),
+    "version": ("print Mend's version", version_command),
+}
+
+
+def usage() -> str:
+    width = max(map(len, SUBCOMMANDS))
+    lines = [f"  {name:<{width}}  {what}" for name, (what, _) in SUBCOMMANDS.items()]
+    return ("usage: mend [run | sandbox | export | read | check | purge | version] [options]\n\n"
+            "Mend, service recovery in Slack.\n\nsub-commands:\n" + "\n".join(lines) +
+            "\n\nEach sub-command has --help (e.g. `mend sandbox --help`). A bare `mend` (or "
+            "`python -m bot`) runs Mend (`run`).\n\n"
+            + ENDPOINTS)
+
+
+
+def main(argv: list[str]) -> int:
+    first = argv[0] if argv else ""
+    if first in ("-h", "--help", "help"):
+        print(usage(), end="")
+        return 0
+    if first in ("--version", "-V"):
+        return version_command([])
+    if first in SUBCOMMANDS:
+        return SUBCOMMANDS[first][1](argv[1:])
+    if first and not first.startswith("-"):
+        print(f"mend: unknown sub-command {first!r}\n\n{usage()}", file=sys.stderr, end="")
+        return EXIT_CONFIG
+    return run_command(argv)  # a bare `python -m bot [options]`
 
 
 def cli() -> None:

@@ -12,9 +12,11 @@ from slack_sdk.errors import SlackApiError
 
 from bot.domain.lifecycle import Done, NeedsConfirmation, NotFound, OutOfDate, Refused
 from bot.domain.times import to_iso
-from bot.domain.when import QUICK_CHOICES
+from bot.domain.vocabulary import Status
+from bot.domain.when import QUICK_CHOICES, parse_when
 from bot.runtime.slack_client import AMBIGUOUS
 from handlers import case_blocks, nudge_blocks
+from handlers.blocks import when
 from handlers.cards import refresh_card
 from handlers.context import Deps
 from handlers.ids import Action, Block
@@ -47,6 +49,10 @@ class Click:
                              or case_blocks.team_of_block(self.action.get("block_id")))
 
     @property
+    def action_id(self) -> str:
+        return str(self.action.get("action_id") or "")
+
+    @property
     def key(self) -> str:
         return f"act:{self.user_id}:{self.action.get('action_ts')}:{self.action.get('action_id')}"
 
@@ -74,18 +80,19 @@ async def answer(deps: Deps, click: Click, text: str, blocks: list | None = None
 
 
 async def perform(deps: Deps, click: Click, work: Callable[[], Awaitable[Any]],
-                  said: Callable[[Done], str] | None = None) -> None:
-    """Run a lifecycle change for a click; refresh the card; tell the clicker if needed."""
+                  said: Callable[[Done], str] | None = None) -> Done | None:
+    """Run a lifecycle change for a click; refresh the card; tell the clicker what was
+    done (or why not), privately. Returns what the change answered (None: refused)."""
     try:
         outcome = await work()
     except (NotFound, Refused) as exc:
         await refused(deps, click, exc)
-        return
+        return None
     if isinstance(outcome, NeedsConfirmation):
         await answer(deps, click, "Confirm the assignment",
                      case_blocks.confirm_assign(outcome.case, outcome.assignee,
                                                 outcome.open_count, outcome.limit))
-        return
+        return None
     if outcome.changed:
         refresh_card(deps, outcome.case, outcome.before)
         text = said(outcome) if said else ""
@@ -93,6 +100,7 @@ async def perform(deps: Deps, click: Click, work: Callable[[], Awaitable[Any]],
             await answer(deps, click, text)
     elif outcome.message:
         await answer(deps, click, escape(outcome.message))
+    return outcome
 
 
 async def refused(deps: Deps, click: Click, exc: Exception) -> None:
@@ -117,11 +125,13 @@ MODALS = {
     Action.NOTE: (case_blocks.note_modal, None),
     Action.RESOLVE: (case_blocks.resolve_modal, "resolve"),
     Action.CLOSE: (case_blocks.close_modal, "close"),
+    Action.WITHDRAW: (case_blocks.withdraw_modal, "withdraw"),
 }
 # Instead of a form that Slack would not open.
 BY_COMMAND = {
     Action.FOLLOWUP: "followup {n} <when>", Action.NOTE: "note {n} <text>",
     Action.RESOLVE: "resolve {n} [what was done]", Action.CLOSE: "close {n} <reason>",
+    Action.WITHDRAW: "withdraw {n} <reason>",
     Action.NUDGE_SNOOZE: "followup {n} in 1h", Action.NUDGE_SNOOZE_MORNING: "followup {n} "
                                                                           "tomorrow 9am",
 }
@@ -183,20 +193,42 @@ async def handle(deps: Deps, click: Click) -> None:
 
 
 async def take(deps: Deps, click: Click, number: int) -> None:
-    await perform(deps, click, lambda: deps.lifecycle.take(click.team_id, number, click.user_id))
+    await perform(deps, click, lambda: deps.lifecycle.take(click.team_id, number, click.user_id),
+                  lambda d: f"Case #{number} is yours now. "
+                            f"{case_blocks.next_nudge_words(d.case)}")
 
 
 async def reopen(deps: Deps, click: Click, number: int) -> None:
     await perform(deps, click,
-                  lambda: deps.lifecycle.reopen(click.team_id, number, click.user_id))
+                  lambda: deps.lifecycle.reopen(click.team_id, number, click.user_id),
+                  lambda d: f"Case #{number} is open again; next follow-up "
+                            f"{when(d.case.next_followup_at)}.")
 
 
 async def followup_done(deps: Deps, click: Click, number: int) -> None:
+    """Record the follow-up; a case that stays open is asked for its next step."""
     due, user = click.reminder_due(), click.user_id
-    await perform(deps, click,
-                  lambda: deps.lifecycle.followup_done(click.team_id, number, user, due),
-                  lambda d: mark_answered(deps, click, f":white_check_mark: Follow-up "
-                                                       f"recorded by {mention(user)}."))
+    done = await perform(deps, click,
+                         lambda: deps.lifecycle.followup_done(click.team_id, number, user, due),
+                         lambda d: mark_answered(deps, click, f":white_check_mark: Follow-up "
+                                                              f"recorded by {mention(user)}."))
+    if done is None or not done.changed:
+        return
+    if done.case.status == Status.CLOSED:
+        await answer(deps, click, f"Satisfaction follow-up recorded: case #{number} is closed.")
+    elif not done.case.next_followup_at:
+        await answer(deps, click, f"Follow-up on case #{number} recorded: when next?",
+                     nudge_blocks.next_step(done.case))
+
+
+async def next_followup(deps: Deps, click: Click, number: int) -> None:
+    """One of the next-step choices offered after *Done*, read in the clicker's zone."""
+    when_text = next(w for a, w, _ in nudge_blocks.NEXT_STEPS if a == click.action_id)
+    tz = (await deps.people.get(click.team_id, click.user_id)).tz
+    due = parse_when(when_text, tz, deps.clock.now())
+    await perform(deps, click, lambda: deps.lifecycle.set_followup(
+        click.team_id, number, click.user_id, due),
+        lambda d: f"Next follow-up on case #{number}: {when(to_iso(due))}.")
 
 
 async def customer_updated(deps: Deps, click: Click, number: int) -> None:
@@ -204,14 +236,16 @@ async def customer_updated(deps: Deps, click: Click, number: int) -> None:
     await perform(deps, click,
                   lambda: deps.lifecycle.customer_updated(click.team_id, number, user),
                   lambda d: mark_answered(deps, click, f":white_check_mark: Customer "
-                                                       f"updated, says {mention(user)}."))
+                                                       f"updated, says {mention(user)}.")
+                  or f"Recorded: the customer of case #{number} heard from us.")
 
 
 async def assign(deps: Deps, click: Click, number: int) -> None:
     assignee = click.action.get("selected_user")
     if assignee:
         await perform(deps, click, lambda: deps.lifecycle.assign(
-            click.team_id, number, click.user_id, assignee))
+            click.team_id, number, click.user_id, assignee),
+            lambda d: f"Case #{number} now belongs to {mention(assignee)}.")
 
 
 async def assign_confirmed(deps: Deps, click: Click, number: int) -> None:
@@ -285,12 +319,15 @@ async def tick(deps: Deps, click: Click, number: int) -> None:
     before = shown_ticks(click.message)
     if before is None:  # no card to compare with: take the selection as it is
         before = set(await deps.lifecycle.steps(click.team_id, case.id))
+    titles = dict(deps.recovery.step_titles())
     for step in sorted(s for s in selected - before if s):
         await perform(deps, click, lambda s=step: deps.lifecycle.step(
-            click.team_id, number, click.user_id, s, done=True))
+            click.team_id, number, click.user_id, s, done=True),
+            lambda d, s=step: f"Ticked *{escape(titles.get(s, s))}* on case #{number}.")
     for step in sorted(s for s in before - selected if s):
         await perform(deps, click, lambda s=step: deps.lifecycle.step(
-            click.team_id, number, click.user_id, s, done=False))
+            click.team_id, number, click.user_id, s, done=False),
+            lambda d, s=step: f"Unticked *{escape(titles.get(s, s))}* on case #{number}.")
     refresh_card(deps, case)  # a refused tick must not stay ticked on the card
 
 
@@ -318,6 +355,7 @@ HANDLERS: dict[str, Callable[[Deps, Click, int], Awaitable[None]]] = {
     Action.NUDGE_UPDATED: customer_updated,
     Action.NUDGE_SNOOZE: open_snooze,
     Action.NUDGE_SNOOZE_MORNING: open_snooze,
+    **{action: next_followup for action, _, _ in nudge_blocks.NEXT_STEPS},
 }
 # Controls answered without a case: the pages of a list.
 PAGES = (Action.OPEN_PREV, Action.OPEN_NEXT)

@@ -185,12 +185,24 @@ def notice(text: str) -> Blocks:
 
 
 # -- the intake modal ------------------------------------------------------------
-def intake_modal(contacts: list[str], metadata: dict[str, str]) -> dict[str, Any]:
+def intake_modal(contacts: list[str], metadata: dict[str, str],
+                 initial: dict[str, str] | None = None) -> dict[str, Any]:
+    """The intake form; `initial` fills in what went wrong and the customer (a case
+    opened from a message)."""
     def option(key: str, label: str) -> dict[str, Any]:
         return {"text": plain(label, 75), "value": key}
 
     contact_options = [option(k, CONTACT_LABELS.get(k, k)) for k in contacts]
     severity_options = [option(k, v) for k, v in SEVERITY_LABELS.items()]
+    what: dict[str, Any] = {"type": "plain_text_input", "action_id": Action.WHAT,
+                            "multiline": True, "max_length": 3000,
+                            "placeholder": plain("Charged twice, waited 40 minutes on hold…", 150)}
+    customer: dict[str, Any] = {"type": "plain_text_input", "action_id": Action.CUSTOMER,
+                                "max_length": 80}
+    for element, value in ((what, (initial or {}).get("what")),
+                           (customer, (initial or {}).get("customer"))):
+        if value:
+            element["initial_value"] = value[:element["max_length"]]
     return {
         "type": "modal",
         "callback_id": Callback.INTAKE,
@@ -200,13 +212,9 @@ def intake_modal(contacts: list[str], metadata: dict[str, str]) -> dict[str, Any
         "close": plain("Cancel", 24),
         "blocks": [
             {"type": "input", "block_id": Block.WHAT, "label": plain("What went wrong?", 2000),
-             "element": {"type": "plain_text_input", "action_id": Action.WHAT, "multiline": True,
-                         "max_length": 3000,
-                         "placeholder": plain("Charged twice, waited 40 minutes on hold…", 150)}},
+             "element": what},
             {"type": "input", "block_id": Block.CUSTOMER, "optional": True,
-             "label": plain("Customer", 2000),
-             "element": {"type": "plain_text_input", "action_id": Action.CUSTOMER,
-                         "max_length": 80}},
+             "label": plain("Customer", 2000), "element": customer},
             {"type": "input", "block_id": Block.CONTACT, "optional": True,
              "label": plain("How did they reach us?", 2000),
              "element": {"type": "static_select", "action_id": Action.CONTACT,

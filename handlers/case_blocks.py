@@ -7,6 +7,7 @@ with `chat.update`, so it always shows the current state and never drifts.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from bot.domain.lifecycle import Refused, Timeline
@@ -41,6 +42,7 @@ from handlers.mrkdwn import (
 )
 from handlers.slack_text import number
 
+SLACK_LINK = re.compile(r"^https://[^\s|<>]+$")
 ACCEPTED_LABELS = {"yes": "Yes", "no": "No", "not_offered": "Nothing offered"}
 Steps = list[tuple[str, str]]  # (step key, title) in playbook order
 
@@ -80,9 +82,11 @@ def team_of_block(block_id: object) -> str:
 def _card_fields(case: Case) -> list[str]:
     due_label = ("Satisfaction check due" if case.followup_kind == FollowupKind.SATISFACTION
                  else "Next follow-up")
+    status = "Withdrawn" if case.withdrawn_at else \
+        STATUS_LABELS.get(case.status, escape(case.status))
     return [
         f"*Owner*\n{mention(case.owner_id)}",
-        f"*Status*\n{STATUS_LABELS.get(case.status, escape(case.status))}",
+        f"*Status*\n{status}",
         f"*Customer*\n{escape(case.customer) if case.customer else '_not named_'}",
         f"*Severity*\n{SEVERITY_LABELS.get(case.severity, escape(case.severity))}",
         f"*Opened*\n{when(case.created_at)} by {mention(case.reporter_id)}",
@@ -92,9 +96,18 @@ def _card_fields(case: Case) -> list[str]:
 
 def _flags(case: Case) -> str:
     flags = []
+    if case.withdrawn_at:
+        flags.append(f":wastebasket: *Withdrawn* {when(case.withdrawn_at)}: opened by mistake. "
+                     "No reminders, and it counts in no statistic; `/recover case "
+                     f"{case.number}` shows why.")
+    if case.status == Status.OPEN and not case.next_followup_at:
+        flags.append(":warning: *No next step*: no follow-up is set, so nobody will be "
+                     "reminded. *Set follow-up* gives it one.")
     if case.repeat_of:
         flags.append(f":repeat: *Repeat customer*: case #{case.repeat_of} was a recovery for "
                      "them in the last 90 days.")
+    if case.source_link and SLACK_LINK.match(case.source_link):
+        flags.append(f":speech_balloon: Opened from <{case.source_link}|a message>.")
     if case.duplicate_of:
         flags.append(f":link: Added to case #{case.duplicate_of} as a note.")
     flags.append(f"Contact: {CONTACT_LABELS.get(case.contact, escape(case.contact))} · "
@@ -134,7 +147,16 @@ def _card_actions(case: Case) -> list[dict[str, Any]]:
         actions.append(button("Resolve", Action.RESOLVE, n))
     if case.status == Status.RESOLVED:
         actions += [button("Close", Action.CLOSE, n), button("Reopen", Action.REOPEN, n)]
-    return actions
+    return [*actions, button("Withdraw", Action.WITHDRAW, n)]
+
+
+def next_nudge_words(case: Case) -> str:
+    """When the case's next follow-up (and so its next reminder) comes, in words."""
+    if case.status == Status.CLOSED:
+        return ""
+    if not case.next_followup_at:
+        return ":warning: No follow-up is set: give the case a next step."
+    return f"Next follow-up {when(case.next_followup_at)}."
 
 
 def card_fallback(case: Case, label: str) -> str:
@@ -253,6 +275,8 @@ def _describe(event: Event, titles: dict[str, str]) -> str:
                              f"({ACCEPTED_LABELS.get(d.get('accepted'), '—')})"),
         "closed": lambda: f"closed it: {escape(d.get('reason') or '')}",
         "reopened": lambda: f"reopened it (was {escape(str(d.get('before')))})",
+        "withdrawn": lambda: (f"withdrew it, opened by mistake: "
+                              f"“{escape(str(d.get('reason') or ''))}”"),
     }
     render = described.get(event.kind)
     return render() if render else escape(event.kind.replace("_", " "))
@@ -391,6 +415,15 @@ def snooze_modal(case: Case, choice: str, label: str, message: dict[str, str],
     ])
     # The follow-up the reminder was about: a snooze never moves a later one.
     return with_metadata(view, choice=choice, **message, **({"due": due} if due else {}))
+
+
+def withdraw_modal(case: Case) -> dict:
+    return _modal(Callback.WITHDRAW, f"Withdraw · case #{case.number}", "Withdraw", case, [
+        _input(Block.WITHDRAW_REASON, "Why was it opened by mistake?",
+               {"type": "plain_text_input", "action_id": Action.TEXT, "max_length": 500}),
+        context("A withdrawn case is closed, its reminders stop and it counts in no "
+                "statistic; its timeline keeps what happened."),
+    ])
 
 
 def close_modal(case: Case) -> dict:

@@ -194,6 +194,15 @@ async def close(inv, number, rest, deps):
     return settled(deps, done, f"Case #{number} is closed.")
 
 
+@case_command("withdraw", "withdraw N <reason>",
+              "Withdraw case N, opened by mistake: reminders stop, left out of the stats "
+              "(who opened it, or a lead)")
+async def withdraw(inv, number, rest, deps):
+    done = await deps.lifecycle.withdraw(inv.team_id, number, inv.user_id, plain(rest))
+    return settled(deps, done, f"Case #{number} is withdrawn: its reminders stop and it "
+                               "counts in no statistic. Its timeline keeps why.")
+
+
 @case_command("reopen", "reopen N", "Reopen case N")
 async def reopen(inv, number, rest, deps):
     done = await deps.lifecycle.reopen(inv.team_id, number, inv.user_id)
@@ -226,7 +235,7 @@ async def _set_leads(inv: Invocation, wanted: list[str], deps: Deps) -> None:
 
 
 @subcommand("settings", f"{COMMAND} settings [lead-channel #channel | hours mon-fri 09:00-18:00 "
-                        "| digest mon 09:00 | timezone Europe/Paris]",
+                        "| digest mon 09:00 | timezone Europe/Paris | reaction :sos:|off]",
             "Show or change this workspace's settings (leads)")
 async def settings(ack: Ack, inv: Invocation, args: str, deps: Deps) -> None:
     what, _, value = args.strip().partition(" ")
@@ -251,4 +260,6 @@ def _describe_settings(ws: Workspace, deps: Deps) -> str:
         "none (escalations go to the case thread, mentioning the leads; no weekly digest)"
     return (f"Working hours: {hours.describe()}, in each owner's own timezone. "
             f"Lead channel: {lead}. Weekly digest: {ws.digest_on.title()} {ws.digest_at} "
-            f"({ws.timezone}).")
+            f"({ws.timezone}). Reaction trigger: "
+            + (f":{ws.reaction}: on a message opens a case from it." if ws.reaction else
+               "off (`/recover settings reaction :sos:` turns it on)."))

@@ -10,7 +10,7 @@ from handlers.context import Deps
 from handlers.home import publish_home
 from handlers.ids import Event
 
-EVENTS = (Event.APP_HOME_OPENED,)
+EVENTS = (Event.APP_HOME_OPENED, Event.REACTION_ADDED)  # the second: from_message.py
 
 
 def register(app: AsyncApp, deps: Deps) -> None:

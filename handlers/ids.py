@@ -12,6 +12,7 @@ class Callback(StrEnum):
     RESOLVE = "mend_resolve"
     CLOSE = "mend_close"
     SNOOZE = "mend_snooze"
+    WITHDRAW = "mend_withdraw"
 
 
 class Block(StrEnum):
@@ -33,6 +34,7 @@ class Block(StrEnum):
     RESOLVE_ACCEPTED = "resolve_accepted"
     CLOSE_REASON = "close_reason"
     SNOOZE_REASON = "snooze_reason"
+    WITHDRAW_REASON = "withdraw_reason"
     NUDGE_TEXT = "nudge_text"
     NUDGE_ACTIONS = "nudge_actions"
     OFFERS = "offers"
@@ -53,12 +55,17 @@ class Action(StrEnum):
     CLOSE = "case_close"
     REOPEN = "case_reopen"
     CHECKLIST = "case_checklist"
+    WITHDRAW = "case_withdraw"
     # follow-up nudges in the case thread
     NUDGE_DONE = "nudge_done"
     NUDGE_SNOOZE = "nudge_snooze"  # value "N:<quick choice>"
     NUDGE_SNOOZE_MORNING = "nudge_snooze_morning"  # the same, second button
     NUDGE_ASSIGN = "nudge_assign"
     NUDGE_UPDATED = "nudge_customer_updated"
+    # after *Done* on a reminder: the next follow-up (value: the case number)
+    NEXT_TOMORROW = "next_tomorrow"
+    NEXT_IN_2_DAYS = "next_in_2_days"
+    NEXT_WEEK = "next_week"
     # answers to the acting user
     ANOTHER_WORDING = "another_wording"  # value: "<case>:<variant index>"
     OPEN_PREV = "open_prev"  # value: {"q": filters, "o": offset}
@@ -75,10 +82,12 @@ class Action(StrEnum):
 
 class Event(StrEnum):
     APP_HOME_OPENED = "app_home_opened"
+    REACTION_ADDED = "reaction_added"
 
 
 class Shortcut(StrEnum):
     CHECK_REPLY = "mend_check_reply"
+    OPEN_CASE = "mend_open_case"
 
 
 # Message metadata types, so Mend can find its own messages again in a thread.

@@ -14,7 +14,6 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.domain.times import to_iso
 from handlers.context import Deps
 
 log = logging.getLogger("mend.installs")
@@ -27,8 +26,7 @@ async def workspace_left(deps: Deps, enterprise_id: str | None, team_id: str | N
     if not deps.clients.distributed:  # SLACK_BOT_TOKEN: one workspace, run as it always was
         log.warning("Slack says Mend was removed from %s: set a new SLACK_BOT_TOKEN", team_id)
         return
-    teams = await deps.store.mark_uninstalled(enterprise_id, team_id,
-                                              to_iso(deps.clock.now()))
+    teams = await deps.workspaces.left(enterprise_id, team_id)
     for team in teams:
         deps.home_viewers.difference_update({v for v in deps.home_viewers if v[0] == team})
     log.info("uninstalled from %s: work stopped, cases kept for %s days",

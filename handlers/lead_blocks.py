@@ -45,12 +45,14 @@ def case_line(case: Case, label: str, ticks: int, now: datetime) -> str:
     overdue = case.next_followup_at and case.next_followup_at <= to_iso(now)
     due = (f"follow-up {when(case.next_followup_at)}"
            + (" :red_circle: *overdue*" if overdue else "")) if case.next_followup_at \
-        else "no follow-up set"
+        else ":warning: *no next step*: set a follow-up"
     who = f"{escape(case.customer)} · " if case.customer else ""
     owner = mention(case.owner_id) if case.owner_id else "_waiting for an owner_"
     status = " · resolved" if case.status == "resolved" else ""
-    return (f"*#{case.number}* {who}{escape(label)} · {owner} · {age(case.created_at, now)} "
-            f"old{status} · {due} · checklist {ticks}/5")
+    severity = {"critical": ":rotating_light: *CRITICAL* · ", "high": "*high* · "}.get(
+        case.severity, "")
+    return (f"{severity}*#{case.number}* {who}{escape(label)} · <#{case.channel_id}> · "
+            f"{owner} · {age(case.created_at, now)} old{status} · {due} · checklist {ticks}/5")
 
 
 def open_list(query: Query, cases: list[Case], total: int, offset: int,
@@ -70,8 +72,8 @@ def open_list(query: Query, cases: list[Case], total: int, offset: int,
         paging.append(button("Next", Action.OPEN_NEXT, _page(query, offset + PAGE)))
     if paging:
         blocks.append({"type": "actions", "block_id": "open_paging", "elements": paging})
-    blocks.append(context("Most urgent first: overdue, then due soonest, then the oldest "
-                          "without a follow-up."))
+    blocks.append(context("Most urgent first: overdue, then those with no next step (no "
+                          "follow-up set), then due soonest."))
     return fit(blocks)
 
 

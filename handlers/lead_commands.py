@@ -40,10 +40,11 @@ async def open_page(deps: Deps, team_id: str, user_id: str, text: str,
     now = deps.clock.now()
     query = parse_open(text, user_id, deps.recovery.playbook, now)
     query = await viewer_query(deps, team_id, user_id, query)
-    cases, total = await deps.store.live_cases(team_id, query.where, PAGE, offset)
+    at = to_iso(now)
+    cases, total = await deps.store.live_cases(team_id, query.where, PAGE, offset, at)
     if offset and offset >= total:  # a page that no longer exists: show the last one
         offset = max(0, (total - 1) // PAGE * PAGE)
-        cases, total = await deps.store.live_cases(team_id, query.where, PAGE, offset)
+        cases, total = await deps.store.live_cases(team_id, query.where, PAGE, offset, at)
     ticks = await deps.store.step_counts(team_id, [c.id for c in cases])
     return lead_blocks.open_list(query, cases, total, offset, deps.recovery.labels(), ticks,
                                  now)
@@ -149,11 +150,28 @@ def export_since(args: str, now: datetime) -> datetime:
     return now - timedelta(days=days)
 
 
-def write_csv(store: Store, team_id: str, since: datetime, path: str) -> int:
+def write_csv(store: Store, team_id: str, since: datetime, path: str,
+              names: dict[str, str] | None = None, labels: dict[str, str] | None = None) -> int:
     """The export as a CSV file (streamed: a big period never sits in memory)."""
     # With a byte-order mark: Excel reads a CSV without one in the ANSI code page.
     with open(path, "w", newline="", encoding="utf-8-sig") as out:
-        return export_csv(store.export_rows(team_id, to_iso(since)), out)
+        return export_csv(store.export_rows(team_id, to_iso(since)), out, names, labels)
+
+
+EXPORT_NAMES_MAX = 300  # people looked up in Slack for one export
+
+
+async def export_names(deps: Deps, team_id: str, since: datetime) -> dict[str, str]:
+    """The names of the people in the export: asked of Slack (users.info, cached),
+    remembered in the database for the command-line export too."""
+    people = await deps.store.export_people(team_id, to_iso(since))
+    found = {}
+    for user_id in people[:EXPORT_NAMES_MAX]:
+        person = await deps.people.get(team_id, user_id)
+        if person.name:
+            found[user_id] = person.name
+    await deps.workspaces.remember_names(team_id, found)
+    return await deps.store.names(team_id)
 
 
 @subcommand("export", f"{COMMAND} export [30d]",
@@ -176,8 +194,9 @@ async def _send_export(inv: Invocation, since: datetime, deps: Deps) -> None:
     with tempfile.TemporaryDirectory(prefix="mend-export-") as folder:
         path = os.path.join(folder, name)
         try:
+            names, labels = await export_names(deps, inv.team_id, since), deps.recovery.labels()
             rows = await deps.store.in_reader(
-                lambda s: write_csv(s, inv.team_id, since, path))
+                lambda s: write_csv(s, inv.team_id, since, path, names, labels))
             client = await deps.clients.for_team(inv.team_id)
             dm = await client.conversations_open(users=inv.user_id)
             await client.files_upload_v2(

@@ -144,3 +144,20 @@ def _reassign() -> dict[str, Any]:
 
 def _owner_controls(case: Case) -> list[dict[str, Any]]:
     return [_take(case), _reassign()] if case.owner_id is None else [_reassign()]
+
+
+# After *Done*: the case stays open, so it needs its next step.
+# (button, when as `/recover followup` reads it, label)
+NEXT_STEPS = ((Action.NEXT_TOMORROW, "tomorrow 9am", "Tomorrow 9:00"),
+              (Action.NEXT_IN_2_DAYS, "in 2 days 9am", "In 2 days, 9:00"),
+              (Action.NEXT_WEEK, "next monday 9am", "Next week, Monday 9:00"))
+
+
+def next_step(case: Case) -> Blocks:
+    """Asks the person who pressed *Done* when the case is next followed up."""
+    n = str(case.number)
+    return [section(f":white_check_mark: Follow-up on case #{n} recorded. The case stays "
+                    "open, so it needs a next step: when do we next get back to the customer?"),
+            {"type": "actions", "block_id": f"next_step~{case.team_id}",
+             "elements": [button(label, action, n) for action, _, label in NEXT_STEPS]},
+            context(f"Times in your own timezone. Or `/recover followup {n} <when>`.")]

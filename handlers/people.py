@@ -21,6 +21,7 @@ class Person:
     tz: str = "UTC"
     is_admin: bool = False
     known: bool = True  # False: Slack could not say just now, tz is a guess
+    name: str = ""  # as Slack shows them (display name, else real name)
 
 
 CHANNELS_TTL_SECONDS = 600
@@ -103,5 +104,8 @@ class People:
         except Exception as exc:  # noqa: BLE001 - a slow Slack must not stop the caller
             log.warning("users.info failed for %s: %s", user_id, type(exc).__name__)
             return None
+        profile = user.get("profile") or {}
+        name = (profile.get("display_name") or profile.get("real_name")
+                or user.get("real_name") or user.get("name") or "")
         return Person(user_id, user.get("tz") or "UTC",
-                      bool(user.get("is_admin") or user.get("is_owner")))
+                      bool(user.get("is_admin") or user.get("is_owner")), name=str(name))

@@ -12,6 +12,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.domain.cases import BadReport
 from bot.domain.lifecycle import NotFound, Refused
+from bot.domain.models import Case
 from bot.domain.times import to_iso
 from bot.domain.when import BadTime, check_when, combine_local, quick_choice
 from handlers import blocks, case_blocks
@@ -65,6 +66,7 @@ async def on_intake(ack, body: dict[str, Any], deps: Deps) -> None:
             customer=(field(values, Block.CUSTOMER, Action.CUSTOMER) or "")[:80],
             contact=contact if contact in deps.recovery.contact_keys() else None,
             severity=severity if severity in blocks.SEVERITY_LABELS else None,
+            source_link=metadata(view).get("source_link") or None,
         )
     except BadReport as exc:
         await ack(response_action="errors", errors={Block.WHAT: str(exc)})
@@ -110,7 +112,8 @@ class FormError(Exception):
 
 
 async def submit_case_modal(ack, body: dict[str, Any], deps: Deps,
-                            work: Callable[[Submission], Any], error_block: str) -> None:
+                            work: Callable[[Submission], Any], error_block: str,
+                            said: Callable[[Case], str] | None = None) -> None:
     """Validate, apply once, close the modal, refresh the card; refusals show in the form."""
     sub = Submission(body)
     if sub.number is None or not sub.team_id or not sub.user_id:
@@ -142,6 +145,9 @@ async def submit_case_modal(ack, body: dict[str, Any], deps: Deps,
     await ack()
     if outcome is not None and outcome.changed:
         refresh_card(deps, outcome.case, outcome.before)
+        if said:
+            deps.tasks.spawn(tell(deps, outcome.case, sub.user_id, said(outcome.case)),
+                             name="form-done")
 
 
 async def tell_who_can(deps: Deps, sub: Submission, exc: Refused) -> None:
@@ -151,16 +157,17 @@ async def tell_who_can(deps: Deps, sub: Submission, exc: Refused) -> None:
         case = await deps.lifecycle.get(sub.team_id, sub.number)
     except NotFound:
         return
+    deps.tasks.spawn(tell(deps, case, sub.user_id, refusal(exc)), name="who-can")
 
-    async def tell() -> None:
-        try:
-            await deps.clients.call(
-                sub.team_id, "chat_postEphemeral", channel=case.card_channel or case.channel_id,
-                user=sub.user_id, text=refusal(exc))
-        except Exception as error:  # noqa: BLE001 - a courtesy; the form says why already
-            log.warning("could not say who can: %s", type(error).__name__)
 
-    deps.tasks.spawn(tell(), name="who-can")
+async def tell(deps: Deps, case: Case, user_id: str, text: str) -> None:
+    """A private word to `user_id` next to the case's card (mrkdwn-safe `text`)."""
+    try:
+        await deps.clients.call(case.team_id, "chat_postEphemeral",
+                                channel=case.card_channel or case.channel_id,
+                                user=user_id, text=text)
+    except Exception as error:  # noqa: BLE001 - a courtesy; the change is saved
+        log.warning("could not tell the person who acted: %s", type(error).__name__)
 
 
 def submitter_tz(sub: Submission, deps: Deps) -> str:
@@ -225,12 +232,28 @@ async def snooze_work(sub: Submission, deps: Deps):
     return done
 
 
+async def withdraw_work(sub: Submission, deps: Deps):
+    return await deps.lifecycle.withdraw(sub.team_id, sub.number, sub.user_id,
+                                         sub.text(Block.WITHDRAW_REASON), once_key=sub.once_key)
+
+
+# Each case form: its work, the block its errors show under, and what it tells the
+# person who submitted it once done.
 CASE_MODALS = {
-    Callback.FOLLOWUP: (followup_work, Block.FOLLOWUP_QUICK),
-    Callback.NOTE: (note_work, Block.NOTE_TEXT),
-    Callback.RESOLVE: (resolve_work, Block.RESOLVE_WHAT),
-    Callback.CLOSE: (close_work, Block.CLOSE_REASON),
-    Callback.SNOOZE: (snooze_work, Block.SNOOZE_REASON),
+    Callback.FOLLOWUP: (followup_work, Block.FOLLOWUP_QUICK,
+                        lambda c: f"Follow-up set on case #{c.number}. "
+                                  f"{case_blocks.next_nudge_words(c)}"),
+    Callback.NOTE: (note_work, Block.NOTE_TEXT, lambda c: f"Noted on case #{c.number}."),
+    Callback.RESOLVE: (resolve_work, Block.RESOLVE_WHAT,
+                       lambda c: f"Case #{c.number} is resolved. Satisfaction follow-up due "
+                                 f"{when(c.next_followup_at)}."),
+    Callback.CLOSE: (close_work, Block.CLOSE_REASON, lambda c: f"Case #{c.number} is closed."),
+    Callback.SNOOZE: (snooze_work, Block.SNOOZE_REASON,
+                      lambda c: f"Snoozed: the follow-up on case #{c.number} comes back "
+                                f"{when(c.next_followup_at)}."),
+    Callback.WITHDRAW: (withdraw_work, Block.WITHDRAW_REASON,
+                        lambda c: f"Case #{c.number} is withdrawn: its reminders stop and it "
+                                  "counts in no statistic."),
 }
 VIEWS = (Callback.INTAKE, *CASE_MODALS)
 
@@ -240,14 +263,15 @@ def register(app: AsyncApp, deps: Deps) -> None:
         await on_intake(ack, body, deps)
 
     app.view(Callback.INTAKE)(intake)
-    for callback, (work, error_block) in CASE_MODALS.items():
-        app.view(callback)(_submitted(deps, work, error_block))
+    for callback, (work, error_block, said) in CASE_MODALS.items():
+        app.view(callback)(_submitted(deps, work, error_block, said))
 
 
-def _submitted(deps: Deps, work, error_block: str):
+def _submitted(deps: Deps, work, error_block: str, said):
     """A listener for one case modal (Bolt injects listener arguments by name)."""
 
     async def submitted(ack, body):
-        await submit_case_modal(ack, body, deps, lambda sub: work(sub, deps), error_block)
+        await submit_case_modal(ack, body, deps, lambda sub: work(sub, deps), error_block,
+                                said)
 
     return submitted

@@ -410,6 +410,24 @@ class MendDriver:
         reply.trigger_id = trigger_id
         return reply
 
+    async def message_shortcut(
+        self, callback_id: str, channel_id: str, message: dict[str, Any], user_id: str = "U1",
+        *, team_id: str | None = None,
+    ) -> Reply:
+        """Run a message shortcut like Slack: ``payload=<message_action json>``."""
+        team = team_id or self.team_id
+        trigger_id, response_url = self._trigger(None, user_id), self._response_url(None)
+        payload = {
+            "type": "message_action", "callback_id": callback_id, "token": self.verification_token,
+            "team": {"id": team, "domain": self.team_domain}, "user": self._user(user_id, team),
+            "channel": {"id": channel_id, "name": self._channel_name(channel_id)},
+            "message": message, "message_ts": message.get("ts"), "trigger_id": trigger_id,
+            "response_url": response_url, "action_ts": f"{time.time():.6f}",
+        }
+        reply = await self._payload(payload)
+        reply.response_url, reply.trigger_id = response_url, trigger_id
+        return reply
+
     async def view_closed(
         self, view: dict[str, Any], user_id: str = "U1", *, team_id: str | None = None,
         is_cleared: bool = False,

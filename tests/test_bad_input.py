@@ -23,14 +23,26 @@ async def test_blank_text_opens_intake_modal_not_a_case(mend, slack, slack_user)
     assert await mend.store.case_by_number("T1", 1) is None
 
 
-async def test_too_long_report_is_refused_kindly(mend, slack, slack_user):
-    reply = await slack_user.command("the customer waited " + "a" * 5000)
+async def test_over_long_report_opens_a_case_and_keeps_every_word(mend, slack, slack_user):
+    words = " ".join(f"word{i}" for i in range(1400))  # about 11,000 characters
+    text = f"customer Acme: the order never came. {words} the very end"
+    reply = await slack_user.command(text)
     assert reply.status == 200
-    assert reply.json["response_type"] == "ephemeral"
-    assert "characters" in all_text(reply.json["blocks"])
+    assert "Case #1 opened" in all_text(reply.json["blocks"])
     await mend.settle()
+    case = await mend.store.case_by_number("T1", 1)
+    assert len(case.summary) < 800 and "whole text is in the case's notes" in case.summary
+    notes = [e for e in await mend.store.events("T1", case.id) if e.kind == "note"]
+    assert len(notes) >= 4 and all(len(n.detail["text"]) <= 3000 for n in notes)
+    kept = " ".join(n.detail["text"] for n in notes)
+    assert kept.split() == text.split()  # nothing dropped, nothing added
+    assert_valid_blocks(slack.messages("C1")[0]["blocks"])
+
+
+async def test_report_longer_than_a_slack_message_is_refused_kindly(mend, slack, slack_user):
+    reply = await slack_user.command("the customer waited " + "a" * 41000)
+    assert "characters" in all_text(reply.json["blocks"])
     assert await mend.store.case_by_number("T1", 1) is None
-    assert slack.calls_to("chat.postMessage") == []
 
 
 async def test_emoji_and_non_latin_text_open_a_case(mend, slack, slack_user):

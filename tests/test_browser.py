@@ -8,7 +8,9 @@ $MEND_ARTIFACTS (default tests/artifacts/).
 
 from __future__ import annotations
 
+import asyncio
 import os
+import re
 import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -204,4 +206,37 @@ async def test_home_tab_and_dates_in_the_readers_zone(page, sandbox):
     await expect(page.locator("#home")).to_be_visible()
     await expect(page.locator("#home .block").first).to_be_visible()
     assert "U09LEE" in sandbox.standin.home
+    assert page.problems == []
+
+
+async def test_user_switch_wins_over_a_status_refresh_in_flight(page, sandbox):
+    expect = pw.expect
+    await expect(page.locator("#conversation-header")).to_have_text("#support")
+
+    async def slow_for_maria(route):
+        if "user=U01MARIA" in route.request.url:
+            await asyncio.sleep(1.5)  # Maria's status answer arrives after the switch
+        await route.continue_()
+
+    await page.route("**/ui/state*", slow_for_maria)
+    await page.wait_for_timeout(1200)  # a poll for Maria is under way by now
+    await page.locator("#user-switcher").select_option("U02KOFI")
+    await page.wait_for_timeout(2500)  # ... and has come back
+    await expect(page.locator("#user-switcher")).to_have_value("U02KOFI")
+    await expect(page.locator(".clock-zone")).to_contain_text("Kofi")
+    assert "user=U02KOFI" in page.url
+    assert page.problems == []
+
+
+async def test_emoji_short_codes_render_as_emoji(page, sandbox):
+    expect = pw.expect
+    await type_command(page, "/recover check Our policy says no refunds, feel free to call "
+                             "us back")
+    review = page.locator(".message.ephemeral").filter(has_text="Reply check")
+    await expect(review).to_be_visible()
+    await expect(review).to_contain_text("\U0001f7e0 Change")  # :large_orange_circle:
+    text = await review.text_content()
+    assert not re.search(r":[a-z_]+_circle:|:white_check_mark:", text), text
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "sandbox-emoji.png"), full_page=True)
     assert page.problems == []

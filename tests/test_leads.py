@@ -209,7 +209,9 @@ async def test_export_sends_the_lead_a_csv_checked_row_by_row(mend, slack, slack
     assert (first["customer"], first["category"], first["owner"]) == ("Acme", "billing_error",
                                                                      "U1")
     note = [r for r in rows if r["event"] == "note"][0]
-    assert json.loads(note["event_detail"])["text"].startswith("=cmd")  # kept as text
+    assert note["event_text"].startswith("'=cmd")  # kept as text, defused
+    assert "{" not in "".join(note.values())  # flat columns, no JSON
+    assert first["owner_name"] == "maria" and first["category_name"] == "Billing error"
     assert slack.calls_to("files.completeUploadExternal")[0].arg("channel_id") is not None
 
 

@@ -27,6 +27,7 @@ from bot.storage.sqlite import SCHEMA_VERSION, Store, StoreError
 from handlers.coach import SHORTCUTS
 from handlers.commands import COMMANDS
 from handlers.events import EVENTS
+from handlers.ids import Shortcut
 from standin import sign_request
 from tests.helpers import APP_TOKEN, DANA_REPORT, SECRET, all_text, replace_settings
 
@@ -137,13 +138,13 @@ def test_manifest_matches_registered_listeners():
     events = set(m["settings"]["event_subscriptions"]["bot_events"])
     assert commands == set(COMMANDS)
     assert events == set(EVENTS)
-    assert shortcuts == set(SHORTCUTS)
+    assert shortcuts == {*SHORTCUTS, Shortcut.OPEN_CASE}
     assert m["settings"]["socket_mode_enabled"] is True
     assert m["settings"]["interactivity"]["is_enabled"] is True
     assert m["features"]["app_home"]["home_tab_enabled"] is True
     assert set(m["oauth_config"]["scopes"]["bot"]) == {
         "commands", "chat:write", "users:read", "channels:history", "groups:history",
-        "channels:read", "groups:read", "im:write", "files:write"}
+        "channels:read", "groups:read", "im:write", "files:write", "reactions:read"}
 
 
 async def test_every_declared_command_and_event_has_a_listener(mend, slack_user):
@@ -364,3 +365,32 @@ def test_a_malformed_library_log_call_is_withheld_not_raised():
     logger, stream = _guarded_log("slack_sdk.test_malformed")
     logger.error("two %s %s", "values expected")  # the library's bug, not a crash here
     assert "withheld" in stream.getvalue()
+
+
+def run_cli(tmp_path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bot", *args], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=30,
+                          env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT),
+                               "HOME": str(tmp_path)})
+
+
+def test_help_lists_the_sub_commands_and_starts_nothing(tmp_path):
+    result = run_cli(tmp_path, "--help")
+    assert result.returncode == 0, result.stderr
+    for name in ("run", "sandbox", "export", "version"):
+        assert f"\n  {name} " in result.stdout
+    assert result.stderr == "" and not (tmp_path / "data").exists()  # no sandbox, no database
+
+
+def test_every_sub_command_has_help(tmp_path):
+    for name in ("run", "sandbox", "export", "version"):
+        result = run_cli(tmp_path, name, "--help")
+        assert result.returncode == 0, (name, result.stderr)
+        assert result.stdout.startswith(f"usage: python -m bot {name}"), name
+    assert not (tmp_path / "data").exists()
+
+
+def test_an_unknown_sub_command_is_named_with_the_list(tmp_path):
+    result = run_cli(tmp_path, "expor")
+    assert result.returncode == 2 and "unknown sub-command 'expor'" in result.stderr
+    assert "sandbox" in result.stderr

@@ -13,9 +13,12 @@ from bot.domain.playbook import Playbook
 from bot.domain.ports import CaseStore, CaseWriter
 from bot.domain.schedule import followup_timer, update_timer
 from bot.domain.times import Clock, to_iso
-from bot.domain.vocabulary import FollowupKind, Status
+from bot.domain.vocabulary import EventKind, FollowupKind, Status
 
-MAX_REPORT_CHARS = 3000
+MAX_REPORT_CHARS = 3000  # longer reports keep a summary; the whole text goes to notes
+SUMMARY_CHARS = 600  # the summary of a long report
+NOTE_CHARS = 3000  # one note of a long report (the lifecycle's note limit)
+MAX_TEXT_CHARS = 40_000  # Slack's own limit on a message
 MIN_REPORT_CHARS = 3
 
 
@@ -52,10 +55,10 @@ class Recovery:
         text = (text or "").strip()
         if len(text) < MIN_REPORT_CHARS:
             raise BadReport("Tell me what went wrong for the customer, in a sentence or two.")
-        if len(text) > MAX_REPORT_CHARS:
+        if len(text) > MAX_TEXT_CHARS:
             raise BadReport(
-                f"That report is {len(text):,} characters; I keep case summaries under "
-                f"{MAX_REPORT_CHARS:,}. Give the short story here and add details in the "
+                f"That report is {len(text):,} characters; I keep up to "
+                f"{MAX_TEXT_CHARS:,}. Give the short story here and add details in the "
                 "case card's thread."
             )
         return text
@@ -70,10 +73,15 @@ class Recovery:
         customer: str | None = None,
         contact: str | None = None,
         severity: str | None = None,
+        source_link: str | None = None,
     ) -> Opened:
         """Read the report, open case #N owned by the reporter, and advise."""
-        report = read_report(self.check_text(text), self.playbook, self.reader)
+        text = self.check_text(text)
+        report = read_report(text, self.playbook, self.reader)
         report = _override(report, customer=customer, contact=contact, severity=severity)
+        parts = split_long(text) if len(text) > MAX_REPORT_CHARS else ()
+        if parts:
+            report = dataclasses.replace(report, summary=summarize(report.summary))
         now = self.clock.now()
         due = now + timedelta(hours=self.playbook.settings.followup_default_hours)
         now_iso, due_iso = to_iso(now), to_iso(due)
@@ -92,10 +100,15 @@ class Recovery:
             "severity": report.severity,
             "next_followup_at": due_iso,
             "customer_updated_at": now_iso,
+            "source_link": source_link,
         }
         timers = (followup_timer(due_iso), update_timer(now_iso, self.playbook.nudges))
         new = NewCase(team_id, fields, reporter_id, now_iso, timers)
         case = await self.writer.create_case(new)
+        for index, part in enumerate(parts, 1):  # the whole report, kept in the case
+            await self.store.add_event(team_id, case.id, reporter_id, EventKind.NOTE,
+                                       {"text": part, "report_part": f"{index}/{len(parts)}"},
+                                       now_iso)
         # The apology promises the time this case's follow-up falls due, no earlier.
         promise = promise_for((due - now).total_seconds() / 3600)
         return Opened(case, report, build_advice(report, self.playbook, promise), duplicates)
@@ -125,6 +138,25 @@ class Recovery:
 
     def labels(self) -> dict[str, str]:
         return {c.key: c.label for c in self.playbook.categories}
+
+
+def summarize(text: str, limit: int = SUMMARY_CHARS) -> str:
+    """The start of a long report, cut at a sentence or word, saying the rest is kept."""
+    head = text[:limit]
+    stop = max(head.rfind(". "), head.rfind("! "), head.rfind("? "))
+    head = head[:stop + 1] if stop > limit // 2 else head.rsplit(" ", 1)[0]
+    return f"{head.rstrip()} … (long report: the whole text is in the case's notes)"
+
+
+def split_long(text: str, size: int = NOTE_CHARS) -> tuple[str, ...]:
+    """A long text as notes of at most `size` characters, cut between words."""
+    parts: list[str] = []
+    while len(text) > size:
+        cut = text.rfind(" ", size // 2, size)
+        cut = cut if cut > 0 else size
+        parts.append(text[:cut].strip())
+        text = text[cut:].strip()
+    return tuple(p for p in [*parts, text] if p)
 
 
 def _override(report: Report, **values: str | None) -> Report:

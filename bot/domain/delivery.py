@@ -74,3 +74,13 @@ class Delivery:
     async def first_time(self, team_id: str, key: str, at: str) -> bool:
         """True the first time `key` is seen: a retried interaction is handled once."""
         return await self.store.first_time(team_id, key, at)
+
+    # -- cases from messages ---------------------------------------------------------------
+    async def claim_message(self, team_id: str, channel: str, ts: str, at: str) -> bool:
+        """True the first time a message is claimed to open a case: once per message."""
+        return await self.store.claim_message(team_id, channel, ts, at)
+
+    async def record_message_case(self, team_id: str, channel: str, ts: str,
+                                  case_id: int | None) -> None:
+        """The case a claimed message opened (None: none could be opened)."""
+        await self.store.record_message_case(team_id, channel, ts, case_id)

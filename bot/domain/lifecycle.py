@@ -17,11 +17,11 @@ Rules (plain Python, no Slack):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.domain.errors import NotFound, OutOfDate, Refused
 from bot.domain.models import Case, Event, StepMark
+from bot.domain.outcomes import TIMELINE_EVENTS, Done, NeedsConfirmation, Timeline
 from bot.domain.playbook import Playbook
 from bot.domain.ports import CaseStore
 from bot.domain.schedule import followup_timer, update_timer
@@ -37,37 +37,8 @@ STEP_ALIASES = {
     "follow-up": "follow_up", "followup": "follow_up", "follow_up": "follow_up",
 }
 ACCEPTED = ("yes", "no", "not_offered")
-
-
-@dataclass(frozen=True)
-class Done:
-    """The case after an action; `changed` is False when it already was so."""
-
-    case: Case
-    changed: bool = True
-    message: str = ""
-    before: Case | None = None  # the case as it was before the change
-
-
-@dataclass(frozen=True)
-class NeedsConfirmation:
-    """Assigning would overload someone: ask before going ahead."""
-
-    case: Case
-    assignee: str
-    open_count: int
-    limit: int
-
-
-TIMELINE_EVENTS = 150  # the newest ones; a case with more says how many are left out
-
-
-@dataclass(frozen=True)
-class Timeline:
-    case: Case
-    steps: dict[str, StepMark]
-    events: list[Event]  # the newest TIMELINE_EVENTS, oldest first
-    total_events: int
+__all__ = ["Done", "Lifecycle", "NeedsConfirmation", "NotFound", "OutOfDate", "Refused",
+           "Timeline"]
 
 
 class Lifecycle:
@@ -313,6 +284,7 @@ class Lifecycle:
         return await self._change(case, actor, EventKind.REOPENED,
                             {"status": Status.OPEN, "followup_kind": FollowupKind.UPDATE,
                              "next_followup_at": to_iso(due), "duplicate_of": None,
+                             "withdrawn_at": None,
                              "customer_updated_at": updated},
                             {"before": case.status, "after": Status.OPEN, "due": to_iso(due)},
                             timers=(followup_timer(to_iso(due)), self._update_timer(updated)),
@@ -345,6 +317,37 @@ class Lifecycle:
                               "was not added to it; it stays open.")
             return done
         return Done(await self.get(team_id, into), before=target)
+
+    async def withdraw(self, team_id: str, number: int, actor: str, reason: str = "",
+                       once_key: str | None = None) -> Done:
+        """A case opened by mistake is withdrawn: closed, its reminders stopped, and
+        left out of every statistic (its timeline keeps what happened)."""
+        case = await self.get(team_id, number)
+        if await self._applied(case, once_key):
+            return Done(case, changed=False)
+        if case.withdrawn_at:
+            return Done(case, changed=False, message=f"Case #{number} is already withdrawn.")
+        await self.check_withdraw(case, actor)
+        reason = " ".join(reason.split())[:500]
+        if not reason:
+            raise Refused(f"Say why case #{number} is withdrawn, e.g. `/recover withdraw "
+                          f"{number} opened twice for the same call`.")
+        now = self._now()
+        return await self._change(case, actor, EventKind.WITHDRAWN,
+                                  {"status": Status.CLOSED, "closed_at": now,
+                                   "withdrawn_at": now, "next_followup_at": None},
+                                  {"before": case.status, "after": Status.CLOSED,
+                                   "reason": reason}, once_key=once_key)
+
+    async def check_withdraw(self, case: Case, actor: str) -> None:
+        """The person who opened the case, or a lead, may withdraw it while it is open
+        or resolved."""
+        self._require_status(case, (Status.OPEN, Status.RESOLVED), "withdraw")
+        if actor == case.reporter_id or await self.is_lead(case.team_id, actor):
+            return
+        leads = await self.leads(case.team_id)
+        raise Refused(f"Only the person who opened case #{case.number} ({{owner}}) or a lead "
+                      "can withdraw it.", (case.reporter_id, *leads), owner=case.reporter_id)
 
     # -- answering nudges -------------------------------------------------------------
     async def followup_done(self, team_id: str, number: int, actor: str,
@@ -398,6 +401,10 @@ class Lifecycle:
             await self._check_followup(case, actor)
         elif form == "resolve" and await self._check_resolve(case, actor):
             raise Refused(f"Case #{case.number} is already resolved.")
+        elif form == "withdraw":
+            if case.withdrawn_at:
+                raise Refused(f"Case #{case.number} is already withdrawn.")
+            await self.check_withdraw(case, actor)
         elif form == "close":
             if case.status == Status.CLOSED:
                 raise Refused(f"Case #{case.number} is already closed.")

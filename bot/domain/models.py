@@ -49,6 +49,8 @@ class Case:
     duplicate_of: int | None = None  # set when folded into another open case
     customer_updated_at: str | None = None  # last time the customer heard from us
     card_claimed_at: str | None = None  # when a card post was last attempted
+    source_link: str | None = None  # the Slack message the case was opened from
+    withdrawn_at: str | None = None  # opened by mistake: closed and left out of the stats
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import re
 import statistics
@@ -194,25 +193,59 @@ def period(text: str, now: datetime) -> tuple[str, datetime]:
 
 
 # -- export -----------------------------------------------------------------------------
-EXPORT_COLUMNS = ("case", "opened_at", "channel", "reporter", "owner", "customer", "summary",
-                  "category", "emotion", "contact", "severity", "status", "resolved_at",
-                  "closed_at", "resolution", "compensation", "compensation_accepted",
-                  "event_at", "event_by", "event", "event_detail")
+EXPORT_COLUMNS = (
+    "case", "opened_at", "channel", "reporter", "reporter_name", "owner", "owner_name",
+    "customer", "summary", "category", "category_name", "emotion", "contact", "severity",
+    "status", "withdrawn_at", "resolved_at", "closed_at", "resolution", "compensation",
+    "compensation_accepted", "source_link", "event_at", "event_by", "event_by_name", "event",
+    "event_from", "event_from_name", "event_to", "event_to_name", "event_due", "event_step",
+    "event_text", "event_compensation", "event_accepted", "event_other")
+# Detail keys with a column of their own (the rest go to event_other as "key: value").
+_FROM, _TO = ("before",), ("after", "until", "satisfaction_due")
+_TEXT = ("text", "reason", "what")
+_OWN = {*_FROM, *_TO, *_TEXT, "due", "step", "compensation", "accepted"}
 
 
-def export_csv(rows: Iterable[tuple[Case, Event]], out: io.TextIOBase) -> int:
-    """Write one CSV row per timeline event (with its case); returns the row count."""
+def _first(detail: dict, keys: tuple[str, ...]) -> str:
+    return next((str(detail[k]) for k in keys if detail.get(k) not in (None, "")), "")
+
+
+def _flat(detail: dict, name) -> list[str]:
+    """An event's detail as flat cells (no JSON): from, to (each with a name when it is
+    a person), due, step, text, compensation, accepted, and the rest as `key: value`."""
+    before, after = _first(detail, _FROM), _first(detail, _TO)
+    other = "; ".join(f"{k}: {v}" for k, v in sorted(detail.items())
+                      if k not in _OWN and v not in (None, ""))
+    return [before, name(before), after, name(after), str(detail.get("due") or ""),
+            str(detail.get("step") or ""), _cell(_first(detail, _TEXT)),
+            _cell(str(detail.get("compensation") or "")), str(detail.get("accepted") or ""),
+            _cell(other)]
+
+
+def export_csv(rows: Iterable[tuple[Case, Event]], out: io.TextIOBase,
+               names: dict[str, str] | None = None,
+               labels: dict[str, str] | None = None) -> int:
+    """Write one CSV row per timeline event (with its case); returns the row count.
+    `names`: people's names by user id, `labels`: category names by key, as far as
+    they are known (an unknown one is left empty, its id is always there)."""
+    people, categories = names or {}, labels or {}
+
+    def name(user: str | None) -> str:
+        return _cell(people.get(user or "", ""))
+
     writer = csv.writer(out)
     writer.writerow(EXPORT_COLUMNS)
     count = 0
     for case, event in rows:
         writer.writerow([
             case.number, case.created_at, case.channel_id, case.reporter_id,
-            case.owner_id or "", _cell(case.customer), _cell(case.summary), case.category,
-            case.emotion, case.contact, case.severity, case.status, case.resolved_at or "",
-            case.closed_at or "", _cell(case.resolution), _cell(case.compensation),
-            case.compensation_accepted or "", event.at, event.actor_id or "", event.kind,
-            _cell(json.dumps(event.detail, ensure_ascii=False, sort_keys=True)),
+            name(case.reporter_id), case.owner_id or "", name(case.owner_id),
+            _cell(case.customer), _cell(case.summary), case.category,
+            categories.get(case.category, ""), case.emotion, case.contact, case.severity,
+            case.status, case.withdrawn_at or "", case.resolved_at or "", case.closed_at or "",
+            _cell(case.resolution), _cell(case.compensation), case.compensation_accepted or "",
+            case.source_link or "", event.at, event.actor_id or "", name(event.actor_id),
+            event.kind, *_flat(event.detail, name),
         ])
         count += 1
     return count

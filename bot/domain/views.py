@@ -64,7 +64,7 @@ async def home(store, playbook: Playbook, team_id: str, user_id: str, channels: 
     """The person's cases (next due first), the unowned ones in their channels, and for a
     lead the team's numbers."""
     mine, n_mine = await store.live_cases(
-        team_id, parse_open("mine", user_id, playbook, now).where, 15)
+        team_id, parse_open("mine", user_id, playbook, now).where, 15, now=to_iso(now))
     waiting, n_waiting = await store.live_cases(
         team_id, replace(parse_open("unowned", user_id, playbook, now).where,
                          channels=tuple(channels)), 10)

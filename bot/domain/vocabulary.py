@@ -66,6 +66,7 @@ class EventKind(StrEnum):
     RESOLVED = "resolved"
     CLOSED = "closed"
     REOPENED = "reopened"
+    WITHDRAWN = "withdrawn"  # opened by mistake: closed, and left out of the stats
     CARD_POSTED = "card_posted"
     CARD_FAILED = "card_failed"
     NUDGE_SENT = "nudge_sent"

@@ -13,6 +13,7 @@ from bot.domain.times import Clock, to_iso
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 COMMAND = "/recover"
 HOURS = re.compile(r"^(?P<days>[a-z,\-]+)\s+(?P<start>\d{1,2}:\d{2})\s*-\s*(?P<end>\d{1,2}:\d{2})$")
+EMOJI = re.compile(r"^[a-z0-9_+\-']{1,80}$")
 CHANNEL = re.compile(r"<#([CG][A-Z0-9]{1,30})(?:\|[^<>]*)?>")
 
 
@@ -29,6 +30,7 @@ class Workspace:
     digest_day: str | None = None  # "mon"
     digest_time: str | None = None  # "09:00"
     tz: str | None = None  # an IANA name
+    reaction: str | None = None  # an emoji name ("sos"): reacting with it opens a case
 
     @property
     def digest_on(self) -> str:
@@ -61,7 +63,10 @@ def parse_setting(what: str, value: str) -> dict[str, str | None]:
         return _digest(value.lower())
     if what == "timezone":
         return _timezone(value)
-    raise SettingError(f"Settings are `lead-channel`, `hours`, `digest` and `timezone`, e.g. "
+    if what == "reaction":
+        return _reaction(value)
+    raise SettingError(f"Settings are `lead-channel`, `hours`, `digest`, `timezone` and "
+                       f"`reaction`, e.g. "
                        f"`{COMMAND} settings hours mon-fri 09:00-18:00`.")
 
 
@@ -72,6 +77,17 @@ def _lead_channel(value: str) -> dict[str, str | None]:
     if not match:
         raise SettingError(f"Name a channel: `{COMMAND} settings lead-channel #support-leads`.")
     return {"lead_channel": match.group(1)}
+
+
+def _reaction(value: str) -> dict[str, str | None]:
+    """`:sos:` (or `sos`) turns the reaction trigger on; `off` turns it off."""
+    name = value.strip().strip(":").lower()
+    if name in ("off", "none"):
+        return {"reaction": None}
+    if not EMOJI.match(name):
+        raise SettingError(f"Name an emoji, e.g. `{COMMAND} settings reaction :sos:` "
+                           "(`off` turns it off).")
+    return {"reaction": name}
 
 
 def _timezone(value: str) -> dict[str, str | None]:
@@ -151,3 +167,13 @@ class WorkspaceRules:
         changes = parse_setting(what, value)
         await self.store.set_workspace(team_id, to_iso(self.clock.now()), **changes)
         return await self.get(team_id)
+
+    async def left(self, enterprise_id: str | None, team_id: str | None) -> list[str]:
+        """Slack says Mend was uninstalled (or its token revoked): the workspaces whose
+        work stops now; their cases are kept for the retention period."""
+        return await self.store.mark_uninstalled(enterprise_id, team_id,
+                                                 to_iso(self.clock.now()))
+
+    async def remember_names(self, team_id: str, names: dict[str, str]) -> None:
+        """People's names as Slack gave them, so an export shows names next to ids."""
+        await self.store.remember_names(team_id, names, to_iso(self.clock.now()))

@@ -19,7 +19,7 @@ from bot.storage.sqlite import Store
 
 # The bot scopes an install asks for (app.distributed.yaml lists the same).
 SCOPES = ("commands", "chat:write", "users:read", "channels:history", "groups:history",
-          "channels:read", "groups:read", "im:write", "files:write")
+          "channels:read", "groups:read", "im:write", "files:write", "reactions:read")
 
 
 def authorize_url(api_url: str) -> str:

@@ -135,6 +135,21 @@ def _v5(db: sqlite_utils.Database) -> None:
     db["workspaces"].add_column("uninstalled_at", str)
 
 
+def _v6(db: sqlite_utils.Database) -> None:
+    """Cases from messages (the link back, the reaction that opens one) and withdrawn
+    cases (a mistake undone, left out of every statistic)."""
+    db["cases"].add_column("source_link", str)
+    db["cases"].add_column("withdrawn_at", str)
+    db["workspaces"].add_column("reaction", str)
+    # A message opens one case by reaction, whoever reacts and however often.
+    db["message_cases"].create(
+        {"team_id": str, "channel_id": str, "message_ts": str, "case_id": int, "at": str},
+        pk=("team_id", "channel_id", "message_ts"))
+    # People's names as Slack last gave them, so an export shows names next to ids.
+    db["people"].create({"team_id": str, "user_id": str, "name": str, "at": str},
+                        pk=("team_id", "user_id"))
+
+
 # Append only: a migration, once released, never changes.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -136,7 +136,9 @@ COHORT_FACTS = (
     "m.kind = 'followup' AND m.rung = 0 AND m.due_key IS NOT c.next_followup_at "
     # Grouped in the index's order (opening date, then id), so the events need
     # no sorting; the rows come out in id order.
-    "WHERE c.team_id = ? AND c.created_at >= ? GROUP BY c.created_at, c.id "
+    # Withdrawn cases (opened by mistake) count in no statistic.
+    "WHERE c.team_id = ? AND c.created_at >= ? AND c.withdrawn_at IS NULL "
+    "GROUP BY c.created_at, c.id "
     "ORDER BY c.id"
 )
 
@@ -146,25 +148,34 @@ class Reports(Connection):
 
     # -- leads' views ---------------------------------------------------------------
     async def live_cases(self, team_id: str, where: CaseFilter, limit: int,
-                   offset: int = 0) -> tuple[list[Case], int]:
+                   offset: int = 0, now: str | None = None) -> tuple[list[Case], int]:
         """Cases not closed, matching `where`, most urgent first, and how many match.
 
-        Urgency: follow-ups soonest due (overdue first), then cases with no follow-up,
-        oldest first. Two index-ordered ranges, so a page costs little at any size.
+        Urgency: overdue follow-ups (at `now`) oldest due first, then cases with no
+        next step (no follow-up: they need one), oldest first, then follow-ups still to
+        come, soonest first. (Without `now`: every follow-up by due time, then those
+        with none.) Index-ordered ranges, so a page costs little at any size.
         """
         sql, params = filter_sql(where, team_id)
-        due_part = f"{sql} AND next_followup_at IS NOT NULL"
-        none_part = f"{sql} AND next_followup_at IS NULL"
-        with_due = self._count(due_part, params)
-        without = self._count(none_part, params) if where.overdue_before is None else 0
+        due_order = "ORDER BY next_followup_at, created_at"
+        none = (f"{sql} AND next_followup_at IS NULL", params, "ORDER BY created_at")
+        if where.overdue_before is not None:
+            parts = [(f"{sql} AND next_followup_at IS NOT NULL", params, due_order)]
+        elif now is None:
+            parts = [(f"{sql} AND next_followup_at IS NOT NULL", params, due_order), none]
+        else:
+            parts = [(f"{sql} AND next_followup_at <= ?", [*params, now], due_order), none,
+                     (f"{sql} AND next_followup_at > ?", [*params, now], due_order)]
         found: list[Case] = []
-        if offset < with_due:
-            found = self._cases(f"{due_part} ORDER BY next_followup_at, created_at "
-                                "LIMIT ? OFFSET ?", [*params, limit, offset])
-        if len(found) < limit and without:
-            found += self._cases(f"{none_part} ORDER BY created_at LIMIT ? OFFSET ?",
-                                 [*params, limit - len(found), max(0, offset - with_due)])
-        return found, with_due + without
+        total = 0
+        for part_sql, part_params, order in parts:
+            count = self._count(part_sql, part_params)
+            start = max(0, offset - total)
+            if len(found) < limit and start < count:
+                found += self._cases(f"{part_sql} {order} LIMIT ? OFFSET ?",
+                                     [*part_params, limit - len(found), start])
+            total += count
+        return found, total
 
     async def oldest_live(self, team_id: str, limit: int) -> list[Case]:
         return self._cases("team_id = ? AND status != 'closed' ORDER BY created_at LIMIT ?",
@@ -213,6 +224,16 @@ class Reports(Connection):
         after that time, dropped by a resolution, reopening or early close after that
         time, nudged, or is still due at `now` (None: leave those out)."""
         return self.db.conn.execute(COHORT_FACTS, [now, team_id, since]).fetchall()
+
+    async def export_people(self, team_id: str, since: str) -> list[str]:
+        """Everyone who reported, owns or acted on a case opened since `since`."""
+        rows = self.db.conn.execute(
+            "SELECT reporter_id FROM cases WHERE team_id = ? AND created_at >= ? UNION "
+            "SELECT owner_id FROM cases WHERE team_id = ? AND created_at >= ? UNION "
+            "SELECT e.actor_id FROM events e JOIN cases c ON c.team_id = e.team_id AND "
+            "c.id = e.case_id WHERE c.team_id = ? AND c.created_at >= ?",
+            [team_id, since] * 3)
+        return sorted(r[0] for r in rows if r[0] and r[0][:1] in "UW")
 
     def export_rows(self, team_id: str, since: str) -> Iterator[tuple[Case, Event]]:
         """Every event of the cases opened since `since`, with its case, in order.

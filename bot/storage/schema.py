@@ -12,7 +12,7 @@ from bot.domain.models import Case, Event, Nudge, Timer
 CASE_COLUMNS = ", ".join(Case.__dataclass_fields__)
 NEW_CASE_FIELDS = ("channel_id", "reporter_id", "owner_id", "customer", "summary", "category",
                    "emotion", "contact", "severity", "next_followup_at", "followup_kind",
-                   "repeat_of", "customer_updated_at")
+                   "repeat_of", "customer_updated_at", "source_link")
 NEW_CASE_COLUMNS = ("team_id", "customer_key", "status", "created_at", "updated_at",
                      "card_state", *NEW_CASE_FIELDS)
 INSERT_CASE = (f"INSERT INTO cases (number, {', '.join(NEW_CASE_COLUMNS)}) "

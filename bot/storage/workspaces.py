@@ -34,6 +34,41 @@ class Workspaces(Connection):
                                [team_id, key, at])
         return cur.rowcount == 1
 
+    # -- messages that opened a case ------------------------------------------------
+    async def claim_message(self, team_id: str, channel_id: str, message_ts: str,
+                            at: str) -> bool:
+        """True for the first claim of a message (the reaction trigger opens one case
+        per message, however many people react, however often Slack delivers it)."""
+        with self._tx() as conn:
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO message_cases (team_id, channel_id, message_ts, at) "
+                "VALUES (?, ?, ?, ?)", [team_id, channel_id, message_ts, at])
+        return cur.rowcount == 1
+
+    async def record_message_case(self, team_id: str, channel_id: str, message_ts: str,
+                                  case_id: int | None) -> None:
+        """The case a claimed message opened (None: it opened none; free it again)."""
+        with self._tx() as conn:
+            if case_id is None:
+                conn.execute("DELETE FROM message_cases WHERE team_id = ? AND channel_id = ? "
+                             "AND message_ts = ?", [team_id, channel_id, message_ts])
+            else:
+                conn.execute("UPDATE message_cases SET case_id = ? WHERE team_id = ? AND "
+                             "channel_id = ? AND message_ts = ?",
+                             [case_id, team_id, channel_id, message_ts])
+
+    # -- people's names (for exports) -----------------------------------------------
+    async def remember_names(self, team_id: str, names: dict[str, str], at: str) -> None:
+        with self._tx() as conn:
+            conn.executemany(
+                "INSERT INTO people (team_id, user_id, name, at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (team_id, user_id) DO UPDATE SET name = excluded.name, "
+                "at = excluded.at", [(team_id, u, n, at) for u, n in names.items() if n])
+
+    async def names(self, team_id: str) -> dict[str, str]:
+        rows = self.db.conn.execute("SELECT user_id, name FROM people WHERE team_id = ?",
+                                    [team_id])
+        return dict(rows.fetchall())
 
     # -- workspaces ----------------------------------------------------------------
     async def workspaces(self) -> list[str]:

@@ -20,6 +20,7 @@
     inFlight: 0,
     polling: false,
     again: false,
+    switches: 0,  // user switches and moves so far: an answer asked before the latest is dropped
   };
 
   const EMOJI = {
@@ -47,6 +48,11 @@
     exclamation: "\u2757", question: "\u2753", no_entry: "\u26d4", house: "\ud83c\udfe0",
     arrows_counterclockwise: "\ud83d\udd04", stopwatch: "\u23f1\ufe0f", sleeping: "\ud83d\ude34",
     handshake: "\ud83e\udd1d", envelope: "\u2709\ufe0f", new: "\ud83c\udd95",
+    large_orange_circle: "\ud83d\udfe0", large_blue_circle: "\ud83d\udd35",
+    large_purple_circle: "\ud83d\udfe3", large_red_circle: "\ud83d\udd34",
+    sos: "\ud83c\udd98", wastebasket: "\ud83d\uddd1\ufe0f", thumbsup: "\ud83d\udc4d",
+    thumbsdown: "\ud83d\udc4e", hourglass_done: "\u231b", orange_circle: "\ud83d\udfe0",
+    blue_circle: "\ud83d\udd35", white_check: "\u2705", heavy_exclamation_mark: "\u2757",
   };
   const WORD = /[A-Za-z0-9]/;
   const SPACE = /\s/;
@@ -130,9 +136,14 @@
     S.polling = true;
     try {
       const params = new URLSearchParams();
+      const asked = { user: S.user, where: S.where, switches: S.switches };
       if (S.user) params.set("user", S.user);
       if (S.where) params.set("channel", S.where);
       let response = await fetch(`/ui/state?${params}`);
+      if (S.switches !== asked.switches) {  // switched user or place meanwhile: that wins
+        S.again = true;
+        return;
+      }
       if (response.status === 400) {  // a user or channel that is gone: start over
         S.user = null;
         S.where = null;
@@ -140,6 +151,10 @@
       }
       if (!response.ok) return;
       const data = await response.json();
+      if (S.switches !== asked.switches) {  // switched while the answer was read
+        S.again = true;
+        return;
+      }
       S.data = data;
       S.user = data.user;
       S.where = data.where;
@@ -1017,6 +1032,7 @@
 
   async function go(where) {
     S.where = where;
+    S.switches += 1;  // a status refresh already under way must not take us back
     if (where === "home") {
       await act(() => api("/ui/home", { user: S.user }));  // Slack: app_home_opened
     } else {
@@ -1032,6 +1048,7 @@
     S.where = params.get("where");
     document.getElementById("user-switcher").addEventListener("change", (event) => {
       S.user = event.target.value;
+      S.switches += 1;  // a status refresh already under way must not undo this
       if (S.where && S.where.startsWith("D")) S.where = `D${S.user}`;
       if (S.where === "home") go("home");
       else refresh(true);
