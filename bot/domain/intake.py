@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.domain import situation
 from bot.domain.names import split_customer
 from bot.domain.playbook import (
     FALLBACK_CATEGORY,
@@ -37,6 +38,8 @@ class Report:
     severity: str  # "normal" | "high" | "critical"
     contacts: tuple[str, ...] = ()  # every channel mentioned, in text order
     also_categories: tuple[str, ...] = ()  # a second breakdown the report describes
+    stakes: str | None = None  # what is at stake and when ("wedding on Saturday")
+    language: str = "en"  # ISO 639-1 code of the report's language
 
 
 def read_report(text: str, playbook: Playbook) -> Report:
@@ -56,6 +59,8 @@ def read_report(text: str, playbook: Playbook) -> Report:
         severity=_severity(tokens, playbook),
         contacts=contacts,
         also_categories=also,
+        stakes=situation.stakes(clean),
+        language=situation.language(clean),
     )
 
 
