@@ -72,10 +72,12 @@ _OCCASIONS: tuple[tuple[str, str, bool], ...] = (
      "celebration", True),
     (r"flight|flies out|fly|vuelo|vol|flug|voo", "flight", False),
     (r"(?:\w+ )?exams?|resit|ex[aá]men|\w*pr[uü]fung|exame|prova", "exam", True),
-    (r"(?:job )?(?:interview|application)|entrevista|entretien|vorstellungsgespr[aä]ch", "interview", True),
+    (r"(?:job )?(?:interview|application)|entrevista|entretien|vorstellungsgespr[aä]ch",
+     "interview", True),
     (r"(?:client )?pitch|presentation|present to|demo\w*|conference|board report",
      "presentation", False),
-    (r"surgery|operation|hospital appointment|discharge|\w* ?appointments?|appts", "hospital appointment", False),
+    (r"surgery|operation|hospital appointment|discharge|\w* ?appointments?|appts",
+     "appointment", False),
     (r"launch|go-live|goes live|opening|er[oö]ffnet|er[oö]ffnung", "opening", False),
     (r"payroll|paie|month-end|close the month|audit|completion|completing",
      "deadline", False),
@@ -106,9 +108,11 @@ _WHEN_PATTERNS = (
     r"(?:next|this|la semaine prochaine|nächste|la próxima|esta)\s*(?:week|month|woche|semana)",
     r"à trois jours|à deux jours|(?:on|by|for) the \d+(?:st|nd|rd|th)|am \d+\.|"
     r"(?:el|le|dia|até dia) \d{1,2}\b|on \d{1,2} (?:january|february|march|april|may|"
-    r"june|july|august|september|october|november|december)|\bat \d{1,2}(?::\d\d)?\s*(?:am|pm)?\b"
+    r"june|july|august|september|october|november|december)"
+    r"|\bat \d{1,2}(?::\d\d)?\s*(?:am|pm)?\b"
     r"|às \d{1,2}h",
-    r"(?:that|this) (?:morning|week)|all week|weeks ago|last (?:week|sunday|saturday)",
+    r"\b(?:two|three|four|five|\d+) days before|(?:that|this) (?:morning|week)|all week"
+    r"|weeks ago|last (?:week|sunday|saturday)",
 )
 _WHEN_RE = re.compile("|".join(f"(?:{p})" for p in _WHEN_PATTERNS), re.I)
 _OWNER_RE = re.compile(r"(?:\b(?:my|our|his|her|their|the|for|before|pour|para|de|"
@@ -171,6 +175,8 @@ def _english_when(found: str) -> str:
     "tomorrow morning"; English times are kept as written."""
     words = " ".join(found.split())
     lower = words.casefold()
+    if lower.endswith("days before"):
+        return "in " + words.rsplit(" ", 1)[0]
     if lower in _TIME_WORDS:
         return _TIME_WORDS[lower]
     for word in lower.split():
@@ -180,3 +186,54 @@ def _english_when(found: str) -> str:
                 return f"{prefix} {_DAY_NAMES[word]}"
             return f"on {_DAY_NAMES[word]}"
     return words if words.isascii() else "soon"
+
+
+# -- what happened, in the report's words ----------------------------------------------
+_DETERMINER = frozenset("my our his her their the your its".split())
+_PRONOUNS = frozenset("i we he she they him them me us it hes shes theyre im ive".split())
+_VERBS = frozenset("""is was were are has had have arrived came turned stopped keeps kept broke
+    went got started wont doesnt didnt isnt wasnt hasnt never still failed leaked crashed
+    died snapped froze came delivered showed""".split())
+_CONTRACTIONS = {"wont": "won't", "doesnt": "doesn't", "didnt": "didn't", "isnt": "isn't",
+                 "wasnt": "wasn't", "hasnt": "hasn't", "cant": "can't"}
+_TAIL_STOP = frozenset("""and but or before after since on in at for to from two three four
+    five six days weeks today yesterday tomorrow so because with""".split())
+MAX_WHAT_WORDS = 10
+
+
+def what_happened(summary: str, cues: tuple[str, ...]) -> str | None:
+    """The thing and what went wrong with it, said to the customer: "your wedding dress
+    arrived with a torn hem" from "her wedding dress arrived with a torn hem". None
+    when the report gives no short, clean phrase (the caller then uses the category)."""
+    words = re.sub(r"(?<=\w)['’](?=\w)", "", summary or "").replace("-", " ").split()
+    plain = [w.strip(".,;:!?\"()").casefold() for w in words]
+    breaks = [w[-1:] in ".,;:!?)" for w in words]
+    for cue in cues:
+        cue_words = cue.split()
+        for end in range(len(cue_words), len(plain) + 1):
+            if plain[end - len(cue_words):end] == cue_words:
+                phrase = _phrase(plain, breaks, end - len(cue_words), end)
+                if phrase:
+                    return phrase
+    return None
+
+
+def _phrase(plain: list[str], breaks: list[bool], cue_start: int, cue_end: int) -> str | None:
+    starts = [i for i in range(max(0, cue_start - 8), cue_start) if plain[i] in _DETERMINER]
+    if not starts or any(breaks[starts[-1]:cue_end - 1]):
+        return None
+    start = starts[-1]
+    verbs = [i for i in range(start + 1, cue_end) if plain[i] in _VERBS]
+    if not verbs or not 1 < verbs[0] - start <= 4:
+        return None  # "your <thing> <verb> … <cue>", the thing in at most three words
+    end = cue_end
+    while end < len(plain) and end - cue_end < 2 and not breaks[end - 1] and \
+            plain[end].isalpha() and \
+            plain[end] not in _TAIL_STOP and plain[end] not in _VERBS:
+        end += 1
+    chosen = plain[start:end]
+    if not chosen or any(w in _PRONOUNS or not w or not w[0].isalnum() for w in chosen) \
+            or len(chosen) > MAX_WHAT_WORDS:
+        return None
+    chosen = ["your" if w in _DETERMINER else _CONTRACTIONS.get(w, w) for w in chosen]
+    return " ".join(chosen)
