@@ -49,6 +49,7 @@ def read_report(text: str, playbook: Playbook) -> Report:
     tokens = tokenize(summary)
     category, cues, also = _category(tokens, playbook)
     contacts = _contacts(tokens, playbook)
+    stakes, language = situation.read(clean)
     return Report(
         summary=summary,
         customer=customer,
@@ -59,8 +60,8 @@ def read_report(text: str, playbook: Playbook) -> Report:
         severity=_severity(tokens, playbook),
         contacts=contacts,
         also_categories=also,
-        stakes=situation.stakes(clean),
-        language=situation.language(clean),
+        stakes=stakes,
+        language=language,
     )
 
 
