@@ -134,6 +134,9 @@ def _wording(case: Case, advice: Any, variant: tuple[Any, int] | None) -> Blocks
                        if getattr(advice, "call_first", False) else "*To write* (email or chat)")
         shown = [section(f"*To say* (phone or in person)\n{quote(advice.apology_say)}"),
                  section(f"{write_label}\n{quote(advice.apology_write)}")]
+        # The apology in the customer's language, with the English above for the agent.
+        shown += [section(f"*{escape(t.label)}* (to write)\n{quote(t.text)}")
+                  for t in getattr(advice, "translations", ())]
         following = 0
     else:
         wording, following = variant

@@ -9,6 +9,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
+from bot.domain import situation
 from bot.domain.advice import apology_variants, build_advice, promise_for
 from bot.domain.coach import Review, check
 from bot.domain.intake import Report
@@ -131,7 +132,8 @@ async def another_wording(deps: Deps, body: dict[str, Any]) -> None:
         return  # the button sits in its reporter's own answer
     report = Report(summary=case.summary, customer=case.customer, contact=case.contact,
                     category=case.category, category_cues=(), emotion=case.emotion,
-                    severity=case.severity)
+                    severity=case.severity, stakes=situation.stakes(case.summary),
+                    language=situation.language(case.summary))
     playbook = deps.recovery.playbook
     when = _promise(case, deps.clock.now())
     variants = apology_variants(report, playbook, when)

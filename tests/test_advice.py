@@ -103,8 +103,8 @@ def test_warnings_and_their_keys_line_up(playbook):
 def test_apology_uses_the_name_and_names_the_breakdown(playbook):
     advice = advise(playbook, customer="Dana Lee", category="long_wait")
     breakdown = playbook.category("long_wait").breakdown
-    assert advice.apology_say.startswith("Dana Lee, ")
-    assert advice.apology_write.startswith("Hi Dana Lee,")
+    assert advice.apology_say.startswith("Dana, ")
+    assert advice.apology_write.startswith("Hi Dana,")
     for text in (advice.apology_say, advice.apology_write):
         assert f"sorry that we {breakdown}" in text
         assert playbook.category("long_wait").can_do in text
@@ -116,7 +116,7 @@ def test_apology_without_a_name_leaks_no_none_or_placeholder(playbook):
         assert "None" not in text
         assert not re.search(r"[{}]", text)
     assert advice.apology_say.startswith("I'm sorry")
-    assert advice.apology_write.startswith("Hi there,")
+    assert advice.apology_write.startswith("Hello,\n")
 
 
 def test_apology_takes_ownership_and_blames_no_one(playbook):
@@ -142,13 +142,13 @@ def test_blank_when_text_falls_back_to_the_default_follow_up_time(playbook):
 
 def test_name_with_braces_is_inserted_literally(playbook):
     advice = advise(playbook, customer="{name} Corp")
-    assert advice.apology_say.startswith("{name} Corp, ")
+    assert advice.apology_say.startswith("{name}, ")
 
 
 def test_name_chosen_in_the_modal_is_used(playbook):
     read = read_report("charged twice", playbook)
     advice = build_advice(dataclasses.replace(read, customer="Kofi Mensah"), playbook)
-    assert advice.apology_say.startswith("Kofi Mensah, ")
+    assert advice.apology_say.startswith("Kofi, ")
 
 
 # -- steps, label, compensation -----------------------------------------------------
@@ -214,7 +214,7 @@ def test_every_variant_names_the_problem_owns_it_and_says_what_and_by_when(playb
         assert f"we {details.breakdown}" in variant.text, variant.key
         assert details.can_do in variant.text, variant.key
         assert "by 3pm tomorrow" in variant.text, variant.key
-        assert "Dana Lee" in variant.text, variant.key
+        assert "Dana" in variant.text and "Dana Lee" not in variant.text, variant.key
         assert re.search(r"\bI(?:'m|'ll| will| have| take| do| apologise)\b", variant.text)
         assert not re.search(r"\b(policy|system|colleague|their fault)\b", variant.text, re.I)
 
@@ -247,7 +247,7 @@ def test_variants_fall_back_like_the_advice_for_an_unknown_category_and_blank_wh
 
 def test_a_name_with_braces_is_inserted_literally_in_variants(playbook):
     variants = apology_variants(report(customer="{name} Corp"), playbook)
-    assert variants[0].text.startswith("{name} Corp, ")
+    assert variants[0].text.startswith("{name}, ")
 
 
 def test_a_playbook_without_variants_offers_its_say_and_write_pair():
@@ -442,8 +442,8 @@ def test_the_apology_title_cases_the_name_but_the_report_keeps_it(playbook):
     read = read_report("for dana lee: charged twice", playbook)
     advice = build_advice(read, playbook)
     assert read.customer == "dana lee"
-    assert advice.apology_say.startswith("Dana Lee, ")
-    assert advice.apology_write.startswith("Hi Dana Lee,")
+    assert advice.apology_say.startswith("Dana, ")
+    assert advice.apology_write.startswith("Hi Dana,")
 
 
 # -- a second problem keeps its warnings (item 12) -------------------------------------

@@ -9,12 +9,14 @@ Escaping for Slack is the renderer's job.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
+from bot.domain import situation
 from bot.domain.intake import Report
-from bot.domain.playbook import FALLBACK_CATEGORY, Category, Playbook, WarningRule
+from bot.domain.playbook import FALLBACK_CATEGORY, Category, Playbook, Translation, WarningRule
 
 FEELING_EMOTIONS = ("upset", "irate")  # who hears apology.feeling before the fix
 NAMELESS = "there"  # "Hi there," when we don't know the customer's name
@@ -41,6 +43,7 @@ class Advice:
     warning_keys: tuple[str, ...] = ()  # keys of the same rules, for tests and logs
     call_first: bool = False  # a warning says to call: the written text follows the call
     also_labels: tuple[str, ...] = ()  # the report's second category, e.g. ("Billing error",)
+    translations: tuple[ApologyVariant, ...] = ()  # the apology in the report's language
 
 
 def promise_for(hours: float) -> str:
@@ -75,12 +78,19 @@ def build_advice(report: Report, playbook: Playbook, when_text: str | None = Non
         apology_say=say,
         apology_write=write,
         warnings=tuple(rule.text for rule in rules),
-        compensation=playbook.compensation.for_severity(report.severity),
+        compensation=_compensation(playbook, category, report.severity),
         compensation_note=playbook.compensation.note,
         warning_keys=tuple(rule.key for rule in rules),
         call_first=any(rule.call_first for rule in rules),
         also_labels=tuple(c.label for c in also),
+        translations=translated(report, playbook, when_text),
     )
+
+
+def _compensation(playbook: Playbook, category: Category, severity: str) -> str:
+    """The category's own gesture for this severity, else the playbook's."""
+    own = dict(category.compensation)
+    return own.get(severity) or playbook.compensation.for_severity(severity)
 
 
 @lru_cache(maxsize=4096)
@@ -125,32 +135,133 @@ def apology_variants(report: Report, playbook: Playbook,
     """
     category = _category_for(report, playbook)
     values = _apology_values(report, category, playbook, when_text)
+    extra = translated(report, playbook, when_text)
     if not playbook.apology_variants:
-        return (ApologyVariant("say", SAY_LABEL, playbook.apology.say.format(**values)),
-                ApologyVariant("write", WRITE_LABEL, playbook.apology.write.format(**values)))
-    return tuple(ApologyVariant(v.key, v.label, v.template.format(**values))
-                 for v in playbook.apology_variants)
+        return (ApologyVariant("say", SAY_LABEL, _tidy(playbook.apology.say.format(**values))),
+                ApologyVariant("write", WRITE_LABEL,
+                               _tidy(playbook.apology.write.format(**values))), *extra)
+    return (*(ApologyVariant(v.key, v.label, _tidy(v.template.format(**values)))
+              for v in playbook.apology_variants), *extra)
 
 
 def _apologies(report: Report, category: Category, playbook: Playbook,
                when_text: str | None) -> tuple[str, str]:
     """Fill the say/write templates; the name is used only when we know it."""
     values = _apology_values(report, category, playbook, when_text)
-    return (playbook.apology.say.format(**values), playbook.apology.write.format(**values))
+    return (_tidy(playbook.apology.say.format(**values)),
+            _tidy(playbook.apology.write.format(**values)))
 
 
 def _apology_values(report: Report, category: Category, playbook: Playbook,
                     when_text: str | None) -> dict[str, str]:
-    name = display_name(report.customer)
+    first, title = address(report.customer)
+    name = first or title
     feeling = playbook.apology.feeling if report.emotion in FEELING_EMOTIONS else ""
+    breakdown = _clause(category.breakdown)
+    what = None
+    if report.language == "en" and category.key in WHAT_CATEGORIES:
+        what = situation.what_happened(report.summary, report.category_cues)
+    first_greet, title_greet, nameless = playbook.apology.salutation
+    salutation = (first_greet.format(first=first) if first else
+                  title_greet.format(title=title) if title else nameless)
     return {
         "greeting": f"{name}, " if name else "",
         "name": name or NAMELESS,
-        "breakdown": _clause(category.breakdown),
+        "salutation": salutation,
+        "what": what or f"we {breakdown}",
+        "breakdown": breakdown,
+        "stakes": _stakes_sentence(report.stakes, playbook),
         "can_do": _clause(category.can_do),
         "when": _clause(when_text or "") or default_when(playbook),
         "feeling": f"{feeling} " if feeling else "",
     }
+
+
+# Categories whose apology can name the thing in the report's words ("your dress
+# arrived torn"); the others read better in the playbook's words.
+WHAT_CATEGORIES = ("product_defect", "broken_promise")
+_PAST_RE = re.compile(r"\b(?:last|yesterday|ago|was|passed)\b", re.I)
+_OWNER_RE = re.compile(r"^(?:my|our|his|her|their|the|a)\s+", re.I)
+
+
+def _stakes_sentence(stakes: str | None, playbook: Playbook) -> str:
+    """apology.stakes_ahead (or stakes_past) with "your <stakes>", and a space; or ""."""
+    stakes = _clause(stakes or "")
+    template = playbook.apology.stakes_past if _PAST_RE.search(stakes) else \
+        playbook.apology.stakes_ahead
+    if not stakes or not template:
+        return ""
+    return template.format(stakes=_OWNER_RE.sub("", stakes)) + " "
+
+
+def translated(report: Report, playbook: Playbook,
+               when_text: str | None = None) -> tuple[ApologyVariant, ...]:
+    """The apology in the report's language, when the playbook has it written."""
+    for translation in playbook.translations:
+        if translation.language == report.language != "en":
+            text = _translate(translation, report, playbook, when_text)
+            return (ApologyVariant(f"written_{translation.language}", translation.label, text),)
+    return ()
+
+
+def _translate(translation: Translation, report: Report, playbook: Playbook,
+               when_text: str | None) -> str:
+    first, title = address(report.customer)
+    named, nameless = translation.salutation
+    breakdown, can_do = translation.words(_category_for(report, playbook).key)
+    feeling = translation.feeling if report.emotion in FEELING_EMOTIONS else ""
+    return _tidy(translation.template.format(
+        salutation=named.format(name=first or title) if first or title else nameless,
+        breakdown=_clause(breakdown), can_do=_clause(can_do),
+        stakes=f"{translation.stakes} " if report.stakes else "",
+        feeling=f"{feeling} " if feeling else "",
+        when=_when_in(translation, when_text or default_when(playbook))))
+
+
+_PROMISE_RE = re.compile(r"(?:by this time (?:tomorrow|in (?P<days>\d+) days)"
+                         r"|within (?:the hour|(?P<hours>\d+) hours))\Z")
+
+
+def _when_in(translation: Translation, when_text: str) -> str:
+    """`promise_for`'s English phrase in the translation's words."""
+    words = dict(translation.when)
+    match = _PROMISE_RE.match(_clause(when_text))
+    if not match:
+        return words["other"]
+    if match.group("days"):
+        return words["days"].format(n=match.group("days"))
+    if match.group("hours"):
+        return words["hours"].format(n=match.group("hours"))
+    return words["tomorrow" if "tomorrow" in when_text else "hour"]
+
+
+_TITLES = frozenset("""mr mrs ms miss mx dr prof sir dame sr sra srta señor señora don doña
+    dona seu m mme mlle madame monsieur herr frau""".split())
+_JOINERS = frozenset({"and", "&", "et", "y", "e", "und"})
+
+
+def address(customer: str | None) -> tuple[str, str]:
+    """(first name, "") or ("", title and surname) or ("", "") for the greeting:
+    "Maria Lopez" -> ("Maria", ""), "Mrs. Edna Price" -> ("", "Mrs Price"),
+    "Julie et Thomas Moreau" -> ("Julie and Thomas", "")."""
+    words = display_name(customer).split()
+    if not words:
+        return "", ""
+    head = words[0].rstrip(".").casefold()
+    if head in _TITLES and len(words) > 1:
+        titles = [w.rstrip(".") for w in words[:-1] if w.rstrip(".").casefold() in
+                  _TITLES | _JOINERS]
+        return "", " ".join([*titles, words[-1]]) if len(titles) > 1 else \
+            f"{words[0].rstrip('.')} {words[-1]}"
+    if any(w.casefold() in _JOINERS for w in words):
+        names = [w for w in words[:-1] if w.casefold() not in _JOINERS]
+        return (" and ".join(names) if names else words[0]), ""
+    return words[0].rstrip(".,"), ""
+
+
+def _tidy(text: str) -> str:
+    """No doubled spaces inside a line, none at a line's end."""
+    return "\n".join(re.sub(r"(?<=\S) {2,}", " ", line).rstrip() for line in text.split("\n"))
 
 
 def display_name(name: str | None) -> str:

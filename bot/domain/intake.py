@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from bot.domain import situation
 from bot.domain.name_finder import find_customer
 from bot.domain.names import split_customer
 from bot.domain.playbook import (
@@ -40,6 +41,8 @@ class Report:
     severity: str  # "normal" | "high" | "critical"
     contacts: tuple[str, ...] = ()  # every channel mentioned, in text order
     also_categories: tuple[str, ...] = ()  # a second breakdown the report describes
+    stakes: str | None = None  # what is at stake and when ("wedding on Saturday")
+    language: str = "en"  # ISO 639-1 code of the report's language
 
 
 def read_report(text: str, playbook: Playbook, reader: Reader | None = None) -> Report:
@@ -56,6 +59,7 @@ def read_report(text: str, playbook: Playbook, reader: Reader | None = None) -> 
         guess = reader.predict(summary)
         category = _model_category(category, cues, guess)
         emotion = _model_feeling(emotion, guess)
+    stakes, language = situation.read(clean)
     return Report(
         summary=summary,
         customer=customer,
@@ -66,6 +70,8 @@ def read_report(text: str, playbook: Playbook, reader: Reader | None = None) -> 
         severity=_severity(tokens, playbook),
         contacts=contacts,
         also_categories=also,
+        stakes=stakes,
+        language=language,
     )
 
 

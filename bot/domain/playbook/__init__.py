@@ -40,6 +40,7 @@ from bot.domain.playbook.model import (
     Settings,
     SeverityRules,
     Step,
+    Translation,
     WarningRule,
 )
 from bot.domain.playbook.reader import PlaybookReader
@@ -52,7 +53,7 @@ __all__ = [
     "TEMPLATE_FIELDS", "UNKNOWN_CONTACT", "Apology", "ApologyTemplate", "Category", "Channel",
     "Compensation", "ContactRules", "CueHit", "CueMatcher", "EmotionRules", "KeyPath",
     "Matchers", "NudgeRules", "Playbook", "PlaybookError", "SeverityRules", "Settings", "Step",
-    "WarningRule", "load_playbook", "parse_playbook", "read_source", "tokenize",
+    "Translation", "WarningRule", "load_playbook", "parse_playbook", "read_source", "tokenize",
 ]
 
 

@@ -20,8 +20,11 @@ UNKNOWN_CONTACT = "unknown"
 IGNORED_CONTACT = "ignore"  # contact cues that name a channel without being one ("email address")
 FALLBACK_CATEGORY = "general"
 SUPPORTED_VERSIONS = (1,)
-TEMPLATE_FIELDS = ("greeting", "name", "breakdown", "can_do", "when", "feeling")
-REQUIRED_TEMPLATE_FIELDS = ("breakdown", "can_do")
+TEMPLATE_FIELDS = ("greeting", "name", "salutation", "what", "breakdown", "stakes", "can_do",
+                   "when", "feeling")
+REQUIRED_TEMPLATE_FIELDS = ("can_do",)  # and {what} or {breakdown}
+TRANSLATION_FIELDS = ("salutation", "breakdown", "stakes", "feeling", "can_do", "when")
+WHEN_KEYS = ("hour", "hours", "tomorrow", "days", "other")
 DEFAULT_PLAYBOOK_PATH = data_file("playbook.yaml")
 
 
@@ -57,6 +60,7 @@ class Category:
     breakdown: str
     can_do: str
     steps: tuple[tuple[str, str], ...]  # (step key, prompt) in STEP_KEYS order
+    compensation: tuple[tuple[str, str], ...] = ()  # (severity, text) replacing the default
 
     def step_prompt(self, step_key: str) -> str:
         """The category's prompt for one recovery step."""
@@ -71,6 +75,28 @@ class Apology:
     say: str
     write: str
     feeling: str = ""  # {feeling}: said to an upset or irate customer before the fix
+    stakes_ahead: str = ""  # {stakes}: with "{stakes}" for an occasion still to come
+    stakes_past: str = ""  # {stakes}: for one that has passed ("last Saturday")
+    salutation: tuple[str, str, str] = ("Hi {first},", "Hello {title},", "Hello,")
+
+
+@dataclass(frozen=True)
+class Translation:
+    """The apology written in another language (Mend cannot translate offline)."""
+
+    language: str  # ISO 639-1
+    label: str  # e.g. "En español"
+    salutation: tuple[str, str]  # (with "{name}", without a name)
+    feeling: str
+    stakes: str
+    when: tuple[tuple[str, str], ...]  # (WHEN_KEYS key, words with {n})
+    template: str
+    categories: tuple[tuple[str, str, str], ...]  # (category key, breakdown, can_do)
+
+    def words(self, category: str) -> tuple[str, str]:
+        """(breakdown, can_do) for a category, or the fallback category's."""
+        by_key = {key: (breakdown, can_do) for key, breakdown, can_do in self.categories}
+        return by_key.get(category) or by_key[FALLBACK_CATEGORY]
 
 
 @dataclass(frozen=True)
@@ -202,6 +228,7 @@ class Playbook:
     settings: Settings
     nudges: NudgeRules
     apology_variants: tuple[ApologyTemplate, ...] = ()  # () when the file has none
+    translations: tuple[Translation, ...] = ()  # apologies in other languages
 
     @property
     def step_keys(self) -> tuple[str, ...]:

@@ -21,7 +21,9 @@ from bot.domain.playbook.model import (
     STEP_KEYS,
     SUPPORTED_VERSIONS,
     TEMPLATE_FIELDS,
+    TRANSLATION_FIELDS,
     UNKNOWN_CONTACT,
+    WHEN_KEYS,
     Apology,
     ApologyTemplate,
     Category,
@@ -35,6 +37,7 @@ from bot.domain.playbook.model import (
     Settings,
     SeverityRules,
     Step,
+    Translation,
     WarningRule,
 )
 from bot.domain.text import tokenize
@@ -70,14 +73,18 @@ class PlaybookReader(Reader):
 
     def template(self, value: Any, path: KeyPath) -> str:
         """A text template using only the playbook's {placeholders}, including
-        {breakdown} and {can_do}."""
-        return self.placeholders(value, path, TEMPLATE_FIELDS, REQUIRED_TEMPLATE_FIELDS)
+        {can_do} and {what} or {breakdown}."""
+        text = self.placeholders(value, path, TEMPLATE_FIELDS, REQUIRED_TEMPLATE_FIELDS)
+        if "{what}" not in text and "{breakdown}" not in text:
+            self.fail(path, "template must include {what} or {breakdown}")
+        return text
 
     # - sections -
     def playbook(self, data: Any) -> Playbook:
         top = self.mapping(data, (), ["version", "steps", "categories", "apology", "emotion",
                                       "severity", "contact", "compensation", "warnings",
-                                      "settings", "nudges"], ["apology_variants"])
+                                      "settings", "nudges"],
+                           ["apology_variants", "translations"])
         version = self.integer(top["version"], ("version",))
         if version not in SUPPORTED_VERSIONS:
             self.fail(("version",), f"unsupported version {version} "
@@ -98,6 +105,8 @@ class PlaybookReader(Reader):
             nudges=self.nudges(top["nudges"], ("nudges",)),
             apology_variants=self.apology_variants(top.get("apology_variants"),
                                                    ("apology_variants",)),
+            translations=self.translations(top.get("translations"), ("translations",),
+                                           categories),
         )
 
     def steps(self, value: Any, path: KeyPath) -> tuple[Step, ...]:
@@ -118,7 +127,8 @@ class PlaybookReader(Reader):
 
     def category(self, key: str, value: Any, path: KeyPath) -> Category:
         self.key_name(key, path)
-        item = self.mapping(value, path, ["label", "cues", "breakdown", "can_do", "steps"])
+        item = self.mapping(value, path, ["label", "cues", "breakdown", "can_do", "steps"],
+                            ["compensation"])
         prompts = self.mapping(item["steps"], path + ("steps",), STEP_KEYS)
         return Category(
             key=key,
@@ -128,16 +138,74 @@ class PlaybookReader(Reader):
             breakdown=self.text(item["breakdown"], path + ("breakdown",)),
             can_do=self.text(item["can_do"], path + ("can_do",)),
             steps=tuple((k, self.text(prompts[k], path + ("steps", k))) for k in STEP_KEYS),
+            compensation=self.gestures(item.get("compensation"), path + ("compensation",)),
         )
 
+    def gestures(self, value: Any, path: KeyPath) -> tuple[tuple[str, str], ...]:
+        """Optional {severity: text}: a category's own goodwill gesture."""
+        if value is None:
+            return ()
+        item = self.mapping(value, path, [], SEVERITIES)
+        return tuple((k, self.text(item[k], path + (k,))) for k in SEVERITIES if k in item)
+
     def apology(self, value: Any, path: KeyPath) -> Apology:
-        item = self.mapping(value, path, ["say", "write"], ["feeling"])
+        item = self.mapping(value, path, ["say", "write"],
+                            ["feeling", "stakes_ahead", "stakes_past", "salutation"])
         feeling = self.text(item["feeling"], path + ("feeling",)) if "feeling" in item else ""
         if feeling and any(ch in feeling for ch in "{}"):
             self.fail(path + ("feeling",), "must be plain text without {placeholders}")
+        stakes = {k: self.placeholders(item[k], path + (k,), ("stakes",), ("stakes",))
+                  for k in ("stakes_ahead", "stakes_past") if k in item}
+        names = {"first": ("first",), "title": ("title",), "nameless": ()}
+        greet = self.mapping(item.get("salutation", {}), path + ("salutation",), [], names)
+        salutation = tuple(self.placeholders(greet[k], path + ("salutation", k), used, used)
+                           if k in greet else default for (k, used), default
+                           in zip(names.items(), Apology.salutation, strict=True))
         return Apology(say=self.template(item["say"], path + ("say",)),
                        write=self.template(item["write"], path + ("write",)),
-                       feeling=feeling)
+                       feeling=feeling, salutation=salutation, **stakes)
+
+    def translations(self, value: Any, path: KeyPath,
+                     categories: tuple[Category, ...]) -> tuple[Translation, ...]:
+        """Optional {language code: the apology written in that language}."""
+        if value is None:
+            return ()
+        if not isinstance(value, dict) or not value:
+            self.fail(path, f"expected a mapping of language codes, got {kind(value)}")
+        return tuple(self.translation(code, item, path + (code,), categories)
+                     for code, item in value.items())
+
+    def translation(self, code: Any, value: Any, path: KeyPath,
+                    categories: tuple[Category, ...]) -> Translation:
+        if not isinstance(code, str) or not re.fullmatch(r"[a-z]{2}", code):
+            self.fail(path, "expected a two-letter language code like es")
+        item = self.mapping(value, path, ["label", "salutation", "feeling", "stakes", "when",
+                                          "template", "categories"])
+        greet = self.mapping(item["salutation"], path + ("salutation",), ["named", "nameless"])
+        when = self.mapping(item["when"], path + ("when",), WHEN_KEYS)
+        words = self.mapping(item["categories"], path + ("categories",),
+                             [c.key for c in categories])
+        return Translation(
+            language=code,
+            label=self.text(item["label"], path + ("label",)),
+            salutation=(self.placeholders(greet["named"], path + ("salutation", "named"),
+                                          ("name",), ("name",)),
+                        self.placeholders(greet["nameless"], path + ("salutation", "nameless"),
+                                          ())),
+            feeling=self.placeholders(item["feeling"], path + ("feeling",), ()),
+            stakes=self.placeholders(item["stakes"], path + ("stakes",), ()),
+            when=tuple((k, self.placeholders(when[k], path + ("when", k), ("n",)))
+                       for k in WHEN_KEYS),
+            template=self.placeholders(item["template"], path + ("template",),
+                                       TRANSLATION_FIELDS, TRANSLATION_FIELDS),
+            categories=tuple(self.category_words(key, words[key], path + ("categories", key))
+                             for key in words),
+        )
+
+    def category_words(self, key: str, value: Any, path: KeyPath) -> tuple[str, str, str]:
+        item = self.mapping(value, path, ["breakdown", "can_do"])
+        return (key, self.text(item["breakdown"], path + ("breakdown",)),
+                self.text(item["can_do"], path + ("can_do",)))
 
     def apology_variants(self, value: Any, path: KeyPath) -> tuple[ApologyTemplate, ...]:
         """Optional: [{key, label, template}], each template saying by {when}."""
