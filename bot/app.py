@@ -13,7 +13,7 @@ from functools import partial
 
 import aiohttp
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
@@ -26,6 +26,7 @@ from bot.lifecycle import Lifecycle
 from bot.logs import slack_logger
 from bot.pacing import ChannelPacer
 from bot.playbook import load_playbook
+from bot.runtime import boundary
 from bot.slack_client import make_client
 from bot.store import Store
 from bot.tasks import Tasks
@@ -120,10 +121,10 @@ class Mend:
         return app
 
     async def slack_events(self, request: web.Request) -> web.Response:
-        try:
-            bolt_request = await to_bolt_request(request)
-        except ValueError:  # a body Bolt cannot parse: not something Slack sends
-            return web.json_response({"error": "malformed request"}, status=400)
+        try:  # signed by Slack and well formed, checked before anything is parsed
+            bolt_request = await boundary.bolt_request(request, self.settings.signing_secret)
+        except boundary.Refused as refused:
+            return refused.response()
         return await to_aiohttp_response(await self.bolt.async_dispatch(bolt_request))
 
     async def healthz(self, request: web.Request) -> web.Response:
@@ -140,7 +141,8 @@ class Mend:
 
     async def serve_http(self, host: str = "0.0.0.0", port: int | None = None) -> web.AppRunner:
         """Start listening; returns the runner (its `cleanup()` stops it)."""
-        runner = web.AppRunner(self.web_app(), access_log=None)
+        runner = web.AppRunner(self.web_app(), access_log=None,
+                               lingering_time=boundary.LINGER_SECONDS)
         await runner.setup()
         port = self.settings.port if port is None else port
         site = web.TCPSite(runner, host, port)

@@ -1,0 +1,142 @@
+"""The HTTP boundary: nothing from the network reaches Bolt unless Slack signed it.
+
+On `POST /slack/events`, in this order, each step cheap before the next:
+
+1. headers: a timestamp of digits only (at most `TIMESTAMP_DIGITS` of them) within five
+   minutes of now, and a signature shaped `v0=<64 hex digits>`; without them no byte
+   of the body is read;
+2. size: a `Content-Length` over `MAX_BODY` is refused before reading, and the body is
+   read with the same cap (a chunked or lying sender is cut off) and a deadline;
+3. the signature: HMAC-SHA256 of `v0:<timestamp>:<raw body>` with the signing secret,
+   compared in constant time;
+4. only then is the body parsed, and its shape checked (`bot.runtime.shapes`) before
+   Bolt builds a request from it.
+
+Anything refused gets a 4xx and one short log line naming the step that refused it;
+nothing from the request is quoted, so a forged header cannot forge a log line.
+Socket Mode does not come this way (Slack's connection is authenticated by the
+app-level token); its payloads get the same shape check from `well_formed`, a Bolt
+middleware, and a payload of the wrong shape gets an empty ack.
+
+`MAX_BODY`: Slack publishes no cap on the requests it sends, so it is sized from the
+limits it does publish: a message's text is cut at 40,000 characters, a message holds at
+most 50 blocks and a modal 100 (section and input text 3,000 characters each,
+`private_metadata` 3,000). The largest payload Mend can receive is a message shortcut
+("Check reply with Mend") on a 40,000-character message, whose text comes twice (`text`
+and its `rich_text` blocks): 80,000 characters, which form-encoding turns into at most
+9 bytes each (a 3-byte UTF-8 character as three `%XX`), about 720 KB. 1 MiB fits that with
+room to spare, and is aiohttp's own default request cap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import re
+import time
+from collections.abc import Callable
+
+from aiohttp import web
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.request.internals import parse_body
+from slack_bolt.response import BoltResponse
+
+from bot.runtime.shapes import problem
+
+log = logging.getLogger("mend.boundary")
+
+MAX_BODY = 1024 * 1024  # bytes; see the module docstring
+READ_SECONDS = 5.0  # a body still arriving after this is no use: Slack waits 3 s for an ack
+# After refusing a request whose body was not read, aiohttp reads and drops the rest for
+# this long before closing (its default is 10 s: ten seconds of anyone's junk).
+LINGER_SECONDS = 1.0
+MAX_SKEW = 5 * 60  # seconds, as Slack asks
+TIMESTAMP_DIGITS = 12  # Unix seconds have 10 digits until the year 2286
+TIMESTAMP_HEADER = "X-Slack-Request-Timestamp"
+SIGNATURE_HEADER = "X-Slack-Signature"
+SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
+DIGITS = re.compile(rf"[0-9]{{1,{TIMESTAMP_DIGITS}}}")
+
+
+class Refused(Exception):
+    """A request that does not get past the boundary: `reason` is Mend's own words."""
+
+    def __init__(self, status: int, reason: str):
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+    def response(self) -> web.Response:
+        log.warning("refused a request to /slack/events: %s", self.reason)
+        resp = web.json_response({"error": self.reason}, status=self.status)
+        resp.force_close()  # its body may be unread: don't keep the connection for more
+        return resp
+
+
+async def bolt_request(request: web.Request, secret: str | None,
+                       now: Callable[[], float] = time.time) -> AsyncBoltRequest:
+    """The Bolt request for a signed, well-formed Slack request; `Refused` otherwise."""
+    if not secret:
+        raise Refused(403, "no signing secret: HTTP requests are not accepted")
+    timestamp = signed_headers(request, now())
+    raw = await read_body(request)
+    check_signature(secret, timestamp, raw, request.headers[SIGNATURE_HEADER])
+    try:
+        text = raw.decode("utf-8")
+        # Parsed as Bolt will parse it, so the check sees what the listeners will.
+        content_type = request.headers.get("Content-Type", "").split(";")[0] or None
+        wrong = problem(parse_body(text, content_type))
+    except (ValueError, RecursionError):  # not UTF-8, not JSON: not something Slack sends
+        raise Refused(400, "signed, but not a body Slack sends") from None
+    if wrong:
+        raise Refused(400, f"signed, but {wrong} has the wrong type")
+    return AsyncBoltRequest(body=text, query=request.query_string,
+                            headers=request.headers)  # type: ignore[arg-type]
+
+
+def signed_headers(request: web.Request, now: float) -> str:
+    """The request's timestamp, if both signing headers are well formed and it is fresh."""
+    timestamp = request.headers.get(TIMESTAMP_HEADER, "")
+    if not DIGITS.fullmatch(timestamp):
+        raise Refused(401, "missing or malformed timestamp")
+    if abs(now - int(timestamp)) > MAX_SKEW:
+        raise Refused(401, "stale timestamp")
+    if not SIGNATURE.fullmatch(request.headers.get(SIGNATURE_HEADER, "")):
+        raise Refused(401, "missing or malformed signature")
+    return timestamp
+
+
+async def read_body(request: web.Request) -> bytes:
+    """The raw body, at most `MAX_BODY` bytes, within `READ_SECONDS`."""
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise Refused(413, "body too large")
+    chunks, size = [], 0
+    try:
+        async with asyncio.timeout(READ_SECONDS):
+            while chunk := await request.content.readany():
+                size += len(chunk)
+                if size > MAX_BODY:
+                    raise Refused(413, "body too large")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise Refused(408, "body too slow") from None
+    return b"".join(chunks)
+
+
+def check_signature(secret: str, timestamp: str, body: bytes, signature: str) -> None:
+    base = b"v0:" + timestamp.encode() + b":" + body
+    expected = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, signature):
+        raise Refused(401, "bad signature")
+
+
+
+async def well_formed(req: AsyncBoltRequest, next) -> BoltResponse:  # Bolt passes `next` by name
+    """Bolt middleware: the shape check for Socket Mode (HTTP requests had it above)."""
+    if req.mode == "socket_mode":
+        wrong = problem(req.body)
+        if wrong:
+            log.warning("refused a Socket Mode payload: %s has the wrong type", wrong)
+            return BoltResponse(status=200, body="")  # an empty ack: nothing is done
+    return await next()
