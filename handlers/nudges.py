@@ -13,8 +13,10 @@ have posted it (the process died between sending and marking, or Slack's
 answer timed out). Every nudge carries its outbox key in message metadata,
 so before sending again we read the case thread (or the lead channel): if a
 message with that key is there, the row is marked sent; only if it is not is
-the row sent again. 429s (honouring Retry-After) and 5xx answers are
-retried: Slack did not post then. Timeouts are not retried blindly.
+the row sent again. 429s (honouring Retry-After) are retried: Slack did not
+post then. Timeouts, dropped connections and 5xx answers are not retried
+blindly (Slack sometimes stores the message and answers 500): the row stays
+'sending' and is settled as above.
 Two processes on one database never both send: only the lease holder sweeps.
 """
 
@@ -42,7 +44,7 @@ from bot.schedule import (
     working_time,
     zone,
 )
-from bot.slack_client import AMBIGUOUS
+from bot.slack_client import AMBIGUOUS, doubt, in_doubt
 from bot.store import CARD_FAILED
 from handlers import nudge_blocks
 from handlers.cards import PERMANENT, find_message, refresh_card, resume_cards
@@ -58,8 +60,7 @@ RETRY_AFTER = timedelta(minutes=1)  # times the attempts made so far
 MAX_RETRY_AFTER = timedelta(minutes=15)
 UNKNOWN_ZONE_WAIT = timedelta(hours=1)
 MAX_ATTEMPTS = 5  # for errors other than Slack being down (invalid_auth won't pass)
-TRANSIENT = {"ratelimited", "internal_error", "fatal_error", "service_unavailable",
-             "request_timeout"}
+TRANSIENT = {"ratelimited", "service_unavailable", "request_timeout"}  # (5xx: in doubt)
 LEAD_CHANNEL_FAILED = "lead channel: "
 DIGEST_CATCH_UP = timedelta(hours=24)
 
@@ -282,11 +283,11 @@ class Nudger:
             resp = await self.client.chat_postMessage(
                 channel=channel, thread_ts=thread, text=text, blocks=blocks, metadata=meta,
                 unfurl_links=False)
-        except SlackApiError as exc:
-            self._refused(nudge, exc, now)
-        except AMBIGUOUS as exc:
-            # Maybe posted, maybe not: stays 'sending'; the next sweep looks first.
-            log.warning("nudge %s in doubt: %s", nudge.id, type(exc).__name__)
+        except (SlackApiError, *AMBIGUOUS) as exc:
+            if in_doubt(exc):  # maybe posted, maybe not: stays 'sending'; a sweep looks first
+                log.warning("nudge %s in doubt: %s", nudge.id, doubt(exc))
+            else:
+                self._refused(nudge, exc, now)
         else:
             store.nudge_sent(nudge, resp["ts"], to_iso(now))
         finally:
@@ -334,8 +335,7 @@ class Nudger:
                                         to_iso(now))
             return
         made = nudge.attempts + 1  # this object was read before its claim counted
-        transient = exc.response.status_code in (429,) or exc.response.status_code >= 500 \
-            or error in TRANSIENT
+        transient = exc.response.status_code == 429 or error in TRANSIENT
         if error in PERMANENT or (not transient and made >= MAX_ATTEMPTS):
             self.deps.store.nudge_dropped(nudge, "failed", error, to_iso(now), before="sending")
             return
@@ -371,8 +371,8 @@ class Nudger:
             if ts:
                 self.deps.store.nudge_sent(nudge, ts, to_iso(now))
             else:
-                self.deps.store.nudge_retry(nudge, to_iso(now), "not found after a stop",
-                                            to_iso(now))
+                self.deps.store.nudge_retry(nudge, to_iso(now), "not found after a stop "
+                                            "or an unclear answer", to_iso(now))
             settled += 1
         return settled
 
