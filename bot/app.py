@@ -124,7 +124,7 @@ class Mend:
         try:  # signed by Slack and well formed, checked before anything is parsed
             bolt_request = await boundary.bolt_request(request, self.settings.signing_secret)
         except boundary.Refused as refused:
-            return refused.response()
+            return await refused.respond(request)
         return await to_aiohttp_response(await self.bolt.async_dispatch(bolt_request))
 
     async def healthz(self, request: web.Request) -> web.Response:

@@ -6,14 +6,19 @@ On `POST /slack/events`, in this order, each step cheap before the next:
    minutes of now, and a signature shaped `v0=<64 hex digits>`; without them no byte
    of the body is read;
 2. size: a `Content-Length` over `MAX_BODY` is refused before reading, and the body is
-   read with the same cap (a chunked or lying sender is cut off) and a deadline;
+   read with the same cap (a chunked or lying sender is cut off) and a deadline; past its
+   first `FREE_BYTES` (all of Slack's usual requests fit), reading shares a budget of
+   `UNVERIFIED_RATE` bytes a second, so that a flood of large bodies with made-up
+   signatures costs the event loop a bounded share, not all of it;
 3. the signature: HMAC-SHA256 of `v0:<timestamp>:<raw body>` with the signing secret,
    compared in constant time;
 4. only then is the body parsed, and its shape checked (`bot.runtime.shapes`) before
    Bolt builds a request from it.
 
 Anything refused gets a 4xx and one short log line naming the step that refused it;
-nothing from the request is quoted, so a forged header cannot forge a log line.
+nothing from the request is quoted, so a forged header cannot forge a log line. What is
+left of a small refused body is read so its sender gets the answer; a large one is not
+read at all: the connection is closed under it (aiohttp's lingering is off).
 Socket Mode does not come this way (Slack's connection is authenticated by the
 app-level token); its payloads get the same shape check from `well_formed`, a Bolt
 middleware, and a payload of the wrong shape gets an empty ack.
@@ -31,6 +36,7 @@ room to spare, and is aiohttp's own default request cap.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -49,9 +55,12 @@ log = logging.getLogger("mend.boundary")
 
 MAX_BODY = 1024 * 1024  # bytes; see the module docstring
 READ_SECONDS = 5.0  # a body still arriving after this is no use: Slack waits 3 s for an ack
-# After refusing a request whose body was not read, aiohttp reads and drops the rest for
-# this long before closing (its default is 10 s: ten seconds of anyone's junk).
-LINGER_SECONDS = 1.0
+FREE_BYTES = 64 * 1024  # of each body, read at once: a command, a click on a card, a form
+UNVERIFIED_RATE = 16 * MAX_BODY  # bytes a second beyond those, all requests together
+DRAIN_SECONDS = 0.5  # for the rest of a small refused body
+# After a handler returns with a body unread, aiohttp reads and drops the rest for this
+# long (its default: 10 s of anyone's junk). Mend drains small bodies itself.
+LINGER_SECONDS = 0
 MAX_SKEW = 5 * 60  # seconds, as Slack asks
 TIMESTAMP_DIGITS = 12  # Unix seconds have 10 digits until the year 2286
 TIMESTAMP_HEADER = "X-Slack-Request-Timestamp"
@@ -67,11 +76,44 @@ class Refused(Exception):
         super().__init__(reason)
         self.status, self.reason = status, reason
 
-    def response(self) -> web.Response:
+    async def respond(self, request: web.Request) -> web.Response:
         log.warning("refused a request to /slack/events: %s", self.reason)
+        await drain_small(request)
         resp = web.json_response({"error": self.reason}, status=self.status)
         resp.force_close()  # its body may be unread: don't keep the connection for more
         return resp
+
+
+async def drain_small(request: web.Request) -> None:
+    """Read what is left of a small body, so that its sender reads the answer rather
+    than a reset; a large or unknown-length one is left unread."""
+    if request.content.is_eof() or request.content_length is None or \
+            request.content_length > FREE_BYTES:
+        return
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(DRAIN_SECONDS):
+            while await request.content.readany():
+                pass
+
+
+class Budget:
+    """A leaky bucket of bytes a second, shared by every body still being read before
+    its signature is known: under a flood, large bodies wait their turn (and run into
+    `READ_SECONDS`), and the event loop stays free for Slack's small requests."""
+
+    def __init__(self, rate: float, burst: float):
+        self.rate, self.burst = rate, burst
+        self.level, self.at = 0.0, time.monotonic()
+
+    async def spend(self, size: int) -> None:
+        now = time.monotonic()
+        self.level = max(0.0, self.level - (now - self.at) * self.rate) + size
+        self.at = now
+        if self.level > self.burst:
+            await asyncio.sleep((self.level - self.burst) / self.rate)
+
+
+UNVERIFIED = Budget(UNVERIFIED_RATE, burst=MAX_BODY)
 
 
 async def bolt_request(request: web.Request, secret: str | None,
@@ -80,8 +122,7 @@ async def bolt_request(request: web.Request, secret: str | None,
     if not secret:
         raise Refused(403, "no signing secret: HTTP requests are not accepted")
     timestamp = signed_headers(request, now())
-    raw = await read_body(request)
-    check_signature(secret, timestamp, raw, request.headers[SIGNATURE_HEADER])
+    raw = await signed_body(request, secret, timestamp)
     try:
         text = raw.decode("utf-8")
         # Parsed as Bolt will parse it, so the check sees what the listeners will.
@@ -107,10 +148,12 @@ def signed_headers(request: web.Request, now: float) -> str:
     return timestamp
 
 
-async def read_body(request: web.Request) -> bytes:
-    """The raw body, at most `MAX_BODY` bytes, within `READ_SECONDS`."""
+async def signed_body(request: web.Request, secret: str, timestamp: str) -> bytes:
+    """The raw body, if Slack signed it: at most `MAX_BODY` bytes, within `READ_SECONDS`,
+    hashed as it arrives (a body that turns out unsigned is never joined)."""
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise Refused(413, "body too large")
+    mac = hmac.new(secret.encode(), b"v0:" + timestamp.encode() + b":", hashlib.sha256)
     chunks, size = [], 0
     try:
         async with asyncio.timeout(READ_SECONDS):
@@ -118,18 +161,15 @@ async def read_body(request: web.Request) -> bytes:
                 size += len(chunk)
                 if size > MAX_BODY:
                     raise Refused(413, "body too large")
+                if size > FREE_BYTES:
+                    await UNVERIFIED.spend(min(len(chunk), size - FREE_BYTES))
+                mac.update(chunk)
                 chunks.append(chunk)
     except TimeoutError:
         raise Refused(408, "body too slow") from None
-    return b"".join(chunks)
-
-
-def check_signature(secret: str, timestamp: str, body: bytes, signature: str) -> None:
-    base = b"v0:" + timestamp.encode() + b":" + body
-    expected = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, signature):
+    if not hmac.compare_digest("v0=" + mac.hexdigest(), request.headers[SIGNATURE_HEADER]):
         raise Refused(401, "bad signature")
-
+    return b"".join(chunks)
 
 
 async def well_formed(req: AsyncBoltRequest, next) -> BoltResponse:  # Bolt passes `next` by name
