@@ -106,6 +106,19 @@ async def test_health_check_stays_open_and_slack_requests_still_work(mend, slack
     assert "Case #1 opened" in all_text(reply.json["blocks"])
 
 
+@pytest.mark.parametrize("body", [b"ssl_check=1&token=legacy",
+                                  b"ssl_check=1&command=%2Frecover&text=smuggled&team_id=T1"
+                                  b"&user_id=U1&channel_id=C1"])
+async def test_slacks_unsigned_certificate_check_is_answered_and_nothing_else(
+        mend, slack, slack_user, caplog, body):
+    caplog.set_level(logging.INFO)
+    reply = await slack_user.raw(body, FORM, sign=False)
+    await mend.settle()
+    assert (reply.status, reply.body) == (200, "")
+    assert mend.store.case_by_number("T1", 1) is None and slack.calls == []
+    assert refusals(caplog) == []
+
+
 # -- the size of what is read -------------------------------------------------------------
 async def raw_http(url: str, head: str, chunks: list[bytes]) -> bytes:
     """Send a request as written (for a length aiohttp's client won't lie about); the

@@ -15,6 +15,10 @@ On `POST /slack/events`, in this order, each step cheap before the next:
 4. only then is the body parsed, and its shape checked (`bot.runtime.shapes`) before
    Bolt builds a request from it.
 
+One unsigned request is answered: Slack's check of a slash command URL's certificate,
+a tiny form `ssl_check=1&token=…`, gets 200 (as Bolt answers it, before verifying), and
+nothing of it but that one field reaches Bolt.
+
 Anything refused gets a 4xx and one short log line naming the step that refused it;
 nothing from the request is quoted, so a forged header cannot forge a log line. What is
 left of a small refused body is read so its sender gets the answer; a large one is not
@@ -43,6 +47,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from urllib.parse import parse_qs
 
 from aiohttp import web
 from slack_bolt.request.async_request import AsyncBoltRequest
@@ -58,6 +63,8 @@ READ_SECONDS = 5.0  # a body still arriving after this is no use: Slack waits 3 
 FREE_BYTES = 64 * 1024  # of each body, read at once: a command, a click on a card, a form
 UNVERIFIED_RATE = 16 * MAX_BODY  # bytes a second beyond those, all requests together
 DRAIN_SECONDS = 0.5  # for the rest of a small refused body
+SSL_CHECK_BYTES = 256  # "ssl_check=1&token=<the legacy verification token>"
+FORM = "application/x-www-form-urlencoded"
 # After a handler returns with a body unread, aiohttp reads and drops the rest for this
 # long (its default: 10 s of anyone's junk). Mend drains small bodies itself.
 LINGER_SECONDS = 0
@@ -121,6 +128,8 @@ async def bolt_request(request: web.Request, secret: str | None,
     """The Bolt request for a signed, well-formed Slack request; `Refused` otherwise."""
     if not secret:
         raise Refused(403, "no signing secret: HTTP requests are not accepted")
+    if await ssl_check(request):
+        return AsyncBoltRequest(body="ssl_check=1", headers={"content-type": FORM})
     timestamp = signed_headers(request, now())
     raw = await signed_body(request, secret, timestamp)
     try:
@@ -134,6 +143,20 @@ async def bolt_request(request: web.Request, secret: str | None,
         raise Refused(400, f"signed, but {wrong} has the wrong type")
     return AsyncBoltRequest(body=text, query=request.query_string,
                             headers=request.headers)  # type: ignore[arg-type]
+
+
+async def ssl_check(request: web.Request) -> bool:
+    """Whether this is Slack's unsigned certificate check (`ssl_check=1`), read from at
+    most `SSL_CHECK_BYTES` of a form without signing headers."""
+    if TIMESTAMP_HEADER in request.headers or request.content_type != FORM or \
+            not 0 < (request.content_length or 0) <= SSL_CHECK_BYTES:
+        return False
+    try:
+        async with asyncio.timeout(DRAIN_SECONDS):
+            body = await request.content.readexactly(request.content_length)
+    except (TimeoutError, asyncio.IncompleteReadError):
+        return False
+    return parse_qs(body.decode("latin-1")).get("ssl_check") == ["1"]
 
 
 def signed_headers(request: web.Request, now: float) -> str:
