@@ -4,7 +4,7 @@ On `POST /slack/events`, in this order, each step cheap before the next:
 
 1. headers: a timestamp of digits only (at most `TIMESTAMP_DIGITS` of them) within five
    minutes of now, and a signature shaped `v0=<64 hex digits>`; without them no byte
-   of the body is read;
+   of the body is read (but for Slack's certificate check, below);
 2. size: a `Content-Length` over `MAX_BODY` is refused before reading, and the body is
    read with the same cap (a chunked or lying sender is cut off) and a deadline; past its
    first `FREE_BYTES` (all of Slack's usual requests fit), reading shares a budget of
@@ -120,7 +120,7 @@ class Budget:
             await asyncio.sleep((self.level - self.burst) / self.rate)
 
 
-UNVERIFIED = Budget(UNVERIFIED_RATE, burst=MAX_BODY)
+UNVERIFIED = Budget(UNVERIFIED_RATE, burst=MAX_BODY)  # one for the process
 
 
 async def bolt_request(request: web.Request, secret: str | None,
@@ -140,7 +140,7 @@ async def bolt_request(request: web.Request, secret: str | None,
     except (ValueError, RecursionError):  # not UTF-8, not JSON: not something Slack sends
         raise Refused(400, "signed, but not a body Slack sends") from None
     if wrong:
-        raise Refused(400, f"signed, but {wrong} has the wrong type")
+        raise Refused(400, f"signed, but {wrong} is missing or of the wrong type")
     return AsyncBoltRequest(body=text, query=request.query_string,
                             headers=request.headers)  # type: ignore[arg-type]
 
@@ -200,6 +200,7 @@ async def well_formed(req: AsyncBoltRequest, next) -> BoltResponse:  # Bolt pass
     if req.mode == "socket_mode":
         wrong = problem(req.body)
         if wrong:
-            log.warning("refused a Socket Mode payload: %s has the wrong type", wrong)
+            log.warning("refused a Socket Mode payload: %s is missing or of the wrong type",
+                        wrong)
             return BoltResponse(status=200, body="")  # an empty ack: nothing is done
     return await next()
