@@ -46,9 +46,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen:
+def spawn(args: list[str], env: dict[str, str], **popen) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, *args], cwd=ROOT, env={**os.environ, **env,
-                            "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE, text=True)
+                            "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE, text=True,
+                            **popen)
 
 
 async def wait_ready(url: str, http: aiohttp.ClientSession) -> None:

@@ -15,7 +15,7 @@ from functools import partial
 
 import aiohttp
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
@@ -27,7 +27,7 @@ from bot.domain.lifecycle import Lifecycle
 from bot.domain.playbook import load_playbook
 from bot.domain.when import warm_up
 from bot.domain.workspace import WorkspaceRules
-from bot.runtime import health
+from bot.runtime import boundary, health
 from bot.runtime.clock import Clock
 from bot.runtime.config import ConfigError, Settings
 from bot.runtime.distribution import build_clients, oauth_app_args
@@ -150,10 +150,10 @@ class Mend:
         return app
 
     async def slack_events(self, request: web.Request) -> web.Response:
-        try:
-            bolt_request = await to_bolt_request(request)
-        except ValueError:  # a body Bolt cannot parse: not something Slack sends
-            return web.json_response({"error": "malformed request"}, status=400)
+        try:  # signed by Slack and well formed, checked before anything is parsed
+            bolt_request = await boundary.bolt_request(request, self.settings.signing_secret)
+        except boundary.Refused as refused:
+            return await refused.respond(request)
         return await to_aiohttp_response(await self.bolt.async_dispatch(bolt_request))
 
     async def healthz(self, request: web.Request) -> web.Response:
@@ -172,7 +172,8 @@ class Mend:
                          app: web.Application | None = None) -> web.AppRunner:
         """Start listening (on `app`, default the whole web app); returns the runner
         (its `cleanup()` stops it)."""
-        runner = web.AppRunner(app or self.web_app(), access_log=None)
+        runner = web.AppRunner(app or self.web_app(), access_log=None,
+                               lingering_time=boundary.LINGER_SECONDS)
         await runner.setup()
         port = self.settings.port if port is None else port
         site = web.TCPSite(runner, host, port)

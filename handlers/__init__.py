@@ -2,6 +2,7 @@
 
 from slack_bolt.async_app import AsyncApp
 
+from bot.runtime.boundary import well_formed
 from handlers import (
     actions,
     case_commands,
@@ -19,5 +20,6 @@ _ = (case_commands, lead_commands)  # their sub-commands register themselves on 
 
 
 def register_all(app: AsyncApp, deps: Deps) -> None:
+    app.middleware(well_formed)  # Socket Mode's payloads: HTTP ones are checked on arrival
     for module in (commands, actions, views, events, coach, from_message, installs):
         module.register(app, deps)

@@ -3,10 +3,11 @@
 A new case is written with card_state 'pending' before the agent gets an
 answer. The card is posted afterwards, in the channel's turn: the case is
 marked 'posting' just before the post and 'posted' after Slack answers. A
-post that timed out may or may not have gone out, so it is not retried
-blindly: the case stays 'posting', and the next attempt first looks in the
-channel for a message whose metadata names this case. Cards left behind by
-a stop or an error are picked up at start and by every scheduler sweep.
+post answered by a timeout, a dropped connection or a 5xx may or may not have
+gone out, so it is not retried blindly: the case stays 'posting', and the next
+attempt first looks in the channel for a message whose metadata names this case.
+Cards left behind by a stop or an error are picked up at start and by every
+scheduler sweep.
 Every later change re-renders the card from the stored case and sends it
 with `chat.update`: never reposted.
 """
@@ -23,7 +24,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.domain.models import Case
 from bot.domain.times import from_iso, to_iso
 from bot.domain.vocabulary import CardState
-from bot.runtime.slack_client import AMBIGUOUS
+from bot.runtime.slack_client import AMBIGUOUS, doubt, in_doubt
 from handlers import case_blocks
 from handlers.context import Deps
 from handlers.home import publish_home
@@ -85,11 +86,11 @@ async def post_card(deps: Deps, case: Case, response_url: str | None = None) -> 
         poster = await deps.clients.poster(case.team_id)
         resp = await poster.chat_postMessage(channel=case.channel_id, unfurl_links=False,
                                              **await render(deps, case))
-    except SlackApiError as exc:
-        await _refused(deps, case, exc, response_url)
-        return None
-    except AMBIGUOUS as exc:
-        log.warning("card for case id %s in doubt: %s", case.id, type(exc).__name__)
+    except (SlackApiError, *AMBIGUOUS) as exc:
+        if in_doubt(exc):  # stays 'posting': looked for before it is posted again
+            log.warning("card for case id %s in doubt: %s", case.id, doubt(exc))
+        else:
+            await _refused(deps, case, exc, response_url)
         return None
     await deps.delivery.card_posted(case.team_id, case.id, resp["channel"], resp["ts"],
                                     to_iso(deps.clock.now()))
@@ -104,7 +105,7 @@ async def _refused(deps: Deps, case: Case, exc: SlackApiError,
     if error in PERMANENT:
         await deps.delivery.card_failed(case.team_id, case.id, error, now)
         await _tell_agent(deps.client, response_url, case, error)
-    else:  # 429 or 5xx even after retries: Slack did not post it; a later sweep will
+    else:  # a 429 even after retries: Slack did not post it; a later sweep will
         await deps.delivery.release_card(case.team_id, case.id, now)
 
 

@@ -13,8 +13,10 @@ have posted it (the process died between sending and marking, or Slack's
 answer timed out). Every nudge carries its outbox key in message metadata,
 so before sending again we read the case thread (or the lead channel): if a
 message with that key is there, the row is marked sent; only if it is not is
-the row sent again. 429s (honouring Retry-After) and 5xx answers are
-retried: Slack did not post then. Timeouts are not retried blindly.
+the row sent again. 429s (honouring Retry-After) are retried: Slack did not
+post then. Timeouts, dropped connections and 5xx answers are not retried
+blindly (Slack sometimes stores the message and answers 500): the row stays
+'sending' and is settled as above.
 Two processes on one database never both send: only the lease holder sweeps.
 """
 
@@ -37,7 +39,7 @@ from bot.domain.schedule import (
 from bot.domain.times import from_iso, to_iso
 from bot.domain.vocabulary import CardState, NudgeKind, Severity, Status
 from bot.runtime.scheduler import SweepReport
-from bot.runtime.slack_client import AMBIGUOUS
+from bot.runtime.slack_client import AMBIGUOUS, doubt, in_doubt
 from handlers import nudge_blocks
 from handlers.cards import PERMANENT, find_message, refresh_card, resume_cards
 from handlers.context import Deps
@@ -51,8 +53,7 @@ RETRY_AFTER = timedelta(minutes=1)  # times the attempts made so far
 MAX_RETRY_AFTER = timedelta(minutes=15)
 UNKNOWN_ZONE_WAIT = timedelta(hours=1)
 MAX_ATTEMPTS = 5  # for errors other than Slack being down (invalid_auth won't pass)
-TRANSIENT = {"ratelimited", "internal_error", "fatal_error", "service_unavailable",
-             "request_timeout"}
+TRANSIENT = {"ratelimited", "service_unavailable", "request_timeout"}  # (5xx: in doubt)
 LEAD_CHANNEL_FAILED = "lead channel: "
 DIGEST_CATCH_UP = timedelta(hours=24)
 
@@ -213,11 +214,11 @@ class Nudger:
             resp = await poster.chat_postMessage(
                 channel=channel, thread_ts=thread, text=text, blocks=blocks, metadata=meta,
                 unfurl_links=False)
-        except SlackApiError as exc:
-            await self._refused(nudge, exc, now)
-        except AMBIGUOUS as exc:
-            # Maybe posted, maybe not: stays 'sending'; the next sweep looks first.
-            log.warning("nudge %s in doubt: %s", nudge.id, type(exc).__name__)
+        except (SlackApiError, *AMBIGUOUS) as exc:
+            if in_doubt(exc):  # maybe posted, maybe not: stays 'sending'; a sweep looks first
+                log.warning("nudge %s in doubt: %s", nudge.id, doubt(exc))
+            else:
+                await self._refused(nudge, exc, now)
         else:
             await self.deps.delivery.sent(nudge, resp["ts"], to_iso(now))
         finally:
@@ -265,8 +266,7 @@ class Nudger:
                                         to_iso(now))
             return
         made = nudge.attempts + 1  # this object was read before its claim counted
-        transient = exc.response.status_code in (429,) or exc.response.status_code >= 500 \
-            or error in TRANSIENT
+        transient = exc.response.status_code == 429 or error in TRANSIENT
         if error in PERMANENT or (not transient and made >= MAX_ATTEMPTS):
             await self.deps.delivery.drop(nudge, "failed", error, to_iso(now),
                                                 before="sending")
@@ -303,8 +303,8 @@ class Nudger:
             if ts:
                 await self.deps.delivery.sent(nudge, ts, to_iso(now))
             else:
-                await self.deps.delivery.retry(nudge, to_iso(now), "not found after a stop",
-                                            to_iso(now))
+                await self.deps.delivery.retry(nudge, to_iso(now), "not found after a stop "
+                                               "or an unclear answer", to_iso(now))
             settled += 1
         return settled
 

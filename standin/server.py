@@ -89,7 +89,9 @@ class Fault:
 
     The matching call first waits ``delay`` seconds; then, if ``status`` or ``error`` is
     set, it is answered with that instead of normally. ``times`` is how many calls it still
-    applies to (``None`` = every call until ``reset()``).
+    applies to (``None`` = every call until ``reset()``). With ``after`` the call is
+    carried out first (a message is stored), then the fault answers it: the ambiguous
+    answer Slack sometimes gives.
     """
 
     method: str
@@ -98,6 +100,7 @@ class Fault:
     retry_after: int | None = None
     delay: float = 0.0
     times: int | None = 1
+    after: bool = False
 
 
 class SlackStandIn(OAuthWorkspaces, WebApiMethods):
@@ -509,6 +512,7 @@ class SlackStandIn(OAuthWorkspaces, WebApiMethods):
         retry_after: int | None = None,
         delay: float = 0.0,
         times: int | None = 1,
+        after: bool = False,
     ) -> Fault:
         """Script the next ``times`` calls to ``method`` to misbehave (faults are consumed in
         the order added, one per call):
@@ -518,11 +522,13 @@ class SlackStandIn(OAuthWorkspaces, WebApiMethods):
         - ``status=5xx``: a short HTML body (or JSON with ``error`` if given);
         - ``error="..."``: HTTP 200 ``{"ok":false,"error":...}``;
         - ``delay=s``: answer only after ``s`` seconds (normally, unless combined with the
-          above).
+          above);
+        - ``after=True``: carry the call out first (store the message), then answer with
+          the fault (``status=500``: Slack posted it but said it failed).
         """
         if status is None and error is None and not delay:
             raise ValueError("a fault needs status, error or delay")
-        fault = Fault(method, status, error, retry_after, delay, times)
+        fault = Fault(method, status, error, retry_after, delay, times, after)
         self._faults.append(fault)
         return fault
 
@@ -628,7 +634,9 @@ class SlackStandIn(OAuthWorkspaces, WebApiMethods):
         self.calls.append(call)
         self._notify()
 
-        fault_response = await self._apply_fault(self._take_fault(method))
+        fault = self._take_fault(method)
+        done = self._run(method, args, token) if fault is not None and fault.after else None
+        fault_response = await self._apply_fault(fault)
         if fault_response is not None:
             call.status = fault_response.status
             if fault_response.content_type == "application/json":
@@ -637,13 +645,14 @@ class SlackStandIn(OAuthWorkspaces, WebApiMethods):
                 call.response = {"ok": False, "body": fault_response.text}
             self._notify()
             return fault_response
+        return self._finish(call, *(done or self._run(method, args, token)))
 
+    def _run(self, method: str, args: dict[str, Any], token: str | None) -> tuple[dict, int]:
+        """Carry out one call: (answer, HTTP status)."""
         try:
-            body = self._dispatch(method, args, token)
-            status = 200
+            return self._dispatch(method, args, token), 200
         except ApiError as exc:
-            body, status = exc.body(), exc.status
-        return self._finish(call, body, status)
+            return exc.body(), exc.status
 
     def _finish(self, call: Call, body: dict[str, Any], status: int) -> web.Response:
         call.response, call.status = body, status

@@ -22,15 +22,6 @@ async def test_rate_limited_card_is_retried_after_retry_after(mend, slack, slack
     assert len(slack.messages("C1")) == 1
 
 
-async def test_server_errors_are_retried_until_success(mend, slack, slack_user):
-    slack.fail("chat.postMessage", status=503, times=2)
-    slack.fail("chat.postMessage", status=500, times=1)
-    await slack_user.command(REPORT)
-    await mend.settle()
-    assert [p.status for p in slack.calls_to("chat.postMessage")] == [503, 503, 500, 200]
-    assert len(slack.messages("C1")) == 1
-
-
 async def test_channel_without_mend_tells_agent_and_keeps_case(mend, slack, slack_user):
     slack.add_channel("C5", name="private-team", bot_member=False)
     reply = await slack_user.command(REPORT, channel_id="C5")

@@ -200,15 +200,6 @@ async def test_rate_limited_nudge_is_sent_once(mend, slack, slack_user, clock):
     assert len(nudges(slack)) == 1
 
 
-async def test_three_server_errors_then_success_is_one_message(mend, slack, slack_user, clock):
-    await open_due(mend, slack_user, clock, due_in=timedelta(0))
-    slack.fail("chat.postMessage", status=502, times=3)
-    await sweep(mend)
-    await sweep(mend)
-    assert [c.status for c in slack.calls_to("chat.postMessage")][-4:] == [502, 502, 502, 200]
-    assert len(nudges(slack)) == 1
-
-
 async def test_killed_between_send_and_mark_then_restarted_sends_no_duplicate(
         settings, clock, slack, slack_user):
     clock.set(LA_MORNING)

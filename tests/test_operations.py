@@ -108,7 +108,7 @@ async def test_an_unsent_nudge_shows_in_the_backlog_with_its_age(mend, slack, sl
     await slack_user.command(REPORT, user_id="U1", channel_id="C1")
     await mend.settle()
     await nudge_due_now(mend, clock)
-    slack.fail("chat.postMessage", error="internal_error")  # Slack down: try again later
+    slack.fail("chat.postMessage", error="service_unavailable")  # down: try again later
     await sweep(mend)
     await sweep(mend)
     assert nudges(slack) == []
@@ -119,7 +119,7 @@ async def test_an_unsent_nudge_shows_in_the_backlog_with_its_age(mend, slack, sl
     # The README's sample alert: oldest unsent nudge older than 10 minutes.
     assert value(samples, "mend_outbox_oldest_unsent_age_seconds") > 600
     assert value(samples, "mend_slack_api_calls_total", method="chat.postMessage",
-                 error="internal_error") == 1
+                 error="service_unavailable") == 1
 
 
 async def test_a_429_counts_with_the_retry_after_waited(mend, slack, slack_user):

@@ -251,7 +251,14 @@ def export_csv(rows: Iterable[tuple[Case, Event]], out: io.TextIOBase,
     return count
 
 
+# What a spreadsheet may read as the start of a formula: = + - @, their full-width forms
+# (East Asian input methods type them, and Excel reads them as the half-width ones), and
+# tab and line breaks.
+FORMULA_START = frozenset("=+-@\t\r\n\uff1d\uff0b\uff0d\uff20")
+
+
 def _cell(text: str | None) -> str:
-    """Spreadsheets run cells that start with = + - @ as formulas: defuse them."""
+    """Spreadsheets run cells that start with a formula character: defuse them, behind
+    leading spaces too (a spreadsheet that trims them would run what follows)."""
     text = text or ""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return "'" + text if text.lstrip(" \u3000")[:1] in FORMULA_START else text

@@ -12,7 +12,10 @@ import logging
 # Words that come with request content or credentials in the libraries' lines
 # (a line that merely names the `token` setting is kept).
 MARKERS = ("body", "payload", "text", "token=", "token:", "'token'", '"token"', "xox", "xapp-",
-           "headers", "params", "hooks.slack.com", "http://", "https://")
+           "headers", "params", "hooks.slack.com", "http://", "https://",
+           # Bolt's "Unhandled request ({...})" quotes what was typed in a select's search
+           # box (`value`) or a dialog's fields (`submission`).
+           "unhandled request", "'value'", "'submission'")
 # Library lines that are noise for Mend, dropped: Bolt reads SLACK_BOT_TOKEN from the
 # environment itself, then warns that Mend's client (which has the token) wins.
 NOISE = ("`token` will be unused",)

@@ -2,7 +2,10 @@
 
 Every Web API call goes to `SLACK_API_URL`, so tests and the sandbox can
 point Mend at a stand-in. Slack's 429 (honouring Retry-After), 5xx answers,
-dropped connections and timeouts are retried with backoff.
+dropped connections and timeouts are retried with backoff, except by the
+client that posts cards and nudges: a post answered by a timeout, a dropped
+connection or a 5xx may have gone out (`in_doubt`), and is looked for by its
+metadata before it is posted again.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import re
 from typing import Protocol
 
 import aiohttp
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -100,22 +104,47 @@ class RateLimitRetry(AsyncRateLimitErrorRetryHandler):
 
 
 class ServerErrorRetry(AsyncRetryHandler):
-    """Retry any 5xx answer (the SDK's own handler only knows 500 and 503)."""
+    """Retry any 5xx answer (the SDK's own handler only knows 500 and 503), except from
+    the methods in `in_doubt`: Slack sometimes stores a message and answers 5xx."""
+
+    def __init__(self, *args, in_doubt: tuple[str, ...] = (), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.in_doubt = tuple(f"/{method}" for method in in_doubt)
 
     async def _can_retry_async(self, *, state, request, response=None, error=None) -> bool:
-        return response is not None and 500 <= response.status_code < 600
+        return response is not None and 500 <= response.status_code < 600 and \
+            not request.url.split("?")[0].endswith(self.in_doubt)
 
 
 # Errors after which the request may or may not have reached Slack.
 AMBIGUOUS = (asyncio.TimeoutError, aiohttp.ServerConnectionError, aiohttp.ClientOSError)
+# Methods that must not be repeated blindly after an ambiguous answer.
+POSTS = ("chat.postMessage",)
+# Slack's own words for these: "it's possible some aspect of the operation succeeded".
+MAYBE_DONE = {"internal_error", "fatal_error"}
+
+
+def in_doubt(exc: BaseException) -> bool:
+    """Whether a failed post may have gone out all the same: a timeout, a dropped
+    connection, a 5xx answer, or an error Slack says may have half happened."""
+    if isinstance(exc, SlackApiError):
+        return exc.response.status_code >= 500 or exc.response.get("error") in MAYBE_DONE
+    return isinstance(exc, AMBIGUOUS)
+
+
+def doubt(exc: BaseException) -> str:
+    """What made a post `in_doubt`, for a log line (no request content)."""
+    if isinstance(exc, SlackApiError):
+        return str(exc.response.get("error") or f"http {exc.response.status_code}")
+    return type(exc).__name__
 
 
 def retry_handlers(backoff: float = 0.5, retry_ambiguous: bool = True,
                    observer: CallObserver | None = None) -> list[AsyncRetryHandler]:
     """Retries for 429s, 5xx answers and connection errors.
 
-    With `retry_ambiguous=False` a timeout or a dropped connection is not
-    retried blindly: the caller checks whether the message went out first.
+    With `retry_ambiguous=False` a timeout, a dropped connection or a 5xx answer to a
+    post is not retried blindly: the caller checks whether the message went out first.
     """
     calc = BackoffRetryIntervalCalculator(backoff_factor=backoff)
     connection_errors: list[type[Exception]] = [aiohttp.ClientConnectorError]  # never sent
@@ -127,7 +156,8 @@ def retry_handlers(backoff: float = 0.5, retry_ambiguous: bool = True,
         AsyncConnectionErrorRetryHandler(
             max_retry_count=RETRIES, interval_calculator=calc, error_types=connection_errors),
         RateLimitRetry(observer, max_retry_count=RETRIES),
-        ServerErrorRetry(max_retry_count=RETRIES, interval_calculator=calc),
+        ServerErrorRetry(max_retry_count=RETRIES, interval_calculator=calc,
+                         in_doubt=() if retry_ambiguous else POSTS),
     ]
 
 
