@@ -351,8 +351,8 @@ def test_a_day_or_time_with_a_commitment_is_a_concrete_next_step(rules, draft):
 
 
 @pytest.mark.parametrize("draft", [
-    "The refund was processed on 12 March.",
-    "Please call us back on Monday.",
+    "The refund was processed on 12 March. The bank is still processing it.",
+    "Please call us back on Monday. We're still waiting on the part.",
     "It didn't ship on 3 May.",
     "We'll sort it out.",
 ])
@@ -596,9 +596,17 @@ def test_the_rewrite_never_adds_a_second_promise(rules, draft):
 
 
 def test_the_rewrite_adds_the_check_in_when_the_hand_back_was_the_only_next_step(rules):
-    rewrite = check("I'm sorry, I understand how frustrating this is. I've fixed it. Call us "
-                    "if it happens again.", rules).rewrite
+    rewrite = check("I'm sorry, I understand how frustrating this is. The part is still on "
+                    "back order. Call us if it happens again.", rules).rewrite
     assert rewrite.count("[on Friday]") == 1 and "[by 3pm today]" not in rewrite
+    assert "Call us" not in rewrite
+
+
+def test_a_done_matter_gets_no_follow_up_when_the_hand_back_goes(rules):
+    # LABELS.md: nothing is left to happen, so no next step is owed or added.
+    rewrite = check("I'm sorry, I understand how frustrating this is. I've fixed it, so "
+                    "it's all sorted. Call us if it happens again.", rules).rewrite
+    assert "[on Friday]" not in rewrite and "[by 3pm today]" not in rewrite
     assert "Call us" not in rewrite
 
 

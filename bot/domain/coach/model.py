@@ -57,6 +57,9 @@ class Rule:
     unless: PatternSet | None = None  # found: no finding if one is in its sentence or the next
     together: PatternSet | None = None  # missing: must match in the same sentence too
     quote: PatternSet | None = None  # missing: wording to quote when the rule fires
+    needs: PatternSet | None = None  # missing: fires only when one of these is in the draft
+    settled: PatternSet | None = None  # missing: never fires when one of these is there
+    cues: PatternSet | None = None  # found: wording that counts when a scorer agrees
     upset_only: bool = False
     fix: str = "keep"  # what the rewrite does with the matched words
     replace: str = ""  # the words put in their place ("" removes them)

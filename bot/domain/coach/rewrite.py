@@ -54,9 +54,8 @@ def rewrite_draft(doc: Doc, rules: Rules, fired: Mapping[str, list[Hit]], name: 
         again: Doc | None = doc
         still: Mapping[str, list[Hit]] = fired
     else:
-        again = Doc(first_pass) if first_pass else None
-        still = evaluate(again, rules, name, upset, missing_rules) if again else {
-            r.key: [Hit(r)] for r in missing_rules if upset or not r.upset_only}
+        again = Doc(first_pass, doc.scorer) if first_pass else None
+        still = evaluate(again or Doc(" "), rules, name, upset, missing_rules, doc)
     start_lines = [r.line for r in missing_rules if r.key in still and r.place == "start"]
     end_lines = [r.line for r in missing_rules if r.key in still and r.place != "start"]
     wants_name = bool(name) and any(r.fires == "name_missing" for r in rules.rules) and not (
@@ -99,7 +98,7 @@ def _lines_needed(doc: Doc, rules: Rules, edits: Mapping[int, list[tuple[int, in
         bare = {i: [line for line, key in lines if key is None] for i, lines in planned.items()}
         text = "".join(sep + t for sep, t in assemble(doc, edits, dropped, bare)).strip()
         which = [rules.rule(key) for key in keys]
-        needed = evaluate(Doc(text), rules, name, upset, which) if text else dict.fromkeys(keys)
+        needed = evaluate(Doc(text or " ", doc.scorer), rules, name, upset, which, doc)
     return {i: [line for line, key in lines if key is None or key in needed]
             for i, lines in planned.items()}
 

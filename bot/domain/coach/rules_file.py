@@ -29,8 +29,10 @@ from bot.domain.yamlfile import KeyPath, compose, kind, read_source
 # The fields a rule may have, by what makes it fire.
 _COMMON_FIELDS = {"key", "title", "why", "suggestion", "severity", "fires", "upset_only"}
 _FIELDS_BY_FIRES = {
-    "found": {"patterns", "unless", "fix", "replace", "line", "place", "line_when_missing"},
-    "missing": {"patterns", "with", "quote", "fix", "replace", "line", "place"},
+    "found": {"patterns", "unless", "fix", "replace", "line", "place", "line_when_missing",
+              "cues"},
+    "missing": {"patterns", "with", "quote", "fix", "replace", "line", "place", "needs",
+                "settled"},
     "name_missing": set(),
 }
 
@@ -99,7 +101,8 @@ class RulesReader(PatternReader):
     def rule(self, value: Any, path: KeyPath) -> Rule:
         item = self.mapping(value, path, ["key", "title", "why", "suggestion", "severity"],
                             ["fires", "patterns", "unless", "with", "quote", "upset_only",
-                             "fix", "replace", "line", "place", "line_when_missing"])
+                             "fix", "replace", "line", "place", "line_when_missing",
+                             "needs", "settled", "cues"])
         key = self.key_name(self.text(item["key"], path + ("key",)), path + ("key",))
         fires = self.choice(item.get("fires", "found"), path + ("fires",), FIRES)
         self.rule_fields(item, path, fires)
@@ -126,6 +129,9 @@ class RulesReader(PatternReader):
             unless=patterns("unless"),
             together=patterns("with"),
             quote=patterns("quote"),
+            needs=patterns("needs"),
+            settled=patterns("settled"),
+            cues=patterns("cues"),
             upset_only=self.boolean(item.get("upset_only", False), path + ("upset_only",)),
             fix=fix,
             replace=(self.rewrite_text(item["replace"], path + ("replace",), 0)
