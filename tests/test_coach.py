@@ -848,3 +848,41 @@ def test_the_bench_report_lists_every_rule_and_the_timing():
     for key in RULE_KEYS:
         assert key in report
     assert "micro" in report and "p99" in report
+
+
+# -- the per-sentence scorer hook ------------------------------------------------------
+def _fake_scorer(concept, marker, value=0.95):
+    def scorer(sentence):
+        return {concept: value} if marker in sentence else {}
+    return scorer
+
+
+def test_without_a_scorer_an_unlisted_blame_is_not_caught(rules):
+    draft = "I'm sorry, I know how annoying this is. The night crew is the reason for it."
+    assert "blame" not in keys(rules, draft)
+
+
+def test_a_scorer_above_the_threshold_with_a_cue_catches_blame_the_rules_miss(rules):
+    draft = "I'm sorry, I know how annoying this is. The night crew is the reason, staff wise."
+    scorer = _fake_scorer("blame", "night crew")
+    assert "blame" in check(draft, rules, scorer=scorer).keys
+    assert "blame" not in check(draft, rules, scorer=_fake_scorer("blame", "night", 0.5)).keys
+
+
+def test_a_scorer_alone_without_a_cue_fires_nothing(rules):
+    draft = "I'm sorry, I know how annoying this is. I'll call you at 3pm today."
+    assert check(draft, rules, scorer=lambda s: {"blame": 0.99}).keys == ()
+
+
+def test_a_scorer_that_reads_resolved_stops_vague_next_step(rules):
+    draft = "I'm sorry, I know how annoying this is. We'll look into it. Your account is good."
+    assert "vague_next_step" in keys(rules, draft)
+    review = check(draft, rules, scorer=_fake_scorer("resolved", "account is good"))
+    assert "vague_next_step" not in review.keys and "[by 3pm today]" not in review.rewrite
+
+
+def test_a_broken_scorer_leaves_the_rules_working(rules):
+    def broken(sentence):
+        raise RuntimeError("model not loaded")
+    draft = "Our policy doesn't allow refunds."
+    assert check(draft, rules, scorer=broken).keys == check(draft, rules).keys
