@@ -575,9 +575,17 @@ def test_rewrite_adds_the_name_to_a_generic_greeting(rules):
 
 
 def test_rewrite_pairs_a_limit_with_an_offer_placeholder(rules):
+    """The option replaces the bare limit in the same sentence: no counter-sentence."""
     rewrite = check("We can't offer a refund on opened software.", rules).rewrite
-    assert "We can't offer a refund on opened software." in rewrite
-    assert "[an option you can offer]" in rewrite
+    assert ("Instead of offering a refund on opened software, what I can do is "
+            "[an option you can offer].") in rewrite
+    assert "can't" not in rewrite
+
+
+def test_rewrite_of_nothing_we_can_do_leads_with_the_option(rules):
+    rewrite = check("Sorry, there's nothing we can do about the fee.", rules).rewrite
+    assert "what I can do about the fee is [an option you can offer]." in rewrite
+    assert "nothing" not in rewrite
 
 
 @pytest.mark.parametrize("draft", [

@@ -44,13 +44,13 @@ def rewrite_draft(doc: Doc, rules: Rules, fired: Mapping[str, list[Hit]], name: 
     3. The customer's name goes into the greeting or the opening line if still unused.
     """
     multiline = "\n" in doc.text.strip()
-    edits, dropped, planned = plan_edits(doc, rules, fired, name)
+    edits, dropped, planned, tails = plan_edits(doc, rules, fired, name)
     after = _lines_needed(doc, rules, edits, dropped, planned, name, upset)
-    items = assemble(doc, edits, dropped, after)
+    items = assemble(doc, edits, dropped, after, tails)
     first_pass = "".join(sep + text for sep, text in items).strip()
 
     missing_rules = [r for r in rules.rules if r.fires == "missing" and r.line]
-    if not (edits or dropped or after):  # the first pass is the draft: nothing changed
+    if not (edits or dropped or after or tails):  # the first pass is the draft: nothing changed
         again: Doc | None = doc
         still: Mapping[str, list[Hit]] = fired
     else:

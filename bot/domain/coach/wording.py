@@ -31,3 +31,24 @@ def capitalise(text: str) -> str:
         if not ch.isspace() and ch not in "\"'([*_":
             return text
     return text
+
+
+_DOUBLE_FINAL = frozenset("get set put reset stop ship plan drop chat submit admit permit commit "
+                          "refer transfer prefer run cut let swap".split())
+_KEEP_E = frozenset("be see agree free guarantee".split())
+
+
+def gerund(verb: str) -> str:
+    """The -ing form of a verb ("offer" -> "offering", "give" -> "giving", "get" ->
+    "getting"); a phrase keeps its other words ("sign off" -> "signing off")."""
+    head, sep, rest = verb.partition(" ")
+    low = head.lower()
+    if not low.isalpha() or low.endswith("ing"):
+        return verb
+    if low in _DOUBLE_FINAL:
+        head += head[-1]
+    elif low.endswith("ie"):
+        head = head[:-2] + "y"
+    elif low.endswith("e") and low not in _KEEP_E:
+        head = head[:-1]
+    return head + "ing" + sep + rest
