@@ -543,7 +543,7 @@ def test_rewrite_keeps_the_facts_and_drops_the_blame_and_the_callback(rules):
 
 def test_rewrite_opens_with_an_apology_and_empathy_and_uses_the_name(rules):
     rewrite = check(REWRITE_DRAFT, rules, customer_name="Dana Lee").rewrite
-    assert rewrite.startswith("Hi Dana Lee,\n\nI'm sorry")
+    assert rewrite.startswith("Hi Dana,\n\nI'm sorry")
     assert "frustrating" in rewrite.split("\n\n")[1]
     assert rewrite.endswith("\n\nThanks,\nSupport")
 
@@ -635,10 +635,10 @@ def test_no_labelled_rewrite_makes_two_promises(rules):
     ("I'm so sorry, Mr Okafor! I'll call you at 3pm today.", None,
      "I'm so sorry, Mr Okafor! I can see how frustrating"),
     ("Dana, we'll call you at 3pm today.", "Dana Lee",
-     "Dana, I'm sorry about what happened, and I'm taking care of it. I can see how"),
+     "Dana, I'm sorry for the trouble with this, and I'm taking care of it. I can see how"),
     ("Hi Dana, I'll call you at 3pm today.", None,
-     "Hi Dana, I'm sorry about what happened"),
-    ("Unfortunately, we'll call you at 3pm today.", None, "I'm sorry about what happened"),
+     "Hi Dana, I'm sorry for the trouble with this"),
+    ("Unfortunately, we'll call you at 3pm today.", None, "I'm sorry for the trouble with this"),
 ])
 def test_rewrite_keeps_the_agents_own_opening_first(rules, draft, name, start):
     assert check(draft, rules, customer_name=name).rewrite.startswith(start)
@@ -646,11 +646,11 @@ def test_rewrite_keeps_the_agents_own_opening_first(rules, draft, name, start):
 
 @pytest.mark.parametrize(("draft", "start"), [
     ("Sorry, I understand how frustrating this is. I'll call you at 3pm today.",
-     "Hi Dana Lee, sorry, I understand how"),
+     "Hi Dana, sorry, I understand how"),
     ("I understand how frustrating this is, sorry. I'll call you at 3pm today.",
-     "Hi Dana Lee, I understand how"),
+     "Hi Dana, I understand how"),
     ("Acme is sorry, I understand how frustrating this is. I'll call you at 3pm today.",
-     "Hi Dana Lee, Acme is sorry"),
+     "Hi Dana, Acme is sorry"),
 ])
 def test_an_added_greeting_runs_on_in_lower_case_but_keeps_names_and_i(rules, draft, start):
     assert check(draft, rules, customer_name="Dana Lee").rewrite.startswith(start)
@@ -658,7 +658,7 @@ def test_an_added_greeting_runs_on_in_lower_case_but_keeps_names_and_i(rules, dr
 
 def test_a_name_with_braces_is_inserted_literally(rules):
     rewrite = check("Not my department.", rules, customer_name="{name} Corp").rewrite
-    assert rewrite.startswith("{name} Corp, I'm sorry")
+    assert rewrite.startswith("{name}, I'm sorry")
 
 
 def test_every_labelled_rewrite_passes_the_coach_itself(rules):

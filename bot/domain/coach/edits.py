@@ -50,8 +50,10 @@ def plan_edits(doc: Doc, rules: Rules, fired: Mapping[str, list[Hit]], name: str
             if words is not None:
                 edits.setdefault(index, []).append((hit.start, hit.end, words))
         if rule.fires == "found" and rule.line and rule.place == "tail":
-            for hit in hits:
-                tails[doc.sentence_at(hit.start)] = fill_lines([rule.line], name, False)
+            # once, where the words were rewritten ("Instead of refunding X") if anywhere
+            own = [h for h in hits if h.pattern is not None and h.pattern.rewrite is not None]
+            tails[doc.sentence_at((own or hits)[-1].start)] = fill_lines([rule.line], name,
+                                                                         False)
         elif rule.fires == "found" and rule.line:
             lines = after.setdefault(doc.sentence_at(hits[-1].start), [])
             # A line that answers the rule's `unless` ("What I can do instead...") goes
@@ -84,11 +86,11 @@ def _opening_greeting(doc: Doc) -> int | None:
 def _replacement(doc: Doc, hit: Hit, always: bool) -> str | None:
     """The pattern's own rewrite, else the rule's `replace` words when `always`."""
     if hit.pattern is not None and hit.pattern.rewrite is not None and hit.match is not None:
-        return _expand(hit.pattern.rewrite, hit.match, hit.group, doc.text)
+        return expand_template(hit.pattern.rewrite, hit.match, hit.group, doc.text)
     return hit.rule.replace if always else None
 
 
-def _expand(template: str, m: re.Match[str], group: int, original: str) -> str:
+def expand_template(template: str, m: re.Match[str], group: int, original: str) -> str:
     """Copy \\N and \\g<N> groups of the pattern from the original (not the matching copy)."""
     def copy(ref: re.Match[str]) -> str:
         number = group + int(ref.group(1) or ref.group(2) or ref.group(3))

@@ -14,9 +14,10 @@ SEVERITIES = ("change", "consider")  # change: fix before sending; consider: wor
 FIRES = ("found", "missing", "name_missing")
 FIXES = ("drop", "replace", "keep")
 PLACES = ("start", "here", "tail", "end")  # tail: joined to the end of the sentence
-LINE_FIELDS = ("name", "greeting")
+LINE_FIELDS = ("name", "greeting", "problem")
 MAX_FINDINGS_PER_RULE = 3  # further matches of one rule are fixed in the rewrite, not listed
 NAMELESS = "there"  # {name} when the customer's name is unknown
+NO_PROBLEM = "for the trouble with this"  # {problem} when the draft does not say what went wrong
 
 
 class CoachError(PlaybookError):
@@ -84,6 +85,7 @@ class Rules:
     strengths: tuple[Strength, ...]
     greeting: str  # "Hi {name}," when the rewrite must add the name and has no other place
     facts: PatternSet  # what makes the rewrite keep a sentence (numbers, dates, refs)
+    problem: PatternSet | None = None  # what went wrong, for {problem} in an added apology
     source: str = "<coach>"
 
     @property

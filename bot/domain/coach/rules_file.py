@@ -65,7 +65,7 @@ class RulesReader(PatternReader):
         rules = self.rule_list(top["rules"], ("rules",))
         keys = tuple(rule.key for rule in rules)
         strengths = self.strength_list(top["strengths"], ("strengths",), keys)
-        rewrite = self.mapping(top["rewrite"], ("rewrite",), ["greeting", "facts"])
+        rewrite = self.mapping(top["rewrite"], ("rewrite",), ["greeting", "facts"], ["problem"])
         return Rules(
             version=version,
             rules=rules,
@@ -73,11 +73,13 @@ class RulesReader(PatternReader):
             greeting=self.line_template(rewrite["greeting"], ("rewrite", "greeting"),
                                         required=("name",)),
             facts=self.pattern_set(rewrite["facts"], ("rewrite", "facts"), options=False),
+            problem=(self.pattern_set(rewrite["problem"], ("rewrite", "problem"))
+                     if "problem" in rewrite else None),
             source=self.source,
         )
 
     def line_template(self, value: Any, path: KeyPath, required: Sequence[str] = ()) -> str:
-        """Text that may use {name} and {greeting}."""
+        """Text that may use {name}, {greeting} and {problem}."""
         return self.placeholders(value, path, LINE_FIELDS, required)
 
     # - sections -
