@@ -19,6 +19,9 @@ CORPORA = [ROOT / "data" / "corpus" / "train_drafts.yaml",
            ROOT / "data" / "corpus" / "heldout_drafts.yaml"]
 _FOLLOW_UP_RE = re.compile(r"\[(?:by 3pm today|on Friday)\]")
 _FACT_RE = re.compile(r"[£$€₹]?\d[\d,.:/]*\w*|\b[A-Z][a-z]+(?:[A-Z]\w*)?\b")
+# A capitalised word inside a sentence: a name, a place, a month or a weekday.
+_NAME_RE = re.compile(r"(?<=[a-z,] )[A-Z][a-z]+(?:[A-Z]\w*)?\b")
+_NOT_FACTS = {"Sir", "Madam", "Customer", "Guest", "Team", "Member"}
 _DOUBLED_RE = re.compile(r"\b(\w+) \1\b|([.,;:!?]) ?\2", re.IGNORECASE)
 
 
@@ -60,15 +63,24 @@ def test_no_flagged_phrase_is_left_in_the_rewrite(reviewed):
     assert not bad, bad
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known gap: 13 train + 8 held-out rewrites drop a number that was outsid"
-    "e the flagged words (whole-sentence drops)"))
 def test_the_rewrite_keeps_every_fact_outside_the_flagged_words(reviewed):
     def broken(item, review):
         draft = item["draft"]
         flagged = "".join(f.quote for f in review.findings)
         facts = {m.group(0).rstrip(".,:") for m in _FACT_RE.finditer(draft)
                  if any(ch.isdigit() for ch in m.group(0))}
+        return any(fact not in review.rewrite and fact not in flagged for fact in facts)
+    bad = _failures(reviewed, broken)
+    assert not bad, bad
+
+
+@pytest.mark.xfail(strict=False, reason=(
+    "known gap: 16 train + 4 held-out rewrites drop a name, place, month or weekday "
+    "outside the flagged words (a whole sentence or clause goes with the flagged words)"))
+def test_the_rewrite_keeps_every_name_and_date_outside_the_flagged_words(reviewed):
+    def broken(item, review):
+        flagged = "".join(f.quote for f in review.findings)
+        facts = {m.group(0) for m in _NAME_RE.finditer(item["draft"])} - _NOT_FACTS
         return any(fact not in review.rewrite and fact not in flagged for fact in facts)
     bad = _failures(reviewed, broken)
     assert not bad, bad

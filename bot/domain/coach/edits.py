@@ -16,7 +16,7 @@ from bot.domain.coach.wording import GREETING_RE, capitalise, fill_lines, gerund
 _TRAILING_CONJUNCTION_RE = re.compile(
     r"[\s,;:\u2013\u2014-]*\b(?:and|but|so|or|because|as|which|then)\s*([.!?]*)\Z",
     re.IGNORECASE)
-_LEADING_JUNK_RE = re.compile(
+LEADING_JUNK_RE = re.compile(
     r"\A[\s,;:.\u2013\u2014-]*(?:(?:and|but|so|or|because|as|which|then|also)\b[\s,]*)?",
     re.IGNORECASE)
 
@@ -66,6 +66,8 @@ def plan_edits(doc: Doc, rules: Rules, fired: Mapping[str, list[Hit]], name: str
         clauses = _clauses(doc, index, hits)
         if _worth_keeping(doc, rules, index, clauses, kept.get(index, ())):
             edits.setdefault(index, []).extend((start, end, "") for start, end in clauses)
+        elif _holds_facts(doc, rules, clauses, hits):  # "Your £19.20 ... and I promise..."
+            edits.setdefault(index, []).extend((h.start, h.end, "") for h in hits)
         elif index == 0 and (greeting := _opening_greeting(doc)) is not None:
             edits[index] = [(greeting, doc.spans[0][1], "")]  # keep "Hi Ana," only
         else:
@@ -102,7 +104,8 @@ def expand_template(template: str, m: re.Match[str], group: int, original: str) 
 
 _END_PUNCTUATION = ".!?\u2026\"')]\u3002\uff01\uff1f "
 _CONDITION_RE = re.compile(r"(?:if|should|when|once|unless|in case)\b")
-_CLAUSE_MARK_RE = re.compile(r"[,;:()]|\s[-\u2013\u2014]+\s|[\u2013\u2014]")
+_CLAUSE_MARK_RE = re.compile(
+    r"[,;:()]|\s[-\u2013\u2014]+\s|[\u2013\u2014]|\s(?=(?:and|but|so|while|although|though)\s)")
 
 
 def _clauses(doc: Doc, index: int, hits: Sequence[Hit]) -> list[tuple[int, int]]:
@@ -138,6 +141,15 @@ def _worth_keeping(doc: Doc, rules: Rules, index: int, clauses: Sequence[tuple[i
         return True
     return any(not removed.overlaps(*m.span())
                for m in rules.facts.regex.finditer(doc.mt, s_start, s_end))
+
+
+def _holds_facts(doc: Doc, rules: Rules, clauses: Sequence[tuple[int, int]],
+                 hits: Sequence[Hit]) -> bool:
+    """True when the clauses to be removed hold facts outside the flagged words."""
+    flagged = Spans((h.start, h.end) for h in hits)
+    return any(not flagged.overlaps(*m.span())
+               for start, end in clauses
+               for m in rules.facts.regex.finditer(doc.mt, start, end))
 
 
 def assemble(doc: Doc, edits: Mapping[int, list[tuple[int, int, str]]], dropped: set[int],
@@ -190,8 +202,10 @@ def _apply(doc: Doc, start: int, end: int, edits: Sequence[tuple[int, int, str]]
     at_start = False
     for e_start, e_end, words in sorted(edits):
         e_start, e_end = _with_marks(doc.text, e_start, e_end)
-        if e_start < cursor:
-            continue  # overlaps an earlier edit
+        if e_start < cursor:  # overlaps an earlier edit: a removal goes on past it
+            if words or e_end <= cursor:
+                continue
+            e_start = cursor
         at_start = at_start or not doc.text[start:e_start].strip()
         parts.append(doc.text[cursor:e_start])
         parts.append(words)
@@ -235,7 +249,7 @@ def _tidy(text: str, at_start: bool) -> str:
     text = _TRAILING_CONJUNCTION_RE.sub(r"\1", text.strip())
     text = _once_per_sentence(text)
     if at_start:
-        text = _LEADING_JUNK_RE.sub("", text)
+        text = LEADING_JUNK_RE.sub("", text)
         text = capitalise(text)
     if not re.search(r"\w", text):
         return ""

@@ -15,7 +15,7 @@ from bot.domain.coach.document import (
     matches,
     name_regex,
 )
-from bot.domain.coach.edits import Lines, expand_template, assemble, plan_edits
+from bot.domain.coach.edits import LEADING_JUNK_RE, Lines, assemble, expand_template, plan_edits
 from bot.domain.coach.judge import Hit, evaluate
 from bot.domain.coach.model import Rules
 from bot.domain.coach.wording import (
@@ -153,7 +153,7 @@ def _insert_start(items: list[list[str]], text: str, opening: int | None,
         return
     items[0][1] = first[:opening]
     items.insert(1, [" ", text])
-    items.insert(2, [" ", capitalise(rest)])
+    items.insert(2, [" ", capitalise(LEADING_JUNK_RE.sub("", rest))])
 
 
 # "Sorry Dana," or "I'm so sorry, Mr Okafor!" opening a reply: the agent's own greeting.
