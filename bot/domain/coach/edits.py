@@ -64,10 +64,9 @@ def plan_edits(doc: Doc, rules: Rules, fired: Mapping[str, list[Hit]], name: str
     dropped: set[int] = set()
     for index, hits in to_drop.items():
         clauses = _clauses(doc, index, hits)
-        if _worth_keeping(doc, rules, index, clauses, kept.get(index, ())):
-            edits.setdefault(index, []).extend((start, end, "") for start, end in clauses)
-        elif _holds_facts(doc, rules, clauses, hits):  # "Your £19.20 ... and I promise..."
-            edits.setdefault(index, []).extend((h.start, h.end, "") for h in hits)
+        if _worth_keeping(doc, rules, index, clauses, kept.get(index, ())) or _holds_facts(
+                doc, rules, clauses, hits):
+            edits.setdefault(index, []).extend(_cuts(doc, rules, clauses, hits))
         elif index == 0 and (greeting := _opening_greeting(doc)) is not None:
             edits[index] = [(greeting, doc.spans[0][1], "")]  # keep "Hi Ana," only
         else:
@@ -105,7 +104,8 @@ def expand_template(template: str, m: re.Match[str], group: int, original: str) 
 _END_PUNCTUATION = ".!?\u2026\"')]\u3002\uff01\uff1f "
 _CONDITION_RE = re.compile(r"(?:if|should|when|once|unless|in case)\b")
 _CLAUSE_MARK_RE = re.compile(
-    r"[,;:()]|\s[-\u2013\u2014]+\s|[\u2013\u2014]|\s(?=(?:and|but|so|while|although|though)\s)")
+    r"[,;()]|(?<!\d):(?!\d)|\s[-\u2013\u2014]+\s|[\u2013\u2014]"
+    r"|(?<!\d)\s(?=(?:and|but|so|while|although|though)\s(?!\d))")
 
 
 def _clauses(doc: Doc, index: int, hits: Sequence[Hit]) -> list[tuple[int, int]]:
@@ -141,6 +141,21 @@ def _worth_keeping(doc: Doc, rules: Rules, index: int, clauses: Sequence[tuple[i
         return True
     return any(not removed.overlaps(*m.span())
                for m in rules.facts.regex.finditer(doc.mt, s_start, s_end))
+
+
+def _cuts(doc: Doc, rules: Rules, clauses: Sequence[tuple[int, int]],
+          hits: Sequence[Hit]) -> list[tuple[int, int, str]]:
+    """Removals for a sentence that stays: each flagged clause goes, except that a
+    clause holding facts ("Your £19.20 has been refunded and I promise...") loses only
+    the flagged words."""
+    out = []
+    for start, end in clauses:
+        inside = [h for h in hits if start <= h.start < end]
+        if _holds_facts(doc, rules, [(start, end)], inside):
+            out.extend((h.start, h.end, "") for h in inside)
+        else:
+            out.append((start, end, ""))
+    return out
 
 
 def _holds_facts(doc: Doc, rules: Rules, clauses: Sequence[tuple[int, int]],
