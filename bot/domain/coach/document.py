@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Container, Iterable
+from collections.abc import Container, Iterable, Mapping
 from functools import lru_cache
 from itertools import accumulate
 
 from bot.domain.coach.model import Pattern, PatternSet
+from bot.domain.coach.scoring import Scorer, score_sentences
 
 # Same-length translation used for matching only: offsets stay valid in the original.
 MATCH_TABLE = str.maketrans({
@@ -32,15 +33,24 @@ class Doc:
     """A draft, its lower-case matching copy (same length), its sentences, and the
     matches found so far (pattern sets shared by rules and strengths run once)."""
 
-    __slots__ = ("text", "mt", "spans", "starts", "found")
+    __slots__ = ("text", "mt", "spans", "starts", "found", "scorer", "_scores")
 
-    def __init__(self, text: str):
+    def __init__(self, text: str, scorer: Scorer | None = None):
         self.text = text
+        self.scorer = scorer
+        self._scores: list[Mapping[str, float]] | None = None
         plain = text.translate(MATCH_TABLE)
         self.mt = lower_same_length(plain)
         self.spans = _sentences(plain)
         self.starts = [start for start, _ in self.spans]
         self.found: dict[int, list[tuple[Pattern, re.Match[str], int]]] = {}
+
+    def scores(self) -> list[Mapping[str, float]]:
+        """The scorer's scores for each sentence, asked once ({} each without a scorer)."""
+        if self._scores is None:
+            self._scores = score_sentences(
+                [self.text[start:end] for start, end in self.spans], self.scorer)
+        return self._scores
 
     def sentence_at(self, pos: int) -> int:
         return max(0, bisect_right(self.starts, pos) - 1)

@@ -11,23 +11,26 @@ from bot.domain.coach.document import Doc, Spans
 from bot.domain.coach.judge import Hit
 from bot.domain.coach.model import Rules
 from bot.domain.coach.patterns import GROUP_REF_RE
-from bot.domain.coach.wording import GREETING_RE, capitalise, fill_lines
+from bot.domain.coach.wording import GREETING_RE, capitalise, fill_lines, gerund
 
 _TRAILING_CONJUNCTION_RE = re.compile(
     r"[\s,;:\u2013\u2014-]*\b(?:and|but|so|or|because|as|which|then)\s*([.!?]*)\Z",
     re.IGNORECASE)
-_LEADING_JUNK_RE = re.compile(
+LEADING_JUNK_RE = re.compile(
     r"\A[\s,;:.\u2013\u2014-]*(?:(?:and|but|so|or|because|as|which|then|also)\b[\s,]*)?",
     re.IGNORECASE)
 
 
 Lines = dict[int, list[tuple[str, str | None]]]  # by sentence: (line, line_when_missing)
+Tails = dict[int, str]  # by sentence: words joined to its end ("..., what I can do is [...]")
 
 
 def plan_edits(doc: Doc, rules: Rules, fired: Mapping[str, list[Hit]], name: str) -> tuple[
-        dict[int, list[tuple[int, int, str]]], set[int], Lines]:
-    """Word edits by sentence, sentences to drop, and rule lines to add after a sentence."""
+        dict[int, list[tuple[int, int, str]]], set[int], Lines, Tails]:
+    """Word edits by sentence, sentences to drop, rule lines to add after a sentence,
+    and lines joined to the end of a sentence (`place: tail`)."""
     edits: dict[int, list[tuple[int, int, str]]] = {}
+    tails: Tails = {}
     to_drop: dict[int, list[Hit]] = {}
     kept: dict[int, list[Hit]] = {}  # wording a `keep` rule flagged: worth keeping
     after: Lines = {}
@@ -46,7 +49,12 @@ def plan_edits(doc: Doc, rules: Rules, fired: Mapping[str, list[Hit]], name: str
             words = _replacement(doc, hit, always=rule.fix != "keep")
             if words is not None:
                 edits.setdefault(index, []).append((hit.start, hit.end, words))
-        if rule.fires == "found" and rule.line:
+        if rule.fires == "found" and rule.line and rule.place == "tail":
+            # once, where the words were rewritten ("Instead of refunding X") if anywhere
+            own = [h for h in hits if h.pattern is not None and h.pattern.rewrite is not None]
+            tails[doc.sentence_at((own or hits)[-1].start)] = fill_lines([rule.line], name,
+                                                                         False)
+        elif rule.fires == "found" and rule.line:
             lines = after.setdefault(doc.sentence_at(hits[-1].start), [])
             # A line that answers the rule's `unless` ("What I can do instead...") goes
             # first, within the sentence after the match that `unless` looks at.
@@ -56,13 +64,14 @@ def plan_edits(doc: Doc, rules: Rules, fired: Mapping[str, list[Hit]], name: str
     dropped: set[int] = set()
     for index, hits in to_drop.items():
         clauses = _clauses(doc, index, hits)
-        if _worth_keeping(doc, rules, index, clauses, kept.get(index, ())):
-            edits.setdefault(index, []).extend((start, end, "") for start, end in clauses)
+        if _worth_keeping(doc, rules, index, clauses, kept.get(index, ())) or _holds_facts(
+                doc, rules, clauses, hits):
+            edits.setdefault(index, []).extend(_cuts(doc, rules, clauses, hits))
         elif index == 0 and (greeting := _opening_greeting(doc)) is not None:
             edits[index] = [(greeting, doc.spans[0][1], "")]  # keep "Hi Ana," only
         else:
             dropped.add(index)
-    return edits, dropped, after
+    return edits, dropped, after, {i: t for i, t in tails.items() if i not in dropped}
 
 
 def _opening_greeting(doc: Doc) -> int | None:
@@ -78,22 +87,25 @@ def _opening_greeting(doc: Doc) -> int | None:
 def _replacement(doc: Doc, hit: Hit, always: bool) -> str | None:
     """The pattern's own rewrite, else the rule's `replace` words when `always`."""
     if hit.pattern is not None and hit.pattern.rewrite is not None and hit.match is not None:
-        return _expand(hit.pattern.rewrite, hit.match, hit.group, doc.text)
+        return expand_template(hit.pattern.rewrite, hit.match, hit.group, doc.text)
     return hit.rule.replace if always else None
 
 
-def _expand(template: str, m: re.Match[str], group: int, original: str) -> str:
+def expand_template(template: str, m: re.Match[str], group: int, original: str) -> str:
     """Copy \\N and \\g<N> groups of the pattern from the original (not the matching copy)."""
     def copy(ref: re.Match[str]) -> str:
-        number = group + int(ref.group(1) or ref.group(2))
+        number = group + int(ref.group(1) or ref.group(2) or ref.group(3))
         start, end = m.span(number)
-        return original[start:end] if start >= 0 else ""
+        words = original[start:end] if start >= 0 else ""
+        return gerund(words) if ref.group(2) and words else words
     return GROUP_REF_RE.sub(copy, template)
 
 
 _END_PUNCTUATION = ".!?\u2026\"')]\u3002\uff01\uff1f "
 _CONDITION_RE = re.compile(r"(?:if|should|when|once|unless|in case)\b")
-_CLAUSE_MARK_RE = re.compile(r"[,;:()]|\s[-\u2013\u2014]+\s|[\u2013\u2014]")
+_CLAUSE_MARK_RE = re.compile(
+    r"[,;()]|(?<!\d):(?!\d)|\s[-\u2013\u2014]+\s|[\u2013\u2014]"
+    r"|(?<!\d)\s(?=(?:and|but|so|while|although|though)\s(?!\d))")
 
 
 def _clauses(doc: Doc, index: int, hits: Sequence[Hit]) -> list[tuple[int, int]]:
@@ -131,8 +143,32 @@ def _worth_keeping(doc: Doc, rules: Rules, index: int, clauses: Sequence[tuple[i
                for m in rules.facts.regex.finditer(doc.mt, s_start, s_end))
 
 
+def _cuts(doc: Doc, rules: Rules, clauses: Sequence[tuple[int, int]],
+          hits: Sequence[Hit]) -> list[tuple[int, int, str]]:
+    """Removals for a sentence that stays: each flagged clause goes, except that a
+    clause holding facts ("Your £19.20 has been refunded and I promise...") loses only
+    the flagged words."""
+    out = []
+    for start, end in clauses:
+        inside = [h for h in hits if start <= h.start < end]
+        if _holds_facts(doc, rules, [(start, end)], inside):
+            out.extend((h.start, h.end, "") for h in inside)
+        else:
+            out.append((start, end, ""))
+    return out
+
+
+def _holds_facts(doc: Doc, rules: Rules, clauses: Sequence[tuple[int, int]],
+                 hits: Sequence[Hit]) -> bool:
+    """True when the clauses to be removed hold facts outside the flagged words."""
+    flagged = Spans((h.start, h.end) for h in hits)
+    return any(not flagged.overlaps(*m.span())
+               for start, end in clauses
+               for m in rules.facts.regex.finditer(doc.mt, start, end))
+
+
 def assemble(doc: Doc, edits: Mapping[int, list[tuple[int, int, str]]], dropped: set[int],
-             after: Mapping[int, list[str]]) -> list[list[str]]:
+             after: Mapping[int, list[str]], tails: Tails | None = None) -> list[list[str]]:
     """[separator, sentence] pairs of the first pass, keeping the draft's line breaks."""
     items: list[list[str]] = []
     pending: str | None = None  # the separator of a dropped sentence, kept for the next one
@@ -143,6 +179,8 @@ def assemble(doc: Doc, edits: Mapping[int, list[tuple[int, int, str]]], dropped:
         pending = sep if pending is None else _stronger(pending, sep)
         if index not in dropped:
             text = _apply(doc, start, end, edits.get(index, ()))
+            if text and tails and index in tails:
+                text = join_tail(text, tails[index])
             if text:
                 items.append([pending if items else "", text])
                 pending = None
@@ -150,6 +188,19 @@ def assemble(doc: Doc, edits: Mapping[int, list[tuple[int, int, str]]], dropped:
             items.append([(" " if pending is None else pending) if items else "", line])
             pending = None
     return items
+
+
+def join_tail(sentence: str, line: str) -> str:
+    """The line joined to the end of the sentence: "Instead of X, what I can do is [...]."
+    When the sentence already holds the line's opening words ("What I can do about the
+    fee"), only the rest of the line is added ("... is [...]")."""
+    core = sentence.rstrip(_END_PUNCTUATION)
+    close = sentence[len(core):].strip() or "."
+    words = line.rstrip(".!?\u2026 ")
+    lead, sep, rest = words.partition(" is ")
+    if sep and lead.casefold() in core.casefold():
+        return f"{core} is {rest}{close}"
+    return f"{core}, {words[:1].lower()}{words[1:]}{close}"
 
 
 def _stronger(a: str, b: str) -> str:
@@ -166,8 +217,10 @@ def _apply(doc: Doc, start: int, end: int, edits: Sequence[tuple[int, int, str]]
     at_start = False
     for e_start, e_end, words in sorted(edits):
         e_start, e_end = _with_marks(doc.text, e_start, e_end)
-        if e_start < cursor:
-            continue  # overlaps an earlier edit
+        if e_start < cursor:  # overlaps an earlier edit: a removal goes on past it
+            if words or e_end <= cursor:
+                continue
+            e_start = cursor
         at_start = at_start or not doc.text[start:e_start].strip()
         parts.append(doc.text[cursor:e_start])
         parts.append(words)
@@ -187,14 +240,31 @@ def _with_marks(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
+_PLACEHOLDER_RE = re.compile(r"\s*\[[^\[\]\n]{1,60}\]")
+
+
+def _once_per_sentence(text: str) -> str:
+    """A placeholder ("[by 3pm today]") said once per sentence: later copies go."""
+    seen: set[str] = set()
+
+    def once(m: re.Match[str]) -> str:
+        key = m.group().strip()
+        if key in seen:
+            return ""
+        seen.add(key)
+        return m.group()
+    return _PLACEHOLDER_RE.sub(once, text)
+
+
 def _tidy(text: str, at_start: bool) -> str:
     text = re.sub(r"[ \t]{2,}", " ", text)
     text = re.sub(r"([,;:])(?:\s*[,;:])+", r"\1", text)
     text = re.sub(r"\s*[,;:\u2013\u2014-]\s*([.!?])", r"\1", text)
     text = re.sub(r"[ \t]+([,.;:!?])", r"\1", text)
     text = _TRAILING_CONJUNCTION_RE.sub(r"\1", text.strip())
+    text = _once_per_sentence(text)
     if at_start:
-        text = _LEADING_JUNK_RE.sub("", text)
+        text = LEADING_JUNK_RE.sub("", text)
         text = capitalise(text)
     if not re.search(r"\w", text):
         return ""

@@ -15,6 +15,7 @@ from bot.domain.coach.model import (
     Rule,
     Rules,
 )
+from bot.domain.coach.scoring import RESOLVED, agrees
 from bot.domain.coach.wording import template_values
 
 
@@ -31,32 +32,74 @@ class Hit:
 
 
 def evaluate(doc: Doc, rules: Rules, name: str, upset: bool,
-             which: Sequence[Rule]) -> dict[str, list[Hit]]:
-    """The hits of every rule in `which` that fires, by rule key."""
+             which: Sequence[Rule], context: Doc | None = None) -> dict[str, list[Hit]]:
+    """The hits of every rule in `which` that fires, by rule key. `context` (the
+    original draft, when `doc` is a rewrite of it) is where a missing rule looks for
+    what it `needs` and for `settled` wording: a rewrite that dropped "someone will
+    call you" still owes the customer a next step."""
     fired: dict[str, list[Hit]] = {}
     for rule in which:
         if rule.upset_only and not upset:
             continue
         if rule.fires == "found":
-            assert rule.patterns is not None
-            hits = [Hit(rule, m.start(), m.end(), pattern, m, group)
-                    for pattern, m, group in matches(doc, rule.patterns)]
-            if hits and rule.unless is not None:
-                unless = rule.unless.regex
-                held = {doc.sentence_at(h.start) for h in hits}
-                hits = [h for h in hits if not unless.search(doc.mt, *doc.near(h.start, held))]
+            hits = _found(doc, rule)
         elif rule.fires == "missing":
-            assert rule.patterns is not None
-            if present(doc, rule.patterns, rule.together):
-                continue
-            hits = [Hit(rule, m.start(), m.end(), pattern, m, group)
-                    for pattern, m, group in (matches(doc, rule.quote) if rule.quote else ())]
-            hits = hits or [Hit(rule)]
+            hits = _missing(doc, rule, context or doc)
         else:  # name_missing
             hits = [Hit(rule)] if name and not name_used(doc, name) else []
         if hits:
             fired[rule.key] = hits
     return fired
+
+
+def _found(doc: Doc, rule: Rule) -> list[Hit]:
+    """Matches of the rule's patterns, plus sentences a scorer puts in the rule's
+    concept that hold one of its cues; none where `unless` is near."""
+    assert rule.patterns is not None
+    hits = [Hit(rule, m.start(), m.end(), pattern, m, group)
+            for pattern, m, group in matches(doc, rule.patterns)]
+    if rule.cues is not None and doc.scorer is not None:
+        hits = sorted(hits + _scored(doc, rule, {doc.sentence_at(h.start) for h in hits}),
+                      key=lambda h: h.start)
+    if hits and rule.unless is not None:
+        unless = rule.unless.regex
+        held = {doc.sentence_at(h.start) for h in hits}
+        hits = [h for h in hits if not unless.search(doc.mt, *doc.near(h.start, held))]
+    return hits
+
+
+def _scored(doc: Doc, rule: Rule, taken: set[int]) -> list[Hit]:
+    """A hit on the first cue of each sentence (not already hit) the scorer agrees on."""
+    assert rule.cues is not None
+    out = []
+    for index, scores in enumerate(doc.scores()):
+        if index in taken or not agrees(scores, rule.key):
+            continue
+        start, end = doc.spans[index]
+        m = rule.cues.regex.search(doc.mt, start, end)
+        if m is not None:
+            index_ = int(m.lastgroup[1:])  # type: ignore[index]
+            out.append(Hit(rule, m.start(), m.end(), rule.cues.patterns[index_], m,
+                           rule.cues.offsets[index_]))
+    return out
+
+
+def _missing(doc: Doc, rule: Rule, context: Doc) -> list[Hit]:
+    """The rule fires when its patterns are absent, something it `needs` is there and
+    nothing `settled` (or a sentence the scorer reads as resolved) is."""
+    assert rule.patterns is not None
+    if present(doc, rule.patterns, rule.together):
+        return []
+    # (in a rewrite, only the draft's own wording counts: "you'll have uptime" left
+    # after "100%" went is not a new step to time)
+    if rule.needs is not None and not present(context, rule.needs, None):
+        return []
+    if rule.settled is not None and (present(context, rule.settled, None) or any(
+            agrees(scores, RESOLVED) for scores in context.scores())):
+        return []
+    hits = [Hit(rule, m.start(), m.end(), pattern, m, group)
+            for pattern, m, group in (matches(doc, rule.quote) if rule.quote else ())]
+    return hits or [Hit(rule)]
 
 
 def findings_from(doc: Doc, rules: Rules, fired: Mapping[str, list[Hit]],

@@ -13,10 +13,11 @@ SUPPORTED_VERSIONS = (1,)
 SEVERITIES = ("change", "consider")  # change: fix before sending; consider: worth a look
 FIRES = ("found", "missing", "name_missing")
 FIXES = ("drop", "replace", "keep")
-PLACES = ("start", "here", "end")
-LINE_FIELDS = ("name", "greeting")
+PLACES = ("start", "here", "tail", "end")  # tail: joined to the end of the sentence
+LINE_FIELDS = ("name", "greeting", "problem")
 MAX_FINDINGS_PER_RULE = 3  # further matches of one rule are fixed in the rewrite, not listed
 NAMELESS = "there"  # {name} when the customer's name is unknown
+NO_PROBLEM = "for the trouble with this"  # {problem} when the draft does not say what went wrong
 
 
 class CoachError(PlaybookError):
@@ -57,6 +58,9 @@ class Rule:
     unless: PatternSet | None = None  # found: no finding if one is in its sentence or the next
     together: PatternSet | None = None  # missing: must match in the same sentence too
     quote: PatternSet | None = None  # missing: wording to quote when the rule fires
+    needs: PatternSet | None = None  # missing: fires only when one of these is in the draft
+    settled: PatternSet | None = None  # missing: never fires when one of these is there
+    cues: PatternSet | None = None  # found: wording that counts when a scorer agrees
     upset_only: bool = False
     fix: str = "keep"  # what the rewrite does with the matched words
     replace: str = ""  # the words put in their place ("" removes them)
@@ -81,6 +85,7 @@ class Rules:
     strengths: tuple[Strength, ...]
     greeting: str  # "Hi {name}," when the rewrite must add the name and has no other place
     facts: PatternSet  # what makes the rewrite keep a sentence (numbers, dates, refs)
+    problem: PatternSet | None = None  # what went wrong, for {problem} in an added apology
     source: str = "<coach>"
 
     @property

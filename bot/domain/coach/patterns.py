@@ -16,7 +16,8 @@ from bot.domain.coach.model import Pattern, PatternSet
 from bot.domain.yamlfile import KeyPath, Reader, kind
 
 MACRO_RE = re.compile(r"\{([a-z][a-z0-9_]*)\}")
-GROUP_REF_RE = re.compile(r"\\(?:g<(\d+)>|(\d+))")
+# \1 or \g<1> copies a group; \i<1> copies it as an -ing form ("offer" -> "offering").
+GROUP_REF_RE = re.compile(r"\\(?:g<(\d+)>|i<(\d+)>|(\d+))")
 
 
 def whole_words(prepared: str) -> str:
@@ -129,7 +130,7 @@ class PatternReader(Reader):
         if not isinstance(value, str):
             self.fail(path, f"expected text, got {kind(value)}")
         for ref in GROUP_REF_RE.finditer(value):
-            number = int(ref.group(1) or ref.group(2))
+            number = int(ref.group(1) or ref.group(2) or ref.group(3))
             if number > groups:
                 self.fail(path, f"{ref.group()} but the pattern has {groups} group(s)")
         return value.strip()

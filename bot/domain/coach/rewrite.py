@@ -10,14 +10,21 @@ from bot.domain.coach.document import (
     MATCH_TABLE,
     TITLES,
     Doc,
+    Spans,
     lower_same_length,
+    matches,
     name_regex,
-    name_used,
 )
-from bot.domain.coach.edits import Lines, assemble, plan_edits
+from bot.domain.coach.edits import LEADING_JUNK_RE, Lines, assemble, expand_template, plan_edits
 from bot.domain.coach.judge import Hit, evaluate
 from bot.domain.coach.model import Rules
-from bot.domain.coach.wording import GREETING_RE, capitalise, fill_lines, template_values
+from bot.domain.coach.wording import (
+    GREETING_RE,
+    address,
+    capitalise,
+    fill_lines,
+    template_values,
+)
 
 _GENERIC_ADDRESSEE = frozenset({
     "", "there", "customer", "valued customer", "sir", "madam", "sir or madam", "sir/madam",
@@ -44,39 +51,38 @@ def rewrite_draft(doc: Doc, rules: Rules, fired: Mapping[str, list[Hit]], name: 
     3. The customer's name goes into the greeting or the opening line if still unused.
     """
     multiline = "\n" in doc.text.strip()
-    edits, dropped, planned = plan_edits(doc, rules, fired, name)
+    edits, dropped, planned, tails = plan_edits(doc, rules, fired, name)
     after = _lines_needed(doc, rules, edits, dropped, planned, name, upset)
-    items = assemble(doc, edits, dropped, after)
+    items = assemble(doc, edits, dropped, after, tails)
     first_pass = "".join(sep + text for sep, text in items).strip()
 
     missing_rules = [r for r in rules.rules if r.fires == "missing" and r.line]
-    if not (edits or dropped or after):  # the first pass is the draft: nothing changed
-        again: Doc | None = doc
+    if not (edits or dropped or after or tails):  # the first pass is the draft: nothing changed
         still: Mapping[str, list[Hit]] = fired
     else:
-        again = Doc(first_pass) if first_pass else None
-        still = evaluate(again, rules, name, upset, missing_rules) if again else {
-            r.key: [Hit(r)] for r in missing_rules if upset or not r.upset_only}
+        again = Doc(first_pass, doc.scorer) if first_pass else None
+        still = evaluate(again or Doc(" "), rules, name, upset, missing_rules, doc)
     start_lines = [r.line for r in missing_rules if r.key in still and r.place == "start"]
     end_lines = [r.line for r in missing_rules if r.key in still and r.place != "start"]
-    wants_name = bool(name) and any(r.fires == "name_missing" for r in rules.rules) and not (
-        again and name_used(again, name))
-
+    problem = _problem(doc, rules, fired)
     greeting = GREETING_RE.match(items[0][1]) if items else None
+    opening = greeting.end() if greeting else (
+        _opening_address(items[0][1], name) if items else None)
+    wants_name = bool(name) and any(r.fires == "name_missing" for r in rules.rules) and not (
+        _name_near_start(items, name, pushed=bool(start_lines) and opening is None))
+
     if greeting and wants_name and greeting.group("who").strip().casefold() in _GENERIC_ADDRESSEE:
-        named = f"{greeting.group('word')} {name}{greeting.group('punct') or ','}"
+        named = f"{greeting.group('word')} {address(name)}{greeting.group('punct') or ','}"
         items[0][1] = named + items[0][1][greeting.end():]
-        greeting = GREETING_RE.match(items[0][1])
+        opening = GREETING_RE.match(items[0][1]).end()  # type: ignore[union-attr]
         wants_name = False
-    start_text = fill_lines(start_lines, name, greet_first=wants_name)
+    start_text = fill_lines(start_lines, name, greet_first=wants_name, problem=problem)
     if wants_name and not start_text:  # "Hi Dana," on top: "Hi Dana, sorry, ..."
         _insert_start(items, rules.greeting.format(**template_values(name, greet=False)),
                       None, multiline)
         if not multiline and len(items) > 1 and items[0][1].endswith(","):
             items[1][1] = _lower_first(items[1][1])
     elif start_text:  # after the agent's own opening ("Hi Ana,", "Sorry Dana,")
-        opening = greeting.end() if greeting else (
-            _opening_address(items[0][1], name) if items else None)
         _insert_start(items, start_text, opening, multiline)
     if end_lines:
         _insert_end(items, fill_lines(end_lines, name, greet_first=False), multiline)
@@ -84,6 +90,32 @@ def rewrite_draft(doc: Doc, rules: Rules, fired: Mapping[str, list[Hit]], name: 
     out = "".join(sep + text for sep, text in items)
     out = re.sub(r"[ \t]+\n", "\n", out)
     return re.sub(r"\n{3,}", "\n\n", out).strip()
+
+
+def _name_near_start(items: list[list[str]], name: str, pushed: bool) -> bool:
+    """True when the first sentence of the rewrite already uses the customer's name
+    (and no added line is going to be put in front of it)."""
+    if pushed or not items or (regex := name_regex(name)) is None:
+        return False
+    first = items[0][1]
+    low = lower_same_length(first.translate(MATCH_TABLE))
+    return any(not first[m.start()].islower() for m in regex.finditer(low))
+
+
+def _problem(doc: Doc, rules: Rules, fired: Mapping[str, list[Hit]]) -> str:
+    """What the draft says went wrong, for an added apology ("your parcel was late",
+    "about the delay"), or "" when it does not say (wording a rule flagged is no use)."""
+    if rules.problem is None:
+        return ""
+    flagged = Spans((h.start, h.end) for hits in fired.values() for h in hits if h.end > h.start)
+    for pattern, m, group in matches(doc, rules.problem):
+        if flagged.overlaps(m.start(), m.end()):
+            continue
+        words = expand_template(pattern.rewrite or "\\g<0>", m, group, doc.text)
+        words = " ".join(words.split()).rstrip(",;:-")
+        if words:
+            return _lower_first(words)
+    return ""
 
 
 def _lines_needed(doc: Doc, rules: Rules, edits: Mapping[int, list[tuple[int, int, str]]],
@@ -99,7 +131,7 @@ def _lines_needed(doc: Doc, rules: Rules, edits: Mapping[int, list[tuple[int, in
         bare = {i: [line for line, key in lines if key is None] for i, lines in planned.items()}
         text = "".join(sep + t for sep, t in assemble(doc, edits, dropped, bare)).strip()
         which = [rules.rule(key) for key in keys]
-        needed = evaluate(Doc(text), rules, name, upset, which) if text else dict.fromkeys(keys)
+        needed = evaluate(Doc(text or " ", doc.scorer), rules, name, upset, which, doc)
     return {i: [line for line, key in lines if key is None or key in needed]
             for i, lines in planned.items()}
 
@@ -121,7 +153,7 @@ def _insert_start(items: list[list[str]], text: str, opening: int | None,
         return
     items[0][1] = first[:opening]
     items.insert(1, [" ", text])
-    items.insert(2, [" ", capitalise(rest)])
+    items.insert(2, [" ", capitalise(LEADING_JUNK_RE.sub("", rest))])
 
 
 # "Sorry Dana," or "I'm so sorry, Mr Okafor!" opening a reply: the agent's own greeting.

@@ -29,8 +29,10 @@ from bot.domain.yamlfile import KeyPath, compose, kind, read_source
 # The fields a rule may have, by what makes it fire.
 _COMMON_FIELDS = {"key", "title", "why", "suggestion", "severity", "fires", "upset_only"}
 _FIELDS_BY_FIRES = {
-    "found": {"patterns", "unless", "fix", "replace", "line", "place", "line_when_missing"},
-    "missing": {"patterns", "with", "quote", "fix", "replace", "line", "place"},
+    "found": {"patterns", "unless", "fix", "replace", "line", "place", "line_when_missing",
+              "cues"},
+    "missing": {"patterns", "with", "quote", "fix", "replace", "line", "place", "needs",
+                "settled"},
     "name_missing": set(),
 }
 
@@ -63,7 +65,7 @@ class RulesReader(PatternReader):
         rules = self.rule_list(top["rules"], ("rules",))
         keys = tuple(rule.key for rule in rules)
         strengths = self.strength_list(top["strengths"], ("strengths",), keys)
-        rewrite = self.mapping(top["rewrite"], ("rewrite",), ["greeting", "facts"])
+        rewrite = self.mapping(top["rewrite"], ("rewrite",), ["greeting", "facts"], ["problem"])
         return Rules(
             version=version,
             rules=rules,
@@ -71,11 +73,13 @@ class RulesReader(PatternReader):
             greeting=self.line_template(rewrite["greeting"], ("rewrite", "greeting"),
                                         required=("name",)),
             facts=self.pattern_set(rewrite["facts"], ("rewrite", "facts"), options=False),
+            problem=(self.pattern_set(rewrite["problem"], ("rewrite", "problem"))
+                     if "problem" in rewrite else None),
             source=self.source,
         )
 
     def line_template(self, value: Any, path: KeyPath, required: Sequence[str] = ()) -> str:
-        """Text that may use {name} and {greeting}."""
+        """Text that may use {name}, {greeting} and {problem}."""
         return self.placeholders(value, path, LINE_FIELDS, required)
 
     # - sections -
@@ -99,7 +103,8 @@ class RulesReader(PatternReader):
     def rule(self, value: Any, path: KeyPath) -> Rule:
         item = self.mapping(value, path, ["key", "title", "why", "suggestion", "severity"],
                             ["fires", "patterns", "unless", "with", "quote", "upset_only",
-                             "fix", "replace", "line", "place", "line_when_missing"])
+                             "fix", "replace", "line", "place", "line_when_missing",
+                             "needs", "settled", "cues"])
         key = self.key_name(self.text(item["key"], path + ("key",)), path + ("key",))
         fires = self.choice(item.get("fires", "found"), path + ("fires",), FIRES)
         self.rule_fields(item, path, fires)
@@ -126,6 +131,9 @@ class RulesReader(PatternReader):
             unless=patterns("unless"),
             together=patterns("with"),
             quote=patterns("quote"),
+            needs=patterns("needs"),
+            settled=patterns("settled"),
+            cues=patterns("cues"),
             upset_only=self.boolean(item.get("upset_only", False), path + ("upset_only",)),
             fix=fix,
             replace=(self.rewrite_text(item["replace"], path + ("replace",), 0)
