@@ -61,14 +61,15 @@ def score_reports(items: list[dict], playbook, reader) -> tuple[dict[str, float]
     return {f: hits[f] / len(items) for f in FIELDS}, times
 
 
-def score_drafts(items: list[dict], rules) -> tuple[dict, list[float]]:
+def score_drafts(items: list[dict], rules, reader) -> tuple[dict, list[float]]:
     from bot.domain.coach import check
 
     tp, fp, fn, times = Counter(), Counter(), Counter(), []
     for item in items:
         start = time.perf_counter()
         review = check(item["draft"], rules, customer_name=item.get("customer_name"),
-                       customer_upset=item.get("customer_upset", True))
+                       customer_upset=item.get("customer_upset", True),
+                       scorer=reader.concepts if reader is not None else None)
         times.append((time.perf_counter() - start) * 1000)
         got, want = set(review.keys), set(item.get("expect") or ())
         for key in got | want:
@@ -120,7 +121,7 @@ def main() -> None:
         print(f"  {field:10} {value:5.3f}")
     print(f"  time per report: mean {statistics.mean(report_ms):.2f} ms, "
           f"p99 {p99(report_ms):.2f} ms")
-    counts, draft_ms = score_drafts(drafts, rules)
+    counts, draft_ms = score_drafts(drafts, rules, reader)
     print(f"\n{len(drafts)} {args.part} drafts")
     micro = print_coach(counts)
     print(f"  time per draft: mean {statistics.mean(draft_ms):.2f} ms, "

@@ -88,8 +88,10 @@ async def review(deps: Deps, team_id: str, user_id: str, draft: str,
     if len(draft) > MAX_DRAFT:
         return None, f"That draft has {len(draft):,} characters; I check up to {MAX_DRAFT:,}."
     started = time.perf_counter()
+    reader = deps.recovery.reader
     result = check(draft, deps.coach, customer_name=case.customer if case else None,
-                   customer_upset=(case.emotion != "calm") if case else True)
+                   customer_upset=(case.emotion != "calm") if case else True,
+                   scorer=reader.concepts if reader is not None else None)
     return review_blocks(result, (time.perf_counter() - started) * 1000, note), ""
 
 

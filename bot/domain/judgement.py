@@ -37,6 +37,9 @@ def review_fields(review: Review) -> dict[str, Any]:
     }
 
 
-def review(draft: str, rules: Rules, name: str | None = None,
-           upset: bool = True) -> dict[str, Any]:
-    return review_fields(check(draft, rules, customer_name=name, customer_upset=upset))
+def review(draft: str, rules: Rules, name: str | None = None, upset: bool = True,
+           reader: Any = None) -> dict[str, Any]:
+    """`reader`: the language model, whose sentence scores back the coach's rules."""
+    scorer = reader.concepts if reader is not None else None
+    return review_fields(check(draft, rules, customer_name=name, customer_upset=upset,
+                               scorer=scorer))

@@ -70,12 +70,15 @@ def check_main(argv: list[str]) -> int:
     parser.add_argument("--name", help="the customer's name, to check it is used")
     parser.add_argument("--rules", default=str(DEFAULT_COACH_PATH),
                         help="the coach rules (default: data/coach.yaml)")
+    parser.add_argument("--no-model", action="store_true",
+                        help="judge with the rules alone")
     args = parser.parse_args(argv)
     try:
         rules = load_rules(args.rules)
+        reader = None if args.no_model else load_reader()
         for text in _lines(args.csv):
             if text.strip():
-                _emit(review(text, rules, args.name, upset=not args.calm))
+                _emit(review(text, rules, args.name, upset=not args.calm, reader=reader))
     except (PlaybookError, OSError) as exc:
         print(f"mend: {exc}", file=sys.stderr)
         return EXIT_CONFIG
