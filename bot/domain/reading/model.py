@@ -1,0 +1,307 @@
+"""A small language model for what cue lists can't enumerate: a report's category and feeling.
+
+    model = SituationModel.load()              # WordLlama's bundled vectors + our trained head
+    model.predict("El cliente esperó dos horas en la cola y está furioso")
+    -> Prediction(category="long_wait", feeling="irate", language="es", ...)
+    model.concepts("Our courier made the mistake, not us")  # sentence-level coach concepts
+    -> {"blame": 0.97, "callback_burden": 0.01, "passed_on": 0.05, "resolved": 0.02}
+
+Text becomes a vector with WordLlama (static token vectors from a large model's
+embedding layer, mean-pooled; 256 dimensions, shipped inside the wheel, so nothing is
+downloaded). Each head (category, feeling, language, and one per coach concept) is a
+softmax regression over that vector whose weights ship as plain arrays in
+data/model/reader_head.npz; `scripts/train_reader.py` rebuilds it. Loading needs numpy
+and wordllama only; no network, no scikit-learn.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+CATEGORIES = ("long_wait", "passed_around", "uncaring", "no_ownership", "wrong_info",
+              "broken_promise", "product_defect", "billing_error", "general")
+FEELINGS = ("calm", "upset", "irate")
+CONCEPTS = ("blame", "callback_burden", "passed_on", "resolved")
+NOT_CONCEPT = "other"  # the negative label of every concept head
+
+HEAD_FORMAT = 1
+EMBEDDER_ID = "wordllama:l2_supercat:256:mean+max"
+DEFAULT_HEAD = Path(__file__).resolve().parents[3] / "data" / "model" / "reader_head.npz"
+CACHE_SIZE = 4096  # texts whose vectors are kept
+MAX_CHARS = 2000  # a longer text is read from its first 2000 characters
+
+
+class ModelUnavailable(RuntimeError):
+    """WordLlama or the head could not be loaded; the caller falls back to the cue lists."""
+
+
+# -- embedding --------------------------------------------------------------------------
+
+
+def clean_text(text: str | None) -> str:
+    """NFC, whitespace collapsed, cut at MAX_CHARS: the same text always gives one key."""
+    if not text:
+        return ""
+    return " ".join(unicodedata.normalize("NFC", str(text)[:MAX_CHARS]).split())
+
+
+def _import_wordllama() -> Any:
+    """Import wordllama, undoing the logging.basicConfig() it runs at import time."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        return importlib.import_module("wordllama")
+    except ImportError as exc:
+        raise ModelUnavailable(f"wordllama is not installed: {exc}") from exc
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+
+
+def wordllama_folder() -> Path:
+    """The installed package's own folder, which holds weights/ and tokenizers/."""
+    return Path(_import_wordllama().__file__).resolve().parent
+
+
+class Embedder:
+    """WordLlama token vectors pooled into one vector per text, cached per text.
+
+    `embed` is the mean of the token vectors, unit length (for similarity);
+    `features` adds the per-dimension max, which is what the heads read.
+    Returned arrays are read-only: they are shared through the cache.
+    """
+
+    def __init__(self, vectors: np.ndarray, tokenizer: Any, cache_size: int = CACHE_SIZE):
+        self.vectors = vectors
+        self.dim = int(vectors.shape[1])
+        self._tokenizer = tokenizer
+        self._pooled = lru_cache(maxsize=cache_size)(self._pool)
+
+    @classmethod
+    def load(cls, cache_size: int = CACHE_SIZE) -> Embedder:
+        """Load the bundled l2_supercat 256-d vectors and tokenizer; never downloads."""
+        wordllama = _import_wordllama()
+        folder = Path(wordllama.__file__).resolve().parent
+        try:
+            # WordLlama looks for its bundled tokenizer in "tokenizer/" but ships it in
+            # "tokenizers/"; as a cache_dir, its own folder resolves both files.
+            inference = wordllama.WordLlama.load(
+                config="l2_supercat", dim=256, cache_dir=folder, disable_download=True)
+        except (OSError, ValueError) as exc:
+            raise ModelUnavailable(f"WordLlama's bundled files did not load: {exc}") from exc
+        return cls(inference.embedding, inference.tokenizer, cache_size)
+
+    def token_ids(self, text: str) -> np.ndarray:
+        encoding = self._tokenizer.encode(clean_text(text), add_special_tokens=False)
+        ids = np.asarray(encoding.ids, dtype=np.int64)
+        return ids[(ids >= 0) & (ids < len(self.vectors))]
+
+    def embed(self, text: str) -> np.ndarray:
+        """The text's mean token vector, scaled to unit length (zeros for empty text)."""
+        return self._pooled(clean_text(text))[0]
+
+    def features(self, text: str) -> np.ndarray:
+        """What the heads read: [unit mean, max over tokens], 2 * dim floats."""
+        return self._pooled(clean_text(text))[1]
+
+    def _pool(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        ids = self.token_ids(text)
+        if ids.size == 0:
+            mean = np.zeros(self.dim, dtype=np.float32)
+            peak = np.zeros(self.dim, dtype=np.float32)
+        else:
+            tokens = self.vectors[ids]
+            mean = _unit(tokens.mean(axis=0))
+            peak = tokens.max(axis=0)
+        features = np.concatenate([mean, peak]).astype(np.float32)
+        mean.setflags(write=False)
+        features.setflags(write=False)
+        return mean, features
+
+    def cache_clear(self) -> None:
+        self._pooled.cache_clear()
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    norm = float(np.linalg.norm(vector))
+    return (vector / norm).astype(np.float32) if norm > 0 else vector.astype(np.float32)
+
+
+# -- heads ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Head:
+    """Softmax regression: probabilities = softmax(features @ weights + bias)."""
+
+    name: str
+    labels: tuple[str, ...]
+    weights: np.ndarray  # (features, labels), standardisation folded in
+    bias: np.ndarray  # (labels,)
+
+    def probabilities(self, features: np.ndarray) -> np.ndarray:
+        logits = features @ self.weights + self.bias
+        logits = logits - logits.max()
+        exp = np.exp(logits)
+        return exp / exp.sum()
+
+    def labelled(self, features: np.ndarray) -> Mapping[str, float]:
+        probs = self.probabilities(features)
+        return MappingProxyType({label: float(p) for label, p in zip(self.labels, probs,
+                                                                     strict=True)})
+
+
+def load_heads(path: str | Path) -> dict[str, Head]:
+    """Read the heads from an .npz of plain arrays (no pickle) and check them."""
+    try:
+        with np.load(Path(path), allow_pickle=False) as arrays:
+            data = {key: arrays[key] for key in arrays.files}
+    except (OSError, ValueError) as exc:
+        raise ModelUnavailable(f"cannot read the reader head {path}: {exc}") from exc
+    _check_header(data, path)
+    heads = {name: _head(data, str(name)) for name in data["heads"]}
+    _check_labels(heads, path)
+    return heads
+
+
+def _check_header(data: Mapping[str, np.ndarray], path: str | Path) -> None:
+    missing = {"format", "embedder", "heads"} - set(data)
+    if missing:
+        raise ModelUnavailable(f"{path}: not a reader head (missing {sorted(missing)})")
+    if int(data["format"]) != HEAD_FORMAT:
+        raise ModelUnavailable(f"{path}: head format {int(data['format'])}, "
+                               f"this code reads {HEAD_FORMAT}")
+    if str(data["embedder"]) != EMBEDDER_ID:
+        raise ModelUnavailable(f"{path}: trained on {data['embedder']}, not {EMBEDDER_ID}")
+
+
+def _head(data: Mapping[str, np.ndarray], name: str) -> Head:
+    try:
+        labels = tuple(str(label) for label in data[f"{name}.labels"])
+        weights = data[f"{name}.weights"].astype(np.float32)
+        bias = data[f"{name}.bias"].astype(np.float32)
+    except KeyError as exc:
+        raise ModelUnavailable(f"head {name!r} is incomplete: no {exc}") from exc
+    if weights.shape[1:] != (len(labels),) or bias.shape != (len(labels),):
+        raise ModelUnavailable(f"head {name!r}: weights {weights.shape}, bias {bias.shape} "
+                               f"for {len(labels)} labels")
+    return Head(name, labels, weights, bias)
+
+
+def _check_labels(heads: Mapping[str, Head], path: str | Path) -> None:
+    for name, expected in (("category", CATEGORIES), ("feeling", FEELINGS)):
+        if name not in heads or set(heads[name].labels) != set(expected):
+            raise ModelUnavailable(f"{path}: the {name} head must label {expected}")
+    sizes = {head.weights.shape[0] for head in heads.values()}
+    if len(sizes) != 1:
+        raise ModelUnavailable(f"{path}: heads disagree on the feature size {sorted(sizes)}")
+
+
+# -- the model --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Prediction:
+    category: str
+    category_probs: Mapping[str, float]  # every key of CATEGORIES
+    feeling: str
+    feeling_probs: Mapping[str, float]  # calm, upset, irate
+    language: str | None  # "en", "es", "fr", "de", "pt"; None without a language head
+    language_probs: Mapping[str, float]
+
+    @property
+    def category_confidence(self) -> float:
+        return self.category_probs[self.category]
+
+    @property
+    def feeling_confidence(self) -> float:
+        return self.feeling_probs[self.feeling]
+
+
+@dataclass(frozen=True)
+class Match:
+    label: str
+    example: str
+    score: float  # cosine similarity, -1..1
+
+
+class SituationModel:
+    """Category, feeling and coach concepts of short texts, from one embedding each."""
+
+    def __init__(self, embedder: Embedder, heads: Mapping[str, Head]):
+        sizes = {head.weights.shape[0] for head in heads.values()}
+        if sizes != {2 * embedder.dim}:
+            raise ModelUnavailable(f"heads read {sorted(sizes)} features, "
+                                   f"the embedder gives {2 * embedder.dim}")
+        self.embedder = embedder
+        self.heads = dict(heads)
+
+    @classmethod
+    def load(cls, head_path: str | Path = DEFAULT_HEAD,
+             embedder: Embedder | None = None) -> SituationModel:
+        """Load the head at `head_path` and WordLlama (or reuse an already loaded embedder)."""
+        heads = load_heads(head_path)
+        return cls(embedder or Embedder.load(), heads)
+
+    @property
+    def concept_names(self) -> tuple[str, ...]:
+        return tuple(name for name in CONCEPTS if name in self.heads)
+
+    def embed(self, text: str) -> np.ndarray:
+        """The text's unit-length vector (cached; read-only)."""
+        return self.embedder.embed(text)
+
+    def predict(self, text: str) -> Prediction:
+        features = self.embedder.features(text)
+        categories = self.heads["category"].labelled(features)
+        feelings = self.heads["feeling"].labelled(features)
+        languages = (self.heads["language"].labelled(features) if "language" in self.heads
+                     else MappingProxyType({}))
+        return Prediction(
+            category=_top(categories),
+            category_probs=MappingProxyType({key: categories[key] for key in CATEGORIES}),
+            feeling=_top(feelings),
+            feeling_probs=MappingProxyType({key: feelings[key] for key in FEELINGS}),
+            language=_top(languages) if languages else None,
+            language_probs=languages,
+        )
+
+    def concept(self, text: str, name: str) -> float:
+        """Probability that `text` (one sentence) is an instance of coach concept `name`."""
+        head = self.heads.get(name)
+        if head is None:
+            raise KeyError(f"no head for concept {name!r}; have {self.concept_names}")
+        return head.labelled(self.embedder.features(text))[name]
+
+    def concepts(self, text: str) -> Mapping[str, float]:
+        """Every coach concept's probability for one sentence."""
+        return MappingProxyType({name: self.concept(text, name) for name in self.concept_names})
+
+    def similarity(self, text: str, examples: Sequence[str]) -> np.ndarray:
+        """Cosine similarity of `text` to each example, in order (examples are cached too)."""
+        if not examples:
+            return np.zeros(0, dtype=np.float32)
+        matrix = np.stack([self.embed(example) for example in examples])
+        return matrix @ self.embed(text)
+
+    def nearest(self, text: str, examples: Iterable[tuple[str, str]], k: int = 1) -> list[Match]:
+        """The `k` (label, example) pairs most similar to `text`, best first."""
+        pairs = list(examples)
+        scores = self.similarity(text, [example for _, example in pairs])
+        order = sorted(range(len(pairs)), key=lambda i: (-float(scores[i]), i))[:k]
+        return [Match(pairs[i][0], pairs[i][1], float(scores[i])) for i in order]
+
+
+def _top(probs: Mapping[str, float]) -> str:
+    """The most likely label; a tie goes to the label listed first."""
+    return max(probs, key=lambda label: probs[label])
