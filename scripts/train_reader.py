@@ -39,6 +39,7 @@ from bot.domain.reading.model import (  # noqa: E402
     HEAD_FORMAT,
     NOT_CONCEPT,
     Embedder,
+    known_rows,
 )
 
 EXAMPLES_PATH = ROOT / "data" / "model" / "training_examples.yaml"
@@ -51,6 +52,7 @@ ITERATIONS = 400
 SEED = 20261203
 ZIP_TIME = (2026, 1, 1, 0, 0, 0)
 TRAINING_CACHE = 1 << 16
+MIN_TOKEN_TEXTS = 2  # a token seen in fewer training texts gets no weight of its own
 
 
 @dataclass(frozen=True)
@@ -195,28 +197,111 @@ def _require(ok: bool, message: str) -> None:
 
 
 @dataclass(frozen=True)
+class Encoded:
+    """Texts as the heads read them: dense features and each text's distinct tokens."""
+
+    dense: np.ndarray  # (texts, dense features)
+    tokens: tuple[np.ndarray, ...]
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+
+def encode(embedder: Embedder, texts: Iterable[str]) -> Encoded:
+    pooled = [embedder.read(text) for text in texts]
+    dense = np.stack([p.features for p in pooled]) if pooled else np.zeros((0, 2 * embedder.dim))
+    return Encoded(dense.astype(np.float64), tuple(p.tokens for p in pooled))
+
+
+def build_vocabulary(token_sets: Iterable[np.ndarray],
+                     min_texts: int = MIN_TOKEN_TEXTS) -> np.ndarray:
+    """The tokens that occur in at least `min_texts` training texts, sorted."""
+    counts: Counter[int] = Counter()
+    for tokens in token_sets:
+        counts.update(tokens.tolist())
+    return np.array(sorted(t for t, n in counts.items() if n >= min_texts), dtype=np.int64)
+
+
+class Bag:
+    """Which vocabulary tokens each text holds: a sparse 0/1 (texts x vocabulary) matrix."""
+
+    def __init__(self, tokens: Sequence[np.ndarray], vocabulary: np.ndarray):
+        columns = [known_rows(vocabulary, t) for t in tokens]
+        self.texts, self.width = len(tokens), len(vocabulary)
+        self.rows = np.repeat(np.arange(self.texts), [len(c) for c in columns])
+        self.columns = np.concatenate(columns) if columns else np.zeros(0, dtype=np.int64)
+
+    def matmul(self, w: np.ndarray) -> np.ndarray:
+        return np.stack([np.bincount(self.rows, w[self.columns, k], self.texts)
+                         for k in range(w.shape[1])], axis=1)
+
+    def rmatmul(self, e: np.ndarray) -> np.ndarray:
+        return np.stack([np.bincount(self.columns, e[self.rows, k], self.width)
+                         for k in range(e.shape[1])], axis=1)
+
+    def column_mean(self) -> np.ndarray:
+        return np.bincount(self.columns, minlength=self.width) / max(self.texts, 1)
+
+
+class Design:
+    """[dense | bag] with every column standardised, without densifying the bag."""
+
+    def __init__(self, encoded: Encoded, vocabulary: np.ndarray):
+        self.dense, self.dense_mean, self.dense_scale = _standardise(encoded.dense)
+        self.bag = Bag(encoded.tokens, vocabulary)
+        self.bag_mean = self.bag.column_mean()
+        self.bag_scale = np.sqrt(self.bag_mean * (1 - self.bag_mean))
+        self.bag_scale[self.bag_scale < 1e-8] = 1.0
+        self.split = self.dense.shape[1]
+        self.width = self.split + self.bag.width
+
+    def matmul(self, w: np.ndarray) -> np.ndarray:
+        bag_w = w[self.split:] / self.bag_scale[:, None]
+        return self.dense @ w[:self.split] + self.bag.matmul(bag_w) - self.bag_mean @ bag_w
+
+    def rmatmul(self, e: np.ndarray) -> np.ndarray:
+        bag = (self.bag.rmatmul(e) - self.bag_mean[:, None] * e.sum(axis=0)) / \
+            self.bag_scale[:, None]
+        return np.vstack([self.dense.T @ e, bag])
+
+    def unfold(self, w: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Weights and bias for the raw (unstandardised) features."""
+        mean = np.concatenate([self.dense_mean, self.bag_mean])
+        scale = np.concatenate([self.dense_scale, self.bag_scale])
+        return w / scale[:, None], b - (mean / scale) @ w
+
+
+@dataclass(frozen=True)
 class Fitted:
     labels: tuple[str, ...]
-    weights: np.ndarray  # (features, labels), standardisation folded in
+    weights: np.ndarray  # (dense features, labels)
+    token_weights: np.ndarray  # (vocabulary, labels)
     bias: np.ndarray
+    vocabulary: np.ndarray
 
-    def predict(self, features: np.ndarray) -> np.ndarray:
-        return np.argmax(features @ self.weights + self.bias, axis=1)
+    def scores(self, encoded: Encoded) -> np.ndarray:
+        bag = Bag(encoded.tokens, self.vocabulary)
+        return encoded.dense @ self.weights + bag.matmul(self.token_weights) + self.bias
+
+    def predict(self, encoded: Encoded) -> np.ndarray:
+        return np.argmax(self.scores(encoded), axis=1)
 
 
-def fit_softmax(features: np.ndarray, labels: Sequence[str], label_order: Sequence[str],
-                l2: float = L2, iterations: int = ITERATIONS) -> Fitted:
+def fit_softmax(encoded: Encoded, labels: Sequence[str], label_order: Sequence[str],
+                vocabulary: np.ndarray, l2: float = L2,
+                iterations: int = ITERATIONS) -> Fitted:
     """Class-balanced softmax regression on standardised features, Nesterov descent."""
     names = tuple(label for label in label_order if label in set(labels))
     y = np.array([names.index(label) for label in labels])
-    x, mean, scale = _standardise(features.astype(np.float64))
+    design = Design(encoded, vocabulary)
     targets = np.eye(len(names))[y]
     sample_weight = _balanced_weights(y, len(names))
-    step = 1.0 / (_lipschitz(x, sample_weight) + l2)
-    w, b = _descend(x, targets, sample_weight, l2, step, iterations)
-    weights = w / scale[:, None]
-    bias = b - (mean / scale) @ w
-    return Fitted(names, weights.astype(np.float32), bias.astype(np.float32))
+    step = 1.0 / (_lipschitz(design, sample_weight) + l2)
+    w, b = _descend(design, targets, sample_weight, l2, step, iterations)
+    weights, bias = design.unfold(w, b)
+    return Fitted(names, weights[:design.split].astype(np.float32),
+                  weights[design.split:].astype(np.float32), bias.astype(np.float32),
+                  vocabulary)
 
 
 def _standardise(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -232,27 +317,29 @@ def _balanced_weights(y: np.ndarray, classes: int) -> np.ndarray:
     return weights / weights.sum()
 
 
-def _lipschitz(x: np.ndarray, sample_weight: np.ndarray) -> float:
-    """An upper bound on the loss gradient's Lipschitz constant: 0.5 * top eigenvalue."""
-    gram = x.T @ (x * sample_weight[:, None])
-    vector = np.ones(gram.shape[0]) / np.sqrt(gram.shape[0])
-    for _ in range(100):
-        vector = gram @ vector
-        vector /= np.linalg.norm(vector)
-    return 0.5 * float(vector @ gram @ vector) * 1.05 + 1e-3
+def _lipschitz(design: Design, sample_weight: np.ndarray) -> float:
+    """A bound on the loss gradient's Lipschitz constant: 0.5 * top eigenvalue of X'WX,
+    by power iteration from a fixed start, plus the bias column's share."""
+    vector = np.ones((design.width, 1)) / np.sqrt(design.width)
+    value = 0.0
+    for _ in range(60):
+        product = design.rmatmul(design.matmul(vector) * sample_weight[:, None])
+        value = float(np.linalg.norm(product))
+        vector = product / max(value, 1e-12)
+    return 0.5 * (value * 1.1 + 1.0)
 
 
-def _descend(x: np.ndarray, targets: np.ndarray, sample_weight: np.ndarray, l2: float,
+def _descend(design: Design, targets: np.ndarray, sample_weight: np.ndarray, l2: float,
              step: float, iterations: int) -> tuple[np.ndarray, np.ndarray]:
-    w = np.zeros((x.shape[1], targets.shape[1]))
+    w = np.zeros((design.width, targets.shape[1]))
     b = np.zeros(targets.shape[1])
     w_prev, b_prev = w, b
     for i in range(1, iterations + 1):
         momentum = (i - 1) / (i + 2)
         w_look, b_look = w + momentum * (w - w_prev), b + momentum * (b - b_prev)
-        error = (_softmax(x @ w_look + b_look) - targets) * sample_weight[:, None]
+        error = (_softmax(design.matmul(w_look) + b_look) - targets) * sample_weight[:, None]
         w_prev, b_prev = w, b
-        w = w_look - step * (x.T @ error + l2 * w_look)
+        w = w_look - step * (design.rmatmul(error) + l2 * w_look)
         b = b_look - step * error.sum(axis=0)
     return w, b
 
@@ -269,59 +356,77 @@ def head_orders() -> dict[str, tuple[str, ...]]:
     return orders
 
 
-def featurise(embedder: Embedder, texts: Iterable[str]) -> np.ndarray:
-    return np.stack([embedder.features(text) for text in texts])
+def all_texts(training: TrainingSet) -> list[str]:
+    return ([ex.text for ex in training.reports + training.sentences]
+            + [sentence for draft in training.drafts for sentence in draft.sentences()])
 
 
-def fit_examples(embedder: Embedder, examples: Sequence[Example], name: str,
-                 l2: float = L2) -> Fitted:
-    return fit_softmax(featurise(embedder, [ex.text for ex in examples]),
-                       [ex.label for ex in examples], head_orders()[name], l2)
+@dataclass
+class Trainer:
+    """Fits heads over one embedder and one token vocabulary."""
 
+    embedder: Embedder
+    vocabulary: np.ndarray
+    l2: float = L2
 
-def fit_concept(embedder: Embedder, training: TrainingSet, concept: str,
-                l2: float = L2) -> Fitted:
-    """One coach concept, sentence by sentence.
+    @classmethod
+    def for_training(cls, training: TrainingSet, embedder: Embedder, l2: float = L2) -> Trainer:
+        texts = dict.fromkeys(all_texts(training))
+        return cls(embedder, build_vocabulary(embedder.read(t).tokens for t in texts), l2)
 
-    Positives: its labelled sentences, and from each corpus draft that shows it, the one
-    sentence a first fit scores highest (the draft says which concept, not where).
-    Negatives: every other labelled sentence and report, and (blame, callback_burden,
-    passed_on, whose labels are exact) every sentence of a draft that doesn't show it.
-    """
-    texts = [ex.text for ex in training.sentences + training.reports]
-    labels = [concept if ex.label == concept else NOT_CONCEPT for ex in training.sentences]
-    labels += [NOT_CONCEPT] * len(training.reports)
-    if concept in DRAFT_CONCEPTS:
-        clean = [s for d in training.drafts if concept not in d.concepts for s in d.sentences()]
-        texts, labels = texts + clean, labels + [NOT_CONCEPT] * len(clean)
-    order = head_orders()[concept]
-    fitted = fit_softmax(featurise(embedder, texts), labels, order, l2)
-    shown = [d.sentences() for d in training.drafts if concept in d.concepts]
-    best = [_likeliest(fitted, featurise(embedder, sentences), sentences) for sentences in shown
-            if sentences]
-    if not best:
-        return fitted
-    return fit_softmax(featurise(embedder, texts + best), labels + [concept] * len(best),
-                       order, l2)
+    def encode(self, texts: Iterable[str]) -> Encoded:
+        return encode(self.embedder, texts)
 
+    def fit(self, texts: Sequence[str], labels: Sequence[str], name: str) -> Fitted:
+        return fit_softmax(self.encode(texts), labels, head_orders()[name], self.vocabulary,
+                           self.l2)
 
-def _likeliest(fitted: Fitted, features: np.ndarray, sentences: Sequence[str]) -> str:
-    scores = features @ fitted.weights[:, 1] + fitted.bias[1]
-    return sentences[int(np.argmax(scores))]
+    def fit_examples(self, examples: Sequence[Example], name: str) -> Fitted:
+        return self.fit([ex.text for ex in examples], [ex.label for ex in examples], name)
 
+    def fit_concept(self, training: TrainingSet, concept: str) -> Fitted:
+        """One coach concept, sentence by sentence.
 
-def train(training: TrainingSet, embedder: Embedder, l2: float = L2) -> dict[str, Fitted]:
-    heads = {name: fit_examples(embedder, examples, name, l2)
-             for name, examples in training.head_examples().items()}
-    heads.update({concept: fit_concept(embedder, training, concept, l2) for concept in CONCEPTS})
-    return heads
+        Positives: its labelled sentences, and from each corpus draft that shows it, the
+        sentence a first fit scores highest (a draft's label says which, not where).
+        Negatives: every other labelled sentence and report and, for blame,
+        callback_burden and passed_on (exact labels), each sentence of a draft without it.
+        """
+        texts = [ex.text for ex in training.sentences + training.reports]
+        labels = [concept if ex.label == concept else NOT_CONCEPT for ex in training.sentences]
+        labels += [NOT_CONCEPT] * len(training.reports)
+        if concept in DRAFT_CONCEPTS:
+            clean = [s for d in training.drafts if concept not in d.concepts
+                     for s in d.sentences()]
+            texts, labels = texts + clean, labels + [NOT_CONCEPT] * len(clean)
+        fitted = self.fit(texts, labels, concept)
+        shown = [d.sentences() for d in training.drafts if concept in d.concepts]
+        best = [self._likeliest(fitted, sentences) for sentences in shown if sentences]
+        if not best:
+            return fitted
+        return self.fit(texts + best, labels + [concept] * len(best), concept)
+
+    def _likeliest(self, fitted: Fitted, sentences: Sequence[str]) -> str:
+        scores = fitted.scores(self.encode(sentences))
+        return sentences[int(np.argmax(scores[:, -1] - scores[:, 0]))]
+
+    def shows(self, fitted: Fitted, sentences: Sequence[str]) -> bool:
+        """Does any sentence show the concept?"""
+        return bool(sentences) and bool(fitted.predict(self.encode(sentences)).any())
+
+    def train(self, training: TrainingSet) -> dict[str, Fitted]:
+        heads = {name: self.fit_examples(examples, name)
+                 for name, examples in training.head_examples().items()}
+        heads.update({concept: self.fit_concept(training, concept) for concept in CONCEPTS})
+        return heads
 
 
 # -- writing ----------------------------------------------------------------------------
 
 
 def training_sources(corpus_dir: Path = CORPUS_DIR) -> list[Path]:
-    return [EXAMPLES_PATH, *corpus_files(corpus_dir, "reports"), *corpus_files(corpus_dir, "drafts")]
+    return [EXAMPLES_PATH, *corpus_files(corpus_dir, "reports"),
+            *corpus_files(corpus_dir, "drafts")]
 
 
 def source_lines(paths: Iterable[Path]) -> list[str]:
@@ -330,12 +435,15 @@ def source_lines(paths: Iterable[Path]) -> list[str]:
             for path in paths]
 
 
-def head_arrays(heads: Mapping[str, Fitted], sources: Sequence[str] = ()) -> dict[str, np.ndarray]:
+def head_arrays(heads: Mapping[str, Fitted], vocabulary: np.ndarray,
+                sources: Sequence[str] = ()) -> dict[str, np.ndarray]:
     arrays = {"format": np.array(HEAD_FORMAT), "embedder": np.array(EMBEDDER_ID),
-              "heads": np.array(list(heads)), "sources": np.array(list(sources), dtype=str)}
+              "heads": np.array(list(heads)), "sources": np.array(list(sources), dtype=str),
+              "vocabulary": vocabulary.astype(np.int32)}
     for name, fitted in heads.items():
         arrays[f"{name}.labels"] = np.array(fitted.labels)
         arrays[f"{name}.weights"] = fitted.weights
+        arrays[f"{name}.token_weights"] = fitted.token_weights.astype(np.float16)
         arrays[f"{name}.bias"] = fitted.bias
     return arrays
 
@@ -361,24 +469,23 @@ def fold_of(group: str, k: int) -> int:
     return int(hashlib.sha256(f"{SEED}:{group}".encode()).hexdigest(), 16) % k
 
 
-def report_cv(training: TrainingSet, embedder: Embedder, k: int, l2: float) -> None:
+def report_cv(training: TrainingSet, trainer: Trainer, k: int) -> None:
     """Out-of-fold predictions for every example, the folds split by group."""
-    print(f"{k}-fold cross-validation by group (l2 {l2}):")
+    print(f"{k}-fold cross-validation by group (l2 {trainer.l2}):")
     examples = training.head_examples()
     predicted: dict[str, dict[str, str]] = {name: {} for name in examples}
-    concept_rows: list[tuple[str, bool, bool]] = []  # (concept or "draft:"+concept, truth, guess)
+    concept_rows: list[tuple[str, bool, bool]] = []  # ("<scope>:<concept>", truth, guess)
     for fold in range(k):
         train_part = training.subset(lambda group, fold=fold: fold_of(group, k) != fold)
         test_part = training.subset(lambda group, fold=fold: fold_of(group, k) == fold)
         for name, items in test_part.head_examples().items():
-            fitted = fit_examples(embedder, train_part.head_examples()[name], name, l2)
-            guesses = fitted.predict(featurise(embedder, [ex.text for ex in items])) if items \
-                else []
+            fitted = trainer.fit_examples(train_part.head_examples()[name], name)
+            guesses = fitted.predict(trainer.encode(ex.text for ex in items))
             predicted[name].update({ex.group + ex.text: fitted.labels[g]
                                     for ex, g in zip(items, guesses, strict=True)})
         for concept in CONCEPTS:
-            fitted = fit_concept(embedder, train_part, concept, l2)
-            concept_rows += _concept_rows(fitted, concept, test_part, embedder)
+            fitted = trainer.fit_concept(train_part, concept)
+            concept_rows += _concept_rows(trainer, fitted, concept, test_part)
     for name, items in examples.items():
         guesses = [predicted[name][ex.group + ex.text] for ex in items]
         print(_summary(name, items, [ex.label for ex in items], guesses))
@@ -389,20 +496,14 @@ def report_cv(training: TrainingSet, embedder: Embedder, k: int, l2: float) -> N
                 print(f"  {concept:16} {scope + 's':9}" + _precision_recall(rows))
 
 
-def _concept_rows(fitted: Fitted, concept: str, test: TrainingSet,
-                  embedder: Embedder) -> list[tuple[str, bool, bool]]:
-    rows = []
-    if test.sentences:
-        guesses = fitted.predict(featurise(embedder, [ex.text for ex in test.sentences]))
-        rows += [(f"sentence:{concept}", ex.label == concept, bool(g))
-                 for ex, g in zip(test.sentences, guesses, strict=True)]
+def _concept_rows(trainer: Trainer, fitted: Fitted, concept: str,
+                  test: TrainingSet) -> list[tuple[str, bool, bool]]:
+    guesses = fitted.predict(trainer.encode(ex.text for ex in test.sentences))
+    rows = [(f"sentence:{concept}", ex.label == concept, bool(g))
+            for ex, g in zip(test.sentences, guesses, strict=True)]
     rows += [(f"draft:{concept}", concept in draft.concepts,
-              _shows(fitted, draft.sentences(), embedder)) for draft in test.drafts]
+              trainer.shows(fitted, draft.sentences())) for draft in test.drafts]
     return rows
-
-
-def _shows(fitted: Fitted, sentences: Sequence[str], embedder: Embedder) -> bool:
-    return bool(sentences) and bool(fitted.predict(featurise(embedder, sentences)).any())
 
 
 def _summary(name: str, examples: Sequence[Example], labels: Sequence[str],
@@ -435,19 +536,19 @@ def _macro_f1(labels: Sequence[str], predicted: Sequence[str]) -> float:
     return float(np.mean(scores))
 
 
-def report_transfer(training: TrainingSet, embedder: Embedder, l2: float) -> None:
+def report_transfer(training: TrainingSet, trainer: Trainer) -> None:
     """Category and feeling trained on English only, scored on the other languages."""
     for name, examples in (("category", training.reports), ("feeling", training.feelings)):
         english = [ex for ex in examples if ex.language == "en"]
         others = [ex for ex in examples if ex.language in LANGUAGES and ex.language != "en"]
-        fitted = fit_examples(embedder, english, name, l2)
-        guesses = fitted.predict(featurise(embedder, [ex.text for ex in others]))
+        fitted = trainer.fit_examples(english, name)
+        guesses = fitted.predict(trainer.encode(ex.text for ex in others))
         right = np.mean([fitted.labels[g] == ex.label
                          for g, ex in zip(guesses, others, strict=True)])
         print(f"  {name:16} trained on English only: accuracy {right:.3f} on es/fr/de/pt")
 
 
-def report_coach_drafts(heads: Mapping[str, Fitted], embedder: Embedder) -> None:
+def report_coach_drafts(heads: Mapping[str, Fitted], trainer: Trainer) -> None:
     """The concept heads on the coach's labelled drafts, which training never reads."""
     path = ROOT / "tests" / "data" / "coach_drafts.yaml"
     if not path.exists():
@@ -455,7 +556,7 @@ def report_coach_drafts(heads: Mapping[str, Fitted], embedder: Embedder) -> None
     drafts = [(split_sentences(item["draft"]), set(item.get("expect") or ()))
               for item in _items(path)]
     for concept in DRAFT_CONCEPTS:
-        rows = [(concept in expect, _shows(heads[concept], sentences, embedder))
+        rows = [(concept in expect, trainer.shows(heads[concept], sentences))
                 for sentences, expect in drafts]
         print(f"  {concept:16} coach drafts (tests/data, unseen)" + _precision_recall(rows))
 
@@ -472,17 +573,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="write nothing; exit 1 if --out differs from a fresh build")
     args = parser.parse_args(argv)
     training = load_training_set()
-    embedder = Embedder.load(cache_size=TRAINING_CACHE)
-    heads = train(training, embedder, args.l2)
+    trainer = Trainer.for_training(training, Embedder.load(cache_size=TRAINING_CACHE), args.l2)
+    heads = trainer.train(training)
     sources = source_lines(training_sources())
-    data = npz_bytes(head_arrays(heads, sources))
+    data = npz_bytes(head_arrays(heads, trainer.vocabulary, sources))
     print(f"trained {len(heads)} heads on {len(training.reports)} reports, "
           f"{len(training.sentences)} sentences and {len(training.drafts)} drafts from:")
     print("\n".join(f"  {line}" for line in sources))
     if args.cv:
-        report_cv(training, embedder, args.cv, args.l2)
-        report_transfer(training, embedder, args.l2)
-        report_coach_drafts(heads, embedder)
+        report_cv(training, trainer, args.cv)
+        report_transfer(training, trainer)
+        report_coach_drafts(heads, trainer)
     if args.check:
         same = args.out.exists() and args.out.read_bytes() == data
         print(f"{args.out}: {'up to date' if same else 'STALE: run scripts/train_reader.py'}")

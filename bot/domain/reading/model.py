@@ -6,12 +6,15 @@
     model.concepts("Our courier made the mistake, not us")  # sentence-level coach concepts
     -> {"blame": 0.97, "callback_burden": 0.01, "passed_on": 0.05, "resolved": 0.02}
 
-Text becomes a vector with WordLlama (static token vectors from a large model's
-embedding layer, mean-pooled; 256 dimensions, shipped inside the wheel, so nothing is
-downloaded). Each head (category, feeling, language, and one per coach concept) is a
-softmax regression over that vector whose weights ship as plain arrays in
-data/model/reader_head.npz; `scripts/train_reader.py` rebuilds it. Loading needs numpy
-and wordllama only; no network, no scikit-learn.
+Text is read with WordLlama (static token vectors from a large model's embedding layer,
+256 dimensions, shipped inside the wheel, so nothing is downloaded): the mean and the
+per-dimension max of the token vectors, and which subword tokens occur. Each head
+(category, feeling, language, and one per coach concept) is a softmax regression over
+those: dense weights for the vectors, which carry meaning to words never seen in
+training, and one weight row per known token, which carries what the examples taught
+about that token. The weights ship as plain arrays in data/model/reader_head.npz;
+`scripts/train_reader.py` rebuilds it. Loading needs numpy and wordllama only; no
+network, no scikit-learn.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ CONCEPTS = ("blame", "callback_burden", "passed_on", "resolved")
 NOT_CONCEPT = "other"  # the negative label of every concept head
 
 HEAD_FORMAT = 1
-EMBEDDER_ID = "wordllama:l2_supercat:256:mean+max"
+EMBEDDER_ID = "wordllama:l2_supercat:256:mean+max+tokens"
 DEFAULT_HEAD = Path(__file__).resolve().parents[3] / "data" / "model" / "reader_head.npz"
 CACHE_SIZE = 4096  # texts whose vectors are kept
 MAX_CHARS = 2000  # a longer text is read from its first 2000 characters
@@ -73,12 +76,20 @@ def wordllama_folder() -> Path:
     return Path(_import_wordllama().__file__).resolve().parent
 
 
+@dataclass(frozen=True)
+class Pooled:
+    """One text as the heads see it. The arrays are read-only: the cache shares them."""
+
+    mean: np.ndarray  # (dim,) mean token vector, unit length
+    features: np.ndarray  # (2 * dim,) [mean, max over tokens]
+    tokens: np.ndarray  # the distinct token ids, sorted
+
+
 class Embedder:
     """WordLlama token vectors pooled into one vector per text, cached per text.
 
-    `embed` is the mean of the token vectors, unit length (for similarity);
-    `features` adds the per-dimension max, which is what the heads read.
-    Returned arrays are read-only: they are shared through the cache.
+    `embed` is the mean of the token vectors, unit length (for similarity); the heads
+    also read the per-dimension max and which tokens occur (a bag of subwords).
     """
 
     def __init__(self, vectors: np.ndarray, tokenizer: Any, cache_size: int = CACHE_SIZE):
@@ -108,13 +119,17 @@ class Embedder:
 
     def embed(self, text: str) -> np.ndarray:
         """The text's mean token vector, scaled to unit length (zeros for empty text)."""
-        return self._pooled(clean_text(text))[0]
+        return self.read(text).mean
 
     def features(self, text: str) -> np.ndarray:
-        """What the heads read: [unit mean, max over tokens], 2 * dim floats."""
-        return self._pooled(clean_text(text))[1]
+        """The dense part of what the heads read: [unit mean, max over tokens]."""
+        return self.read(text).features
 
-    def _pool(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+    def read(self, text: str) -> Pooled:
+        """Everything the heads read from one text (cached)."""
+        return self._pooled(clean_text(text))
+
+    def _pool(self, text: str) -> Pooled:
         ids = self.token_ids(text)
         if ids.size == 0:
             mean = np.zeros(self.dim, dtype=np.float32)
@@ -124,9 +139,10 @@ class Embedder:
             mean = _unit(tokens.mean(axis=0))
             peak = tokens.max(axis=0)
         features = np.concatenate([mean, peak]).astype(np.float32)
-        mean.setflags(write=False)
-        features.setflags(write=False)
-        return mean, features
+        present = np.unique(ids)
+        for array in (mean, features, present):
+            array.setflags(write=False)
+        return Pooled(mean, features, present)
 
     def cache_clear(self) -> None:
         self._pooled.cache_clear()
@@ -142,40 +158,64 @@ def _unit(vector: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Head:
-    """Softmax regression: probabilities = softmax(features @ weights + bias)."""
+    """Softmax regression over the dense features plus one weight row per token present.
+
+    logits = features @ weights + sum(token_weights[row] for each distinct known token)
+             + bias, with the training's standardisation folded into the weights.
+    """
 
     name: str
     labels: tuple[str, ...]
-    weights: np.ndarray  # (features, labels), standardisation folded in
+    weights: np.ndarray  # (dense features, labels)
+    token_weights: np.ndarray  # (vocabulary, labels)
     bias: np.ndarray  # (labels,)
 
-    def probabilities(self, features: np.ndarray) -> np.ndarray:
-        logits = features @ self.weights + self.bias
-        logits = logits - logits.max()
-        exp = np.exp(logits)
+    def probabilities(self, features: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        logits = features @ self.weights + self.token_weights[rows].sum(axis=0) + self.bias
+        exp = np.exp(logits - logits.max())
         return exp / exp.sum()
 
-    def labelled(self, features: np.ndarray) -> Mapping[str, float]:
-        probs = self.probabilities(features)
+    def labelled(self, features: np.ndarray, rows: np.ndarray) -> Mapping[str, float]:
+        probs = self.probabilities(features, rows)
         return MappingProxyType({label: float(p) for label, p in zip(self.labels, probs,
                                                                      strict=True)})
 
 
-def load_heads(path: str | Path) -> dict[str, Head]:
+@dataclass(frozen=True)
+class HeadSet:
+    """The trained heads and the token vocabulary their token weights are rows of."""
+
+    heads: Mapping[str, Head]
+    vocabulary: np.ndarray  # sorted token ids
+
+    def rows(self, tokens: np.ndarray) -> np.ndarray:
+        return known_rows(self.vocabulary, tokens)
+
+
+def known_rows(vocabulary: np.ndarray, tokens: np.ndarray) -> np.ndarray:
+    """The rows of `vocabulary` (sorted token ids) holding `tokens`; unknown ones are skipped."""
+    if vocabulary.size == 0 or tokens.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    found = np.minimum(np.searchsorted(vocabulary, tokens), vocabulary.size - 1)
+    return found[vocabulary[found] == tokens]
+
+
+def load_heads(path: str | Path) -> HeadSet:
     """Read the heads from an .npz of plain arrays (no pickle) and check them."""
     try:
         with np.load(Path(path), allow_pickle=False) as arrays:
             data = {key: arrays[key] for key in arrays.files}
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, EOFError) as exc:
         raise ModelUnavailable(f"cannot read the reader head {path}: {exc}") from exc
     _check_header(data, path)
-    heads = {name: _head(data, str(name)) for name in data["heads"]}
+    vocabulary = data["vocabulary"].astype(np.int64)
+    heads = {str(name): _head(data, str(name), vocabulary.size) for name in data["heads"]}
     _check_labels(heads, path)
-    return heads
+    return HeadSet(heads, vocabulary)
 
 
 def _check_header(data: Mapping[str, np.ndarray], path: str | Path) -> None:
-    missing = {"format", "embedder", "heads"} - set(data)
+    missing = {"format", "embedder", "heads", "vocabulary"} - set(data)
     if missing:
         raise ModelUnavailable(f"{path}: not a reader head (missing {sorted(missing)})")
     if int(data["format"]) != HEAD_FORMAT:
@@ -183,28 +223,32 @@ def _check_header(data: Mapping[str, np.ndarray], path: str | Path) -> None:
                                f"this code reads {HEAD_FORMAT}")
     if str(data["embedder"]) != EMBEDDER_ID:
         raise ModelUnavailable(f"{path}: trained on {data['embedder']}, not {EMBEDDER_ID}")
+    vocabulary = data["vocabulary"]
+    if vocabulary.ndim != 1 or np.any(np.diff(vocabulary) <= 0):
+        raise ModelUnavailable(f"{path}: the vocabulary must be sorted distinct token ids")
 
 
-def _head(data: Mapping[str, np.ndarray], name: str) -> Head:
+def _head(data: Mapping[str, np.ndarray], name: str, vocabulary: int) -> Head:
     try:
         labels = tuple(str(label) for label in data[f"{name}.labels"])
         weights = data[f"{name}.weights"].astype(np.float32)
+        token_weights = data[f"{name}.token_weights"].astype(np.float32)
         bias = data[f"{name}.bias"].astype(np.float32)
     except KeyError as exc:
         raise ModelUnavailable(f"head {name!r} is incomplete: no {exc}") from exc
-    if weights.shape[1:] != (len(labels),) or bias.shape != (len(labels),):
-        raise ModelUnavailable(f"head {name!r}: weights {weights.shape}, bias {bias.shape} "
-                               f"for {len(labels)} labels")
-    return Head(name, labels, weights, bias)
+    k = len(labels)
+    if (weights.ndim != 2 or weights.shape[1] != k or token_weights.shape != (vocabulary, k)
+            or bias.shape != (k,)):
+        raise ModelUnavailable(f"head {name!r}: weights {weights.shape}, token weights "
+                               f"{token_weights.shape}, bias {bias.shape} for {k} labels "
+                               f"and {vocabulary} tokens")
+    return Head(name, labels, weights, token_weights, bias)
 
 
 def _check_labels(heads: Mapping[str, Head], path: str | Path) -> None:
     for name, expected in (("category", CATEGORIES), ("feeling", FEELINGS)):
         if name not in heads or set(heads[name].labels) != set(expected):
             raise ModelUnavailable(f"{path}: the {name} head must label {expected}")
-    sizes = {head.weights.shape[0] for head in heads.values()}
-    if len(sizes) != 1:
-        raise ModelUnavailable(f"{path}: heads disagree on the feature size {sorted(sizes)}")
 
 
 # -- the model --------------------------------------------------------------------------
@@ -238,13 +282,14 @@ class Match:
 class SituationModel:
     """Category, feeling and coach concepts of short texts, from one embedding each."""
 
-    def __init__(self, embedder: Embedder, heads: Mapping[str, Head]):
-        sizes = {head.weights.shape[0] for head in heads.values()}
+    def __init__(self, embedder: Embedder, heads: HeadSet):
+        sizes = {head.weights.shape[0] for head in heads.heads.values()}
         if sizes != {2 * embedder.dim}:
             raise ModelUnavailable(f"heads read {sorted(sizes)} features, "
                                    f"the embedder gives {2 * embedder.dim}")
         self.embedder = embedder
-        self.heads = dict(heads)
+        self.head_set = heads
+        self.heads = dict(heads.heads)
 
     @classmethod
     def load(cls, head_path: str | Path = DEFAULT_HEAD,
@@ -261,11 +306,15 @@ class SituationModel:
         """The text's unit-length vector (cached; read-only)."""
         return self.embedder.embed(text)
 
+    def _inputs(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        pooled = self.embedder.read(text)
+        return pooled.features, self.head_set.rows(pooled.tokens)
+
     def predict(self, text: str) -> Prediction:
-        features = self.embedder.features(text)
-        categories = self.heads["category"].labelled(features)
-        feelings = self.heads["feeling"].labelled(features)
-        languages = (self.heads["language"].labelled(features) if "language" in self.heads
+        inputs = self._inputs(text)
+        categories = self.heads["category"].labelled(*inputs)
+        feelings = self.heads["feeling"].labelled(*inputs)
+        languages = (self.heads["language"].labelled(*inputs) if "language" in self.heads
                      else MappingProxyType({}))
         return Prediction(
             category=_top(categories),
@@ -281,7 +330,7 @@ class SituationModel:
         head = self.heads.get(name)
         if head is None:
             raise KeyError(f"no head for concept {name!r}; have {self.concept_names}")
-        return head.labelled(self.embedder.features(text))[name]
+        return head.labelled(*self._inputs(text))[name]
 
     def concepts(self, text: str) -> Mapping[str, float]:
         """Every coach concept's probability for one sentence."""
