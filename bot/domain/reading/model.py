@@ -95,7 +95,7 @@ class Embedder:
     def __init__(self, vectors: np.ndarray, tokenizer: Any, cache_size: int = CACHE_SIZE):
         self.vectors = vectors
         self.dim = int(vectors.shape[1])
-        self._tokenizer = tokenizer
+        self.tokenizer = tokenizer
         self._pooled = lru_cache(maxsize=cache_size)(self._pool)
 
     @classmethod
@@ -113,7 +113,7 @@ class Embedder:
         return cls(inference.embedding, inference.tokenizer, cache_size)
 
     def token_ids(self, text: str) -> np.ndarray:
-        encoding = self._tokenizer.encode(clean_text(text), add_special_tokens=False)
+        encoding = self.tokenizer.encode(clean_text(text), add_special_tokens=False)
         ids = np.asarray(encoding.ids, dtype=np.int64)
         return ids[(ids >= 0) & (ids < len(self.vectors))]
 
