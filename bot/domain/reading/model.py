@@ -1,0 +1,356 @@
+"""A small language model for what cue lists can't enumerate: a report's category and feeling.
+
+    model = SituationModel.load()              # WordLlama's bundled vectors + our trained head
+    model.predict("El cliente esperó dos horas en la cola y está furioso")
+    -> Prediction(category="long_wait", feeling="irate", language="es", ...)
+    model.concepts("Our courier made the mistake, not us")  # sentence-level coach concepts
+    -> {"blame": 0.97, "callback_burden": 0.01, "passed_on": 0.05, "resolved": 0.02}
+
+Text is read with WordLlama (static token vectors from a large model's embedding layer,
+256 dimensions, shipped inside the wheel, so nothing is downloaded): the mean and the
+per-dimension max of the token vectors, and which subword tokens occur. Each head
+(category, feeling, language, and one per coach concept) is a softmax regression over
+those: dense weights for the vectors, which carry meaning to words never seen in
+training, and one weight row per known token, which carries what the examples taught
+about that token. The weights ship as plain arrays in data/model/reader_head.npz;
+`scripts/train_reader.py` rebuilds it. Loading needs numpy and wordllama only; no
+network, no scikit-learn.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+CATEGORIES = ("long_wait", "passed_around", "uncaring", "no_ownership", "wrong_info",
+              "broken_promise", "product_defect", "billing_error", "general")
+FEELINGS = ("calm", "upset", "irate")
+CONCEPTS = ("blame", "callback_burden", "passed_on", "resolved")
+NOT_CONCEPT = "other"  # the negative label of every concept head
+
+HEAD_FORMAT = 1
+EMBEDDER_ID = "wordllama:l2_supercat:256:mean+max+tokens"
+DEFAULT_HEAD = Path(__file__).resolve().parents[3] / "data" / "model" / "reader_head.npz"
+CACHE_SIZE = 4096  # texts whose vectors are kept
+MAX_CHARS = 2000  # a longer text is read from its first 2000 characters
+
+
+class ModelUnavailable(RuntimeError):
+    """WordLlama or the head could not be loaded; the caller falls back to the cue lists."""
+
+
+# -- embedding --------------------------------------------------------------------------
+
+
+def clean_text(text: str | None) -> str:
+    """NFC, whitespace collapsed, cut at MAX_CHARS: the same text always gives one key."""
+    if not text:
+        return ""
+    return " ".join(unicodedata.normalize("NFC", str(text)[:MAX_CHARS]).split())
+
+
+def _import_wordllama() -> Any:
+    """Import wordllama, undoing the logging.basicConfig() it runs at import time."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        return importlib.import_module("wordllama")
+    except ImportError as exc:
+        raise ModelUnavailable(f"wordllama is not installed: {exc}") from exc
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+
+
+def wordllama_folder() -> Path:
+    """The installed package's own folder, which holds weights/ and tokenizers/."""
+    return Path(_import_wordllama().__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Pooled:
+    """One text as the heads see it. The arrays are read-only: the cache shares them."""
+
+    mean: np.ndarray  # (dim,) mean token vector, unit length
+    features: np.ndarray  # (2 * dim,) [mean, max over tokens]
+    tokens: np.ndarray  # the distinct token ids, sorted
+
+
+class Embedder:
+    """WordLlama token vectors pooled into one vector per text, cached per text.
+
+    `embed` is the mean of the token vectors, unit length (for similarity); the heads
+    also read the per-dimension max and which tokens occur (a bag of subwords).
+    """
+
+    def __init__(self, vectors: np.ndarray, tokenizer: Any, cache_size: int = CACHE_SIZE):
+        self.vectors = vectors
+        self.dim = int(vectors.shape[1])
+        self.tokenizer = tokenizer
+        self._pooled = lru_cache(maxsize=cache_size)(self._pool)
+
+    @classmethod
+    def load(cls, cache_size: int = CACHE_SIZE) -> Embedder:
+        """Load the bundled l2_supercat 256-d vectors and tokenizer; never downloads."""
+        wordllama = _import_wordllama()
+        folder = Path(wordllama.__file__).resolve().parent
+        try:
+            # WordLlama looks for its bundled tokenizer in "tokenizer/" but ships it in
+            # "tokenizers/"; as a cache_dir, its own folder resolves both files.
+            inference = wordllama.WordLlama.load(
+                config="l2_supercat", dim=256, cache_dir=folder, disable_download=True)
+        except (OSError, ValueError) as exc:
+            raise ModelUnavailable(f"WordLlama's bundled files did not load: {exc}") from exc
+        return cls(inference.embedding, inference.tokenizer, cache_size)
+
+    def token_ids(self, text: str) -> np.ndarray:
+        encoding = self.tokenizer.encode(clean_text(text), add_special_tokens=False)
+        ids = np.asarray(encoding.ids, dtype=np.int64)
+        return ids[(ids >= 0) & (ids < len(self.vectors))]
+
+    def embed(self, text: str) -> np.ndarray:
+        """The text's mean token vector, scaled to unit length (zeros for empty text)."""
+        return self.read(text).mean
+
+    def features(self, text: str) -> np.ndarray:
+        """The dense part of what the heads read: [unit mean, max over tokens]."""
+        return self.read(text).features
+
+    def read(self, text: str) -> Pooled:
+        """Everything the heads read from one text (cached)."""
+        return self._pooled(clean_text(text))
+
+    def _pool(self, text: str) -> Pooled:
+        ids = self.token_ids(text)
+        if ids.size == 0:
+            mean = np.zeros(self.dim, dtype=np.float32)
+            peak = np.zeros(self.dim, dtype=np.float32)
+        else:
+            tokens = self.vectors[ids]
+            mean = _unit(tokens.mean(axis=0))
+            peak = tokens.max(axis=0)
+        features = np.concatenate([mean, peak]).astype(np.float32)
+        present = np.unique(ids)
+        for array in (mean, features, present):
+            array.setflags(write=False)
+        return Pooled(mean, features, present)
+
+    def cache_clear(self) -> None:
+        self._pooled.cache_clear()
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    norm = float(np.linalg.norm(vector))
+    return (vector / norm).astype(np.float32) if norm > 0 else vector.astype(np.float32)
+
+
+# -- heads ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Head:
+    """Softmax regression over the dense features plus one weight row per token present.
+
+    logits = features @ weights + sum(token_weights[row] for each distinct known token)
+             + bias, with the training's standardisation folded into the weights.
+    """
+
+    name: str
+    labels: tuple[str, ...]
+    weights: np.ndarray  # (dense features, labels)
+    token_weights: np.ndarray  # (vocabulary, labels)
+    bias: np.ndarray  # (labels,)
+
+    def probabilities(self, features: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        logits = features @ self.weights + self.token_weights[rows].sum(axis=0) + self.bias
+        exp = np.exp(logits - logits.max())
+        return exp / exp.sum()
+
+    def labelled(self, features: np.ndarray, rows: np.ndarray) -> Mapping[str, float]:
+        probs = self.probabilities(features, rows)
+        return MappingProxyType({label: float(p) for label, p in zip(self.labels, probs,
+                                                                     strict=True)})
+
+
+@dataclass(frozen=True)
+class HeadSet:
+    """The trained heads and the token vocabulary their token weights are rows of."""
+
+    heads: Mapping[str, Head]
+    vocabulary: np.ndarray  # sorted token ids
+
+    def rows(self, tokens: np.ndarray) -> np.ndarray:
+        return known_rows(self.vocabulary, tokens)
+
+
+def known_rows(vocabulary: np.ndarray, tokens: np.ndarray) -> np.ndarray:
+    """The rows of `vocabulary` (sorted token ids) holding `tokens`; unknown ones are skipped."""
+    if vocabulary.size == 0 or tokens.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    found = np.minimum(np.searchsorted(vocabulary, tokens), vocabulary.size - 1)
+    return found[vocabulary[found] == tokens]
+
+
+def load_heads(path: str | Path) -> HeadSet:
+    """Read the heads from an .npz of plain arrays (no pickle) and check them."""
+    try:
+        with np.load(Path(path), allow_pickle=False) as arrays:
+            data = {key: arrays[key] for key in arrays.files}
+    except (OSError, ValueError, EOFError) as exc:
+        raise ModelUnavailable(f"cannot read the reader head {path}: {exc}") from exc
+    _check_header(data, path)
+    vocabulary = data["vocabulary"].astype(np.int64)
+    heads = {str(name): _head(data, str(name), vocabulary.size) for name in data["heads"]}
+    _check_labels(heads, path)
+    return HeadSet(heads, vocabulary)
+
+
+def _check_header(data: Mapping[str, np.ndarray], path: str | Path) -> None:
+    missing = {"format", "embedder", "heads", "vocabulary"} - set(data)
+    if missing:
+        raise ModelUnavailable(f"{path}: not a reader head (missing {sorted(missing)})")
+    if int(data["format"]) != HEAD_FORMAT:
+        raise ModelUnavailable(f"{path}: head format {int(data['format'])}, "
+                               f"this code reads {HEAD_FORMAT}")
+    if str(data["embedder"]) != EMBEDDER_ID:
+        raise ModelUnavailable(f"{path}: trained on {data['embedder']}, not {EMBEDDER_ID}")
+    vocabulary = data["vocabulary"]
+    if vocabulary.ndim != 1 or np.any(np.diff(vocabulary) <= 0):
+        raise ModelUnavailable(f"{path}: the vocabulary must be sorted distinct token ids")
+
+
+def _head(data: Mapping[str, np.ndarray], name: str, vocabulary: int) -> Head:
+    try:
+        labels = tuple(str(label) for label in data[f"{name}.labels"])
+        weights = data[f"{name}.weights"].astype(np.float32)
+        token_weights = data[f"{name}.token_weights"].astype(np.float32)
+        bias = data[f"{name}.bias"].astype(np.float32)
+    except KeyError as exc:
+        raise ModelUnavailable(f"head {name!r} is incomplete: no {exc}") from exc
+    k = len(labels)
+    if (weights.ndim != 2 or weights.shape[1] != k or token_weights.shape != (vocabulary, k)
+            or bias.shape != (k,)):
+        raise ModelUnavailable(f"head {name!r}: weights {weights.shape}, token weights "
+                               f"{token_weights.shape}, bias {bias.shape} for {k} labels "
+                               f"and {vocabulary} tokens")
+    return Head(name, labels, weights, token_weights, bias)
+
+
+def _check_labels(heads: Mapping[str, Head], path: str | Path) -> None:
+    for name, expected in (("category", CATEGORIES), ("feeling", FEELINGS)):
+        if name not in heads or set(heads[name].labels) != set(expected):
+            raise ModelUnavailable(f"{path}: the {name} head must label {expected}")
+
+
+# -- the model --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Prediction:
+    category: str
+    category_probs: Mapping[str, float]  # every key of CATEGORIES
+    feeling: str
+    feeling_probs: Mapping[str, float]  # calm, upset, irate
+    language: str | None  # "en", "es", "fr", "de", "pt"; None without a language head
+    language_probs: Mapping[str, float]
+
+    @property
+    def category_confidence(self) -> float:
+        return self.category_probs[self.category]
+
+    @property
+    def feeling_confidence(self) -> float:
+        return self.feeling_probs[self.feeling]
+
+
+@dataclass(frozen=True)
+class Match:
+    label: str
+    example: str
+    score: float  # cosine similarity, -1..1
+
+
+class SituationModel:
+    """Category, feeling and coach concepts of short texts, from one embedding each."""
+
+    def __init__(self, embedder: Embedder, heads: HeadSet):
+        sizes = {head.weights.shape[0] for head in heads.heads.values()}
+        if sizes != {2 * embedder.dim}:
+            raise ModelUnavailable(f"heads read {sorted(sizes)} features, "
+                                   f"the embedder gives {2 * embedder.dim}")
+        self.embedder = embedder
+        self.head_set = heads
+        self.heads = dict(heads.heads)
+
+    @classmethod
+    def load(cls, head_path: str | Path = DEFAULT_HEAD,
+             embedder: Embedder | None = None) -> SituationModel:
+        """Load the head at `head_path` and WordLlama (or reuse an already loaded embedder)."""
+        heads = load_heads(head_path)
+        return cls(embedder or Embedder.load(), heads)
+
+    @property
+    def concept_names(self) -> tuple[str, ...]:
+        return tuple(name for name in CONCEPTS if name in self.heads)
+
+    def embed(self, text: str) -> np.ndarray:
+        """The text's unit-length vector (cached; read-only)."""
+        return self.embedder.embed(text)
+
+    def _inputs(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        pooled = self.embedder.read(text)
+        return pooled.features, self.head_set.rows(pooled.tokens)
+
+    def predict(self, text: str) -> Prediction:
+        inputs = self._inputs(text)
+        categories = self.heads["category"].labelled(*inputs)
+        feelings = self.heads["feeling"].labelled(*inputs)
+        languages = (self.heads["language"].labelled(*inputs) if "language" in self.heads
+                     else MappingProxyType({}))
+        return Prediction(
+            category=_top(categories),
+            category_probs=MappingProxyType({key: categories[key] for key in CATEGORIES}),
+            feeling=_top(feelings),
+            feeling_probs=MappingProxyType({key: feelings[key] for key in FEELINGS}),
+            language=_top(languages) if languages else None,
+            language_probs=languages,
+        )
+
+    def concept(self, text: str, name: str) -> float:
+        """Probability that `text` (one sentence) is an instance of coach concept `name`."""
+        head = self.heads.get(name)
+        if head is None:
+            raise KeyError(f"no head for concept {name!r}; have {self.concept_names}")
+        return head.labelled(*self._inputs(text))[name]
+
+    def concepts(self, text: str) -> Mapping[str, float]:
+        """Every coach concept's probability for one sentence."""
+        return MappingProxyType({name: self.concept(text, name) for name in self.concept_names})
+
+    def similarity(self, text: str, examples: Sequence[str]) -> np.ndarray:
+        """Cosine similarity of `text` to each example, in order (examples are cached too)."""
+        if not examples:
+            return np.zeros(0, dtype=np.float32)
+        matrix = np.stack([self.embed(example) for example in examples])
+        return matrix @ self.embed(text)
+
+    def nearest(self, text: str, examples: Iterable[tuple[str, str]], k: int = 1) -> list[Match]:
+        """The `k` (label, example) pairs most similar to `text`, best first."""
+        pairs = list(examples)
+        scores = self.similarity(text, [example for _, example in pairs])
+        order = sorted(range(len(pairs)), key=lambda i: (-float(scores[i]), i))[:k]
+        return [Match(pairs[i][0], pairs[i][1], float(scores[i])) for i in order]
+
+
+def _top(probs: Mapping[str, float]) -> str:
+    """The most likely label; a tie goes to the label listed first."""
+    return max(probs, key=lambda label: probs[label])
