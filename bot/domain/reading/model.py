@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from bot.domain.datafiles import data_file
+
 CATEGORIES = ("long_wait", "passed_around", "uncaring", "no_ownership", "wrong_info",
               "broken_promise", "product_defect", "billing_error", "general")
 FEELINGS = ("calm", "upset", "irate")
@@ -39,7 +41,7 @@ NOT_CONCEPT = "other"  # the negative label of every concept head
 
 HEAD_FORMAT = 1
 EMBEDDER_ID = "wordllama:l2_supercat:256:mean+max+tokens"
-DEFAULT_HEAD = Path(__file__).resolve().parents[3] / "data" / "model" / "reader_head.npz"
+DEFAULT_HEAD = data_file("model/reader_head.npz")  # the checkout's data/, or the package's
 CACHE_SIZE = 4096  # texts whose vectors are kept
 MAX_CHARS = 2000  # a longer text is read from its first 2000 characters
 
