@@ -57,7 +57,10 @@ def read_report(text: str, playbook: Playbook, reader: Reader | None = None) -> 
     emotion = _emotion(summary, tokens, playbook)
     if reader is not None:
         guess = reader.predict(summary)
-        category = _model_category(category, cues, guess)
+        read = _model_category(category, cues, guess)
+        if read != category and read in also:  # the model puts the second problem first
+            also = (category,)
+        category = read
         emotion = _model_feeling(emotion, guess)
     stakes, language = situation.read(clean)
     return Report(
