@@ -44,6 +44,7 @@ from bot.storage.sqlite import SCHEMA_VERSION, GroupCommit, Store
 from handlers import register_all
 from handlers.cards import resume_cards
 from handlers.context import Deps
+from handlers.inbound import remember_answers
 from handlers.nudges import Nudger
 from handlers.people import People
 
@@ -118,7 +119,7 @@ class Mend:
             **oauth_app_args(settings, store, clients),  # installs through OAuth
         )
         register_all(bolt, deps)
-        bolt.async_dispatch = metrics.timed_dispatch(bolt.async_dispatch)
+        bolt.async_dispatch = metrics.timed_dispatch(remember_answers(bolt.async_dispatch, deps))
         mend = cls(settings, deps, bolt, session)
         mend.metrics = metrics
         mend.nudger = Scheduler(store, clock, Nudger(deps), settings.sweep_seconds,

@@ -8,6 +8,7 @@ from handlers import (
     coach,
     commands,
     events,
+    inbound,
     installs,
     lead_commands,
     views,
@@ -18,5 +19,5 @@ _ = (case_commands, lead_commands)  # their sub-commands register themselves on 
 
 
 def register_all(app: AsyncApp, deps: Deps) -> None:
-    for module in (commands, actions, views, events, coach, installs):
+    for module in (inbound, commands, actions, views, events, coach, installs):
         module.register(app, deps)
