@@ -164,13 +164,13 @@ class Mend:
         (and fails /readyz), since a restart would not help that."""
         store = self.deps.store
         reachable = await store.ping()
-        replaced = store.replaced()
+        replaced, problem = health.storage_state(store)
         ok = reachable and not replaced
         body = {
             "ok": ok,
             "version": __version__,
             "database": "replaced" if replaced else "reachable" if reachable else "unreachable",
-            "storage": store.write_problem or "writable",
+            "storage": problem or "writable",
             "schema": store.schema_version if reachable else None,
             "mode": "socket" if self.settings.socket_mode else "http",
             "uptime_s": round(time.monotonic() - self.started, 1),

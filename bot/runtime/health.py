@@ -32,20 +32,27 @@ async def socket_connected(handler) -> bool:
         return False
 
 
+def storage_state(store) -> tuple[bool, str | None]:
+    """(whether the database file was deleted or replaced, why writes fail or None); an
+    engine without a file of its own reports neither."""
+    replaced = getattr(store, "replaced", None)
+    return bool(replaced and replaced()), getattr(store, "write_problem", None)
+
+
 async def readiness(mend) -> dict:
     """What `/readyz` reports; `ready` is the verdict."""
     store = mend.deps.store
     reachable = await store.ping()
     schema = store.schema_version if reachable else None
-    replaced = store.replaced()
+    replaced, problem = storage_state(store)
     checks = {
         "database": "replaced" if replaced else "reachable" if reachable else "unreachable",
-        "storage": store.write_problem or "writable",  # 'read-only', 'disk full'
+        "storage": problem or "writable",  # 'read-only', 'disk full'
         "schema": schema,
         "expected_schema": mend.expected_schema,
         "stopping": bool(mend.stopping),
     }
-    ready = (reachable and not replaced and store.write_problem is None
+    ready = (reachable and not replaced and problem is None
              and schema == mend.expected_schema and not mend.stopping)
     if mend.settings.socket_mode:
         connected = mend.socket is not None and await socket_connected(mend.socket)
