@@ -37,13 +37,14 @@ from bot.runtime.logs import slack_logger
 from bot.runtime.metrics import ClientObserver, Metrics
 from bot.runtime.pacing import ChannelPacer
 from bot.runtime.reader import load_reader
-from bot.runtime.scheduler import Scheduler
+from bot.runtime.scheduler import LEASE_SECONDS, Scheduler
 from bot.runtime.slack_client import make_client
 from bot.runtime.tasks import Tasks
 from bot.storage.sqlite import SCHEMA_VERSION, GroupCommit, Store
 from handlers import register_all
 from handlers.cards import resume_cards
 from handlers.context import Deps
+from handlers.inbound import remember_answers
 from handlers.nudges import Nudger
 from handlers.people import People
 
@@ -83,7 +84,8 @@ class Mend:
     @classmethod
     async def start(cls, settings: Settings, clock: Clock | None = None,
                     retry_backoff: float = 0.5, pace_seconds: float = 1.0,
-                    run_scheduler: bool = True, slack_timeout: int = 10) -> Mend:
+                    run_scheduler: bool = True, slack_timeout: int = 10,
+                    lease_seconds: float = LEASE_SECONDS) -> Mend:
         """Load the playbook, open the database, build the Bolt app."""
         playbook = load_playbook(settings.playbook_path)
         coach_rules = load_rules()
@@ -118,12 +120,12 @@ class Mend:
             **oauth_app_args(settings, store, clients),  # installs through OAuth
         )
         register_all(bolt, deps)
-        bolt.async_dispatch = metrics.timed_dispatch(bolt.async_dispatch)
+        bolt.async_dispatch = metrics.timed_dispatch(remember_answers(bolt.async_dispatch, deps))
         mend = cls(settings, deps, bolt, session)
         mend.metrics = metrics
         mend.nudger = Scheduler(store, clock, Nudger(deps), settings.sweep_seconds,
                                 holder=f"{metrics.replica}/{uuid.uuid4().hex[:8]}",
-                                retention=deps.retention)
+                                retention=deps.retention, lease_seconds=lease_seconds)
         mend.nudger.on_sweep = metrics.on_sweep
         await resume_cards(deps)
         if run_scheduler:
@@ -157,12 +159,19 @@ class Mend:
         return await to_aiohttp_response(await self.bolt.async_dispatch(bolt_request))
 
     async def healthz(self, request: web.Request) -> web.Response:
-        ok = await self.deps.store.ping()
+        """Liveness: 503 when only a restart helps (the database is unreachable, or its
+        file was deleted or replaced); a read-only or full disk is reported in the body
+        (and fails /readyz), since a restart would not help that."""
+        store = self.deps.store
+        reachable = await store.ping()
+        replaced, problem = health.storage_state(store)
+        ok = reachable and not replaced
         body = {
             "ok": ok,
             "version": __version__,
-            "database": "reachable" if ok else "unreachable",
-            "schema": self.deps.store.schema_version if ok else None,
+            "database": "replaced" if replaced else "reachable" if reachable else "unreachable",
+            "storage": problem or "writable",
+            "schema": store.schema_version if reachable else None,
             "mode": "socket" if self.settings.socket_mode else "http",
             "uptime_s": round(time.monotonic() - self.started, 1),
         }

@@ -10,6 +10,7 @@ from handlers import (
     commands,
     events,
     from_message,
+    inbound,
     installs,
     lead_commands,
     views,
@@ -21,5 +22,5 @@ _ = (case_commands, lead_commands)  # their sub-commands register themselves on 
 
 def register_all(app: AsyncApp, deps: Deps) -> None:
     app.middleware(well_formed)  # Socket Mode's payloads: HTTP ones are checked on arrival
-    for module in (commands, actions, views, events, coach, from_message, installs):
+    for module in (inbound, commands, actions, views, events, coach, from_message, installs):
         module.register(app, deps)

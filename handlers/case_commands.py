@@ -6,7 +6,9 @@ Handlers are thin: parse, call the lifecycle, render, answer the user.
 
 from __future__ import annotations
 
+import logging
 import re
+import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -16,12 +18,14 @@ from bot.domain.when import EXAMPLES, BadTime, parse_when
 from bot.domain.workspace import SettingError, Workspace
 from handlers import blocks, case_blocks
 from handlers.cards import refresh_card
-from handlers.commands import COMMAND, Ack, Invocation, subcommand
+from handlers.commands import COMMAND, STORAGE_FAILED, Ack, Invocation, subcommand
 from handlers.context import Deps
 from handlers.mrkdwn import escape, mention
 from handlers.reply import answer_later, answer_now, refusal_text, reply, respond
 from handlers.slack_text import plain, user_ids
 from handlers.visibility import may_see, sees_case
+
+log = logging.getLogger("mend.commands")
 
 NUMBER = re.compile(r"^#?(\d{1,9})$")
 
@@ -98,6 +102,9 @@ async def answered(work: Awaitable[Answer]) -> Answer:
         return await work
     except (Usage, NotFound, BadTime, Refused) as exc:
         return refusal_text(exc)
+    except sqlite3.Error as exc:  # read-only or full: the same refusal /recover gives
+        log.error("change not saved: %s", type(exc).__name__)
+        return STORAGE_FAILED
 
 
 async def finish_later(later: Later, inv: Invocation, deps: Deps) -> None:

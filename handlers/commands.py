@@ -29,6 +29,8 @@ COMMANDS = (COMMAND,)
 SLACK_ID = re.compile(r"^[A-Z0-9]{2,30}$")
 SAVE_FAILED = ("I couldn't save the case just now, so nothing was recorded. "
                "Please try again in a moment.")
+STORAGE_FAILED = ("I couldn't save that just now, so nothing was changed. "
+                  "Please try again in a moment.")
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,9 @@ def is_unknown_word(text: str) -> bool:
     return len(words) <= 2 and words[0].isascii() and words[0].isalpha()
 
 
-async def on_recover(ack: Ack, body: dict[str, Any], deps: Deps) -> None:
+async def on_recover(ack: Ack, body: dict[str, Any], deps: Deps,
+                     replay_since: str | None = None) -> None:
+    """`replay_since`: this is a retry of a request that died before its answer."""
     inv = parse(body)
     if isinstance(inv, str):
         await reply(ack, inv)
@@ -113,14 +117,37 @@ async def on_recover(ack: Ack, body: dict[str, Any], deps: Deps) -> None:
         return
     word, _, rest = text.partition(" ")
     sub = REGISTRY.get(word.lower())
-    if sub:
-        await sub.run(ack, inv, rest.strip(), deps)
+    if sub and replay_since:
+        await ack()  # it may have been done already: never twice
+    elif sub:
+        await run_guarded(sub, ack, inv, rest.strip(), deps)
     elif is_unknown_word(text):
         intro = (f"I don't know `{escape(word[:30])}`. To open a case, describe what went "
                  "wrong in a sentence.")
         await show_help(ack, inv, rest, deps, intro=intro)
+    elif replay_since:
+        await found_again(ack, inv, plain(text), deps, replay_since)
     else:
         await open_from_text(ack, inv, plain(text), deps)
+
+
+async def run_guarded(sub: SubCommand, ack: Ack, inv: Invocation, args: str,
+                      deps: Deps) -> None:
+    """A sub-command whose database refuses (read-only, disk full) answers politely."""
+    try:
+        await sub.run(ack, inv, args, deps)
+    except sqlite3.Error as exc:
+        log.error("%s not saved: %s", sub.name, type(exc).__name__)
+        await reply(ack, STORAGE_FAILED)
+
+
+async def found_again(ack: Ack, inv: Invocation, text: str, deps: Deps, since: str) -> None:
+    """The first attempt died before its answer: show the case it opened, if it did."""
+    number = await deps.store.case_opened_by(inv.team_id, inv.user_id, inv.channel_id, since)
+    if number is None:
+        await open_from_text(ack, inv, text, deps)
+        return
+    await reply(ack, f"Case #{number} opened. `{COMMAND} case {number}` shows it.")
 
 
 async def open_from_text(ack: Ack, inv: Invocation, text: str, deps: Deps) -> None:
@@ -159,8 +186,8 @@ async def open_intake(ack: Ack, inv: Invocation, deps: Deps) -> None:
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
-    async def recover(ack, body):
-        await on_recover(ack, body, deps)
+    async def recover(ack, body, context):
+        await on_recover(ack, body, deps, context.get("replay_since"))
 
     for command in COMMANDS:
         app.command(command)(recover)

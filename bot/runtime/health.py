@@ -2,9 +2,9 @@
 
 - `/healthz` (in app.py) is liveness: the process answers and its database does.
 - `/readyz` is readiness: the database answers at the schema version this Mend
-  expects, in Socket Mode the socket to Slack is connected, and the process is not
-  shutting down. On shutdown readiness fails first (a load balancer stops sending),
-  then in-flight work drains.
+  expects and takes writes (not read-only, disk not full), in Socket Mode the socket
+  to Slack is connected, and the process is not shutting down. On shutdown
+  readiness fails first (a load balancer stops sending), then in-flight work drains.
 - `/metrics` is Prometheus' text format (see metrics.py), unless `MEND_METRICS=0`.
 
 `mend` is any object with `deps` (store, clock), `metrics`, `stopping`, `socket`
@@ -32,18 +32,28 @@ async def socket_connected(handler) -> bool:
         return False
 
 
+def storage_state(store) -> tuple[bool, str | None]:
+    """(whether the database file was deleted or replaced, why writes fail or None); an
+    engine without a file of its own reports neither."""
+    replaced = getattr(store, "replaced", None)
+    return bool(replaced and replaced()), getattr(store, "write_problem", None)
+
+
 async def readiness(mend) -> dict:
     """What `/readyz` reports; `ready` is the verdict."""
     store = mend.deps.store
     reachable = await store.ping()
     schema = store.schema_version if reachable else None
+    replaced, problem = storage_state(store)
     checks = {
-        "database": "reachable" if reachable else "unreachable",
+        "database": "replaced" if replaced else "reachable" if reachable else "unreachable",
+        "storage": problem or "writable",  # 'read-only', 'disk full'
         "schema": schema,
         "expected_schema": mend.expected_schema,
         "stopping": bool(mend.stopping),
     }
-    ready = reachable and schema == mend.expected_schema and not mend.stopping
+    ready = (reachable and not replaced and problem is None
+             and schema == mend.expected_schema and not mend.stopping)
     if mend.settings.socket_mode:
         connected = mend.socket is not None and await socket_connected(mend.socket)
         checks["socket"] = "connected" if connected else "disconnected"

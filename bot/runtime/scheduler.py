@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -21,6 +22,9 @@ from bot.domain.times import Clock, to_iso
 
 log = logging.getLogger("mend.scheduler")
 LEASE = "nudger"
+LEASE_SECONDS = 15.0  # a dead holder's lease runs out this soon; renewed every third of it
+INBOUND_KEPT = timedelta(days=1)  # how long inbound request claims are kept (Slack retries
+                                  # within minutes)
 
 
 @dataclass
@@ -47,8 +51,11 @@ class Scheduler:
     """Runs inside the Mend process; `start()` with the app, `stop()` on shutdown."""
 
     def __init__(self, store, clock: Clock, work: Sweep, interval: float,
-                 holder: str | None = None, retention: timedelta = timedelta(days=30)):
+                 holder: str | None = None, retention: timedelta = timedelta(days=30),
+                 lease_seconds: float = LEASE_SECONDS):
         self.store = store  # workspaces and the lease
+        self.lease_seconds = lease_seconds
+        self._heartbeat: asyncio.Task | None = None
         self.clock = clock
         self.work = work
         self.interval = interval
@@ -58,26 +65,53 @@ class Scheduler:
         self._stop = asyncio.Event()
         self._sweeping = asyncio.Lock()  # the loop and a manual sweep never overlap
         work.hold_lease = self._hold_lease  # sending later must still hold the lease
-        work.lease_length = self.lease_length
+        # How long a message claimed by another process may still be in flight: at least
+        # a minute (a slow post), however short the lease.
+        work.lease_length = timedelta(seconds=max(60.0, interval * 3, lease_seconds))
         self.on_sweep: Callable[[float], None] | None = None  # told each sweep's seconds
 
     def start(self) -> None:
         if self.interval > 0 and self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="nudger")
+            loop = asyncio.get_running_loop()
+            self._task = loop.create_task(self._run(), name="nudger")
+            self._heartbeat = loop.create_task(self._beat(), name="nudger-lease")
+
+    async def _beat(self) -> None:
+        """Between sweeps (a long sweep, a long interval), renew the lease while held, so
+        that it can be short: a process that dies loses it within `lease_seconds`."""
+        while not self._stop.is_set():
+            try:
+                await asyncio.wait_for(self._stop.wait(), timeout=self.lease_seconds / 3)
+            except TimeoutError:
+                pass
+            if self._stop.is_set():
+                return
+            try:
+                now = self.clock.now()
+                if await self.store.lease_holder(LEASE, to_iso(now)) == self.holder:
+                    await self._hold_lease(now)
+            except Exception as exc:  # noqa: BLE001 - the next beat or sweep tries again
+                log.warning("lease not renewed: %s", type(exc).__name__)
 
     async def stop(self) -> None:
         """Stop sweeping (messages already queued still go out: drain them, then
         `release()`, so the next process cannot resend what is in flight here)."""
         self._stop.set()
-        if self._task:
-            await self._task
+        for task in (self._task, self._heartbeat):
+            if task:
+                await task
 
     async def release(self) -> None:
-        await self.store.release_lease(LEASE, self.holder)
+        """Give the lease up (on shutdown); a store that refuses writes only means the
+        lease runs out on its own a few seconds later."""
+        try:
+            await self.store.release_lease(LEASE, self.holder)
+        except sqlite3.Error as exc:
+            log.warning("lease not released (it runs out by itself): %s", type(exc).__name__)
 
     @property
     def lease_length(self) -> timedelta:
-        return timedelta(seconds=max(60.0, self.interval * 3))
+        return timedelta(seconds=self.lease_seconds)
 
     async def _hold_lease(self, now: datetime) -> bool:
         return await self.store.acquire_lease(LEASE, self.holder, to_iso(now),
@@ -120,6 +154,7 @@ class Scheduler:
             report.held_lease = await self._hold_lease(self.clock.now())
         if report.held_lease:
             report.purged = await self.purge_expired()
+            await self.store.forget_inbound(to_iso(self.clock.now() - INBOUND_KEPT))
         return report
 
     async def purge_expired(self) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -25,6 +26,21 @@ class StoreError(Exception):
     """The database cannot be used as it is; the message says why."""
 
 
+WAL_LIMIT = 4 * 1024 * 1024  # bytes of WAL kept after a checkpoint (journal_size_limit)
+
+
+def write_problem(exc: BaseException) -> str | None:
+    """What a failed write says about the storage ('read-only', 'disk full'), if anything."""
+    text = str(exc).lower()
+    if "readonly" in text or "read-only" in text:
+        return "read-only"
+    if "full" in text:
+        return "disk full"
+    if "disk i/o" in text or isinstance(exc, sqlite3.DatabaseError) and "malformed" in text:
+        return "I/O error"
+    return None
+
+
 
 class Connection:
     """One SQLite database file: opening, migrating, transactions, checkpoints."""
@@ -33,6 +49,8 @@ class Connection:
     # topics name kinds of change, never their content. Metrics count them.
     _observers: tuple[Callable[[str], None], ...] = ()
     _committing: list[str] | None = None
+    write_problem: str | None = None  # why the last write failed ('read-only'…), until one works
+    _identity: tuple[int, int] | None = None  # (device, inode) of the file opened
 
     def __init__(self, path: str | Path, readonly: bool = False):
         self.path = str(path)
@@ -53,13 +71,35 @@ class Connection:
         # so that case numbering cannot race between writers.
         conn = sqlite3.connect(str(path), isolation_level=None, timeout=10)
         self.db = sqlite_utils.Database(conn)
+        if str(path) != ":memory:":
+            found = os.stat(path)
+            self._identity = (found.st_dev, found.st_ino)
         self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute(f"PRAGMA journal_size_limit={WAL_LIMIT}")
         self.db.execute("PRAGMA synchronous=NORMAL")
         # Keep hot index pages in memory: every new case touches several indexes.
         self.db.execute("PRAGMA cache_size=-65536")
         self.db.execute("PRAGMA mmap_size=268435456")
         self.db.execute("PRAGMA foreign_keys=ON")
         self.migrate()
+        self.check_writable()
+
+    def check_writable(self) -> None:
+        """Write once (the schema version, unchanged), so that a database Mend can only
+        read stops start-up rather than every request later."""
+        with self._tx():
+            self.db.execute(f"PRAGMA user_version = {self.schema_version}")
+
+    def replaced(self) -> bool:
+        """Whether the file at the path is no longer the one opened (deleted, or another
+        file moved there): only a restart opens the right one."""
+        if self._identity is None:
+            return False
+        try:
+            found = os.stat(self.path)
+        except OSError:
+            return True
+        return (found.st_dev, found.st_ino) != self._identity
 
     def _open_readonly(self) -> None:
         """A connection that can only read: for reports run off the event loop (in a
@@ -155,6 +195,17 @@ class Connection:
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction; remembers whether the storage refuses writes."""
+        try:
+            with self._transaction() as conn:
+                yield conn
+        except sqlite3.Error as exc:
+            self.write_problem = write_problem(exc) or self.write_problem
+            raise
+        self.write_problem = None
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
         conn = self.db.conn
         conn.execute("BEGIN IMMEDIATE")
         self._committing = []
@@ -162,9 +213,16 @@ class Connection:
             yield conn
         except BaseException:
             self._committing = None
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # a full disk may have rolled it back already
+                conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error:
+            self._committing = None
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
         topics, self._committing = self._committing, None
         for topic in topics:
             self._notify(topic)
@@ -202,16 +260,28 @@ class Checkpointer(threading.Thread):
         self._stopping = threading.Event()
 
     def run(self) -> None:
-        conn = sqlite3.connect(self.path, isolation_level=None, timeout=10)
+        # A short busy timeout: a TRUNCATE that would wait for a reader tries next round.
+        conn = sqlite3.connect(self.path, isolation_level=None, timeout=0.1)
+        last = None
         try:
             while not self._stopping.wait(self.every):
                 try:
-                    # PASSIVE: never waits for the writer or for readers.
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    last = self.checkpoint(conn, last)
                 except sqlite3.Error:
-                    pass  # busy or locked: the next round catches up
+                    last = None  # busy or locked: the next round catches up
         finally:
             conn.close()
+
+    @staticmethod
+    def checkpoint(conn: sqlite3.Connection, last: int | None) -> int | None:
+        """PASSIVE (never waits for the writer or readers) while writes come in; once
+        a round finds the WAL as it was (idle), TRUNCATE it to zero bytes so that it
+        stays bounded. Returns the WAL's frame count for the next round."""
+        frames = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1]
+        if frames > 0 and frames == last:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            return None
+        return frames
 
     def stop(self) -> None:
         self._stopping.set()

@@ -150,6 +150,13 @@ def _v6(db: sqlite_utils.Database) -> None:
                         pk=("team_id", "user_id"))
 
 
+def _v7(db: sqlite_utils.Database) -> None:
+    """Inbound requests already taken (idempotency): one row per Slack request key, with
+    when it was claimed and, for commands, the answer it got."""
+    db.execute("CREATE TABLE inbound (key TEXT PRIMARY KEY, at TEXT NOT NULL, answer TEXT)")
+    db.execute("CREATE INDEX idx_inbound_at ON inbound (at)")
+
+
 # Append only: a migration, once released, never changes.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from bot.storage.cases import Cases, GroupCommit
 from bot.storage.connection import StoreError
+from bot.storage.inbound import Inbound
 from bot.storage.installations import Installations
 from bot.storage.migrations import SCHEMA_VERSION
 from bot.storage.outbox import Outbox
@@ -21,5 +22,5 @@ from bot.storage.workspaces import Workspaces
 __all__ = ["SCHEMA_VERSION", "GroupCommit", "Store", "StoreError"]
 
 
-class Store(Cases, Outbox, Workspaces, Reports, Installations):
+class Store(Cases, Outbox, Workspaces, Reports, Installations, Inbound):
     """Owns one SQLite database file for Mend."""

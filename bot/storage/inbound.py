@@ -1,0 +1,63 @@
+"""Inbound requests already taken: Slack's retries and replays are done once.
+
+One row per request key (a slash command's trigger_id, an event's event_id, a view's
+id and values…), claimed before the work with one indexed insert; a command's answer
+is kept on the row so that a duplicate gets it again. Plain portable SQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.storage.connection import Connection
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The outcome of claiming a request key."""
+
+    first: bool  # this request is the first with its key: do the work
+    at: str  # when the key was first claimed
+    answer: str | None = None  # the first answer, where it was kept ('' when not kept)
+
+
+class Inbound(Connection):
+    """Claims on inbound request keys, and the answers kept for them."""
+
+    async def claim_inbound(self, key: str, at: str) -> Claim:
+        """Claim `key` at `at`; a key claimed before returns what the first claim kept."""
+        with self._tx() as conn:
+            cur = conn.execute("INSERT INTO inbound (key, at) VALUES (?, ?) "
+                               "ON CONFLICT DO NOTHING", [key, at])
+            if cur.rowcount == 1:
+                return Claim(True, at)
+            row = conn.execute("SELECT at, answer FROM inbound WHERE key = ?",
+                               [key]).fetchone()
+        return Claim(False, row[0], row[1])
+
+    async def retake_inbound(self, key: str, claimed_at: str, at: str) -> bool:
+        """Take over a claim whose request died before answering (compare-and-set on
+        its time, so that only one retry takes it)."""
+        with self._tx() as conn:
+            return conn.execute("UPDATE inbound SET at = ? WHERE key = ? AND at = ? AND "
+                                "answer IS NULL", [at, key, claimed_at]).rowcount == 1
+
+    async def answer_inbound(self, key: str, answer: str) -> None:
+        """Keep the answer the request got ('' to say it was answered but not kept)."""
+        with self._tx() as conn:
+            conn.execute("UPDATE inbound SET answer = ? WHERE key = ?", [answer, key])
+
+    async def forget_inbound(self, before: str) -> int:
+        """Drop claims older than `before` (Slack retries within minutes, not days)."""
+        with self._tx() as conn:
+            return conn.execute("DELETE FROM inbound WHERE at < ?", [before]).rowcount
+
+    async def case_opened_by(self, team_id: str, user_id: str, channel_id: str,
+                             since: str) -> int | None:
+        """The number of the first case `user_id` opened in `channel_id` at or after
+        `since`: what a request that died before its answer had opened."""
+        row = self.db.conn.execute(
+            "SELECT number FROM cases WHERE team_id = ? AND reporter_id = ? AND "
+            "channel_id = ? AND created_at >= ? ORDER BY id LIMIT 1",
+            [team_id, user_id, channel_id, since]).fetchone()
+        return row[0] if row else None

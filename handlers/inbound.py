@@ -1,0 +1,124 @@
+"""Every inbound request is done once: Slack's retries and replays get the first answer.
+
+A Bolt middleware (it runs after Bolt has checked the signature and parsed the body)
+derives a key for each request and claims it in the database with one indexed insert,
+so that the guarantee holds across replicas and restarts:
+
+- a slash command: its `trigger_id` (or, without one, the hash of the signed body;
+  Slack refuses signatures older than five minutes, so a replay falls inside that);
+- an Events API callback: its `event_id` (Slack's retries, with `X-Slack-Retry-Num`,
+  carry the same one);
+- a view submission: the view's id and a hash of the values submitted;
+- clicks, shortcuts and closed views: the hash of the signed body.
+
+A duplicate gets the first answer where it was kept (a command's ack body, small),
+otherwise an empty 200, and never does the work again. A command whose first attempt
+died before answering (claimed long enough ago, no answer kept) is let through once
+more marked as a replay: `/recover <report>` then finds the case that attempt opened
+instead of opening another; other sub-commands answer nothing rather than act twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sqlite3
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.response import BoltResponse
+
+from bot.domain.times import from_iso, to_iso
+from handlers.context import Deps
+
+log = logging.getLogger("mend.inbound")
+IN_FLIGHT = timedelta(seconds=10)  # a claim this young without an answer is still working
+KEEP_ANSWER = 16_000  # characters of a command's ack kept for its duplicates
+KEY = "inbound_key"  # in Bolt's context: the key this request claimed
+REPLAY = "replay_since"  # in Bolt's context: when the dead first attempt claimed it
+BODY_HASHED = {"block_actions", "shortcut", "message_action", "view_closed"}
+JSON = {"content-type": ["application/json;charset=utf-8"]}
+
+
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def team_of(body: dict[str, Any]) -> str:
+    team = body.get("team")
+    return str(body.get("team_id") or (team.get("id") if isinstance(team, dict) else "") or "")
+
+
+def request_key(body: dict[str, Any], raw_body: str) -> str | None:
+    """The key that makes a request the same as another, or None (not deduplicated)."""
+    team = team_of(body)
+    if body.get("command"):
+        return f"cmd:{team}:{body.get('trigger_id') or digest(raw_body)}"
+    kind = body.get("type")
+    if kind == "event_callback" and body.get("event_id"):
+        return f"event:{team}:{body['event_id']}"
+    if kind == "view_submission":
+        view = body.get("view") or {}
+        values = json.dumps((view.get("state") or {}).get("values"), sort_keys=True)
+        return f"view:{team}:{view.get('id')}:{digest(values)}"
+    if kind in BODY_HASHED:
+        return f"body:{team}:{digest(raw_body)}"
+    return None  # url_verification, options: nothing done twice there
+
+
+def stale(claimed_at: str, now) -> bool:
+    try:
+        return now - from_iso(claimed_at) > IN_FLIGHT
+    except (TypeError, ValueError):
+        return True
+
+
+def middleware(deps: Deps) -> Callable[..., Awaitable[BoltResponse | None]]:
+    async def once(req, resp, next):
+        key = request_key(req.body, req.raw_body or "")
+        if key is None:
+            return await next()
+        now = deps.clock.now()
+        try:
+            claim = await deps.store.claim_inbound(key, to_iso(now))
+            if claim.first:
+                req.context[KEY] = key
+                return await next()
+            if claim.answer:
+                return BoltResponse(status=200, body=claim.answer, headers=JSON)
+            if (claim.answer is None and key.startswith("cmd:") and stale(claim.at, now)
+                    and await deps.store.retake_inbound(key, claim.at, to_iso(now))):
+                req.context[KEY], req.context[REPLAY] = key, claim.at
+                return await next()
+        except sqlite3.Error as exc:  # the listener refuses politely if it must write
+            log.warning("inbound claim not recorded: %s", type(exc).__name__)
+            return await next()
+        log.info("duplicate request %s answered without doing it again", key.split(":")[0])
+        return BoltResponse(status=200, body="")
+
+    return once
+
+
+def remember_answers(dispatch: Callable[..., Awaitable[BoltResponse]],
+                     deps: Deps) -> Callable[..., Awaitable[BoltResponse]]:
+    """Wrap Bolt's `async_dispatch`: keep a command's ack for its duplicates."""
+
+    async def dispatched(request) -> BoltResponse:
+        response = await dispatch(request)
+        key = request.context.get(KEY)
+        if key and key.startswith("cmd:") and response.status == 200:
+            body = response.body if isinstance(response.body, str) else ""
+            try:
+                await deps.store.answer_inbound(key, body if len(body) <= KEEP_ANSWER else "")
+            except sqlite3.Error as exc:
+                log.warning("answer not kept: %s", type(exc).__name__)
+        return response
+
+    return dispatched
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    app.use(middleware(deps))
