@@ -278,12 +278,16 @@ def run_command(argv: list[str]) -> int:
     return 0
 
 
-def export_command(argv: list[str]) -> int:
-    try:
-        return export(argv)
-    except StoreError as exc:
-        print(f"mend: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
+def _store_command(run):
+    """A sub-command that reads the database: an unusable one is one line and exit 2."""
+    def command(argv: list[str]) -> int:
+        try:
+            return run(argv)
+        except StoreError as exc:
+            print(f"mend: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+
+    return command
 
 
 def version_command(argv: list[str]) -> int:
@@ -303,24 +307,16 @@ def _text_cli(name: str):
     return command
 
 
-def purge_command(argv: list[str]) -> int:
-    try:
-        return purge(argv)
-    except StoreError as exc:
-        print(f"mend: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
-
-
 # name: (what it does, its entry point)
 SUBCOMMANDS = {
     "run": ("run Mend against Slack (the default; the sandbox when there are no Slack "
             "credentials)", run_command),
     "sandbox": ("Mend with a local stand-in for Slack and its web page, on 127.0.0.1",
                 run_sandbox),
-    "export": ("cases and their timelines as CSV on standard output", export_command),
+    "export": ("cases and their timelines as CSV on standard output", _store_command(export)),
     "read": ("what Mend reads in reports, one JSON object per line", _text_cli("read")),
     "check": ("Mend's review of draft replies, one JSON object per line", _text_cli("check")),
-    "purge": ("delete an uninstalled workspace's data at once", purge_command),
+    "purge": ("delete an uninstalled workspace's data at once", _store_command(purge)),
     "version": ("print Mend's version", version_command),
 }
 

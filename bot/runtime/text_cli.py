@@ -45,16 +45,11 @@ def read_main(argv: list[str]) -> int:
     parser.add_argument("--no-model", action="store_true",
                         help="read with the playbook's cue lists alone")
     args = parser.parse_args(argv)
-    try:
+    def reading(reader):
         playbook = load_playbook(args.playbook)
-        reader = None if args.no_model else load_reader()
-        for text in _lines(args.csv):
-            if text.strip():
-                _emit(read(text, playbook, reader))
-    except (PlaybookError, OSError) as exc:
-        print(f"mend: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
-    return 0
+        return lambda text: read(text, playbook, reader)
+
+    return _each_line(args, reading)
 
 
 def check_main(argv: list[str]) -> int:
@@ -73,12 +68,20 @@ def check_main(argv: list[str]) -> int:
     parser.add_argument("--no-model", action="store_true",
                         help="judge with the rules alone")
     args = parser.parse_args(argv)
-    try:
+    def reviewing(reader):
         rules = load_rules(args.rules)
-        reader = None if args.no_model else load_reader()
+        return lambda text: review(text, rules, args.name, upset=not args.calm, reader=reader)
+
+    return _each_line(args, reviewing)
+
+
+def _each_line(args, make) -> int:
+    """Emit `make(reader)(text)` for every non-blank text; a bad file is one line, exit 2."""
+    try:
+        judge = make(None if args.no_model else load_reader())
         for text in _lines(args.csv):
             if text.strip():
-                _emit(review(text, rules, args.name, upset=not args.calm, reader=reader))
+                _emit(judge(text))
     except (PlaybookError, OSError) as exc:
         print(f"mend: {exc}", file=sys.stderr)
         return EXIT_CONFIG
