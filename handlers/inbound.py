@@ -26,13 +26,14 @@ import logging
 import sqlite3
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
 
 from bot.domain.times import from_iso, to_iso
+from handlers import payload
 from handlers.context import Deps
+from handlers.payload import COMMAND, Payload
 
 log = logging.getLogger("mend.inbound")
 IN_FLIGHT = timedelta(seconds=10)  # a claim this young without an answer is still working
@@ -47,24 +48,17 @@ def digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def team_of(body: dict[str, Any]) -> str:
-    team = body.get("team")
-    return str(body.get("team_id") or (team.get("id") if isinstance(team, dict) else "") or "")
-
-
-def request_key(body: dict[str, Any], raw_body: str) -> str | None:
+def request_key(p: Payload, raw_body: str) -> str | None:
     """The key that makes a request the same as another, or None (not deduplicated)."""
-    team = team_of(body)
-    if body.get("command"):
-        return f"cmd:{team}:{body.get('trigger_id') or digest(raw_body)}"
-    kind = body.get("type")
-    if kind == "event_callback" and body.get("event_id"):
-        return f"event:{team}:{body['event_id']}"
-    if kind == "view_submission":
-        view = body.get("view") or {}
-        values = json.dumps((view.get("state") or {}).get("values"), sort_keys=True)
-        return f"view:{team}:{view.get('id')}:{digest(values)}"
-    if kind in BODY_HASHED:
+    team = p.team_id
+    if p.kind == COMMAND:
+        return f"cmd:{team}:{p.trigger_id or digest(raw_body)}"
+    if p.kind == "event_callback" and p.event_id:
+        return f"event:{team}:{p.event_id}"
+    if p.kind == "view_submission":
+        values = json.dumps(p.values or None, sort_keys=True)
+        return f"view:{team}:{p.view_id or None}:{digest(values)}"
+    if p.kind in BODY_HASHED:
         return f"body:{team}:{digest(raw_body)}"
     return None  # url_verification, options: nothing done twice there
 
@@ -78,7 +72,7 @@ def stale(claimed_at: str, now) -> bool:
 
 def middleware(deps: Deps) -> Callable[..., Awaitable[BoltResponse | None]]:
     async def once(req, resp, next):
-        key = request_key(req.body, req.raw_body or "")
+        key = request_key(payload.of(req.context), req.raw_body or "")
         if key is None:
             return await next()
         now = deps.clock.now()

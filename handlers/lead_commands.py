@@ -26,6 +26,7 @@ from handlers import lead_blocks
 from handlers.commands import COMMAND, Ack, Invocation, subcommand
 from handlers.context import Deps
 from handlers.mrkdwn import escape
+from handlers.payload import Payload
 from handlers.reply import answer_later, answer_now, reply, respond
 from handlers.visibility import may_see_now, viewer_query
 
@@ -81,23 +82,21 @@ async def _later(inv: Invocation, deps: Deps, work) -> None:
     await answer_later(deps.client, inv.response_url, await work())
 
 
-async def page_clicked(deps: Deps, body: dict[str, Any]) -> None:
+async def page_clicked(deps: Deps, click: Payload) -> None:
     """Next/Previous on a list: the same filters, another page, in place."""
-    action = (body.get("actions") or [{}])[0]
     try:
-        value = json.loads(action.get("value") or "{}")
+        value = json.loads(click.value or "{}")
         offset = min(max(0, int(value.get("o", 0))), 10_000_000)
     except (ValueError, TypeError, AttributeError, OverflowError):
         return
-    team_id = str((body.get("team") or {}).get("id") or "")
-    user_id = str((body.get("user") or {}).get("id") or "")
-    if not team_id or not user_id:  # nobody to show the cases to
+    if not click.team_id or not click.user_id:  # nobody to show the cases to
         return
     try:
-        blocks = await open_page(deps, team_id, user_id, str(value.get("q", "")), offset)
+        blocks = await open_page(deps, click.team_id, click.user_id, str(value.get("q", "")),
+                                 offset)
     except ReportError:
         return
-    await respond(deps.client, body.get("response_url"), "Mend", blocks, replace=True)
+    await respond(deps.client, click.response_url, "Mend", blocks, replace=True)
 
 
 # -- reports --------------------------------------------------------------------------
