@@ -31,9 +31,11 @@ _ACTIONS = {action.value: action for action in Action}
 _EMPTY: dict[str, Any] = {}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Payload:
-    """What Mend reads of one Slack request."""
+    """What Mend reads of one Slack request; read-only by convention (not `frozen`: a
+    frozen dataclass sets each of these fields through object.__setattr__, which made
+    reading a payload three times slower)."""
 
     kind: str  # COMMAND, or Slack's `type`: block_actions, view_submission, event_callback…
     team_id: str = ""  # the workspace acted in (never the user's org on Enterprise Grid)
