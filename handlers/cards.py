@@ -22,10 +22,12 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.models import Case
+from bot.domain.promises import overdue
 from bot.domain.times import from_iso, to_iso
 from bot.domain.vocabulary import CardState
 from bot.runtime.slack_client import AMBIGUOUS, doubt, in_doubt
-from handlers import case_blocks
+from handlers import case_blocks, promise_blocks
+from handlers.blocks import when
 from handlers.context import Deps
 from handlers.home import publish_home
 from handlers.ids import CARD_METADATA_TYPE
@@ -43,8 +45,13 @@ async def render(deps: Deps, case: Case) -> dict:
     """Text, blocks and metadata of the card for the case as stored now."""
     label = deps.recovery.category_label(case.category)
     marks = await deps.store.steps(case.team_id, case.id)
+    now = deps.clock.now()
+    local = await promise_blocks.known_now(deps, case.team_id, promise_blocks.nudged(case) or "")
     return {"text": case_blocks.card_fallback(case, label),
-            "blocks": case_blocks.case_card(case, label, deps.recovery.step_titles(), marks),
+            "blocks": case_blocks.case_card(case, label, deps.recovery.step_titles(), marks,
+                                            overdue=overdue(case, now),
+                                            nudge_note=promise_blocks.nudge_note(case, now,
+                                                                                 local)),
             "metadata": case_blocks.card_metadata(case)}
 
 
@@ -53,6 +60,31 @@ def submit_card(deps: Deps, case: Case, response_url: str | None = None) -> None
     queue), and show it in its owner's App Home."""
     refresh_homes(deps, case.team_id, case.owner_id, case.reporter_id)
     _queue_card(deps, case, response_url)
+    deps.tasks.spawn(settle_first_followup(deps, case, response_url), name="first-followup")
+
+
+async def settle_first_followup(deps: Deps, case: Case, response_url: str | None) -> None:
+    """The first follow-up was placed in the owner's working hours inside the ack, with
+    the timezone Mend knew then (theirs if cached, else the workspace's). Ask Slack for
+    theirs now; if it puts the follow-up elsewhere, move it, update the card and tell
+    the agent. Learning their name alone updates the card ("after 09:00 Kofi's time")."""
+    person = promise_blocks.nudged(case)
+    if not person or promise_blocks.is_cached(deps, case.team_id, person):
+        return  # the ack used what Slack said: nothing to correct
+    guessed = await promise_blocks.known_now(deps, case.team_id, person)
+    known = await promise_blocks.from_slack(deps, case.team_id, person)
+    if known is None:
+        return  # Slack can't say: the workspace's timezone stands
+    corrected = await deps.recovery.correct_first_followup(case, guessed, known)
+    refresh_card(deps, corrected or case)
+    if corrected and corrected.next_followup_at:
+        note = promise_blocks.nudge_note(corrected, deps.clock.now(), known)
+        await respond(deps.client, response_url,
+                      f"Case #{case.number}: the first follow-up moved to "
+                      f"{when(corrected.next_followup_at)}, inside "
+                      f"{promise_blocks.who(known, person)}'s working hours in their own "
+                      f"timezone. If you already promised a time, keep your word and set the "
+                      f"follow-up to it. {note}")
 
 
 def _queue_card(deps: Deps, case: Case, response_url: str | None = None) -> None:

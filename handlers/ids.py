@@ -25,6 +25,8 @@ class Block(StrEnum):
     CARD_CHECKLIST = "card_checklist"
     CARD_ACTIONS = "card_actions"
     CARD_FOOTER = "card_footer"
+    CARD_NEXT = "card_next"  # when the next reminder comes, and why then
+    LIST_ROW = "row"  # a case's buttons in a list: "row_<list>_<case>~<team>"
     FOLLOWUP_QUICK = "followup_quick"
     FOLLOWUP_DATE = "followup_date"
     FOLLOWUP_TIME = "followup_time"
