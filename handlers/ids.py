@@ -72,6 +72,9 @@ class Action(StrEnum):
     ANOTHER_WORDING = "another_wording"  # value: "<case>:<variant index>"
     OPEN_PREV = "open_prev"  # value: {"q": filters, "o": offset}
     OPEN_NEXT = "open_next"
+    # a case's row in /recover open and the Home (its block id names the case)
+    LIST_TAKE = "list_take"  # value: the case number
+    LIST_ASSIGN = "list_assign"
     ASSIGN_CONFIRM = "assign_confirm"
     MERGE = "merge_into"
     # modal inputs

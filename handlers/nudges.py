@@ -31,6 +31,7 @@ from slack_sdk.errors import SlackApiError
 from bot.domain.models import Case, Nudge, Timer
 from bot.domain.schedule import (
     Hours,
+    Plan,
     digest_moment,
     plan_timer,
     working_time,
@@ -100,9 +101,12 @@ class Nudger:
             send=[(case.id, row) for _, case, plan in plans for row in plan.send],
             skip=[(case.id, row) for _, case, plan in plans for row in plan.skip],
             at=to_iso(now))
-        for _, case, plan in plans:
+        for timer, case, plan in plans:
             if plan.unassign:
                 await self._unassign(case, now)
+            elif timer.kind == NudgeKind.FOLLOWUP and timer.at == timer.due_key and \
+                    case.card_ts and plan != Plan():
+                refresh_card(self.deps, case)  # its follow-up is overdue now: the card says so
         return sum(len(plan.send) for _, _, plan in plans)
 
     async def plan_digest(self, team_id: str, now: datetime) -> None:

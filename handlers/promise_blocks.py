@@ -79,7 +79,8 @@ def note_for(nudge: NextNudge | None, local: LocalTime | None, person: str | Non
     if nudge.moved and local is not None and nudge.starts is not None:
         return (f":alarm_clock: Next reminder {when(_iso(nudge.at))}: after "
                 f"{nudge.starts:%H:%M} {who_}'s time, when their working day starts "
-                f"(the follow-up falls outside their hours, {escape(local.hours.describe())}).")
+                f"(nudges wait for working hours, {escape(local.hours.describe())}, "
+                "unless a case is critical).")
     return (f":alarm_clock: Next reminder {when(_iso(nudge.at))}, when the follow-up falls "
             f"due (inside {who_}'s working hours).")
 

@@ -18,11 +18,12 @@ from datetime import datetime, time, timedelta
 
 from bot.domain.advice import promise_for
 from bot.domain.models import Case
-from bot.domain.schedule import Hours, in_hours, next_working_moment, zone
+from bot.domain.schedule import Hours, next_working_moment, zone
 from bot.domain.times import from_iso
 from bot.domain.vocabulary import Severity, Status
 
 WHOLE_HOURS_SLACK = timedelta(minutes=1)  # "24 hours" even if a second went by
+PLAIN_HOURS = 8  # up to this many whole hours, "within N hours" reads best
 DAY_WORDS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
@@ -47,13 +48,14 @@ def default_due(now: datetime, span: timedelta, local: LocalTime | None,
 
 
 def promise_words(now: datetime, due: datetime, tz: str | None) -> str:
-    """What the apology promises for a follow-up due at `due`: a whole number of
-    hours as before ("by this time tomorrow", "within 4 hours"); otherwise the day
+    """What the apology promises for a follow-up due at `due`: a few whole hours or
+    whole days as before ("within 4 hours", "by this time tomorrow"); otherwise the day
     and part of it in the owner's timezone ("by tomorrow morning", "by Monday
     morning"), which is when their follow-up really falls due."""
     span = due - now
     hours = round(span.total_seconds() / 3600)
-    if abs(span - timedelta(hours=hours)) <= WHOLE_HOURS_SLACK or span < timedelta(hours=1):
+    whole = abs(span - timedelta(hours=hours)) <= WHOLE_HOURS_SLACK
+    if span < timedelta(hours=1) or (whole and (hours <= PLAIN_HOURS or hours % 24 == 0)):
         return promise_for(span.total_seconds() / 3600)
     local_now, local_due = now.astimezone(zone(tz)), due.astimezone(zone(tz))
     part = _part_of_day(local_due.time())
@@ -79,7 +81,7 @@ class NextNudge:
     at: datetime | None  # the next reminder (None: overdue, reminders already running)
     overdue: bool = False
     critical: bool = False  # reminded at any hour
-    moved: bool = False  # due outside working hours: the reminder waits for them
+    moved: bool = False  # due outside working hours (or at their start): waits for them
     starts: time | None = None  # the working day's start, in the owner's clock
 
 
@@ -91,10 +93,13 @@ def next_nudge(case: Case, now: datetime, local: LocalTime | None) -> NextNudge 
     critical = case.severity == Severity.CRITICAL
     if due <= now:
         return NextNudge(due, None, overdue=True, critical=critical)
-    if critical or local is None or in_hours(due, local.tz, local.hours):
+    if critical or local is None:
         return NextNudge(due, due, critical=critical)
     at = next_working_moment(due, local.tz, local.hours)
-    return NextNudge(due, at, moved=at != due, starts=local.hours.start)
+    # Due at the very start of their day (the first follow-up moved there, or set so):
+    # said the same way as one that waits for it.
+    waits = at != due or due.astimezone(zone(local.tz)).time() == local.hours.start
+    return NextNudge(due, at, moved=waits, starts=local.hours.start if waits else None)
 
 
 def overdue(case: Case, now: datetime) -> bool:
