@@ -35,6 +35,7 @@ from handlers.reply import respond
 
 log = logging.getLogger("mend.cards")
 
+SETTLE_WAIT = 2.0  # seconds a new card waits for the owner's timezone from Slack
 POSTING_GRACE = timedelta(minutes=2)  # a post older than this is in doubt, not in flight
 # Answers that no retry will change: tell the agent instead.
 PERMANENT = {"not_in_channel", "channel_not_found", "is_archived", "restricted_action",
@@ -59,15 +60,14 @@ def submit_card(deps: Deps, case: Case, response_url: str | None = None) -> None
     """A new case: post its card after the ack, in the channel's turn (once per process
     queue), and show it in its owner's App Home."""
     refresh_homes(deps, case.team_id, case.owner_id, case.reporter_id)
-    _queue_card(deps, case, response_url)
-    deps.tasks.spawn(settle_first_followup(deps, case, response_url), name="first-followup")
+    _queue_card(deps, case, response_url, first=True)
 
 
 async def settle_first_followup(deps: Deps, case: Case, response_url: str | None) -> None:
     """The first follow-up was placed in the owner's working hours inside the ack, with
     the timezone Mend knew then (theirs if cached, else the workspace's). Ask Slack for
     theirs now; if it puts the follow-up elsewhere, move it, update the card and tell
-    the agent. Learning their name alone updates the card ("after 09:00 Kofi's time")."""
+    the agent."""
     person = promise_blocks.nudged(case)
     if not person or promise_blocks.is_cached(deps, case.team_id, person):
         return  # the ack used what Slack said: nothing to correct
@@ -76,8 +76,8 @@ async def settle_first_followup(deps: Deps, case: Case, response_url: str | None
     if known is None:
         return  # Slack can't say: the workspace's timezone stands
     corrected = await deps.recovery.correct_first_followup(case, guessed, known)
-    refresh_card(deps, corrected or case)
     if corrected and corrected.next_followup_at:
+        refresh_card(deps, corrected)  # a card not posted yet is posted as it is now
         note = promise_blocks.nudge_note(corrected, deps.clock.now(), known)
         await respond(deps.client, response_url,
                       f"Case #{case.number}: the first follow-up moved to "
@@ -87,13 +87,20 @@ async def settle_first_followup(deps: Deps, case: Case, response_url: str | None
                       f"follow-up to it. {note}")
 
 
-def _queue_card(deps: Deps, case: Case, response_url: str | None = None) -> None:
+def _queue_card(deps: Deps, case: Case, response_url: str | None = None,
+                first: bool = False) -> None:
+    """`first`: a case just opened: its first follow-up is settled (users.info) before
+    its card is posted, for up to SETTLE_WAIT, so the card shows it right at once."""
     if case.id in deps.carding:
         return
     deps.carding.add(case.id)
 
     async def turn() -> None:
         try:
+            if first:
+                settling = deps.tasks.spawn(settle_first_followup(deps, case, response_url),
+                                            name="first-followup")
+                await asyncio.wait({settling}, timeout=SETTLE_WAIT)
             await post_card(deps, case, response_url)
         finally:
             deps.carding.discard(case.id)

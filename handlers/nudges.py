@@ -31,7 +31,6 @@ from slack_sdk.errors import SlackApiError
 from bot.domain.models import Case, Nudge, Timer
 from bot.domain.schedule import (
     Hours,
-    Plan,
     digest_moment,
     plan_timer,
     working_time,
@@ -105,8 +104,11 @@ class Nudger:
             if plan.unassign:
                 await self._unassign(case, now)
             elif timer.kind == NudgeKind.FOLLOWUP and timer.at == timer.due_key and \
-                    case.card_ts and plan != Plan():
-                refresh_card(self.deps, case)  # its follow-up is overdue now: the card says so
+                    case.card_ts and plan.next and not plan.send and not plan.skip:
+                # Due outside working hours: the reminder waits for the morning, but the
+                # card says at once that the follow-up is overdue (else the first
+                # reminder's delivery updates it).
+                refresh_card(self.deps, case)
         return sum(len(plan.send) for _, _, plan in plans)
 
     async def plan_digest(self, team_id: str, now: datetime) -> None:
@@ -225,6 +227,8 @@ class Nudger:
                 await self._refused(nudge, exc, now)
         else:
             await self.deps.delivery.sent(nudge, resp["ts"], to_iso(now))
+            if nudge.kind == NudgeKind.FOLLOWUP and nudge.rung == 0 and case is not None:
+                refresh_card(self.deps, case)  # the card now says the follow-up is overdue
         finally:
             self.inflight.discard(nudge.id)
 

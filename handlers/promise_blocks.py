@@ -26,14 +26,15 @@ async def _hours(deps: Deps, team_id: str) -> tuple[Hours, str | None]:
     return Hours.from_rules(deps.recovery.playbook.nudges, ws), ws.tz
 
 
-async def known_now(deps: Deps, team_id: str, user_id: str) -> LocalTime:
+async def known_now(deps: Deps, team_id: str, user_id: str) -> LocalTime | None:
     """The person's day without a Web API call: their cached timezone, else the
-    workspace's (UTC when it has none)."""
+    workspace's; None when neither is known (a UTC guess would move a Californian's
+    follow-up for nothing: the plain span stands until Slack says)."""
     hours, workspace_tz = await _hours(deps, team_id)
     person = deps.people.cached(team_id, user_id)
     if person is not None and person.known:
         return LocalTime(person.tz, hours, person.name)
-    return LocalTime(workspace_tz, hours)
+    return LocalTime(workspace_tz, hours) if workspace_tz else None
 
 
 def is_cached(deps: Deps, team_id: str, user_id: str) -> bool:
@@ -72,6 +73,9 @@ def note_for(nudge: NextNudge | None, local: LocalTime | None, person: str | Non
         how = "at any hour (critical)" if nudge.critical else "in working hours"
         return (f":red_circle: *Overdue*: the follow-up was due {when(_iso(nudge.due))}. "
                 f"Reminders keep coming {how} until it is done or moved.")
+    if local is None:  # their timezone is not known yet
+        return (f":alarm_clock: Next reminder {when(_iso(nudge.at))} if that is inside "
+                f"{mention(person)}'s working hours, else when their working day starts.")
     if nudge.critical:
         return (f":alarm_clock: Next reminder {when(_iso(nudge.at))}, when the follow-up "
                 "falls due: a critical case is nudged at any hour.")

@@ -17,6 +17,7 @@ from tests.helpers import (
     assert_valid_blocks,
     card,
     case1,
+    nudges,
     open_due,
     said,
     sweep,
@@ -105,6 +106,19 @@ async def test_the_ack_uses_the_workspace_timezone_and_slack_corrects_it(mend, s
     assert "inside the owner's working hours" in shown
 
 
+async def test_a_followup_falling_due_at_night_marks_the_card_before_the_morning(
+        mend, slack, slack_user, clock):
+    clock.set(LA_MORNING)
+    await know_timezone(mend)
+    await open_due(mend, slack_user, clock, due_in=timedelta(hours=10))  # 20:00 in LA
+    await mend.settle()
+    clock.advance(hours=10, minutes=5)
+    await sweep(mend)
+    await mend.settle()
+    assert nudges(slack) == []  # the reminder waits for 09:00 ...
+    assert ":red_circle: *Overdue*" in all_text(card(slack)["blocks"])  # ... the card doesn't
+
+
 async def test_a_followup_changed_by_hand_is_not_corrected(mend, slack, slack_user, clock):
     clock.set(datetime(2026, 11, 26, 14, 0, tzinfo=UTC))
     slack.fail("users.info", delay=0.5)  # Slack answers after the agent has set a time
@@ -122,7 +136,8 @@ async def test_an_overdue_followup_is_marked_on_the_card(mend, slack, slack_user
     await mend.settle()
     assert "Overdue" not in all_text(card(slack)["blocks"])
     clock.advance(hours=1, minutes=5)
-    await sweep(mend)
+    await sweep(mend)  # the first reminder goes out, and then the card is updated
+    await mend.settle()
     blocks = card(slack)["blocks"]
     fields = all_text([b for b in blocks if b.get("block_id") == Block.CARD_FIELDS])
     assert ":red_circle: *Overdue*" in fields
