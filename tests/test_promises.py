@@ -119,6 +119,20 @@ async def test_a_followup_falling_due_at_night_marks_the_card_before_the_morning
     assert ":red_circle: *Overdue*" in all_text(card(slack)["blocks"])  # ... the card doesn't
 
 
+async def test_inside_the_ack_the_workspace_timezone_stands_in_for_the_owners(
+        mend, slack, slack_user, clock):
+    await mend.store.set_workspace("T1", "2026-11-01T00:00:00.000000Z", tz="Asia/Kolkata")
+    clock.set(datetime(2026, 11, 26, 14, 0, tzinfo=UTC))  # Friday 19:30 in Kolkata, +24h
+    reply = await slack_user.command("customer Acme: order arrived two weeks late",
+                                     user_id="U2")
+    text = all_text(reply.json["blocks"])
+    assert "by Monday morning" in text and "after 09:00" in text
+    await mend.settle()
+    assert (await case1(mend)).next_followup_at == "2026-11-30T03:30:00.000000Z"
+    assert "first follow-up moved" not in said(slack)  # Slack agreed with the guess
+    assert "after 09:00 kofi's time" in card_next(slack)
+
+
 async def test_a_followup_changed_by_hand_is_not_corrected(mend, slack, slack_user, clock):
     clock.set(datetime(2026, 11, 26, 14, 0, tzinfo=UTC))
     slack.fail("users.info", delay=0.5)  # Slack answers after the agent has set a time
