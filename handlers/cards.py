@@ -27,7 +27,6 @@ from bot.domain.times import from_iso, to_iso
 from bot.domain.vocabulary import CardState
 from bot.runtime.slack_client import AMBIGUOUS, doubt, in_doubt
 from handlers import case_blocks, promise_blocks
-from handlers.blocks import when
 from handlers.context import Deps
 from handlers.home import publish_home
 from handlers.ids import CARD_METADATA_TYPE
@@ -60,14 +59,23 @@ def submit_card(deps: Deps, case: Case, response_url: str | None = None) -> None
     """A new case: post its card after the ack, in the channel's turn (once per process
     queue), and show it in its owner's App Home."""
     refresh_homes(deps, case.team_id, case.owner_id, case.reporter_id)
-    _queue_card(deps, case, response_url, first=True)
+    deps.tasks.spawn(_settle_then_queue(deps, case, response_url), name="new-card")
 
 
-async def settle_first_followup(deps: Deps, case: Case, response_url: str | None) -> None:
+async def _settle_then_queue(deps: Deps, case: Case, response_url: str | None) -> None:
+    """Settle the first follow-up (for up to SETTLE_WAIT), then queue the card in the
+    channel's turn: the card shows it right at once, and the pacing between posts is
+    not eaten by the lookup."""
+    settling = deps.tasks.spawn(settle_first_followup(deps, case), name="first-followup")
+    await asyncio.wait({settling}, timeout=SETTLE_WAIT)
+    _queue_card(deps, case, response_url)
+
+
+async def settle_first_followup(deps: Deps, case: Case) -> None:
     """The first follow-up was placed in the owner's working hours inside the ack, with
     the timezone Mend knew then (theirs if cached, else the workspace's). Ask Slack for
-    theirs now; if it puts the follow-up elsewhere, move it, update the card and tell
-    the agent."""
+    theirs now; if it puts the follow-up elsewhere, move it and update the card (its
+    line on the next reminder says when and why; the timeline records the move)."""
     person = promise_blocks.nudged(case)
     if not person or promise_blocks.is_cached(deps, case.team_id, person):
         return  # the ack used what Slack said: nothing to correct
@@ -76,31 +84,17 @@ async def settle_first_followup(deps: Deps, case: Case, response_url: str | None
     if known is None:
         return  # Slack can't say: the workspace's timezone stands
     corrected = await deps.recovery.correct_first_followup(case, guessed, known)
-    if corrected and corrected.next_followup_at:
+    if corrected is not None:
         refresh_card(deps, corrected)  # a card not posted yet is posted as it is now
-        note = promise_blocks.nudge_note(corrected, deps.clock.now(), known)
-        await respond(deps.client, response_url,
-                      f"Case #{case.number}: the first follow-up moved to "
-                      f"{when(corrected.next_followup_at)}, inside "
-                      f"{promise_blocks.who(known, person)}'s working hours in their own "
-                      f"timezone. If you already promised a time, keep your word and set the "
-                      f"follow-up to it. {note}")
 
 
-def _queue_card(deps: Deps, case: Case, response_url: str | None = None,
-                first: bool = False) -> None:
-    """`first`: a case just opened: its first follow-up is settled (users.info) before
-    its card is posted, for up to SETTLE_WAIT, so the card shows it right at once."""
+def _queue_card(deps: Deps, case: Case, response_url: str | None = None) -> None:
     if case.id in deps.carding:
         return
     deps.carding.add(case.id)
 
     async def turn() -> None:
         try:
-            if first:
-                settling = deps.tasks.spawn(settle_first_followup(deps, case, response_url),
-                                            name="first-followup")
-                await asyncio.wait({settling}, timeout=SETTLE_WAIT)
             await post_card(deps, case, response_url)
         finally:
             deps.carding.discard(case.id)

@@ -141,7 +141,7 @@ async def another_wording(deps: Deps, body: dict[str, Any]) -> None:
     playbook = deps.recovery.playbook
     now = deps.clock.now()
     local = await known_now(deps, team_id, nudged(case) or "")
-    when = _promise(case, now, local.tz)
+    when = _promise(case, now, local.tz if local else None)
     variants = apology_variants(report, playbook, when)
     chosen = variants[step % len(variants)]
     shown = blocks.playbook_reply(case, build_advice(report, playbook, when),
