@@ -147,3 +147,24 @@ async def test_a_refusal_in_the_home_is_shown_there(mend, slack, slack_user):
     latest = slack.calls_to("views.publish")[-1]
     assert latest.arg("user_id") == "U2"
     assert "already owned by <@U1>" in all_text(latest.arg("view")["blocks"])
+
+
+async def test_full_lists_stay_within_block_kit_limits(mend, slack, slack_user):
+    for i in range(24):
+        await slack_user.command(f"customer Acme {i}: late order, "
+                                 f"{'critical ' * (i % 3 == 0)}outage for every user")
+    await mend.settle()
+    for n in range(1, 25, 2):
+        await slack_user.command(f"release {n}", user_id="U1")
+    await lead(mend, "ULEAD")
+    await mend.settle()
+    reply = await slack_user.command("open", user_id="ULEAD")
+    assert_valid_blocks(reply.json["blocks"])  # 20 rows of two blocks, paging: under 50
+    text = all_text(reply.json["blocks"])
+    assert ":rotating_light: *CRITICAL*" in text
+    await slack_user.event({"type": "app_home_opened", "user": "ULEAD", "tab": "home"})
+    await mend.settle()
+    home = slack.calls_to("views.publish")[-1].arg("view")
+    assert_valid_blocks(home["blocks"], limit=100)
+    ids = [b["block_id"] for b in home["blocks"] if "block_id" in b]
+    assert len(ids) == len(set(ids))  # a case in two lists keeps unique block ids
