@@ -15,10 +15,11 @@ from bot.domain.times import to_iso
 from bot.domain.vocabulary import Status
 from bot.domain.when import QUICK_CHOICES, parse_when
 from bot.runtime.slack_client import AMBIGUOUS
-from handlers import case_blocks, nudge_blocks
+from handlers import case_blocks, lead_blocks, nudge_blocks
 from handlers.blocks import when
 from handlers.cards import refresh_card
 from handlers.context import Deps
+from handlers.home import note_home
 from handlers.ids import Action, Block
 from handlers.lead_commands import page_clicked
 from handlers.mrkdwn import escape, mention
@@ -56,8 +57,16 @@ class Click:
     def key(self) -> str:
         return f"act:{self.user_id}:{self.action.get('action_ts')}:{self.action.get('action_id')}"
 
+    @property
+    def in_home(self) -> bool:
+        """Clicked in the App Home: there is no response URL to answer through."""
+        view = self.body.get("view")
+        return isinstance(view, dict) and view.get("type") == "home"
+
     def case_number(self) -> int | None:
         found = parse_number(self.value)
+        if found is None:  # a select in a list's row: its block id names the case
+            found = lead_blocks.row_case(self.action.get("block_id"))
         return found if found is not None else case_blocks.case_number_from_card(self.message)
 
     def reminder_due(self) -> str | None:
@@ -76,6 +85,9 @@ class Click:
 
 
 async def answer(deps: Deps, click: Click, text: str, blocks: list | None = None) -> None:
+    if not click.response_url and click.in_home:  # shown at the top of their Home
+        await note_home(deps, click.team_id, click.user_id, blocks or text)
+        return
     await respond(deps.client, click.response_url, text, blocks)
 
 
@@ -345,6 +357,8 @@ async def merge(deps: Deps, click: Click, number: int, into: int) -> None:
 HANDLERS: dict[str, Callable[[Deps, Click, int], Awaitable[None]]] = {
     **{action: open_modal for action in MODALS},
     Action.TAKE: take,
+    Action.LIST_TAKE: take,
+    Action.LIST_ASSIGN: assign,
     Action.REOPEN: reopen,
     Action.ASSIGN: assign,
     Action.NUDGE_ASSIGN: assign,
