@@ -15,10 +15,11 @@ from bot.domain.times import to_iso
 from bot.domain.vocabulary import Status
 from bot.domain.when import QUICK_CHOICES, parse_when
 from bot.runtime.slack_client import AMBIGUOUS
-from handlers import case_blocks, nudge_blocks, payload
+from handlers import case_blocks, lead_blocks, nudge_blocks, payload
 from handlers.blocks import when
 from handlers.cards import refresh_card
 from handlers.context import Deps
+from handlers.home import note_home
 from handlers.ids import Action, Block
 from handlers.lead_commands import page_clicked
 from handlers.mrkdwn import escape, mention
@@ -42,8 +43,11 @@ def click_key(click: Payload) -> str:
 
 
 def case_number(click: Payload) -> int | None:
-    """The case clicked on: from the button's value, else from the card it sits in."""
+    """The case clicked on: from the button's value, else from the list row or the card
+    it sits in."""
     found = parse_number(click.value)
+    if found is None:  # a select in a list's row: its block id names the case
+        found = lead_blocks.row_case(click.block_id)
     return found if found is not None else case_blocks.case_number_from_card(click.message)
 
 
@@ -63,6 +67,9 @@ def reminder_due(click: Payload) -> str | None:
 
 
 async def answer(deps: Deps, click: Payload, text: str, blocks: list | None = None) -> None:
+    if not click.response_url and click.view_type == "home":  # at the top of their Home
+        await note_home(deps, click.team_id, click.user_id, blocks or text)
+        return
     await respond(deps.client, click.response_url, text, blocks)
 
 
@@ -329,6 +336,8 @@ async def merge(deps: Deps, click: Payload, number: int, into: int) -> None:
 HANDLERS: dict[str, Callable[[Deps, Payload, int], Awaitable[None]]] = {
     **{action: open_modal for action in MODALS},
     Action.TAKE: take,
+    Action.LIST_TAKE: take,
+    Action.LIST_ASSIGN: assign,
     Action.REOPEN: reopen,
     Action.ASSIGN: assign,
     Action.NUDGE_ASSIGN: assign,

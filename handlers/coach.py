@@ -9,11 +9,12 @@ from datetime import datetime
 from slack_bolt.async_app import AsyncApp
 
 from bot.domain import situation
-from bot.domain.advice import apology_variants, build_advice, promise_for
+from bot.domain.advice import apology_variants, build_advice
 from bot.domain.coach import Review, check
 from bot.domain.intake import Report
 from bot.domain.lifecycle import NotFound
 from bot.domain.models import Case
+from bot.domain.promises import promise_words
 from bot.domain.times import from_iso
 from handlers import blocks, payload
 from handlers.blocks import Blocks, context, fit, header, section
@@ -22,6 +23,7 @@ from handlers.context import Deps
 from handlers.ids import Action, Shortcut
 from handlers.mrkdwn import escape, quote, truncate
 from handlers.payload import Payload
+from handlers.promise_blocks import known_now, nudge_note, nudged
 from handlers.reply import reply, respond
 from handlers.slack_text import number as parse_number
 from handlers.slack_text import plain
@@ -133,20 +135,24 @@ async def another_wording(deps: Deps, click: Payload) -> None:
                     severity=case.severity, stakes=situation.stakes(case.summary),
                     language=situation.language(case.summary))
     playbook = deps.recovery.playbook
-    when = _promise(case, deps.clock.now())
+    now = deps.clock.now()
+    local = await known_now(deps, team_id, nudged(case) or "")
+    when = _promise(case, now, local.tz if local else None)
     variants = apology_variants(report, playbook, when)
     chosen = variants[step % len(variants)]
     shown = blocks.playbook_reply(case, build_advice(report, playbook, when),
-                                  variant=(chosen, (step + 1) % len(variants)))
+                                  variant=(chosen, (step + 1) % len(variants)),
+                                  nudge_note=nudge_note(case, now, local))
     await respond(deps.client, click.response_url, "Mend", shown, replace=True)
 
 
-def _promise(case: Case, now: datetime) -> str | None:
+def _promise(case: Case, now: datetime, tz: str | None = None) -> str | None:
     """What the apology promises: the case's follow-up as it stands now (it may have
-    moved since the case was opened); None (the playbook's default) if it has none."""
+    moved since the case was opened), in the owner's day (`tz`); None (the playbook's
+    default) if it has none."""
     if not case.next_followup_at:
         return None
-    return promise_for((from_iso(case.next_followup_at) - now).total_seconds() / 3600)
+    return promise_words(now, from_iso(case.next_followup_at), tz)
 
 
 def register(app: AsyncApp, deps: Deps) -> None:

@@ -21,6 +21,7 @@ from handlers.context import Deps
 from handlers.ids import COMMAND
 from handlers.mrkdwn import escape
 from handlers.payload import Payload
+from handlers.promise_blocks import opened_note
 from handlers.reply import reply
 from handlers.slack_text import plain
 
@@ -149,7 +150,7 @@ async def open_from_text(ack: Ack, inv: Invocation, text: str, deps: Deps) -> No
         await reply(ack, SAVE_FAILED)
         return
     case, advice = opened.case, opened.advice
-    reply_blocks = blocks.playbook_reply(case, advice)
+    reply_blocks = blocks.playbook_reply(case, advice, nudge_note=opened_note(deps, opened))
     if opened.open_duplicates:
         reply_blocks = case_blocks.duplicate_offer(case, list(opened.open_duplicates)) + \
             reply_blocks

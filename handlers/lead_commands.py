@@ -22,7 +22,7 @@ from bot.domain.reports import (
 from bot.domain.times import to_iso
 from bot.domain.views import stats_from
 from bot.storage.sqlite import Store
-from handlers import lead_blocks
+from handlers import card_links, lead_blocks
 from handlers.commands import COMMAND, Ack, Invocation, subcommand
 from handlers.context import Deps
 from handlers.mrkdwn import escape
@@ -37,7 +37,7 @@ PAGE = lead_blocks.PAGE
 
 # -- /recover open ----------------------------------------------------------------------
 async def open_page(deps: Deps, team_id: str, user_id: str, text: str,
-                    offset: int = 0) -> list[dict[str, Any]]:
+                    offset: int = 0, in_ack: bool = False) -> list[dict[str, Any]]:
     now = deps.clock.now()
     query = parse_open(text, user_id, deps.recovery.playbook, now)
     query = await viewer_query(deps, team_id, user_id, query)
@@ -47,8 +47,15 @@ async def open_page(deps: Deps, team_id: str, user_id: str, text: str,
         offset = max(0, (total - 1) // PAGE * PAGE)
         cases, total = await deps.store.live_cases(team_id, query.where, PAGE, offset, at)
     ticks = await deps.store.step_counts(team_id, [c.id for c in cases])
+    is_lead = await deps.lifecycle.is_lead(team_id, user_id)
+    if in_ack:  # no Web API call: the links known already; the others for next time
+        links = card_links.known(deps, cases)
+        card_links.look_up_later(deps, cases)
+    else:
+        links = await card_links.links(deps, cases)
+    viewer = lead_blocks.Viewer(user_id, is_lead, links)
     return lead_blocks.open_list(query, cases, total, offset, deps.recovery.labels(), ticks,
-                                 now)
+                                 now, viewer)
 
 
 @subcommand("open", f"{COMMAND} open [mine | @person | unowned | overdue | #channel | "
@@ -60,13 +67,15 @@ async def open_cases(ack: Ack, inv: Invocation, args: str, deps: Deps) -> None:
         await reply(ack, escape(str(exc)))
         return
 
+    now = await may_see_now(deps, inv.team_id, inv.user_id)
+
     async def work() -> list[dict[str, Any]] | str:
         try:
-            return await open_page(deps, inv.team_id, inv.user_id, args)
+            return await open_page(deps, inv.team_id, inv.user_id, args, in_ack=now)
         except ReportError as exc:
             return escape(str(exc))
 
-    await answer(ack, inv, deps, work, now=await may_see_now(deps, inv.team_id, inv.user_id))
+    await answer(ack, inv, deps, work, now=now)
 
 
 async def answer(ack: Ack, inv: Invocation, deps: Deps, work, now: bool) -> None:

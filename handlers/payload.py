@@ -54,6 +54,7 @@ class Payload:
     message_ts: str = ""
     callback_id: str = ""  # a view's or a shortcut's
     view_id: str = ""
+    view_type: str = ""  # the view acted in: "modal", or "home" (the App Home)
     values: dict[str, Any] = field(default_factory=dict)  # a submitted view's inputs
     meta: dict[str, Any] = field(default_factory=dict)  # the view's private metadata
     event: dict[str, Any] = field(default_factory=dict)
@@ -116,7 +117,7 @@ def _interactive(kind: str, body: dict[str, Any]) -> Payload:
                        if isinstance(o, dict)),
         message=message, message_ts=_str(message.get("ts") or body.get("message_ts")),
         callback_id=_str(body.get("callback_id") or view.get("callback_id")),
-        view_id=_str(view.get("id")),
+        view_id=_str(view.get("id")), view_type=_str(view.get("type")),
         values=_dict(_dict(view.get("state")).get("values")), meta=_metadata(view))
 
 

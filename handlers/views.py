@@ -22,6 +22,7 @@ from handlers.context import Deps
 from handlers.ids import Action, Block, Callback
 from handlers.mrkdwn import mention, truncate
 from handlers.payload import Payload
+from handlers.promise_blocks import opened_note
 from handlers.reply import refusal
 from handlers.slack_text import number as parse_number
 
@@ -52,7 +53,8 @@ async def on_intake(ack, sub: Payload, deps: Deps) -> None:
         log.error("case not saved: %s", type(exc).__name__)
         await ack(response_action="errors", errors={Block.WHAT: SAVE_FAILED})
         return
-    await ack(response_action="update", view=blocks.playbook_modal(opened.case, opened.advice))
+    await ack(response_action="update", view=blocks.playbook_modal(
+        opened.case, opened.advice, nudge_note=opened_note(deps, opened)))
     response_url = sub.meta.get("response_url") or None
     submit_card(deps, opened.case, response_url)
 

@@ -32,6 +32,12 @@ def test_a_click_reads_its_action_as_the_enum_and_its_values():
         ("T1", "U1", "C1", "12", "b~T1", "9.9", "U2", ("act", "apologize"), "1.2")
 
 
+def test_a_click_in_the_app_home_says_so():
+    p = read({"type": "block_actions", "view": {"id": "V1", "type": "home"},
+              "actions": [{"action_id": "case_take", "value": "3"}]})
+    assert (p.action, p.view_type, p.response_url) == (Action.TAKE, "home", None)
+
+
 def test_an_action_mend_did_not_name_is_none():
     assert read({"type": "block_actions", "actions": [{"action_id": "other"}]}).action is None
 
