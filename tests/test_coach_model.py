@@ -52,15 +52,20 @@ def test_the_scorer_handed_to_check_is_the_coach_model(rules, reader):
 
 
 @pytest.mark.parametrize(("draft", "rule"), [
-    # blame and passing-on phrased in ways no pattern lists
-    ("I'm sorry, I know how worrying it is to be running low on your medication. The "
-     "wholesaler let us down again this week, so your HRT won't be in until Friday.", "blame"),
-    ("Hi Nina, sorry about that, my colleague entered the wrong date on your booking. It's "
-     "now fixed for the 14th.", "blame"),
+    # training drafts whose blame, hand-off or reproach no pattern lists
+    ("Our warehouse team sent the wrong colour, apologies. Please return it using the label "
+     "attached and we'll send the blue one once it's back with us.", "blame"),
+    ("The extended warranty is run by a third party, so you'd have to take that up with "
+     "Domestic & General. Apologies.", "passed_on"),
+    ("Dear customer, our records show the engineer arrived at 10:12, within the booked "
+     "window. We are therefore unable to refund the call-out fee.", "defensive"),
 ])
 def test_the_model_catches_what_the_patterns_miss(rules, reader, draft, rule):
     assert rule not in check(draft, rules).keys
-    assert rule in check(draft, rules, scorer=coach_scorer(reader)).keys
+    review = check(draft, rules, scorer=coach_scorer(reader))
+    assert rule in review.keys
+    quote = next(f.quote for f in review.findings if f.key == rule)
+    assert quote and quote in draft  # the sentence that looks most like it
 
 
 def test_a_good_reply_stays_clean_with_the_model(rules, reader):

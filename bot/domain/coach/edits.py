@@ -35,6 +35,7 @@ def plan_edits(doc: Doc, rules: Rules, fired: Mapping[str, list[Hit]], name: str
     kept: dict[int, list[Hit]] = {}  # wording a `keep` rule flagged: worth keeping
     after: Lines = {}
     dropped_whole: set[int] = set()
+    unanswered: set[int] = set()
     for rule in rules.rules:
         hits = [h for h in fired.get(rule.key, ()) if h.end > h.start]
         if not hits:
@@ -45,6 +46,8 @@ def plan_edits(doc: Doc, rules: Rules, fired: Mapping[str, list[Hit]], name: str
                 start, end = doc.spans[index]
                 if rule.fix == "drop" and not _facts_in(doc, rules, start, end):
                     dropped_whole.add(index)
+                else:  # kept as written: no line answering it (it would contradict it)
+                    unanswered.add(id(hit))
                 continue
             has_own = hit.pattern is not None and hit.pattern.rewrite is not None
             if rule.fires == "found" and rule.fix == "drop" and not has_own:
@@ -55,6 +58,9 @@ def plan_edits(doc: Doc, rules: Rules, fired: Mapping[str, list[Hit]], name: str
             words = _replacement(doc, hit, always=rule.fix != "keep")
             if words is not None:
                 edits.setdefault(index, []).append((hit.start, hit.end, words))
+        hits = [h for h in hits if id(h) not in unanswered]
+        if not hits:
+            continue
         if rule.fires == "found" and rule.line and rule.place == "tail":
             # once, where the words were rewritten ("Instead of refunding X") if anywhere
             own = [h for h in hits if h.pattern is not None and h.pattern.rewrite is not None]
