@@ -39,8 +39,8 @@ OUT = ROOT / "data" / "model" / "coach_head.npz"
 # The rules the model may decide; name_unused is exact and stays with the rules.
 CANDIDATES = ("blame", "callback_burden", "passed_on", "no_apology", "conditional_apology",
               "feelings_ignored", "vague_next_step", "cant_only", "defensive", "overpromise")
-L2S = (30.0, 100.0, 300.0)
-MEANING = (0.5, 1.0)  # how much the embedding block counts (its scale)
+L2S = (30.0, 100.0)
+MEANING = (0.5,)  # how much the embedding block counts (its scale)
 COMPONENTS = 64
 THRESHOLDS = tuple(np.round(np.arange(0.2, 0.81, 0.025), 3))
 
@@ -185,15 +185,17 @@ def main() -> int:
                     zt, _ = scale(x[test], symbolic, meaning, stats)
                     oof[test] = 1.0 / (1.0 + np.exp(-(zt @ w + c)))
                 for t in THRESHOLDS:
-                    counts = prf(oof >= t, y)
-                    if f1(*counts) > best[0] + 0.005:
-                        best = (f1(*counts), (l2, meaning, float(t)), counts)
+                    # the head alone, or the head adding to what the rules find
+                    for keep in (False, True):
+                        counts = prf((oof >= t) | (base & keep), y)
+                        if f1(*counts) > best[0] + 0.005:
+                            best = (f1(*counts), (l2, meaning, float(t), keep), counts)
         score, config, counts = best
         use = config is not None
         totals["rules"] += b
         totals["model"] += counts if use else b
-        how = ("l2 {:g}, meaning {:g}, threshold {:.3f}".format(*config) if use
-               else "rules alone")
+        how = ("l2 {:g}, meaning {:g}, threshold {:.3f}, keeps the rules' hits {}".format(
+            *config) if use else "rules alone")
         print(f"{key:20} {pr(b):>12} {pr(counts):>12}  {how}")
         if use:
             chosen[key] = config
@@ -206,8 +208,9 @@ def main() -> int:
     weights = np.zeros((len(keys), raw.shape[1]), dtype=np.float32)
     bias = np.zeros(len(keys), dtype=np.float32)
     thresholds = np.zeros(len(keys), dtype=np.float32)
+    keeps = np.zeros(len(keys), dtype=bool)
     for i, key in enumerate(keys):
-        l2, meaning, t = chosen[key]
+        l2, meaning, t, keeps[i] = chosen[key]
         y = np.asarray([key in set(item.get("expect") or ()) for item in items], dtype=float)
         z, (mean, std) = scale(x, symbolic, meaning)
         w, c = fit_logistic(z, y, l2)
@@ -220,7 +223,7 @@ def main() -> int:
         thresholds[i] = t
     write_npz(OUT, {
         "format": np.asarray(HEAD_FORMAT), "keys": np.asarray(keys),
-        "weights": weights, "bias": bias, "thresholds": thresholds,
+        "weights": weights, "bias": bias, "thresholds": thresholds, "keeps_rules": keeps,
         "fingerprint": np.asarray(fingerprint(rules)), "symbolic": np.asarray(symbolic),
     })
     print(f"\nwrote {OUT.relative_to(ROOT)}: {', '.join(keys)}")

@@ -13,8 +13,9 @@ drafts, never the held-out ones) it reads one vector per draft:
 - whether the customer is upset and whether their name is known,
 
 and says how likely the rule applies. At or above the rule's threshold (chosen by
-grouped cross-validation on the training drafts) the rule fires, below it it does not,
-whatever the patterns said. A rule the model fires that no pattern matched is quoted
+grouped cross-validation on the training drafts) the rule fires; below it, it does not,
+whatever the patterns said, unless cross-validation found that for this rule the head
+does best adding to the patterns' hits (`keeps_rules`). A rule the model fires that no pattern matched is quoted
 at the sentence that looks most like it (its signals and meaning); the rewrite drops
 that sentence only when it holds no facts.
 
@@ -115,6 +116,7 @@ class CoachHead:
     thresholds: np.ndarray  # (rules,)
     fingerprint: str
     symbolic: int  # how many leading features are symbolic (the rest: the embedding)
+    keeps_rules: np.ndarray | None = None  # (rules,) the head only adds to the rules' hits
 
     def probabilities(self, features: np.ndarray) -> dict[str, float]:
         logits = self.weights @ features + self.bias
@@ -148,6 +150,8 @@ def load_head(path: str | Path = DEFAULT_COACH_HEAD) -> CoachHead:
             thresholds=data["thresholds"].astype(np.float32),
             fingerprint=str(data["fingerprint"]),
             symbolic=int(data["symbolic"]),
+            keeps_rules=(data["keeps_rules"].astype(bool) if "keeps_rules" in data
+                         else None),
         )
     except KeyError as exc:
         raise CoachModelUnavailable(f"{path}: not a coach head (no {exc})") from exc
@@ -239,6 +243,10 @@ def decide(doc: Doc, rules: Rules, fired: Mapping[str, list], upset: bool, name:
     assert scorer.embed is not None
     features = draft_features(doc, rules, fired, upset, bool(name), scorer.embed)
     verdict = scorer.head.decide(features)
+    keeps = scorer.head.keeps_rules
+    for i, key in enumerate(scorer.head.keys):
+        if keeps is not None and keeps[i] and key in fired:
+            verdict[key] = True  # this head only adds to what the rules find
     for key in list(verdict):
         if rules.rule(key).upset_only and not upset:
             verdict[key] = False
