@@ -15,9 +15,10 @@ drafts, never the held-out ones) it reads one vector per draft:
 and says how likely the rule applies. At or above the rule's threshold (chosen by
 grouped cross-validation on the training drafts) the rule fires; below it, it does not,
 whatever the patterns said, unless cross-validation found that for this rule the head
-does best adding to the patterns' hits (`keeps_rules`). A rule the model fires that no pattern matched is quoted
-at the sentence that looks most like it (its signals and meaning); the rewrite drops
-that sentence only when it holds no facts.
+does best adding to the patterns' hits (`keeps_rules`). A rule the model fires that no
+pattern matched is quoted at the sentence that looks most like it (its signals and
+meaning); the rewrite drops that sentence only when it holds no facts, and adds no line
+answering a sentence it keeps.
 
 The weights are plain arrays in data/model/coach_head.npz (numpy alone loads them);
 the file records a fingerprint of the rule keys and signal patterns it was trained
