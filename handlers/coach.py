@@ -11,6 +11,7 @@ from slack_bolt.async_app import AsyncApp
 from bot.domain import situation
 from bot.domain.advice import apology_variants, build_advice
 from bot.domain.coach import Review, check
+from bot.domain.coach.learned import coach_scorer
 from bot.domain.intake import Report
 from bot.domain.lifecycle import NotFound
 from bot.domain.models import Case
@@ -93,7 +94,7 @@ async def review(deps: Deps, team_id: str, user_id: str, draft: str,
     reader = deps.recovery.reader
     result = check(draft, deps.coach, customer_name=case.customer if case else None,
                    customer_upset=(case.emotion != "calm") if case else True,
-                   scorer=reader.concepts if reader is not None else None)
+                   scorer=coach_scorer(reader))
     return review_blocks(result, (time.perf_counter() - started) * 1000, note), ""
 
 
