@@ -56,10 +56,11 @@ def _followup_ended(alias: str, prev: str) -> str:
 _ENDED = _followup_ended("e", "p")
 
 
-def _cohort(cases: str, where: str) -> str:
-    """The cohort query over `cases` (a FROM item naming `c`), for the cases `where` says."""
+def _cohort(cases: str, where: str, head: str = "") -> str:
+    """The cohort query over `cases` (a FROM item naming `c`), for the cases `where` says
+    (`head`: columns before the row's own)."""
     return (
-        "SELECT c.category, c.owner_id, c.reporter_id, c.created_at, "
+        f"SELECT {head}c.category, c.owner_id, c.reporter_id, c.created_at, "
         # Owned from the start (the opening event names an owner), or first taken.
         "MIN(CASE WHEN e.kind = 'opened' AND json_extract(e.detail, '$.owner_id') "
         "IS NOT NULL THEN e.at WHEN e.kind IN ('taken', 'assigned') THEN e.at END), "
@@ -114,6 +115,11 @@ COHORT_FACTS = _cohort("cases c INDEXED BY idx_cases_team_id_created_at",
 
 
 def case_facts_sql(count: int) -> str:
-    """The cohort query for `count` given cases of one workspace (team_id, then ids)."""
+    """The cohort query, each row led by the case's id, for `count` given cases of one
+    workspace (parameters: now, team_id, then the ids)."""
     marks = ", ".join("?" for _ in range(count))
-    return _cohort("cases c", f"c.team_id = ? AND c.id IN ({marks}) GROUP BY c.id")
+    return _cohort("cases c", f"c.team_id = ? AND c.id IN ({marks}) GROUP BY c.id", "c.id, ")
+
+
+# Every case of a workspace, led by its id (parameters: now, team_id).
+TEAM_FACTS = _cohort("cases c", "c.team_id = ? GROUP BY c.id", "c.id, ")

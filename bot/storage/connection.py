@@ -16,6 +16,7 @@ import sqlite_utils
 
 from bot.domain.models import Case
 from bot.storage.migrations import MIGRATIONS, SCHEMA_VERSION
+from bot.storage.rollups import refresh
 from bot.storage.schema import CASE_COLUMNS, INSERT_EVENT
 
 T = TypeVar("T")
@@ -33,6 +34,10 @@ class Connection:
     # topics name kinds of change, never their content. Metrics count them.
     _observers: tuple[Callable[[str], None], ...] = ()
     _committing: list[str] | None = None
+    # Cases whose roll-ups the open transaction must bring up to date before it commits
+    # (see rollups.py): those with a new event or nudge, and new cases with their row.
+    _marked: set[tuple[str, int]] | None = None
+    _fresh: dict[tuple[str, int], tuple] | None = None
 
     def __init__(self, path: str | Path, readonly: bool = False):
         self.path = str(path)
@@ -157,13 +162,16 @@ class Connection:
     def _tx(self) -> Iterator[sqlite3.Connection]:
         conn = self.db.conn
         conn.execute("BEGIN IMMEDIATE")
-        self._committing = []
+        self._committing, self._marked, self._fresh = [], set(), {}
         try:
             yield conn
+            if self._marked or self._fresh:
+                refresh(conn, self._marked, self._fresh)
         except BaseException:
-            self._committing = None
+            self._committing = self._marked = self._fresh = None
             conn.execute("ROLLBACK")
             raise
+        self._marked = self._fresh = None
         conn.execute("COMMIT")
         topics, self._committing = self._committing, None
         for topic in topics:
@@ -188,7 +196,13 @@ class Connection:
     def _event(self, conn, team_id, case_id, at, actor_id, kind, detail) -> None:
         conn.execute(INSERT_EVENT, [team_id, case_id, at, actor_id, kind,
                                     json.dumps(detail, ensure_ascii=False)])
+        self.mark(team_id, case_id)
         self._notify(f"case.{kind}")
+
+    def mark(self, team_id: str, case_id: int) -> None:
+        """The case's roll-ups change with what the open transaction writes."""
+        if self._marked is not None:
+            self._marked.add((team_id, case_id))
 
 
 

@@ -6,8 +6,16 @@ from collections.abc import Iterator
 from typing import Any
 
 from bot.domain.models import Case, CaseFilter, Event
+from bot.domain.rollups import Sums
 from bot.storage.cohort import COHORT_FACTS
 from bot.storage.connection import Connection
+from bot.storage.rollups import (
+    READ_BUCKETS,
+    READ_DUE_NOW,
+    READ_FIRST_DAY,
+    READ_SUMS,
+    rebuild,
+)
 from bot.storage.schema import CASE_COLUMNS_C, EVENT_COLUMNS_E
 
 
@@ -112,6 +120,24 @@ class Reports(Connection):
         after that time, dropped by a resolution, reopening or early close after that
         time, nudged, or is still due at `now` (None: leave those out)."""
         return self.db.conn.execute(COHORT_FACTS, [now, team_id, since]).fetchall()
+
+    async def outcome_sums(self, team_id: str, since: str, now: str) -> Sums:
+        """The roll-ups of the cases opened since `since` (see `domain.rollups`): sums of
+        the days after `since`'s, the rows of its day from `since` on, and the cases of
+        the period with a follow-up due at `now`. A few hundred rows whatever the size."""
+        day = since[:10]
+        conn = self.db.conn
+        return Sums(conn.execute(READ_SUMS, [team_id, day]).fetchall(),
+                    conn.execute(READ_BUCKETS, [team_id, day]).fetchall(),
+                    # (times are fixed-width UTC text: every one of that day is below T24)
+                    conn.execute(READ_FIRST_DAY, [team_id, since, day + "T24"]).fetchall(),
+                    conn.execute(READ_DUE_NOW, [team_id, since, now]).fetchall())
+
+    async def rebuild_rollups(self, team_id: str | None = None) -> int:
+        """Compute the roll-ups again from the timelines (after rows were written around
+        the store, as benchmarks and tests do); returns how many cases they hold."""
+        with self._tx() as conn:
+            return rebuild(conn, team_id)
 
     def export_rows(self, team_id: str, since: str) -> Iterator[tuple[Case, Event]]:
         """Every event of the cases opened since `since`, with its case, in order.

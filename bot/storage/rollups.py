@@ -1,0 +1,164 @@
+"""Roll-ups of the recovery figures, kept in the transaction that changes them.
+
+`case_facts` holds each case's cohort row as its timeline stands (follow-ups due now
+left out: they depend on the moment asked); `stat_days` the sums of those rows per
+opening day and group (everything, each category, each owner) and `stat_hist` their
+durations per day, group, measure and log-spaced bucket. Every event and every
+follow-up nudge marks its case; before the transaction commits the marked cases'
+rows are read again and, where they changed, the old row is taken out of the sums and
+the new one put in (additive upserts: safe with concurrent writers on any engine).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import defaultdict
+from collections.abc import Iterable
+
+from bot.domain.models import Case
+from bot.domain.rollups import COUNTS, contribution, day_of, groups_of
+from bot.storage.cohort import TEAM_FACTS, case_facts_sql
+
+FACT_COLUMNS = ("category", "owner_id", "reporter_id", "created_at", "owned_at",
+                "apology_at", "action_at", "update_at", "resolved_at", "resolved", "closed",
+                "reopened", "due", "on_time", "satisfaction", "offered", "accepted")
+SUM_COLUMNS = ("opened", "resolved", "closed", "reopened", "due", "on_time", "satisfaction",
+               "offered", "accepted")
+assert len(SUM_COLUMNS) == len(COUNTS)
+
+TABLES = (
+    "CREATE TABLE case_facts (team_id TEXT NOT NULL, case_id INTEGER NOT NULL, "
+    "day TEXT NOT NULL, category TEXT, owner_id TEXT, reporter_id TEXT, created_at TEXT, "
+    "owned_at TEXT, apology_at TEXT, action_at TEXT, update_at TEXT, resolved_at TEXT, "
+    + ", ".join(f"{c} INTEGER NOT NULL" for c in FACT_COLUMNS[9:])
+    + ", PRIMARY KEY (team_id, case_id))",
+    "CREATE INDEX idx_case_facts_team_id_created_at ON case_facts (team_id, created_at)",
+    "CREATE TABLE stat_days (team_id TEXT NOT NULL, day TEXT NOT NULL, dim TEXT NOT NULL, "
+    "key TEXT NOT NULL, " + ", ".join(f"{c} INTEGER NOT NULL" for c in SUM_COLUMNS)
+    + ", PRIMARY KEY (team_id, day, dim, key))",
+    "CREATE TABLE stat_hist (team_id TEXT NOT NULL, day TEXT NOT NULL, dim TEXT NOT NULL, "
+    "key TEXT NOT NULL, measure TEXT NOT NULL, bucket INTEGER NOT NULL, n INTEGER NOT NULL, "
+    "PRIMARY KEY (team_id, day, dim, key, measure, bucket))",
+    # The period's cases still in play, for the follow-ups due now.
+    "CREATE INDEX idx_cases_live_created ON cases (team_id, created_at, next_followup_at, "
+    "category, owner_id) WHERE status != 'closed'",
+)
+
+_FACT_MARKS = ", ".join("?" for _ in range(len(FACT_COLUMNS) + 3))
+UPSERT_FACT = (
+    f"INSERT INTO case_facts (team_id, case_id, day, {', '.join(FACT_COLUMNS)}) "
+    f"VALUES ({_FACT_MARKS}) ON CONFLICT (team_id, case_id) DO UPDATE SET day = excluded.day, "
+    + ", ".join(f"{c} = excluded.{c}" for c in FACT_COLUMNS))
+ADD_SUMS = (
+    f"INSERT INTO stat_days (team_id, day, dim, key, {', '.join(SUM_COLUMNS)}) VALUES "
+    f"(?, ?, ?, ?{', ?' * len(SUM_COLUMNS)}) ON CONFLICT (team_id, day, dim, key) DO UPDATE "
+    "SET " + ", ".join(f"{c} = stat_days.{c} + excluded.{c}" for c in SUM_COLUMNS))
+ADD_BUCKETS = (
+    "INSERT INTO stat_hist (team_id, day, dim, key, measure, bucket, n) VALUES "
+    "(?, ?, ?, ?, ?, ?, ?) ON CONFLICT (team_id, day, dim, key, measure, bucket) DO UPDATE "
+    "SET n = stat_hist.n + excluded.n")
+CHUNK = 400  # ids per statement (well under every engine's parameter limit)
+
+
+class Delta:
+    """Changes to the sums, gathered over a transaction's cases, written in a few
+    statements."""
+
+    def __init__(self) -> None:
+        self.sums: dict[tuple, list[int]] = defaultdict(lambda: [0] * len(COUNTS))
+        self.buckets: dict[tuple, int] = defaultdict(int)
+        self.facts: list[tuple] = []
+
+    def add(self, team_id: str, row: tuple, sign: int) -> None:
+        counts, buckets = contribution(row)
+        day = day_of(row[3])
+        for dim, key in groups_of(row):
+            total = self.sums[(team_id, day, dim, key)]
+            for i, n in enumerate(counts):
+                total[i] += sign * n
+            for measure, index in buckets.items():
+                self.buckets[(team_id, day, dim, key, measure, index)] += sign
+
+    def change(self, team_id: str, case_id: int, old: tuple | None, new: tuple) -> None:
+        if old == new:
+            return
+        if old is not None:
+            self.add(team_id, old, -1)
+        self.add(team_id, new, 1)
+        self.facts.append((team_id, case_id, day_of(new[3]), *new))
+
+    def write(self, conn: sqlite3.Connection) -> None:
+        conn.executemany(UPSERT_FACT, self.facts)
+        conn.executemany(ADD_SUMS, [(*k, *v) for k, v in self.sums.items() if any(v)])
+        conn.executemany(ADD_BUCKETS, [(*k, n) for k, n in self.buckets.items() if n])
+
+
+def opened_facts(case: Case) -> tuple:
+    """The cohort row of a case just opened (its only event the opening): owned from
+    the start if it has an owner, nothing else yet."""
+    return (case.category, case.owner_id, case.reporter_id, case.created_at,
+            case.created_at if case.owner_id is not None else None, None, None, None, None,
+            0, 0, 0, 0, 0, 0, 0, 0)
+
+
+def refresh(conn: sqlite3.Connection, marked: Iterable[tuple[str, int]],
+            fresh: dict[tuple[str, int], tuple]) -> None:
+    """Bring the roll-ups up to date for the `marked` cases (read again) and the `fresh`
+    ones (new cases whose row is known: nothing else happened to them yet)."""
+    delta = Delta()
+    by_team: dict[str, list[int]] = defaultdict(list)
+    for team_id, case_id in marked:
+        by_team[team_id].append(case_id)
+    for (team_id, case_id), row in fresh.items():
+        if case_id not in by_team.get(team_id, ()):
+            delta.change(team_id, case_id, None, row)
+    for team_id, ids in by_team.items():
+        for start in range(0, len(ids), CHUNK):
+            _reread(conn, delta, team_id, ids[start:start + CHUNK])
+    delta.write(conn)
+
+
+def _reread(conn: sqlite3.Connection, delta: Delta, team_id: str, ids: list[int]) -> None:
+    marks = ", ".join("?" for _ in ids)
+    old = {row[0]: tuple(row[1:]) for row in conn.execute(
+        f"SELECT case_id, {', '.join(FACT_COLUMNS)} FROM case_facts WHERE team_id = ? "
+        f"AND case_id IN ({marks})", [team_id, *ids])}
+    for case_id, *new in conn.execute(case_facts_sql(len(ids)), [None, team_id, *ids]):
+        delta.change(team_id, case_id, old.get(case_id), _normal(new))
+
+
+def _normal(row: list) -> tuple:
+    """A cohort row as `case_facts` keeps it (counts never NULL)."""
+    return (*row[:9], *(n or 0 for n in row[9:]))
+
+
+def rebuild(conn: sqlite3.Connection, team_id: str | None = None) -> int:
+    """Compute the roll-ups again from the timelines (of one workspace, or all); returns
+    how many cases they hold. For the migration, and for data written around the store."""
+    teams = [team_id] if team_id else [t for (t,) in conn.execute(
+        "SELECT DISTINCT team_id FROM cases").fetchall()]
+    total = 0
+    for team in teams:
+        for table in ("case_facts", "stat_days", "stat_hist"):
+            conn.execute(f"DELETE FROM {table} WHERE team_id = ?", [team])
+        delta = Delta()
+        for case_id, *row in conn.execute(TEAM_FACTS, [None, team]):
+            delta.change(team, case_id, None, _normal(row))
+            total += 1
+            if len(delta.facts) >= 50_000:
+                conn.executemany(UPSERT_FACT, delta.facts)
+                delta.facts.clear()
+        delta.write(conn)
+    return total
+
+
+# -- reading ------------------------------------------------------------------------------
+READ_SUMS = (f"SELECT dim, key, {', '.join(f'SUM({c})' for c in SUM_COLUMNS)} FROM stat_days "
+             "WHERE team_id = ? AND day > ? GROUP BY dim, key HAVING SUM(opened) > 0")
+READ_BUCKETS = ("SELECT dim, key, measure, bucket, SUM(n) FROM stat_hist WHERE team_id = ? "
+                "AND day > ? GROUP BY dim, key, measure, bucket HAVING SUM(n) > 0")
+READ_FIRST_DAY = (f"SELECT {', '.join(FACT_COLUMNS)} FROM case_facts WHERE team_id = ? "
+                  "AND created_at >= ? AND created_at < ?")
+READ_DUE_NOW = ("SELECT category, owner_id, COUNT(*) FROM cases INDEXED BY "
+                "idx_cases_live_created WHERE team_id = ? AND status != 'closed' AND "
+                "created_at >= ? AND next_followup_at <= ? GROUP BY category, owner_id")
