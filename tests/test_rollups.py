@@ -58,8 +58,6 @@ def table_rows(store: Store) -> dict[str, list]:
             "SELECT * FROM case_facts ORDER BY team_id, case_id").fetchall(),
         "stat_days": store.db.conn.execute(
             "SELECT * FROM stat_days WHERE opened != 0 ORDER BY 1, 2, 3, 4").fetchall(),
-        "stat_hist": store.db.conn.execute(
-            "SELECT * FROM stat_hist WHERE n != 0 ORDER BY 1, 2, 3, 4, 5, 6").fetchall(),
     }
 
 

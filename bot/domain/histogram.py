@@ -10,6 +10,7 @@ two (each within the bound, so their mean is too).
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 
@@ -49,3 +50,18 @@ def percentiles(counts: Mapping[int, int]) -> tuple[int, float | None, float | N
     half = total // 2
     median = nth(half) if total % 2 else (nth(half - 1) + nth(half)) / 2
     return total, median, nth(math.ceil(0.9 * total) - 1)
+
+
+def encode(counts: Mapping[int, int]) -> str | None:
+    """A histogram as kept in a roll-up row: a flat JSON list, bucket then count, in
+    bucket order (None when empty)."""
+    pairs = [str(x) for b, n in sorted(counts.items()) if n for x in (b, n)]
+    return f"[{','.join(pairs)}]" if pairs else None
+
+
+def merge(counts: dict[int, int], text: str | None) -> None:
+    """Add a kept histogram (see `encode`) into `counts`."""
+    if text:
+        flat = json.loads(text)
+        for index, n in zip(flat[::2], flat[1::2], strict=True):
+            counts[index] = counts.get(index, 0) + n

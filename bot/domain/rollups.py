@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.domain.histogram import bucket
+from bot.domain.histogram import bucket, merge
 from bot.domain.reports import MEASURES, Outcomes, Stats, _row_facts
 
 # The sums kept per day and group, in `Outcomes`' order.
@@ -25,8 +25,7 @@ DIMENSIONS = ("all", "category", "owner")
 class Sums:
     """What the store reads for a period (see `Store.outcome_sums`)."""
 
-    counts: list[tuple]  # (dim, key, *COUNTS) summed over the whole days
-    buckets: list[tuple]  # (dim, key, measure, bucket, n) summed over the whole days
+    days: list[tuple]  # (dim, key, *COUNTS, *histograms of MEASURES) of the whole days
     first_day: list[tuple]  # cohort rows (follow-ups due now left out) of the first day
     due_now: list[tuple]  # (category, owner, n): cases of the period with a follow-up due
 
@@ -63,11 +62,12 @@ def stats_from_sums(sums: Sums, since: datetime, until: datetime) -> Stats:
             found = groups[(dim, key)] = Outcomes(histograms={m: {} for m in MEASURES})
         return found
 
-    for dim, key, *counts in sums.counts:
-        _add_counts(group(dim, key), counts)
-    for dim, key, measure, index, n in sums.buckets:
-        histogram = group(dim, key).histograms[measure]
-        histogram[index] = histogram.get(index, 0) + n
+    width = 2 + len(COUNTS)
+    for row in sums.days:
+        found = group(row[0], row[1])
+        _add_counts(found, row[2:width])
+        for measure, text in zip(MEASURES, row[width:], strict=True):
+            merge(found.histograms[measure], text)
     for row in sums.first_day:
         counts, buckets = contribution(row)
         for dim, key in groups_of(row):

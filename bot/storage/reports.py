@@ -10,10 +10,9 @@ from bot.domain.rollups import Sums
 from bot.storage.cohort import COHORT_FACTS
 from bot.storage.connection import Connection
 from bot.storage.rollups import (
-    READ_BUCKETS,
+    READ_DAYS,
     READ_DUE_NOW,
     READ_FIRST_DAY,
-    READ_SUMS,
     rebuild,
 )
 from bot.storage.schema import CASE_COLUMNS_C, EVENT_COLUMNS_E
@@ -127,8 +126,7 @@ class Reports(Connection):
         the period with a follow-up due at `now`. A few hundred rows whatever the size."""
         day = since[:10]
         conn = self.db.conn
-        return Sums(conn.execute(READ_SUMS, [team_id, day]).fetchall(),
-                    conn.execute(READ_BUCKETS, [team_id, day]).fetchall(),
+        return Sums(conn.execute(READ_DAYS, [team_id, day]).fetchall(),
                     # (times are fixed-width UTC text: every one of that day is below T24)
                     conn.execute(READ_FIRST_DAY, [team_id, since, day + "T24"]).fetchall(),
                     conn.execute(READ_DUE_NOW, [team_id, since, now]).fetchall())

@@ -1,12 +1,14 @@
 """Roll-ups of the recovery figures, kept in the transaction that changes them.
 
 `case_facts` holds each case's cohort row as its timeline stands (follow-ups due now
-left out: they depend on the moment asked); `stat_days` the sums of those rows per
-opening day and group (everything, each category, each owner) and `stat_hist` their
-durations per day, group, measure and log-spaced bucket. Every event and every
-follow-up nudge marks its case; before the transaction commits the marked cases'
-rows are read again and, where they changed, the old row is taken out of the sums and
-the new one put in (additive upserts: safe with concurrent writers on any engine).
+left out: they depend on the moment asked); `stat_days` one row per opening day and
+group (everything, each category, each owner) with the sums of those rows and, per
+measure, a histogram of their durations (log-spaced buckets, see domain/histogram.py).
+Every event and every follow-up nudge marks its case; before the transaction commits
+the marked cases' rows are read again and, where they changed, the old row is taken
+out of the sums and the new one put in. The counts are added in place; a histogram is
+read, changed and written back, which the transaction's write lock makes safe here (an
+engine whose writers run side by side must read those rows FOR UPDATE).
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable
 
+from bot.domain.histogram import encode, merge
 from bot.domain.models import Case
+from bot.domain.reports import MEASURES
 from bot.domain.rollups import COUNTS, contribution, day_of, groups_of
 from bot.storage.cohort import TEAM_FACTS, case_facts_sql
 
@@ -24,6 +28,7 @@ FACT_COLUMNS = ("category", "owner_id", "reporter_id", "created_at", "owned_at",
                 "reopened", "due", "on_time", "satisfaction", "offered", "accepted")
 SUM_COLUMNS = ("opened", "resolved", "closed", "reopened", "due", "on_time", "satisfaction",
                "offered", "accepted")
+HIST_COLUMNS = tuple(f"h_{m}" for m in MEASURES)
 assert len(SUM_COLUMNS) == len(COUNTS)
 
 TABLES = (
@@ -34,11 +39,8 @@ TABLES = (
     + ", PRIMARY KEY (team_id, case_id))",
     "CREATE INDEX idx_case_facts_team_id_created_at ON case_facts (team_id, created_at)",
     "CREATE TABLE stat_days (team_id TEXT NOT NULL, day TEXT NOT NULL, dim TEXT NOT NULL, "
-    "key TEXT NOT NULL, " + ", ".join(f"{c} INTEGER NOT NULL" for c in SUM_COLUMNS)
-    + ", PRIMARY KEY (team_id, day, dim, key))",
-    "CREATE TABLE stat_hist (team_id TEXT NOT NULL, day TEXT NOT NULL, dim TEXT NOT NULL, "
-    "key TEXT NOT NULL, measure TEXT NOT NULL, bucket INTEGER NOT NULL, n INTEGER NOT NULL, "
-    "PRIMARY KEY (team_id, day, dim, key, measure, bucket))",
+    "key TEXT NOT NULL, " + ", ".join(f"{c} INTEGER NOT NULL" for c in SUM_COLUMNS) + ", "
+    + ", ".join(f"{c} TEXT" for c in HIST_COLUMNS) + ", PRIMARY KEY (team_id, day, dim, key))",
     # The period's cases still in play, for the follow-ups due now.
     "CREATE INDEX idx_cases_live_created ON cases (team_id, created_at, next_followup_at, "
     "category, owner_id) WHERE status != 'closed'",
@@ -49,35 +51,38 @@ UPSERT_FACT = (
     f"INSERT INTO case_facts (team_id, case_id, day, {', '.join(FACT_COLUMNS)}) "
     f"VALUES ({_FACT_MARKS}) ON CONFLICT (team_id, case_id) DO UPDATE SET day = excluded.day, "
     + ", ".join(f"{c} = excluded.{c}" for c in FACT_COLUMNS))
+_DAY_COLUMNS = ", ".join((*SUM_COLUMNS, *HIST_COLUMNS))
 ADD_SUMS = (
-    f"INSERT INTO stat_days (team_id, day, dim, key, {', '.join(SUM_COLUMNS)}) VALUES "
-    f"(?, ?, ?, ?{', ?' * len(SUM_COLUMNS)}) ON CONFLICT (team_id, day, dim, key) DO UPDATE "
-    "SET " + ", ".join(f"{c} = stat_days.{c} + excluded.{c}" for c in SUM_COLUMNS))
-ADD_BUCKETS = (
-    "INSERT INTO stat_hist (team_id, day, dim, key, measure, bucket, n) VALUES "
-    "(?, ?, ?, ?, ?, ?, ?) ON CONFLICT (team_id, day, dim, key, measure, bucket) DO UPDATE "
-    "SET n = stat_hist.n + excluded.n")
+    f"INSERT INTO stat_days (team_id, day, dim, key, {_DAY_COLUMNS}) VALUES "
+    f"(?, ?, ?, ?{', ?' * (len(SUM_COLUMNS) + len(HIST_COLUMNS))}) "
+    "ON CONFLICT (team_id, day, dim, key) DO UPDATE SET "
+    + ", ".join(f"{c} = stat_days.{c} + excluded.{c}" for c in SUM_COLUMNS) + ", "
+    + ", ".join(f"{c} = excluded.{c}" for c in HIST_COLUMNS))
+READ_HISTOGRAMS = (f"SELECT {', '.join(HIST_COLUMNS)} FROM stat_days WHERE team_id = ? AND "
+                   "day = ? AND dim = ? AND key = ?")
 CHUNK = 400  # ids per statement (well under every engine's parameter limit)
 
 
 class Delta:
-    """Changes to the sums, gathered over a transaction's cases, written in a few
-    statements."""
+    """Changes to the sums, gathered over a transaction's cases, written once per row."""
 
     def __init__(self) -> None:
         self.sums: dict[tuple, list[int]] = defaultdict(lambda: [0] * len(COUNTS))
-        self.buckets: dict[tuple, int] = defaultdict(int)
+        self.buckets: dict[tuple, dict[str, dict[int, int]]] = defaultdict(dict)
         self.facts: list[tuple] = []
 
     def add(self, team_id: str, row: tuple, sign: int) -> None:
         counts, buckets = contribution(row)
         day = day_of(row[3])
         for dim, key in groups_of(row):
-            total = self.sums[(team_id, day, dim, key)]
+            where = (team_id, day, dim, key)
+            total = self.sums[where]
             for i, n in enumerate(counts):
                 total[i] += sign * n
+            changed = self.buckets[where]
             for measure, index in buckets.items():
-                self.buckets[(team_id, day, dim, key, measure, index)] += sign
+                histogram = changed.setdefault(measure, {})
+                histogram[index] = histogram.get(index, 0) + sign
 
     def change(self, team_id: str, case_id: int, old: tuple | None, new: tuple) -> None:
         if old == new:
@@ -87,10 +92,23 @@ class Delta:
         self.add(team_id, new, 1)
         self.facts.append((team_id, case_id, day_of(new[3]), *new))
 
-    def write(self, conn: sqlite3.Connection) -> None:
+    def write(self, conn: sqlite3.Connection, fresh_rows: bool = False) -> None:
+        """Write the facts and the changed day rows (`fresh_rows`: none exists yet)."""
         conn.executemany(UPSERT_FACT, self.facts)
-        conn.executemany(ADD_SUMS, [(*k, *v) for k, v in self.sums.items() if any(v)])
-        conn.executemany(ADD_BUCKETS, [(*k, n) for k, n in self.buckets.items() if n])
+        rows = []
+        for where, counts in self.sums.items():
+            changed = {m: h for m, h in self.buckets[where].items() if any(h.values())}
+            if not any(counts) and not changed:
+                continue
+            kept = None if fresh_rows else conn.execute(READ_HISTOGRAMS, where).fetchone()
+            histograms = []
+            for measure, text in zip(MEASURES, kept or (None,) * len(MEASURES), strict=True):
+                if measure in changed:
+                    merge(changed[measure], text)
+                    text = encode(changed[measure])
+                histograms.append(text)
+            rows.append((*where, *counts, *histograms))
+        conn.executemany(ADD_SUMS, rows)
 
 
 def opened_facts(case: Case) -> tuple:
@@ -139,7 +157,7 @@ def rebuild(conn: sqlite3.Connection, team_id: str | None = None) -> int:
         "SELECT DISTINCT team_id FROM cases").fetchall()]
     total = 0
     for team in teams:
-        for table in ("case_facts", "stat_days", "stat_hist"):
+        for table in ("case_facts", "stat_days"):
             conn.execute(f"DELETE FROM {table} WHERE team_id = ?", [team])
         delta = Delta()
         for case_id, *row in conn.execute(TEAM_FACTS, [None, team]):
@@ -148,15 +166,13 @@ def rebuild(conn: sqlite3.Connection, team_id: str | None = None) -> int:
             if len(delta.facts) >= 50_000:
                 conn.executemany(UPSERT_FACT, delta.facts)
                 delta.facts.clear()
-        delta.write(conn)
+        delta.write(conn, fresh_rows=True)
     return total
 
 
 # -- reading ------------------------------------------------------------------------------
-READ_SUMS = (f"SELECT dim, key, {', '.join(f'SUM({c})' for c in SUM_COLUMNS)} FROM stat_days "
-             "WHERE team_id = ? AND day > ? GROUP BY dim, key HAVING SUM(opened) > 0")
-READ_BUCKETS = ("SELECT dim, key, measure, bucket, SUM(n) FROM stat_hist WHERE team_id = ? "
-                "AND day > ? GROUP BY dim, key, measure, bucket HAVING SUM(n) > 0")
+READ_DAYS = (f"SELECT dim, key, {_DAY_COLUMNS} FROM stat_days WHERE team_id = ? AND "
+             "day > ? AND opened != 0")
 READ_FIRST_DAY = (f"SELECT {', '.join(FACT_COLUMNS)} FROM case_facts WHERE team_id = ? "
                   "AND created_at >= ? AND created_at < ?")
 READ_DUE_NOW = ("SELECT category, owner_id, COUNT(*) FROM cases INDEXED BY "
