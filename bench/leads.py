@@ -30,8 +30,8 @@ sys.path.insert(0, str(ROOT))
 
 from bot.domain.playbook import load_playbook  # noqa: E402
 from bot.domain.reports import compute_stats, parse_open  # noqa: E402
-from bot.domain.views import home, stats_from  # noqa: E402
 from bot.domain.times import to_iso  # noqa: E402
+from bot.domain.views import home, stats_from  # noqa: E402
 from bot.runtime.config import DEFAULT_PLAYBOOK  # noqa: E402
 from bot.storage.sqlite import Store  # noqa: E402
 from handlers import lead_blocks  # noqa: E402
