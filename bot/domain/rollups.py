@@ -25,7 +25,9 @@ DIMENSIONS = ("all", "category", "owner")
 class Sums:
     """What the store reads for a period (see `Store.outcome_sums`)."""
 
-    days: list[tuple]  # (dim, key, *COUNTS, *histograms of MEASURES) of the whole days
+    # (dim, key, *COUNTS, then per measure its durations of no time, then per measure
+    # its other durations as a histogram: see histogram.encode) of the whole days
+    days: list[tuple]
     first_day: list[tuple]  # cohort rows (follow-ups due now left out) of the first day
     due_now: list[tuple]  # (category, owner, n): cases of the period with a follow-up due
 
@@ -62,12 +64,15 @@ def stats_from_sums(sums: Sums, since: datetime, until: datetime) -> Stats:
             found = groups[(dim, key)] = Outcomes(histograms={m: {} for m in MEASURES})
         return found
 
-    width = 2 + len(COUNTS)
+    width, zeros = 2 + len(COUNTS), 2 + len(COUNTS) + len(MEASURES)
     for row in sums.days:
         found = group(row[0], row[1])
         _add_counts(found, row[2:width])
-        for measure, text in zip(MEASURES, row[width:], strict=True):
-            merge(found.histograms[measure], text)
+        for measure, zero, text in zip(MEASURES, row[width:zeros], row[zeros:], strict=True):
+            histogram = found.histograms[measure]
+            if zero:
+                histogram[0] = histogram.get(0, 0) + zero
+            merge(histogram, text)
     for row in sums.first_day:
         counts, buckets = contribution(row)
         for dim, key in groups_of(row):

@@ -28,6 +28,10 @@ FACT_COLUMNS = ("category", "owner_id", "reporter_id", "created_at", "owned_at",
                 "reopened", "due", "on_time", "satisfaction", "offered", "accepted")
 SUM_COLUMNS = ("opened", "resolved", "closed", "reopened", "due", "on_time", "satisfaction",
                "offered", "accepted")
+# Durations of no time (under a second: owned from the opening, mostly) are counted in
+# columns of their own, so a new case only adds to counts, never rewrites a histogram.
+ZERO_COLUMNS = tuple(f"z_{m}" for m in MEASURES)
+ADDED = (*SUM_COLUMNS, *ZERO_COLUMNS)
 HIST_COLUMNS = tuple(f"h_{m}" for m in MEASURES)
 assert len(SUM_COLUMNS) == len(COUNTS)
 
@@ -39,7 +43,7 @@ TABLES = (
     + ", PRIMARY KEY (team_id, case_id))",
     "CREATE INDEX idx_case_facts_team_id_created_at ON case_facts (team_id, created_at)",
     "CREATE TABLE stat_days (team_id TEXT NOT NULL, day TEXT NOT NULL, dim TEXT NOT NULL, "
-    "key TEXT NOT NULL, " + ", ".join(f"{c} INTEGER NOT NULL" for c in SUM_COLUMNS) + ", "
+    "key TEXT NOT NULL, " + ", ".join(f"{c} INTEGER NOT NULL" for c in ADDED) + ", "
     + ", ".join(f"{c} TEXT" for c in HIST_COLUMNS) + ", PRIMARY KEY (team_id, day, dim, key))",
     # The period's cases still in play, for the follow-ups due now.
     "CREATE INDEX idx_cases_live_created ON cases (team_id, created_at, next_followup_at, "
@@ -51,13 +55,13 @@ UPSERT_FACT = (
     f"INSERT INTO case_facts (team_id, case_id, day, {', '.join(FACT_COLUMNS)}) "
     f"VALUES ({_FACT_MARKS}) ON CONFLICT (team_id, case_id) DO UPDATE SET day = excluded.day, "
     + ", ".join(f"{c} = excluded.{c}" for c in FACT_COLUMNS))
-_DAY_COLUMNS = ", ".join((*SUM_COLUMNS, *HIST_COLUMNS))
+_DAY_COLUMNS = ", ".join((*ADDED, *HIST_COLUMNS))
 ADD_SUMS = (
-    f"INSERT INTO stat_days (team_id, day, dim, key, {_DAY_COLUMNS}) VALUES "
-    f"(?, ?, ?, ?{', ?' * (len(SUM_COLUMNS) + len(HIST_COLUMNS))}) "
-    "ON CONFLICT (team_id, day, dim, key) DO UPDATE SET "
-    + ", ".join(f"{c} = stat_days.{c} + excluded.{c}" for c in SUM_COLUMNS) + ", "
-    + ", ".join(f"{c} = excluded.{c}" for c in HIST_COLUMNS))
+    f"INSERT INTO stat_days (team_id, day, dim, key, {', '.join(ADDED)}) VALUES "
+    f"(?, ?, ?, ?{', ?' * len(ADDED)}) ON CONFLICT (team_id, day, dim, key) DO UPDATE SET "
+    + ", ".join(f"{c} = stat_days.{c} + excluded.{c}" for c in ADDED))
+SET_HISTOGRAMS = (f"UPDATE stat_days SET {', '.join(f'{c} = ?' for c in HIST_COLUMNS)} "
+                  "WHERE team_id = ? AND day = ? AND dim = ? AND key = ?")
 READ_HISTOGRAMS = (f"SELECT {', '.join(HIST_COLUMNS)} FROM stat_days WHERE team_id = ? AND "
                    "day = ? AND dim = ? AND key = ?")
 CHUNK = 400  # ids per statement (well under every engine's parameter limit)
@@ -67,7 +71,7 @@ class Delta:
     """Changes to the sums, gathered over a transaction's cases, written once per row."""
 
     def __init__(self) -> None:
-        self.sums: dict[tuple, list[int]] = defaultdict(lambda: [0] * len(COUNTS))
+        self.sums: dict[tuple, list[int]] = defaultdict(lambda: [0] * len(ADDED))
         self.buckets: dict[tuple, dict[str, dict[int, int]]] = defaultdict(dict)
         self.facts: list[tuple] = []
 
@@ -79,9 +83,11 @@ class Delta:
             total = self.sums[where]
             for i, n in enumerate(counts):
                 total[i] += sign * n
-            changed = self.buckets[where]
             for measure, index in buckets.items():
-                histogram = changed.setdefault(measure, {})
+                if index == 0:
+                    total[len(COUNTS) + MEASURES.index(measure)] += sign
+                    continue
+                histogram = self.buckets[where].setdefault(measure, {})
                 histogram[index] = histogram.get(index, 0) + sign
 
     def change(self, team_id: str, case_id: int, old: tuple | None, new: tuple) -> None:
@@ -92,23 +98,26 @@ class Delta:
         self.add(team_id, new, 1)
         self.facts.append((team_id, case_id, day_of(new[3]), *new))
 
-    def write(self, conn: sqlite3.Connection, fresh_rows: bool = False) -> None:
-        """Write the facts and the changed day rows (`fresh_rows`: none exists yet)."""
+    def write(self, conn: sqlite3.Connection) -> None:
+        """Write the facts, add to the day rows, and rewrite the histograms that
+        changed."""
         conn.executemany(UPSERT_FACT, self.facts)
+        conn.executemany(ADD_SUMS, [(*where, *added) for where, added in self.sums.items()
+                                    if any(added)])
         rows = []
-        for where, counts in self.sums.items():
-            changed = {m: h for m, h in self.buckets[where].items() if any(h.values())}
-            if not any(counts) and not changed:
+        for where, buckets in self.buckets.items():
+            changed = {m: h for m, h in buckets.items() if any(h.values())}
+            if not changed:
                 continue
-            kept = None if fresh_rows else conn.execute(READ_HISTOGRAMS, where).fetchone()
+            kept = conn.execute(READ_HISTOGRAMS, where).fetchone()
             histograms = []
-            for measure, text in zip(MEASURES, kept or (None,) * len(MEASURES), strict=True):
+            for measure, text in zip(MEASURES, kept, strict=True):
                 if measure in changed:
                     merge(changed[measure], text)
                     text = encode(changed[measure])
                 histograms.append(text)
-            rows.append((*where, *counts, *histograms))
-        conn.executemany(ADD_SUMS, rows)
+            rows.append((*histograms, *where))
+        conn.executemany(SET_HISTOGRAMS, rows)
 
 
 def opened_facts(case: Case) -> tuple:
@@ -166,7 +175,7 @@ def rebuild(conn: sqlite3.Connection, team_id: str | None = None) -> int:
             if len(delta.facts) >= 50_000:
                 conn.executemany(UPSERT_FACT, delta.facts)
                 delta.facts.clear()
-        delta.write(conn, fresh_rows=True)
+        delta.write(conn)
     return total
 
 
