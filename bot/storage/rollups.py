@@ -45,9 +45,10 @@ TABLES = (
     "CREATE TABLE stat_days (team_id TEXT NOT NULL, day TEXT NOT NULL, dim TEXT NOT NULL, "
     "key TEXT NOT NULL, " + ", ".join(f"{c} INTEGER NOT NULL" for c in ADDED) + ", "
     + ", ".join(f"{c} TEXT" for c in HIST_COLUMNS) + ", PRIMARY KEY (team_id, day, dim, key))",
-    # The period's cases still in play, for the follow-ups due now.
+    # The cases still in play: the period's, for the follow-ups due now, and (read
+    # from the index alone, no row looked up) the open ones per owner for the Home.
     "CREATE INDEX idx_cases_live_created ON cases (team_id, created_at, next_followup_at, "
-    "category, owner_id) WHERE status != 'closed'",
+    "category, owner_id, status) WHERE status != 'closed'",
 )
 
 _FACT_MARKS = ", ".join("?" for _ in range(len(FACT_COLUMNS) + 3))
