@@ -5,6 +5,7 @@ Plain functions over the storage interface; the handlers render what they return
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,10 +20,12 @@ from bot.domain.times import to_iso
 
 async def stats_from(store, team_id: str, since: datetime, until: datetime) -> Stats:
     """Outcomes of the cases opened since `since`, as the timelines stand at `until`, from
-    the roll-ups the store keeps (a few hundred rows, whatever the workspace's size):
+    the roll-ups the store keeps (a row per day and group, whatever the workspace's size),
+    read in a worker thread on a read-only connection:
     counts exact, medians and p90s within `histogram.RELATIVE_ERROR`."""
     sums = await store.outcome_sums(team_id, to_iso(since), to_iso(until))
-    return stats_from_sums(sums, since, until)
+    # Summed in a worker thread too: 90 days of a big workspace are thousands of rows.
+    return await asyncio.to_thread(stats_from_sums, sums, since, until)
 
 
 async def team_numbers(store, playbook: Playbook, team_id: str,

@@ -123,9 +123,14 @@ class Reports(Connection):
         return self.db.conn.execute(COHORT_FACTS, [now, team_id, since]).fetchall()
 
     async def outcome_sums(self, team_id: str, since: str, now: str) -> Sums:
-        """The roll-ups of the cases opened since `since` (see `domain.rollups`): sums of
-        the days after `since`'s, the rows of its day from `since` on, and the cases of
-        the period with a follow-up due at `now`. A few hundred rows whatever the size."""
+        """`outcome_sums_now` in a worker thread on a read-only connection."""
+        return await self.in_reader(lambda r: r.outcome_sums_now(team_id, since, now))
+
+    def outcome_sums_now(self, team_id: str, since: str, now: str) -> Sums:
+        """The roll-ups of the cases opened since `since` (see `domain.rollups`): the rows
+        of the days after `since`'s (one per day and group), the case rows of its day from
+        `since` on, and the period's cases with a follow-up due at `now`: about a row per
+        day and group, however big the workspace."""
         day = since[:10]
         conn = self.db.conn
         return Sums(conn.execute(READ_DAYS, [team_id, day]).fetchall(),
