@@ -76,8 +76,8 @@ class Delta:
         self.buckets: dict[tuple, dict[str, dict[int, int]]] = defaultdict(dict)
         self.facts: list[tuple] = []
 
-    def add(self, team_id: str, row: tuple, sign: int) -> None:
-        counts, buckets = contribution(row)
+    def add(self, team_id: str, row: tuple, sign: int, known: tuple | None = None) -> None:
+        counts, buckets = known or contribution(row)
         day = day_of(row[3])
         for dim, key in groups_of(row):
             where = (team_id, day, dim, key)
@@ -91,12 +91,15 @@ class Delta:
                 histogram = self.buckets[where].setdefault(measure, {})
                 histogram[index] = histogram.get(index, 0) + sign
 
-    def change(self, team_id: str, case_id: int, old: tuple | None, new: tuple) -> None:
+    def change(self, team_id: str, case_id: int, old: tuple | None, new: tuple,
+               known: tuple | None = None) -> None:
+        """Take `old` (None: none) out of the sums and put `new` in (`known`: what it
+        adds, when the caller knows it without reading the times)."""
         if old == new:
             return
         if old is not None:
             self.add(team_id, old, -1)
-        self.add(team_id, new, 1)
+        self.add(team_id, new, 1, known)
         self.facts.append((team_id, case_id, day_of(new[3]), *new))
 
     def write(self, conn: sqlite3.Connection) -> None:
@@ -121,6 +124,11 @@ class Delta:
         conn.executemany(SET_HISTOGRAMS, rows)
 
 
+# What a case just opened adds: one opened, and no time to an owner if it has one.
+UNOWNED = ((1, *(0,) * (len(COUNTS) - 1)), {})
+OWNED = (UNOWNED[0], {"ownership": 0})
+
+
 def opened_facts(case: Case) -> tuple:
     """The cohort row of a case just opened (its only event the opening): owned from
     the start if it has an owner, nothing else yet."""
@@ -139,7 +147,7 @@ def refresh(conn: sqlite3.Connection, marked: Iterable[tuple[str, int]],
         by_team[team_id].append(case_id)
     for (team_id, case_id), row in fresh.items():
         if case_id not in by_team.get(team_id, ()):
-            delta.change(team_id, case_id, None, row)
+            delta.change(team_id, case_id, None, row, OWNED if row[4] else UNOWNED)
     for team_id, ids in by_team.items():
         for start in range(0, len(ids), CHUNK):
             _reread(conn, delta, team_id, ids[start:start + CHUNK])
