@@ -94,7 +94,9 @@ async def test_rebuilt_rollups_match_the_exact_computation(tmp_path, seed):
     try:
         fill(store, rng, cases=60)
         await store.rebuild_rollups()
-        for team, since, now in _periods(rng):
+        midnights = [(team, to_iso(BASE.replace(hour=0) + timedelta(days=d)), None)
+                     for team in ("T1", "T2") for d in (-1, 0)]  # whole days only
+        for team, since, now in _periods(rng) + midnights:
             await assert_stats_agree(store, team, since, now)
     finally:
         await store.close()

@@ -95,8 +95,8 @@ class Reports(Connection):
         """Open cases per owner (None: waiting for an owner), busiest first."""
         rows = self.db.conn.execute(
             # "status != closed" lets SQLite use a partial index of live cases: the one
-            # holding owner and status, so no case row is read.
-            "SELECT owner_id, COUNT(*) FROM cases INDEXED BY idx_cases_live_created WHERE "
+            # of status and owner, so no case row is read and the groups come in order.
+            "SELECT owner_id, COUNT(*) FROM cases INDEXED BY idx_cases_live_status_owner WHERE "
             "team_id = ? AND status != 'closed' AND status = 'open' GROUP BY owner_id "
             "ORDER BY COUNT(*) DESC", [team_id])
         return rows.fetchall()
@@ -131,12 +131,13 @@ class Reports(Connection):
         of the days after `since`'s (one per day and group), the case rows of its day from
         `since` on, and the period's cases with a follow-up due at `now`: about a row per
         day and group, however big the workspace."""
-        day = since[:10]
-        conn = self.db.conn
-        return Sums(conn.execute(READ_DAYS, [team_id, day]).fetchall(),
-                    # (times are fixed-width UTC text: every one of that day is below T24)
-                    conn.execute(READ_FIRST_DAY, [team_id, since, day + "T24"]).fetchall(),
-                    conn.execute(READ_DUE_NOW, [team_id, since, now]).fetchall())
+        day, conn = since[:10], self.db.conn
+        # (times are fixed-width UTC text: every one of a day is below its "T24")
+        whole = since[10:] == "T00:00:00.000000Z"  # a period from midnight: no part day
+        first = [] if whole else conn.execute(READ_FIRST_DAY, [team_id, since, day + "T24"])
+        after = day if whole else day + "T"  # (day + "T": after that day, before the next)
+        return Sums(conn.execute(READ_DAYS, [team_id, after]).fetchall(),
+                    list(first), conn.execute(READ_DUE_NOW, [team_id, since, now]).fetchall())
 
     async def rebuild_rollups(self, team_id: str | None = None) -> int:
         """Compute the roll-ups again from the timelines (after rows were written around

@@ -45,10 +45,13 @@ TABLES = (
     "CREATE TABLE stat_days (team_id TEXT NOT NULL, day TEXT NOT NULL, dim TEXT NOT NULL, "
     "key TEXT NOT NULL, " + ", ".join(f"{c} INTEGER NOT NULL" for c in ADDED) + ", "
     + ", ".join(f"{c} TEXT" for c in HIST_COLUMNS) + ", PRIMARY KEY (team_id, day, dim, key))",
-    # The cases still in play: the period's, for the follow-ups due now, and (read
-    # from the index alone, no row looked up) the open ones per owner for the Home.
+    # The cases still in play: the period's, for the follow-ups due now, and the open
+    # ones per owner, in owner order, for the Home's workload (read from the indexes
+    # alone, no case row looked up).
     "CREATE INDEX idx_cases_live_created ON cases (team_id, created_at, next_followup_at, "
-    "category, owner_id, status) WHERE status != 'closed'",
+    "category, owner_id) WHERE status != 'closed'",
+    "CREATE INDEX idx_cases_live_status_owner ON cases (team_id, status, owner_id) "
+    "WHERE status != 'closed'",
 )
 
 _FACT_MARKS = ", ".join("?" for _ in range(len(FACT_COLUMNS) + 3))
@@ -190,7 +193,7 @@ def rebuild(conn: sqlite3.Connection, team_id: str | None = None) -> int:
 
 # -- reading ------------------------------------------------------------------------------
 READ_DAYS = (f"SELECT dim, key, {_DAY_COLUMNS} FROM stat_days WHERE team_id = ? AND "
-             "day > ? AND opened != 0")
+             "day >= ? AND opened != 0")
 READ_FIRST_DAY = (f"SELECT {', '.join(FACT_COLUMNS)} FROM case_facts WHERE team_id = ? "
                   "AND created_at >= ? AND created_at < ?")
 READ_DUE_NOW = ("SELECT category, owner_id, COUNT(*) FROM cases INDEXED BY "
