@@ -96,9 +96,8 @@ class Reports(Connection):
         rows = self.db.conn.execute(
             # "status != closed" lets SQLite use a partial index of live cases: the one
             # of status and owner, so no case row is read and the groups come in order.
-            "SELECT owner_id, COUNT(*) FROM cases INDEXED BY idx_cases_live_status_owner WHERE "
-            "team_id = ? AND status != 'closed' AND status = 'open' GROUP BY owner_id "
-            "ORDER BY COUNT(*) DESC", [team_id])
+            "SELECT owner_id, COUNT(*) FROM cases WHERE team_id = ? AND status != 'closed' "
+            "AND status = 'open' GROUP BY owner_id ORDER BY COUNT(*) DESC", [team_id])
         return rows.fetchall()
 
     async def cohort_facts(self, team_id: str, since: str,
