@@ -38,4 +38,4 @@ def test_leads_benchmark_runs_on_small_workspaces():
          "--exact"], cwd=ROOT, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-2000:]
     for name in ("stats 7d", "stats 30d", "stats 90d", "home (lead)", "stats 30d exact"):
-        assert re.search(rf"^{name} .* ratio ", done.stdout, re.M), (name, done.stdout)
+        assert re.search(rf"^{re.escape(name)} .* ratio ", done.stdout, re.M), (name, done.stdout)
