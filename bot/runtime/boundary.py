@@ -50,6 +50,8 @@ from collections.abc import Callable
 from urllib.parse import parse_qs
 
 from aiohttp import web
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.request.async_internals import build_async_context
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.request.internals import parse_body
 from slack_bolt.response import BoltResponse
@@ -134,15 +136,25 @@ async def bolt_request(request: web.Request, secret: str | None,
     raw = await signed_body(request, secret, timestamp)
     try:
         text = raw.decode("utf-8")
-        # Parsed as Bolt will parse it, so the check sees what the listeners will.
+        # Parsed as Bolt parses it, so the check sees what the listeners will.
         content_type = request.headers.get("Content-Type", "").split(";")[0] or None
-        wrong = problem(parse_body(text, content_type))
+        parsed = parse_body(text, content_type)
+        wrong = problem(parsed)
     except (ValueError, RecursionError):  # not UTF-8, not JSON: not something Slack sends
         raise Refused(400, "signed, but not a body Slack sends") from None
     if wrong:
         raise Refused(400, f"signed, but {wrong} is missing or of the wrong type")
-    return AsyncBoltRequest(body=text, query=request.query_string,
-                            headers=request.headers)  # type: ignore[arg-type]
+    return parsed_request(text, parsed, request.query_string, request.headers)
+
+
+def parsed_request(text: str, parsed: dict, query: str, headers) -> AsyncBoltRequest:
+    """Bolt's request for a body already parsed (as `AsyncBoltRequest(body=text)` would
+    parse it): built around an empty body, then given the text and what it parsed to,
+    so the body is not parsed twice on every request."""
+    req = AsyncBoltRequest(body="", query=query or None, headers=headers)
+    req.raw_body, req.body = text, parsed
+    req.context = build_async_context(AsyncBoltContext({}), parsed)
+    return req
 
 
 async def ssl_check(request: web.Request) -> bool:
