@@ -9,6 +9,16 @@ the marked cases' rows are read again and, where they changed, the old row is ta
 out of the sums and the new one put in. The counts are added in place; a histogram is
 read, changed and written back, which the transaction's write lock makes safe here (an
 engine whose writers run side by side must read those rows FOR UPDATE).
+
+A withdrawn case has no cohort row: when one is withdrawn its row leaves the sums and
+`case_facts`; reopened, it comes back.
+
+Every statement that keeps or reads the roll-ups is in this module, in SQL PostgreSQL
+accepts as well (CREATE TABLE and partial indexes, INSERT … ON CONFLICT … DO UPDATE with
+`excluded`, plain UPDATE/DELETE/SELECT), with two exceptions an engine of its own must
+replace: the index hint of `READ_DUE_NOW` (`LIVE_CREATED_HINT`, left out there), and the
+cohort query a case's row is read with (cohort.py: `json_extract`, SQLite's two-argument
+MIN and sums of comparisons), as that engine must for `Store.cohort_facts` anyway.
 """
 
 from __future__ import annotations
