@@ -22,7 +22,7 @@ from handlers.ids import COMMAND
 from handlers.mrkdwn import escape
 from handlers.payload import Payload
 from handlers.promise_blocks import opened_note
-from handlers.reply import reply
+from handlers.reply import ack_encoded, reply
 from handlers.slack_text import plain
 
 log = logging.getLogger("mend.commands")
@@ -154,8 +154,8 @@ async def open_from_text(ack: Ack, inv: Invocation, text: str, deps: Deps) -> No
     if opened.open_duplicates:
         reply_blocks = case_blocks.duplicate_offer(case, list(opened.open_duplicates)) + \
             reply_blocks
-    await ack(response_type="ephemeral", text=blocks.playbook_fallback(case, advice),
-              blocks=blocks.fit(reply_blocks))
+    await ack_encoded(ack, {"text": blocks.playbook_fallback(case, advice),
+                            "response_type": "ephemeral", "blocks": blocks.fit(reply_blocks)})
     submit_card(deps, case, inv.response_url)
 
 

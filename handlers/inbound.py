@@ -20,12 +20,14 @@ instead of opening another; other sub-commands answer nothing rather than act tw
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
 import sqlite3
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
@@ -96,19 +98,44 @@ def middleware(deps: Deps) -> Callable[..., Awaitable[BoltResponse | None]]:
     return once
 
 
+class Answers:
+    """Commands' answers to keep, written together: the first answer of a batch
+    schedules one transaction for the next event loop turn, which every answer given by
+    then joins (under load, one commit for many acks instead of one each). The ack is
+    not held up by the write; a duplicate that arrives before it (within that turn)
+    finds its key claimed, unanswered and fresh, and gets an empty 200, as one that
+    arrives while the first attempt still works does."""
+
+    def __init__(self, store: Any):
+        self.store = store
+        self._pending: list[tuple[str, str]] = []
+
+    def keep(self, key: str, answer: str) -> None:
+        if not self._pending:
+            asyncio.get_running_loop().call_soon(self.flush)
+        self._pending.append((key, answer))
+
+    def flush(self) -> None:
+        batch, self._pending = self._pending, []
+        if not batch:
+            return
+        try:
+            self.store.answer_inbound_now(batch)
+        except sqlite3.Error as exc:
+            log.warning("answer not kept: %s", type(exc).__name__)
+
+
 def remember_answers(dispatch: Callable[..., Awaitable[BoltResponse]],
                      deps: Deps) -> Callable[..., Awaitable[BoltResponse]]:
     """Wrap Bolt's `async_dispatch`: keep a command's ack for its duplicates."""
+    answers = Answers(deps.store)
 
     async def dispatched(request) -> BoltResponse:
         response = await dispatch(request)
         key = request.context.get(KEY)
         if key and key.startswith("cmd:") and response.status == 200:
             body = response.body if isinstance(response.body, str) else ""
-            try:
-                await deps.store.answer_inbound(key, body if len(body) <= KEEP_ANSWER else "")
-            except sqlite3.Error as exc:
-                log.warning("answer not kept: %s", type(exc).__name__)
+            answers.keep(key, body if len(body) <= KEEP_ANSWER else "")
         return response
 
     return dispatched

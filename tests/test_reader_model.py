@@ -279,3 +279,11 @@ def test_training_never_reads_held_out_files(tmp_path):
         "train_reports.yaml", "train_reports_extra.yaml"]
     assert [p.name for p in train_reader.corpus_files(tmp_path, "drafts")] == [
         "train_drafts.yaml"]
+
+
+def test_predictions_are_cached_per_text_and_cleared_for_a_cold_read(model):
+    first = model.predict("Kept on hold for an hour, she is furious")
+    assert first is model.predict("Kept  on hold for an hour, she is furious ")
+    model.cache_clear()
+    again = model.predict("Kept on hold for an hour, she is furious")
+    assert again == first and again is not first

@@ -10,6 +10,7 @@ from typing import Any
 from bot.domain.models import Case, CaseRef, Event, NewCase, StepMark
 from bot.domain.vocabulary import CardState, EventKind, Status
 from bot.storage.connection import Connection
+from bot.storage.rollups import opened_facts
 from bot.storage.schema import (
     CASE_COLUMNS,
     INSERT_CASE,
@@ -69,6 +70,10 @@ class Cases(Connection):
         detail["due"] = new.fields.get("next_followup_at")  # the first follow-up, for stats
         self._event(conn, new.team_id, case.id, new.at, new.actor_id, EventKind.OPENED, detail)
         add_timers(conn, new.team_id, case.id, new.timers)
+        if self._fresh is not None:  # its cohort row, known without reading it back
+            key = (new.team_id, case.id)
+            self._marked.discard(key)
+            self._fresh[key] = opened_facts(case)
         return case
 
     async def case_by_id(self, team_id: str, case_id: int) -> Case | None:

@@ -17,6 +17,7 @@ import sqlite_utils
 
 from bot.domain.models import Case
 from bot.storage.migrations import MIGRATIONS, SCHEMA_VERSION
+from bot.storage.rollups import UNCOUNTED_KINDS, refresh
 from bot.storage.schema import CASE_COLUMNS, INSERT_EVENT
 
 T = TypeVar("T")
@@ -51,6 +52,10 @@ class Connection:
     _committing: list[str] | None = None
     write_problem: str | None = None  # why the last write failed ('read-only'…), until one works
     _identity: tuple[int, int] | None = None  # (device, inode) of the file opened
+    # Cases whose roll-ups the open transaction must bring up to date before it commits
+    # (see rollups.py): those with a new event or nudge, and new cases with their row.
+    _marked: set[tuple[str, int]] | None = None
+    _fresh: dict[tuple[str, int], tuple] | None = None
 
     def __init__(self, path: str | Path, readonly: bool = False):
         self.path = str(path)
@@ -208,14 +213,17 @@ class Connection:
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         conn = self.db.conn
         conn.execute("BEGIN IMMEDIATE")
-        self._committing = []
+        self._committing, self._marked, self._fresh = [], set(), {}
         try:
             yield conn
+            if self._marked or self._fresh:
+                refresh(conn, self._marked, self._fresh)
         except BaseException:
-            self._committing = None
+            self._committing = self._marked = self._fresh = None
             if conn.in_transaction:  # a full disk may have rolled it back already
                 conn.execute("ROLLBACK")
             raise
+        self._marked = self._fresh = None
         try:
             conn.execute("COMMIT")
         except sqlite3.Error:
@@ -246,7 +254,14 @@ class Connection:
     def _event(self, conn, team_id, case_id, at, actor_id, kind, detail) -> None:
         conn.execute(INSERT_EVENT, [team_id, case_id, at, actor_id, kind,
                                     json.dumps(detail, ensure_ascii=False)])
+        if kind not in UNCOUNTED_KINDS:
+            self.mark(team_id, case_id)
         self._notify(f"case.{kind}")
+
+    def mark(self, team_id: str, case_id: int) -> None:
+        """The case's roll-ups change with what the open transaction writes."""
+        if self._marked is not None:
+            self._marked.add((team_id, case_id))
 
 
 

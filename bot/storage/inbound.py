@@ -44,8 +44,13 @@ class Inbound(Connection):
 
     async def answer_inbound(self, key: str, answer: str) -> None:
         """Keep the answer the request got ('' to say it was answered but not kept)."""
+        self.answer_inbound_now([(key, answer)])
+
+    def answer_inbound_now(self, answers: list[tuple[str, str]]) -> None:
+        """Keep several requests' answers, (key, answer) each, in one transaction."""
         with self._tx() as conn:
-            conn.execute("UPDATE inbound SET answer = ? WHERE key = ?", [answer, key])
+            conn.executemany("UPDATE inbound SET answer = ? WHERE key = ?",
+                             [(answer, key) for key, answer in answers])
 
     async def forget_inbound(self, before: str) -> int:
         """Drop claims older than `before` (Slack retries within minutes, not days)."""

@@ -63,6 +63,9 @@ class Outbox(Connection):
                 [(team_id, case_id, row["kind"], row["rung"], row["due_key"], state, at, at)
                  for rows, state in ((send, "pending"), (skip, "skipped"))
                  for case_id, row in rows])
+            for case_id, row in (*send, *skip):  # a follow-up's nudge counts it as due
+                if row["kind"] == "followup" and row["rung"] == 0:
+                    self.mark(team_id, case_id)
 
     async def sendable_nudges(self, team_id: str, now: str, limit: int = 500) -> list[Nudge]:
         return self._nudges("team_id = ? AND state = 'pending' AND send_after <= ? "

@@ -292,6 +292,9 @@ class SituationModel:
         self.embedder = embedder
         self.head_set = heads
         self.heads = dict(heads.heads)
+        # A prediction is immutable: one per text is kept, as its vectors are (a Slack
+        # retry, a form sent again, a report pasted twice read once).
+        self._predicted = lru_cache(maxsize=CACHE_SIZE)(self._predict)
 
     @classmethod
     def load(cls, head_path: str | Path = DEFAULT_HEAD,
@@ -313,6 +316,15 @@ class SituationModel:
         return pooled.features, self.head_set.rows(pooled.tokens)
 
     def predict(self, text: str) -> Prediction:
+        """The text's category, feeling and language (cached per text once cleaned)."""
+        return self._predicted(clean_text(text))
+
+    def cache_clear(self) -> None:
+        """Forget every text read (vectors and predictions): to time a cold read."""
+        self._predicted.cache_clear()
+        self.embedder.cache_clear()
+
+    def _predict(self, text: str) -> Prediction:
         inputs = self._inputs(text)
         categories = self.heads["category"].labelled(*inputs)
         feelings = self.heads["feeling"].labelled(*inputs)
