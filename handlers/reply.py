@@ -33,11 +33,11 @@ def refusal_text(exc: Exception) -> str:
     return refusal(exc) if isinstance(exc, Refused) else escape(str(exc))
 
 
-async def ack_encoded(ack: Ack, body: dict[str, Any]) -> None:
-    """Ack with `body` encoded here by orjson (several times faster than the json module
+async def ack_encoded(ack: Ack, answer: dict[str, Any]) -> None:
+    """Ack with `answer` encoded here by orjson (several times faster than the json module
     Bolt would use on a 3 KB reply): Bolt passes a lone string through as the body, and
     as it starts with "{" answers it as JSON (over HTTP and Socket Mode alike)."""
-    await ack(orjson.dumps(body).decode())
+    await ack(orjson.dumps(answer).decode())
 
 
 async def reply(ack: Ack, text: str) -> None:
