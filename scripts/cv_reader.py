@@ -21,13 +21,14 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 import train_reader as tr  # noqa: E402
 
+from bot.domain import intake  # noqa: E402
 from bot.domain.judgement import read  # noqa: E402
 from bot.domain.playbook import load_playbook  # noqa: E402
 from bot.domain.reading.model import Embedder, Head, HeadSet, SituationModel  # noqa: E402
 from bot.runtime.config import DEFAULT_PLAYBOOK  # noqa: E402
 
 FIELDS = ("category", "feeling", "channels", "customer", "severity", "stakes", "language")
-READ_HEADS = ("category", "feeling", "language")
+READ_HEADS = ("category", "feeling")  # the language is read by rules (situation.py)
 
 
 def corpus_items() -> list[dict]:
@@ -55,9 +56,11 @@ def model_from(trainer: tr.Trainer, fitted: dict[str, tr.Fitted]) -> SituationMo
 
 
 def out_of_fold(training: tr.TrainingSet, trainer: tr.Trainer, items: list[dict],
-                folds: int, use_model: bool) -> list[dict]:
+                folds: int, use_model: bool,
+                settings: list[tuple[float, float]]) -> dict[tuple[float, float], list[dict]]:
+    """Each item read out of fold, once per (category, feeling) overrule threshold pair."""
     playbook = load_playbook(DEFAULT_PLAYBOOK)
-    results: list[dict | None] = [None] * len(items)
+    results: dict[tuple[float, float], list] = {pair: [None] * len(items) for pair in settings}
     for fold in range(folds):
         keep = [i for i, item in enumerate(items) if tr.fold_of(item["group"], folds) == fold]
         reader = None
@@ -66,9 +69,11 @@ def out_of_fold(training: tr.TrainingSet, trainer: tr.Trainer, items: list[dict]
             examples = part.head_examples()
             reader = model_from(trainer, {name: trainer.fit_examples(examples[name], name)
                                           for name in READ_HEADS})
-        for i in keep:
-            results[i] = read(items[i]["text"], playbook, reader)
-    return results  # type: ignore[return-value]
+        for pair in settings:
+            intake.MODEL_OVERRULES_CUES, intake.MODEL_OVERRULES_DEFAULT_FEELING = pair
+            for i in keep:
+                results[pair][i] = read(items[i]["text"], playbook, reader)
+    return results
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,12 +82,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--errors", default="", help="print the errors of this field")
     parser.add_argument("--no-model", action="store_true")
     parser.add_argument("--l2", type=float, default=tr.L2)
+    parser.add_argument("--category-overrules", type=float, nargs="*",
+                        default=[intake.MODEL_OVERRULES_CUES],
+                        help="thresholds to try for the model overruling category cues")
+    parser.add_argument("--feeling-overrules", type=float, nargs="*",
+                        default=[intake.MODEL_OVERRULES_DEFAULT_FEELING],
+                        help="thresholds to try for the model overruling the default feeling")
     args = parser.parse_args(argv)
     training = tr.load_training_set()
     trainer = tr.Trainer.for_training(training, Embedder.load(cache_size=tr.TRAINING_CACHE),
                                       args.l2)
     items = corpus_items()
-    results = out_of_fold(training, trainer, items, args.folds, not args.no_model)
+    settings = [(c, f) for c in args.category_overrules for f in args.feeling_overrules]
+    runs = out_of_fold(training, trainer, items, args.folds, not args.no_model, settings)
+    for pair, results in runs.items():
+        if len(runs) > 1:
+            print(f"category overrules at {pair[0]}, feeling at {pair[1]}:")
+        summarise(items, results, args.errors, args.folds, args.no_model)
+    return 0
+
+
+def summarise(items: list[dict], results: list[dict], errors: str, folds: int,
+              no_model: bool) -> None:
     hits: dict[str, Counter[str]] = {}
     for item, got in zip(items, results, strict=True):
         scopes = ("all", "more" if "_more_" in item["source"] else "first")
@@ -90,11 +111,11 @@ def main(argv: list[str] | None = None) -> int:
             ok = same(field, got[field], item.get(field))
             for scope in scopes:
                 hits.setdefault(scope, Counter())[field] += ok
-            if not ok and field == args.errors:
+            if not ok and field == errors:
                 print(f"want {item.get(field)!r:28} got {got[field]!r:28} | {item['text']}")
             hits.setdefault(scopes[1], Counter())["n"] += field == FIELDS[0]
-    print(f"{args.folds}-fold grouped CV of the reader on {len(items)} train reports"
-          f"{' (rules only)' if args.no_model else ''}:")
+    print(f"{folds}-fold grouped CV of the reader on {len(items)} train reports"
+          f"{' (rules only)' if no_model else ''}:")
     for scope in ("first", "more", "all"):
         counts = hits.get(scope)
         if counts is None:
@@ -102,7 +123,6 @@ def main(argv: list[str] | None = None) -> int:
         n = len(items) if scope == "all" else counts["n"]
         print(f"  {scope:5} ({n:4}) " + ", ".join(f"{field} {counts[field] / n:.3f}"
                                                   for field in FIELDS))
-    return 0
 
 
 if __name__ == "__main__":
