@@ -3,15 +3,21 @@
 Reads data/corpus/train_drafts.yaml and data/corpus/train_more_drafts_*.yaml (never a
 held-out file), the rules and signals in data/coach.yaml, and WordLlama through the
 reading model's embedder. For each rule it can learn, it fits a logistic regression
-over `bot.domain.coach.learned.draft_features`, chooses the regularisation, how much
+over `bot.domain.coach.learned.draft_features` and chooses the regularisation, how much
 the draft's meaning counts and the threshold by grouped cross-validation (drafts that
-paraphrase each other, by `group` or by customer name, always in the same fold), and
-keeps the head for a rule only when cross-validation says it beats the rules alone.
+paraphrase each other, by `group` or by customer name, always in the same fold). The
+choice maximises the lower of precision and recall (then F1): a rule that flags too
+often is one agents learn to ignore, so recall is not bought with false alarms. A head
+is kept for a rule only when cross-validation says it balances better than the rules
+alone. The figures it prints are nested: for each outer fold the configuration is
+chosen by cross-validation inside the other folds only, so no threshold is chosen on
+the predictions it is scored on ("inner" is the optimistic figure of the final choice).
 Fitting is deterministic (Newton's method from zeros), so the same drafts give the
 same weights.
 
     .venv/bin/python scripts/train_coach.py            # cross-validate, then write the head
     .venv/bin/python scripts/train_coach.py --folds 5 --no-write
+    .venv/bin/python scripts/train_coach.py --no-nested  # write without the nested figures
 """
 
 from __future__ import annotations
@@ -39,10 +45,10 @@ OUT = ROOT / "data" / "model" / "coach_head.npz"
 # The rules the model may decide; name_unused is exact and stays with the rules.
 CANDIDATES = ("blame", "callback_burden", "passed_on", "no_apology", "conditional_apology",
               "feelings_ignored", "vague_next_step", "cant_only", "defensive", "overpromise")
-L2S = (30.0, 100.0)
-MEANING = (0.5,)  # how much the embedding block counts (its scale)
+L2S = (10.0, 30.0, 100.0, 300.0)
+MEANING = (0.25, 0.5)  # how much the embedding block counts (its scale)
 COMPONENTS = 64
-THRESHOLDS = tuple(np.round(np.arange(0.2, 0.81, 0.025), 3))
+THRESHOLDS = tuple(np.round(np.arange(0.2, 0.805, 0.01), 3))
 
 
 def corpus_paths() -> list[Path]:
@@ -144,10 +150,48 @@ def f1(tp: int, fp: int, fn: int) -> float:
     return 2 * tp / max(1, 2 * tp + fp + fn)
 
 
+def balance(counts) -> tuple[float, float]:
+    """What a configuration is chosen by: the lower of precision and recall (a rule that
+    flags too often is ignored, one that misses is useless), then F1 to break ties."""
+    tp, fp, fn = counts
+    precision, recall = tp / max(1, tp + fp), tp / max(1, tp + fn)
+    return min(precision, recall), f1(tp, fp, fn)
+
+
+def choose(x: np.ndarray, y: np.ndarray, base: np.ndarray, fold: np.ndarray,
+           symbolic: int) -> tuple[tuple[float, float, float, bool] | None, tuple]:
+    """The regularisation, meaning scale, threshold and whether to keep the rules' hits
+    that balance precision and recall best on out-of-fold predictions over `fold`'s
+    groups; None when the rules alone do as well."""
+    b = prf(base, y)
+    best = (balance(b), None, b)
+    for l2 in L2S:
+        for meaning in MEANING:
+            oof = np.zeros(len(y))
+            for k in np.unique(fold):
+                train, test = fold != k, fold == k
+                z, stats = scale(x[train], symbolic, meaning)
+                w, c = fit_logistic(z, y[train], l2)
+                zt, _ = scale(x[test], symbolic, meaning, stats)
+                oof[test] = 1.0 / (1.0 + np.exp(-(zt @ w + c)))
+            for t in THRESHOLDS:
+                # the head alone, or the head adding to what the rules find
+                for keep in (False, True):
+                    counts = prf((oof >= t) | (base & keep), y)
+                    score = balance(counts)
+                    if score[0] > best[0][0] + 0.005 or (
+                            abs(score[0] - best[0][0]) <= 0.005 and best[1] is not None
+                            and score[1] > best[0][1]):
+                        best = (score, (l2, meaning, float(t), keep), counts)
+    return best[1], best[2]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--no-nested", action="store_true",
+                        help="skip the nested cross-validation (its figures print as rules')")
     args = parser.parse_args()
 
     from bot.domain.reading.model import Embedder
@@ -167,36 +211,37 @@ def main() -> int:
     print(f"{len(items)} training drafts from {len(corpus_paths())} files, "
           f"{len(np.unique(groups))} paraphrase groups, {x.shape[1]} features")
 
-    chosen: dict[str, tuple[float, float, float]] = {}
+    chosen: dict[str, tuple[float, float, float, bool]] = {}
     totals = defaultdict(lambda: np.zeros(3, dtype=int))
-    print(f"\n{'rule':20} {'rules P/R':>12} {'model P/R':>12}  chosen")
+    print(f"\n{'rule':20} {'rules P/R':>12} {'nested P/R':>12} {'inner P/R':>12}  chosen on all")
     for key in CANDIDATES:
         y = np.asarray([key in set(item.get("expect") or ()) for item in items], dtype=float)
         base = np.asarray([key in f for f in fired])
         b = prf(base, y)
-        best = (f1(*b), None, b)
-        for l2 in L2S:
-            for meaning in MEANING:
-                oof = np.zeros(len(items))
-                for k in range(args.folds):
-                    train, test = fold != k, fold == k
-                    z, stats = scale(x[train], symbolic, meaning)
-                    w, c = fit_logistic(z, y[train], l2)
-                    zt, _ = scale(x[test], symbolic, meaning, stats)
-                    oof[test] = 1.0 / (1.0 + np.exp(-(zt @ w + c)))
-                for t in THRESHOLDS:
-                    # the head alone, or the head adding to what the rules find
-                    for keep in (False, True):
-                        counts = prf((oof >= t) | (base & keep), y)
-                        if f1(*counts) > best[0] + 0.005:
-                            best = (f1(*counts), (l2, meaning, float(t), keep), counts)
-        score, config, counts = best
+        # nested: for each outer fold, the configuration is chosen by cross-validation
+        # inside the other folds only, then fitted there and applied to the outer fold,
+        # so the reported figures come from predictions no choice was made on
+        nested = base.copy()
+        for k in range(0 if args.no_nested else args.folds):
+            inside = fold != k
+            config, _ = choose(x[inside], y[inside], base[inside], fold[inside], symbolic)
+            if config is None:
+                nested[~inside] = base[~inside]
+                continue
+            l2, meaning, t, keep = config
+            z, stats = scale(x[inside], symbolic, meaning)
+            w, c = fit_logistic(z, y[inside], l2)
+            zt, _ = scale(x[~inside], symbolic, meaning, stats)
+            p = 1.0 / (1.0 + np.exp(-(zt @ w + c)))
+            nested[~inside] = (p >= t) | (base[~inside] & keep)
+        n = prf(nested, y)
+        config, counts = choose(x, y, base, fold, symbolic)
         use = config is not None
         totals["rules"] += b
-        totals["model"] += counts if use else b
+        totals["nested"] += n
         how = ("l2 {:g}, meaning {:g}, threshold {:.3f}, keeps the rules' hits {}".format(
             *config) if use else "rules alone")
-        print(f"{key:20} {pr(b):>12} {pr(counts):>12}  {how}")
+        print(f"{key:20} {pr(b):>12} {pr(n):>12} {pr(counts):>12}  {how}")
         if use:
             chosen[key] = config
     for name, c in totals.items():

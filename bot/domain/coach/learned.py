@@ -41,7 +41,7 @@ from bot.domain.coach.document import Doc
 from bot.domain.coach.model import Rules
 from bot.domain.datafiles import data_file
 
-HEAD_FORMAT = 1
+HEAD_FORMAT = 2
 EXTRA_FEATURES = 3  # upset, name known, length
 DEFAULT_COACH_HEAD = data_file("model/coach_head.npz")
 
@@ -83,14 +83,30 @@ def signals_in(doc: Doc, rules: Rules, start: int = 0, end: int | None = None) -
     return out
 
 
+def sentence_signals(doc: Doc, rules: Rules) -> np.ndarray:
+    """Per rule with signals, how many of its signals the strongest single sentence
+    holds (0, 1/3, 2/3 or 1): blame is a party *and* a failure in one sentence, not a
+    team named in one sentence and a mistake owned in another."""
+    offsets = signal_offsets(rules)
+    out = np.zeros(len(rules.signals), dtype=np.float32)
+    for start, end in doc.spans or [(0, len(doc.mt))]:
+        found = signals_in(doc, rules, start, end)
+        for i in range(len(rules.signals)):
+            n = float(found[offsets[i]:offsets[i + 1]].sum())
+            out[i] = max(out[i], min(n, 3.0) / 3.0)
+    return out
+
+
 def symbolic_features(doc: Doc, rules: Rules, fired: Mapping[str, object], upset: bool,
                       named: bool) -> np.ndarray:
-    """Rules fired, signals held, upset, name known, length: one value each."""
+    """Rules fired, signals held, upset, name known, length, then per rule with signals
+    how many of them one sentence holds."""
     fired_values = np.asarray([1.0 if key in fired else 0.0 for key in rules.keys],
                               dtype=np.float32)
     rest = np.asarray([1.0 if upset else 0.0, 1.0 if named else 0.0,
                        min(len(doc.spans), 8) / 8.0], dtype=np.float32)
-    return np.concatenate([fired_values, signals_in(doc, rules), rest])
+    return np.concatenate([fired_values, signals_in(doc, rules), rest,
+                           sentence_signals(doc, rules)])
 
 
 def draft_features(doc: Doc, rules: Rules, fired: Mapping[str, object], upset: bool,
@@ -185,6 +201,7 @@ class CoachScorer:
         known = self._usable.get(id(rules))
         if known is None or known[0] is not rules:
             width = (len(rules.keys) + signal_offsets(rules)[-1] + EXTRA_FEATURES
+                     + len(rules.signals)
                      + 2 * len(self.embed("ok")))  # the draft and its peak sentence
             ok = (self.head.fingerprint == fingerprint(rules)
                   and all(key in rules.keys for key in self.head.keys)
