@@ -50,7 +50,7 @@ async def build(path: Path, open_cases: int) -> None:
         timers.append(("T1", to_iso(due), i, "followup", to_iso(due)))
         timers.append(("T1", to_iso(NOW + timedelta(hours=23, minutes=i % 60)), i, "update",
                        updated))
-    with store._tx() as conn:  # bulk fill for the benchmark only
+    with store._sync_tx() as conn:  # bulk fill for the benchmark only
         conn.executemany(
             "INSERT INTO cases (team_id, id, number, channel_id, reporter_id, owner_id, "
             "summary, category, emotion, contact, severity, status, created_at, updated_at, "

@@ -4,30 +4,50 @@ transactions and the WAL checkpoint thread."""
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import sqlite_utils
 
-from bot.domain.models import Case
+from bot.storage.dialect import SQLITE
+from bot.storage.engine import Engine, Params, StoreError
 from bot.storage.migrations import MIGRATIONS, SCHEMA_VERSION
-from bot.storage.schema import CASE_COLUMNS, INSERT_EVENT
+from bot.storage.schema import NEXT_NUMBER
 
 T = TypeVar("T")
+__all__ = ["Connection", "StoreError"]
 
 
-class StoreError(Exception):
-    """The database cannot be used as it is; the message says why."""
+class SqliteTx:
+    """A transaction on the SQLite connection: each call answers at once."""
+
+    __slots__ = ("conn",)
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    async def run(self, sql: str, params: Params = ()) -> int:
+        return self.conn.execute(sql, params).rowcount
+
+    async def rows(self, sql: str, params: Params = ()) -> list[tuple]:
+        return self.conn.execute(sql, params).fetchall()
+
+    async def many(self, sql: str, seq: Iterable[Params]) -> None:
+        self.conn.executemany(sql, seq)
+
+    async def insert(self, sql: str, params: Params) -> int:
+        return self.conn.execute(sql, params).lastrowid
 
 
-
-class Connection:
+class Connection(Engine):
     """One SQLite database file: opening, migrating, transactions, checkpoints."""
+
+    d = SQLITE
+    engine = "sqlite"
 
     def __init__(self, path: str | Path, readonly: bool = False):
         self.path = str(path)
@@ -99,7 +119,7 @@ class Connection:
 
     def migrate(self) -> int:
         """Bring the schema up to date; returns how many migrations ran."""
-        with self._tx():
+        with self._sync_tx():
             current = self.schema_version
             if current > SCHEMA_VERSION:
                 raise StoreError(
@@ -138,7 +158,8 @@ class Connection:
             return False
 
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
+    def _sync_tx(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE: one writer at a time, so case numbering cannot race."""
         conn = self.db.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -148,26 +169,20 @@ class Connection:
             raise
         conn.execute("COMMIT")
 
+    @asynccontextmanager
+    async def _tx(self) -> AsyncIterator[SqliteTx]:
+        with self._sync_tx() as conn:
+            yield SqliteTx(conn)
 
-    # -- helpers -----------------------------------------------------------
-    def _cases(self, where: str, params: list[Any]) -> list[Case]:
-        """Cases matching a WHERE clause (with ORDER/LIMIT); callers scope by team."""
-        sql = f"SELECT {CASE_COLUMNS} FROM cases WHERE {where}"
-        return [Case(*row) for row in self.db.conn.execute(sql, params)]
+    async def _rows(self, sql: str, params: Params = ()) -> list[tuple]:
+        return self.db.conn.execute(sql, params).fetchall()
 
-    def _one(self, where: str, params: list[Any]) -> Case | None:
-        found = self._cases(where, params)
-        return found[0] if found else None
+    def _cursor(self, sql: str, params: Params = ()) -> Iterable[tuple]:
+        return self.db.conn.execute(sql, params)
 
-    @staticmethod
-    def _seen(conn: sqlite3.Connection, team_id: str, key: str) -> bool:
-        return conn.execute("SELECT 1 FROM seen WHERE team_id = ? AND key = ?",
-                            [team_id, key]).fetchone() is not None
-
-    @staticmethod
-    def _event(conn, team_id, case_id, at, actor_id, kind, detail) -> None:
-        conn.execute(INSERT_EVENT, [team_id, case_id, at, actor_id, kind,
-                                    json.dumps(detail, ensure_ascii=False)])
+    async def _next_number(self, tx: SqliteTx, team_id: str) -> int:
+        # The transaction holds SQLite's write lock: no other writer numbers meanwhile.
+        return (await tx.rows(NEXT_NUMBER, [team_id]))[0][0]
 
 
 

@@ -10,8 +10,10 @@ own.
 
 from __future__ import annotations
 
+from bot.domain.models import Case, NewCase
 from bot.storage.cases import Cases, GroupCommit
-from bot.storage.connection import StoreError
+from bot.storage.connection import Connection, StoreError
+from bot.storage.engine import drive
 from bot.storage.migrations import SCHEMA_VERSION
 from bot.storage.outbox import Outbox
 from bot.storage.reports import Reports
@@ -20,5 +22,14 @@ from bot.storage.workspaces import Workspaces
 __all__ = ["SCHEMA_VERSION", "GroupCommit", "Store", "StoreError"]
 
 
-class Store(Cases, Outbox, Workspaces, Reports):
+class Store(Cases, Outbox, Workspaces, Reports, Connection):
     """Owns one SQLite database file for Mend."""
+
+    def create_cases_now(self, new: list[NewCase]) -> list[Case]:
+        """`create_cases` without a coroutine: group commit calls it from a loop callback
+        (SQLite answers every statement at once, so nothing in it ever waits)."""
+        return drive(self.create_cases(new))
+
+    def case_writer(self) -> GroupCommit:
+        """What Recovery opens cases through: a batch per commit."""
+        return GroupCommit(self)
