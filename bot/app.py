@@ -30,7 +30,7 @@ from bot.runtime.logs import slack_logger
 from bot.runtime.pacing import ChannelPacer
 from bot.runtime.slack_client import make_client
 from bot.runtime.tasks import Tasks
-from bot.storage.sqlite import GroupCommit, Store
+from bot.storage import open_store
 from handlers import register_all
 from handlers.cards import resume_cards
 from handlers.context import Deps
@@ -74,8 +74,7 @@ class Mend:
         playbook = load_playbook(settings.playbook_path)
         coach_rules = load_rules()
         warm_up()  # the time parser loads its data once, not on someone's first follow-up
-        store = Store(settings.db_path)
-        store.start_checkpoints()
+        store = await open_store(settings)
         clock = clock or Clock()
         # The SDK ignores its own timeout on a shared session: set it on the session.
         session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=slack_timeout))
@@ -86,7 +85,7 @@ class Mend:
                              backoff=retry_backoff, logger=slack_logger(),
                              timeout=slack_timeout, retry_ambiguous=False)
         tasks = Tasks()
-        recovery = Recovery(store, playbook, clock, GroupCommit(store))
+        recovery = Recovery(store, playbook, clock, store.case_writer())
         lifecycle = Lifecycle(store, playbook, clock, settings.leads)
         deps = Deps(recovery, store, clock, client, tasks, ChannelPacer(tasks, pace_seconds),
                     lifecycle, People(client), poster,
@@ -100,7 +99,7 @@ class Mend:
         )
         register_all(bolt, deps)
         mend = cls(settings, deps, bolt, session)
-        mend.nudger = Nudger(deps, poster, settings.sweep_seconds)
+        mend.nudger = Nudger(deps, poster, settings.sweep_seconds, holder=settings.replica_id)
         await resume_cards(deps)
         if run_scheduler:
             mend.nudger.start()

@@ -16,7 +16,8 @@ from bot.domain.times import to_iso
 from bot.domain.vocabulary import FollowupKind, Status
 from bot.runtime.clock import ManualClock
 from bot.runtime.config import DEFAULT_PLAYBOOK
-from bot.storage.sqlite import Store
+
+pytestmark = pytest.mark.both_engines  # every test on SQLite and on PostgreSQL
 
 
 @pytest.fixture
@@ -25,8 +26,8 @@ def clock():
 
 
 @pytest.fixture
-async def life(tmp_path, clock):
-    store = Store(tmp_path / "l.db")
+async def life(database, clock):
+    store = await database.open("l.db")
     yield Lifecycle(store, load_playbook(DEFAULT_PLAYBOOK), clock, initial_leads=("ULEAD",))
     await store.close()
 

@@ -22,12 +22,13 @@ def fields(**over):
 
 
 @pytest.fixture
-async def store(tmp_path):
-    s = Store(tmp_path / "s.db")
+async def store(database):
+    s = await database.open()
     yield s
     await s.close()
 
 
+@pytest.mark.both_engines
 async def test_each_case_has_its_opening_event(store):
     case = await store.create_case("T1", fields(), "U1", AT)
     [event] = await store.events("T1", case.id)
@@ -35,6 +36,7 @@ async def test_each_case_has_its_opening_event(store):
     assert event.detail["category"] == "broken_promise"
 
 
+@pytest.mark.both_engines
 async def test_other_workspace_cannot_read_a_case(store):
     case = await store.create_case("T1", fields(), "U1", AT)
     assert await store.case_by_number("T2", 1) is None
@@ -92,6 +94,26 @@ async def test_one_bad_case_in_a_batch_does_not_sink_the_others(store):
     assert len(list(store.db.query("SELECT id FROM events"))) == 2
 
 
+@pytest.mark.both_engines
+async def test_concurrent_opens_get_distinct_numbers_per_workspace(store):
+    cases = await asyncio.gather(*(
+        store.create_case("T1" if i % 3 else "T2", fields(), "U1", AT) for i in range(30)))
+    t1 = sorted(c.number for c in cases if c.team_id == "T1")
+    t2 = sorted(c.number for c in cases if c.team_id == "T2")
+    assert t1 == list(range(1, 21)) and t2 == list(range(1, 11))
+
+
+@pytest.mark.both_engines
+async def test_a_lease_has_one_holder_until_released(store):
+    until = "2026-11-26T15:01:00.000000Z"
+    assert await store.acquire_lease("sweeper", "A", AT, until)
+    assert await store.acquire_lease("sweeper", "A", AT, until)  # renewed
+    assert not await store.acquire_lease("sweeper", "B", AT, until)
+    await store.release_lease("sweeper", "A")
+    assert await store.acquire_lease("sweeper", "B", AT, until)
+
+
+@pytest.mark.both_engines
 async def test_a_new_case_reads_back_exactly_as_returned(store):
     opened = await store.create_case("T1", fields(customer="Dana  Lee"), "U1", AT)
     assert await store.case_by_id("T1", opened.id) == opened

@@ -7,6 +7,7 @@ what to set; `python -m bot` prints it and exits with status 2.
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -40,6 +41,8 @@ class Settings:
     playbook_path: str
     leads: tuple[str, ...] = ()
     sweep_seconds: float = 30.0
+    database_url: str | None = None  # postgresql://…: PostgreSQL instead of db_path
+    replica_id: str | None = None  # the scheduler lease's holder (None: one per process)
 
     @property
     def socket_mode(self) -> bool:
@@ -92,7 +95,16 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         playbook_path=get("MEND_PLAYBOOK") or str(DEFAULT_PLAYBOOK),
         leads=_user_ids(get("MEND_LEADS") or ""),
         sweep_seconds=_seconds(get("MEND_SWEEP_SECONDS") or "30"),
+        database_url=_database_url(get("MEND_DATABASE_URL")),
+        replica_id=get("MEND_REPLICA_ID") or f"{socket.gethostname()}-{os.getpid()}",
     )
+
+
+def _database_url(value: str | None) -> str | None:
+    if value and urlparse(value).scheme not in ("postgresql", "postgres"):
+        raise ConfigError("MEND_DATABASE_URL must be a PostgreSQL URL such as "
+                          f"postgresql://mend@db.internal/mend (got {value.split(':')[0]}:…).")
+    return value
 
 
 def _api_url(value: str) -> str:

@@ -266,6 +266,16 @@ class Cases(Engine):
         return [CaseRef(*row) for row in rows]
 
 
+class OneByOne:
+    """Opens each case in a transaction of its own, as it comes (PostgreSQL's writer)."""
+
+    def __init__(self, store: Cases):
+        self.store = store
+
+    async def create_case(self, new: NewCase) -> Case:
+        return (await self.store.create_cases([new]))[0]
+
+
 class BatchWriter(Protocol):
     def create_cases_now(self, new: list[NewCase]) -> list[Case]:
         """`create_cases` at once, without a coroutine (SQLite's Store)."""

@@ -47,6 +47,10 @@ class Dialect:
     def indexed_by(self, index: str) -> str:
         return f" INDEXED BY {index}"
 
+    def join_in_order(self) -> str:
+        """An inner join the planner must do in the order written (SQLite: CROSS JOIN)."""
+        return "CROSS JOIN"
+
 
 class Postgres(Dialect):
     name = "postgres"
@@ -75,6 +79,9 @@ class Postgres(Dialect):
 
     def indexed_by(self, index: str) -> str:
         return ""
+
+    def join_in_order(self) -> str:
+        return "JOIN"
 
 
 @lru_cache(maxsize=512)

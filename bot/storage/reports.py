@@ -132,6 +132,11 @@ def cohort_sql(d: Dialect) -> str:
         "ORDER BY c.id")
 
 
+def _in(column: str, values: tuple[str, ...]) -> str:
+    """`column IN (…)`; of no values, false (PostgreSQL has no empty IN list)."""
+    return f"{column} IN ({', '.join('?' for _ in values)})" if values else "1 = 0"
+
+
 def filter_sql(f: CaseFilter, team_id: str) -> tuple[str, list[Any]]:
     """The WHERE clause and parameters of a list's filter."""
     clauses, params = ["team_id = ?", "status != 'closed'"], [team_id]
@@ -150,11 +155,11 @@ def filter_sql(f: CaseFilter, team_id: str) -> tuple[str, list[Any]]:
         clauses.append("next_followup_at <= ?")
         params.append(f.overdue_before)
     if f.channels is not None:
-        clauses.append(f"channel_id IN ({', '.join('?' for _ in f.channels)})")
+        clauses.append(_in("channel_id", f.channels))
         params += list(f.channels)
     if f.viewer is not None:  # an empty id sees nothing, never everything
-        marks = ", ".join("?" for _ in f.viewer_channels)
-        clauses.append(f"(owner_id = ? OR reporter_id = ? OR channel_id IN ({marks}))")
+        clauses.append(f"(owner_id = ? OR reporter_id = ? OR "
+                       f"{_in('channel_id', f.viewer_channels)})")
         params += [f.viewer, f.viewer, *f.viewer_channels]
     return " AND ".join(clauses), params
 
@@ -245,7 +250,8 @@ class Reports(Engine):
         is either wholly in it or not at all."""
         width = len(Case.__dataclass_fields__)
         rows = self._cursor(
-            f"SELECT {CASE_COLUMNS_C}, {EVENT_COLUMNS_E} FROM cases c CROSS JOIN events e "
+            f"SELECT {CASE_COLUMNS_C}, {EVENT_COLUMNS_E} FROM cases c "
+            f"{self.d.join_in_order()} events e "
             "ON e.team_id = c.team_id AND e.case_id = c.id WHERE c.team_id = ? AND "
             "c.created_at >= ? ORDER BY c.number, e.id", [team_id, since])
         case: Case | None = None

@@ -1,0 +1,18 @@
+"""Mend's PostgreSQL store: the aggregates SQLite's Store is made of, on PgConnection."""
+
+from __future__ import annotations
+
+from bot.storage.cases import Cases, OneByOne
+from bot.storage.outbox import Outbox
+from bot.storage.postgres.connection import PgConnection
+from bot.storage.reports import Reports
+from bot.storage.workspaces import Workspaces
+
+
+class PgStore(PgConnection, Cases, Outbox, Workspaces, Reports):
+    """Owns a pool of connections to one PostgreSQL database for Mend."""
+
+    def case_writer(self) -> OneByOne:
+        """What Recovery opens cases through: one transaction per case, as it comes
+        (each request has a connection of its own; see README for the measurements)."""
+        return OneByOne(self)
