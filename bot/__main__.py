@@ -1,6 +1,7 @@
 """`python -m bot`: run Mend (HTTP mode, or Socket Mode with SLACK_APP_TOKEN).
 
-`python -m bot export …` writes the CSV export; `python -m bot sandbox` runs the sandbox.
+`python -m bot export …` writes the CSV export; `python -m bot migrate …` copies
+SQLite into PostgreSQL; `python -m bot sandbox` runs the sandbox.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from bot.runtime.config import (
     load_dotenv_file,
 )
 from bot.runtime.logs import configure as configure_logging
-from bot.storage.sqlite import StoreError
+from bot.storage import StoreError
 
 EXIT_CONFIG = 2
 CLI_EXPORT_MAX_DAYS = 3650  # python -m bot export --since: up to ten years back
@@ -97,11 +98,11 @@ def export(argv: list[str]) -> int:
     import sqlite3
     from datetime import UTC, datetime, timedelta
 
+    import psycopg
+
     from bot.domain.durations import parse_days
     from bot.domain.reports import export_csv
     from bot.domain.times import to_iso
-    from bot.runtime.config import DEFAULT_DB
-    from bot.storage.sqlite import Store
 
     parser = argparse.ArgumentParser(prog="python -m bot export",
                                      description="Cases and their timelines as CSV.")
@@ -113,13 +114,8 @@ def export(argv: list[str]) -> int:
         print("mend: --since takes a number of days, e.g. 30d", file=sys.stderr)
         return EXIT_CONFIG
     load_dotenv_file()
-    path = os.environ.get("MEND_DB") or str(DEFAULT_DB)
-    if not os.path.isfile(path):
-        print(f"mend: no database at {path} (set MEND_DB)", file=sys.stderr)
-        return EXIT_CONFIG
     try:
-        store = Store(path, readonly=True)
-        teams = asyncio.run(store.workspaces())
+        store, teams = _export_source()
         team = args.team or (teams[0] if len(teams) == 1 else None)
         if team not in teams:
             print(f"mend: pick a workspace with --team ({', '.join(teams) or 'none yet'})",
@@ -131,14 +127,69 @@ def export(argv: list[str]) -> int:
     except StoreError as exc:
         print(f"mend: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    except sqlite3.Error as exc:
-        print(f"mend: cannot read {path}: {exc}", file=sys.stderr)
+    except (sqlite3.Error, psycopg.Error) as exc:
+        print(f"mend: cannot read the database: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except BrokenPipeError:  # e.g. `| head`: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     except OSError as exc:  # e.g. the disk is full
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         print(f"mend: cannot write the CSV: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _export_source():
+    """The store to export from (MEND_DATABASE_URL, else MEND_DB, read-only) and its
+    workspaces."""
+    import os
+
+    from bot.runtime.config import DEFAULT_DB
+
+    url = os.environ.get("MEND_DATABASE_URL")
+    if url:
+        from bot.storage.postgres.store import PgStore
+
+        async def teams_of(url: str):
+            store = await PgStore.open(url, min_size=1, max_size=1)
+            try:
+                return store, await store.workspaces()
+            finally:
+                await store.close()  # the export reads on a connection of its own
+
+        return asyncio.run(teams_of(url))
+    from bot.storage.sqlite import Store
+
+    path = os.environ.get("MEND_DB") or str(DEFAULT_DB)
+    if not os.path.isfile(path):
+        raise StoreError(f"no database at {path} (set MEND_DB)")
+    store = Store(path, readonly=True)
+    return store, asyncio.run(store.workspaces())
+
+
+def migrate(argv: list[str]) -> int:
+    """`python -m bot migrate --from data/mend.db --to postgresql://…`: copy a SQLite
+    database into an empty PostgreSQL one; prints the row counts of both sides."""
+    import argparse
+
+    from bot.storage import is_postgres_url
+    from bot.storage.postgres.copy import migrate as copy
+
+    parser = argparse.ArgumentParser(prog="python -m bot migrate",
+                                     description="Copy Mend's SQLite database into "
+                                                 "an empty PostgreSQL database.")
+    parser.add_argument("--from", dest="source", required=True, help="the SQLite file")
+    parser.add_argument("--to", dest="url", required=True, help="postgresql://… URL")
+    args = parser.parse_args(argv)
+    if not is_postgres_url(args.url):
+        print("mend: --to takes a postgresql:// URL", file=sys.stderr)
+        return EXIT_CONFIG
+    before, after = asyncio.run(copy(args.source, args.url))
+    print(f"{'table':<12}{'sqlite':>10}{'postgres':>10}")
+    for table in before:
+        print(f"{table:<12}{before[table]:>10}{after[table]:>10}")
+    if before != after:
+        print("mend: the row counts differ", file=sys.stderr)
         return 1
     return 0
 
@@ -154,9 +205,9 @@ def run_sandbox(argv: list[str]) -> int:
 def main(argv: list[str]) -> int:
     if argv[:1] == ["sandbox"]:
         return run_sandbox(argv[1:])
-    if argv[:1] == ["export"]:
+    if argv[:1] in (["export"], ["migrate"]):
         try:
-            return export(argv[1:])
+            return (export if argv[0] == "export" else migrate)(argv[1:])
         except StoreError as exc:
             print(f"mend: {exc}", file=sys.stderr)
             return EXIT_CONFIG

@@ -13,10 +13,13 @@ from tests.helpers import APP_TOKEN, BOT_TOKEN, ENGINES, SECRET, Database, start
 
 
 def pytest_generate_tests(metafunc):
-    """`engine`: both engines for tests marked `both_engines`, else SQLite."""
+    """`engine`: both engines for tests marked `both_engines`, those named by an
+    `engines(…)` mark, else SQLite."""
     if "engine" in metafunc.fixturenames:
+        named = metafunc.definition.get_closest_marker("engines")
         both = metafunc.definition.get_closest_marker("both_engines")
-        metafunc.parametrize("engine", ENGINES if both else ("sqlite",), scope="function")
+        engines = named.args if named else ENGINES if both else ("sqlite",)
+        metafunc.parametrize("engine", engines, scope="function")
 
 
 @pytest.fixture
