@@ -9,6 +9,7 @@ import threading
 import pytest
 
 from bot.domain.models import NewCase
+from bot.storage.cases import AsyncGroupCommit
 from bot.storage.sqlite import GroupCommit, Store
 
 AT = "2026-11-26T15:00:00.000000Z"
@@ -157,3 +158,20 @@ async def test_without_the_checkpoint_thread_a_small_commit_stays_in_the_wal(tmp
         assert _rows_in_main_file(path) == 0
     finally:
         await store.close()
+
+
+@pytest.mark.engines("postgres")
+async def test_postgres_group_commit_batches_and_isolates_a_bad_case(store):
+    writer = AsyncGroupCommit(store, most=8)
+    before = store.round_trips[0]
+    cases = await asyncio.gather(*(
+        writer.create_case(NewCase("T1", fields(), "U1", AT)) for _ in range(20)))
+    assert sorted(c.number for c in cases) == list(range(1, 21))
+    assert store.round_trips[0] - before < 20 * 5  # far fewer than a transaction each
+    results = await asyncio.gather(
+        writer.create_case(NewCase("T1", fields(), "U1", AT)),
+        writer.create_case(NewCase("T1", fields(summary=None), "U1", AT)),
+        writer.create_case(NewCase("T1", fields(), "U1", AT)),
+        return_exceptions=True)
+    assert isinstance(results[1], Exception)
+    assert sorted(r.number for r in (results[0], results[2])) == [21, 22]

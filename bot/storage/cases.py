@@ -276,6 +276,54 @@ class OneByOne:
         return (await self.store.create_cases([new]))[0]
 
 
+class AsyncGroupCommit:
+    """Group commit for an engine whose writes wait on the network (PostgreSQL): the
+    cases that arrive while a batch is being written form the next batch, written in
+    one transaction when it is done. One batch in flight at a time; a lone case is
+    written at once."""
+
+    def __init__(self, store: Cases, most: int = 64):
+        self.store = store
+        self.most = most
+        self._pending: list[tuple[NewCase, asyncio.Future]] = []
+        self._writing = False
+
+    async def create_case(self, new: NewCase) -> Case:
+        future = asyncio.get_running_loop().create_future()
+        self._pending.append((new, future))
+        if not self._writing:
+            self._writing = True
+            asyncio.get_running_loop().create_task(self._write_all())
+        return await future
+
+    async def _write_all(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending[:self.most], self._pending[self.most:]
+                try:
+                    results = await self.store.create_cases([new for new, _ in batch])
+                except Exception:  # noqa: BLE001 - one bad row must not sink the others
+                    for new, future in batch:
+                        await _settle(future, self.store.create_cases([new]))
+                    continue
+                for (_, future), case in zip(batch, results, strict=True):
+                    if not future.done():
+                        future.set_result(case)
+        finally:
+            self._writing = False
+
+
+async def _settle(future: asyncio.Future, work) -> None:
+    try:
+        [case] = await work
+    except Exception as exc:  # noqa: BLE001 - handed to the waiting caller
+        if not future.done():
+            future.set_exception(exc)
+    else:
+        if not future.done():
+            future.set_result(case)
+
+
 class BatchWriter(Protocol):
     def create_cases_now(self, new: list[NewCase]) -> list[Case]:
         """`create_cases` at once, without a coroutine (SQLite's Store)."""
