@@ -73,7 +73,8 @@ async def build(store, open_cases: int) -> None:
         await tx.many(TIMER_INSERT, timers)
         await tx.run("INSERT INTO workspaces (team_id, created_at) VALUES ('T1', 'x')")
     if isinstance(store, PgStore):
-        await store._rows("ANALYZE")
+        async with store._tx() as tx:
+            await tx.run("ANALYZE")
     else:
         store.db.execute("ANALYZE")
 
