@@ -13,12 +13,11 @@ from tests.helpers import APP_TOKEN, BOT_TOKEN, ENGINES, SECRET, Database, start
 
 
 def pytest_generate_tests(metafunc):
-    """`engine`: both engines for tests marked `both_engines`, those named by an
-    `engines(…)` mark, else SQLite."""
+    """`engine`: every test with a database runs on SQLite and on PostgreSQL, unless an
+    `engines(…)` mark names the engines it is about."""
     if "engine" in metafunc.fixturenames:
         named = metafunc.definition.get_closest_marker("engines")
-        both = metafunc.definition.get_closest_marker("both_engines")
-        engines = named.args if named else ENGINES if both else ("sqlite",)
+        engines = named.args if named else ENGINES
         metafunc.parametrize("engine", engines, scope="function")
 
 

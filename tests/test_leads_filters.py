@@ -11,8 +11,6 @@ from bot.domain.models import CaseFilter, NewCase
 from bot.domain.times import to_iso
 from tests.helpers import THURSDAY, all_text, assert_valid_blocks, lead, numbers
 
-pytestmark = pytest.mark.both_engines  # every test on SQLite and on PostgreSQL
-
 
 @pytest.fixture
 def clock(clock):

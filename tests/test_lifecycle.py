@@ -17,8 +17,6 @@ from bot.domain.vocabulary import FollowupKind, Status
 from bot.runtime.clock import ManualClock
 from bot.runtime.config import DEFAULT_PLAYBOOK
 
-pytestmark = pytest.mark.both_engines  # every test on SQLite and on PostgreSQL
-
 
 @pytest.fixture
 def clock():

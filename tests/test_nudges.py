@@ -29,8 +29,6 @@ from tests.helpers import (
     sweep,
 )
 
-pytestmark = pytest.mark.both_engines  # every test on SQLite and on PostgreSQL
-
 
 @pytest.fixture
 def clock(clock):

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from bot.domain.advice import promise_for
 from bot.domain.times import from_iso
 from bot.domain.vocabulary import Status
@@ -19,8 +17,6 @@ from tests.helpers import (
     replace_settings,
     start_mend,
 )
-
-pytestmark = pytest.mark.both_engines  # every test on SQLite and on PostgreSQL
 
 
 async def test_recover_opens_case_and_answers_with_playbook(mend, slack, slack_user):

@@ -29,7 +29,6 @@ async def store(database):
     await s.close()
 
 
-@pytest.mark.both_engines
 async def test_each_case_has_its_opening_event(store):
     case = await store.create_case("T1", fields(), "U1", AT)
     [event] = await store.events("T1", case.id)
@@ -37,7 +36,6 @@ async def test_each_case_has_its_opening_event(store):
     assert event.detail["category"] == "broken_promise"
 
 
-@pytest.mark.both_engines
 async def test_other_workspace_cannot_read_a_case(store):
     case = await store.create_case("T1", fields(), "U1", AT)
     assert await store.case_by_number("T2", 1) is None
@@ -45,6 +43,7 @@ async def test_other_workspace_cannot_read_a_case(store):
     assert await store.events("T2", case.id) == []
 
 
+@pytest.mark.engines("sqlite")  # SQLite's group commit
 async def test_concurrent_opens_share_commits_and_get_distinct_numbers(store):
     writer = GroupCommit(store)
     commits = []
@@ -59,6 +58,7 @@ async def test_concurrent_opens_share_commits_and_get_distinct_numbers(store):
     assert t1 == list(range(1, 21)) and t2 == list(range(1, 11))
 
 
+@pytest.mark.engines("sqlite")  # SQLite's group commit
 async def test_a_lone_case_is_committed_without_waiting_for_company(store):
     writer = GroupCommit(store)
     loop = asyncio.get_running_loop()
@@ -75,6 +75,7 @@ async def test_a_lone_case_is_committed_without_waiting_for_company(store):
     assert len(turns) <= 4  # a couple of event loop turns, not a timer's wait
 
 
+@pytest.mark.engines("sqlite")  # SQLite's group commit
 async def test_cases_beyond_the_batch_limit_start_a_new_commit(store):
     writer = GroupCommit(store, most=4)
     cases = await asyncio.gather(*(
@@ -82,6 +83,7 @@ async def test_cases_beyond_the_batch_limit_start_a_new_commit(store):
     assert sorted(c.number for c in cases) == list(range(1, 11))
 
 
+@pytest.mark.engines("sqlite")  # SQLite's group commit
 async def test_one_bad_case_in_a_batch_does_not_sink_the_others(store):
     writer = GroupCommit(store)
     results = await asyncio.gather(
@@ -95,7 +97,6 @@ async def test_one_bad_case_in_a_batch_does_not_sink_the_others(store):
     assert len(list(store.db.query("SELECT id FROM events"))) == 2
 
 
-@pytest.mark.both_engines
 async def test_concurrent_opens_get_distinct_numbers_per_workspace(store):
     cases = await asyncio.gather(*(
         store.create_case("T1" if i % 3 else "T2", fields(), "U1", AT) for i in range(30)))
@@ -104,7 +105,6 @@ async def test_concurrent_opens_get_distinct_numbers_per_workspace(store):
     assert t1 == list(range(1, 21)) and t2 == list(range(1, 11))
 
 
-@pytest.mark.both_engines
 async def test_a_lease_has_one_holder_until_released(store):
     until = "2026-11-26T15:01:00.000000Z"
     assert await store.acquire_lease("sweeper", "A", AT, until)
@@ -114,7 +114,6 @@ async def test_a_lease_has_one_holder_until_released(store):
     assert await store.acquire_lease("sweeper", "B", AT, until)
 
 
-@pytest.mark.both_engines
 async def test_a_new_case_reads_back_exactly_as_returned(store):
     opened = await store.create_case("T1", fields(customer="Dana  Lee"), "U1", AT)
     assert await store.case_by_id("T1", opened.id) == opened
