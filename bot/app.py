@@ -85,7 +85,8 @@ class Mend:
                              backoff=retry_backoff, logger=slack_logger(),
                              timeout=slack_timeout, retry_ambiguous=False)
         tasks = Tasks()
-        recovery = Recovery(store, playbook, clock, store.case_writer())
+        recovery = Recovery(store, playbook, clock,
+                            store.case_writer(settings.pg_group_commit))
         lifecycle = Lifecycle(store, playbook, clock, settings.leads)
         deps = Deps(recovery, store, clock, client, tasks, ChannelPacer(tasks, pace_seconds),
                     lifecycle, People(client), poster,

@@ -43,6 +43,7 @@ class Settings:
     sweep_seconds: float = 30.0
     database_url: str | None = None  # postgresql://…: PostgreSQL instead of db_path
     replica_id: str | None = None  # the scheduler lease's holder (None: one per process)
+    pg_group_commit: bool = False  # PostgreSQL: cases arriving together share a commit
 
     @property
     def socket_mode(self) -> bool:
@@ -97,6 +98,7 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         sweep_seconds=_seconds(get("MEND_SWEEP_SECONDS") or "30"),
         database_url=_database_url(get("MEND_DATABASE_URL")),
         replica_id=get("MEND_REPLICA_ID") or f"{socket.gethostname()}-{os.getpid()}",
+        pg_group_commit=get("MEND_PG_GROUP_COMMIT") == "1",
     )
 
 

@@ -30,6 +30,6 @@ class Store(Cases, Outbox, Workspaces, Reports, Connection):
         (SQLite answers every statement at once, so nothing in it ever waits)."""
         return drive(self.create_cases(new))
 
-    def case_writer(self) -> GroupCommit:
-        """What Recovery opens cases through: a batch per commit."""
+    def case_writer(self, group: bool = True) -> GroupCommit:
+        """What Recovery opens cases through: a batch per commit (always, on SQLite)."""
         return GroupCommit(self)

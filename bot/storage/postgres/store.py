@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 from bot.storage.cases import AsyncGroupCommit, Cases, OneByOne
 from bot.storage.outbox import Outbox
 from bot.storage.postgres.connection import PgConnection
@@ -14,10 +12,8 @@ from bot.storage.workspaces import Workspaces
 class PgStore(PgConnection, Cases, Outbox, Workspaces, Reports):
     """Owns a pool of connections to one PostgreSQL database for Mend."""
 
-    def case_writer(self) -> OneByOne | AsyncGroupCommit:
+    def case_writer(self, group: bool = False) -> OneByOne | AsyncGroupCommit:
         """What Recovery opens cases through: one transaction per case, as it comes
-        (each request on a connection of its own), or with MEND_PG_GROUP_COMMIT=1 the
-        cases that arrive together in one (see README for the measurements)."""
-        if os.environ.get("MEND_PG_GROUP_COMMIT") == "1":
-            return AsyncGroupCommit(self)
-        return OneByOne(self)
+        (each request on a connection of its own), or with `group` the cases that
+        arrive together in one (see README, "Tests and benchmarks", for both)."""
+        return AsyncGroupCommit(self) if group else OneByOne(self)
