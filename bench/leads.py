@@ -72,7 +72,7 @@ async def build(path: Path, total: int, live: int, seed: int = 7) -> None:
 
 
 def _flush(store: Store, cases: list, events: list) -> None:
-    with store._tx() as conn:  # bulk fill for the benchmark only
+    with store._sync_tx() as conn:  # bulk fill for the benchmark only
         conn.executemany(
             "INSERT INTO cases (id, team_id, number, channel_id, reporter_id, owner_id, "
             "customer, customer_key, summary, category, emotion, contact, severity, status, "

@@ -31,9 +31,13 @@ class Tasks:
             log.error("background task %s failed: %s", task.get_name(), type(exc).__name__)
 
     async def drain(self, timeout: float = 10.0) -> None:
-        """Wait for running tasks (at shutdown, or in tests)."""
-        if self._running:
-            await asyncio.wait(set(self._running), timeout=timeout)
+        """Wait for running tasks, and for those they start meanwhile (at shutdown, or
+        in tests): work that waits on a networked database starts its follow-up work
+        (a card update after a change) a few turns later."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self._running and loop.time() < deadline:
+            await asyncio.wait(set(self._running), timeout=deadline - loop.time())
 
     def __len__(self) -> int:
         return len(self._running)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.storage.connection import Connection
+from bot.storage.engine import Engine
 
 
 @dataclass(frozen=True)
@@ -21,43 +21,40 @@ class Claim:
     answer: str | None = None  # the first answer, where it was kept ('' when not kept)
 
 
-class Inbound(Connection):
+class Inbound(Engine):
     """Claims on inbound request keys, and the answers kept for them."""
 
     async def claim_inbound(self, key: str, at: str) -> Claim:
         """Claim `key` at `at`; a key claimed before returns what the first claim kept."""
-        with self._tx() as conn:
-            cur = conn.execute("INSERT INTO inbound (key, at) VALUES (?, ?) "
-                               "ON CONFLICT DO NOTHING", [key, at])
-            if cur.rowcount == 1:
+        async with self._tx() as tx:
+            if await tx.run("INSERT INTO inbound (key, at) VALUES (?, ?) "
+                            "ON CONFLICT DO NOTHING", [key, at]) == 1:
                 return Claim(True, at)
-            row = conn.execute("SELECT at, answer FROM inbound WHERE key = ?",
-                               [key]).fetchone()
+            (row,) = await tx.rows("SELECT at, answer FROM inbound WHERE key = ?", [key])
         return Claim(False, row[0], row[1])
 
     async def retake_inbound(self, key: str, claimed_at: str, at: str) -> bool:
         """Take over a claim whose request died before answering (compare-and-set on
         its time, so that only one retry takes it)."""
-        with self._tx() as conn:
-            return conn.execute("UPDATE inbound SET at = ? WHERE key = ? AND at = ? AND "
-                                "answer IS NULL", [at, key, claimed_at]).rowcount == 1
+        async with self._tx() as tx:
+            return await tx.run("UPDATE inbound SET at = ? WHERE key = ? AND at = ? AND "
+                                "answer IS NULL", [at, key, claimed_at]) == 1
 
     async def answer_inbound(self, key: str, answer: str) -> None:
         """Keep the answer the request got ('' to say it was answered but not kept)."""
-        with self._tx() as conn:
-            conn.execute("UPDATE inbound SET answer = ? WHERE key = ?", [answer, key])
+        async with self._tx() as tx:
+            await tx.run("UPDATE inbound SET answer = ? WHERE key = ?", [answer, key])
 
     async def forget_inbound(self, before: str) -> int:
         """Drop claims older than `before` (Slack retries within minutes, not days)."""
-        with self._tx() as conn:
-            return conn.execute("DELETE FROM inbound WHERE at < ?", [before]).rowcount
+        async with self._tx() as tx:
+            return await tx.run("DELETE FROM inbound WHERE at < ?", [before])
 
     async def case_opened_by(self, team_id: str, user_id: str, channel_id: str,
                              since: str) -> int | None:
         """The number of the first case `user_id` opened in `channel_id` at or after
         `since`: what a request that died before its answer had opened."""
-        row = self.db.conn.execute(
+        return await self._value(
             "SELECT number FROM cases WHERE team_id = ? AND reporter_id = ? AND "
             "channel_id = ? AND created_at >= ? ORDER BY id LIMIT 1",
-            [team_id, user_id, channel_id, since]).fetchone()
-        return row[0] if row else None
+            [team_id, user_id, channel_id, since])
