@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import re
-import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 
 from bot.domain.cases import BadReport
+from bot.storage.errors import DatabaseError
 from handlers import blocks, case_blocks
 from handlers.cards import submit_card
 from handlers.context import Deps
@@ -136,7 +136,7 @@ async def run_guarded(sub: SubCommand, ack: Ack, inv: Invocation, args: str,
     """A sub-command whose database refuses (read-only, disk full) answers politely."""
     try:
         await sub.run(ack, inv, args, deps)
-    except sqlite3.Error as exc:
+    except DatabaseError as exc:
         log.error("%s not saved: %s", sub.name, type(exc).__name__)
         await reply(ack, STORAGE_FAILED)
 
@@ -156,7 +156,7 @@ async def open_from_text(ack: Ack, inv: Invocation, text: str, deps: Deps) -> No
     except BadReport as exc:
         await reply(ack, escape(str(exc)))
         return
-    except sqlite3.Error as exc:
+    except DatabaseError as exc:
         log.error("case not saved: %s", type(exc).__name__)
         await reply(ack, SAVE_FAILED)
         return

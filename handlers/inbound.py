@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import sqlite3
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -32,6 +31,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
 
 from bot.domain.times import from_iso, to_iso
+from bot.storage.errors import DatabaseError
 from handlers.context import Deps
 
 log = logging.getLogger("mend.inbound")
@@ -93,7 +93,7 @@ def middleware(deps: Deps) -> Callable[..., Awaitable[BoltResponse | None]]:
                     and await deps.store.retake_inbound(key, claim.at, to_iso(now))):
                 req.context[KEY], req.context[REPLAY] = key, claim.at
                 return await next()
-        except sqlite3.Error as exc:  # the listener refuses politely if it must write
+        except DatabaseError as exc:  # the listener refuses politely if it must write
             log.warning("inbound claim not recorded: %s", type(exc).__name__)
             return await next()
         log.info("duplicate request %s answered without doing it again", key.split(":")[0])
@@ -113,7 +113,7 @@ def remember_answers(dispatch: Callable[..., Awaitable[BoltResponse]],
             body = response.body if isinstance(response.body, str) else ""
             try:
                 await deps.store.answer_inbound(key, body if len(body) <= KEEP_ANSWER else "")
-            except sqlite3.Error as exc:
+            except DatabaseError as exc:
                 log.warning("answer not kept: %s", type(exc).__name__)
         return response
 

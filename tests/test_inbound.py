@@ -14,8 +14,7 @@ from tests.helpers import DANA_REPORT, REPORT, all_text, case1
 
 
 async def cases(mend, team="T1") -> int:
-    return mend.store.db.execute("SELECT COUNT(*) FROM cases WHERE team_id = ?",
-                                 [team]).fetchone()[0]
+    return await mend.store._value("SELECT COUNT(*) FROM cases WHERE team_id = ?", [team])
 
 
 async def test_the_same_signed_recover_twice_opens_one_case_and_answers_alike(
