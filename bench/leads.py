@@ -7,6 +7,11 @@ Kit rendering, as the handlers run them for a lead), `/recover open`,
 ratios. Targets: `open` under 100 ms at 1,000,000 cases; stats under 1 s.
 
     .venv/bin/python bench/leads.py [--big 1000000] [--runs 5]
+        [--db sqlite|postgres] [--database-url postgresql://…]
+
+With `--db postgres` each workspace is built in SQLite as above, then copied into a fresh
+schema on the PostgreSQL server with `python -m bot migrate`'s copy, analysed, and timed
+there.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.pg import drop_schema, fresh_schema, server_url  # noqa: E402
 from bot.domain.playbook import load_playbook  # noqa: E402
 from bot.domain.reports import compute_stats, parse_open  # noqa: E402
 from bot.domain.times import to_iso  # noqa: E402
@@ -118,7 +124,11 @@ async def main() -> None:
     parser.add_argument("--big", type=int, default=1_000_000)
     parser.add_argument("--small", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--database-url", help="PostgreSQL server (default: $MEND_BENCH_"
+                                               "DATABASE_URL or $MEND_TEST_DATABASE_URL)")
     args = parser.parse_args()
+    server = server_url(args.database_url) if args.db == "postgres" else None
     playbook = load_playbook(DEFAULT_PLAYBOOK)
     workdir = Path(tempfile.mkdtemp(prefix="mend-leads-"))
     results = {}
@@ -128,7 +138,23 @@ async def main() -> None:
         await build(path, size, size // 20)
         print(f"built {size:,} cases ({size // 20:,} in play) in "
               f"{time.perf_counter() - started:.0f} s", flush=True)
-        store = Store(path)
+        schema = None
+        if server:
+            import psycopg
+
+            from bot.storage.postgres.copy import migrate
+            from bot.storage.postgres.store import PgStore
+
+            started = time.perf_counter()
+            schema, url = fresh_schema(server)
+            await migrate(str(path), url)
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute("ANALYZE")
+            print(f"copied into PostgreSQL in {time.perf_counter() - started:.0f} s",
+                  flush=True)
+            store = await PgStore.open(url, min_size=1, max_size=2)
+        else:
+            store = Store(path)
         results[size] = {
             "open": await timed(lambda s=store: view_open(s, playbook, ""), args.runs),
             "open overdue": await timed(lambda s=store: view_open(s, playbook, "overdue"),
@@ -136,6 +162,8 @@ async def main() -> None:
             "stats 30d": await timed(lambda s=store: view_stats(s, playbook), args.runs),
         }
         await store.close()
+        if schema:
+            drop_schema(server, schema)
         path.unlink()
     for name in ("open", "open overdue", "stats 30d"):
         small, big = results[args.small][name], results[args.big][name]

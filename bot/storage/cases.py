@@ -85,11 +85,10 @@ class Cases(Engine):
     async def set_card_state(self, team_id: str, case_id: int, before: str, after: str,
                        at: str) -> bool:
         """Move a case's card between pending and posting (compare-and-set)."""
-        async with self._tx() as tx:
-            return await tx.run(
-                "UPDATE cases SET card_state = ?, card_claimed_at = ? "
-                "WHERE team_id = ? AND id = ? AND card_state = ?",
-                [after, at, team_id, case_id, before]) == 1
+        return await self._write(
+            "UPDATE cases SET card_state = ?, card_claimed_at = ? "
+            "WHERE team_id = ? AND id = ? AND card_state = ?",
+            [after, at, team_id, case_id, before]) == 1
 
     async def record_card(self, team_id: str, case_id: int, channel: str, ts: str, at: str) -> None:
         """Remember where the case card lives so it can be updated in place."""

@@ -79,6 +79,12 @@ class Engine:
         """A synchronous cursor, for the long reads run off the event loop."""
         raise NotImplementedError
 
+    async def _write(self, sql: str, params: Params = ()) -> int:
+        """One statement that writes, on its own; its row count. (PostgreSQL sends it
+        without BEGIN and COMMIT: one round trip, not three.)"""
+        async with self._tx() as tx:
+            return await tx.run(sql, params)
+
     async def _tables_with(self, column: str) -> list[str]:
         """The tables that have `column` (a workspace's purge finds its rows by it)."""
         raise NotImplementedError

@@ -26,29 +26,26 @@ class Inbound(Engine):
 
     async def claim_inbound(self, key: str, at: str) -> Claim:
         """Claim `key` at `at`; a key claimed before returns what the first claim kept."""
-        async with self._tx() as tx:
-            if await tx.run("INSERT INTO inbound (key, at) VALUES (?, ?) "
-                            "ON CONFLICT DO NOTHING", [key, at]) == 1:
-                return Claim(True, at)
-            (row,) = await tx.rows("SELECT at, answer FROM inbound WHERE key = ?", [key])
-        return Claim(False, row[0], row[1])
+        if await self._write("INSERT INTO inbound (key, at) VALUES (?, ?) "
+                             "ON CONFLICT DO NOTHING", [key, at]) == 1:
+            return Claim(True, at)
+        row = await self._row("SELECT at, answer FROM inbound WHERE key = ?", [key])
+        # (Gone meanwhile: forgotten as a day old, so answered long ago.)
+        return Claim(False, row[0], row[1]) if row else Claim(False, at, "")
 
     async def retake_inbound(self, key: str, claimed_at: str, at: str) -> bool:
         """Take over a claim whose request died before answering (compare-and-set on
         its time, so that only one retry takes it)."""
-        async with self._tx() as tx:
-            return await tx.run("UPDATE inbound SET at = ? WHERE key = ? AND at = ? AND "
-                                "answer IS NULL", [at, key, claimed_at]) == 1
+        return await self._write("UPDATE inbound SET at = ? WHERE key = ? AND at = ? AND "
+                                 "answer IS NULL", [at, key, claimed_at]) == 1
 
     async def answer_inbound(self, key: str, answer: str) -> None:
         """Keep the answer the request got ('' to say it was answered but not kept)."""
-        async with self._tx() as tx:
-            await tx.run("UPDATE inbound SET answer = ? WHERE key = ?", [answer, key])
+        await self._write("UPDATE inbound SET answer = ? WHERE key = ?", [answer, key])
 
     async def forget_inbound(self, before: str) -> int:
         """Drop claims older than `before` (Slack retries within minutes, not days)."""
-        async with self._tx() as tx:
-            return await tx.run("DELETE FROM inbound WHERE at < ?", [before])
+        return await self._write("DELETE FROM inbound WHERE at < ?", [before])
 
     async def case_opened_by(self, team_id: str, user_id: str, channel_id: str,
                              since: str) -> int | None:

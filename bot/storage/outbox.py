@@ -101,6 +101,11 @@ class Outbox(Engine):
     async def _nudge_state(self, nudge: Nudge, before: str, after: str, at: str,
                            **fields: Any) -> bool:
         sets = ", ".join(f"{k} = ?" for k in fields)
+        if after not in ("sent", "failed"):  # a claim or a retry: one statement
+            return await self._write(
+                f"UPDATE nudges SET state = ?{', ' if sets else ''}{sets} "
+                f"WHERE {self._claimable('team_id = ? AND id = ? AND state = ?')}",
+                [after, *fields.values(), nudge.team_id, nudge.id, before]) == 1
         async with self._tx() as tx:
             changed = await tx.run(
                 f"UPDATE nudges SET state = ?{', ' if sets else ''}{sets} "

@@ -30,9 +30,8 @@ class Workspaces(Engine):
 
     async def first_time(self, team_id: str, key: str, at: str) -> bool:
         """True the first time `key` is seen: a retried interaction is done once."""
-        async with self._tx() as tx:
-            return await tx.run("INSERT OR IGNORE INTO seen (team_id, key, at) "
-                                "VALUES (?, ?, ?)", [team_id, key, at]) == 1
+        return await self._write("INSERT OR IGNORE INTO seen (team_id, key, at) "
+                                 "VALUES (?, ?, ?)", [team_id, key, at]) == 1
 
     # -- messages that opened a case ------------------------------------------------
     async def claim_message(self, team_id: str, channel_id: str, message_ts: str,
