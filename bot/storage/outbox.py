@@ -28,10 +28,18 @@ class Outbox(Engine):
     async def due_timers(self, team_id: str, now: str,
                          limit: int = 5000) -> list[tuple[Timer, Case]]:
         """Timers due by `now`, each with its case: a range at the front of the queue."""
-        rows = await self._rows(
-            f"SELECT {TIMER_COLUMNS_T}, {CASE_COLUMNS_C} FROM timers t "
-            "JOIN cases c ON c.id = t.case_id AND c.team_id = t.team_id "
-            "WHERE t.team_id = ? AND t.at <= ? ORDER BY t.at LIMIT ?", [team_id, now, limit])
+        if self.d.name == "postgres":
+            # The due range first, then each case by its key: PostgreSQL would otherwise
+            # hash-join the whole workspace's cases for a thousand due timers.
+            sql = (f"SELECT {TIMER_COLUMNS_T}, {CASE_COLUMNS_C} FROM (SELECT * FROM timers "
+                   "WHERE team_id = ? AND at <= ? ORDER BY at LIMIT ?) t CROSS JOIN LATERAL "
+                   "(SELECT * FROM cases WHERE id = t.case_id AND team_id = t.team_id "
+                   "LIMIT 1) c ORDER BY t.at")
+        else:
+            sql = (f"SELECT {TIMER_COLUMNS_T}, {CASE_COLUMNS_C} FROM timers t "
+                   "JOIN cases c ON c.id = t.case_id AND c.team_id = t.team_id "
+                   "WHERE t.team_id = ? AND t.at <= ? ORDER BY t.at LIMIT ?")
+        rows = await self._rows(sql, [team_id, now, limit])
         width = len(Timer.__dataclass_fields__)
         return [(Timer(*row[:width]), Case(*row[width:])) for row in rows]
 
