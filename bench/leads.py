@@ -149,7 +149,7 @@ async def main() -> None:
             schema, url = fresh_schema(server)
             await migrate(str(path), url)
             with psycopg.connect(url, autocommit=True) as conn:
-                conn.execute("ANALYZE")
+                conn.execute("VACUUM ANALYZE")  # as autovacuum leaves it
             print(f"copied into PostgreSQL in {time.perf_counter() - started:.0f} s",
                   flush=True)
             store = await PgStore.open(url, min_size=1, max_size=2)
