@@ -63,13 +63,14 @@ def score_reports(items: list[dict], playbook, reader) -> tuple[dict[str, float]
 
 def score_drafts(items: list[dict], rules, reader) -> tuple[dict, list[float]]:
     from bot.domain.coach import check
+    from bot.domain.coach.learned import coach_scorer
 
     tp, fp, fn, times = Counter(), Counter(), Counter(), []
+    scorer = coach_scorer(reader)  # what /recover check and `python -m bot check` use
     for item in items:
         start = time.perf_counter()
         review = check(item["draft"], rules, customer_name=item.get("customer_name"),
-                       customer_upset=item.get("customer_upset", True),
-                       scorer=reader.concepts if reader is not None else None)
+                       customer_upset=item.get("customer_upset", True), scorer=scorer)
         times.append((time.perf_counter() - start) * 1000)
         got, want = set(review.keys), set(item.get("expect") or ())
         for key in got | want:

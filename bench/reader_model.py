@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"start-up: import + load {seconds:.3f} s, RSS +{rss_mb:.1f} MB "
           f"(peak +{peak_mb:.1f} MB)")
     texts = varied_texts(args.texts)
-    model.embedder.cache_clear()
+    model.cache_clear()
     cold = time_predictions(model, texts)
     cached = [t for _ in range(args.rounds) for t in time_predictions(model, texts)]
     print(line("cold", cold))

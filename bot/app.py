@@ -48,6 +48,7 @@ from handlers.context import Deps
 from handlers.inbound import remember_answers
 from handlers.nudges import Nudger
 from handlers.people import People
+from handlers.promise_blocks import known_now
 
 log = logging.getLogger("mend")
 # Slack's answers that mean "this token will never work", not "try later".
@@ -112,6 +113,8 @@ class Mend:
                     workspaces=WorkspaceRules(store, lifecycle, clock),
                     delivery=Delivery(store), coach=coach_rules, clients=clients,
                     retention=timedelta(days=settings.retention_days))
+        # A new case's first follow-up falls in its owner's working hours, as known now.
+        recovery.local_time = partial(known_now, deps)
         bolt = AsyncApp(
             client=client,
             logger=slack_logger(),

@@ -13,6 +13,7 @@ from handlers import (
     inbound,
     installs,
     lead_commands,
+    payload,
     views,
 )
 from handlers.context import Deps
@@ -22,5 +23,6 @@ _ = (case_commands, lead_commands)  # their sub-commands register themselves on 
 
 def register_all(app: AsyncApp, deps: Deps) -> None:
     app.middleware(well_formed)  # Socket Mode's payloads: HTTP ones are checked on arrival
+    app.middleware(payload.middleware)  # read once, for the inbound claim and every listener
     for module in (inbound, commands, actions, views, events, coach, from_message, installs):
         module.register(app, deps)

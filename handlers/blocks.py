@@ -98,7 +98,7 @@ def case_title(case: Case, category_label: str) -> str:
 
 # -- the agent's playbook reply --------------------------------------------------
 def playbook_reply(case: Case, advice: Any, repeat_note: str | None = None,
-                   variant: tuple[Any, int] | None = None) -> Blocks:
+                   variant: tuple[Any, int] | None = None, nudge_note: str = "") -> Blocks:
     """The ephemeral answer to `/recover`: steps, wording, warnings, compensation.
     `variant` (an apology variant and the index of the next one) replaces the
     say/write pair after *Another wording* was pressed."""
@@ -122,7 +122,7 @@ def playbook_reply(case: Case, advice: Any, repeat_note: str | None = None,
         blocks.append(context(repeat_note))
     blocks.append(context(
         f"The case card is posted in <#{case.channel_id}>. Next follow-up: "
-        f"{when(case.next_followup_at)}."
+        f"{when(case.next_followup_at)}." + (f"\n{nudge_note}" if nudge_note else "")
     ))
     return fit(blocks)
 
@@ -229,12 +229,13 @@ def intake_modal(contacts: list[str], metadata: dict[str, str],
     }
 
 
-def playbook_modal(case: Case, advice: Any) -> dict[str, Any]:
+def playbook_modal(case: Case, advice: Any, nudge_note: str = "") -> dict[str, Any]:
     """The intake modal turns into the playbook once the case is open."""
     return {
         "type": "modal",
         "title": plain(f"Case #{case.number}", 24),
         "close": plain("Done", 24),
         # No "Another wording" inside a modal: its answer goes to the message it came from.
-        "blocks": [b for b in playbook_reply(case, advice) if b.get("block_id") != "wording"],
+        "blocks": [b for b in playbook_reply(case, advice, nudge_note=nudge_note)
+                   if b.get("block_id") != "wording"],
     }

@@ -22,10 +22,11 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.models import Case
+from bot.domain.promises import overdue
 from bot.domain.times import from_iso, to_iso
 from bot.domain.vocabulary import CardState
 from bot.runtime.slack_client import AMBIGUOUS, doubt, in_doubt
-from handlers import case_blocks
+from handlers import case_blocks, promise_blocks
 from handlers.context import Deps
 from handlers.home import publish_home
 from handlers.ids import CARD_METADATA_TYPE
@@ -33,6 +34,7 @@ from handlers.reply import respond
 
 log = logging.getLogger("mend.cards")
 
+SETTLE_WAIT = 2.0  # seconds a new card waits for the owner's timezone from Slack
 POSTING_GRACE = timedelta(minutes=2)  # a post older than this is in doubt, not in flight
 # Answers that no retry will change: tell the agent instead.
 PERMANENT = {"not_in_channel", "channel_not_found", "is_archived", "restricted_action",
@@ -43,8 +45,13 @@ async def render(deps: Deps, case: Case) -> dict:
     """Text, blocks and metadata of the card for the case as stored now."""
     label = deps.recovery.category_label(case.category)
     marks = await deps.store.steps(case.team_id, case.id)
+    now = deps.clock.now()
+    local = await promise_blocks.known_now(deps, case.team_id, promise_blocks.nudged(case) or "")
     return {"text": case_blocks.card_fallback(case, label),
-            "blocks": case_blocks.case_card(case, label, deps.recovery.step_titles(), marks),
+            "blocks": case_blocks.case_card(case, label, deps.recovery.step_titles(), marks,
+                                            overdue=overdue(case, now),
+                                            nudge_note=promise_blocks.nudge_note(case, now,
+                                                                                 local)),
             "metadata": case_blocks.card_metadata(case)}
 
 
@@ -52,7 +59,33 @@ def submit_card(deps: Deps, case: Case, response_url: str | None = None) -> None
     """A new case: post its card after the ack, in the channel's turn (once per process
     queue), and show it in its owner's App Home."""
     refresh_homes(deps, case.team_id, case.owner_id, case.reporter_id)
+    deps.tasks.spawn(_settle_then_queue(deps, case, response_url), name="new-card")
+
+
+async def _settle_then_queue(deps: Deps, case: Case, response_url: str | None) -> None:
+    """Settle the first follow-up (for up to SETTLE_WAIT), then queue the card in the
+    channel's turn: the card shows it right at once, and the pacing between posts is
+    not eaten by the lookup."""
+    settling = deps.tasks.spawn(settle_first_followup(deps, case), name="first-followup")
+    await asyncio.wait({settling}, timeout=SETTLE_WAIT)
     _queue_card(deps, case, response_url)
+
+
+async def settle_first_followup(deps: Deps, case: Case) -> None:
+    """The first follow-up was placed in the owner's working hours inside the ack, with
+    the timezone Mend knew then (theirs if cached, else the workspace's). Ask Slack for
+    theirs now; if it puts the follow-up elsewhere, move it and update the card (its
+    line on the next reminder says when and why; the timeline records the move)."""
+    person = promise_blocks.nudged(case)
+    if not person or promise_blocks.is_cached(deps, case.team_id, person):
+        return  # the ack used what Slack said: nothing to correct
+    guessed = await promise_blocks.known_now(deps, case.team_id, person)
+    known = await promise_blocks.from_slack(deps, case.team_id, person)
+    if known is None:
+        return  # Slack can't say: the workspace's timezone stands
+    corrected = await deps.recovery.correct_first_followup(case, guessed, known)
+    if corrected is not None:
+        refresh_card(deps, corrected)  # a card not posted yet is posted as it is now
 
 
 def _queue_card(deps: Deps, case: Case, response_url: str | None = None) -> None:

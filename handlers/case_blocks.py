@@ -48,14 +48,18 @@ Steps = list[tuple[str, str]]  # (step key, title) in playbook order
 
 
 # -- the card ------------------------------------------------------------------------
-def case_card(case: Case, label: str, steps: Steps, marks: dict[str, StepMark]) -> Blocks:
-    """The card posted in the team channel."""
+def case_card(case: Case, label: str, steps: Steps, marks: dict[str, StepMark],
+              overdue: bool = False, nudge_note: str = "") -> Blocks:
+    """The card posted in the team channel; `overdue`: its follow-up time has passed;
+    `nudge_note`: when the next reminder comes, and why then."""
     blocks: Blocks = [
         section(f"*{escape(case_title(case, label))}*\n{quote(case.summary)}",
                 block_id=Block.CARD_SUMMARY),
         {"type": "section", "block_id": Block.CARD_FIELDS,
-         "fields": [mrkdwn(f, FIELD_TEXT_MAX) for f in _card_fields(case)]},
+         "fields": [mrkdwn(f, FIELD_TEXT_MAX) for f in _card_fields(case, overdue)]},
     ]
+    if nudge_note:
+        blocks.append(context(nudge_note, block_id=Block.CARD_NEXT))
     flags = _flags(case)
     if flags:
         blocks.append(context(flags))
@@ -79,7 +83,7 @@ def team_of_block(block_id: object) -> str:
     return team
 
 
-def _card_fields(case: Case) -> list[str]:
+def _card_fields(case: Case, overdue: bool = False) -> list[str]:
     due_label = ("Satisfaction check due" if case.followup_kind == FollowupKind.SATISFACTION
                  else "Next follow-up")
     status = "Withdrawn" if case.withdrawn_at else \
@@ -90,7 +94,8 @@ def _card_fields(case: Case) -> list[str]:
         f"*Customer*\n{escape(case.customer) if case.customer else '_not named_'}",
         f"*Severity*\n{SEVERITY_LABELS.get(case.severity, escape(case.severity))}",
         f"*Opened*\n{when(case.created_at)} by {mention(case.reporter_id)}",
-        f"*{due_label}*\n{when(case.next_followup_at)}",
+        f"*{due_label}*\n{when(case.next_followup_at)}"
+        + (" · :red_circle: *Overdue*" if overdue else ""),
     ]
 
 
@@ -253,6 +258,9 @@ def _describe(event: Event, titles: dict[str, str]) -> str:
         "followup_set": lambda: (
             f"moved the overdue follow-up to {when(d.get('after'))} for the new owner "
             f"(was {when(d.get('before'))})" if d.get("reason") == "new owner" else
+            f"moved the first follow-up to {when(d.get('after'))}, inside the owner's "
+            f"working hours in their own timezone (was {when(d.get('before'))})"
+            if d.get("reason") == "working hours" else
             f"set the follow-up to {when(d.get('after'))} (was {when(d.get('before'))})"),
         "snoozed": lambda: (f"snoozed the follow-up until {when(d.get('until'))} "
                             f"(was {when(d.get('before'))})"

@@ -5,23 +5,26 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
-from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
 from bot.domain import situation
-from bot.domain.advice import apology_variants, build_advice, promise_for
+from bot.domain.advice import apology_variants, build_advice
 from bot.domain.coach import Review, check
+from bot.domain.coach.learned import coach_scorer
 from bot.domain.intake import Report
 from bot.domain.lifecycle import NotFound
 from bot.domain.models import Case
+from bot.domain.promises import promise_words
 from bot.domain.times import from_iso
-from handlers import blocks
+from handlers import blocks, payload
 from handlers.blocks import Blocks, context, fit, header, section
 from handlers.commands import COMMAND, Ack, Invocation, subcommand
 from handlers.context import Deps
 from handlers.ids import Action, Shortcut
 from handlers.mrkdwn import escape, quote, truncate
+from handlers.payload import Payload
+from handlers.promise_blocks import known_now, nudge_note, nudged
 from handlers.reply import reply, respond
 from handlers.slack_text import number as parse_number
 from handlers.slack_text import plain
@@ -91,7 +94,7 @@ async def review(deps: Deps, team_id: str, user_id: str, draft: str,
     reader = deps.recovery.reader
     result = check(draft, deps.coach, customer_name=case.customer if case else None,
                    customer_upset=(case.emotion != "calm") if case else True,
-                   scorer=reader.concepts if reader is not None else None)
+                   scorer=coach_scorer(reader))
     return review_blocks(result, (time.perf_counter() - started) * 1000, note), ""
 
 
@@ -105,30 +108,26 @@ async def check_command(ack: Ack, inv: Invocation, args: str, deps: Deps) -> Non
         await ack(response_type="ephemeral", text="Reply check", blocks=found)
 
 
-async def on_shortcut(ack, body: dict[str, Any], deps: Deps) -> None:
+async def on_shortcut(ack, asked: Payload, deps: Deps) -> None:
     """"Check reply with Mend" on any message: the review, only to the person who asked."""
     await ack()
-    team_id = str((body.get("team") or {}).get("id") or "")
-    user_id = str((body.get("user") or {}).get("id") or "")
-    text = str((body.get("message") or {}).get("text") or "")
-    found, message = await review(deps, team_id, user_id, text)
-    deps.tasks.spawn(respond(deps.client, body.get("response_url"), message or "Reply check",
+    text = str(asked.message.get("text") or "")
+    found, message = await review(deps, asked.team_id, asked.user_id, text)
+    deps.tasks.spawn(respond(deps.client, asked.response_url, message or "Reply check",
                              found), name="check-reply")
 
 
-async def another_wording(deps: Deps, body: dict[str, Any]) -> None:
+async def another_wording(deps: Deps, click: Payload) -> None:
     """Show the next apology variant in the playbook answer, in place."""
-    action = (body.get("actions") or [{}])[0]
-    number, _, index = str(action.get("value") or "").partition(":")
+    number, _, index = click.value.partition(":")
     case_number, step = parse_number(number), parse_number(index)
-    team_id = str((body.get("team") or {}).get("id") or "")
+    team_id, user_id = click.team_id, click.user_id
     if case_number is None or step is None:
         return
     try:
         case = await deps.lifecycle.get(team_id, case_number)
     except NotFound:
         return
-    user_id = str((body.get("user") or {}).get("id") or "")
     if user_id not in (case.reporter_id, case.owner_id) and \
             not await deps.lifecycle.is_lead(team_id, user_id):
         return  # the button sits in its reporter's own answer
@@ -137,29 +136,33 @@ async def another_wording(deps: Deps, body: dict[str, Any]) -> None:
                     severity=case.severity, stakes=situation.stakes(case.summary),
                     language=situation.language(case.summary))
     playbook = deps.recovery.playbook
-    when = _promise(case, deps.clock.now())
+    now = deps.clock.now()
+    local = await known_now(deps, team_id, nudged(case) or "")
+    when = _promise(case, now, local.tz if local else None)
     variants = apology_variants(report, playbook, when)
     chosen = variants[step % len(variants)]
     shown = blocks.playbook_reply(case, build_advice(report, playbook, when),
-                                  variant=(chosen, (step + 1) % len(variants)))
-    await respond(deps.client, body.get("response_url"), "Mend", shown, replace=True)
+                                  variant=(chosen, (step + 1) % len(variants)),
+                                  nudge_note=nudge_note(case, now, local))
+    await respond(deps.client, click.response_url, "Mend", shown, replace=True)
 
 
-def _promise(case: Case, now: datetime) -> str | None:
+def _promise(case: Case, now: datetime, tz: str | None = None) -> str | None:
     """What the apology promises: the case's follow-up as it stands now (it may have
-    moved since the case was opened); None (the playbook's default) if it has none."""
+    moved since the case was opened), in the owner's day (`tz`); None (the playbook's
+    default) if it has none."""
     if not case.next_followup_at:
         return None
-    return promise_for((from_iso(case.next_followup_at) - now).total_seconds() / 3600)
+    return promise_words(now, from_iso(case.next_followup_at), tz)
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
-    async def shortcut(ack, body):
-        await on_shortcut(ack, body, deps)
+    async def shortcut(ack, context):
+        await on_shortcut(ack, payload.of(context), deps)
 
-    async def wording(ack, body):
+    async def wording(ack, context):
         await ack()
-        deps.tasks.spawn(another_wording(deps, body), name="another-wording")
+        deps.tasks.spawn(another_wording(deps, payload.of(context)), name="another-wording")
 
     for callback in SHORTCUTS:
         app.shortcut(callback)(shortcut)

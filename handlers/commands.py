@@ -10,18 +10,19 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
 from bot.domain.cases import BadReport
 from bot.storage.errors import DatabaseError
-from handlers import blocks, case_blocks
+from handlers import blocks, case_blocks, payload
 from handlers.cards import submit_card
 from handlers.context import Deps
 from handlers.ids import COMMAND
 from handlers.mrkdwn import escape
-from handlers.reply import reply
+from handlers.payload import Payload
+from handlers.promise_blocks import opened_note
+from handlers.reply import ack_encoded, reply
 from handlers.slack_text import plain
 
 log = logging.getLogger("mend.commands")
@@ -33,18 +34,8 @@ STORAGE_FAILED = ("I couldn't save that just now, so nothing was changed. "
                   "Please try again in a moment.")
 
 
-@dataclass(frozen=True)
-class Invocation:
-    """One use of `/recover`, with the ids Slack sent and the text after it."""
-
-    team_id: str
-    channel_id: str
-    user_id: str
-    text: str
-    trigger_id: str | None
-    response_url: str | None
-
-
+# One use of `/recover`: the payload of a slash command (read by handlers/payload.py).
+Invocation = Payload
 Ack = Callable[..., Awaitable[None]]
 Runner = Callable[[Ack, Invocation, str, Deps], Awaitable[None]]
 
@@ -86,16 +77,14 @@ async def show_help(ack: Ack, inv: Invocation, args: str, deps: Deps,
               blocks=blocks.help_blocks(help_entries(), intro))
 
 
-def parse(body: dict[str, Any]) -> Invocation | str:
-    """The invocation, or a friendly explanation if Slack's payload lacks a field."""
-    ids = {k: str(body.get(k) or "") for k in ("team_id", "channel_id", "user_id")}
+def unusable(inv: Invocation) -> str | None:
+    """A friendly explanation if Slack's payload lacks an id Mend needs, else None."""
+    ids = {"team": inv.team_id, "channel": inv.channel_id, "user": inv.user_id}
     missing = [k for k, v in ids.items() if not SLACK_ID.match(v)]
     if missing:
         return ("Slack sent this command without a usable "
-                f"{', '.join(m.replace('_id', '') for m in missing)} id, so I did nothing. "
-                "Please try again.")
-    return Invocation(text=str(body.get("text") or ""), trigger_id=body.get("trigger_id"),
-                      response_url=body.get("response_url"), **ids)
+                f"{', '.join(missing)} id, so I did nothing. Please try again.")
+    return None
 
 
 def is_unknown_word(text: str) -> bool:
@@ -104,12 +93,12 @@ def is_unknown_word(text: str) -> bool:
     return len(words) <= 2 and words[0].isascii() and words[0].isalpha()
 
 
-async def on_recover(ack: Ack, body: dict[str, Any], deps: Deps,
+async def on_recover(ack: Ack, inv: Invocation, deps: Deps,
                      replay_since: str | None = None) -> None:
     """`replay_since`: this is a retry of a request that died before its answer."""
-    inv = parse(body)
-    if isinstance(inv, str):
-        await reply(ack, inv)
+    problem = unusable(inv)
+    if problem:
+        await reply(ack, problem)
         return
     text = inv.text.strip()
     if not text:
@@ -161,12 +150,12 @@ async def open_from_text(ack: Ack, inv: Invocation, text: str, deps: Deps) -> No
         await reply(ack, SAVE_FAILED)
         return
     case, advice = opened.case, opened.advice
-    reply_blocks = blocks.playbook_reply(case, advice)
+    reply_blocks = blocks.playbook_reply(case, advice, nudge_note=opened_note(deps, opened))
     if opened.open_duplicates:
         reply_blocks = case_blocks.duplicate_offer(case, list(opened.open_duplicates)) + \
             reply_blocks
-    await ack(response_type="ephemeral", text=blocks.playbook_fallback(case, advice),
-              blocks=blocks.fit(reply_blocks))
+    await ack_encoded(ack, {"text": blocks.playbook_fallback(case, advice),
+                            "response_type": "ephemeral", "blocks": blocks.fit(reply_blocks)})
     submit_card(deps, case, inv.response_url)
 
 
@@ -186,8 +175,8 @@ async def open_intake(ack: Ack, inv: Invocation, deps: Deps) -> None:
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
-    async def recover(ack, body, context):
-        await on_recover(ack, body, deps, context.get("replay_since"))
+    async def recover(ack, context):
+        await on_recover(ack, payload.of(context), deps, context.get("replay_since"))
 
     for command in COMMANDS:
         app.command(command)(recover)

@@ -47,6 +47,10 @@ class Deps:
     refreshing: set[int] = field(default_factory=set)  # cases with a card update queued
     carding: set[int] = field(default_factory=set)  # cases whose card post is queued here
     home_viewers: set[tuple[str, str]] = field(default_factory=set)  # (team, user) seen home
+    # (team, channel, ts) of a card -> its permalink, for lists (handlers/card_links.py)
+    permalinks: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    # (team, user) -> (what their last click in the Home did, when): shown in it a while
+    home_notes: dict[tuple[str, str], tuple[Any, float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.clients is None:

@@ -6,6 +6,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
+from handlers import payload
 from handlers.context import Deps
 from handlers.home import publish_home
 from handlers.ids import Event
@@ -14,11 +15,11 @@ EVENTS = (Event.APP_HOME_OPENED, Event.REACTION_ADDED)  # the second: from_messa
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
-    async def home_opened(body: dict[str, Any], event: dict[str, Any]):
-        if event.get("tab", "home") != "home" or not event.get("user"):
+    async def home_opened(context: Any):
+        opened = payload.of(context)
+        if opened.event.get("tab", "home") != "home" or not opened.user_id:
             return
-        team_id = str(body.get("team_id") or "")
-        deps.home_viewers.add((team_id, event["user"]))
-        deps.tasks.spawn(publish_home(deps, team_id, event["user"]), name="home")
+        deps.home_viewers.add((opened.team_id, opened.user_id))
+        deps.tasks.spawn(publish_home(deps, opened.team_id, opened.user_id), name="home")
 
     app.event(Event.APP_HOME_OPENED)(home_opened)

@@ -15,11 +15,12 @@ from bot.domain.cases import BadReport
 from bot.domain.times import to_iso
 from bot.runtime.slack_client import AMBIGUOUS
 from bot.storage.errors import DatabaseError
-from handlers import blocks
+from handlers import blocks, payload
 from handlers.cards import submit_card
 from handlers.context import Deps
 from handlers.ids import CARD_METADATA_TYPE, NUDGE_METADATA_TYPE, Event, Shortcut
 from handlers.mrkdwn import mention
+from handlers.payload import Payload
 from handlers.reply import respond
 from handlers.slack_text import plain
 
@@ -54,26 +55,24 @@ async def permalink(deps: Deps, team_id: str, channel: str, ts: str) -> str | No
     return str(link) if link else None
 
 
-async def on_open_shortcut(ack, body: dict[str, Any], deps: Deps) -> None:
+async def on_open_shortcut(ack, asked: Payload, deps: Deps) -> None:
     """*Open recovery case* on a message: the intake form, filled in from it."""
     await ack()
-    team_id = str((body.get("team") or {}).get("id") or "")
-    channel = str((body.get("channel") or {}).get("id") or "")
-    message = body.get("message") if isinstance(body.get("message"), dict) else {}
-    ts = str(message.get("ts") or body.get("message_ts") or "")
+    team_id, channel, message, ts = (asked.team_id, asked.channel_id, asked.message,
+                                     asked.message_ts)
     link = await permalink(deps, team_id, channel, ts) if channel and ts else None
     initial = {"what": plain(str(message.get("text") or ""))[:3000].strip(),
                "customer": customer_of(message, team_id) or ""}
     view = blocks.intake_modal(
         deps.recovery.contact_keys(),
-        {"channel_id": channel, "response_url": str(body.get("response_url") or ""),
+        {"channel_id": channel, "response_url": asked.response_url or "",
          "source_link": link or ""}, initial)
     try:
-        await deps.clients.call(team_id, "views_open", trigger_id=body.get("trigger_id"),
+        await deps.clients.call(team_id, "views_open", trigger_id=asked.trigger_id,
                                 view=view)
     except (SlackApiError, *AMBIGUOUS) as exc:
         log.warning("intake form from a message not opened: %s", type(exc).__name__)
-        await respond(deps.client, body.get("response_url"),
+        await respond(deps.client, asked.response_url,
                       "Slack did not open the form just now. Try the shortcut again, or "
                       "type `/recover` and what went wrong.")
 
@@ -142,12 +141,13 @@ async def _say(deps: Deps, team_id: str, channel: str, ts: str, text: str) -> No
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
-    async def shortcut(ack, body):
-        await on_open_shortcut(ack, body, deps)
+    async def shortcut(ack, context):
+        await on_open_shortcut(ack, payload.of(context), deps)
 
-    async def reaction(body: dict[str, Any], event: dict[str, Any]):
-        team_id = str(body.get("team_id") or "")
-        deps.tasks.spawn(on_reaction(deps, team_id, event), name="reaction-case")
+    async def reaction(context):
+        reacted = payload.of(context)
+        deps.tasks.spawn(on_reaction(deps, reacted.team_id, reacted.event),
+                         name="reaction-case")
 
     app.shortcut(Shortcut.OPEN_CASE)(shortcut)
     app.event(Event.REACTION_ADDED)(reaction)

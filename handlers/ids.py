@@ -25,6 +25,8 @@ class Block(StrEnum):
     CARD_CHECKLIST = "card_checklist"
     CARD_ACTIONS = "card_actions"
     CARD_FOOTER = "card_footer"
+    CARD_NEXT = "card_next"  # when the next reminder comes, and why then
+    LIST_ROW = "row"  # a case's buttons in a list: "row_<list>_<case>~<team>"
     FOLLOWUP_QUICK = "followup_quick"
     FOLLOWUP_DATE = "followup_date"
     FOLLOWUP_TIME = "followup_time"
@@ -70,6 +72,9 @@ class Action(StrEnum):
     ANOTHER_WORDING = "another_wording"  # value: "<case>:<variant index>"
     OPEN_PREV = "open_prev"  # value: {"q": filters, "o": offset}
     OPEN_NEXT = "open_next"
+    # a case's row in /recover open and the Home (its block id names the case)
+    LIST_TAKE = "list_take"  # value: the case number
+    LIST_ASSIGN = "list_assign"
     ASSIGN_CONFIRM = "assign_confirm"
     MERGE = "merge_into"
     # modal inputs

@@ -20,6 +20,7 @@ instead of opening another; other sub-commands answer nothing rather than act tw
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -32,7 +33,9 @@ from slack_bolt.response import BoltResponse
 
 from bot.domain.times import from_iso, to_iso
 from bot.storage.errors import DatabaseError
+from handlers import payload
 from handlers.context import Deps
+from handlers.payload import COMMAND, Payload
 
 log = logging.getLogger("mend.inbound")
 IN_FLIGHT = timedelta(seconds=10)  # a claim this young without an answer is still working
@@ -47,24 +50,17 @@ def digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def team_of(body: dict[str, Any]) -> str:
-    team = body.get("team")
-    return str(body.get("team_id") or (team.get("id") if isinstance(team, dict) else "") or "")
-
-
-def request_key(body: dict[str, Any], raw_body: str) -> str | None:
+def request_key(p: Payload, raw_body: str) -> str | None:
     """The key that makes a request the same as another, or None (not deduplicated)."""
-    team = team_of(body)
-    if body.get("command"):
-        return f"cmd:{team}:{body.get('trigger_id') or digest(raw_body)}"
-    kind = body.get("type")
-    if kind == "event_callback" and body.get("event_id"):
-        return f"event:{team}:{body['event_id']}"
-    if kind == "view_submission":
-        view = body.get("view") or {}
-        values = json.dumps((view.get("state") or {}).get("values"), sort_keys=True)
-        return f"view:{team}:{view.get('id')}:{digest(values)}"
-    if kind in BODY_HASHED:
+    team = p.team_id
+    if p.kind == COMMAND:
+        return f"cmd:{team}:{p.trigger_id or digest(raw_body)}"
+    if p.kind == "event_callback" and p.event_id:
+        return f"event:{team}:{p.event_id}"
+    if p.kind == "view_submission":
+        values = json.dumps(p.values or None, sort_keys=True)
+        return f"view:{team}:{p.view_id or None}:{digest(values)}"
+    if p.kind in BODY_HASHED:
         return f"body:{team}:{digest(raw_body)}"
     return None  # url_verification, options: nothing done twice there
 
@@ -78,7 +74,7 @@ def stale(claimed_at: str, now) -> bool:
 
 def middleware(deps: Deps) -> Callable[..., Awaitable[BoltResponse | None]]:
     async def once(req, resp, next):
-        key = request_key(req.body, req.raw_body or "")
+        key = request_key(payload.of(req.context), req.raw_body or "")
         if key is None:
             return await next()
         now = deps.clock.now()
@@ -102,19 +98,48 @@ def middleware(deps: Deps) -> Callable[..., Awaitable[BoltResponse | None]]:
     return once
 
 
+class Answers:
+    """Commands' answers to keep, written together: the first answer of a batch
+    schedules one transaction for the next event loop turn, which every answer given by
+    then joins (under load, one commit for many acks instead of one each). The ack is
+    not held up by the write; a duplicate that arrives before it (within that turn)
+    finds its key claimed, unanswered and fresh, and gets an empty 200, as one that
+    arrives while the first attempt still works does."""
+
+    def __init__(self, store: Any, tasks: Any):
+        self.store, self.tasks = store, tasks
+        self._pending: list[tuple[str, str]] = []
+
+    def keep(self, key: str, answer: str) -> None:
+        if not self._pending:
+            asyncio.get_running_loop().call_soon(self.flush)
+        self._pending.append((key, answer))
+
+    def flush(self) -> None:
+        """From a loop callback: write the batch in a task (SQLite's write is done at its
+        first step, without waiting; PostgreSQL's is one transaction for the batch)."""
+        batch, self._pending = self._pending, []
+        if batch:
+            self.tasks.spawn(self._write(batch), name="inbound-answers")
+
+    async def _write(self, batch: list[tuple[str, str]]) -> None:
+        try:
+            await self.store.answer_inbounds(batch)
+        except DatabaseError as exc:
+            log.warning("answer not kept: %s", type(exc).__name__)
+
+
 def remember_answers(dispatch: Callable[..., Awaitable[BoltResponse]],
                      deps: Deps) -> Callable[..., Awaitable[BoltResponse]]:
     """Wrap Bolt's `async_dispatch`: keep a command's ack for its duplicates."""
+    answers = Answers(deps.store, deps.tasks)
 
     async def dispatched(request) -> BoltResponse:
         response = await dispatch(request)
         key = request.context.get(KEY)
         if key and key.startswith("cmd:") and response.status == 200:
             body = response.body if isinstance(response.body, str) else ""
-            try:
-                await deps.store.answer_inbound(key, body if len(body) <= KEEP_ANSWER else "")
-            except DatabaseError as exc:
-                log.warning("answer not kept: %s", type(exc).__name__)
+            answers.keep(key, body if len(body) <= KEEP_ANSWER else "")
         return response
 
     return dispatched

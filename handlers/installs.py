@@ -14,6 +14,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
+from handlers import payload
 from handlers.context import Deps
 
 log = logging.getLogger("mend.installs")
@@ -34,12 +35,12 @@ async def workspace_left(deps: Deps, enterprise_id: str | None, team_id: str | N
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
-    async def uninstalled(body: dict[str, Any], context: Any):
+    async def uninstalled(context: Any):
         await workspace_left(deps, context.enterprise_id,
                              None if context.is_enterprise_install else context.team_id)
 
-    async def revoked(body: dict[str, Any], event: dict[str, Any], context: Any):
-        if not (event.get("tokens") or {}).get("bot"):
+    async def revoked(context: Any):
+        if not (payload.of(context).event.get("tokens") or {}).get("bot"):
             return  # only user tokens, which Mend does not keep
         await workspace_left(deps, context.enterprise_id,
                              None if context.is_enterprise_install else context.team_id)

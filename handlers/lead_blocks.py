@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -17,13 +18,16 @@ from handlers.blocks import (
     divider,
     fit,
     header,
+    plain,
     section,
     when,
 )
-from handlers.ids import Action
+from handlers.ids import Action, Block
 from handlers.mrkdwn import escape, mention
 
-PAGE = 20
+PAGE = 20  # 20 cases of two blocks each, the header, paging and a note: under 50
+LIVE = ("open", "resolved")
+CARD_LINK = re.compile(r"^https://[^\s|<>]+$")
 
 
 def join_within(items: list[str], limit: int, sep: str = " · ") -> str:
@@ -55,16 +59,75 @@ def case_line(case: Case, label: str, ticks: int, now: datetime) -> str:
             f"{owner} · {age(case.created_at, now)} old{status} · {due} · checklist {ticks}/5")
 
 
+@dataclass(frozen=True)
+class Viewer:
+    """Who is looking at a list, and the card links known for its cases: enough to
+    offer each case's *Take* and *Assign* where this person may use them."""
+
+    user_id: str
+    is_lead: bool = False
+    links: dict[int, str] = field(default_factory=dict)  # case id -> card permalink
+
+
+def may_take(case: Case, viewer: Viewer) -> bool:
+    """As the lifecycle rules: anyone takes an unowned case, a lead takes any."""
+    return case.status in LIVE and case.owner_id != viewer.user_id and \
+        (case.owner_id is None or viewer.is_lead)
+
+
+def may_assign(case: Case, viewer: Viewer) -> bool:
+    """Anyone assigns an unowned case; its owner or a lead reassigns an owned one."""
+    return case.status in LIVE and (case.owner_id in (None, viewer.user_id) or viewer.is_lead)
+
+
+ROW = re.compile(rf"^{Block.LIST_ROW}_[a-z]+_(\d{{1,9}})(?:_a)?(?:~|$)")
+
+
+def row_case(block_id: object) -> int | None:
+    """The case a list row's block id names (see `case_row`)."""
+    found = ROW.match(str(block_id or ""))
+    return int(found.group(1)) if found else None
+
+
+def case_row(case: Case, label: str, ticks: int, now: datetime, viewer: Viewer | None,
+             where: str) -> Blocks:
+    """A case in a list: its line (with a link to its card) and, where the viewer may
+    use them, *Take* and *Assign* (one block when only one of them applies). `where`
+    names the list, so a case shown in two lists of one Home keeps unique block ids."""
+    line = case_line(case, label, ticks, now)
+    if viewer is None:
+        return [section(line)]
+    link = viewer.links.get(case.id)
+    if link and CARD_LINK.match(link):
+        line += f" · <{link}|open card>"
+    row = f"{Block.LIST_ROW}_{where}_{case.number}~{case.team_id}"
+    take, assign = may_take(case, viewer), may_assign(case, viewer)
+    n = str(case.number)
+    take_button = {**button(f"Take #{n}", Action.LIST_TAKE, n), "style": "primary"}
+    picker = {"type": "users_select", "action_id": Action.LIST_ASSIGN,
+              "placeholder": plain("Reassign…" if case.owner_id else "Assign…", 150)}
+    if take and assign:
+        return [section(line, block_id=row),
+                {"type": "actions", "block_id": f"{Block.LIST_ROW}_{where}_{n}_a~{case.team_id}",
+                 "elements": [take_button, picker]}]
+    block = section(line, block_id=row)
+    if take or assign:
+        block["accessory"] = take_button if take else picker
+    return [block]
+
+
 def open_list(query: Query, cases: list[Case], total: int, offset: int,
-              labels: dict[str, str], ticks: dict[int, int], now: datetime) -> Blocks:
+              labels: dict[str, str], ticks: dict[int, int], now: datetime,
+              viewer: Viewer | None = None) -> Blocks:
     """The answer to `/recover open ...`, one page of it."""
     if not total:
         return [section(f"No cases in play match ({described(query)}). :tada:")]
     last = min(offset + len(cases), total)
     blocks: Blocks = [section(f"*Cases in play* — {described(query)}: {total} "
                               f"(showing {offset + 1}–{last})")]
-    blocks += [section(case_line(c, labels.get(c.category, c.category), ticks.get(c.id, 0),
-                                 now)) for c in cases]
+    for c in cases:
+        blocks += case_row(c, labels.get(c.category, c.category), ticks.get(c.id, 0), now,
+                           viewer, "list")
     paging = []
     if offset > 0:
         paging.append(button("Previous", Action.OPEN_PREV, _page(query, offset - PAGE)))
@@ -154,30 +217,38 @@ def stats_blocks(stats: Stats, label: str, labels: dict[str, str]) -> Blocks:
 # -- App Home ----------------------------------------------------------------------------
 def home_view(mine: list[Case], waiting: list[Case], team: dict[str, Any] | None,
               labels: dict[str, str], ticks: dict[int, int], now: datetime,
-              totals: tuple[int, int] | None = None) -> dict:
+              totals: tuple[int, int] | None = None, viewer: Viewer | None = None,
+              notice: str | Blocks = "") -> dict:
     """Everyone's home: their cases and cases waiting for an owner in their channels;
-    for leads, also the team view."""
+    for leads, also the team view. `notice`: what their last click in it did."""
     label = lambda c: labels.get(c.category, c.category)  # noqa: E731
     blocks: Blocks = [
         header("Mend · service recovery"),
         section("When something goes wrong for a customer, type `/recover` and what "
                 "happened. Mend opens a case, gives you the steps and the words, and keeps "
                 "the follow-up on the team's radar."),
+    ]
+    if isinstance(notice, list):
+        blocks += notice[:4]
+    elif notice:
+        blocks.append(context(notice, block_id="home_notice"))
+    blocks += [
         divider(),
         section(f"*My cases* ({(totals or (len(mine),))[0]}) — next due first"),
     ]
-    blocks += [section(case_line(c, label(c), ticks.get(c.id, 0), now)) for c in mine[:15]] \
-        or [context("You own no open cases. :tada:")]
+    rows = lambda cases, where: [b for c in cases for b in case_row(  # noqa: E731
+        c, label(c), ticks.get(c.id, 0), now, viewer, where)]
+    blocks += rows(mine[:15], "mine") or [context("You own no open cases. :tada:")]
     waiting_total = totals[1] if totals else len(waiting)
     blocks.append(section(f"*Waiting for an owner in your channels* ({waiting_total})"))
-    blocks += [section(case_line(c, label(c), ticks.get(c.id, 0), now))
-               for c in waiting[:10]] or [context("None right now.")]
+    blocks += rows(waiting[:10], "wait") or [context("None right now.")]
     if team is not None:
-        blocks += team_view(team, label, ticks, now)
+        blocks += team_view(team, label, ticks, now, viewer)
     return {"type": "home", "blocks": fit(blocks, 100)}
 
 
-def team_view(team: dict[str, Any], label, ticks: dict[int, int], now: datetime) -> Blocks:
+def team_view(team: dict[str, Any], label, ticks: dict[int, int], now: datetime,
+              viewer: Viewer | None = None) -> Blocks:
     limit = team["limit"]
     load = [f"{':warning: ' if n > limit else ''}{mention(owner)}: {n}"
             for owner, n in team["workload"] if owner]
@@ -191,13 +262,13 @@ def team_view(team: dict[str, Any], label, ticks: dict[int, int], now: datetime)
                 f"{week.closed}, reopened {week.reopened} · overdue now: {team['overdue']} · "
                 f"waiting for an owner: {team['unowned']}"),
     ]
-    for title, cases in (("Overdue", team["overdue_cases"]),
-                         ("Waiting for an owner", team["unowned_cases"]),
-                         ("Oldest in play", team["oldest"])):
+    for title, where, cases in (("Overdue", "over", team["overdue_cases"]),
+                                ("Waiting for an owner", "unowned", team["unowned_cases"]),
+                                ("Oldest in play", "oldest", team["oldest"])):
         if cases:
             blocks.append(section(f"*{title}*"))
-            blocks += [section(case_line(c, label(c), ticks.get(c.id, 0), now))
-                       for c in cases[:5]]
+            blocks += [b for c in cases[:5]
+                       for b in case_row(c, label(c), ticks.get(c.id, 0), now, viewer, where)]
     return blocks
 
 

@@ -22,10 +22,11 @@ from bot.domain.reports import (
 from bot.domain.times import to_iso
 from bot.domain.views import stats_from
 from bot.storage.sqlite import Store
-from handlers import lead_blocks
+from handlers import card_links, lead_blocks
 from handlers.commands import COMMAND, Ack, Invocation, subcommand
 from handlers.context import Deps
 from handlers.mrkdwn import escape
+from handlers.payload import Payload
 from handlers.reply import answer_later, answer_now, reply, respond
 from handlers.visibility import may_see_now, viewer_query
 
@@ -36,7 +37,7 @@ PAGE = lead_blocks.PAGE
 
 # -- /recover open ----------------------------------------------------------------------
 async def open_page(deps: Deps, team_id: str, user_id: str, text: str,
-                    offset: int = 0) -> list[dict[str, Any]]:
+                    offset: int = 0, in_ack: bool = False) -> list[dict[str, Any]]:
     now = deps.clock.now()
     query = parse_open(text, user_id, deps.recovery.playbook, now)
     query = await viewer_query(deps, team_id, user_id, query)
@@ -46,8 +47,15 @@ async def open_page(deps: Deps, team_id: str, user_id: str, text: str,
         offset = max(0, (total - 1) // PAGE * PAGE)
         cases, total = await deps.store.live_cases(team_id, query.where, PAGE, offset, at)
     ticks = await deps.store.step_counts(team_id, [c.id for c in cases])
+    is_lead = await deps.lifecycle.is_lead(team_id, user_id)
+    if in_ack:  # no Web API call: the links known already; the others for next time
+        links = card_links.known(deps, cases)
+        card_links.look_up_later(deps, cases)
+    else:
+        links = await card_links.links(deps, cases)
+    viewer = lead_blocks.Viewer(user_id, is_lead, links)
     return lead_blocks.open_list(query, cases, total, offset, deps.recovery.labels(), ticks,
-                                 now)
+                                 now, viewer)
 
 
 @subcommand("open", f"{COMMAND} open [mine | @person | unowned | overdue | #channel | "
@@ -59,13 +67,15 @@ async def open_cases(ack: Ack, inv: Invocation, args: str, deps: Deps) -> None:
         await reply(ack, escape(str(exc)))
         return
 
+    now = await may_see_now(deps, inv.team_id, inv.user_id)
+
     async def work() -> list[dict[str, Any]] | str:
         try:
-            return await open_page(deps, inv.team_id, inv.user_id, args)
+            return await open_page(deps, inv.team_id, inv.user_id, args, in_ack=now)
         except ReportError as exc:
             return escape(str(exc))
 
-    await answer(ack, inv, deps, work, now=await may_see_now(deps, inv.team_id, inv.user_id))
+    await answer(ack, inv, deps, work, now=now)
 
 
 async def answer(ack: Ack, inv: Invocation, deps: Deps, work, now: bool) -> None:
@@ -81,23 +91,21 @@ async def _later(inv: Invocation, deps: Deps, work) -> None:
     await answer_later(deps.client, inv.response_url, await work())
 
 
-async def page_clicked(deps: Deps, body: dict[str, Any]) -> None:
+async def page_clicked(deps: Deps, click: Payload) -> None:
     """Next/Previous on a list: the same filters, another page, in place."""
-    action = (body.get("actions") or [{}])[0]
     try:
-        value = json.loads(action.get("value") or "{}")
+        value = json.loads(click.value or "{}")
         offset = min(max(0, int(value.get("o", 0))), 10_000_000)
     except (ValueError, TypeError, AttributeError, OverflowError):
         return
-    team_id = str((body.get("team") or {}).get("id") or "")
-    user_id = str((body.get("user") or {}).get("id") or "")
-    if not team_id or not user_id:  # nobody to show the cases to
+    if not click.team_id or not click.user_id:  # nobody to show the cases to
         return
     try:
-        blocks = await open_page(deps, team_id, user_id, str(value.get("q", "")), offset)
+        blocks = await open_page(deps, click.team_id, click.user_id, str(value.get("q", "")),
+                                 offset)
     except ReportError:
         return
-    await respond(deps.client, body.get("response_url"), "Mend", blocks, replace=True)
+    await respond(deps.client, click.response_url, "Mend", blocks, replace=True)
 
 
 # -- reports --------------------------------------------------------------------------

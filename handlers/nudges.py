@@ -100,9 +100,15 @@ class Nudger:
             send=[(case.id, row) for _, case, plan in plans for row in plan.send],
             skip=[(case.id, row) for _, case, plan in plans for row in plan.skip],
             at=to_iso(now))
-        for _, case, plan in plans:
+        for timer, case, plan in plans:
             if plan.unassign:
                 await self._unassign(case, now)
+            elif timer.kind == NudgeKind.FOLLOWUP and timer.at == timer.due_key and \
+                    case.card_ts and plan.next and not plan.send and not plan.skip:
+                # Due outside working hours: the reminder waits for the morning, but the
+                # card says at once that the follow-up is overdue (else the first
+                # reminder's delivery updates it).
+                refresh_card(self.deps, case)
         return sum(len(plan.send) for _, _, plan in plans)
 
     async def plan_digest(self, team_id: str, now: datetime) -> None:
@@ -221,6 +227,8 @@ class Nudger:
                 await self._refused(nudge, exc, now)
         else:
             await self.deps.delivery.sent(nudge, resp["ts"], to_iso(now))
+            if nudge.kind == NudgeKind.FOLLOWUP and nudge.rung == 0 and case is not None:
+                refresh_card(self.deps, case)  # the card now says the follow-up is overdue
         finally:
             self.inflight.discard(nudge.id)
 

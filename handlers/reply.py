@@ -7,6 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import orjson
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.errors import Refused
@@ -30,6 +31,13 @@ def refusal(exc: Refused) -> str:
 def refusal_text(exc: Exception) -> str:
     """Any expected refusal (not found, not allowed, mistyped) as safe mrkdwn."""
     return refusal(exc) if isinstance(exc, Refused) else escape(str(exc))
+
+
+async def ack_encoded(ack: Ack, answer: dict[str, Any]) -> None:
+    """Ack with `answer` encoded here by orjson (several times faster than the json module
+    Bolt would use on a 3 KB reply): Bolt passes a lone string through as the body, and
+    as it starts with "{" answers it as JSON (over HTTP and Socket Mode alike)."""
+    await ack(orjson.dumps(answer).decode())
 
 
 async def reply(ack: Ack, text: str) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -15,58 +14,37 @@ from bot.domain.models import Case
 from bot.domain.times import to_iso
 from bot.domain.when import BadTime, check_when, combine_local, quick_choice
 from bot.storage.errors import DatabaseError
-from handlers import blocks, case_blocks
+from handlers import blocks, case_blocks, payload
 from handlers.blocks import section, when
 from handlers.cards import refresh_card, submit_card
 from handlers.commands import SAVE_FAILED, SLACK_ID
 from handlers.context import Deps
 from handlers.ids import Action, Block, Callback
 from handlers.mrkdwn import mention, truncate
+from handlers.payload import Payload
+from handlers.promise_blocks import opened_note
 from handlers.reply import refusal
 from handlers.slack_text import number as parse_number
 
 log = logging.getLogger("mend.views")
 
 
-def field(values: dict[str, Any], block: str, action: str) -> str | None:
-    """The text or selected option of one input in a submitted view."""
-    element = (values.get(block) or {}).get(action) or {}
-    if not isinstance(element, dict):
-        return None
-    if isinstance(element.get("selected_option"), dict):
-        return element["selected_option"].get("value")
-    value = element.get("value")
-    return value if isinstance(value, str) else None
-
-
-def metadata(view: dict[str, Any]) -> dict[str, str]:
-    try:
-        data = json.loads(view.get("private_metadata") or "{}")
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-async def on_intake(ack, body: dict[str, Any], deps: Deps) -> None:
-    view = body.get("view") or {}
-    values = (view.get("state") or {}).get("values") or {}
-    user = body.get("user") or {}
-    team_id = (body.get("team") or {}).get("id") or user.get("team_id") or ""
-    channel_id = metadata(view).get("channel_id", "")
-    if not all(SLACK_ID.match(str(x or "")) for x in (team_id, user.get("id"), channel_id)):
+async def on_intake(ack, sub: Payload, deps: Deps) -> None:
+    channel_id = str(sub.meta.get("channel_id") or "")
+    if not all(SLACK_ID.match(x) for x in (sub.team_id, sub.user_id, channel_id)):
         await ack(response_action="errors",
                   errors={Block.WHAT: "This form lost track of its channel. Close it and run "
                                       "/recover again."})
         return
-    contact = field(values, Block.CONTACT, Action.CONTACT)
-    severity = field(values, Block.SEVERITY, Action.SEVERITY)
+    contact = sub.input(Block.CONTACT, Action.CONTACT)
+    severity = sub.input(Block.SEVERITY, Action.SEVERITY)
     try:
         opened = await deps.recovery.open_case(
-            team_id, channel_id, user["id"], field(values, Block.WHAT, Action.WHAT) or "",
-            customer=(field(values, Block.CUSTOMER, Action.CUSTOMER) or "")[:80],
+            sub.team_id, channel_id, sub.user_id, sub.input(Block.WHAT, Action.WHAT) or "",
+            customer=(sub.input(Block.CUSTOMER, Action.CUSTOMER) or "")[:80],
             contact=contact if contact in deps.recovery.contact_keys() else None,
             severity=severity if severity in blocks.SEVERITY_LABELS else None,
-            source_link=metadata(view).get("source_link") or None,
+            source_link=sub.meta.get("source_link") or None,
         )
     except BadReport as exc:
         await ack(response_action="errors", errors={Block.WHAT: str(exc)})
@@ -75,32 +53,21 @@ async def on_intake(ack, body: dict[str, Any], deps: Deps) -> None:
         log.error("case not saved: %s", type(exc).__name__)
         await ack(response_action="errors", errors={Block.WHAT: SAVE_FAILED})
         return
-    await ack(response_action="update", view=blocks.playbook_modal(opened.case, opened.advice))
-    response_url = metadata(view).get("response_url") or None
+    await ack(response_action="update", view=blocks.playbook_modal(
+        opened.case, opened.advice, nudge_note=opened_note(deps, opened)))
+    response_url = sub.meta.get("response_url") or None
     submit_card(deps, opened.case, response_url)
 
 
 # -- modals opened from a case card ------------------------------------------------
-class Submission:
-    """One view_submission of a case modal, read once."""
+def case_of(sub: Payload) -> int | None:
+    """The case a case modal was opened for (in its private metadata)."""
+    return parse_number(sub.meta.get("case"))
 
-    def __init__(self, body: dict[str, Any]):
-        self.view = body.get("view") or {}
-        self.values = (self.view.get("state") or {}).get("values") or {}
-        user = body.get("user") or {}
-        self.user_id = str(user.get("id") or "")
-        self.team_id = str((body.get("team") or {}).get("id") or self.view.get("team_id") or "")
-        self.meta = metadata(self.view)
-        self.number = parse_number(self.meta.get("case"))
-        # A modal opened from a card acts on the card's workspace only.
-        self.foreign = bool(self.meta.get("team")) and self.meta.get("team") != self.team_id
-        # Slack may deliver one submission twice: the view id makes it apply once.
-        view_id = self.view.get("id")
-        self.once_key = f"view:{view_id}" if view_id else None
 
-    def text(self, block: str) -> str:
-        """What was typed, as typed: input values arrive raw, not Slack-escaped."""
-        return (field(self.values, block, Action.TEXT) or "").strip()
+def once(sub: Payload) -> str | None:
+    """Slack may deliver one submission twice: the view id makes it apply once."""
+    return f"view:{sub.view_id}" if sub.view_id else None
 
 
 class FormError(Exception):
@@ -111,27 +78,28 @@ class FormError(Exception):
         self.block = block
 
 
-async def submit_case_modal(ack, body: dict[str, Any], deps: Deps,
-                            work: Callable[[Submission], Any], error_block: str,
+async def submit_case_modal(ack, sub: Payload, deps: Deps,
+                            work: Callable[[Payload, int], Any], error_block: str,
                             said: Callable[[Case], str] | None = None) -> None:
     """Validate, apply once, close the modal, refresh the card; refusals show in the form."""
-    sub = Submission(body)
-    if sub.number is None or not sub.team_id or not sub.user_id:
+    number = case_of(sub)
+    if number is None or not sub.team_id or not sub.user_id:
         await ack(response_action="errors", errors={error_block: "This form lost its case."})
         return
-    if sub.foreign:
+    # A modal opened from a card acts on the card's workspace only.
+    if sub.meta.get("team") and sub.meta.get("team") != sub.team_id:
         await ack(response_action="errors",
                   errors={error_block: "This case belongs to another workspace."})
         return
     try:
-        outcome = await work(sub)
+        outcome = await work(sub, number)
     except FormError as exc:
         await ack(response_action="errors", errors={exc.block: str(exc)})
         return
     except Refused as exc:
         await ack(response_action="errors", errors={error_block: case_blocks.form_refusal(exc)})
         if exc.who_can:
-            await tell_who_can(deps, sub, exc)
+            await tell_who_can(deps, sub, number, exc)
         return
     except (NotFound, BadTime) as exc:
         await ack(response_action="errors",
@@ -150,11 +118,11 @@ async def submit_case_modal(ack, body: dict[str, Any], deps: Deps,
                              name="form-done")
 
 
-async def tell_who_can(deps: Deps, sub: Submission, exc: Refused) -> None:
+async def tell_who_can(deps: Deps, sub: Payload, number: int, exc: Refused) -> None:
     """A form's error is plain text: the names of who can go to the person next to the
     case card, where Slack shows mentions."""
     try:
-        case = await deps.lifecycle.get(sub.team_id, sub.number)
+        case = await deps.lifecycle.get(sub.team_id, number)
     except NotFound:
         return
     deps.tasks.spawn(tell(deps, case, sub.user_id, refusal(exc)), name="who-can")
@@ -170,19 +138,17 @@ async def tell(deps: Deps, case: Case, user_id: str, text: str) -> None:
         log.warning("could not tell the person who acted: %s", type(error).__name__)
 
 
-def submitter_tz(sub: Submission, deps: Deps) -> str:
+def submitter_tz(sub: Payload, deps: Deps) -> str:
     """The timezone noted when the modal opened (no Web API call before the ack)."""
     known = deps.people.cached(sub.team_id, sub.user_id)
     return str(sub.meta.get("tz") or (known.tz if known else "UTC"))
 
 
-async def followup_work(sub: Submission, deps: Deps):
+async def followup_work(sub: Payload, number: int, deps: Deps):
     tz = submitter_tz(sub, deps)
-    quick = field(sub.values, Block.FOLLOWUP_QUICK, Action.QUICK)
-    date = ((sub.values.get(Block.FOLLOWUP_DATE) or {}).get(Action.DATE) or {}).get(
-        "selected_date")
-    time = ((sub.values.get(Block.FOLLOWUP_TIME) or {}).get(Action.TIME) or {}).get(
-        "selected_time")
+    quick = sub.input(Block.FOLLOWUP_QUICK, Action.QUICK)
+    date = sub.input(Block.FOLLOWUP_DATE, Action.DATE, "selected_date")
+    time = sub.input(Block.FOLLOWUP_TIME, Action.TIME, "selected_time")
     now = deps.clock.now()
     if quick:
         due = quick_choice(quick, tz, now)
@@ -190,40 +156,40 @@ async def followup_work(sub: Submission, deps: Deps):
         due = check_when(combine_local(date, time or "09:00", tz), tz, now)
     else:
         raise BadTime("Pick a quick choice, or a day and a time.")
-    return await deps.lifecycle.set_followup(sub.team_id, sub.number, sub.user_id, due,
-                                       once_key=sub.once_key)
+    return await deps.lifecycle.set_followup(sub.team_id, number, sub.user_id, due,
+                                       once_key=once(sub))
 
 
-async def note_work(sub: Submission, deps: Deps):
+async def note_work(sub: Payload, number: int, deps: Deps):
     # The view id makes a retried submission land once (recorded with the note itself,
     # so a note first refused for being empty can still be added).
-    return await deps.lifecycle.note(sub.team_id, sub.number, sub.user_id,
-                               sub.text(Block.NOTE_TEXT), once_key=sub.once_key)
+    return await deps.lifecycle.note(sub.team_id, number, sub.user_id,
+                               sub.typed(Block.NOTE_TEXT), once_key=once(sub))
 
 
-async def resolve_work(sub: Submission, deps: Deps):
-    accepted = field(sub.values, Block.RESOLVE_ACCEPTED, Action.ACCEPTED) or "not_offered"
-    compensation = sub.text(Block.RESOLVE_COMPENSATION)
+async def resolve_work(sub: Payload, number: int, deps: Deps):
+    accepted = sub.input(Block.RESOLVE_ACCEPTED, Action.ACCEPTED) or "not_offered"
+    compensation = sub.typed(Block.RESOLVE_COMPENSATION)
     if accepted in ("yes", "no") and not compensation:
         raise FormError(Block.RESOLVE_COMPENSATION, "Say what was offered, or answer "
                                                     "“Nothing offered” below.")
-    return await deps.lifecycle.resolve(sub.team_id, sub.number, sub.user_id,
-                                  sub.text(Block.RESOLVE_WHAT), compensation, accepted,
-                                  once_key=sub.once_key)
+    return await deps.lifecycle.resolve(sub.team_id, number, sub.user_id,
+                                  sub.typed(Block.RESOLVE_WHAT), compensation, accepted,
+                                  once_key=once(sub))
 
 
-async def close_work(sub: Submission, deps: Deps):
-    return await deps.lifecycle.close(sub.team_id, sub.number, sub.user_id,
-                                sub.text(Block.CLOSE_REASON), once_key=sub.once_key)
+async def close_work(sub: Payload, number: int, deps: Deps):
+    return await deps.lifecycle.close(sub.team_id, number, sub.user_id,
+                                sub.typed(Block.CLOSE_REASON), once_key=once(sub))
 
 
-async def snooze_work(sub: Submission, deps: Deps):
+async def snooze_work(sub: Payload, number: int, deps: Deps):
     meta = sub.meta
     until = quick_choice(str(meta.get("choice", "")), submitter_tz(sub, deps), deps.clock.now())
-    done = await deps.lifecycle.snooze(sub.team_id, sub.number, sub.user_id, until,
-                                 sub.text(Block.SNOOZE_REASON),
+    done = await deps.lifecycle.snooze(sub.team_id, number, sub.user_id, until,
+                                 sub.typed(Block.SNOOZE_REASON),
                                  due_key=str(meta["due"]) if meta.get("due") else None,
-                                 once_key=sub.once_key)
+                                 once_key=once(sub))
     if done.changed and meta.get("channel") and meta.get("ts"):
         note = f":zzz: Snoozed by {mention(sub.user_id)} until {when(to_iso(until))}."
         deps.tasks.spawn(deps.clients.call(
@@ -232,9 +198,9 @@ async def snooze_work(sub: Submission, deps: Deps):
     return done
 
 
-async def withdraw_work(sub: Submission, deps: Deps):
-    return await deps.lifecycle.withdraw(sub.team_id, sub.number, sub.user_id,
-                                         sub.text(Block.WITHDRAW_REASON), once_key=sub.once_key)
+async def withdraw_work(sub: Payload, number: int, deps: Deps):
+    return await deps.lifecycle.withdraw(sub.team_id, number, sub.user_id,
+                                         sub.typed(Block.WITHDRAW_REASON), once_key=once(sub))
 
 
 # Each case form: its work, the block its errors show under, and what it tells the
@@ -259,8 +225,8 @@ VIEWS = (Callback.INTAKE, *CASE_MODALS)
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
-    async def intake(ack, body):
-        await on_intake(ack, body, deps)
+    async def intake(ack, context):
+        await on_intake(ack, payload.of(context), deps)
 
     app.view(Callback.INTAKE)(intake)
     for callback, (work, error_block, said) in CASE_MODALS.items():
@@ -270,8 +236,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
 def _submitted(deps: Deps, work, error_block: str, said):
     """A listener for one case modal (Bolt injects listener arguments by name)."""
 
-    async def submitted(ack, body):
-        await submit_case_modal(ack, body, deps, lambda sub: work(sub, deps), error_block,
-                                said)
+    async def submitted(ack, context):
+        await submit_case_modal(ack, payload.of(context), deps,
+                                lambda sub, number: work(sub, number, deps), error_block, said)
 
     return submitted

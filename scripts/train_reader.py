@@ -146,11 +146,21 @@ def _own_sentences(groups: Mapping) -> list[Example]:
 
 
 def corpus_files(corpus_dir: Path, kind: str) -> list[Path]:
-    """train_<kind>*.yaml in the corpus folder, sorted; never a held-out file."""
+    """train_<kind>*.yaml, then train_more_<kind>_*.yaml (written after the split was
+    frozen, all of it training data) in the corpus folder, sorted; never a held-out file."""
     if not corpus_dir.is_dir():
         return []
-    paths = sorted(corpus_dir.glob(f"train_{kind}*.yaml"))
+    paths = (sorted(corpus_dir.glob(f"train_{kind}*.yaml"))
+             + sorted(corpus_dir.glob(f"train_more_{kind}_*.yaml")))
     return [path for path in paths if "heldout" not in path.name.casefold()]
+
+
+def corpus_group(path: Path, item: Mapping, number: int) -> str:
+    """An item's paraphrase group, named by its file's series: the batches of one series
+    (train_more_reports_01, _02 …) share group names, so a group split over two batches
+    still stays in one fold."""
+    series = re.sub(r"_\d+$", "", path.stem)
+    return f"{series}.yaml:{item.get('group', f'{path.stem}#{number}')}"
 
 
 def _items(path: Path) -> list[dict]:
@@ -171,7 +181,7 @@ def _corpus_reports(corpus_dir: Path) -> list[tuple[str, str, str, str | None, s
             text, category, feeling = item.get("text"), item.get("category"), item.get("feeling")
             _require(category in CATEGORIES and feeling in FEELINGS,
                      f"{path}: bad labels on {text!r}")
-            group = f"{path.name}:{item.get('group', number)}"
+            group = corpus_group(path, item, number)
             rows.append((str(text), category, feeling, item.get("language"), group))
     return rows
 
@@ -183,7 +193,7 @@ def _corpus_drafts(corpus_dir: Path) -> list[Draft]:
             concepts = set(item.get("expect") or ()) & set(CONCEPTS)
             if item.get("resolved"):
                 concepts.add("resolved")
-            group = f"{path.name}:{item.get('group', number)}"
+            group = corpus_group(path, item, number)
             drafts.append(Draft(str(item["draft"]), frozenset(concepts), group))
     return drafts
 
@@ -289,13 +299,15 @@ class Fitted:
 
 def fit_softmax(encoded: Encoded, labels: Sequence[str], label_order: Sequence[str],
                 vocabulary: np.ndarray, l2: float = L2,
-                iterations: int = ITERATIONS) -> Fitted:
-    """Class-balanced softmax regression on standardised features, Nesterov descent."""
+                iterations: int = ITERATIONS,
+                weights: Sequence[float] | None = None) -> Fitted:
+    """Class-balanced softmax regression on standardised features, Nesterov descent.
+    `weights` (one per example) scale the examples' shares before balancing."""
     names = tuple(label for label in label_order if label in set(labels))
     y = np.array([names.index(label) for label in labels])
     design = Design(encoded, vocabulary)
     targets = np.eye(len(names))[y]
-    sample_weight = _balanced_weights(y, len(names))
+    sample_weight = _balanced_weights(y, len(names), weights)
     step = 1.0 / (_lipschitz(design, sample_weight) + l2)
     w, b = _descend(design, targets, sample_weight, l2, step, iterations)
     weights, bias = design.unfold(w, b)
@@ -311,9 +323,12 @@ def _standardise(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return (x - mean) / scale, mean, scale
 
 
-def _balanced_weights(y: np.ndarray, classes: int) -> np.ndarray:
-    counts = np.bincount(y, minlength=classes).astype(np.float64)
-    weights = len(y) / (classes * counts[y])
+def _balanced_weights(y: np.ndarray, classes: int,
+                      scale: Sequence[float] | None = None) -> np.ndarray:
+    """Each class gets the same total weight; within a class, examples share it by `scale`."""
+    scale = np.ones(len(y)) if scale is None else np.asarray(scale, dtype=np.float64)
+    totals = np.bincount(y, weights=scale, minlength=classes)
+    weights = scale / (classes * totals[y])
     return weights / weights.sum()
 
 

@@ -16,7 +16,11 @@ What Slack does for the user and the stand-in alone does not, this layer does:
 - a modal opened with a user's trigger id is shown to that user; its submission answer
   is applied (``errors`` next to the fields, ``update``, ``push``, ``clear``; an empty
   answer closes it); required fields are checked before anything is sent, as Slack does;
-- "skip ahead" asks the embedding program to move its clock (``skip`` callback).
+- "skip ahead" asks the embedding program to move its clock (``skip`` callback);
+- several workspaces (``standin.add_workspace``): each person acts in their own, sees only
+  its channels and people, and every request the page sends carries that workspace's id;
+  ``/split`` shows two people (``?left=U…&right=U…``, by default the first person of each of
+  the first two workspaces) side by side, each in a frame of the page.
 
 It listens on 127.0.0.1 only and answers only requests addressed to that host (no DNS
 rebinding), with JSON bodies (no cross-site form posts). The page renders every piece of
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import html
 import itertools
 import json
 import re
@@ -37,6 +42,7 @@ from datetime import UTC, datetime, timedelta
 from datetime import time as wall_time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -54,12 +60,13 @@ ASSETS = {
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'"
+        "connect-src 'self'; form-action 'none'; base-uri 'none'; frame-src 'self'; "
+        "frame-ancestors 'self'"  # only /split frames the page, from this very origin
     ),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
-    "X-Frame-Options": "DENY",
+    "X-Frame-Options": "SAMEORIGIN",
 }
 #: Skip-ahead choices offered on the page: key -> label.
 SKIPS = {"1h": "+1 hour", "1d": "+1 day", "morning": "Next morning 09:00"}
@@ -139,6 +146,7 @@ class SandboxUI:
         """Serve the page on 127.0.0.1 (a free port unless ``port`` was given)."""
         app = web.Application(client_max_size=1024 * 1024, middlewares=[self._guard])
         app.router.add_get("/", self._index)
+        app.router.add_get("/split", self._split)
         app.router.add_get("/static/{name}", self._asset)
         app.router.add_get("/favicon.ico", self._no_icon)
         app.router.add_get("/ui/state", self._state)
@@ -211,6 +219,28 @@ class SandboxUI:
     async def _index(self, request: web.Request) -> web.StreamResponse:
         return self._serve_asset("index.html")
 
+    async def _split(self, request: web.Request) -> web.StreamResponse:
+        """Two people side by side, each in a frame of the page: by default the first
+        person of each of the first two workspaces (``?left=U…&right=U…`` to choose)."""
+        firsts = [next(u for u in self._users() if self.team_of(u) == t["id"])
+                  for t in self.teams()]
+        if not firsts:
+            raise BadRequest("no users registered")
+        left = self._user_id(request.query.get("left") or firsts[0])
+        right = self._user_id(request.query.get("right") or firsts[-1])
+        frames = "".join(
+            f'<iframe class="split-frame" title="{html.escape(self._frame_title(user))}" '
+            f'src="/?{html.escape(urlencode({"user": user}))}"></iframe>'
+            for user in (left, right))
+        page = (STATIC / "split.html").read_text(encoding="utf-8").replace("<!--frames-->",
+                                                                         frames)
+        return web.Response(text=page, content_type="text/html", charset="utf-8")
+
+    def _frame_title(self, user: str) -> str:
+        record = self.standin.user(user) or {}
+        team = next((t["name"] for t in self.teams() if t["id"] == self.team_of(user)), "")
+        return f"{record.get('real_name') or user} in {team}"
+
     async def _asset(self, request: web.Request) -> web.StreamResponse:
         return self._serve_asset(request.match_info["name"])
 
@@ -240,13 +270,29 @@ class SandboxUI:
         return value
 
     def _channel_id(self, value: Any, user: str) -> str:
-        """A registered channel, or the user's DM with the app (``D<user>``)."""
+        """A channel of the user's workspace, or their DM with the app (``D<user>``)."""
         if value == f"D{user}":
             return value
-        if not isinstance(value, str) or self.standin.channel(value) is None or \
-                self.standin.channel(value).get("is_im"):
+        record = self.standin.channel(value) if isinstance(value, str) else None
+        if record is None or record.get("is_im") or \
+                self._team_of_channel(record) != self.team_of(user):
             raise BadRequest("unknown channel")
         return value
+
+    def team_of(self, user: str) -> str:
+        """The workspace a person belongs to."""
+        return str((self.standin.user(user) or {}).get("team_id") or self.standin.team_id)
+
+    def _team_of_channel(self, record: dict[str, Any]) -> str:
+        # A channel registered without a workspace is the stand-in's own (until a token
+        # of another workspace uses it first).
+        return str(record.get("team_id") or self.standin.team_id)
+
+    def teams(self) -> list[dict[str, str]]:
+        """The workspaces people act in, in the order they were added."""
+        used = {self.team_of(u) for u in self._users()}
+        return [{"id": t, "name": str(w.get("name") or t)}
+                for t, w in self.standin.workspaces.items() if t in used]
 
     async def _after(self) -> None:
         """Let the app finish what its ack started, then take in what it sent."""
@@ -364,7 +410,7 @@ class SandboxUI:
 
     async def _state(self, request: web.Request) -> web.Response:
         user = self._user_id(request.query.get("user") or self._default_user())
-        where = request.query.get("channel") or self._default_channel()
+        where = request.query.get("channel") or self._default_channel(user)
         self._ingest()
         return web.json_response(await self.state(user, where))
 
@@ -374,8 +420,8 @@ class SandboxUI:
             raise BadRequest("no users registered")
         return ids[0]
 
-    def _default_channel(self) -> str:
-        channels = self._channels()
+    def _default_channel(self, user: str) -> str:
+        channels = self._channels(self.team_of(user))
         return channels[0]["id"] if channels else "home"
 
     def _users(self) -> list[str]:
@@ -385,31 +431,37 @@ class SandboxUI:
             return registered
         return [u for u in self._user_order if u in registered]
 
-    def _channels(self) -> list[dict[str, Any]]:
+    def _channels(self, team: str | None = None) -> list[dict[str, Any]]:
+        """The channels of workspace ``team`` (of every workspace: None)."""
         return [{"id": c["id"], "name": c["name"], "private": c["is_private"]}
                 for c in self.standin._channels.values()
-                if not c.get("is_im") and not c.get("is_archived")]
+                if not c.get("is_im") and not c.get("is_archived")
+                and (team is None or self._team_of_channel(c) == team)]
 
     async def state(self, user: str, where: str) -> dict[str, Any]:
         """Everything the page shows ``user`` looking at ``where`` (a channel id, the DM
         ``D<user>``, or ``home``)."""
         s = self.standin
         now = self._now()
+        team = self.team_of(user)
+        teams = self.teams()
         users = []
         for uid in self._users():
             record = s.user(uid) or {}
             users.append({"id": uid, "name": record.get("name"),
                           "real_name": record.get("real_name"), "tz": record.get("tz"),
-                          "roles": list(await self._roles(uid))})
+                          "team": self.team_of(uid), "roles": list(await self._roles(uid))})
         out: dict[str, Any] = {
             "now": now.isoformat(),
             "now_ms": int(now.timestamp() * 1000),
             "offset_seconds": round(self.clock_offset()),
-            "team": {"id": s.team_id, "name": s.team_name},
+            "team": next((t for t in teams if t["id"] == team),
+                         {"id": team, "name": s.team_name}),
+            "teams": teams,
             "app": {"name": self.app_name, "bot_user_id": s.bot_user_id,
                     "commands": list(self.commands)},
             "users": users,
-            "channels": self._channels(),
+            "channels": self._channels(team),
             "skips": [{"key": k, "label": v} for k, v in SKIPS.items()] if self._skip else [],
             "user": user,
             "where": where,
@@ -520,15 +572,19 @@ class SandboxUI:
                 command, _, rest = text.partition(" ")
                 result = await self.command(user, channel, command, rest.strip())
             else:
-                self.standin.add_message(channel, self.format(text), user=user,
+                self.standin.add_message(channel, self.format(text, user), user=user,
                                          thread_ts=body.get("thread_ts") or None)
                 result = {"ok": True}
             self._ingest()
         return web.json_response(result)
 
-    def format(self, text: str) -> str:
-        """Typed text as Slack would send it (escaped, mentions as tokens)."""
-        return slack_format(text, self.standin._users.values(), self._channels())
+    def format(self, text: str, user: str | None = None) -> str:
+        """Typed text as Slack would send it (escaped, mentions as tokens): ``@name`` and
+        ``#channel`` name people and channels of ``user``'s workspace (of any: None)."""
+        team = self.team_of(user) if user else None
+        people = [u for u in self.standin._users.values()
+                  if team is None or self.team_of(u["id"]) == team]
+        return slack_format(text, people, self._channels(team))
 
     async def command(self, user: str, channel: str, command: str, text: str) -> dict[str, Any]:
         """Run a slash command as ``user`` in ``channel`` and show its answer to them."""
@@ -538,7 +594,8 @@ class SandboxUI:
                                 "interpreted as commands.", None)
             return {"ok": False, "error": "unknown_command"}
         reply = await self.driver.command(
-            self.format(text), user_id=user, channel_id=channel, command=command,
+            self.format(text, user), user_id=user, channel_id=channel, command=command,
+            team_id=self.team_of(user),
             response_url=self._response_url(user, channel, None, None),
         )
         result: dict[str, Any] = {"ok": reply.status == 200, "status": reply.status,
@@ -587,7 +644,8 @@ class SandboxUI:
                     values: Any = None) -> dict[str, Any]:
         """Send the app the ``block_actions`` Slack would send for this click."""
         kind = source.get("kind")
-        common = {"user_id": user, "block_id": block_id, "selected": selected}
+        common = {"user_id": user, "block_id": block_id, "selected": selected,
+                  "team_id": self.team_of(user)}
         if kind in ("view", "home"):
             if kind == "home":
                 view = self.standin.home.get(user)
@@ -652,7 +710,7 @@ class SandboxUI:
             return {"ok": False, "errors": self.view_errors[view_id]}
         reply = await self.driver.view_submission(
             view.get("callback_id") or "", values, view.get("private_metadata") or "",
-            user_id=user, view_id=view_id,
+            user_id=user, view_id=view_id, team_id=self.team_of(user),
         )
         result = self._apply_submission(user, view_id, reply.status, reply.json,
                                         reply.body, reply.elapsed_ms)
@@ -715,6 +773,7 @@ class SandboxUI:
                 view = self.standin.views.get(view_id)
                 if view and view.get("notify_on_close"):
                     await self.driver.view_closed(copy.deepcopy(view), user_id=user,
+                                                  team_id=self.team_of(user),
                                                   is_cleared=len(stack) > 1)
             await self._after()
         return web.json_response({"ok": True})
@@ -733,7 +792,7 @@ class SandboxUI:
                                  "event_ts": f"{time.time():.6f}"}
         if user in self.standin.home:
             event["view"] = copy.deepcopy(self.standin.home[user])
-        reply = await self.driver.event(event)
+        reply = await self.driver.event(event, self.team_of(user))
         await self._after()
         return {"ok": reply.status == 200, "status": reply.status}
 

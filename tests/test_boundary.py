@@ -309,3 +309,26 @@ async def test_unhandled_suggestion_requests_do_not_log_what_was_typed(mend, sla
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "Unhandled request" not in logged or "withheld" in logged
     assert FORGED not in logged and "Private" not in logged
+
+
+@pytest.mark.parametrize("body, content_type", [
+    (urlencode({"team_id": "T1", "user_id": "U1", "channel_id": "C1", "command": "/recover",
+                "text": "for Dana: charged twice", "response_url": "http://x/r",
+                "trigger_id": "t1"}), "application/x-www-form-urlencoded"),
+    (urlencode({"payload": json.dumps({"type": "block_actions", "team": {"id": "T1"},
+                                       "user": {"id": "U1", "team_id": "T1"},
+                                       "actions": []})}), "application/x-www-form-urlencoded"),
+    (json.dumps({"type": "event_callback", "team_id": "T1", "event": {"type": "x"}}),
+     "application/json"),
+])
+def test_a_request_parsed_once_is_the_request_bolt_would_build(body, content_type):
+    from slack_bolt.request.async_request import AsyncBoltRequest
+
+    headers = {"Content-Type": content_type, "X-Slack-Request-Timestamp": "1"}
+    theirs = AsyncBoltRequest(body=body, query="a=1", headers=headers)
+    ours = boundary.parsed_request(body, boundary.parse_signed(body, content_type), "a=1",
+                                   headers)
+    for name in ("raw_body", "body", "query", "headers", "content_type", "lazy_only",
+                 "lazy_function_name", "mode"):
+        assert getattr(ours, name) == getattr(theirs, name), name
+    assert dict(ours.context) == dict(theirs.context)

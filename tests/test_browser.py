@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.runtime.config import ROOT
-from bot.runtime.sandbox import TEAM_ID, start_sandbox
+from bot.runtime.sandbox import TEAM2_NAME, TEAM_ID, start_sandbox
 
 CHROMIUM = "/usr/bin/chromium"
 REQUIRED = (os.environ.get("MEND_REQUIRE_BROWSER") or "").strip().lower() not in (
@@ -240,3 +240,57 @@ async def test_emoji_short_codes_render_as_emoji(page, sandbox):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / "sandbox-emoji.png"), full_page=True)
     assert page.problems == []
+
+
+@pytest.fixture
+async def two_sandbox(tmp_path):
+    sb = await start_sandbox(0, tmp_path / "two.db", run_scheduler=False, two_workspaces=True)
+    yield sb
+    await sb.close()
+
+
+async def test_two_workspaces_side_by_side_keep_their_cases_apart(browser, two_sandbox):
+    """/split: Maria in the first workspace, Tomás in the second, each opens case #1;
+    neither frame ever shows the other's case, whoever acts in it."""
+    expect = pw.expect
+    context = await browser.new_context(viewport={"width": 1800, "height": 900})
+    page = await context.new_page()
+    problems = []
+    page.on("console", lambda m: m.type == "error" and problems.append(m.text))
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    pw.expect.set_options(timeout=WAIT_MS)
+    await page.goto(f"{two_sandbox.url}split")
+    left = page.frame_locator("iframe.split-frame").nth(0)
+    right = page.frame_locator("iframe.split-frame").nth(1)
+    await expect(left.locator("#team-name")).to_have_text("Mend sandbox")
+    await expect(right.locator("#team-name")).to_have_text(TEAM2_NAME)
+    await expect(left.locator("#conversation-header")).to_have_text("#support")
+    await expect(right.locator("#conversation-header")).to_have_text("#help")
+    await expect(right.locator("#channel-list")).not_to_contain_text("support")
+    await expect(right.locator("#split-link")).to_be_hidden()  # no frames within frames
+
+    await type_command(left, REPORT)
+    await type_command(right, "/recover customer: Globex, waited 50 minutes on hold and "
+                              "got cut off")
+    for frame, mine, theirs in ((left, "Dana Lee", "Globex"), (right, "Globex", "Dana Lee")):
+        card = card_of(frame)
+        await expect(card).to_contain_text(f"Case #1 for {mine}")
+        await expect(frame.locator("#messages")).not_to_contain_text(theirs)
+
+    # Aiko, Tomás's colleague, sees his card; Maria switched into the second workspace
+    # lands in its #help and sees only its case.
+    await right.locator("#user-switcher").select_option("U22AIKO")
+    await expect(card_of(right)).to_contain_text("Case #1 for Globex")
+    await left.locator("#user-switcher").select_option("U21TOMAS")
+    await expect(left.locator("#team-name")).to_have_text(TEAM2_NAME)
+    await expect(left.locator("#conversation-header")).to_have_text("#help")
+    await expect(card_of(left)).to_contain_text("Case #1 for Globex")
+    await expect(left.locator("#messages")).not_to_contain_text("Dana Lee")
+    await left.locator("#user-switcher").select_option("U01MARIA")
+    await expect(left.locator("#conversation-header")).to_have_text("#support")
+    await expect(card_of(left)).to_contain_text("Case #1 for Dana Lee")
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "sandbox-split.png"))
+    await context.close()
+    assert problems == []

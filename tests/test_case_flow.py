@@ -9,7 +9,17 @@ from datetime import timedelta
 from bot.domain.times import from_iso
 from bot.domain.vocabulary import FollowupKind, Status
 from handlers.ids import Action, Block, Callback
-from tests.helpers import REPORT, all_text, assert_valid_blocks, card, case1, click, open_case, said
+from tests.helpers import (
+    LA_MORNING,
+    REPORT,
+    all_text,
+    assert_valid_blocks,
+    card,
+    case1,
+    click,
+    open_case,
+    said,
+)
 
 
 def view_of(call) -> dict:
@@ -164,11 +174,12 @@ async def test_same_words_in_two_timezones_land_on_different_instants(mend, slac
     assert len(slack.calls_to("users.info")) == 2
 
 
-async def test_bad_and_past_times_get_examples(mend, slack, slack_user):
+async def test_bad_and_past_times_get_examples(mend, slack, slack_user, clock):
+    clock.set(LA_MORNING)  # the first follow-up is in working hours: Mend leaves it be
     await open_case(mend, slack_user)
-    await slack_user.command("followup 1 banana", user_id="U1")
+    reply = await slack_user.command("followup 1 banana", user_id="U1")
     await mend.settle()
-    assert "tomorrow 9am" in said(slack)
+    assert "tomorrow 9am" in (all_text(reply.json["blocks"]) if reply.json else said(slack))
     reply = await slack_user.command("followup 1 2020-01-01 10:00", user_id="U1")
     await mend.settle()
     text = all_text(reply.json["blocks"]) if reply.json else said(slack)
@@ -302,7 +313,9 @@ async def test_unknown_case_numbers_are_answered(mend, slack_user):
     assert "Which case?" in all_text(reply.json["blocks"])
 
 
-async def test_other_workspace_can_neither_read_nor_change_case_one(mend, slack, slack_user):
+async def test_other_workspace_can_neither_read_nor_change_case_one(mend, slack, slack_user,
+                                                                   clock):
+    clock.set(LA_MORNING)  # the first follow-up is in working hours: Mend leaves it be
     await open_case(mend, slack_user, team="T1")
     for command in ("case 1", "take 1", "note 1 hello", "close 1 spam", "resolve 1"):
         reply = await slack_user.command(command, user_id="U5", team_id="T2")
@@ -315,7 +328,8 @@ async def test_other_workspace_can_neither_read_nor_change_case_one(mend, slack,
 
 
 async def test_click_from_another_workspace_on_a_shared_card_is_refused(mend, slack,
-                                                                        slack_user):
+                                                                        slack_user, clock):
+    clock.set(LA_MORNING)  # the first follow-up is in working hours: Mend leaves it be
     await slack_user.command(REPORT, team_id="T1")
     await slack_user.command(REPORT, team_id="T2", channel_id="C2")
     await mend.settle()

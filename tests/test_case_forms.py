@@ -7,7 +7,7 @@ import json
 
 from bot.domain.vocabulary import Status
 from handlers.ids import Action, Block, Callback
-from tests.helpers import REPORT, card, case1, click, open_case, said
+from tests.helpers import LA_MORNING, REPORT, card, case1, click, open_case, said
 
 LEAD_SINCE = "2026-11-26T00:00:00.000000Z"
 
@@ -50,6 +50,7 @@ async def test_form_text_is_kept_as_typed(mend, slack, slack_user):
 # -- applied once -----------------------------------------------------------------------
 async def test_followup_and_snooze_forms_delivered_twice_apply_once(mend, slack, slack_user,
                                                                     clock):
+    clock.set(LA_MORNING)  # the first follow-up is in working hours: Mend leaves it be
     await open_case(mend, slack_user)
     quick = {Block.FOLLOWUP_QUICK: {Action.QUICK: {
         "type": "radio_buttons", "selected_option": {"value": "in_1h"}}}}

@@ -219,7 +219,8 @@ async def test_assigning_during_the_escalation_cancels_the_old_owners_reminders(
 
 
 def test_a_reminder_sent_before_buttons_named_their_followup_is_read_from_its_key():
-    from handlers.actions import Click
+    from handlers.actions import reminder_due
+    from handlers.payload import read
 
     due = "2026-11-26T18:00:00.000000Z"
     legacy = {"type": "block_actions", "user": {"id": "U1"}, "team": {"id": "T1"},
@@ -227,6 +228,6 @@ def test_a_reminder_sent_before_buttons_named_their_followup_is_read_from_its_ke
               "message": {"ts": "1.2", "blocks": [], "metadata": {
                   "event_type": "mend_nudge",
                   "event_payload": {"key": f"T1:7:followup:{due}:1", "case": 1}}}}
-    assert Click(legacy).reminder_due() == due
+    assert reminder_due(read(legacy)) == due
     legacy["message"]["metadata"] = None
-    assert Click(legacy).reminder_due() is None  # taken to mean the follow-up in force
+    assert reminder_due(read(legacy)) is None  # taken to mean the follow-up in force

@@ -74,8 +74,8 @@ async def test_a_critical_case_is_nudged_at_once_even_without_the_owners_zone(
 async def test_an_owner_slack_cannot_describe_for_an_hour_is_nudged_in_workspace_time(
         mend, slack, slack_user, clock):
     clock.set(LA_2AM)
+    slack.fail("users.info", error="user_not_found", times=None)  # from the start
     await open_due(mend, slack_user, clock, due_in=timedelta(0))
-    slack.fail("users.info", error="user_not_found", times=None)
     await sweep(mend)
     assert nudges(slack) == []
     clock.advance(hours=1)
@@ -94,6 +94,7 @@ async def test_done_pressed_while_the_sweep_waits_for_slack_is_respected(
         async with MendDriver(running.url, SECRET, slack, team_id="T1") as agent:
             number = await open_due(running, agent, clock, due_in=timedelta(0))
         clock.advance(hours=3)
+        running.mend.deps.people._cache.clear()  # as if hours had passed since the opening
         slack.fail("users.info", delay=0.3)
         sweeping = asyncio.create_task(running.mend.nudger.sweep())
         await asyncio.sleep(0.1)  # the sweep is waiting for users.info

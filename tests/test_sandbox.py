@@ -23,7 +23,14 @@ import pytest
 
 from bot.runtime.clock import Clock, ManualClock, SandboxClock
 from bot.runtime.config import ROOT
-from bot.runtime.sandbox import TEAM_ID, SandboxError, check_database, start_sandbox
+from bot.runtime.sandbox import (
+    TEAM2_ID,
+    TEAM2_NAME,
+    TEAM_ID,
+    SandboxError,
+    check_database,
+    start_sandbox,
+)
 from handlers.ids import NUDGE_METADATA_TYPE
 from standin.sandbox import REQUIRED, slack_format
 
@@ -536,3 +543,120 @@ def test_sandbox_command_line_errors_exit_2(tmp_path):
     conn.commit()
     conn.close()
     assert main(["sandbox", "--port", "0", "--db", str(path)]) == 2
+
+
+# -- two workspaces -------------------------------------------------------------------------
+TOMAS, AIKO, HELP = "U21TOMAS", "U22AIKO", "C21HELP"
+REPORT2 = "customer: Globex, waited 50 minutes on hold and got cut off"
+
+
+@pytest.fixture
+async def two(tmp_path):
+    sb = await start_sandbox(0, tmp_path / "two.db", run_scheduler=False, pace_seconds=0.05,
+                             two_workspaces=True)
+    async with aiohttp.ClientSession() as session:
+        yield sb, Page(sb, session)
+    await sb.close()
+
+
+async def test_each_workspace_shows_only_its_own_channels_and_people(two):
+    sandbox, page = two
+    first, second = await page.state(MARIA), await page.state(TOMAS, HELP)
+    assert [t["id"] for t in first["teams"]] == [TEAM_ID, TEAM2_ID]
+    assert first["team"]["id"] == TEAM_ID and second["team"] == {"id": TEAM2_ID,
+                                                                 "name": TEAM2_NAME}
+    assert [c["id"] for c in first["channels"]] == [SUPPORT, VIP]
+    assert [c["id"] for c in second["channels"]] == [HELP]
+    assert {u["id"]: u["team"] for u in second["users"]}[AIKO] == TEAM2_ID
+    assert (await page.state(TOMAS, ""))["where"] == HELP  # their workspace's first channel
+    for user, where in ((TOMAS, SUPPORT), (MARIA, HELP)):  # no peeking into the other
+        async with page.session.get(f"{page.base}/ui/state",
+                                    params={"user": user, "channel": where}) as resp:
+            assert resp.status == 400
+    await page.post("/ui/send", {"user": TOMAS, "channel": SUPPORT, "text": "hi"}, status=400)
+
+
+async def test_two_workspaces_keep_their_cases_apart_each_with_its_own_token(two):
+    sandbox, page = two
+    await page.send(f"/recover {REPORT}")  # Maria, #support: case #1 of the first
+    await page.send(f"/recover {REPORT2}", user=TOMAS, channel=HELP)  # #1 of the second
+    await sandbox.settle()
+    store = sandbox.mend.deps.store
+    assert (await store.case_by_number(TEAM_ID, 1)).customer == "Dana Lee"
+    assert (await store.case_by_number(TEAM2_ID, 1)).customer == "Globex"
+    assert await store.leads(TEAM2_ID) == [TOMAS] and await store.leads(TEAM_ID) == [LEE]
+    [card] = [m for m in (await page.state(AIKO, HELP))["messages"] if not m["ephemeral"]]
+    assert "Globex" in text_of(card) and "Dana Lee" not in text_of(card)
+    # Case #1 is, to each workspace, its own: the other's is never shown or touched.
+    await page.send("/recover case 1", user=TOMAS, channel=HELP)
+    shown = [text_of(m) for m in (await page.state(TOMAS, HELP))["messages"] if m["ephemeral"]]
+    assert "Globex" in shown[-1] and "Dana Lee" not in shown[-1]
+    await page.send("/recover release 1", user=TOMAS, channel=HELP)
+    await page.send("/recover take 1", user=AIKO, channel=HELP)
+    assert (await store.case_by_number(TEAM2_ID, 1)).owner_id == AIKO
+    assert (await store.case_by_number(TEAM_ID, 1)).owner_id == MARIA
+    await page.send("/recover open", user=LEE)
+    listed = [text_of(m) for m in (await page.state(LEE))["messages"] if m["ephemeral"]][-1]
+    assert "Dana Lee" in listed and "Globex" not in listed
+    # Every Web API call carried the token Mend was given for the workspace it acted on.
+    s = sandbox.standin
+    tokens = {team: set(s.tokens_of(team)) - {s.bot_token} for team in (TEAM_ID, TEAM2_ID)}
+    assert all(len(found) == 1 for found in tokens.values()) and \
+        tokens[TEAM_ID] != tokens[TEAM2_ID]
+    calls = [c for c in s.calls if c.method != "oauth.v2.access"]
+    assert calls and all(c.ok and c.token in tokens[c.team_id] for c in calls)
+    posts = {c.args["channel"]: c.team_id for c in s.calls_to("chat.postMessage")}
+    assert posts == {SUPPORT: TEAM_ID, HELP: TEAM2_ID}
+
+
+async def test_split_page_frames_one_person_of_each_workspace(two):
+    sandbox, page = two
+    async with page.session.get(f"{page.base}/split") as resp:
+        body, policy = await resp.text(), resp.headers["Content-Security-Policy"]
+        assert resp.status == 200 and resp.headers["X-Frame-Options"] == "SAMEORIGIN"
+    frames = re.findall(r'<iframe[^>]*src="([^"]*)"', body)
+    assert frames == [f"/?user={MARIA}", f"/?user={TOMAS}"]
+    assert "frame-ancestors 'self'" in policy and "unsafe-inline" not in policy
+    assert "Maria in Mend sandbox" in body and f"Tomás in {TEAM2_NAME}" in body
+    async with page.session.get(f"{page.base}/split",
+                                params={"left": KOFI, "right": AIKO}) as resp:
+        assert re.findall(r'src="([^"]*)"', await resp.text())[-2:] == [
+            f"/?user={KOFI}", f"/?user={AIKO}"]
+    async with page.session.get(f"{page.base}/split", params={"left": "<x>"}) as resp:
+        assert resp.status == 400
+
+
+def test_a_database_of_the_two_sandbox_workspaces_is_accepted(tmp_path):
+    path = tmp_path / "two.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE cases (team_id TEXT)")
+    conn.executemany("INSERT INTO cases VALUES (?)", [(TEAM_ID,), (TEAM2_ID,)])
+    conn.commit()
+    conn.close()
+    check_database(path)  # no error: both are the sandbox's own
+
+
+def test_python_m_bot_sandbox_two_workspaces_prints_the_side_by_side_page(tmp_path):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("MEND_DB", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "sandbox", "--port", "0", "--two-workspaces", "--db",
+         str(tmp_path / "two-cli.db")],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = [proc.stdout.readline() for _ in range(5)]
+        printed = "".join(lines)
+        assert "second workspace: Tomás (Europe/Madrid), Aiko (Asia/Tokyo) in #help" in \
+            printed, printed + proc.stderr.read()
+        split = re.search(r"side by side: (http://127\.0\.0\.1:\d+/split)", printed)
+        assert split, printed
+        import urllib.request
+
+        with urllib.request.urlopen(split.group(1), timeout=5) as resp:
+            assert resp.status == 200 and resp.read().count(b"<iframe") == 2
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.domain.advice import Advice, build_advice, promise_for
+from bot.domain.advice import Advice, build_advice
 from bot.domain.intake import Reader, Report, read_report
 from bot.domain.models import Case, CaseRef, NewCase
 from bot.domain.playbook import Playbook
 from bot.domain.ports import CaseStore, CaseWriter
+from bot.domain.promises import LocalTime, default_due, promise_words
 from bot.domain.schedule import followup_timer, update_timer
-from bot.domain.times import Clock, to_iso
+from bot.domain.times import Clock, from_iso, to_iso
 from bot.domain.vocabulary import EventKind, FollowupKind, Status
 
 MAX_REPORT_CHARS = 3000  # longer reports keep a summary; the whole text goes to notes
@@ -35,6 +37,11 @@ class Opened:
     report: Report
     advice: Advice
     open_duplicates: tuple[CaseRef, ...] = ()  # the customer's other open cases
+    local: LocalTime | None = None  # the owner's day as known when it was opened
+
+
+# Where a person's day is, as known without waiting for Slack: (team, user) -> LocalTime.
+LocalTimes = Callable[[str, str], Awaitable[LocalTime | None]]
 
 
 class Recovery:
@@ -49,6 +56,9 @@ class Recovery:
         # New cases go through `writer` (the store's group commit shares one commit
         # among the cases that arrive together); by default straight to the store.
         self.writer = writer or _Direct(store)
+        # The owner's timezone and working hours as known now (set by the app); without
+        # it the first follow-up is simply followup_default_hours away.
+        self.local_time: LocalTimes | None = None
 
     def check_text(self, text: str) -> str:
         """Normalise the report text or raise BadReport saying what to fix."""
@@ -83,7 +93,8 @@ class Recovery:
         if parts:
             report = dataclasses.replace(report, summary=summarize(report.summary))
         now = self.clock.now()
-        due = now + timedelta(hours=self.playbook.settings.followup_default_hours)
+        local = await self.local_time(team_id, reporter_id) if self.local_time else None
+        due = default_due(now, self.first_span, local, report.severity)
         now_iso, due_iso = to_iso(now), to_iso(due)
         duplicates, repeat_of = await self._history(team_id, report.customer, now)
         fields = {
@@ -110,8 +121,37 @@ class Recovery:
                                        {"text": part, "report_part": f"{index}/{len(parts)}"},
                                        now_iso)
         # The apology promises the time this case's follow-up falls due, no earlier.
-        promise = promise_for((due - now).total_seconds() / 3600)
-        return Opened(case, report, build_advice(report, self.playbook, promise), duplicates)
+        promise = promise_words(now, due, local.tz if local else None)
+        return Opened(case, report, build_advice(report, self.playbook, promise), duplicates,
+                      local)
+
+    @property
+    def first_span(self) -> timedelta:
+        return timedelta(hours=self.playbook.settings.followup_default_hours)
+
+    async def correct_first_followup(self, case: Case, guessed: LocalTime | None,
+                                     known: LocalTime) -> Case | None:
+        """The first follow-up was worked out inside the ack from a guessed timezone
+        (the owner's cached one, else the workspace's); Slack has now told us the real
+        one. Move it to where `known` puts it, unless someone has changed it since
+        (compare-and-set on the follow-up). Returns the corrected case, or None."""
+        if case.status != Status.OPEN or not case.next_followup_at:
+            return None
+        opened = from_iso(case.created_at)
+        if case.next_followup_at != to_iso(default_due(opened, self.first_span, guessed,
+                                                       case.severity)):
+            return None  # not the default any more
+        right = to_iso(default_due(opened, self.first_span, known, case.severity))
+        if right == case.next_followup_at:
+            return None
+        return await self.store.change_case(
+            case.team_id, case.id, changes={"next_followup_at": right},
+            expect={"next_followup_at": case.next_followup_at, "status": case.status},
+            actor_id=None, kind=EventKind.FOLLOWUP_SET,
+            detail={"before": case.next_followup_at, "after": right,
+                    "kind": case.followup_kind or FollowupKind.UPDATE,
+                    "reason": "working hours"},
+            at=to_iso(self.clock.now()), timers=(followup_timer(right),))
 
     async def _history(self, team_id: str, customer: str | None,
                  now: datetime) -> tuple[tuple[CaseRef, ...], int | None]:

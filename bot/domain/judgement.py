@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.domain.coach import Review, Rules, check
+from bot.domain.coach.learned import coach_scorer
 from bot.domain.intake import Reader, Report, read_report
 from bot.domain.playbook import Playbook
 
@@ -39,7 +40,7 @@ def review_fields(review: Review) -> dict[str, Any]:
 
 def review(draft: str, rules: Rules, name: str | None = None, upset: bool = True,
            reader: Any = None) -> dict[str, Any]:
-    """`reader`: the language model, whose sentence scores back the coach's rules."""
-    scorer = reader.concepts if reader is not None else None
+    """`reader`: the language model; with it the coach's own model (data/model/
+    coach_head.npz) decides the rules it learned, over what the rules find."""
     return review_fields(check(draft, rules, customer_name=name, customer_upset=upset,
-                               scorer=scorer))
+                               scorer=coach_scorer(reader)))

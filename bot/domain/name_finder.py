@@ -14,12 +14,15 @@ from bot.domain.names import _STOP_WORDS, _SUBJECT_WORDS
 
 _UP = r"[A-ZÀ-ÖØ-ÞĀ-Ž]"
 _NAME_WORD = rf"{_UP}\.|{_UP}[\w'’\-]*"
-_NAME = rf"(?:{_NAME_WORD})(?:\s+(?:(?:de|da|do|dos|del|van|von|la|le)\s+)?(?:{_NAME_WORD})){{0,2}}"
+_PARTICLE = r"de|da|do|dos|das|del|der|den|di|du|ter|ten|van|von|la|le"
+_NAME = rf"(?:{_NAME_WORD})(?:\s+(?:(?:{_PARTICLE})\s+)?(?:{_NAME_WORD})){{0,2}}"
 _TITLES = (r"Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame|Sr|Sra|Srta|Sras?|Señor|Señora|Señorita|"
            r"Don|Doña|Dona|Seu|Dom|Herr|Frau|Mme|Mlle|Monsieur|Madame|Mademoiselle|Signor|"
-           r"Signora")
-_TITLED = re.compile(rf"(?<![\w])((?:(?i:{_TITLES})\.?\s+(?:and|&|et|y|e|und)\s+)?"
-                     rf"(?:(?i:{_TITLES})\.?|M\.)\s+{_NAME})")
+           r"Signora|Meneer|Mevrouw|Mevr|Dhr|Familie|Famille|Familia|Família|Aunty|Auntie|"
+           r"Uncle|Rev|Pastor")
+_TITLED = re.compile(rf"(?<![\w])((?:(?:(?i:{_TITLES})\.?|M\.)\s+(?:and|&|et|y|e|und)\s+)?"
+                     rf"(?:(?i:{_TITLES})\.?|M\.)\s+(?:(?:de|van|von|ter|da|di|du|le|la)\s+)?"
+                     rf"{_NAME})")
 _ROLE_AT = re.compile(r"\b(?:customer|cust|client|cliente|clienta|kunde|kundin|kundschaft|"
                       r"guest|caller|patient|member|tenant|subscriber|chef)\b")
 _ROLE = re.compile(rf"(?i:\b(?:customer|cust|client|cliente|clienta|kunde|kundin|kundschaft|"
@@ -31,13 +34,21 @@ _LEAD_AFTER = (r"\s*(?:[-–—:(]|,\s|'s\b|’s\b|\s+(?:again|here|says|said|ca
                r"emailed|wrote|came|wants|asked|asks|is|was|has|had|from|de|ligou|llamó|"
                r"appelle|rief|veio|vino|avisa|dice|comenta|escribe|reclama|signale|dit|"
                r"écrit|sagt|schreibt|meldet|ruft|diz|disse|conta|escreveu)\b|"
-               r"\s+(?:at|in|on|got|left|posted|waited|lleva|nos|est|a|hat|ist|foi|está)\s)")
+               r"\s+(?:at|in|on|got|left|posted|waited|lleva|nos|est|a|hat|ist|foi|está)\s|"
+               r"\s+(?:went|took|kept|keeps|sent|spent|paid|bought|brought|spoke|stood|"
+               r"mentioned|complains|kindly|still|never|just|also|"
+               r"attend|explique|belt|è|tá|tiene|quiere)\b)")
+# Two capitalised words then a verb in a past tense (-ed; Portuguese -ou/-eu/-iu, Spanish
+# -ó): "Derek Olsen transferred", "Catherine O'Brien charged". One word is not enough:
+# "Family booked", "Takeaway arrived".
+_LEAD_PAIR = re.compile(rf"\s*((?:{_NAME_WORD})\s+(?:{_NAME_WORD}))"
+                        r"\s+[a-zà-ÿ]{3,}(?:ed|ou|eu|iu|ó|ió)\b")
 _LEAD = re.compile(rf"\s*({_NAME}(?:,\s*{_UP}[\w'’\-]+)?){_LEAD_AFTER}")
 _LEAD_LOWER = re.compile(r"^\s*([a-zà-ÿ][a-zà-ÿ'’\-]{2,}(?:,\s*[a-zà-ÿ][a-zà-ÿ'’\-]{2,})?)"
                          r"\s*(?:\s[-–—:]|\(|\sagain\b)")
 _SIGN_OFF = re.compile(
     rf"(?i:thanks|thank you|many thanks|regards|kind regards|best|cheers|sincerely|merci|"
-    rf"cordialement|gracias|saludos|obrigad[oa]|atenciosamente|danke|grüße|gruesse)"
+    rf"cordialement|gracias|(?:un )?saludos?|obrigad[oa]|atenciosamente|danke|grüße|gruesse)"
     rf"[,.!]?\s*[-–—]?\s*({_NAME}(?:\s*&\s*{_NAME})?)\s*[.!]?\s*['\"”]?\s*$")
 _DASH_SIGN = re.compile(rf"\s[-–—]\s?({_NAME}(?:\s*&\s*{_NAME})?)\s*['\"”]?\s*$")
 # A pasted message signed at the end: ". Fiona Reid", "- Gemma, St Mary's Kitchen",
@@ -48,7 +59,7 @@ _SIGNED = re.compile(
     rf"({_NAME}(?:\s+(?:et|and|&|y|e|und)\s+{_NAME})?)"
     rf"(?:,\s*[^.!?]{{0,60}}|\s*\([^)]{{0,60}}\))?\s*['\"”]?\s*$")
 _NOT_NAMES = _STOP_WORDS | _SUBJECT_WORDS | frozenset("""
-    for re fwd fw service patient forty sir madam dear
+    for re fwd fw service patient forty sir madam dear o il lo nos
     sales support billing finance engineering store shop branch team agent agents manager
     tech technician driver courier warehouse email phone chat call twitter instagram
     facebook tiktok trustpilot google yelp reddit linkedin whatsapp ofcom uk us eu
@@ -61,9 +72,30 @@ _NOT_NAMES = _STOP_WORDS | _SUBJECT_WORDS | frozenset("""
     mother father parent parents learner student students tweet water pasted autohaus
     schulleitung cowards disgraceful cordialement ein eine kursteilnehmer kursteilnehmerin
     tweeted posted reply replied showers trainer pharmacist receptionist nurse doctor
+    cust customers klant klanten étudiant étudiante applicant supervisor kid kids baby ig on
+    sagt meint laut schluss chatmitarbeiter mitarbeiter mitarbeiterin anruferin anrufer
+    cake parcel engineer installer plumber electrician builder contractor landlord owner
     booked received ordered bought paid tried told came went waited apparently honestly
     seriously literally hotel restaurant gym clinic pharmacy garage school council
 """.split())
+
+
+# Typed in lower case: "mrs chen came in", "cust (aisha) bounced", "cust hassan rang in".
+_LOWER_TITLED = re.compile(r"(?<![\w])((?:mr|mrs|ms|miss|dr)\.?\s+[a-zà-ÿ][a-zà-ÿ'’\-]{1,})\b")
+_ROLE_BRACKETED = re.compile(r"(?i:\b(?:customer|cust|client|patient|caller|guest|member)\b)"
+                             r"\s*\(\s*([^\W\d_][\w'’\-]+(?:\s+[^\W\d_][\w'’\-]+)?)\s*\)")
+_ROLE_LOWER = re.compile(r"\b(?:cust|customer|client|caller)\s+([a-zà-ÿ][a-zà-ÿ'’\-]{2,})"
+                         r"(?=\s*[-–—:(]|\s+(?:rang|called|phoned|emailed|says|said|wants|"
+                         r"is|was|has|came|went)\b)")
+
+
+def _lower_case_name(text: str) -> str | None:
+    for pattern in (_ROLE_BRACKETED, _LOWER_TITLED, _ROLE_LOWER):
+        for match in pattern.finditer(text):
+            name = match.group(1)
+            if name.split()[-1].lower() not in _NOT_NAMES | _PARTICLES | {"and", "et", "y", "und"}:
+                return name
+    return None
 
 
 _ROLE_WORDS = ("customer", "cust", "client", "kunde", "kundin", "guest", "caller", "patient",
@@ -83,7 +115,7 @@ def find_customer(text: str) -> str | None:
     match = _LEAD_LOWER.match(text)
     if match and match.group(1).lower() not in _NOT_NAMES:
         return match.group(1)
-    return None
+    return _lower_case_name(text)
 
 
 def _titled(text: str) -> str | None:
@@ -109,10 +141,11 @@ def _first(pattern: re.Pattern, text: str, lower: str = "",
 
 _SIGN_WORDS = re.compile(
     r"^(?i:thanks|thank you|many thanks|regards|kind regards|best|cheers|sincerely|merci|"
-    r"cordialement|gracias|saludos|obrigad[oa]|atenciosamente|danke|grüße|gruesse)"
+    r"cordialement|gracias|(?:un )?saludos?|obrigad[oa]|atenciosamente|danke|grüße|gruesse)"
     r"[,.!]?\s*[-–—]?\s*")
 _SIGNATURE = re.compile(rf"({_NAME}(?:\s*(?:et|and|&|y|e|und)\s+{_NAME})?)"
                         rf"(?:,\s*[^.!?]{{0,60}}|\s*\([^)]{{0,60}}\))?")
+_WORDLIKE = re.compile(r"(?:ing|able|ible|ly|ness|ment|tion)\W*$")
 _BREAK = re.compile(r"(?<!\s[A-Z])[.!?:]\s|\s[-–—]\s?|[-–—]\s")
 
 
@@ -126,7 +159,7 @@ def _after_role(text: str, lower: str) -> str | None:
 
 
 def _at_start(text: str) -> str | None:
-    match = _LEAD.match(text)
+    match = _LEAD.match(text) or _LEAD_PAIR.match(text)
     return _tidy(match.group(1), titled=False) if match else None
 
 
@@ -142,11 +175,21 @@ def _signed(text: str) -> str | None:
     if not last or len(last) > 80 or not last[0].isupper() or last.count(" ") > 8:
         return None
     match = _SIGNATURE.fullmatch(last)
+    if match and " " not in match.group(1) and _WORDLIKE.search(match.group(1)):
+        return None
     return _tidy(match.group(1), titled=False) if match else None
 
 
+_PARTICLES = frozenset("de da do dos das del der den di du ter ten van von la le".split())
+
+
+def _particle(words: list[str], i: int) -> bool:
+    """A surname particle between two name words ("Van der Berg", "Meneer de Vries")."""
+    return (words[i] in _PARTICLES and i + 1 < len(words) and words[i + 1][:1].isupper())
+
+
 def _tidy(name: str, titled: bool) -> str | None:
-    name = re.sub(r"['’]s$", "", name.strip())
+    name = re.sub(r"['’]s?$", "", name.strip())
     words = name.rstrip(",").split()
     # A word ending a sentence ends the name, unless it is an initial or a title.
     for i, word in enumerate(words[:-1]):
@@ -164,10 +207,10 @@ def _tidy(name: str, titled: bool) -> str | None:
     # A name ends before a capitalised word that is not one (a place, a weekday).
     kept = []
     for i, word in enumerate(words):
-        if i and word.rstrip(".,").lower() in _NOT_NAMES:
+        if i and word.rstrip(".,").lower() in _NOT_NAMES and not _particle(words, i):
             break
         kept.append(word)
-    if not kept or (titled and len(kept) < 2):
+    if not kept or (titled and len(kept) < 2) or (len(kept) == 1 and len(kept[0]) < 2):
         return None
     if not titled and all(w.rstrip(".").lower() in _NOT_NAMES for w in kept):
         return None

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.domain.durations import parse_days
+from bot.domain.histogram import percentiles
 from bot.domain.models import Case, CaseFilter, Event
 from bot.domain.playbook import Playbook
 from bot.domain.times import from_iso, to_iso
@@ -125,8 +126,12 @@ class Outcomes:
     compensation_offered: int = 0
     compensation_accepted: int = 0
     durations: dict[str, list[float]] = field(default_factory=lambda: {m: [] for m in MEASURES})
+    # Or, for figures read from roll-ups: durations as bucket -> count (see histogram.py).
+    histograms: dict[str, dict[int, int]] | None = None
 
     def spread(self, measure: str) -> Spread:
+        if self.histograms is not None:
+            return Spread(*percentiles(self.histograms[measure]))
         return Spread.of(self.durations[measure])
 
     @property

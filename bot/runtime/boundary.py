@@ -51,6 +51,8 @@ from collections.abc import Callable
 from urllib.parse import parse_qs, parse_qsl
 
 from aiohttp import web
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.request.async_internals import build_async_context
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
@@ -140,24 +142,30 @@ async def bolt_request(request: web.Request, secret: str | None,
         raise Refused(400, "signed, but not a body Slack sends") from None
     if wrong := problem(body):
         raise Refused(400, f"signed, but {wrong} is missing or of the wrong type")
-    bolt = AsyncBoltRequest(body=text, query=request.query_string,
-                            headers=request.headers)  # type: ignore[arg-type]
-    # Bolt parses any form containing the word "payload" as an interactive payload, so a
-    # slash command whose text says "payload" would reach it empty. The listeners get
-    # Mend's parse instead; Bolt still checks the signature on the raw text.
-    bolt.body = body
-    return bolt
+    return parsed_request(text, body, request.query_string, request.headers)
 
 
 def parse_signed(text: str, content_type: str | None) -> dict:
     """A signed body as Slack means it: JSON (events), a form with a `payload` field
-    (clicks, submissions, shortcuts), or a plain form (slash commands)."""
+    (clicks, submissions, shortcuts), or a plain form (slash commands). Bolt alone reads
+    any form containing the word "payload" as a click, so a /recover whose text says
+    "payload" would reach the listeners empty."""
     if content_type == "application/json" or text.startswith("{"):
         return json.loads(text)
     fields = dict(parse_qsl(text, keep_blank_values=True))
     if "payload" in fields:
         return json.loads(fields["payload"])
     return fields
+
+
+def parsed_request(text: str, parsed: dict, query: str, headers) -> AsyncBoltRequest:
+    """Bolt's request for a body already parsed: built around an empty body, then given
+    the text (Bolt checks its signature) and what it parsed to, so the body is not
+    parsed twice on every request."""
+    req = AsyncBoltRequest(body="", query=query or None, headers=headers)
+    req.raw_body, req.body = text, parsed
+    req.context = build_async_context(AsyncBoltContext({}), parsed)
+    return req
 
 
 async def ssl_check(request: web.Request) -> bool:

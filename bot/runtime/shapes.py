@@ -47,7 +47,7 @@ ELEMENT = {"type": str, "value": str, "selected_option": {"value": str},
 ACTION = {**ELEMENT, "action_id": Required(str), "block_id": str, "action_ts": str}
 STATE = {"values": MapOf(MapOf(ELEMENT))}
 BLOCKS = ListOf(dict)
-VIEW = {"id": str, "callback_id": str, "private_metadata": str, "team_id": ID,
+VIEW = {"id": str, "type": str, "callback_id": str, "private_metadata": str, "team_id": ID,
         "app_installed_team_id": ID, "blocks": BLOCKS, "state": STATE}
 MESSAGE = {"ts": str, "thread_ts": str, "text": str, "user": str, "blocks": BLOCKS,
            "metadata": {"event_type": str, "event_payload": dict}}

@@ -31,9 +31,10 @@ class Tasks:
             log.error("background task %s failed: %s", task.get_name(), type(exc).__name__)
 
     async def drain(self, timeout: float = 10.0) -> None:
-        """Wait for running tasks, and for those they start meanwhile (at shutdown, or
-        in tests): work that waits on a networked database starts its follow-up work
-        (a card update after a change) a few turns later."""
+        """Wait for running tasks (at shutdown, or in tests), and for those they start
+        meanwhile, all within `timeout`: a new case's card is queued once its owner's
+        timezone is known, and work that waits on a networked database starts its
+        follow-up work (a card update after a change) a few turns later."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while self._running and loop.time() < deadline:

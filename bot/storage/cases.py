@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from bot.domain.models import Case, CaseRef, Event, NewCase, StepMark
 from bot.domain.vocabulary import CardState, EventKind, Status
 from bot.storage.engine import Engine, Tx
+from bot.storage.rollups import opened_facts
 from bot.storage.schema import (
     CASE_COLUMNS,
     EVENT_COLUMNS,
@@ -63,6 +64,9 @@ class Cases(Engine):
         await self._event(tx, new.team_id, case.id, new.at, new.actor_id, EventKind.OPENED,
                           detail)
         await self._add_timers(tx, new.team_id, case.id, new.timers)
+        # Its cohort row, known without reading it back.
+        tx.marked.discard((new.team_id, case.id))
+        tx.fresh[(new.team_id, case.id)] = opened_facts(case)
         return case
 
     async def case_by_id(self, team_id: str, case_id: int) -> Case | None:

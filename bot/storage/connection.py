@@ -41,11 +41,15 @@ def write_problem(exc: BaseException) -> str | None:
 class SqliteTx:
     """A transaction on the SQLite connection: each call answers at once."""
 
-    __slots__ = ("conn", "topics")
+    __slots__ = ("conn", "fresh", "marked", "topics")
 
     def __init__(self, conn: sqlite3.Connection):
         self.conn = conn
         self.topics: list[str] = []
+        # Cases whose roll-ups this transaction must bring up to date before it commits
+        # (see rollups.py): those with a new event or nudge, and new cases with their row.
+        self.marked: set[tuple[str, int]] = set()
+        self.fresh: dict[tuple[str, int], tuple] = {}
 
     async def run(self, sql: str, params: Params = ()) -> int:
         return self.conn.execute(sql, params).rowcount
@@ -231,6 +235,7 @@ class Connection(Engine):
         with self._sync_tx() as conn:
             tx = SqliteTx(conn)
             yield tx
+            await self._rollups(tx)
         self._committed(tx)
 
     async def _rows(self, sql: str, params: Params = ()) -> list[tuple]:

@@ -51,6 +51,11 @@ class Dialect:
         """An inner join the planner must do in the order written (SQLite: CROSS JOIN)."""
         return "CROSS JOIN"
 
+    def for_update(self) -> str:
+        """Rows read to be written back in the same transaction: SQLite's one writer
+        holds the lock already; PostgreSQL's writers run side by side and lock them."""
+        return ""
+
 
 class Postgres(Dialect):
     name = "postgres"
@@ -82,6 +87,9 @@ class Postgres(Dialect):
 
     def join_in_order(self) -> str:
         return "JOIN"
+
+    def for_update(self) -> str:
+        return " FOR UPDATE"
 
 
 @lru_cache(maxsize=512)

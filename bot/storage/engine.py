@@ -5,8 +5,9 @@ and `bot.storage.postgres.connection` (PostgreSQL) implement it. Statements are
 written in SQLite's words and go through the engine's dialect (`self.d`) on their way.
 
 Inside a transaction the aggregates talk to a `Tx`: `run` (row count), `rows`, `many`
-and `insert` (the new row's id); `note(topic)` tells the store's observers what the
-transaction recorded once it commits.
+and `insert` (the new row's id); `topics` tell the store's observers what the
+transaction recorded once it commits; `marked` and `fresh` the cases whose roll-ups
+(rollups.py) it brings up to date before it commits (`Engine._rollups`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any, Protocol, TypeVar
 
 from bot.domain.models import Case, Timer
 from bot.storage.dialect import Dialect
+from bot.storage.rollups import UNCOUNTED_KINDS, refresh
 from bot.storage.schema import CASE_COLUMNS, INSERT_EVENT, INSERT_TIMER
 
 T = TypeVar("T")
@@ -30,6 +32,11 @@ class StoreError(Exception):
 
 class Tx(Protocol):
     topics: list[str]  # what the transaction recorded, told to observers once committed
+    # Cases whose roll-ups the transaction brings up to date before it commits (see
+    # rollups.py): those with a new event or nudge (read again), and new cases with
+    # their row (known without reading it).
+    marked: set[tuple[str, int]]
+    fresh: dict[tuple[str, int], tuple]
 
     async def run(self, sql: str, params: Params = ()) -> int: ...
 
@@ -62,6 +69,11 @@ class Engine:
         self.write_problem = None
         for topic in tx.topics:
             self._notify(topic)
+
+    async def _rollups(self, tx: Tx) -> None:
+        """Before a transaction commits: the roll-ups of the cases it changed."""
+        if tx.marked or tx.fresh:
+            await refresh(tx, self.d, tx.marked, tx.fresh)
 
     async def _rows(self, sql: str, params: Params = ()) -> list[tuple]:
         """Rows of one statement outside any transaction (autocommit read)."""
@@ -116,7 +128,18 @@ class Engine:
     async def _event(tx: Tx, team_id, case_id, at, actor_id, kind, detail) -> None:
         await tx.run(INSERT_EVENT, [team_id, case_id, at, actor_id, kind,
                                     json.dumps(detail, ensure_ascii=False)])
+        if kind not in UNCOUNTED_KINDS:
+            tx.marked.add((team_id, case_id))
         tx.topics.append(f"case.{kind}")
+
+    @staticmethod
+    def _mark_nudged(tx: Tx, team_id: str, *rows: list[tuple[int, dict[str, Any]]]) -> None:
+        """A follow-up's first nudge counts the follow-up as due: its case's roll-ups
+        change."""
+        for batch in rows:
+            for case_id, row in batch:
+                if row["kind"] == "followup" and row["rung"] == 0:
+                    tx.marked.add((team_id, case_id))
 
     @staticmethod
     async def _add_timers(tx: Tx, team_id: str, case_id: int,

@@ -41,7 +41,17 @@ class Inbound(Engine):
 
     async def answer_inbound(self, key: str, answer: str) -> None:
         """Keep the answer the request got ('' to say it was answered but not kept)."""
-        await self._write("UPDATE inbound SET answer = ? WHERE key = ?", [answer, key])
+        await self.answer_inbounds([(key, answer)])
+
+    async def answer_inbounds(self, answers: list[tuple[str, str]]) -> None:
+        """Keep several requests' answers, (key, answer) each, in one transaction."""
+        if len(answers) == 1:  # one statement: its own transaction (one round trip)
+            await self._write("UPDATE inbound SET answer = ? WHERE key = ?",
+                              [answers[0][1], answers[0][0]])
+            return
+        async with self._tx() as tx:
+            await tx.many("UPDATE inbound SET answer = ? WHERE key = ?",
+                          [(answer, key) for key, answer in answers])
 
     async def forget_inbound(self, before: str) -> int:
         """Drop claims older than `before` (Slack retries within minutes, not days)."""

@@ -73,6 +73,7 @@ class Outbox(Engine):
                 await tx.many(INSERT_TIMER, [tuple(vars(t).values()) for t in timers])
             if nudges:
                 await tx.many(INSERT_NUDGES, nudges)
+            self._mark_nudged(tx, team_id, send, skip)
 
     async def sendable_nudges(self, team_id: str, now: str, limit: int = 500) -> list[Nudge]:
         return await self._nudges("team_id = ? AND state = 'pending' AND send_after <= ? "

@@ -144,7 +144,11 @@
         S.again = true;
         return;
       }
-      if (response.status === 400) {  // a user or channel that is gone: start over
+      if (response.status === 400 && S.user && S.where) {  // a place that is gone
+        S.where = null;
+        response = await fetch(`/ui/state?${new URLSearchParams({ user: S.user })}`);
+      }
+      if (response.status === 400) {  // a user that is gone: start over
         S.user = null;
         S.where = null;
         response = await fetch("/ui/state");
@@ -948,10 +952,18 @@
         }) }));
     }
     const switcher = document.getElementById("user-switcher");
-    const options = data.users.map((u) => el("option", { value: u.id, selected: u.id === data.user,
-      text: `${u.real_name || u.name}${u.roles.length ? ` (${u.roles.join(", ")})` : ""} · ${u.tz}` }));
-    clear(switcher).append(...options);
+    const option = (u) => el("option", { value: u.id, selected: u.id === data.user,
+      text: `${u.real_name || u.name}${u.roles.length ? ` (${u.roles.join(", ")})` : ""} · ${u.tz}` });
+    const teams = data.teams || [];
+    if (teams.length > 1) {  // several workspaces: people grouped by their own
+      clear(switcher).append(...teams.map((t) => el("optgroup", { label: t.name },
+        ...data.users.filter((u) => u.team === t.id).map(option))));
+    } else {
+      clear(switcher).append(...data.users.map(option));
+    }
     document.getElementById("team-name").textContent = data.team.name;
+    const split = document.getElementById("split-link");
+    split.hidden = teams.length < 2 || window.top !== window;
   }
 
   function formatSpan(seconds) {
@@ -1049,6 +1061,9 @@
     document.getElementById("user-switcher").addEventListener("change", (event) => {
       S.user = event.target.value;
       S.switches += 1;  // a status refresh already under way must not undo this
+      const next = ((S.data && S.data.users) || []).find((u) => u.id === S.user);
+      const elsewhere = next && S.data.team && next.team && next.team !== S.data.team.id;
+      if (elsewhere && S.where !== "home") S.where = null;  // that workspace's channels
       if (S.where && S.where.startsWith("D")) S.where = `D${S.user}`;
       if (S.where === "home") go("home");
       else refresh(true);

@@ -17,7 +17,7 @@ _TRAILING_CONJUNCTION_RE = re.compile(
     r"[\s,;:\u2013\u2014-]*\b(?:and|but|so|or|because|as|which|then)\s*([.!?]*)\Z",
     re.IGNORECASE)
 LEADING_JUNK_RE = re.compile(
-    r"\A[\s,;:.\u2013\u2014-]*(?:(?:and|but|so|or|because|as|which|then|also)\b[\s,]*)?",
+    r"\A[\s,;:.\u2013\u2014-]*(?:(?:and|but|so|or|because|as(?! per)|which|then|also)\b[\s,]*)?",
     re.IGNORECASE)
 
 
@@ -34,12 +34,21 @@ def plan_edits(doc: Doc, rules: Rules, fired: Mapping[str, list[Hit]], name: str
     to_drop: dict[int, list[Hit]] = {}
     kept: dict[int, list[Hit]] = {}  # wording a `keep` rule flagged: worth keeping
     after: Lines = {}
+    dropped_whole: set[int] = set()
+    unanswered: set[int] = set()
     for rule in rules.rules:
         hits = [h for h in fired.get(rule.key, ()) if h.end > h.start]
         if not hits:
             continue
         for hit in hits:
             index = doc.sentence_at(hit.start)
+            if hit.learned:  # a whole sentence the model flagged: gone unless it holds facts
+                start, end = doc.spans[index]
+                if rule.fix == "drop" and not _facts_in(doc, rules, start, end):
+                    dropped_whole.add(index)
+                else:  # kept as written: no line answering it (it would contradict it)
+                    unanswered.add(id(hit))
+                continue
             has_own = hit.pattern is not None and hit.pattern.rewrite is not None
             if rule.fires == "found" and rule.fix == "drop" and not has_own:
                 to_drop.setdefault(index, []).append(hit)
@@ -49,6 +58,9 @@ def plan_edits(doc: Doc, rules: Rules, fired: Mapping[str, list[Hit]], name: str
             words = _replacement(doc, hit, always=rule.fix != "keep")
             if words is not None:
                 edits.setdefault(index, []).append((hit.start, hit.end, words))
+        hits = [h for h in hits if id(h) not in unanswered]
+        if not hits:
+            continue
         if rule.fires == "found" and rule.line and rule.place == "tail":
             # once, where the words were rewritten ("Instead of refunding X") if anywhere
             own = [h for h in hits if h.pattern is not None and h.pattern.rewrite is not None]
@@ -61,7 +73,7 @@ def plan_edits(doc: Doc, rules: Rules, fired: Mapping[str, list[Hit]], name: str
             lines.insert(0 if rule.unless is not None else len(lines),
                          (fill_lines([rule.line], name, greet_first=False),
                           rule.line_when_missing))
-    dropped: set[int] = set()
+    dropped: set[int] = set(dropped_whole)
     for index, hits in to_drop.items():
         clauses = _clauses(doc, index, hits)
         if _worth_keeping(doc, rules, index, clauses, kept.get(index, ())) or _holds_facts(
@@ -131,16 +143,26 @@ def _clauses(doc: Doc, index: int, hits: Sequence[Hit]) -> list[tuple[int, int]]
     return spans
 
 
+# A capitalised word inside a sentence: a name, a place, a month, a weekday, a brand.
+_NAME_RE = re.compile(r"(?<=[a-z,] )[A-Z][a-z]+(?:[A-Z]\w*)?\b")
+
+
+def _facts_in(doc: Doc, rules: Rules, start: int, end: int) -> list[tuple[int, int]]:
+    """Spans of facts in doc.text[start:end]: numbers, dates, references (rewrite.facts)
+    and names (capitalised words inside the sentence)."""
+    found = [m.span() for m in rules.facts.regex.finditer(doc.mt, start, end)]
+    return found + [m.span() for m in _NAME_RE.finditer(doc.text, start, end)]
+
+
 def _worth_keeping(doc: Doc, rules: Rules, index: int, clauses: Sequence[tuple[int, int]],
                    kept: Sequence[Hit]) -> bool:
-    """True when the sentence has facts (numbers, dates, refs) or kept wording
+    """True when the sentence has facts (numbers, dates, refs, names) or kept wording
     outside the clauses to be removed."""
     removed = Spans(clauses)
     s_start, s_end = doc.spans[index]
     if any(not removed.overlaps(h.start, h.end) for h in kept):
         return True
-    return any(not removed.overlaps(*m.span())
-               for m in rules.facts.regex.finditer(doc.mt, s_start, s_end))
+    return any(not removed.overlaps(*span) for span in _facts_in(doc, rules, s_start, s_end))
 
 
 def _cuts(doc: Doc, rules: Rules, clauses: Sequence[tuple[int, int]],
@@ -162,9 +184,9 @@ def _holds_facts(doc: Doc, rules: Rules, clauses: Sequence[tuple[int, int]],
                  hits: Sequence[Hit]) -> bool:
     """True when the clauses to be removed hold facts outside the flagged words."""
     flagged = Spans((h.start, h.end) for h in hits)
-    return any(not flagged.overlaps(*m.span())
+    return any(not flagged.overlaps(*span)
                for start, end in clauses
-               for m in rules.facts.regex.finditer(doc.mt, start, end))
+               for span in _facts_in(doc, rules, start, end))
 
 
 def assemble(doc: Doc, edits: Mapping[int, list[tuple[int, int, str]]], dropped: set[int],
@@ -190,12 +212,153 @@ def assemble(doc: Doc, edits: Mapping[int, list[tuple[int, int, str]]], dropped:
     return items
 
 
+# A limit with no verb of ours to lead with, said as what we'll do in its place:
+#   "Refunds can't be given for X"           -> "Instead of giving refunds for X"
+#   "it isn't possible to reopen the booking" -> "Instead of reopening the booking"
+#   "The room is no longer available on 22 June" -> "Instead of the room on 22 June"
+#   "We don't do refunds on custom orders"   -> "Instead of doing refunds on custom orders"
+_LIMIT_SHAPES = (
+    ("passive", re.compile(
+        r"(?P<subject>[^,;:]+?)\s+(?:cannot|can't|can not)\s+be\s+"
+        r"(?P<done>(?!expected\b|able\b)[a-z]+)\b(?P<rest>[^;:]*)$", re.IGNORECASE)),
+    ("possible", re.compile(
+        r"(?P<subject>)\b(?:it|this|that)\s+(?:is not|isn't|is no longer|was not|wasn't)\s+"
+        r"possible\s+(?:for (?:us|me) )?to\s+(?P<verb>[a-z]+)\b(?P<rest>[^;:]*)$",
+        re.IGNORECASE)),
+    ("unavailable", re.compile(
+        r"(?P<subject>[^,;:]+?)\s+(?:(?:is|are|was|were)\s+(?:not|no longer)|isn't|aren't|"
+        r"wasn't|weren't)\s+(?:possible|available|refundable|eligible|offered)\b"
+        r"(?P<rest>[^;:]*)$", re.IGNORECASE)),
+    ("none", re.compile(
+        r"(?P<subject>)\bno\s+(?P<thing>[\w-]+(?: [\w-]+)?)\s+(?:is|are|will be)\s+"
+        r"(?:payable|due|available|possible|refundable|offered)\b(?P<rest>[^;:]*)$",
+        re.IGNORECASE)),
+    ("expected", re.compile(
+        r"(?P<subject>\b(?:we|I))\s+(?:\w+ly\s+)?(?:can't|cannot|can not)\s+be\s+expected\s+to\s+"
+        r"(?P<verb>[a-z]+)\b(?P<rest>[^;:]*)$", re.IGNORECASE)),
+    ("let", re.compile(
+        r"(?P<subject>[^,;:]+?)\s+(?:won't|will not|doesn't|does not|don't|do not)\s+"
+        r"(?:let|allow)\s+(?:us|me)\s+(?:to\s+)?(?P<verb>[a-z]+)\b(?P<rest>[^;:]*)$",
+        re.IGNORECASE)),
+    ("refuse", re.compile(
+        r"(?P<subject>\b(?:we|I|our [\w-]+))\s+(?:don't|do not|doesn't|does not|can't|cannot|"
+        r"won't|will not)\s+(?P<verb>(?!let\b|be\b|know\b|think\b)[a-z]+)\b"
+        r"(?P<rest>[^;:]*)$", re.IGNORECASE)),
+)
+# Where the subject of the limit starts: after a clause mark or a reporting frame
+# ("please note that", "the form says"); the frame goes with the limit.
+_SUBJECT_START_RE = re.compile(
+    r"(?:^|,\s+|\b(?:that|and|but|so|however|unfortunately|sadly)\s+|"
+    r"\b(?:says|said|states|stated|means|explained|confirm(?:ed|s)?)\s+)", re.IGNORECASE)
+_FRAMES = ("that", "says", "said", "states", "stated", "means", "explained", "confirm",
+           "confirmed", "confirms")
+_IRREGULAR = {"given": "giving", "made": "making", "done": "doing", "sent": "sending",
+              "paid": "paying", "taken": "taking", "kept": "keeping", "held": "holding",
+              "sold": "selling", "seen": "seeing", "shown": "showing", "put": "putting",
+              "found": "finding", "brought": "bringing", "bought": "buying", "told": "telling",
+              "set": "setting", "left": "leaving", "met": "meeting", "built": "building"}
+_DETERMINERS = frozenset("the a an your our this that these those any some".split())
+
+
+def _gerund_of(done: str) -> str | None:
+    """"cancelled" -> "cancelling", "applied" -> "applying", "given" -> "giving"."""
+    low = done.lower()
+    if low in _IRREGULAR:
+        return _IRREGULAR[low]
+    if low.endswith("ied"):
+        return low[:-3] + "ying"
+    if low.endswith("eed"):
+        return low[:-1] + "ing"
+    if low.endswith("ed") and len(low) > 4:
+        return low[:-2] + "ing"
+    return None
+
+
+def instead_of_limit(core: str) -> str | None:
+    """The sentence with its limit said as "instead of ..." (see _LIMIT_SHAPES), or None
+    when it is not shaped so."""
+    for shape, regex in _LIMIT_SHAPES:
+        m = regex.search(core)
+        if m is None:
+            continue
+        subject_end = m.end("subject")
+        loose = shape in ("possible", "none")  # the limit starts its own clause
+        limit = m.start() + 1 if loose else subject_end + 1
+        starts = [f for f in _SUBJECT_START_RE.finditer(core, 0, limit)
+                  if loose or f.end() <= subject_end + 1]
+        if not starts:
+            continue
+        frame = starts[-1]
+        subject = "" if loose else core[frame.end():subject_end].strip()
+        rest = m.group("rest").rstrip()
+        if shape == "passive":
+            gerund = _gerund_of(m.group("done"))
+            if not subject and frame.group().strip().casefold() == "and":
+                subject = "it"  # "The deposit is non-refundable and cannot be moved"
+            if gerund is None or not subject or len(subject.split()) > 8:
+                continue
+            words = f"{gerund} {_lower_common(subject)}{rest}"
+        elif shape == "possible":
+            words = f"{gerund_of_verb(m.group('verb'))}{rest}"
+        elif shape == "unavailable":
+            if not subject or len(subject.split()) > 8 or subject.casefold() in (
+                    "it", "this", "that", "there"):
+                continue
+            words = f"{_lower_common(subject)}{rest}"
+        elif shape == "none":
+            words = f"{m.group('thing')}{rest}"
+        elif shape in ("expected", "let"):
+            words = f"{gerund_of_verb(m.group('verb'))}{rest}"
+        else:  # refuse
+            verb = m.group("verb")
+            rest_words = rest.lstrip()
+            if verb.casefold() in ("have", "offer", "provide", "give") and rest_words.casefold(
+                    ).startswith(("any ", "a ", "an ")):
+                words = rest_words.split(" ", 1)[1] if " " in rest_words else rest_words
+            else:
+                words = f"{gerund_of_verb(verb)}{rest}"
+        head = frame.group().strip().rstrip(",").casefold()
+        before = core[:frame.start()].rstrip(" ,")
+        if head == "and" and before:
+            return f"{before}, and instead of {words.strip()}"
+        if head in _FRAMES or head in ("however", "unfortunately", "sadly", "but", "so"):
+            before = before if head in ("but", "so", "however") else ""
+            if head in _FRAMES:
+                before = ""  # "Please note that ...", "the form says ...": the frame goes too
+        phrase = f"instead of {words.strip()}"
+        if before:
+            return f"{before}, {phrase}"
+        return phrase[:1].upper() + phrase[1:]
+    return None
+
+
+def gerund_of_verb(verb: str) -> str:
+    return gerund(verb.lower())
+
+
+def _lower_common(subject: str) -> str:
+    """The subject as it reads after "instead of": "The PCN" -> "the PCN"; names keep
+    their capitals."""
+    first = subject.split()[0]
+    if first.casefold() in _DETERMINERS or first.islower() or (
+            first[:1].isupper() and first[1:].islower() and first.casefold() in _COMMON_NOUNS):
+        return subject[:1].lower() + subject[1:]
+    return subject
+
+
+_COMMON_NOUNS = frozenset("refunds refund tickets ticket data deposits gift vouchers voucher "
+                          "late bespoke orders returns exchanges bookings payments".split())
+
+
 def join_tail(sentence: str, line: str) -> str:
     """The line joined to the end of the sentence: "Instead of X, what I can do is [...]."
     When the sentence already holds the line's opening words ("What I can do about the
-    fee"), only the rest of the line is added ("... is [...]")."""
+    fee"), only the rest of the line is added ("... is [...]"). A limit with no verb of
+    ours to lead with ("Refunds can't be given for X") is turned round first."""
     core = sentence.rstrip(_END_PUNCTUATION)
     close = sentence[len(core):].strip() or "."
+    if line.casefold().startswith("what i can do") and (turned := instead_of_limit(core)):
+        core = turned
     words = line.rstrip(".!?\u2026 ")
     lead, sep, rest = words.partition(" is ")
     if sep and lead.casefold() in core.casefold():

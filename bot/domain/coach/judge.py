@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.domain.coach.document import Doc, Spans, matches, name_used, present
+from bot.domain.coach.learned import CoachScorer, best_sentence, decide
 from bot.domain.coach.model import (
     MAX_FINDINGS_PER_RULE,
     SEVERITIES,
@@ -29,6 +30,7 @@ class Hit:
     pattern: Pattern | None = None
     match: re.Match[str] | None = None
     group: int = 0  # the pattern's own group 0 inside `match`
+    learned: bool = False  # a sentence the coach's model put in the rule, no pattern
 
 
 def evaluate(doc: Doc, rules: Rules, name: str, upset: bool,
@@ -100,6 +102,28 @@ def _missing(doc: Doc, rule: Rule, context: Doc) -> list[Hit]:
     hits = [Hit(rule, m.start(), m.end(), pattern, m, group)
             for pattern, m, group in (matches(doc, rule.quote) if rule.quote else ())]
     return hits or [Hit(rule)]
+
+
+def judged(doc: Doc, rules: Rules, fired: Mapping[str, list[Hit]], upset: bool, name: str,
+           scorer: CoachScorer) -> dict[str, list[Hit]]:
+    """The rules' hits with the coach model's verdict applied to the rules it learned:
+    a rule it turns down is dropped; one it fires that no pattern matched gets a hit
+    on the sentence that looks most like it (or the whole draft)."""
+    assert scorer.embed is not None
+    verdict = decide(doc, rules, fired, upset, name, scorer)
+    out = {key: hits for key, hits in fired.items() if verdict.get(key, True)}
+    for key, fires in verdict.items():
+        if not fires or key in out:
+            continue
+        rule = rules.rule(key)
+        index = (best_sentence(doc, rules, scorer.head, key, scorer.embed)
+                 if rule.fires == "found" else None)
+        if index is None:
+            out[key] = [Hit(rule, learned=True)]
+        else:
+            start, end = doc.spans[index]
+            out[key] = [Hit(rule, start, end, learned=True)]
+    return {rule.key: out[rule.key] for rule in rules.rules if rule.key in out}
 
 
 def findings_from(doc: Doc, rules: Rules, fired: Mapping[str, list[Hit]],

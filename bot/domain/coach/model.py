@@ -86,6 +86,8 @@ class Rules:
     greeting: str  # "Hi {name}," when the rewrite must add the name and has no other place
     facts: PatternSet  # what makes the rewrite keep a sentence (numbers, dates, refs)
     problem: PatternSet | None = None  # what went wrong, for {problem} in an added apology
+    # wording that hints at a rule, by rule key: features of the coach's model
+    signals: tuple[tuple[str, PatternSet], ...] = ()
     source: str = "<coach>"
 
     @property

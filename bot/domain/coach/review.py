@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from bot.domain.coach.document import Doc
-from bot.domain.coach.judge import evaluate, findings_from, strengths_from
+from bot.domain.coach.judge import evaluate, findings_from, judged, strengths_from
+from bot.domain.coach.learned import CoachScorer
 from bot.domain.coach.model import Review, Rules
 from bot.domain.coach.rewrite import rewrite_draft
 from bot.domain.coach.scoring import Scorer
@@ -22,8 +23,17 @@ def check(draft: str, rules: Rules, customer_name: str | None = None,
     if not text.strip():
         return Review((), (), "", False)
     name = " ".join(str(customer_name).split()) if customer_name else ""
-    doc = Doc(text, scorer)
-    fired = evaluate(doc, rules, name, customer_upset, rules.rules)
+    if isinstance(scorer, CoachScorer) and scorer.usable_with(rules):
+        # the coach's model decides the rules it learned, from what the rules alone find
+        doc = Doc(text, None)
+        fired = evaluate(doc, rules, name, customer_upset, rules.rules)
+        try:
+            fired = judged(doc, rules, fired, customer_upset, name, scorer)
+        except Exception:  # a broken model must not break the coach: rules alone
+            pass
+    else:
+        doc = Doc(text, scorer)
+        fired = evaluate(doc, rules, name, customer_upset, rules.rules)
     findings = findings_from(doc, rules, fired, name)
     return Review(
         findings=findings,

@@ -51,6 +51,8 @@ def rewrite_draft(doc: Doc, rules: Rules, fired: Mapping[str, list[Hit]], name: 
     3. The customer's name goes into the greeting or the opening line if still unused.
     """
     multiline = "\n" in doc.text.strip()
+    if says_done(doc):  # nothing left to time: no "[by 3pm today]" put in its wording
+        fired = {key: hits for key, hits in fired.items() if key != "vague_next_step"}
     edits, dropped, planned, tails = plan_edits(doc, rules, fired, name)
     after = _lines_needed(doc, rules, edits, dropped, planned, name, upset)
     items = assemble(doc, edits, dropped, after, tails)
@@ -62,6 +64,8 @@ def rewrite_draft(doc: Doc, rules: Rules, fired: Mapping[str, list[Hit]], name: 
     else:
         again = Doc(first_pass, doc.scorer) if first_pass else None
         still = evaluate(again or Doc(" "), rules, name, upset, missing_rules, doc)
+    if says_done(doc):  # a reply about a matter that is done gets no follow-up promise
+        still = {key: hits for key, hits in still.items() if key != "vague_next_step"}
     start_lines = [r.line for r in missing_rules if r.key in still and r.place == "start"]
     end_lines = [r.line for r in missing_rules if r.key in still and r.place != "start"]
     problem = _problem(doc, rules, fired)
@@ -90,6 +94,43 @@ def rewrite_draft(doc: Doc, rules: Rules, fired: Mapping[str, list[Hit]], name: 
     out = "".join(sep + text for sep, text in items)
     out = re.sub(r"[ \t]+\n", "\n", out)
     return re.sub(r"\n{3,}", "\n\n", out).strip()
+
+
+# What was done for the customer ("has been refunded", "I've replaced it", "is now
+# fixed"), and what would still be open ("will", "soon", "once it arrives").
+_DONE_RE = re.compile(
+    r"(?:\b(?:has|have|is|are|was|were)|'s|'re|'ve)(?: now| already| just| all| fully| been)* "
+    r"(?:been )?(?:fully |now |all |already )?"
+    r"(?:refunded|credited|fixed|sorted|resolved|replaced|cancell?ed|removed|reversed|waived|"
+    r"corrected|updated|restored|reinstated|processed|approved|applied|reset|unlocked|"
+    r"reactivated|rebooked|settled|closed|paid|issued|done|complete|completed|rolled back|"
+    r"back online|back to normal|taken care of|gone through|set|good to go|squared away|"
+    r"delivered|dispatched|shipped|sent|posted|emailed|added|booked|confirmed|unblocked|"
+    r"activated|returned|repaired|swapped|exchanged|upgraded|dealt with)\b"
+    r"|\b(?:i|we)(?:'ve| have)?(?: now| already| just| also| gone ahead and)* "
+    r"(?:refunded|credited|fixed|sorted|replaced|cancell?ed|removed|reversed|waived|corrected|"
+    r"updated|restored|reinstated|processed|approved|applied|reset|unlocked|reactivated|"
+    r"rebooked|issued|paid|sent|added|booked|posted|emailed)\b"
+    r"|\b(?:all|everything)(?: is|'s)? (?:sorted|done|fixed|settled|set|good)\b"
+    r"|\b(?:put (?:it|this|that|things|everything) right|(?:back )?up and running|"
+    r"taken off|written off|cleared|wiped|(?:fixed|sorted|resolved|done) now)\b"
+    r"|\bno (?:further )?action (?:is )?(?:needed|required)|\bnothing (?:else |more )?"
+    r"(?:you need|for you|left) to do")
+# Wording that leaves something open without saying when ("soon", "once it arrives").
+_OPEN_RE = re.compile(
+    r"\b(?:soon|shortly|asap|as soon as|in due course|once|until|till|pending|waiting|"
+    r"awaiting|looking into|look into|investigat\w*|chas(?:e|ing)|in progress|"
+    r"get back to you|be in touch|let you know|update you|keep you (?:posted|updated)|"
+    r"(?:still|yet) to|not yet|hasn't|haven't)\b")
+
+
+def says_done(doc: Doc) -> bool:
+    """The draft says what was done and leaves nothing open without a time ("has been
+    refunded and will reach you shortly" counts as done): no follow-up to promise."""
+    if not _DONE_RE.search(doc.mt):
+        return False
+    return all(_DONE_RE.search(doc.mt, start, end) or not _OPEN_RE.search(doc.mt, start, end)
+               for start, end in doc.spans)
 
 
 def _name_near_start(items: list[list[str]], name: str, pushed: bool) -> bool:
@@ -132,6 +173,8 @@ def _lines_needed(doc: Doc, rules: Rules, edits: Mapping[int, list[tuple[int, in
         text = "".join(sep + t for sep, t in assemble(doc, edits, dropped, bare)).strip()
         which = [rules.rule(key) for key in keys]
         needed = evaluate(Doc(text or " ", doc.scorer), rules, name, upset, which, doc)
+        if says_done(doc):
+            needed = {key: hits for key, hits in needed.items() if key != "vague_next_step"}
     return {i: [line for line, key in lines if key is None or key in needed]
             for i, lines in planned.items()}
 

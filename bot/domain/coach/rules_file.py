@@ -55,7 +55,8 @@ class RulesReader(PatternReader):
         super().__init__(source, lines, CoachError)
 
     def rules(self, data: Any) -> Rules:
-        top = self.mapping(data, (), ["version", "rules", "strengths", "rewrite"], ["phrases"])
+        top = self.mapping(data, (), ["version", "rules", "strengths", "rewrite"],
+                           ["phrases", "signals"])
         version = self.integer(top["version"], ("version",))
         if version not in SUPPORTED_VERSIONS:
             self.fail(("version",), f"unsupported version {version} "
@@ -75,8 +76,26 @@ class RulesReader(PatternReader):
             facts=self.pattern_set(rewrite["facts"], ("rewrite", "facts"), options=False),
             problem=(self.pattern_set(rewrite["problem"], ("rewrite", "problem"))
                      if "problem" in rewrite else None),
+            signals=(self.signal_lists(top["signals"], ("signals",), keys)
+                     if "signals" in top else ()),
             source=self.source,
         )
+
+    def signal_lists(self, value: Any, path: KeyPath,
+                     keys: Sequence[str]) -> tuple[tuple[str, PatternSet], ...]:
+        """Wording that hints at a rule, by rule key: what the coach's model reads
+        next to the draft's meaning (never a finding on its own)."""
+        if not isinstance(value, dict):
+            self.fail(path, f"expected a mapping of rule keys to patterns, got {kind(value)}")
+        out = []
+        for key, items in value.items():
+            if key not in keys:
+                self.fail(path + (key,), f"unknown rule key {key!r}")
+            if not isinstance(items, list) or not items:
+                self.fail(path + (key,),
+                          f"expected a non-empty list of patterns, got {kind(items)}")
+            out.append((key, self.pattern_set(items, path + (key,), options=False)))
+        return tuple(out)
 
     def line_template(self, value: Any, path: KeyPath, required: Sequence[str] = ()) -> str:
         """Text that may use {name}, {greeting} and {problem}."""

@@ -8,7 +8,9 @@
 
 Text is read with WordLlama (static token vectors from a large model's embedding layer,
 256 dimensions, shipped inside the wheel, so nothing is downloaded): the mean and the
-per-dimension max of the token vectors, and which subword tokens occur. Each head
+per-dimension max of the token vectors, which subword tokens occur, and which runs of
+adjacent words occur ("not working", "on hold"; hashed, deterministically, to ids past the
+tokenizer's own, so they are weighted exactly like tokens). Each head
 (category, feeling, language, and one per coach concept) is a softmax regression over
 those: dense weights for the vectors, which carry meaning to words never seen in
 training, and one weight row per known token, which carries what the examples taught
@@ -21,7 +23,9 @@ from __future__ import annotations
 
 import importlib
 import logging
+import re
 import unicodedata
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -40,7 +44,9 @@ CONCEPTS = ("blame", "callback_burden", "passed_on", "resolved")
 NOT_CONCEPT = "other"  # the negative label of every concept head
 
 HEAD_FORMAT = 1
-EMBEDDER_ID = "wordllama:l2_supercat:256:mean+max+tokens"
+EMBEDDER_ID = "wordllama:l2_supercat:256:mean+max+tokens+words+wordpairs"
+PAIR_BUCKETS = 1 << 20  # hashed word n-grams get ids past the tokenizer's own
+WORD_NGRAMS = (1, 2)  # which runs of words are hashed: single words and pairs
 DEFAULT_HEAD = data_file("model/reader_head.npz")  # the checkout's data/, or the package's
 CACHE_SIZE = 4096  # texts whose vectors are kept
 MAX_CHARS = 2000  # a longer text is read from its first 2000 characters
@@ -131,6 +137,15 @@ class Embedder:
         """Everything the heads read from one text (cached)."""
         return self._pooled(clean_text(text))
 
+    def pair_ids(self, text: str) -> np.ndarray:
+        """Ids of the text's adjacent word pairs ("not working", "on hold"), hashed into
+        PAIR_BUCKETS ids after the tokenizer's own, so they share the token weights."""
+        words = _WORD_RE.findall(text.casefold())
+        grams = [" ".join(words[i:i + n]) for n in WORD_NGRAMS for i in range(len(words) - n + 1)]
+        base = len(self.vectors)
+        return np.array([base + zlib.crc32(gram.encode()) % PAIR_BUCKETS for gram in grams],
+                        dtype=np.int64)
+
     def _pool(self, text: str) -> Pooled:
         ids = self.token_ids(text)
         if ids.size == 0:
@@ -141,13 +156,16 @@ class Embedder:
             mean = _unit(tokens.mean(axis=0))
             peak = tokens.max(axis=0)
         features = np.concatenate([mean, peak]).astype(np.float32)
-        present = np.unique(ids)
+        present = np.unique(np.concatenate([ids, self.pair_ids(text)]))
         for array in (mean, features, present):
             array.setflags(write=False)
         return Pooled(mean, features, present)
 
     def cache_clear(self) -> None:
         self._pooled.cache_clear()
+
+
+_WORD_RE = re.compile(r"[^\W_]+")
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:
@@ -292,6 +310,9 @@ class SituationModel:
         self.embedder = embedder
         self.head_set = heads
         self.heads = dict(heads.heads)
+        # A prediction is immutable: one per text is kept, as its vectors are (a Slack
+        # retry, a form sent again, a report pasted twice read once).
+        self._predicted = lru_cache(maxsize=CACHE_SIZE)(self._predict)
 
     @classmethod
     def load(cls, head_path: str | Path = DEFAULT_HEAD,
@@ -313,6 +334,15 @@ class SituationModel:
         return pooled.features, self.head_set.rows(pooled.tokens)
 
     def predict(self, text: str) -> Prediction:
+        """The text's category, feeling and language (cached per text once cleaned)."""
+        return self._predicted(clean_text(text))
+
+    def cache_clear(self) -> None:
+        """Forget every text read (vectors and predictions): to time a cold read."""
+        self._predicted.cache_clear()
+        self.embedder.cache_clear()
+
+    def _predict(self, text: str) -> Prediction:
         inputs = self._inputs(text)
         categories = self.heads["category"].labelled(*inputs)
         feelings = self.heads["feeling"].labelled(*inputs)

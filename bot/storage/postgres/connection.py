@@ -21,7 +21,8 @@ from bot.domain.times import from_iso
 from bot.domain.vocabulary import CardState, EventKind, Status
 from bot.storage.dialect import POSTGRES
 from bot.storage.engine import Engine, Params, StoreError
-from bot.storage.postgres.migrations import MIGRATIONS, SCHEMA_VERSION
+from bot.storage.postgres.migrations import MIGRATIONS, ROLLUPS_VERSION, SCHEMA_VERSION
+from bot.storage.rollups import opened_facts, rebuild
 from bot.storage.schema import NEW_CASE_COLUMNS, NEW_CASE_FIELDS, customer_key
 
 T = TypeVar("T")
@@ -75,11 +76,13 @@ def write_problem(exc: BaseException) -> str | None:
 class PgTx:
     """A transaction on one pooled connection; statements in SQLite's words."""
 
-    __slots__ = ("conn", "counter", "topics")
+    __slots__ = ("conn", "counter", "fresh", "marked", "topics")
 
     def __init__(self, conn: psycopg.AsyncConnection, counter: list[int]):
         self.conn, self.counter = conn, counter
         self.topics: list[str] = []
+        self.marked: set[tuple[str, int]] = set()  # roll-ups to bring up to date
+        self.fresh: dict[tuple[str, int], tuple] = {}
 
     async def run(self, sql: str, params: Params = ()) -> int:
         self.counter[0] += 1
@@ -142,6 +145,8 @@ class PgConnection(Engine):
             for version in range(current, SCHEMA_VERSION):
                 if MIGRATIONS[version]:
                     await tx.conn.execute(MIGRATIONS[version])
+                if version + 1 == ROLLUPS_VERSION:  # filled from the timelines there are
+                    await rebuild(tx, self.d)
                 await tx.run("INSERT INTO schema_version (version) VALUES (?)", [version + 1])
         self.schema_version = SCHEMA_VERSION
         return SCHEMA_VERSION - current
@@ -168,6 +173,7 @@ class PgConnection(Engine):
                 async with conn.transaction():
                     tx = PgTx(conn, self.round_trips)
                     yield tx
+                    await self._rollups(tx)
         except psycopg.Error as exc:
             self.write_problem = write_problem(exc) or self.write_problem
             raise
@@ -224,8 +230,8 @@ class PgConnection(Engine):
     # -- what PostgreSQL does its own way -----------------------------------------------
     async def create_cases(self, new: list[NewCase]) -> list[Case]:
         """One case is opened in one statement (its workspace row, number, case, opening
-        event and timers as data-modifying CTEs: one round trip in all, its own
-        transaction); several at once as the other engine does (group commit)."""
+        event and timers as data-modifying CTEs), in a transaction with its roll-ups;
+        several at once as the other engine does (group commit)."""
         if len(new) != 1:
             return await super().create_cases(new)
         item = new[0]
@@ -242,17 +248,21 @@ class PgConnection(Engine):
                   for k in ("category", "emotion", "contact", "severity", "owner_id")}
         detail["due"] = item.fields.get("next_followup_at")
         timers = [Timer(team_id=item.team_id, case_id=0, **t) for t in item.timers]
-        found = await self._write_rows(ONE_CASE, [
-            item.team_id, item.at, item.team_id, *map(row.get, NEW_CASE_COLUMNS),
-            item.team_id, item.at, item.actor_id, EventKind.OPENED,
-            json.dumps(detail, ensure_ascii=False), item.team_id,
-            [t.at for t in timers], [t.kind for t in timers], [t.due_key for t in timers],
-            [int(t.rung) for t in timers], [int(t.escalated) for t in timers],
-            [int(t.unassigned) for t in timers]])
-        case_id, number = found[0]
-        self._notify(f"case.{EventKind.OPENED}")
-        row.pop("customer_key")
-        return [Case(id=case_id, number=number, **row)]
+        async with self._tx() as tx:
+            found = await tx.rows(ONE_CASE, [
+                item.team_id, item.at, item.team_id, *map(row.get, NEW_CASE_COLUMNS),
+                item.team_id, item.at, item.actor_id, EventKind.OPENED,
+                json.dumps(detail, ensure_ascii=False), item.team_id,
+                [t.at for t in timers], [t.kind for t in timers], [t.due_key for t in timers],
+                [int(t.rung) for t in timers], [int(t.escalated) for t in timers],
+                [int(t.unassigned) for t in timers]])
+            case_id, number = found[0]
+            tx.topics.append(f"case.{EventKind.OPENED}")
+            row.pop("customer_key")
+            case = Case(id=case_id, number=number, **row)
+            # In the same transaction, the roll-ups: its cohort row is known.
+            tx.fresh[(item.team_id, case_id)] = opened_facts(case)
+        return [case]
 
     async def apply_sweep(self, team_id: str, processed: list[Timer], timers: list[Timer],
                           send: list[tuple[int, dict[str, Any]]],
@@ -273,6 +283,7 @@ class PgConnection(Engine):
                       int(t.escalated), int(t.unassigned)) for t in timers], 8))
             if nudges:
                 await tx.run(SWEEP_NUDGES, _columns(nudges, 7))
+            self._mark_nudged(tx, team_id, send, skip)
 
     async def _write_rows(self, sql: str, params: Params) -> list[tuple]:
         """The rows one writing statement returns, in a transaction of its own."""

@@ -1,0 +1,119 @@
+"""Where does Mend's ack of `/recover` spend its CPU?
+
+Runs Mend in its own process (with the Slack stand-in), sends it the same load as
+bench/ack.py (signed `/recover` requests, after a warm-up), profiling with cProfile
+only while the measured load runs (SIGUSR1 starts it, SIGUSR2 stops it and writes the
+figures: start-up is left out), then prints the functions with the most time of
+their own, the same restricted to Mend's code (bot/ and handlers/), and Mend's
+functions by time including what they call. (`--serve` is the profiled Mend.)
+
+    .venv/bin/python bench/profile_ack.py [--requests 3000] [--concurrency 50] [--top 25]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import os
+import pstats
+import runpy
+import signal
+import sys
+import tempfile
+from pathlib import Path
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from ack import SECRET, free_port, load, spawn, wait_ready  # noqa: E402
+
+READY_TRIES = 20  # of bench/ack.py's wait: Mend starts slower under the profiler
+
+OWN = (str(ROOT / "bot"), str(ROOT / "handlers"))
+
+
+def serve() -> None:
+    """Mend (`python -m bot`), profiled between SIGUSR1 and SIGUSR2."""
+    import cProfile
+
+    profile = cProfile.Profile()
+    signal.signal(signal.SIGUSR1, lambda *_: profile.enable())
+
+    def stop(*_) -> None:
+        profile.disable()
+        profile.dump_stats(os.environ["MEND_PROFILE"])
+
+    signal.signal(signal.SIGUSR2, stop)
+    sys.argv = ["bot"]
+    runpy.run_module("bot", run_name="__main__", alter_sys=True)
+
+
+def show(stats: pstats.Stats, sort: str, top: int, own_only: bool, title: str) -> None:
+    out = io.StringIO()
+    stats.stream = out
+    stats.sort_stats(sort)
+    if own_only:
+        stats.print_stats("|".join(p.replace("\\", "/") for p in OWN), top)
+    else:
+        stats.print_stats(top)
+    lines = out.getvalue().splitlines()
+    start = next((i for i, line in enumerate(lines) if "ncalls" in line), 0)
+    print(f"\n== {title} ==")
+    print("\n".join(line.replace(str(ROOT) + "/", "") for line in lines[start:] if line))
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--top", type=int, default=25)
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="mend-profile-"))
+    profile = tmp / "ack.prof"
+    stand_in = spawn(["bench/standin_proc.py"], {})
+    mend = None
+    try:
+        api_url = stand_in.stdout.readline().strip()
+        port = free_port()
+        env = {"SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_SIGNING_SECRET": SECRET,
+               "SLACK_API_URL": api_url, "MEND_DB": str(tmp / "bench.db"), "PORT": str(port)}
+        mend = spawn(["bench/profile_ack.py", "--serve"], {**env, "MEND_PROFILE": str(profile)})
+        url = f"http://127.0.0.1:{port}/slack/events"
+        async with aiohttp.ClientSession() as http:
+            for attempt in range(READY_TRIES):
+                try:
+                    await wait_ready(url, http)
+                    break
+                except RuntimeError:
+                    if attempt == READY_TRIES - 1:
+                        raise
+        await load(url, args.warmup, args.concurrency)
+        mend.send_signal(signal.SIGUSR1)
+        await asyncio.sleep(0.2)
+        _, rps = await load(url, args.requests, args.concurrency)
+        mend.send_signal(signal.SIGUSR2)
+        while not profile.exists():
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.5)  # written in full
+        print(f"{args.requests} /recover at concurrency {args.concurrency} under cProfile: "
+              f"{rps:.0f} req/s (the profiler slows everything)")
+    finally:
+        for proc in (mend, stand_in):
+            if proc is not None:
+                proc.terminate()
+                proc.wait(timeout=30)
+    stats = pstats.Stats(str(profile))
+    show(stats, "tottime", args.top, False, "most time of their own (all code)")
+    show(stats, "tottime", args.top, True, "most time of their own (Mend's code)")
+    show(stats, "cumulative", args.top, True, "Mend's functions, with what they call")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--serve"]:
+        serve()
+    else:
+        asyncio.run(main())

@@ -1,0 +1,129 @@
+"""Grouped cross-validation of the whole report reader (rules + model) on the TRAIN data.
+
+For each fold (split by paraphrase group, as scripts/train_reader.py does), the model's
+category, feeling and language heads are trained on the other folds only, and every
+corpus report of the fold is read exactly as `python -m bot read` reads it. Prints the
+accuracy of each field, pooled over the folds. Never reads data/corpus/heldout_*.yaml.
+
+    .venv/bin/python scripts/cv_reader.py [--folds 5] [--errors FIELD] [--no-model]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import train_reader as tr  # noqa: E402
+
+from bot.domain import intake  # noqa: E402
+from bot.domain.judgement import read  # noqa: E402
+from bot.domain.playbook import load_playbook  # noqa: E402
+from bot.domain.reading.model import Embedder, Head, HeadSet, SituationModel  # noqa: E402
+from bot.runtime.config import DEFAULT_PLAYBOOK  # noqa: E402
+
+FIELDS = ("category", "feeling", "channels", "customer", "severity", "stakes", "language")
+READ_HEADS = ("category", "feeling")  # the language is read by rules (situation.py)
+
+
+def corpus_items() -> list[dict]:
+    """Every training-corpus report with its group as train_reader names it."""
+    items = []
+    for path in tr.corpus_files(tr.CORPUS_DIR, "reports"):
+        for number, item in enumerate(tr._items(path)):
+            items.append(dict(item, group=tr.corpus_group(path, item, number),
+                              source=path.name))
+    return items
+
+
+def same(field: str, got, want) -> bool:
+    if field == "channels":
+        return set(got or ()) == set(want or ())
+    if field in ("customer", "stakes"):
+        return (got or None) == (want or None)
+    return got == want
+
+
+def model_from(trainer: tr.Trainer, fitted: dict[str, tr.Fitted]) -> SituationModel:
+    heads = {name: Head(name, f.labels, f.weights, f.token_weights.astype("float16")
+                        .astype("float32"), f.bias) for name, f in fitted.items()}
+    return SituationModel(trainer.embedder, HeadSet(heads, trainer.vocabulary))
+
+
+def out_of_fold(training: tr.TrainingSet, trainer: tr.Trainer, items: list[dict],
+                folds: int, use_model: bool,
+                settings: list[tuple[float, float]]) -> dict[tuple[float, float], list[dict]]:
+    """Each item read out of fold, once per (category, feeling) overrule threshold pair."""
+    playbook = load_playbook(DEFAULT_PLAYBOOK)
+    results: dict[tuple[float, float], list] = {pair: [None] * len(items) for pair in settings}
+    for fold in range(folds):
+        keep = [i for i, item in enumerate(items) if tr.fold_of(item["group"], folds) == fold]
+        reader = None
+        if use_model:
+            part = training.subset(lambda g, fold=fold: tr.fold_of(g, folds) != fold)
+            examples = part.head_examples()
+            reader = model_from(trainer, {name: trainer.fit_examples(examples[name], name)
+                                          for name in READ_HEADS})
+        for pair in settings:
+            intake.MODEL_OVERRULES_CUES, intake.MODEL_OVERRULES_DEFAULT_FEELING = pair
+            for i in keep:
+                results[pair][i] = read(items[i]["text"], playbook, reader)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--errors", default="", help="print the errors of this field")
+    parser.add_argument("--no-model", action="store_true")
+    parser.add_argument("--l2", type=float, default=tr.L2)
+    parser.add_argument("--category-overrules", type=float, nargs="*",
+                        default=[intake.MODEL_OVERRULES_CUES],
+                        help="thresholds to try for the model overruling category cues")
+    parser.add_argument("--feeling-overrules", type=float, nargs="*",
+                        default=[intake.MODEL_OVERRULES_DEFAULT_FEELING],
+                        help="thresholds to try for the model overruling the default feeling")
+    args = parser.parse_args(argv)
+    training = tr.load_training_set()
+    trainer = tr.Trainer.for_training(training, Embedder.load(cache_size=tr.TRAINING_CACHE),
+                                      args.l2)
+    items = corpus_items()
+    settings = [(c, f) for c in args.category_overrules for f in args.feeling_overrules]
+    runs = out_of_fold(training, trainer, items, args.folds, not args.no_model, settings)
+    for pair, results in runs.items():
+        if len(runs) > 1:
+            print(f"category overrules at {pair[0]}, feeling at {pair[1]}:")
+        summarise(items, results, args.errors, args.folds, args.no_model)
+    return 0
+
+
+def summarise(items: list[dict], results: list[dict], errors: str, folds: int,
+              no_model: bool) -> None:
+    hits: dict[str, Counter[str]] = {}
+    for item, got in zip(items, results, strict=True):
+        scopes = ("all", "more" if "_more_" in item["source"] else "first")
+        for field in FIELDS:
+            ok = same(field, got[field], item.get(field))
+            for scope in scopes:
+                hits.setdefault(scope, Counter())[field] += ok
+            if not ok and field == errors:
+                print(f"want {item.get(field)!r:28} got {got[field]!r:28} | {item['text']}")
+            hits.setdefault(scopes[1], Counter())["n"] += field == FIELDS[0]
+    print(f"{folds}-fold grouped CV of the reader on {len(items)} train reports"
+          f"{' (rules only)' if no_model else ''}:")
+    for scope in ("first", "more", "all"):
+        counts = hits.get(scope)
+        if counts is None:
+            continue
+        n = len(items) if scope == "all" else counts["n"]
+        print(f"  {scope:5} ({n:4}) " + ", ".join(f"{field} {counts[field] / n:.3f}"
+                                                  for field in FIELDS))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
