@@ -16,6 +16,7 @@ from bot.storage.schema import (
     INSERT_CASE,
     NEW_CASE_COLUMNS,
     NEW_CASE_FIELDS,
+    RECORD_REQUEST,
     customer_key,
 )
 
@@ -64,6 +65,8 @@ class Cases(Engine):
         await self._event(tx, new.team_id, case.id, new.at, new.actor_id, EventKind.OPENED,
                           detail)
         await self._add_timers(tx, new.team_id, case.id, new.timers)
+        if new.request_key:  # the request that opened it: what its retry looks up
+            await tx.run(RECORD_REQUEST, [case.id, new.request_key])
         # Its cohort row, known without reading it back.
         tx.marked.discard((new.team_id, case.id))
         tx.fresh[(new.team_id, case.id)] = opened_facts(case)

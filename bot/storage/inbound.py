@@ -57,11 +57,11 @@ class Inbound(Engine):
         """Drop claims older than `before` (Slack retries within minutes, not days)."""
         return await self._write("DELETE FROM inbound WHERE at < ?", [before])
 
-    async def case_opened_by(self, team_id: str, user_id: str, channel_id: str,
-                             since: str) -> int | None:
-        """The number of the first case `user_id` opened in `channel_id` at or after
-        `since`: what a request that died before its answer had opened."""
+    async def case_opened_by(self, team_id: str, key: str) -> int | None:
+        """The number of the case request `key` opened (recorded with the case, in its
+        transaction), if it opened one: what a request that died before its answer had
+        opened. By the request's key, not by who, where and when: one person opening
+        several cases in one channel within seconds gets each retry its own case."""
         return await self._value(
-            "SELECT number FROM cases WHERE team_id = ? AND reporter_id = ? AND "
-            "channel_id = ? AND created_at >= ? ORDER BY id LIMIT 1",
-            [team_id, user_id, channel_id, since])
+            "SELECT c.number FROM inbound i JOIN cases c ON c.id = i.case_id WHERE "
+            "i.key = ? AND c.team_id = ?", [key, team_id])

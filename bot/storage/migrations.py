@@ -173,6 +173,12 @@ def _v8(db: sqlite_utils.Database) -> None:
 
 
 # Append only: a migration, once released, never changes.
+def _v9(db: sqlite_utils.Database) -> None:
+    """The case an inbound request opened, recorded with the case (a retry of a request
+    that died before its ack finds it by the request's key)."""
+    db.execute("ALTER TABLE inbound ADD COLUMN case_id INTEGER")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7,
-                                                     _v8]
+                                                     _v8, _v9]
 SCHEMA_VERSION = len(MIGRATIONS)

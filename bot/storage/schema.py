@@ -24,6 +24,8 @@ NUDGE_COLUMNS = ", ".join(Nudge.__dataclass_fields__)
 TIMER_COLUMNS = ", ".join(Timer.__dataclass_fields__)
 TIMER_COLUMNS_T = ", ".join(f"t.{c}" for c in Timer.__dataclass_fields__)
 CASE_COLUMNS_C = ", ".join(f"c.{c}" for c in Case.__dataclass_fields__)
+# The inbound request that opened a case (see NewCase.request_key).
+RECORD_REQUEST = "UPDATE inbound SET case_id = ? WHERE key = ?"
 INSERT_EVENT = ("INSERT INTO events (team_id, case_id, at, actor_id, kind, detail) "
                 "VALUES (?, ?, ?, ?, ?, ?)")
 EVENT_COLUMNS = ", ".join(Event.__dataclass_fields__)

@@ -23,7 +23,12 @@ from bot.storage.dialect import POSTGRES
 from bot.storage.engine import Engine, Params, StoreError
 from bot.storage.postgres.migrations import MIGRATIONS, ROLLUPS_VERSION, SCHEMA_VERSION
 from bot.storage.rollups import opened_facts, rebuild
-from bot.storage.schema import NEW_CASE_COLUMNS, NEW_CASE_FIELDS, customer_key
+from bot.storage.schema import (
+    NEW_CASE_COLUMNS,
+    NEW_CASE_FIELDS,
+    RECORD_REQUEST,
+    customer_key,
+)
 
 T = TypeVar("T")
 # A sweep's three changes, each one statement over arrays (see `apply_sweep`).
@@ -260,6 +265,8 @@ class PgConnection(Engine):
             tx.topics.append(f"case.{EventKind.OPENED}")
             row.pop("customer_key")
             case = Case(id=case_id, number=number, **row)
+            if item.request_key:  # the request that opened it: what its retry looks up
+                await tx.run(RECORD_REQUEST, [case_id, item.request_key])
             # In the same transaction, the roll-ups: its cohort row is known.
             tx.fresh[(item.team_id, case_id)] = opened_facts(case)
         return [case]

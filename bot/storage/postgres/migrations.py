@@ -99,7 +99,12 @@ CREATE INDEX idx_inbound_at ON inbound (at);
 # _V8, the roll-ups (rollups.py: the same tables as SQLite's), is filled from the
 # timelines there are by `rebuild` once its tables exist (see `PgConnection.migrate`).
 _V8 = ";\n".join(ROLLUP_TABLES) + ";\n"
-MIGRATIONS: list[str] = [_V1, "", "", "", _V5, _V6, _V7, _V8]
+_V9 = """
+-- The case an inbound request opened (a retry of a request that died before its ack
+-- finds it by the request's key).
+ALTER TABLE inbound ADD COLUMN case_id bigint;
+"""
+MIGRATIONS: list[str] = [_V1, "", "", "", _V5, _V6, _V7, _V8, _V9]
 ROLLUPS_VERSION = 8
 SCHEMA_VERSION = len(MIGRATIONS)
 # Tables in the order a copy fills them (a case before its events); the leases and the
