@@ -18,9 +18,10 @@ from bot.storage.dialect import SQLITE
 from bot.storage.engine import Engine, Params, StoreError
 from bot.storage.migrations import MIGRATIONS, SCHEMA_VERSION
 from bot.storage.schema import NEXT_NUMBER
+from bot.storage.sqlite_tx import SqliteTx
 
 T = TypeVar("T")
-__all__ = ["Connection", "StoreError"]
+__all__ = ["Connection", "SqliteTx", "StoreError"]
 
 
 WAL_LIMIT = 4 * 1024 * 1024  # bytes of WAL kept after a checkpoint (journal_size_limit)
@@ -37,31 +38,6 @@ def write_problem(exc: BaseException) -> str | None:
         return "I/O error"
     return None
 
-
-class SqliteTx:
-    """A transaction on the SQLite connection: each call answers at once."""
-
-    __slots__ = ("conn", "fresh", "marked", "topics")
-
-    def __init__(self, conn: sqlite3.Connection):
-        self.conn = conn
-        self.topics: list[str] = []
-        # Cases whose roll-ups this transaction must bring up to date before it commits
-        # (see rollups.py): those with a new event or nudge, and new cases with their row.
-        self.marked: set[tuple[str, int]] = set()
-        self.fresh: dict[tuple[str, int], tuple] = {}
-
-    async def run(self, sql: str, params: Params = ()) -> int:
-        return self.conn.execute(sql, params).rowcount
-
-    async def rows(self, sql: str, params: Params = ()) -> list[tuple]:
-        return self.conn.execute(sql, params).fetchall()
-
-    async def many(self, sql: str, seq: Iterable[Params]) -> None:
-        self.conn.executemany(sql, seq)
-
-    async def insert(self, sql: str, params: Params) -> int:
-        return self.conn.execute(sql, params).lastrowid
 
 
 class Connection(Engine):

@@ -10,6 +10,7 @@ from bot.storage.dialect import SQLITE
 from bot.storage.engine import drive
 from bot.storage.rollups import TABLES as ROLLUP_TABLES
 from bot.storage.rollups import rebuild
+from bot.storage.sqlite_tx import SqliteTx
 
 
 def _v1(db: sqlite_utils.Database) -> None:
@@ -167,8 +168,6 @@ def _v8(db: sqlite_utils.Database) -> None:
     rollups.py), filled from the timelines there are (withdrawn cases left out)."""
     for statement in ROLLUP_TABLES:
         db.execute(statement)
-    from bot.storage.connection import SqliteTx  # (it imports this module)
-
     drive(rebuild(SqliteTx(db.conn), SQLITE))
 
 
