@@ -7,6 +7,7 @@ then the latency of requests sent one at a time. The last line is
 `p99 ratio: <Mend p99 / floor p99>` under load.
 
     .venv/bin/python bench/ack.py [--requests 1000] [--concurrency 50] [--rounds 3] [--single 300]
+        [--db sqlite|postgres] [--database-url postgresql://…]
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import aiohttp
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.pg import drop_schema, fresh_schema, server_url  # noqa: E402
 from standin import sign_request  # noqa: E402
 
 SECRET = "bench-secret"
@@ -165,9 +167,12 @@ async def main() -> None:
                         help="alternating floor/Mend rounds; figures pool all of them")
     parser.add_argument("--single", type=int, default=300,
                         help="requests sent one at a time afterwards (0: none)")
+    parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--database-url", help="PostgreSQL server for --db postgres")
     args = parser.parse_args()
 
     procs: list[subprocess.Popen] = []
+    schema = None
     try:
         stand_in = spawn(["bench/standin_proc.py"], {})
         procs.append(stand_in)
@@ -175,6 +180,8 @@ async def main() -> None:
         tmp = tempfile.mkdtemp(prefix="mend-bench-")
         env = {"SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_SIGNING_SECRET": SECRET,
                "SLACK_API_URL": api_url, "MEND_DB": f"{tmp}/bench.db"}
+        if args.db == "postgres":
+            schema, env["MEND_DATABASE_URL"] = fresh_schema(server_url(args.database_url))
         floor_port, mend_port = free_port(), free_port()
         floor = spawn(["bench/floor_app.py"], {**env, "PORT": str(floor_port)})
         mend = spawn(["-m", "bot"], {**env, "PORT": str(mend_port)})
@@ -193,7 +200,7 @@ async def main() -> None:
             for runs in (floor_runs, mend_runs):
                 await runs.round(args.requests, args.concurrency)
         print(f"{args.rounds} rounds of {args.requests} signed /recover requests each, "
-              f"concurrency {args.concurrency}, after {args.warmup} warm-up")
+              f"concurrency {args.concurrency}, after {args.warmup} warm-up, on {args.db}")
         floor_p99, floor_rps = floor_runs.report()
         mend_p99, mend_rps = mend_runs.report()
         if args.single:
@@ -207,6 +214,8 @@ async def main() -> None:
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        if schema:
+            drop_schema(server_url(args.database_url), schema)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,11 @@ ratios. Targets: `open` under 100 ms at 1,000,000 cases; `stats 30d` under
 `--exact` also times `stats 30d` the old way (a rescan of the period's timelines).
 
     .venv/bin/python bench/leads.py [--big 1000000] [--runs 5]
+        [--db sqlite|postgres] [--database-url postgresql://…]
+
+With `--db postgres` each workspace is built in SQLite as above, then copied into a fresh
+schema on the PostgreSQL server with `python -m bot migrate`'s copy, analysed, and timed
+there.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.pg import drop_schema, fresh_schema, server_url  # noqa: E402
 from bot.domain.playbook import load_playbook  # noqa: E402
 from bot.domain.reports import compute_stats, parse_open  # noqa: E402
 from bot.domain.times import to_iso  # noqa: E402
@@ -77,7 +83,7 @@ async def build(path: Path, total: int, live: int, seed: int = 7) -> None:
 
 
 def _flush(store: Store, cases: list, events: list) -> None:
-    with store._tx() as conn:  # bulk fill for the benchmark only
+    with store._sync_tx() as conn:  # bulk fill for the benchmark only
         conn.executemany(
             "INSERT INTO cases (id, team_id, number, channel_id, reporter_id, owner_id, "
             "customer, customer_key, summary, category, emotion, contact, severity, status, "
@@ -138,9 +144,13 @@ async def main() -> None:
     parser.add_argument("--big", type=int, default=1_000_000)
     parser.add_argument("--small", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--database-url", help="PostgreSQL server (default: $MEND_BENCH_"
+                                               "DATABASE_URL or $MEND_TEST_DATABASE_URL)")
     parser.add_argument("--exact", action="store_true",
                         help="also time stats 30d by rescanning the timelines (before)")
     args = parser.parse_args()
+    server = server_url(args.database_url) if args.db == "postgres" else None
     playbook = load_playbook(DEFAULT_PLAYBOOK)
     workdir = Path(tempfile.mkdtemp(prefix="mend-leads-"))
     results = {}
@@ -150,7 +160,23 @@ async def main() -> None:
         await build(path, size, size // 20)
         print(f"built {size:,} cases ({size // 20:,} in play) in "
               f"{time.perf_counter() - started:.0f} s", flush=True)
-        store = Store(path)
+        schema = None
+        if server:
+            import psycopg
+
+            from bot.storage.postgres.copy import migrate
+            from bot.storage.postgres.store import PgStore
+
+            started = time.perf_counter()
+            schema, url = fresh_schema(server)
+            await migrate(str(path), url)
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute("VACUUM ANALYZE")  # as autovacuum leaves it
+            print(f"copied into PostgreSQL in {time.perf_counter() - started:.0f} s",
+                  flush=True)
+            store = await PgStore.open(url, min_size=1, max_size=2)
+        else:
+            store = Store(path)
         results[size] = {
             "open": await timed(lambda s=store: view_open(s, playbook, ""), args.runs),
             "open overdue": await timed(lambda s=store: view_open(s, playbook, "overdue"),
@@ -163,6 +189,8 @@ async def main() -> None:
             results[size]["stats 30d exact"] = await timed(
                 lambda s=store: view_stats(s, playbook, 30, exact=True), args.runs)
         await store.close()
+        if schema:
+            drop_schema(server, schema)
         path.unlink()
     for name in results[args.small]:
         small, big = results[args.small][name], results[args.big][name]

@@ -7,7 +7,9 @@ due timers with their cases, planning the ladder, and the one transaction
 that replaces the timers and writes the outbox rows. Prints both times and
 their ratio (target: under 1.5x, and under 50 ms at 100,000).
 
-    .venv/bin/python bench/sweep.py [--runs 5]
+    .venv/bin/python bench/sweep.py [--runs 5] [--db sqlite|postgres] [--database-url …]
+
+On PostgreSQL each run fills a fresh schema (there is no file to copy).
 """
 
 from __future__ import annotations
@@ -25,20 +27,30 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.pg import drop_schema, fresh_schema, server_url  # noqa: E402
 from bot.domain.models import Timer  # noqa: E402
 from bot.domain.playbook import load_playbook  # noqa: E402
 from bot.domain.schedule import Hours, plan_timer  # noqa: E402
 from bot.domain.times import to_iso  # noqa: E402
 from bot.runtime.config import DEFAULT_PLAYBOOK  # noqa: E402
+from bot.storage.postgres.store import PgStore  # noqa: E402
 from bot.storage.sqlite import Store  # noqa: E402
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)  # a Thursday, within working hours
 DUE = 1000
 
 
-async def build(path: Path, open_cases: int) -> None:
-    """`open_cases` open cases in one workspace; DUE of them have a follow-up due now."""
-    store = Store(path)
+CASE_INSERT = (
+    "INSERT INTO cases (team_id, id, number, channel_id, reporter_id, owner_id, "
+    "summary, category, emotion, contact, severity, status, created_at, updated_at, "
+    "next_followup_at, customer_updated_at, card_state, card_ts, card_channel) "
+    "VALUES (" + ", ".join("?" * 19) + ")")
+TIMER_INSERT = "INSERT INTO timers (team_id, at, case_id, kind, due_key) VALUES (?, ?, ?, ?, ?)"
+
+
+def fill(open_cases: int) -> tuple[list[tuple], list[tuple]]:
+    """`open_cases` open cases in one workspace (rows and timers); DUE of them have a
+    follow-up due now."""
     rows, timers = [], []
     updated = to_iso(NOW - timedelta(hours=1))
     for i in range(1, open_cases + 1):
@@ -50,22 +62,25 @@ async def build(path: Path, open_cases: int) -> None:
         timers.append(("T1", to_iso(due), i, "followup", to_iso(due)))
         timers.append(("T1", to_iso(NOW + timedelta(hours=23, minutes=i % 60)), i, "update",
                        updated))
-    with store._tx() as conn:  # bulk fill for the benchmark only
-        conn.executemany(
-            "INSERT INTO cases (team_id, id, number, channel_id, reporter_id, owner_id, "
-            "summary, category, emotion, contact, severity, status, created_at, updated_at, "
-            "next_followup_at, customer_updated_at, card_state, card_ts, card_channel) "
-            "VALUES (" + ", ".join("?" * 19) + ")", rows)
-        conn.executemany("INSERT INTO timers (team_id, at, case_id, kind, due_key) "
-                         "VALUES (?, ?, ?, ?, ?)", timers)
-        conn.execute("INSERT OR IGNORE INTO workspaces (team_id, created_at) VALUES ('T1', 'x')")
-    store.db.execute("ANALYZE")
-    await store.close()
+    return rows, timers
 
 
-async def select_and_enqueue(path: Path, rules, hours) -> tuple[float, int]:
+async def build(store, open_cases: int) -> None:
+    """Fill `store` (either engine) with `fill`'s cases and timers, then ANALYZE."""
+    rows, timers = fill(open_cases)
+    async with store._tx() as tx:  # bulk fill for the benchmark only
+        await tx.many(CASE_INSERT, rows)
+        await tx.many(TIMER_INSERT, timers)
+        await tx.run("INSERT INTO workspaces (team_id, created_at) VALUES ('T1', 'x')")
+    if isinstance(store, PgStore):
+        async with store._tx() as tx:
+            await tx.run("ANALYZE")
+    else:
+        store.db.execute("ANALYZE")
+
+
+async def select_and_enqueue(store, rules, hours) -> tuple[float, int]:
     """The scheduler's planning step, as `Nudger.plan` runs it (timezones aside)."""
-    store = Store(path)
     start = time.perf_counter()
     due = await store.due_timers("T1", to_iso(NOW))
     plans = [(t, c, plan_timer(c, t, NOW, rules, hours, "UTC")) for t, c in due]
@@ -75,20 +90,43 @@ async def select_and_enqueue(path: Path, rules, hours) -> tuple[float, int]:
         send=[(c.id, row) for _, c, p in plans for row in p.send],
         skip=[(c.id, row) for _, c, p in plans for row in p.skip], at=to_iso(NOW))
     elapsed = time.perf_counter() - start
-    queued = store.db.execute("SELECT COUNT(*) FROM nudges WHERE state = 'pending'").fetchone()[0]
-    await store.close()
+    queued = await store._value("SELECT COUNT(*) FROM nudges WHERE state = 'pending'")
     assert len(due) == DUE == queued, (len(due), queued)
     return elapsed * 1000, queued
 
 
-async def measure(size: int, runs: int, rules, hours, workdir: Path) -> float:
+async def sqlite_run(size: int, run: int, workdir: Path, rules, hours) -> float:
     base = workdir / f"cases-{size}.db"
-    await build(base, size)
+    if not base.exists():
+        store = Store(base)
+        await build(store, size)
+        await store.close()
+    copy = workdir / f"run-{size}-{run}.db"
+    shutil.copy(base, copy)
+    store = Store(copy)
+    try:
+        return (await select_and_enqueue(store, rules, hours))[0]
+    finally:
+        await store.close()
+
+
+async def postgres_run(size: int, server: str, rules, hours) -> float:
+    schema, url = fresh_schema(server)
+    store = await PgStore.open(url, min_size=1, max_size=2)
+    try:
+        await build(store, size)
+        return (await select_and_enqueue(store, rules, hours))[0]
+    finally:
+        await store.close()
+        drop_schema(server, schema)
+
+
+async def measure(size: int, runs: int, rules, hours, workdir: Path,
+                  server: str | None) -> float:
     times = []
     for run in range(runs + 1):
-        copy = workdir / f"run-{size}-{run}.db"
-        shutil.copy(base, copy)
-        elapsed, _ = await select_and_enqueue(copy, rules, hours)
+        elapsed = await (postgres_run(size, server, rules, hours) if server else
+                         sqlite_run(size, run, workdir, rules, hours))
         if run:  # the first run warms the page cache
             times.append(elapsed)
     median = statistics.median(times)
@@ -100,13 +138,17 @@ async def measure(size: int, runs: int, rules, hours, workdir: Path) -> float:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--database-url", help="PostgreSQL server for --db postgres")
     args = parser.parse_args()
+    server = server_url(args.database_url) if args.db == "postgres" else None
+    print(f"on {args.db}")
     playbook = load_playbook(DEFAULT_PLAYBOOK)
     rules, hours = playbook.nudges, Hours.from_rules(playbook.nudges)
     workdir = Path(tempfile.mkdtemp(prefix="mend-sweep-"))
     try:
-        small = await measure(10_000, args.runs, rules, hours, workdir)
-        large = await measure(100_000, args.runs, rules, hours, workdir)
+        small = await measure(10_000, args.runs, rules, hours, workdir, server)
+        large = await measure(100_000, args.runs, rules, hours, workdir, server)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     print(f"ratio 100,000 / 10,000: {large / small:.2f} (target < 1.5; "

@@ -1,7 +1,8 @@
 """`mend` (or `python -m bot`): run Mend (HTTP mode, or Socket Mode with SLACK_APP_TOKEN).
 
 `mend export …` writes the CSV export; `mend sandbox` runs the sandbox;
-`mend purge --team T…` deletes an uninstalled workspace's data at once.
+`mend purge --team T…` deletes an uninstalled workspace's data at once;
+`mend migrate --from data/mend.db --to postgresql://…` copies SQLite into PostgreSQL.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from bot.runtime.config import (
     load_dotenv_file,
 )
 from bot.runtime.logs import configure as configure_logging
-from bot.storage.sqlite import StoreError
+from bot.storage.engine import StoreError
 
 EXIT_CONFIG = 2
 CLI_EXPORT_MAX_DAYS = 3650  # python -m bot export --since: up to ten years back
@@ -127,8 +128,8 @@ def _export_parser():
         prog="python -m bot export",
         description="Cases opened in the period and their timelines as CSV on standard "
                     "output: one row per timeline event, names next to ids, flat columns. "
-                    "Reads the database (MEND_DB, also from .env) read-only; needs no Slack "
-                    "settings.")
+                    "Reads the database (MEND_DATABASE_URL, else MEND_DB, also from .env) "
+                    "read-only; needs no Slack settings.")
     parser.add_argument("--since", default="30d", help="how far back, e.g. 30d (default)")
     parser.add_argument("--team", help="workspace id (needed when the database has several)")
     return parser
@@ -147,8 +148,9 @@ def export(argv: list[str]) -> int:
         print("mend: --since takes a number of days, e.g. 30d", file=sys.stderr)
         return EXIT_CONFIG
     load_dotenv_file()
-    path = os.environ.get("MEND_DB") or str(DEFAULT_DB)
-    if not os.path.isfile(path):
+    url = os.environ.get("MEND_DATABASE_URL")
+    path = url or os.environ.get("MEND_DB") or str(DEFAULT_DB)
+    if not url and not os.path.isfile(path):
         print(f"mend: no database at {path} (set MEND_DB)", file=sys.stderr)
         return EXIT_CONFIG
     return _write_export(path, args.team, days)
@@ -173,27 +175,39 @@ def _write_export(path: str, team: str | None, days: int) -> int:
     import sqlite3
     from datetime import UTC, datetime, timedelta
 
+    import psycopg
+
     from bot.domain.reports import export_csv
     from bot.domain.times import to_iso
-    from bot.storage.sqlite import Store
+    from bot.storage import is_postgres_url
 
     try:
-        store = Store(path, readonly=True)
-        teams = asyncio.run(store.workspaces())
+        if is_postgres_url(path):
+            store, teams, names = asyncio.run(_pg_export_source(path, team))
+        else:
+            from bot.storage.sqlite import Store
+
+            store = Store(path, readonly=True)
+            teams = asyncio.run(store.workspaces())
+            names = None
         team = team or (teams[0] if len(teams) == 1 else None)
         if team not in teams:
             print(f"mend: pick a workspace with --team ({', '.join(teams) or 'none yet'})",
                   file=sys.stderr)
             return EXIT_CONFIG
         since = datetime.now(UTC) - timedelta(days=days)
-        names = asyncio.run(store.names(team))
+        if names is None or team not in names:
+            names = asyncio.run(store.names(team)) if not is_postgres_url(path) else {}
+        else:
+            names = names[team]
         export_csv(store.export_rows(team, to_iso(since)), sys.stdout, names, _labels())
         sys.stdout.flush()
     except StoreError as exc:
         print(f"mend: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    except sqlite3.Error as exc:
-        print(f"mend: cannot read {path}: {exc}", file=sys.stderr)
+    except (sqlite3.Error, psycopg.Error) as exc:
+        where = "the PostgreSQL database" if is_postgres_url(path) else path
+        print(f"mend: cannot read {where}: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except BrokenPipeError:  # e.g. `| head`: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -205,6 +219,33 @@ def _write_export(path: str, team: str | None, days: int) -> int:
 
 
 
+async def _pg_export_source(url: str, team: str | None):
+    """A PostgreSQL store to export from, its workspaces and the people's names of each
+    (read now: the export itself reads on a connection of its own, in one snapshot)."""
+    from bot.storage.postgres.store import PgStore
+
+    store = await PgStore.open(url, min_size=1, max_size=1, migrate=False)
+    try:
+        teams = await store.workspaces()
+        names = {t: await store.names(t) for t in teams if team in (None, t)}
+        return store, teams, names
+    finally:
+        await store.close()
+
+
+async def _open_for_writing(path_or_url: str):
+    """The store a sub-command changes (MEND_DATABASE_URL wins over MEND_DB)."""
+    from bot.storage import is_postgres_url
+
+    if is_postgres_url(path_or_url):
+        from bot.storage.postgres.store import PgStore
+
+        return await PgStore.open(path_or_url, min_size=1, max_size=1)
+    from bot.storage.sqlite import Store
+
+    return Store(path_or_url)
+
+
 def purge(argv: list[str]) -> int:
     """`python -m bot purge --team T123`: delete every row of an uninstalled workspace
     now, without waiting for MEND_RETENTION_DAYS; prints what went."""
@@ -212,26 +253,60 @@ def purge(argv: list[str]) -> int:
     import os
 
     from bot.runtime.config import DEFAULT_DB
-    from bot.storage.sqlite import Store
 
     parser = argparse.ArgumentParser(prog="python -m bot purge",
                                      description="Delete a workspace's data at once.")
     parser.add_argument("--team", required=True, help="workspace id, e.g. T0123ABC")
     args = parser.parse_args(argv)
     load_dotenv_file()
-    path = os.environ.get("MEND_DB") or str(DEFAULT_DB)
-    if not os.path.isfile(path):
+    url = os.environ.get("MEND_DATABASE_URL")
+    path = url or os.environ.get("MEND_DB") or str(DEFAULT_DB)
+    if not url and not os.path.isfile(path):
         print(f"mend: no database at {path} (set MEND_DB)", file=sys.stderr)
         return EXIT_CONFIG
-    store = Store(path)
-    try:
-        deleted = asyncio.run(store.purge_workspace(args.team))
-    finally:
-        asyncio.run(store.close())
+
+    async def purging():
+        store = await _open_for_writing(path)
+        try:
+            return await store.purge_workspace(args.team)
+        finally:
+            await store.close()
+
+    deleted = asyncio.run(purging())
     for table, count in sorted(deleted.items()):
         print(f"{table}: {count}")
     print(f"purged {args.team}: {sum(deleted.values())} rows" if deleted
           else f"nothing stored for {args.team}")
+    return 0
+
+
+def migrate(argv: list[str]) -> int:
+    """`python -m bot migrate --from data/mend.db --to postgresql://…`: copy a SQLite
+    database into an empty PostgreSQL one; prints the row counts of both sides."""
+    import argparse
+
+    from bot.storage import is_postgres_url
+    from bot.storage.postgres.copy import migrate as copy
+
+    parser = argparse.ArgumentParser(
+        prog="python -m bot migrate",
+        description="Copy Mend's SQLite database (all tables, ids and case numbers kept, "
+                    "timers and outbox included; a running Mend's through SQLite's backup "
+                    "API) into an empty PostgreSQL database, and print the row counts of "
+                    "each table on both sides.")
+    parser.add_argument("--from", dest="source", required=True, help="the SQLite file")
+    parser.add_argument("--to", dest="url", required=True, help="postgresql://… URL")
+    args = parser.parse_args(argv)
+    if not is_postgres_url(args.url):
+        print("mend: --to takes a postgresql:// URL", file=sys.stderr)
+        return EXIT_CONFIG
+    before, after = asyncio.run(copy(args.source, args.url))
+    print(f"{'table':<16}{'sqlite':>10}{'postgres':>10}")
+    for table in before:
+        print(f"{table:<16}{before[table]:>10}{after[table]:>10}")
+    if before != after:
+        print("mend: the row counts differ", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -317,6 +392,8 @@ SUBCOMMANDS = {
     "read": ("what Mend reads in reports, one JSON object per line", _text_cli("read")),
     "check": ("Mend's review of draft replies, one JSON object per line", _text_cli("check")),
     "purge": ("delete an uninstalled workspace's data at once", _store_command(purge)),
+    "migrate": ("copy a SQLite database into an empty PostgreSQL one",
+                _store_command(migrate)),
     "version": ("print Mend's version", version_command),
 }
 
@@ -324,7 +401,8 @@ SUBCOMMANDS = {
 def usage() -> str:
     width = max(map(len, SUBCOMMANDS))
     lines = [f"  {name:<{width}}  {what}" for name, (what, _) in SUBCOMMANDS.items()]
-    return ("usage: mend [run | sandbox | export | read | check | purge | version] [options]\n\n"
+    return ("usage: mend [run | sandbox | export | read | check | purge | migrate | version] "
+            "[options]\n\n"
             "Mend, service recovery in Slack.\n\nsub-commands:\n" + "\n".join(lines) +
             "\n\nEach sub-command has --help (e.g. `mend sandbox --help`). A bare `mend` (or "
             "`python -m bot`) runs Mend (`run`).\n\n"

@@ -40,7 +40,8 @@ from bot.runtime.reader import load_reader
 from bot.runtime.scheduler import LEASE_SECONDS, Scheduler
 from bot.runtime.slack_client import make_client
 from bot.runtime.tasks import Tasks
-from bot.storage.sqlite import SCHEMA_VERSION, GroupCommit, Store
+from bot.storage import open_store
+from bot.storage.migrations import SCHEMA_VERSION
 from handlers import register_all
 from handlers.cards import resume_cards
 from handlers.context import Deps
@@ -91,8 +92,7 @@ class Mend:
         playbook = load_playbook(settings.playbook_path)
         coach_rules = load_rules()
         warm_up()  # the time parser loads its data once, not on someone's first follow-up
-        store = Store(settings.db_path)
-        store.start_checkpoints()
+        store = await open_store(settings)
         metrics = Metrics(settings.replica_id or replica_id())
         store.observe(metrics.on_store)
         clock = clock or Clock()
@@ -105,7 +105,8 @@ class Mend:
         poster = make(settings.bot_token or None, retry_ambiguous=False)
         clients = build_clients(settings, store, client, poster, make)
         tasks = Tasks()
-        recovery = Recovery(store, playbook, clock, GroupCommit(store), load_reader())
+        recovery = Recovery(store, playbook, clock, store.case_writer(settings.pg_group_commit),
+                            load_reader())
         lifecycle = Lifecycle(store, playbook, clock, settings.leads)
         deps = Deps(recovery, store, clock, client, tasks, ChannelPacer(tasks, pace_seconds),
                     lifecycle, People(clients), poster,

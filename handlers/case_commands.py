@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import re
-import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -16,6 +15,7 @@ from bot.domain.lifecycle import Done, NeedsConfirmation, NotFound, Refused
 from bot.domain.schedule import Hours
 from bot.domain.when import EXAMPLES, BadTime, parse_when
 from bot.domain.workspace import SettingError, Workspace
+from bot.storage.errors import DatabaseError
 from handlers import blocks, case_blocks
 from handlers.cards import refresh_card
 from handlers.commands import COMMAND, STORAGE_FAILED, Ack, Invocation, subcommand
@@ -102,7 +102,7 @@ async def answered(work: Awaitable[Answer]) -> Answer:
         return await work
     except (Usage, NotFound, BadTime, Refused) as exc:
         return refusal_text(exc)
-    except sqlite3.Error as exc:  # read-only or full: the same refusal /recover gives
+    except DatabaseError as exc:  # read-only or full: the same refusal /recover gives
         log.error("change not saved: %s", type(exc).__name__)
         return STORAGE_FAILED
 

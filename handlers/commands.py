@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import logging
 import re
-import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from slack_bolt.async_app import AsyncApp
 
 from bot.domain.cases import BadReport
+from bot.storage.errors import DatabaseError
 from handlers import blocks, case_blocks, payload
 from handlers.cards import submit_card
 from handlers.context import Deps
@@ -94,8 +94,9 @@ def is_unknown_word(text: str) -> bool:
 
 
 async def on_recover(ack: Ack, inv: Invocation, deps: Deps,
-                     replay_since: str | None = None) -> None:
-    """`replay_since`: this is a retry of a request that died before its answer."""
+                     replay_since: str | None = None, request_key: str | None = None) -> None:
+    """`replay_since`: this is a retry of a request that died before its answer;
+    `request_key`: the inbound request's key (recorded with the case it opens)."""
     problem = unusable(inv)
     if problem:
         await reply(ack, problem)
@@ -114,10 +115,10 @@ async def on_recover(ack: Ack, inv: Invocation, deps: Deps,
         intro = (f"I don't know `{escape(word[:30])}`. To open a case, describe what went "
                  "wrong in a sentence.")
         await show_help(ack, inv, rest, deps, intro=intro)
-    elif replay_since:
-        await found_again(ack, inv, plain(text), deps, replay_since)
+    elif replay_since and request_key:
+        await found_again(ack, inv, plain(text), deps, request_key)
     else:
-        await open_from_text(ack, inv, plain(text), deps)
+        await open_from_text(ack, inv, plain(text), deps, request_key)
 
 
 async def run_guarded(sub: SubCommand, ack: Ack, inv: Invocation, args: str,
@@ -125,27 +126,30 @@ async def run_guarded(sub: SubCommand, ack: Ack, inv: Invocation, args: str,
     """A sub-command whose database refuses (read-only, disk full) answers politely."""
     try:
         await sub.run(ack, inv, args, deps)
-    except sqlite3.Error as exc:
+    except DatabaseError as exc:
         log.error("%s not saved: %s", sub.name, type(exc).__name__)
         await reply(ack, STORAGE_FAILED)
 
 
-async def found_again(ack: Ack, inv: Invocation, text: str, deps: Deps, since: str) -> None:
-    """The first attempt died before its answer: show the case it opened, if it did."""
-    number = await deps.store.case_opened_by(inv.team_id, inv.user_id, inv.channel_id, since)
+async def found_again(ack: Ack, inv: Invocation, text: str, deps: Deps, key: str) -> None:
+    """The first attempt died before its answer: show the case it opened (recorded
+    under the request's key), if it did."""
+    number = await deps.store.case_opened_by(inv.team_id, key)
     if number is None:
-        await open_from_text(ack, inv, text, deps)
+        await open_from_text(ack, inv, text, deps, key)
         return
     await reply(ack, f"Case #{number} opened. `{COMMAND} case {number}` shows it.")
 
 
-async def open_from_text(ack: Ack, inv: Invocation, text: str, deps: Deps) -> None:
+async def open_from_text(ack: Ack, inv: Invocation, text: str, deps: Deps,
+                         request_key: str | None = None) -> None:
     try:
-        opened = await deps.recovery.open_case(inv.team_id, inv.channel_id, inv.user_id, text)
+        opened = await deps.recovery.open_case(inv.team_id, inv.channel_id, inv.user_id, text,
+                                               request_key=request_key)
     except BadReport as exc:
         await reply(ack, escape(str(exc)))
         return
-    except sqlite3.Error as exc:
+    except DatabaseError as exc:
         log.error("case not saved: %s", type(exc).__name__)
         await reply(ack, SAVE_FAILED)
         return
@@ -176,7 +180,8 @@ async def open_intake(ack: Ack, inv: Invocation, deps: Deps) -> None:
 
 def register(app: AsyncApp, deps: Deps) -> None:
     async def recover(ack, context):
-        await on_recover(ack, payload.of(context), deps, context.get("replay_since"))
+        await on_recover(ack, payload.of(context), deps, context.get("replay_since"),
+                         context.get("inbound_key"))
 
     for command in COMMANDS:
         app.command(command)(recover)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -15,6 +14,7 @@ from slack_sdk.errors import SlackApiError
 from bot.domain.cases import BadReport
 from bot.domain.times import to_iso
 from bot.runtime.slack_client import AMBIGUOUS
+from bot.storage.errors import DatabaseError
 from handlers import blocks, payload
 from handlers.cards import submit_card
 from handlers.context import Deps
@@ -118,7 +118,7 @@ async def open_from_message(deps: Deps, team_id: str, channel: str, user: str,
             team_id, channel, user, plain(str(message.get("text") or "")),
             customer=customer_of(message, team_id),
             source_link=await permalink(deps, team_id, channel, ts))
-    except (BadReport, sqlite3.Error) as exc:
+    except (BadReport, *DatabaseError) as exc:
         await deps.delivery.record_message_case(team_id, channel, ts, None)
         await _say(deps, team_id, channel, ts,
                    f"{mention(user)}, I couldn't open a case from this message: {exc}")

@@ -24,7 +24,6 @@ import asyncio
 import hashlib
 import json
 import logging
-import sqlite3
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -33,6 +32,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
 
 from bot.domain.times import from_iso, to_iso
+from bot.storage.errors import DatabaseError
 from handlers import payload
 from handlers.context import Deps
 from handlers.payload import COMMAND, Payload
@@ -89,7 +89,7 @@ def middleware(deps: Deps) -> Callable[..., Awaitable[BoltResponse | None]]:
                     and await deps.store.retake_inbound(key, claim.at, to_iso(now))):
                 req.context[KEY], req.context[REPLAY] = key, claim.at
                 return await next()
-        except sqlite3.Error as exc:  # the listener refuses politely if it must write
+        except DatabaseError as exc:  # the listener refuses politely if it must write
             log.warning("inbound claim not recorded: %s", type(exc).__name__)
             return await next()
         log.info("duplicate request %s answered without doing it again", key.split(":")[0])
@@ -106,8 +106,8 @@ class Answers:
     finds its key claimed, unanswered and fresh, and gets an empty 200, as one that
     arrives while the first attempt still works does."""
 
-    def __init__(self, store: Any):
-        self.store = store
+    def __init__(self, store: Any, tasks: Any):
+        self.store, self.tasks = store, tasks
         self._pending: list[tuple[str, str]] = []
 
     def keep(self, key: str, answer: str) -> None:
@@ -116,19 +116,23 @@ class Answers:
         self._pending.append((key, answer))
 
     def flush(self) -> None:
+        """From a loop callback: write the batch in a task (SQLite's write is done at its
+        first step, without waiting; PostgreSQL's is one transaction for the batch)."""
         batch, self._pending = self._pending, []
-        if not batch:
-            return
+        if batch:
+            self.tasks.spawn(self._write(batch), name="inbound-answers")
+
+    async def _write(self, batch: list[tuple[str, str]]) -> None:
         try:
-            self.store.answer_inbound_now(batch)
-        except sqlite3.Error as exc:
+            await self.store.answer_inbounds(batch)
+        except DatabaseError as exc:
             log.warning("answer not kept: %s", type(exc).__name__)
 
 
 def remember_answers(dispatch: Callable[..., Awaitable[BoltResponse]],
                      deps: Deps) -> Callable[..., Awaitable[BoltResponse]]:
     """Wrap Bolt's `async_dispatch`: keep a command's ack for its duplicates."""
-    answers = Answers(deps.store)
+    answers = Answers(deps.store, deps.tasks)
 
     async def dispatched(request) -> BoltResponse:
         response = await dispatch(request)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +13,7 @@ from bot.domain.lifecycle import NotFound, Refused
 from bot.domain.models import Case
 from bot.domain.times import to_iso
 from bot.domain.when import BadTime, check_when, combine_local, quick_choice
+from bot.storage.errors import DatabaseError
 from handlers import blocks, case_blocks, payload
 from handlers.blocks import section, when
 from handlers.cards import refresh_card, submit_card
@@ -49,7 +49,7 @@ async def on_intake(ack, sub: Payload, deps: Deps) -> None:
     except BadReport as exc:
         await ack(response_action="errors", errors={Block.WHAT: str(exc)})
         return
-    except sqlite3.Error as exc:
+    except DatabaseError as exc:
         log.error("case not saved: %s", type(exc).__name__)
         await ack(response_action="errors", errors={Block.WHAT: SAVE_FAILED})
         return

@@ -9,12 +9,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import uuid
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 from slack_sdk.models.blocks import Block
 
 from bot.app import Mend
 from bot.runtime.config import Settings
+from bot.storage.postgres.store import PgStore
+from bot.storage.sqlite import Store
 from handlers.ids import NUDGE_METADATA_TYPE
 from standin import MendDriver
 from standin.blockkit import check_blocks
@@ -49,8 +53,12 @@ class Running:
         await self.mend.close()
 
 
-async def start_mend(settings: Settings, clock, slack_timeout: float = 10) -> Running:
-    """Start a Mend serving HTTP on loopback; tests that run more than one call it."""
+async def start_mend(settings: Settings, clock, slack_timeout: float = 10,
+                     engine: Database | None = None) -> Running:
+    """Start a Mend serving HTTP on loopback; tests that run more than one call it. With
+    `engine`, on that test database (else where `settings` say)."""
+    if engine is not None:
+        settings = engine.settings(settings)
     mend = await Mend.start(settings, clock=clock, retry_backoff=0.01, pace_seconds=PACE,
                             run_scheduler=False, slack_timeout=slack_timeout)
     runner = await mend.serve_http("127.0.0.1", 0)
@@ -58,6 +66,53 @@ async def start_mend(settings: Settings, clock, slack_timeout: float = 10) -> Ru
     running = Running(mend, runner, f"http://127.0.0.1:{port}/slack/events")
     await running.settle()
     return running
+
+
+# -- the database engines ------------------------------------------------------------------
+ENGINES = ("sqlite", "postgres")
+
+
+class Database:
+    """A fresh database of one engine for one test: a SQLite file, or a PostgreSQL
+    schema of its own on the test server (MEND_TEST_DATABASE_URL)."""
+
+    def __init__(self, engine: str, tmp_path, server: str | None = None):
+        self.engine, self.tmp_path, self.server = engine, tmp_path, server
+        self.schema = f"t_{uuid.uuid4().hex[:12]}"
+        self.url = None
+        if engine == "postgres":
+            sep = "&" if "?" in server else "?"
+            self.url = f"{server}{sep}options=-csearch_path%3D{self.schema}"
+
+    async def create(self) -> Database:
+        if self.url:
+            async with await psycopg.AsyncConnection.connect(self.server,
+                                                             autocommit=True) as conn:
+                await conn.execute(f"CREATE SCHEMA {self.schema}")
+        return self
+
+    async def drop(self) -> None:
+        if self.url:
+            async with await psycopg.AsyncConnection.connect(self.server,
+                                                             autocommit=True) as conn:
+                await conn.execute(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE")
+
+    async def expire_leases(self) -> None:
+        """Run the leases out. PostgreSQL's run on the database's clock, which a test's
+        clock does not move: end them there; SQLite's follow the test's clock."""
+        if self.url:
+            async with await psycopg.AsyncConnection.connect(self.url,
+                                                             autocommit=True) as conn:
+                await conn.execute("UPDATE leases SET expires_at = now() - interval '1 s'")
+
+    def settings(self, settings: Settings) -> Settings:
+        return dataclasses.replace(settings, database_url=self.url)
+
+    async def open(self, name: str = "s.db"):
+        """A store on this database (SQLite: the file `name` in the test's folder)."""
+        if self.url:
+            return await PgStore.open(self.url, min_size=1, max_size=4)
+        return Store(self.tmp_path / name)
 
 
 def replace_settings(settings: Settings, **changes) -> Settings:

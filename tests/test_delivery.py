@@ -58,8 +58,7 @@ async def test_failed_card_is_not_retried_forever(mend, slack, slack_user):
     await slack_user.command(REPORT, channel_id="C5")
     await mend.settle()
     case = await mend.store.case_by_number("T1", 1)
-    row = mend.store.db.execute("SELECT card_state FROM cases WHERE id = ?", [case.id])
-    assert row.fetchone()[0] == CardState.FAILED
+    assert case.card_state == CardState.FAILED
 
 
 async def test_burst_of_cards_to_one_channel_is_paced_not_dropped(mend, slack, slack_user):

@@ -14,8 +14,7 @@ from tests.helpers import DANA_REPORT, REPORT, all_text, case1
 
 
 async def cases(mend, team="T1") -> int:
-    return mend.store.db.execute("SELECT COUNT(*) FROM cases WHERE team_id = ?",
-                                 [team]).fetchone()[0]
+    return await mend.store._value("SELECT COUNT(*) FROM cases WHERE team_id = ?", [team])
 
 
 async def test_the_same_signed_recover_twice_opens_one_case_and_answers_alike(
@@ -81,6 +80,49 @@ async def test_a_case_whose_ack_was_lost_is_found_again_by_the_retry(
     retry = await slack_user.raw(first.request_body, FORM, {"X-Slack-Retry-Num": "1"})
     assert retry.status == 200 and "Case #1 opened" in retry.body
     assert await cases(mend) == 1
+
+
+async def test_each_retry_finds_its_own_case_among_several_opened_within_seconds(
+        mend, slack, slack_user, clock, monkeypatch):
+    """One person opens two cases in one channel within the same second, and both
+    requests die before their acks: each retry answers with the case its own request
+    opened (found by the request's key, not by who, where and when), and opens none."""
+    real = commands.blocks.playbook_reply
+
+    def crash(*args):  # the case is committed, then the process dies before the ack
+        raise RuntimeError("killed between commit and ack")
+
+    monkeypatch.setattr(commands.blocks, "playbook_reply", crash)
+    first = await slack_user.command(REPORT)
+    second = await slack_user.command(DANA_REPORT)
+    assert first.status != 200 and second.status != 200 and await cases(mend) == 2
+    monkeypatch.setattr(commands.blocks, "playbook_reply", real)
+    clock.advance(seconds=30)
+    retry = await slack_user.raw(second.request_body, FORM, {"X-Slack-Retry-Num": "1"})
+    assert retry.status == 200 and "Case #2 opened" in retry.body
+    retry = await slack_user.raw(first.request_body, FORM, {"X-Slack-Retry-Num": "1"})
+    assert retry.status == 200 and "Case #1 opened" in retry.body
+    assert await cases(mend) == 2
+
+
+async def test_a_retry_whose_first_attempt_opened_nothing_opens_the_case_once(
+        mend, slack, slack_user, clock, monkeypatch):
+    """A first attempt that died before writing its case: the retry opens it (under the
+    same key), and a second retry finds that one."""
+    recovery = mend.mend.deps.recovery
+    real = recovery.open_case
+
+    async def crash(*args, **kwargs):
+        raise RuntimeError("killed before the case was written")
+
+    monkeypatch.setattr(recovery, "open_case", crash)
+    first = await slack_user.command(REPORT)
+    assert first.status != 200 and await cases(mend) == 0
+    monkeypatch.setattr(recovery, "open_case", real)
+    clock.advance(seconds=30)
+    retry = await slack_user.raw(first.request_body, FORM, {"X-Slack-Retry-Num": "1"})
+    assert retry.status == 200 and await cases(mend) == 1
+    assert "#1" in retry.body
 
 
 async def test_typing_the_command_again_on_purpose_still_gets_the_duplicate_offer(

@@ -67,10 +67,13 @@ async def test_the_digest_lists_an_overdue_case_waiting_for_an_owner_once(
     try:
         await lead(running, "ULEAD")
         async with MendDriver(running.url, SECRET, slack) as driver:
-            await driver.command("customer Acme: charged twice", user_id="U1")
-            await driver.command("followup 1 in 30m", user_id="U1")
-            await driver.command("release 1", user_id="U1")
-            await driver.command("settings lead-channel <#CLEADS|leads>", user_id="ULEAD")
+            # One after another, as people type them: each command's work after its ack
+            # (on PostgreSQL it waits on the network) is done before the next arrives.
+            for text, user in (("customer Acme: charged twice", "U1"),
+                               ("followup 1 in 30m", "U1"), ("release 1", "U1"),
+                               ("settings lead-channel <#CLEADS|leads>", "ULEAD")):
+                await driver.command(text, user_id=user)
+                await running.settle()
         await at(running, clock, MONDAY)
     finally:
         await running.stop()

@@ -9,7 +9,6 @@ import pytest
 
 from bot.domain.models import CaseFilter, NewCase
 from bot.domain.times import to_iso
-from bot.storage.sqlite import Store
 from tests.helpers import THURSDAY, all_text, assert_valid_blocks, lead, numbers
 
 
@@ -41,8 +40,8 @@ async def test_a_private_channel_of_an_older_workspace_is_a_filter(
     assert numbers(blocks) == [1] and "in <#G0123ABC>" in all_text(blocks)
 
 
-async def test_an_empty_viewer_id_sees_no_case(tmp_path):
-    store = Store(tmp_path / "mend.db")
+async def test_an_empty_viewer_id_sees_no_case(database):
+    store = await database.open()
     fields = dict(channel_id="C1", reporter_id="U9", owner_id="U9", summary="late",
                   category="broken_promise", emotion="upset", contact="email",
                   severity="normal", customer="Acme")

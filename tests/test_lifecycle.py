@@ -15,7 +15,6 @@ from bot.domain.times import to_iso
 from bot.domain.vocabulary import FollowupKind, Status
 from bot.runtime.clock import ManualClock
 from bot.runtime.config import DEFAULT_PLAYBOOK
-from bot.storage.sqlite import Store
 
 
 @pytest.fixture
@@ -24,8 +23,8 @@ def clock():
 
 
 @pytest.fixture
-async def life(tmp_path, clock):
-    store = Store(tmp_path / "l.db")
+async def life(database, clock):
+    store = await database.open("l.db")
     yield Lifecycle(store, load_playbook(DEFAULT_PLAYBOOK), clock, initial_leads=("ULEAD",))
     await store.close()
 

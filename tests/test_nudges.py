@@ -255,7 +255,7 @@ async def test_claimed_but_never_posted_is_sent_after_restart(settings, clock, s
         await second.stop()
 
 
-async def test_two_processes_on_one_database_send_one_nudge(settings, clock, slack):
+async def test_two_processes_on_one_database_send_one_nudge(settings, clock, slack, database):
     clock.set(LA_MORNING)
     a = await start_mend(settings, clock)
     b = await start_mend(settings, clock)
@@ -266,6 +266,7 @@ async def test_two_processes_on_one_database_send_one_nudge(settings, clock, sla
         await b.settle()
         assert sorted(r.held_lease for r in reports) == [False, True]
         clock.advance(hours=2)  # long enough for the first holder's lease to run out
+        await database.expire_leases()
         reports = [await b.mend.nudger.sweep(), await a.mend.nudger.sweep()]
         await a.settle()
         await b.settle()

@@ -1,7 +1,9 @@
 """The roll-ups give what the exact computation gives: `compute_stats` over
 `cohort_facts` against `stats_from_sums` over `outcome_sums`, on random timelines (made
 as in test_cohort_equivalence), kept up to date change by change or rebuilt. Counts
-exactly; medians and p90s within the histogram's stated error."""
+exactly; medians and p90s within the histogram's stated error. On both engines: the
+random timelines are written to SQLite, and for PostgreSQL copied there with
+`python -m bot migrate`'s copy."""
 
 from __future__ import annotations
 
@@ -16,8 +18,17 @@ from bot.domain.models import NewCase
 from bot.domain.reports import MEASURES, Outcomes, Spread, compute_stats
 from bot.domain.rollups import stats_from_sums
 from bot.domain.times import from_iso, to_iso
+from bot.storage.postgres.copy import migrate
 from bot.storage.sqlite import Store
-from tests.test_cohort_equivalence import BASE, KINDS, _detail, _fill, _periods, _time
+from tests.test_cohort_equivalence import (
+    BASE,
+    KINDS,
+    ODD_TIMES,
+    _detail,
+    _fill,
+    _periods,
+    _time,
+)
 
 COUNTED = ("opened", "resolved", "closed", "reopened", "followups_due", "followups_on_time",
            "satisfaction_done", "compensation_offered", "compensation_accepted")
@@ -52,13 +63,29 @@ async def assert_stats_agree(store: Store, team: str, since: str, now: str | Non
             assert_same(mine[key], outcomes, (team, since, now, key))
 
 
-def table_rows(store: Store) -> dict[str, list]:
+async def table_rows(store) -> dict[str, list]:
     return {
-        "case_facts": store.db.conn.execute(
-            "SELECT * FROM case_facts ORDER BY team_id, case_id").fetchall(),
-        "stat_days": store.db.conn.execute(
-            "SELECT * FROM stat_days WHERE opened != 0 ORDER BY 1, 2, 3, 4").fetchall(),
+        "case_facts": [tuple(r) for r in await store._rows(
+            "SELECT * FROM case_facts ORDER BY team_id, case_id")],
+        "stat_days": [tuple(r) for r in await store._rows(
+            "SELECT * FROM stat_days WHERE opened != 0 ORDER BY 1, 2, 3, 4")],
     }
+
+
+async def filled(database, tmp_path, rng: random.Random, cases: int, monkeypatch):
+    """A store of the test's engine holding `fill`'s random timelines (PostgreSQL: copied
+    from SQLite, where they are written; no numbers where times belong, which Mend never
+    writes and the engines compare differently)."""
+    if database.engine == "sqlite":
+        store = await database.open()
+        fill(store, rng, cases)
+        return store
+    monkeypatch.setitem(ODD_TIMES, 0, False)
+    source = Store(tmp_path / "source.db")
+    fill(source, rng, cases)
+    await source.close()
+    await migrate(str(tmp_path / "source.db"), database.url)
+    return await database.open()
 
 
 def fill(store: Store, rng: random.Random, cases: int) -> None:
@@ -93,11 +120,11 @@ def test_an_empty_histogram_has_no_percentiles():
 
 # -- random timelines, rebuilt ------------------------------------------------------------
 @pytest.mark.parametrize("seed", range(25))
-async def test_rebuilt_rollups_match_the_exact_computation(tmp_path, seed):
+async def test_rebuilt_rollups_match_the_exact_computation(tmp_path, seed, database,
+                                                            monkeypatch):
     rng = random.Random(seed)
-    store = Store(tmp_path / "r.db")
+    store = await filled(database, tmp_path, rng, 60, monkeypatch)
     try:
-        fill(store, rng, cases=60)
         await store.rebuild_rollups()
         midnights = [(team, to_iso(BASE.replace(hour=0) + timedelta(days=d)), None)
                      for team in ("T1", "T2") for d in (-1, 0)]  # whole days only
@@ -108,42 +135,41 @@ async def test_rebuilt_rollups_match_the_exact_computation(tmp_path, seed):
 
 
 # -- random timelines, kept up to date change by change ---------------------------------
-def _change(store: Store, rng: random.Random, case_ids: list[int]) -> None:
+async def _change(store, rng: random.Random, case_ids: list[int]) -> None:
     """One transaction of random changes to existing cases: events, nudges, and the
     fields the stats group and count by, each marked as the store marks them."""
-    with store._tx() as conn:
+    async with store._tx() as tx:
         for case_id in rng.sample(case_ids, min(len(case_ids), rng.randrange(1, 8))):
-            team = conn.execute("SELECT team_id FROM cases WHERE id = ?",
-                                [case_id]).fetchone()[0]
+            team = (await tx.rows("SELECT team_id FROM cases WHERE id = ?", [case_id]))[0][0]
             for _ in range(rng.randrange(0, 4)):
                 kind = rng.choice(KINDS)
-                store._event(conn, team, case_id, to_iso(BASE + timedelta(
+                await store._event(tx, team, case_id, to_iso(BASE + timedelta(
                     hours=rng.randrange(-20, 30))), "U1", kind, _detail(rng, kind))
             if rng.random() < 0.5:
-                conn.execute(
+                await tx.run(
                     "UPDATE cases SET owner_id = ?, category = ?, status = ?, "
                     "next_followup_at = ? WHERE id = ?",
                     [rng.choice(["U1", "U2", "U3", None]), rng.choice(["billing", "x", None]),
                      rng.choice(["open", "resolved", "closed"]), _time(rng), case_id])
-                store.mark(team, case_id)
+                tx.marked.add((team, case_id))
             if rng.random() < 0.2:  # withdrawn, or brought back by a reopening
-                conn.execute("UPDATE cases SET withdrawn_at = ? WHERE id = ?",
+                await tx.run("UPDATE cases SET withdrawn_at = ? WHERE id = ?",
                              [rng.choice([to_iso(BASE), None]), case_id])
-                store.mark(team, case_id)
+                tx.marked.add((team, case_id))
             if rng.random() < 0.4:
-                conn.execute(
+                await tx.run(
                     "INSERT OR IGNORE INTO nudges (team_id, case_id, kind, rung, due_key, "
                     "state, attempts) VALUES (?, ?, 'followup', 0, ?, 'sent', 1)",
                     [team, case_id, str(_time(rng) or to_iso(BASE))])
-                store.mark(team, case_id)
+                tx.marked.add((team, case_id))
 
 
 @pytest.mark.parametrize("seed", range(15))
-async def test_rollups_kept_change_by_change_match_the_exact_computation(tmp_path, seed):
+async def test_rollups_kept_change_by_change_match_the_exact_computation(tmp_path, seed,
+                                                                        database, monkeypatch):
     rng = random.Random(seed)
-    store = Store(tmp_path / "k.db")
+    store = await filled(database, tmp_path, rng, 30, monkeypatch)
     try:
-        fill(store, rng, cases=30)
         await store.rebuild_rollups()
         for _ in range(6):
             new = [NewCase(rng.choice(["T1", "T2"]), {
@@ -152,23 +178,24 @@ async def test_rollups_kept_change_by_change_match_the_exact_computation(tmp_pat
                 "next_followup_at": _time(rng)}, "U1",
                 to_iso(BASE + timedelta(hours=rng.randrange(-24, 8))))
                 for _ in range(rng.randrange(0, 4))]
-            store.create_cases_now(new)
-            ids = [i for (i,) in store.db.conn.execute("SELECT id FROM cases")]
+            if new:
+                await store.create_cases(new)
+            ids = [i for (i,) in await store._rows("SELECT id FROM cases ORDER BY id")]
             for _ in range(3):
-                _change(store, rng, ids)
+                await _change(store, rng, ids)
             for team, since, now in _periods(rng):
                 await assert_stats_agree(store, team, since, now)
-        kept = table_rows(store)
+        kept = await table_rows(store)
         await store.rebuild_rollups()
-        assert table_rows(store) == kept
+        assert await table_rows(store) == kept
     finally:
         await store.close()
 
 
-async def test_a_lifecycle_through_the_store_keeps_the_rollups(tmp_path):
+async def test_a_lifecycle_through_the_store_keeps_the_rollups(database):
     """The store's own writes (open, take, resolve, nudges from a sweep) keep the
     roll-ups equal to a rebuild."""
-    store = Store(tmp_path / "l.db")
+    store = await database.open()
     try:
         at = lambda h: to_iso(BASE + timedelta(hours=h))  # noqa: E731
         case = await store.create_case("T1", {"channel_id": "C1", "reporter_id": "U1",
@@ -183,21 +210,21 @@ async def test_a_lifecycle_through_the_store_keeps_the_rollups(tmp_path):
                                 expect={"status": "open"}, actor_id="U2", kind="resolved",
                                 detail={"compensation": "voucher", "accepted": "yes",
                                         "satisfaction_due": at(30)}, at=at(7))
-        kept = table_rows(store)
+        kept = await table_rows(store)
         # resolved once, due once (nudged), satisfaction not yet, compensation accepted
         assert kept["case_facts"][0][-8:] == (1, 0, 0, 1, 0, 0, 1, 1)
         await store.rebuild_rollups()
-        assert table_rows(store) == kept
+        assert await table_rows(store) == kept
         await assert_stats_agree(store, "T1", at(-1), at(40))
         assert json.dumps(kept["stat_days"])  # not vacuous
     finally:
         await store.close()
 
 
-async def test_a_withdrawn_case_leaves_the_rollups_and_a_reopened_one_comes_back(tmp_path):
+async def test_a_withdrawn_case_leaves_the_rollups_and_a_reopened_one_comes_back(database):
     """Withdrawing an opened, resolved case takes it out of every sum (its day, category
     and owner); reopening it puts it back; both as a rebuild would have it."""
-    store = Store(tmp_path / "w.db")
+    store = await database.open()
     try:
         at = lambda h: to_iso(BASE + timedelta(hours=h))  # noqa: E731
         kept_case = await store.create_case("T1", {
@@ -228,11 +255,11 @@ async def test_a_withdrawn_case_leaves_the_rollups_and_a_reopened_one_comes_back
         assert gone.overall.opened == 1 and gone.overall.resolved == 0
         assert gone.overall.compensation_offered == 0
         assert set(gone.by_owner) == {"U1"} and set(gone.by_category) == {"billing"}
-        assert [r[1] for r in table_rows(store)["case_facts"]] == [kept_case.id]
+        assert [r[1] for r in (await table_rows(store))["case_facts"]] == [kept_case.id]
         await assert_stats_agree(store, "T1", at(-1), at(40))
-        kept = table_rows(store)
+        kept = await table_rows(store)
         await store.rebuild_rollups()
-        assert table_rows(store) == kept
+        assert await table_rows(store) == kept
         await store.change_case("T1", case.id, changes={
             "status": "open", "closed_at": None, "withdrawn_at": None},
             expect={"status": "closed"}, actor_id="U1", kind="reopened",
@@ -241,8 +268,8 @@ async def test_a_withdrawn_case_leaves_the_rollups_and_a_reopened_one_comes_back
         assert back.overall.opened == 2 and back.overall.resolved == 1
         assert set(back.by_owner) == {"U1", "U2"}
         await assert_stats_agree(store, "T1", at(-1), at(40))
-        kept = table_rows(store)
+        kept = await table_rows(store)
         await store.rebuild_rollups()
-        assert table_rows(store) == kept
+        assert await table_rows(store) == kept
     finally:
         await store.close()

@@ -30,11 +30,22 @@ async def get(running, path: str) -> tuple[int, dict]:
         return resp.status, await resp.json()
 
 
-def read_only(running, on: bool = True) -> None:
-    """What a read-only file does to Mend's writes (as root, chmod does not)."""
-    running.store.db.execute(f"PRAGMA query_only = {'ON' if on else 'OFF'}")
+async def read_only(running, on: bool = True) -> None:
+    """What a read-only file does to Mend's writes (as root, chmod does not); on
+    PostgreSQL, what a standby or `default_transaction_read_only` does: every pooled
+    connection refuses writes (the pool kept from opening fresh ones meanwhile)."""
+    store = running.store
+    if not hasattr(store, "pool"):
+        store.db.execute(f"PRAGMA query_only = {'ON' if on else 'OFF'}")
+        return
+    await running.settle()
+    idle = list(store.pool._pool)  # all of them, once settled
+    await store.pool.resize(min_size=len(idle), max_size=len(idle))
+    for conn in idle:
+        await conn.execute(f"SET default_transaction_read_only = {'on' if on else 'off'}")
 
 
+@pytest.mark.engines("sqlite")  # a file of its own
 async def test_a_deleted_database_file_fails_healthz(mend, settings):
     assert (await get(mend, "/healthz"))[0] == 200
     os.remove(settings.db_path)
@@ -43,6 +54,7 @@ async def test_a_deleted_database_file_fails_healthz(mend, settings):
     assert (await get(mend, "/readyz"))[0] == 503
 
 
+@pytest.mark.engines("sqlite")  # a file of its own
 async def test_a_database_file_replaced_by_another_fails_healthz(mend, settings, tmp_path):
     other = tmp_path / "other.db"
     shutil.copy(settings.db_path, other)
@@ -53,8 +65,9 @@ async def test_a_database_file_replaced_by_another_fails_healthz(mend, settings,
 
 async def test_read_only_is_reported_refused_politely_and_not_ready(mend, slack, slack_user):
     await slack_user.command(REPORT)
-    read_only(mend)
-    for text in ("note 1 called the customer", "release 1", "followup 1 tomorrow 9am"):
+    await read_only(mend)
+    # (a time other than the first follow-up's, which lands at 9am in working hours)
+    for text in ("note 1 called the customer", "release 1", "followup 1 in 2h"):
         reply = await slack_user.command(text)
         await mend.settle()
         assert reply.status == 200 and (STORAGE_FAILED in reply.body
@@ -65,11 +78,12 @@ async def test_read_only_is_reported_refused_politely_and_not_ready(mend, slack,
     assert status == 200 and body["storage"] == "read-only"
     status, body = await get(mend, "/readyz")
     assert status == 503 and body["storage"] == "read-only"
-    read_only(mend, False)
+    await read_only(mend, False)
     await slack_user.command("note 1 back again")  # the first write that works clears it
     assert (await get(mend, "/readyz"))[0] == 200
 
 
+@pytest.mark.engines("sqlite")  # a file of its own
 async def test_a_full_disk_is_reported_and_refused_politely(mend, slack_user):
     pages = mend.store.db.execute("PRAGMA page_count").fetchone()[0]
     mend.store.db.execute(f"PRAGMA max_page_count = {pages}")
@@ -89,7 +103,7 @@ async def test_a_full_disk_is_reported_and_refused_politely(mend, slack_user):
 async def test_shutdown_on_a_read_only_store_does_not_crash(settings, clock):
     running = await start_mend(settings, clock)
     await running.mend.nudger.sweep()  # holds the lease
-    read_only(running)
+    await read_only(running)
     await running.stop()  # release_lease cannot write: the lease runs out by itself
 
 

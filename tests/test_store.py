@@ -9,6 +9,7 @@ import threading
 import pytest
 
 from bot.domain.models import NewCase
+from bot.storage.cases import AsyncGroupCommit
 from bot.storage.sqlite import GroupCommit, Store
 
 AT = "2026-11-26T15:00:00.000000Z"
@@ -22,8 +23,8 @@ def fields(**over):
 
 
 @pytest.fixture
-async def store(tmp_path):
-    s = Store(tmp_path / "s.db")
+async def store(database):
+    s = await database.open()
     yield s
     await s.close()
 
@@ -42,6 +43,7 @@ async def test_other_workspace_cannot_read_a_case(store):
     assert await store.events("T2", case.id) == []
 
 
+@pytest.mark.engines("sqlite")  # SQLite's group commit
 async def test_concurrent_opens_share_commits_and_get_distinct_numbers(store):
     writer = GroupCommit(store)
     commits = []
@@ -56,6 +58,7 @@ async def test_concurrent_opens_share_commits_and_get_distinct_numbers(store):
     assert t1 == list(range(1, 21)) and t2 == list(range(1, 11))
 
 
+@pytest.mark.engines("sqlite")  # SQLite's group commit
 async def test_a_lone_case_is_committed_without_waiting_for_company(store):
     writer = GroupCommit(store)
     loop = asyncio.get_running_loop()
@@ -72,6 +75,7 @@ async def test_a_lone_case_is_committed_without_waiting_for_company(store):
     assert len(turns) <= 4  # a couple of event loop turns, not a timer's wait
 
 
+@pytest.mark.engines("sqlite")  # SQLite's group commit
 async def test_cases_beyond_the_batch_limit_start_a_new_commit(store):
     writer = GroupCommit(store, most=4)
     cases = await asyncio.gather(*(
@@ -79,6 +83,7 @@ async def test_cases_beyond_the_batch_limit_start_a_new_commit(store):
     assert sorted(c.number for c in cases) == list(range(1, 11))
 
 
+@pytest.mark.engines("sqlite")  # SQLite's group commit
 async def test_one_bad_case_in_a_batch_does_not_sink_the_others(store):
     writer = GroupCommit(store)
     results = await asyncio.gather(
@@ -90,6 +95,23 @@ async def test_one_bad_case_in_a_batch_does_not_sink_the_others(store):
     assert isinstance(results[1], sqlite3.IntegrityError)
     assert [r.number for r in (results[0], results[2])] == [1, 2]
     assert len(list(store.db.query("SELECT id FROM events"))) == 2
+
+
+async def test_concurrent_opens_get_distinct_numbers_per_workspace(store):
+    cases = await asyncio.gather(*(
+        store.create_case("T1" if i % 3 else "T2", fields(), "U1", AT) for i in range(30)))
+    t1 = sorted(c.number for c in cases if c.team_id == "T1")
+    t2 = sorted(c.number for c in cases if c.team_id == "T2")
+    assert t1 == list(range(1, 21)) and t2 == list(range(1, 11))
+
+
+async def test_a_lease_has_one_holder_until_released(store):
+    until = "2026-11-26T15:01:00.000000Z"
+    assert await store.acquire_lease("sweeper", "A", AT, until)
+    assert await store.acquire_lease("sweeper", "A", AT, until)  # renewed
+    assert not await store.acquire_lease("sweeper", "B", AT, until)
+    await store.release_lease("sweeper", "A")
+    assert await store.acquire_lease("sweeper", "B", AT, until)
 
 
 async def test_a_new_case_reads_back_exactly_as_returned(store):
@@ -135,3 +157,20 @@ async def test_without_the_checkpoint_thread_a_small_commit_stays_in_the_wal(tmp
         assert _rows_in_main_file(path) == 0
     finally:
         await store.close()
+
+
+@pytest.mark.engines("postgres")
+async def test_postgres_group_commit_batches_and_isolates_a_bad_case(store):
+    writer = AsyncGroupCommit(store, most=8)
+    before = store.round_trips[0]
+    cases = await asyncio.gather(*(
+        writer.create_case(NewCase("T1", fields(), "U1", AT)) for _ in range(20)))
+    assert sorted(c.number for c in cases) == list(range(1, 21))
+    assert store.round_trips[0] - before < 20 * 5  # far fewer than a transaction each
+    results = await asyncio.gather(
+        writer.create_case(NewCase("T1", fields(), "U1", AT)),
+        writer.create_case(NewCase("T1", fields(summary=None), "U1", AT)),
+        writer.create_case(NewCase("T1", fields(), "U1", AT)),
+        return_exceptions=True)
+    assert isinstance(results[1], Exception)
+    assert sorted(r.number for r in (results[0], results[2])) == [21, 22]

@@ -84,8 +84,10 @@ class Recovery:
         contact: str | None = None,
         severity: str | None = None,
         source_link: str | None = None,
+        request_key: str | None = None,
     ) -> Opened:
-        """Read the report, open case #N owned by the reporter, and advise."""
+        """Read the report, open case #N owned by the reporter, and advise
+        (`request_key`: the inbound request opening it, recorded with it)."""
         text = self.check_text(text)
         report = read_report(text, self.playbook, self.reader)
         report = _override(report, customer=customer, contact=contact, severity=severity)
@@ -114,7 +116,7 @@ class Recovery:
             "source_link": source_link,
         }
         timers = (followup_timer(due_iso), update_timer(now_iso, self.playbook.nudges))
-        new = NewCase(team_id, fields, reporter_id, now_iso, timers)
+        new = NewCase(team_id, fields, reporter_id, now_iso, timers, request_key)
         case = await self.writer.create_case(new)
         for index, part in enumerate(parts, 1):  # the whole report, kept in the case
             await self.store.add_event(team_id, case.id, reporter_id, EventKind.NOTE,

@@ -153,3 +153,7 @@ class NewCase:
     actor_id: str
     at: str
     timers: tuple[dict[str, Any], ...] = ()  # the case's first scheduler timers
+    # The inbound request that opens it (a slash command's key): recorded with the case,
+    # in its transaction, so that Slack's retry of a request that died before its ack
+    # finds this case, and no other.
+    request_key: str | None = None

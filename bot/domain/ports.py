@@ -1,5 +1,6 @@
 """What the domain asks of storage: the methods it calls, nothing about how they are
-kept. `bot.storage` implements them (SQLite today); the composition root hands one in.
+kept. `bot.storage` implements them (SQLite or PostgreSQL); the composition root hands
+one in.
 """
 
 from __future__ import annotations

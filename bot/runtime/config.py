@@ -55,6 +55,8 @@ class Settings:
     def distributed(self) -> bool:
         """OAuth installs, a token per workspace (no SLACK_BOT_TOKEN)."""
         return not self.bot_token and bool(self.client_id)
+    database_url: str | None = None  # postgresql://…: PostgreSQL instead of db_path
+    pg_group_commit: bool = False  # PostgreSQL: cases arriving together share a commit
 
     @property
     def socket_mode(self) -> bool:
@@ -126,6 +128,8 @@ def _common(get) -> dict:
         metrics=(get("MEND_METRICS") or "1").lower() not in ("0", "false", "no", "off"),
         replica_id=get("MEND_REPLICA_ID") or "",
         retention_days=_days(get("MEND_RETENTION_DAYS") or "30"),
+        database_url=_database_url(get("MEND_DATABASE_URL")),
+        pg_group_commit=get("MEND_PG_GROUP_COMMIT") == "1",
     )
 
 
@@ -153,6 +157,13 @@ def _days(value: str) -> int:
         raise ConfigError(f"MEND_RETENTION_DAYS must be a number of days from 1 to 3650 "
                           f"(got {value!r}).")
     return int(value)
+
+
+def _database_url(value: str | None) -> str | None:
+    if value and urlparse(value).scheme not in ("postgresql", "postgres"):
+        raise ConfigError("MEND_DATABASE_URL must be a PostgreSQL URL such as "
+                          f"postgresql://mend@db.internal/mend (got {value.split(':')[0]}:…).")
+    return value
 
 
 def _api_url(value: str) -> str:

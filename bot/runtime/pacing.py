@@ -73,5 +73,9 @@ class ChannelPacer:
                         await job()
                     except Exception as exc:  # noqa: BLE001 - the rest of the queue still goes
                         log.error("a job for %s failed: %s", channel, type(exc).__name__)
+                    # A job writes to the database before it posts (a claim): on a
+                    # networked database that takes a varying while, so the next turn
+                    # counts from when this one finished, not from when it began.
+                    self._last[channel] = time.monotonic()
         finally:
             del self._queues[channel]

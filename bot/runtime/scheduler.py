@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -19,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.domain.times import Clock, to_iso
+from bot.storage.errors import DatabaseError
 
 log = logging.getLogger("mend.scheduler")
 LEASE = "nudger"
@@ -106,7 +106,7 @@ class Scheduler:
         lease runs out on its own a few seconds later."""
         try:
             await self.store.release_lease(LEASE, self.holder)
-        except sqlite3.Error as exc:
+        except DatabaseError as exc:
             log.warning("lease not released (it runs out by itself): %s", type(exc).__name__)
 
     @property

@@ -30,17 +30,15 @@ class Tasks:
             exc = task.exception()
             log.error("background task %s failed: %s", task.get_name(), type(exc).__name__)
 
-    async def drain(self, timeout: float = 10.0, rounds: int = 3) -> None:
+    async def drain(self, timeout: float = 10.0) -> None:
         """Wait for running tasks (at shutdown, or in tests), and for those they start
-        meanwhile (a new case's card is queued once its owner's timezone is known), up to
-        `rounds` generations deep, all within `timeout`."""
+        meanwhile, all within `timeout`: a new case's card is queued once its owner's
+        timezone is known, and work that waits on a networked database starts its
+        follow-up work (a card update after a change) a few turns later."""
         loop = asyncio.get_running_loop()
-        end = loop.time() + timeout
-        for _ in range(rounds):
-            left = end - loop.time()
-            if not self._running or left <= 0:
-                return
-            await asyncio.wait(set(self._running), timeout=left)
+        deadline = loop.time() + timeout
+        while self._running and loop.time() < deadline:
+            await asyncio.wait(set(self._running), timeout=deadline - loop.time())
 
     def __len__(self) -> int:
         return len(self._running)

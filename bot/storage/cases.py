@@ -4,20 +4,19 @@ cards, compare-and-set changes with their events, checklist steps."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
-from typing import Any
+from typing import Any, Protocol
 
 from bot.domain.models import Case, CaseRef, Event, NewCase, StepMark
 from bot.domain.vocabulary import CardState, EventKind, Status
-from bot.storage.connection import Connection
+from bot.storage.engine import Engine, Tx
 from bot.storage.rollups import opened_facts
 from bot.storage.schema import (
     CASE_COLUMNS,
+    EVENT_COLUMNS,
     INSERT_CASE,
     NEW_CASE_COLUMNS,
     NEW_CASE_FIELDS,
-    NEXT_NUMBER,
-    add_timers,
+    RECORD_REQUEST,
     customer_key,
 )
 
@@ -26,8 +25,7 @@ class _Abandoned(Exception):
     """A change found a case it also writes to closed: roll the whole change back."""
 
 
-
-class Cases(Connection):
+class Cases(Engine):
     """Cases, events and checklist steps."""
 
     # -- cases -------------------------------------------------------------
@@ -35,111 +33,104 @@ class Cases(Connection):
         self, team_id: str, fields: dict[str, Any], actor_id: str, at: str
     ) -> Case:
         """Insert a case numbered next in its workspace, with its first event."""
-        return self.create_cases_now([NewCase(team_id, fields, actor_id, at)])[0]
+        return (await self.create_cases([NewCase(team_id, fields, actor_id, at)]))[0]
 
     async def create_cases(self, new: list[NewCase]) -> list[Case]:
         """Insert several cases in one transaction (one commit for all of them)."""
-        return self.create_cases_now(new)
-
-    def create_cases_now(self, new: list[NewCase]) -> list[Case]:
-        """`create_cases` without a coroutine: group commit calls it from a loop callback."""
-        with self._tx() as conn:
-            for team_id in {item.team_id for item in new}:
-                conn.execute("INSERT OR IGNORE INTO workspaces (team_id, created_at) "
+        async with self._tx() as tx:
+            for team_id in sorted({item.team_id for item in new}):
+                await tx.run("INSERT OR IGNORE INTO workspaces (team_id, created_at) "
                              "VALUES (?, ?)", [team_id, new[0].at])
-            return [self._insert_case(conn, item) for item in new]
+            return [await self._insert_case(tx, item) for item in new]
 
-    def _insert_case(self, conn: sqlite3.Connection, new: NewCase) -> Case:
+    async def _insert_case(self, tx: Tx, new: NewCase) -> Case:
         # The Case is built from what was written: reading it back (RETURNING)
         # cost more than the insert itself.
         row = {
             **{k: new.fields.get(k) for k in NEW_CASE_FIELDS},
             "team_id": new.team_id,
-            "number": conn.execute(NEXT_NUMBER, [new.team_id]).fetchone()[0],
+            "number": await self._next_number(tx, new.team_id),
             "customer_key": customer_key(new.fields.get("customer")),
             "status": Status.OPEN,
             "created_at": new.at,
             "updated_at": new.at,
             "card_state": CardState.PENDING,
         }
-        cursor = conn.execute(INSERT_CASE, [row["number"], *map(row.get, NEW_CASE_COLUMNS)])
+        case_id = await tx.insert(INSERT_CASE, [row["number"], *map(row.get, NEW_CASE_COLUMNS)])
         row.pop("customer_key")
-        case = Case(id=cursor.lastrowid, **row)
+        case = Case(id=case_id, **row)
         detail = {k: new.fields.get(k)
                   for k in ("category", "emotion", "contact", "severity", "owner_id")}
         detail["due"] = new.fields.get("next_followup_at")  # the first follow-up, for stats
-        self._event(conn, new.team_id, case.id, new.at, new.actor_id, EventKind.OPENED, detail)
-        add_timers(conn, new.team_id, case.id, new.timers)
-        if self._fresh is not None:  # its cohort row, known without reading it back
-            key = (new.team_id, case.id)
-            self._marked.discard(key)
-            self._fresh[key] = opened_facts(case)
+        await self._event(tx, new.team_id, case.id, new.at, new.actor_id, EventKind.OPENED,
+                          detail)
+        await self._add_timers(tx, new.team_id, case.id, new.timers)
+        if new.request_key:  # the request that opened it: what its retry looks up
+            await tx.run(RECORD_REQUEST, [case.id, new.request_key])
+        # Its cohort row, known without reading it back.
+        tx.marked.discard((new.team_id, case.id))
+        tx.fresh[(new.team_id, case.id)] = opened_facts(case)
         return case
 
     async def case_by_id(self, team_id: str, case_id: int) -> Case | None:
-        return self._one("team_id = ? AND id = ?", [team_id, case_id])
+        return await self._one("team_id = ? AND id = ?", [team_id, case_id])
 
     async def case_by_number(self, team_id: str, number: int) -> Case | None:
-        return self._one("team_id = ? AND number = ?", [team_id, number])
+        return await self._one("team_id = ? AND number = ?", [team_id, number])
 
     async def teams_awaiting_cards(self) -> list[str]:
         """Workspaces with a case whose card is not known to be posted."""
-        rows = self.db.execute(
-            "SELECT DISTINCT team_id FROM cases WHERE card_state IN (?, ?)",
-            [CardState.PENDING, CardState.POSTING]).fetchall()
+        rows = await self._rows("SELECT DISTINCT team_id FROM cases WHERE card_state IN (?, ?)",
+                                [CardState.PENDING, CardState.POSTING])
         return [r[0] for r in rows]
 
     async def cases_awaiting_card(self, team_id: str, limit: int = 100_000) -> list[Case]:
         """Cases whose card was never posted, or may have been (a post that timed out)."""
-        return self._cases("team_id = ? AND card_state IN (?, ?) ORDER BY id LIMIT ?",
-                           [team_id, CardState.PENDING, CardState.POSTING, limit])
+        return await self._cases("team_id = ? AND card_state IN (?, ?) ORDER BY id LIMIT ?",
+                                 [team_id, CardState.PENDING, CardState.POSTING, limit])
 
     async def set_card_state(self, team_id: str, case_id: int, before: str, after: str,
                        at: str) -> bool:
         """Move a case's card between pending and posting (compare-and-set)."""
-        with self._tx() as conn:
-            cur = conn.execute(
-                "UPDATE cases SET card_state = ?, card_claimed_at = ? "
-                "WHERE team_id = ? AND id = ? AND card_state = ?",
-                [after, at, team_id, case_id, before])
-        return cur.rowcount == 1
+        return await self._write(
+            "UPDATE cases SET card_state = ?, card_claimed_at = ? "
+            "WHERE team_id = ? AND id = ? AND card_state = ?",
+            [after, at, team_id, case_id, before]) == 1
 
     async def record_card(self, team_id: str, case_id: int, channel: str, ts: str, at: str) -> None:
         """Remember where the case card lives so it can be updated in place."""
-        with self._tx() as conn:
-            conn.execute(
+        async with self._tx() as tx:
+            await tx.run(
                 "UPDATE cases SET card_channel = ?, card_ts = ?, card_state = ? "
                 "WHERE team_id = ? AND id = ?",
                 [channel, ts, CardState.POSTED, team_id, case_id],
             )
-            self._event(conn, team_id, case_id, at, None, EventKind.CARD_POSTED, {"ts": ts})
+            await self._event(tx, team_id, case_id, at, None, EventKind.CARD_POSTED, {"ts": ts})
 
     async def record_card_failed(self, team_id: str, case_id: int, error: str, at: str) -> None:
         """The card could not be posted for a reason a retry will not fix."""
-        with self._tx() as conn:
-            conn.execute(
-                "UPDATE cases SET card_state = ? WHERE team_id = ? AND id = ?",
-                [CardState.FAILED, team_id, case_id],
-            )
-            self._event(conn, team_id, case_id, at, None, EventKind.CARD_FAILED, {"error": error})
+        async with self._tx() as tx:
+            await tx.run("UPDATE cases SET card_state = ? WHERE team_id = ? AND id = ?",
+                         [CardState.FAILED, team_id, case_id])
+            await self._event(tx, team_id, case_id, at, None, EventKind.CARD_FAILED,
+                              {"error": error})
 
     async def recent_events(self, team_id: str, case_id: int, limit: int,
                       kind: str | None = None) -> tuple[list[Event], int]:
         """The case's last `limit` events (oldest first) and how many it has in all."""
         where = "team_id = ? AND case_id = ?" + (" AND kind = ?" if kind else "")
         params = [team_id, case_id, *([kind] if kind else [])]
-        total = self.db.conn.execute(f"SELECT COUNT(*) FROM events WHERE {where}",
-                                     params).fetchone()[0]
-        rows = self.db.query(f"SELECT * FROM events WHERE {where} ORDER BY id DESC LIMIT ?",
-                             [*params, limit])
-        return [Event.from_row(r) for r in rows][::-1], total
+        total = await self._value(f"SELECT COUNT(*) FROM events WHERE {where}", params)
+        found = await self._events(f"{where} ORDER BY id DESC LIMIT ?", [*params, limit])
+        return found[::-1], total
 
     async def events(self, team_id: str, case_id: int) -> list[Event]:
-        rows = self.db.query(
-            "SELECT * FROM events WHERE team_id = ? AND case_id = ? ORDER BY id",
-            [team_id, case_id],
-        )
-        return [Event.from_row(r) for r in rows]
+        return await self._events("team_id = ? AND case_id = ? ORDER BY id", [team_id, case_id])
+
+    async def _events(self, where: str, params: list[Any]) -> list[Event]:
+        rows = await self._rows(f"SELECT {EVENT_COLUMNS} FROM events WHERE {where}", params)
+        return [Event.from_row(dict(zip(Event.__dataclass_fields__, row, strict=True)))
+                for row in rows]
 
     # -- lifecycle -----------------------------------------------------------
     async def change_case(self, team_id: str, case_id: int, *, changes: dict[str, Any],
@@ -168,88 +159,96 @@ class Cases(Connection):
         params = [*changes.values(), at, team_id, case_id,
                   *(v for v in expect.values() if v is not None)]
         try:
-            with self._tx() as conn:
-                if once_key and self._seen(conn, team_id, once_key):
+            async with self._tx() as tx:
+                if once_key and await self._seen(tx, team_id, once_key):
                     return None
-                rows = conn.execute(
+                rows = await tx.rows(
                     f"UPDATE cases SET {assignments}, updated_at = ? "
                     f"WHERE team_id = ? AND id = ?{checks} RETURNING {CASE_COLUMNS}",
                     params,
-                ).fetchall()
+                )
                 if not rows:
                     return None
-                if once_key:
-                    conn.execute("INSERT INTO seen (team_id, key, at) VALUES (?, ?, ?)",
-                                 [team_id, once_key, at])
-                for step in tick:
-                    self._tick(conn, team_id, case_id, step, actor_id, at)
-                self._event(conn, team_id, case_id, at, actor_id, kind, detail)
-                for step in untick:  # after the change they follow from
-                    self._untick(conn, team_id, case_id, step, actor_id, at, reason=kind)
-                for other, other_kind, other_detail in also:
-                    self._touch_open(conn, team_id, other, at)
-                    self._event(conn, team_id, other, at, actor_id, other_kind, other_detail)
-                add_timers(conn, team_id, case_id, timers)
+                await self._after_change(tx, team_id, case_id, actor_id, kind, detail, at,
+                                         once_key, tick, untick, also)
+                await self._add_timers(tx, team_id, case_id, timers)
                 return Case(*rows[0])
         except _Abandoned:
             return None
+
+    async def _after_change(self, tx: Tx, team_id: str, case_id: int, actor_id: str | None,
+                            kind: str, detail: dict[str, Any], at: str, once_key: str | None,
+                            tick: tuple[str, ...], untick: tuple[str, ...],
+                            also: tuple[tuple[int, str, dict[str, Any]], ...]) -> None:
+        """What a change writes besides the case itself (see `change_case`)."""
+        if once_key:
+            await tx.run("INSERT INTO seen (team_id, key, at) VALUES (?, ?, ?)",
+                         [team_id, once_key, at])
+        for step in tick:
+            await self._tick(tx, team_id, case_id, step, actor_id, at)
+        await self._event(tx, team_id, case_id, at, actor_id, kind, detail)
+        for step in untick:  # after the change they follow from
+            await self._untick(tx, team_id, case_id, step, actor_id, at, reason=kind)
+        for other, other_kind, other_detail in also:
+            await self._touch_open(tx, team_id, other, at)
+            await self._event(tx, team_id, other, at, actor_id, other_kind, other_detail)
 
     async def add_event(self, team_id: str, case_id: int, actor_id: str | None, kind: str,
                   detail: dict[str, Any], at: str, once_key: str | None = None) -> bool:
         """A timeline entry that changes no field (a note). With `once_key`, an entry
         already added under that key (a retried submission) is not added again."""
-        with self._tx() as conn:
-            if once_key and conn.execute(
+        async with self._tx() as tx:
+            if once_key and await tx.run(
                     "INSERT OR IGNORE INTO seen (team_id, key, at) VALUES (?, ?, ?)",
-                    [team_id, once_key, at]).rowcount != 1:
+                    [team_id, once_key, at]) != 1:
                 return False
-            conn.execute("UPDATE cases SET updated_at = ? WHERE team_id = ? AND id = ?",
+            await tx.run("UPDATE cases SET updated_at = ? WHERE team_id = ? AND id = ?",
                          [at, team_id, case_id])
-            self._event(conn, team_id, case_id, at, actor_id, kind, detail)
+            await self._event(tx, team_id, case_id, at, actor_id, kind, detail)
         return True
 
     async def mark_step(self, team_id: str, case_id: int, step: str, actor_id: str,
                         at: str) -> bool:
         """Tick a checklist step; False if it was already ticked."""
-        with self._tx() as conn:
-            return self._tick(conn, team_id, case_id, step, actor_id, at)
+        async with self._tx() as tx:
+            return await self._tick(tx, team_id, case_id, step, actor_id, at)
 
     async def unmark_step(self, team_id: str, case_id: int, step: str, actor_id: str,
                           at: str) -> bool:
         """Untick a checklist step; False if it was not ticked."""
-        with self._tx() as conn:
-            return self._untick(conn, team_id, case_id, step, actor_id, at)
+        async with self._tx() as tx:
+            return await self._untick(tx, team_id, case_id, step, actor_id, at)
 
-    def _tick(self, conn: sqlite3.Connection, team_id: str, case_id: int, step: str,
-              actor_id: str | None, at: str) -> bool:
+    async def _tick(self, tx: Tx, team_id: str, case_id: int, step: str,
+                    actor_id: str | None, at: str) -> bool:
         """Tick a step with its event, unless it is ticked already."""
-        if conn.execute("INSERT OR IGNORE INTO steps (team_id, case_id, step, done_by, "
+        if await tx.run("INSERT OR IGNORE INTO steps (team_id, case_id, step, done_by, "
                         "done_at) VALUES (?, ?, ?, ?, ?)",
-                        [team_id, case_id, step, actor_id, at]).rowcount != 1:
+                        [team_id, case_id, step, actor_id, at]) != 1:
             return False
-        self._event(conn, team_id, case_id, at, actor_id, EventKind.STEP_DONE, {"step": step})
+        await self._event(tx, team_id, case_id, at, actor_id, EventKind.STEP_DONE,
+                          {"step": step})
         return True
 
-    def _untick(self, conn: sqlite3.Connection, team_id: str, case_id: int, step: str,
-                actor_id: str | None, at: str, reason: str | None = None) -> bool:
+    async def _untick(self, tx: Tx, team_id: str, case_id: int, step: str,
+                      actor_id: str | None, at: str, reason: str | None = None) -> bool:
         """Untick a step with its event (saying why, when a change did it)."""
-        if conn.execute("DELETE FROM steps WHERE team_id = ? AND case_id = ? AND step = ?",
-                        [team_id, case_id, step]).rowcount != 1:
+        if await tx.run("DELETE FROM steps WHERE team_id = ? AND case_id = ? AND step = ?",
+                        [team_id, case_id, step]) != 1:
             return False
         detail = {"step": step, **({"reason": reason} if reason else {})}
-        self._event(conn, team_id, case_id, at, actor_id, EventKind.STEP_UNDONE, detail)
+        await self._event(tx, team_id, case_id, at, actor_id, EventKind.STEP_UNDONE, detail)
         return True
 
     @staticmethod
-    def _touch_open(conn: sqlite3.Connection, team_id: str, case_id: int, at: str) -> None:
+    async def _touch_open(tx: Tx, team_id: str, case_id: int, at: str) -> None:
         """Another case a change writes to must still be open or resolved."""
-        if conn.execute("UPDATE cases SET updated_at = ? WHERE team_id = ? AND id = ? "
-                        "AND status IN ('open', 'resolved')",
-                        [at, team_id, case_id]).rowcount != 1:
+        if await tx.run("UPDATE cases SET updated_at = ? WHERE team_id = ? AND id = ? "
+                        "AND status IN ('open', 'resolved')", [at, team_id, case_id]) != 1:
             raise _Abandoned  # rolls the whole change back
 
     async def steps(self, team_id: str, case_id: int) -> dict[str, StepMark]:
-        rows = self.db.conn.execute(
+        rows = await self._rows(
             "SELECT step, done_by, done_at FROM steps WHERE team_id = ? AND case_id = ?",
             [team_id, case_id])
         return {step: StepMark(step, by, at) for step, by, at in rows}
@@ -257,21 +256,83 @@ class Cases(Connection):
     async def open_count(self, team_id: str, owner_id: str) -> int:
         """How many open cases `owner_id` owns (their workload)."""
         # "status != closed" lets SQLite use the partial index of live cases by owner.
-        return self.db.conn.execute(
+        return await self._value(
             "SELECT COUNT(*) FROM cases WHERE team_id = ? AND owner_id = ? "
-            "AND status != 'closed' AND status = ?", [team_id, owner_id, Status.OPEN]).fetchone()[0]
+            "AND status != 'closed' AND status = ?", [team_id, owner_id, Status.OPEN])
 
     async def customer_history(self, team_id: str, customer: str, since: str,
                          limit: int = 5) -> list[CaseRef]:
         """The customer's newest few cases that are open or opened since `since`
         (one indexed query: it runs while the agent waits for the ack)."""
-        rows = self.db.conn.execute(
+        rows = await self._rows(
             "SELECT number, owner_id, customer, status, created_at FROM cases "
             "WHERE team_id = ? AND customer_key = ? AND (status = ? OR created_at >= ?) "
             "ORDER BY created_at DESC LIMIT ?",
             [team_id, customer_key(customer), Status.OPEN, since, limit])
         return [CaseRef(*row) for row in rows]
 
+
+class OneByOne:
+    """Opens each case in a transaction of its own, as it comes (PostgreSQL's writer)."""
+
+    def __init__(self, store: Cases):
+        self.store = store
+
+    async def create_case(self, new: NewCase) -> Case:
+        return (await self.store.create_cases([new]))[0]
+
+
+class AsyncGroupCommit:
+    """Group commit for an engine whose writes wait on the network (PostgreSQL): the
+    cases that arrive while a batch is being written form the next batch, written in
+    one transaction when it is done. One batch in flight at a time; a lone case is
+    written at once."""
+
+    def __init__(self, store: Cases, most: int = 64):
+        self.store = store
+        self.most = most
+        self._pending: list[tuple[NewCase, asyncio.Future]] = []
+        self._writing = False
+
+    async def create_case(self, new: NewCase) -> Case:
+        future = asyncio.get_running_loop().create_future()
+        self._pending.append((new, future))
+        if not self._writing:
+            self._writing = True
+            asyncio.get_running_loop().create_task(self._write_all())
+        return await future
+
+    async def _write_all(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending[:self.most], self._pending[self.most:]
+                try:
+                    results = await self.store.create_cases([new for new, _ in batch])
+                except Exception:  # noqa: BLE001 - one bad row must not sink the others
+                    for new, future in batch:
+                        await _settle(future, self.store.create_cases([new]))
+                    continue
+                for (_, future), case in zip(batch, results, strict=True):
+                    if not future.done():
+                        future.set_result(case)
+        finally:
+            self._writing = False
+
+
+async def _settle(future: asyncio.Future, work) -> None:
+    try:
+        [case] = await work
+    except Exception as exc:  # noqa: BLE001 - handed to the waiting caller
+        if not future.done():
+            future.set_exception(exc)
+    else:
+        if not future.done():
+            future.set_result(case)
+
+
+class BatchWriter(Protocol):
+    def create_cases_now(self, new: list[NewCase]) -> list[Case]:
+        """`create_cases` at once, without a coroutine (SQLite's Store)."""
 
 
 class GroupCommit:
@@ -285,7 +346,7 @@ class GroupCommit:
     each caller gets its answer only once its case is committed.
     """
 
-    def __init__(self, store: Cases, most: int = 64):
+    def __init__(self, store: BatchWriter, most: int = 64):
         self.store = store
         self.most = most
         self._pending: list[tuple[NewCase, asyncio.Future]] = []

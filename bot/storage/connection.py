@@ -4,27 +4,24 @@ transactions and the WAL checkpoint thread."""
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import sqlite_utils
 
-from bot.domain.models import Case
+from bot.storage.dialect import SQLITE
+from bot.storage.engine import Engine, Params, StoreError
 from bot.storage.migrations import MIGRATIONS, SCHEMA_VERSION
-from bot.storage.rollups import UNCOUNTED_KINDS, refresh
-from bot.storage.schema import CASE_COLUMNS, INSERT_EVENT
+from bot.storage.schema import NEXT_NUMBER
+from bot.storage.sqlite_tx import SqliteTx
 
 T = TypeVar("T")
-
-
-class StoreError(Exception):
-    """The database cannot be used as it is; the message says why."""
+__all__ = ["Connection", "SqliteTx", "StoreError"]
 
 
 WAL_LIMIT = 4 * 1024 * 1024  # bytes of WAL kept after a checkpoint (journal_size_limit)
@@ -43,19 +40,12 @@ def write_problem(exc: BaseException) -> str | None:
 
 
 
-class Connection:
+class Connection(Engine):
     """One SQLite database file: opening, migrating, transactions, checkpoints."""
 
-    # Callbacks told, after each commit, what it recorded ("case.opened", "nudge.sent"…):
-    # topics name kinds of change, never their content. Metrics count them.
-    _observers: tuple[Callable[[str], None], ...] = ()
-    _committing: list[str] | None = None
-    write_problem: str | None = None  # why the last write failed ('read-only'…), until one works
+    d = SQLITE
+    engine = "sqlite"
     _identity: tuple[int, int] | None = None  # (device, inode) of the file opened
-    # Cases whose roll-ups the open transaction must bring up to date before it commits
-    # (see rollups.py): those with a new event or nudge, and new cases with their row.
-    _marked: set[tuple[str, int]] | None = None
-    _fresh: dict[tuple[str, int], tuple] | None = None
 
     def __init__(self, path: str | Path, readonly: bool = False):
         self.path = str(path)
@@ -92,7 +82,7 @@ class Connection:
     def check_writable(self) -> None:
         """Write once (the schema version, unchanged), so that a database Mend can only
         read stops start-up rather than every request later."""
-        with self._tx():
+        with self._sync_tx():
             self.db.execute(f"PRAGMA user_version = {self.schema_version}")
 
     def replaced(self) -> bool:
@@ -149,7 +139,7 @@ class Connection:
 
     def migrate(self) -> int:
         """Bring the schema up to date; returns how many migrations ran."""
-        with self._tx():
+        with self._sync_tx():
             current = self.schema_version
             if current > SCHEMA_VERSION:
                 raise StoreError(
@@ -187,20 +177,10 @@ class Connection:
         except sqlite3.Error:
             return False
 
-    def observe(self, callback: Callable[[str], None]) -> None:
-        """Call `callback(topic)` for each change once its transaction commits."""
-        self._observers = (*self._observers, callback)
-
-    def _notify(self, topic: str) -> None:
-        if self._committing is not None:
-            self._committing.append(topic)  # told once the transaction commits
-            return
-        for callback in self._observers:
-            callback(topic)
-
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction; remembers whether the storage refuses writes."""
+    def _sync_tx(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE: one writer at a time, so case numbering cannot race.
+        Remembers whether the storage refuses writes (read-only, disk full)."""
         try:
             with self._transaction() as conn:
                 yield conn
@@ -213,55 +193,42 @@ class Connection:
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         conn = self.db.conn
         conn.execute("BEGIN IMMEDIATE")
-        self._committing, self._marked, self._fresh = [], set(), {}
         try:
             yield conn
-            if self._marked or self._fresh:
-                refresh(conn, self._marked, self._fresh)
         except BaseException:
-            self._committing = self._marked = self._fresh = None
             if conn.in_transaction:  # a full disk may have rolled it back already
                 conn.execute("ROLLBACK")
             raise
-        self._marked = self._fresh = None
         try:
             conn.execute("COMMIT")
         except sqlite3.Error:
-            self._committing = None
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
-        topics, self._committing = self._committing, None
-        for topic in topics:
-            self._notify(topic)
 
+    @asynccontextmanager
+    async def _tx(self) -> AsyncIterator[SqliteTx]:
+        with self._sync_tx() as conn:
+            tx = SqliteTx(conn)
+            yield tx
+            await self._rollups(tx)
+        self._committed(tx)
 
-    # -- helpers -----------------------------------------------------------
-    def _cases(self, where: str, params: list[Any]) -> list[Case]:
-        """Cases matching a WHERE clause (with ORDER/LIMIT); callers scope by team."""
-        sql = f"SELECT {CASE_COLUMNS} FROM cases WHERE {where}"
-        return [Case(*row) for row in self.db.conn.execute(sql, params)]
+    async def _rows(self, sql: str, params: Params = ()) -> list[tuple]:
+        return self.db.conn.execute(sql, params).fetchall()
 
-    def _one(self, where: str, params: list[Any]) -> Case | None:
-        found = self._cases(where, params)
-        return found[0] if found else None
+    def _cursor(self, sql: str, params: Params = ()) -> Iterable[tuple]:
+        return self.db.conn.execute(sql, params)
 
-    @staticmethod
-    def _seen(conn: sqlite3.Connection, team_id: str, key: str) -> bool:
-        return conn.execute("SELECT 1 FROM seen WHERE team_id = ? AND key = ?",
-                            [team_id, key]).fetchone() is not None
+    async def _tables_with(self, column: str) -> list[str]:
+        names = [r[0] for r in self.db.conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        return [name for name in names if column in {
+            c[1] for c in self.db.conn.execute(f'PRAGMA table_info("{name}")')}]
 
-    def _event(self, conn, team_id, case_id, at, actor_id, kind, detail) -> None:
-        conn.execute(INSERT_EVENT, [team_id, case_id, at, actor_id, kind,
-                                    json.dumps(detail, ensure_ascii=False)])
-        if kind not in UNCOUNTED_KINDS:
-            self.mark(team_id, case_id)
-        self._notify(f"case.{kind}")
-
-    def mark(self, team_id: str, case_id: int) -> None:
-        """The case's roll-ups change with what the open transaction writes."""
-        if self._marked is not None:
-            self._marked.add((team_id, case_id))
+    async def _next_number(self, tx: SqliteTx, team_id: str) -> int:
+        # The transaction holds SQLite's write lock: no other writer numbers meanwhile.
+        return (await tx.rows(NEXT_NUMBER, [team_id]))[0][0]
 
 
 
@@ -301,4 +268,3 @@ class Checkpointer(threading.Thread):
     def stop(self) -> None:
         self._stopping.set()
         self.join()
-

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.storage.connection import Connection
+from bot.storage.engine import Engine
 
 
 @dataclass(frozen=True)
@@ -21,48 +21,47 @@ class Claim:
     answer: str | None = None  # the first answer, where it was kept ('' when not kept)
 
 
-class Inbound(Connection):
+class Inbound(Engine):
     """Claims on inbound request keys, and the answers kept for them."""
 
     async def claim_inbound(self, key: str, at: str) -> Claim:
         """Claim `key` at `at`; a key claimed before returns what the first claim kept."""
-        with self._tx() as conn:
-            cur = conn.execute("INSERT INTO inbound (key, at) VALUES (?, ?) "
-                               "ON CONFLICT DO NOTHING", [key, at])
-            if cur.rowcount == 1:
-                return Claim(True, at)
-            row = conn.execute("SELECT at, answer FROM inbound WHERE key = ?",
-                               [key]).fetchone()
-        return Claim(False, row[0], row[1])
+        if await self._write("INSERT INTO inbound (key, at) VALUES (?, ?) "
+                             "ON CONFLICT DO NOTHING", [key, at]) == 1:
+            return Claim(True, at)
+        row = await self._row("SELECT at, answer FROM inbound WHERE key = ?", [key])
+        # (Gone meanwhile: forgotten as a day old, so answered long ago.)
+        return Claim(False, row[0], row[1]) if row else Claim(False, at, "")
 
     async def retake_inbound(self, key: str, claimed_at: str, at: str) -> bool:
         """Take over a claim whose request died before answering (compare-and-set on
         its time, so that only one retry takes it)."""
-        with self._tx() as conn:
-            return conn.execute("UPDATE inbound SET at = ? WHERE key = ? AND at = ? AND "
-                                "answer IS NULL", [at, key, claimed_at]).rowcount == 1
+        return await self._write("UPDATE inbound SET at = ? WHERE key = ? AND at = ? AND "
+                                 "answer IS NULL", [at, key, claimed_at]) == 1
 
     async def answer_inbound(self, key: str, answer: str) -> None:
         """Keep the answer the request got ('' to say it was answered but not kept)."""
-        self.answer_inbound_now([(key, answer)])
+        await self.answer_inbounds([(key, answer)])
 
-    def answer_inbound_now(self, answers: list[tuple[str, str]]) -> None:
+    async def answer_inbounds(self, answers: list[tuple[str, str]]) -> None:
         """Keep several requests' answers, (key, answer) each, in one transaction."""
-        with self._tx() as conn:
-            conn.executemany("UPDATE inbound SET answer = ? WHERE key = ?",
-                             [(answer, key) for key, answer in answers])
+        if len(answers) == 1:  # one statement: its own transaction (one round trip)
+            await self._write("UPDATE inbound SET answer = ? WHERE key = ?",
+                              [answers[0][1], answers[0][0]])
+            return
+        async with self._tx() as tx:
+            await tx.many("UPDATE inbound SET answer = ? WHERE key = ?",
+                          [(answer, key) for key, answer in answers])
 
     async def forget_inbound(self, before: str) -> int:
         """Drop claims older than `before` (Slack retries within minutes, not days)."""
-        with self._tx() as conn:
-            return conn.execute("DELETE FROM inbound WHERE at < ?", [before]).rowcount
+        return await self._write("DELETE FROM inbound WHERE at < ?", [before])
 
-    async def case_opened_by(self, team_id: str, user_id: str, channel_id: str,
-                             since: str) -> int | None:
-        """The number of the first case `user_id` opened in `channel_id` at or after
-        `since`: what a request that died before its answer had opened."""
-        row = self.db.conn.execute(
-            "SELECT number FROM cases WHERE team_id = ? AND reporter_id = ? AND "
-            "channel_id = ? AND created_at >= ? ORDER BY id LIMIT 1",
-            [team_id, user_id, channel_id, since]).fetchone()
-        return row[0] if row else None
+    async def case_opened_by(self, team_id: str, key: str) -> int | None:
+        """The number of the case request `key` opened (recorded with the case, in its
+        transaction), if it opened one: what a request that died before its answer had
+        opened. By the request's key, not by who, where and when: one person opening
+        several cases in one channel within seconds gets each retry its own case."""
+        return await self._value(
+            "SELECT c.number FROM inbound i JOIN cases c ON c.id = i.case_id WHERE "
+            "i.key = ? AND c.team_id = ?", [key, team_id])

@@ -6,8 +6,11 @@ from collections.abc import Callable
 
 import sqlite_utils
 
+from bot.storage.dialect import SQLITE
+from bot.storage.engine import drive
 from bot.storage.rollups import TABLES as ROLLUP_TABLES
 from bot.storage.rollups import rebuild
+from bot.storage.sqlite_tx import SqliteTx
 
 
 def _v1(db: sqlite_utils.Database) -> None:
@@ -165,10 +168,16 @@ def _v8(db: sqlite_utils.Database) -> None:
     rollups.py), filled from the timelines there are (withdrawn cases left out)."""
     for statement in ROLLUP_TABLES:
         db.execute(statement)
-    rebuild(db.conn)
+    drive(rebuild(SqliteTx(db.conn), SQLITE))
 
 
 # Append only: a migration, once released, never changes.
+def _v9(db: sqlite_utils.Database) -> None:
+    """The case an inbound request opened, recorded with the case (a retry of a request
+    that died before its ack finds it by the request's key)."""
+    db.execute("ALTER TABLE inbound ADD COLUMN case_id INTEGER")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7,
-                                                     _v8]
+                                                     _v8, _v9]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -8,33 +8,44 @@ from typing import Any
 from bot.domain.models import Case, Nudge, Timer
 from bot.domain.times import from_iso, to_iso
 from bot.domain.vocabulary import EventKind
-from bot.storage.connection import Connection
+from bot.storage.engine import Engine
 from bot.storage.schema import (
     CASE_COLUMNS_C,
+    INSERT_TIMER,
     NUDGE_COLUMNS,
     TIMER_COLUMNS,
     TIMER_COLUMNS_T,
-    marks,
 )
 
+INSERT_NUDGES = ("INSERT OR IGNORE INTO nudges (team_id, case_id, kind, rung, due_key, state, "
+                 "attempts, send_after, created_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)")
 
-class Outbox(Connection):
+
+class Outbox(Engine):
     """Timers, nudges and digests waiting to go out, and the sweeper's lease."""
 
     # -- follow-up nudges -------------------------------------------------------------
     async def due_timers(self, team_id: str, now: str,
                          limit: int = 5000) -> list[tuple[Timer, Case]]:
         """Timers due by `now`, each with its case: a range at the front of the queue."""
-        rows = self.db.conn.execute(
-            f"SELECT {TIMER_COLUMNS_T}, {CASE_COLUMNS_C} FROM timers t "
-            "JOIN cases c ON c.id = t.case_id AND c.team_id = t.team_id "
-            "WHERE t.team_id = ? AND t.at <= ? ORDER BY t.at LIMIT ?", [team_id, now, limit])
+        if self.d.name == "postgres":
+            # The due range first, then each case by its key: PostgreSQL would otherwise
+            # hash-join the whole workspace's cases for a thousand due timers.
+            sql = (f"SELECT {TIMER_COLUMNS_T}, {CASE_COLUMNS_C} FROM (SELECT * FROM timers "
+                   "WHERE team_id = ? AND at <= ? ORDER BY at LIMIT ?) t CROSS JOIN LATERAL "
+                   "(SELECT * FROM cases WHERE id = t.case_id AND team_id = t.team_id "
+                   "LIMIT 1) c ORDER BY t.at")
+        else:
+            sql = (f"SELECT {TIMER_COLUMNS_T}, {CASE_COLUMNS_C} FROM timers t "
+                   "JOIN cases c ON c.id = t.case_id AND c.team_id = t.team_id "
+                   "WHERE t.team_id = ? AND t.at <= ? ORDER BY t.at LIMIT ?")
+        rows = await self._rows(sql, [team_id, now, limit])
         width = len(Timer.__dataclass_fields__)
         return [(Timer(*row[:width]), Case(*row[width:])) for row in rows]
 
     async def timers_for_case(self, team_id: str, case_id: int) -> list[Timer]:
         """A case's pending timers (for tests and the timeline; not indexed by case)."""
-        rows = self.db.conn.execute(
+        rows = await self._rows(
             f"SELECT {TIMER_COLUMNS} FROM timers WHERE team_id = ? AND case_id = ? ORDER BY at",
             [team_id, case_id])
         return [Timer(*row) for row in rows]
@@ -49,47 +60,44 @@ class Outbox(Connection):
         only one of them deletes it; the outbox's unique key (case, kind, due
         time, rung) makes sure a rung is enqueued once whatever happens.
         """
-        with self._tx() as conn:
-            conn.executemany(
-                "DELETE FROM timers WHERE team_id = ? AND at = ? AND case_id = ? AND kind = ? "
-                "AND due_key = ?", [(t.team_id, t.at, t.case_id, t.kind, t.due_key)
-                                    for t in processed])
-            conn.executemany(
-                f"INSERT OR IGNORE INTO timers ({TIMER_COLUMNS}) VALUES ({marks(Timer)})",
-                [tuple(vars(t).values()) for t in timers])
-            conn.executemany(
-                "INSERT OR IGNORE INTO nudges (team_id, case_id, kind, rung, due_key, state, "
-                "attempts, send_after, created_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)",
-                [(team_id, case_id, row["kind"], row["rung"], row["due_key"], state, at, at)
-                 for rows, state in ((send, "pending"), (skip, "skipped"))
-                 for case_id, row in rows])
-            for case_id, row in (*send, *skip):  # a follow-up's nudge counts it as due
-                if row["kind"] == "followup" and row["rung"] == 0:
-                    self.mark(team_id, case_id)
+        nudges = [(team_id, case_id, row["kind"], row["rung"], row["due_key"], state, at, at)
+                  for rows, state in ((send, "pending"), (skip, "skipped"))
+                  for case_id, row in rows]
+        async with self._tx() as tx:
+            if processed:
+                await tx.many(
+                    "DELETE FROM timers WHERE team_id = ? AND at = ? AND case_id = ? "
+                    "AND kind = ? AND due_key = ?",
+                    [(t.team_id, t.at, t.case_id, t.kind, t.due_key) for t in processed])
+            if timers:
+                await tx.many(INSERT_TIMER, [tuple(vars(t).values()) for t in timers])
+            if nudges:
+                await tx.many(INSERT_NUDGES, nudges)
+            self._mark_nudged(tx, team_id, send, skip)
 
     async def sendable_nudges(self, team_id: str, now: str, limit: int = 500) -> list[Nudge]:
-        return self._nudges("team_id = ? AND state = 'pending' AND send_after <= ? "
+        return await self._nudges("team_id = ? AND state = 'pending' AND send_after <= ? "
                             "ORDER BY send_after, id LIMIT ?", [team_id, now, limit])
 
     async def nudges_in_doubt(self, team_id: str) -> list[Nudge]:
         """Nudges claimed for sending whose outcome was never recorded."""
-        return self._nudges("team_id = ? AND state = 'sending' ORDER BY id", [team_id])
+        return await self._nudges("team_id = ? AND state = 'sending' ORDER BY id", [team_id])
 
     async def nudges_for_case(self, team_id: str, case_id: int) -> list[Nudge]:
-        return self._nudges("team_id = ? AND case_id = ? ORDER BY id", [team_id, case_id])
+        return await self._nudges("team_id = ? AND case_id = ? ORDER BY id", [team_id, case_id])
 
     async def claim_nudge(self, nudge: Nudge, channel: str, thread_ts: str | None, at: str) -> bool:
         """pending -> sending, recorded before the message goes out."""
-        return self._nudge_state(nudge, "pending", "sending", at, channel=channel,
+        return await self._nudge_state(nudge, "pending", "sending", at, channel=channel,
                                  thread_ts=thread_ts, claimed_at=at,
                                  attempts=nudge.attempts + 1)
 
     async def nudge_sent(self, nudge: Nudge, ts: str, at: str) -> bool:
-        return self._nudge_state(nudge, "sending", "sent", at, sent_ts=ts, sent_at=at)
+        return await self._nudge_state(nudge, "sending", "sent", at, sent_ts=ts, sent_at=at)
 
     async def nudge_retry(self, nudge: Nudge, send_after: str, error: str, at: str) -> bool:
-        retried = self._nudge_state(nudge, "sending", "pending", at, send_after=send_after,
-                                    error=error)
+        retried = await self._nudge_state(nudge, "sending", "pending", at,
+                                          send_after=send_after, error=error)
         if retried:
             self._notify("nudge.retried")
         return retried
@@ -97,28 +105,39 @@ class Outbox(Connection):
     async def nudge_dropped(self, nudge: Nudge, state: str, error: str, at: str,
                       before: str = "pending") -> bool:
         """A nudge that will never be sent (case moved on, or Slack refused for good)."""
-        return self._nudge_state(nudge, before, state, at, error=error)
+        return await self._nudge_state(nudge, before, state, at, error=error)
 
-    def _nudge_state(self, nudge: Nudge, before: str, after: str, at: str,
-                     **fields: Any) -> bool:
+    async def _nudge_state(self, nudge: Nudge, before: str, after: str, at: str,
+                           **fields: Any) -> bool:
         sets = ", ".join(f"{k} = ?" for k in fields)
-        with self._tx() as conn:
-            cur = conn.execute(
+        if after not in ("sent", "failed"):  # a claim or a retry: one statement
+            return await self._write(
                 f"UPDATE nudges SET state = ?{', ' if sets else ''}{sets} "
-                "WHERE team_id = ? AND id = ? AND state = ?",
-                [after, *fields.values(), nudge.team_id, nudge.id, before])
-            if cur.rowcount == 1 and after in ("sent", "failed") and nudge.case_id:
-                self._event(conn, nudge.team_id, nudge.case_id, at, None,
-                            EventKind.NUDGE_SENT if after == "sent" else EventKind.NUDGE_FAILED,
-                            {"kind": nudge.kind, "rung": nudge.rung,
-                             **({"error": fields.get("error")} if after == "failed" else {})})
-        if cur.rowcount == 1 and after in ("sent", "failed"):
-            self._notify(f"nudge.{after}")
-        return cur.rowcount == 1
+                f"WHERE {self._claimable('team_id = ? AND id = ? AND state = ?')}",
+                [after, *fields.values(), nudge.team_id, nudge.id, before]) == 1
+        async with self._tx() as tx:
+            changed = await tx.run(
+                f"UPDATE nudges SET state = ?{', ' if sets else ''}{sets} "
+                f"WHERE {self._claimable('team_id = ? AND id = ? AND state = ?')}",
+                [after, *fields.values(), nudge.team_id, nudge.id, before]) == 1
+            if changed and after in ("sent", "failed") and nudge.case_id:
+                await self._event(
+                    tx, nudge.team_id, nudge.case_id, at, None,
+                    EventKind.NUDGE_SENT if after == "sent" else EventKind.NUDGE_FAILED,
+                    {"kind": nudge.kind, "rung": nudge.rung,
+                     **({"error": fields.get("error")} if after == "failed" else {})})
+            if changed and after in ("sent", "failed"):
+                tx.topics.append(f"nudge.{after}")
+        return changed
 
-    def _nudges(self, where: str, params: list[Any]) -> list[Nudge]:
+    def _claimable(self, where: str) -> str:
+        """The WHERE clause of an outbox row's compare-and-set (PostgreSQL skips a row
+        another replica has locked instead of waiting for it)."""
+        return where
+
+    async def _nudges(self, where: str, params: list[Any]) -> list[Nudge]:
         sql = f"SELECT {NUDGE_COLUMNS} FROM nudges WHERE {where}"
-        return [Nudge(*row) for row in self.db.conn.execute(sql, params)]
+        return [Nudge(*row) for row in await self._rows(sql, params)]
 
     # -- the scheduler's lease ---------------------------------------------------------
     async def acquire_lease(self, name: str, holder: str, now: str, until: str) -> bool:
@@ -127,19 +146,17 @@ class Outbox(Connection):
         Two Mend processes on one database (a rolling restart) never both send:
         only the holder schedules and sends nudges.
         """
-        with self._tx() as conn:
-            conn.execute("INSERT OR IGNORE INTO leases (name, holder, expires_at) "
+        async with self._tx() as tx:
+            await tx.run("INSERT OR IGNORE INTO leases (name, holder, expires_at) "
                          "VALUES (?, '', '')", [name])
-            cur = conn.execute(
+            return await tx.run(
                 "UPDATE leases SET holder = ?, expires_at = ? "
                 "WHERE name = ? AND (holder = ? OR expires_at < ?)",
-                [holder, until, name, holder, now])
-        return cur.rowcount == 1
+                [holder, until, name, holder, now]) == 1
 
     async def lease_holder(self, name: str, now: str) -> str | None:
         """Who holds lease `name` at `now` (None: nobody, or it ran out)."""
-        row = self.db.conn.execute("SELECT holder, expires_at FROM leases WHERE name = ?",
-                                   [name]).fetchone()
+        row = await self._row("SELECT holder, expires_at FROM leases WHERE name = ?", [name])
         return row[0] if row and row[0] and row[1] >= now else None
 
     async def outbox_backlog(self) -> tuple[int, str | None]:
@@ -147,18 +164,18 @@ class Outbox(Connection):
         the oldest was queued (None when there are none). For operations' metrics, read
         from the database so that every replica reports the same."""
         count, oldest = 0, None
-        for (team_id,) in self.db.conn.execute("SELECT team_id FROM workspaces").fetchall():
-            n, first = self.db.conn.execute(
+        for (team_id,) in await self._rows("SELECT team_id FROM workspaces"):
+            n, first = await self._row(
                 "SELECT COUNT(*), MIN(created_at) FROM nudges WHERE team_id = ? "
-                "AND state IN ('pending', 'sending')", [team_id]).fetchone()
+                "AND state IN ('pending', 'sending')", [team_id])
             count += n
             if first and (oldest is None or first < oldest):
                 oldest = first
         return count, oldest
 
     async def release_lease(self, name: str, holder: str) -> None:
-        with self._tx() as conn:
-            conn.execute("UPDATE leases SET expires_at = '' WHERE name = ? AND holder = ?",
+        async with self._tx() as tx:
+            await tx.run("UPDATE leases SET expires_at = '' WHERE name = ? AND holder = ?",
                          [name, holder])
 
 
@@ -167,20 +184,17 @@ class Outbox(Connection):
         the outbox: once per slot, and never within a day of the last one, so moving
         the digest later in the week moves this week's digest rather than dropping it,
         and moving it later on the day it went out does not send it again."""
-        with self._tx() as conn:
-            day, clock, tz = conn.execute(
+        async with self._tx() as tx:
+            day, clock, tz = (await tx.rows(
                 "SELECT digest_day, digest_time, tz FROM workspaces WHERE team_id = ?",
-                [team_id]).fetchone() or (None, None, None)
+                [team_id]) or [(None, None, None)])[0]
             slot = f"{week} {day or 'mon'} {clock or '09:00'} {tz or 'UTC'}"
-            recent = conn.execute(
+            recent = await tx.rows(
                 "SELECT 1 FROM nudges WHERE team_id = ? AND kind = 'digest' AND case_id = 0 "
                 "AND state IN ('pending', 'sending', 'sent') AND created_at > ? LIMIT 1",
-                [team_id, to_iso(from_iso(at) - timedelta(days=1))]).fetchone()
+                [team_id, to_iso(from_iso(at) - timedelta(days=1))])
             if recent:
                 return False
-            cur = conn.execute(
-                "INSERT OR IGNORE INTO nudges (team_id, case_id, kind, rung, due_key, state, "
-                "attempts, send_after, created_at) VALUES (?, 0, 'digest', 0, ?, 'pending', 0, "
-                "?, ?)", [team_id, slot, at, at])
-        return cur.rowcount == 1
+            return await tx.run(INSERT_NUDGES, [team_id, 0, "digest", 0, slot, "pending",
+                                                at, at]) == 1
 

@@ -7,15 +7,15 @@ from typing import Any
 
 from bot.domain.models import Case, CaseFilter, Event
 from bot.domain.rollups import Sums
-from bot.storage.cohort import COHORT_FACTS
-from bot.storage.connection import Connection
-from bot.storage.rollups import (
-    READ_DAYS,
-    READ_DUE_NOW,
-    READ_FIRST_DAY,
-    rebuild,
-)
+from bot.storage.cohort import cohort_facts_sql
+from bot.storage.engine import Engine, drive
+from bot.storage.rollups import READ_DAYS, READ_FIRST_DAY, read_due_now, rebuild
 from bot.storage.schema import CASE_COLUMNS_C, EVENT_COLUMNS_E
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    """`column IN (…)`; of no values, false (PostgreSQL has no empty IN list)."""
+    return f"{column} IN ({', '.join('?' for _ in values)})" if values else "1 = 0"
 
 
 def filter_sql(f: CaseFilter, team_id: str) -> tuple[str, list[Any]]:
@@ -36,19 +36,23 @@ def filter_sql(f: CaseFilter, team_id: str) -> tuple[str, list[Any]]:
         clauses.append("next_followup_at <= ?")
         params.append(f.overdue_before)
     if f.channels is not None:
-        clauses.append(f"channel_id IN ({', '.join('?' for _ in f.channels)})")
+        clauses.append(_in("channel_id", f.channels))
         params += list(f.channels)
     if f.viewer is not None:  # an empty id sees nothing, never everything
-        marks = ", ".join("?" for _ in f.viewer_channels)
-        clauses.append(f"(owner_id = ? OR reporter_id = ? OR channel_id IN ({marks}))")
+        clauses.append(f"(owner_id = ? OR reporter_id = ? OR "
+                       f"{_in('channel_id', f.viewer_channels)})")
         params += [f.viewer, f.viewer, *f.viewer_channels]
     return " AND ".join(clauses), params
 
 
 
 
-class Reports(Connection):
+class Reports(Engine):
     """Reads for lists and reports."""
+
+    @property
+    def _cohort_sql(self) -> str:
+        return cohort_facts_sql(self.d)
 
     # -- leads' views ---------------------------------------------------------------
     async def live_cases(self, team_id: str, where: CaseFilter, limit: int,
@@ -73,41 +77,40 @@ class Reports(Connection):
         found: list[Case] = []
         total = 0
         for part_sql, part_params, order in parts:
-            count = self._count(part_sql, part_params)
+            count = await self._count(part_sql, part_params)
             start = max(0, offset - total)
             if len(found) < limit and start < count:
-                found += self._cases(f"{part_sql} {order} LIMIT ? OFFSET ?",
+                found += await self._cases(f"{part_sql} {order} LIMIT ? OFFSET ?",
                                      [*part_params, limit - len(found), start])
             total += count
         return found, total
 
     async def oldest_live(self, team_id: str, limit: int) -> list[Case]:
-        return self._cases("team_id = ? AND status != 'closed' ORDER BY created_at LIMIT ?",
+        return await self._cases("team_id = ? AND status != 'closed' ORDER BY created_at "
+                                 "LIMIT ?",
                            [team_id, limit])
 
 
-    def _count(self, where: str, params: list[Any]) -> int:
-        return self.db.conn.execute(f"SELECT COUNT(*) FROM cases WHERE {where}",
-                                    params).fetchone()[0]
+    async def _count(self, where: str, params: list[Any]) -> int:
+        return await self._value(f"SELECT COUNT(*) FROM cases WHERE {where}", params)
 
     async def step_counts(self, team_id: str, case_ids: list[int]) -> dict[int, int]:
         """How many checklist steps each case has ticked."""
         if not case_ids:
             return {}
         marks = ", ".join("?" for _ in case_ids)
-        rows = self.db.conn.execute(
+        rows = await self._rows(
             f"SELECT case_id, COUNT(*) FROM steps WHERE team_id = ? AND case_id IN ({marks}) "
             "GROUP BY case_id", [team_id, *case_ids])
-        return dict(rows.fetchall())
+        return dict(rows)
 
     async def workload(self, team_id: str) -> list[tuple[str | None, int]]:
         """Open cases per owner (None: waiting for an owner), busiest first."""
-        rows = self.db.conn.execute(
+        return [tuple(r) for r in await self._rows(
             # "status != closed" lets SQLite use a partial index of live cases: the one
             # of status and owner, so no case row is read and the groups come in order.
             "SELECT owner_id, COUNT(*) FROM cases WHERE team_id = ? AND status != 'closed' "
-            "AND status = 'open' GROUP BY owner_id ORDER BY COUNT(*) DESC", [team_id])
-        return rows.fetchall()
+            "AND status = 'open' GROUP BY owner_id ORDER BY COUNT(*) DESC", [team_id])]
 
     async def cohort_facts(self, team_id: str, since: str,
                            now: str | None = None) -> list[tuple]:
@@ -128,11 +131,11 @@ class Reports(Connection):
         time. It fell due when it was done (on time if done by then), moved or snoozed
         after that time, dropped by a resolution, reopening or early close after that
         time, nudged, or is still due at `now` (None: leave those out)."""
-        return self.db.conn.execute(COHORT_FACTS, [now, team_id, since]).fetchall()
+        return [tuple(r) for r in self._cursor(self._cohort_sql, [now, team_id, since])]
 
     async def export_people(self, team_id: str, since: str) -> list[str]:
         """Everyone who reported, owns or acted on a case opened since `since`."""
-        rows = self.db.conn.execute(
+        rows = await self._rows(
             "SELECT reporter_id FROM cases WHERE team_id = ? AND created_at >= ? UNION "
             "SELECT owner_id FROM cases WHERE team_id = ? AND created_at >= ? UNION "
             "SELECT e.actor_id FROM events e JOIN cases c ON c.team_id = e.team_id AND "
@@ -141,27 +144,33 @@ class Reports(Connection):
         return sorted(r[0] for r in rows if r[0] and r[0][:1] in "UW")
 
     async def outcome_sums(self, team_id: str, since: str, now: str) -> Sums:
-        """`outcome_sums_now` in a worker thread on a read-only connection."""
-        return await self.in_reader(lambda r: r.outcome_sums_now(team_id, since, now))
-
-    def outcome_sums_now(self, team_id: str, since: str, now: str) -> Sums:
         """The roll-ups of the cases opened since `since` (see `domain.rollups`): the rows
         of the days after `since`'s (one per day and group), the case rows of its day from
         `since` on, and the period's cases with a follow-up due at `now`: about a row per
-        day and group, however big the workspace."""
-        day, conn = since[:10], self.db.conn
+        day and group, however big the workspace. On SQLite in a worker thread on a
+        read-only connection; on PostgreSQL three pooled reads."""
+        if self.engine == "sqlite":
+            return await self.in_reader(
+                lambda r: drive(r._outcome_sums(team_id, since, now)))
+        return await self._outcome_sums(team_id, since, now)
+
+    async def _outcome_sums(self, team_id: str, since: str, now: str) -> Sums:
+        day = since[:10]
         # (times are fixed-width UTC text: every one of a day is below its "T24")
         whole = since[10:] == "T00:00:00.000000Z"  # a period from midnight: no part day
-        first = [] if whole else conn.execute(READ_FIRST_DAY, [team_id, since, day + "T24"])
+        first = [] if whole else await self._rows(READ_FIRST_DAY,
+                                                  [team_id, since, day + "T24"])
         after = day if whole else day + "T"  # (day + "T": after that day, before the next)
-        return Sums(conn.execute(READ_DAYS, [team_id, after]).fetchall(),
-                    list(first), conn.execute(READ_DUE_NOW, [team_id, since, now]).fetchall())
+        return Sums([tuple(r) for r in await self._rows(READ_DAYS, [team_id, after])],
+                    [tuple(r) for r in first],
+                    [tuple(r) for r in await self._rows(read_due_now(self.d),
+                                                        [team_id, since, now])])
 
     async def rebuild_rollups(self, team_id: str | None = None) -> int:
         """Compute the roll-ups again from the timelines (after rows were written around
         the store, as benchmarks and tests do); returns how many cases they hold."""
-        with self._tx() as conn:
-            return rebuild(conn, team_id)
+        async with self._tx() as tx:
+            return await rebuild(tx, self.d, team_id)
 
     def export_rows(self, team_id: str, since: str) -> Iterator[tuple[Case, Event]]:
         """Every event of the cases opened since `since`, with its case, in order.
@@ -169,8 +178,9 @@ class Reports(Connection):
         One statement, hence one snapshot: a case opened while a long export is read
         is either wholly in it or not at all."""
         width = len(Case.__dataclass_fields__)
-        rows = self.db.conn.execute(
-            f"SELECT {CASE_COLUMNS_C}, {EVENT_COLUMNS_E} FROM cases c CROSS JOIN events e "
+        rows = self._cursor(
+            f"SELECT {CASE_COLUMNS_C}, {EVENT_COLUMNS_E} FROM cases c "
+            f"{self.d.join_in_order()} events e "
             "ON e.team_id = c.team_id AND e.case_id = c.id WHERE c.team_id = ? AND "
             "c.created_at >= ? ORDER BY c.number, e.id", [team_id, since])
         case: Case | None = None

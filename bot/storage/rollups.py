@@ -13,25 +13,28 @@ engine whose writers run side by side must read those rows FOR UPDATE).
 A withdrawn case has no cohort row: when one is withdrawn its row leaves the sums and
 `case_facts`; reopened, it comes back.
 
-Every statement that keeps or reads the roll-ups is in this module, in SQL PostgreSQL
-accepts as well (CREATE TABLE and partial indexes, INSERT … ON CONFLICT … DO UPDATE with
-`excluded`, plain UPDATE/DELETE/SELECT), with two exceptions an engine of its own must
-replace: the index hint of `READ_DUE_NOW` (`LIVE_CREATED_HINT`, left out there), and the
-cohort query a case's row is read with (cohort.py: `json_extract`, SQLite's two-argument
-MIN and sums of comparisons), as that engine must for `Store.cohort_facts` anyway.
+Every statement that keeps or reads the roll-ups is in this module, in SQL both engines
+accept (CREATE TABLE and partial indexes, INSERT … ON CONFLICT … DO UPDATE with
+`excluded`, plain UPDATE/DELETE/SELECT), through a transaction (`engine.Tx`) and with
+the engine's dialect for what differs: the index hint of `read_due_now` (left out on
+PostgreSQL), the cohort query a case's row is read with (cohort.py), and the rows read
+to be written back (`FOR UPDATE` on PostgreSQL, whose writers run side by side: the
+case's `case_facts` row, so two transactions changing one case take turns, and the
+histograms).
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable
+from typing import Any
 
 from bot.domain.histogram import encode, merge
 from bot.domain.models import Case
 from bot.domain.reports import MEASURES
 from bot.domain.rollups import COUNTS, contribution, day_of, groups_of
-from bot.storage.cohort import TEAM_FACTS, case_facts_sql
+from bot.storage.cohort import case_facts_sql, team_facts_sql
+from bot.storage.dialect import Dialect
 
 FACT_COLUMNS = ("category", "owner_id", "reporter_id", "created_at", "owned_at",
                 "apology_at", "action_at", "update_at", "resolved_at", "resolved", "closed",
@@ -82,6 +85,9 @@ SET_HISTOGRAMS = (f"UPDATE stat_days SET {', '.join(f'{c} = ?' for c in HIST_COL
                   "WHERE team_id = ? AND day = ? AND dim = ? AND key = ?")
 READ_HISTOGRAMS = (f"SELECT {', '.join(HIST_COLUMNS)} FROM stat_days WHERE team_id = ? AND "
                    "day = ? AND dim = ? AND key = ?")
+# Old rows of the cases read again, in id order (the order two writers lock them in).
+_READ_OLD = "SELECT case_id, {} FROM case_facts WHERE team_id = ? AND case_id IN ({}) " \
+            "ORDER BY case_id"
 DELETE_FACT = "DELETE FROM case_facts WHERE team_id = ? AND case_id = ?"
 # Events that change no case's figures (nor its owner, category or follow-up): a case
 # with only these in a transaction is not read again.
@@ -129,19 +135,23 @@ class Delta:
         self.add(team_id, new, 1, known)
         self.facts.append((team_id, case_id, day_of(new[3]), *new))
 
-    def write(self, conn: sqlite3.Connection) -> None:
+    async def write(self, tx: Any, d: Dialect) -> None:
         """Write the facts, add to the day rows, and rewrite the histograms that
-        changed."""
-        conn.executemany(UPSERT_FACT, self.facts)
-        conn.executemany(DELETE_FACT, self.gone)
-        conn.executemany(ADD_SUMS, [(*where, *added) for where, added in self.sums.items()
-                                    if any(added)])
+        changed (rows in key order: the order concurrent writers lock them in)."""
+        if self.facts:
+            await tx.many(UPSERT_FACT, self.facts)
+        if self.gone:
+            await tx.many(DELETE_FACT, self.gone)
+        added = [(*where, *added) for where, added in sorted(self.sums.items())
+                 if any(added)]
+        if added:
+            await tx.many(ADD_SUMS, added)
         rows = []
-        for where, buckets in self.buckets.items():
+        for where, buckets in sorted(self.buckets.items()):
             changed = {m: h for m, h in buckets.items() if any(h.values())}
             if not changed:
                 continue
-            kept = conn.execute(READ_HISTOGRAMS, where).fetchone()
+            kept = (await tx.rows(READ_HISTOGRAMS + d.for_update(), where))[0]
             histograms = []
             for measure, text in zip(MEASURES, kept, strict=True):
                 if measure in changed:
@@ -149,7 +159,8 @@ class Delta:
                     text = encode(changed[measure])
                 histograms.append(text)
             rows.append((*histograms, *where))
-        conn.executemany(SET_HISTOGRAMS, rows)
+        if rows:
+            await tx.many(SET_HISTOGRAMS, rows)
 
 
 # What a case just opened adds: one opened, and no time to an owner if it has one.
@@ -165,8 +176,8 @@ def opened_facts(case: Case) -> tuple:
             0, 0, 0, 0, 0, 0, 0, 0)
 
 
-def refresh(conn: sqlite3.Connection, marked: Iterable[tuple[str, int]],
-            fresh: dict[tuple[str, int], tuple]) -> None:
+async def refresh(tx: Any, d: Dialect, marked: Iterable[tuple[str, int]],
+                  fresh: dict[tuple[str, int], tuple]) -> None:
     """Bring the roll-ups up to date for the `marked` cases (read again) and the `fresh`
     ones (new cases whose row is known: nothing else happened to them yet)."""
     delta = Delta()
@@ -176,19 +187,19 @@ def refresh(conn: sqlite3.Connection, marked: Iterable[tuple[str, int]],
     for (team_id, case_id), row in fresh.items():
         if case_id not in by_team.get(team_id, ()):
             delta.change(team_id, case_id, None, row, OWNED if row[4] else UNOWNED)
-    for team_id, ids in by_team.items():
+    for team_id, ids in sorted(by_team.items()):
+        ids.sort()
         for start in range(0, len(ids), CHUNK):
-            _reread(conn, delta, team_id, ids[start:start + CHUNK])
-    delta.write(conn)
+            await _reread(tx, d, delta, team_id, ids[start:start + CHUNK])
+    await delta.write(tx, d)
 
 
-def _reread(conn: sqlite3.Connection, delta: Delta, team_id: str, ids: list[int]) -> None:
+async def _reread(tx: Any, d: Dialect, delta: Delta, team_id: str, ids: list[int]) -> None:
     marks = ", ".join("?" for _ in ids)
-    old = {row[0]: tuple(row[1:]) for row in conn.execute(
-        f"SELECT case_id, {', '.join(FACT_COLUMNS)} FROM case_facts WHERE team_id = ? "
-        f"AND case_id IN ({marks})", [team_id, *ids])}
+    old = {row[0]: tuple(row[1:]) for row in await tx.rows(
+        _READ_OLD.format(", ".join(FACT_COLUMNS), marks) + d.for_update(), [team_id, *ids])}
     counted = set()
-    for case_id, *new in conn.execute(case_facts_sql(len(ids)), [None, team_id, *ids]):
+    for case_id, *new in await tx.rows(case_facts_sql(d, len(ids)), [None, team_id, *ids]):
         counted.add(case_id)
         delta.change(team_id, case_id, old.get(case_id), _normal(new))
     for case_id in old.keys() - counted:  # withdrawn (or gone): out of the sums
@@ -200,23 +211,23 @@ def _normal(row: list) -> tuple:
     return (*row[:9], *(n or 0 for n in row[9:]))
 
 
-def rebuild(conn: sqlite3.Connection, team_id: str | None = None) -> int:
+async def rebuild(tx: Any, d: Dialect, team_id: str | None = None) -> int:
     """Compute the roll-ups again from the timelines (of one workspace, or all); returns
     how many cases they hold. For the migration, and for data written around the store."""
-    teams = [team_id] if team_id else [t for (t,) in conn.execute(
-        "SELECT DISTINCT team_id FROM cases").fetchall()]
+    teams = [team_id] if team_id else [t for (t,) in await tx.rows(
+        "SELECT DISTINCT team_id FROM cases ORDER BY team_id")]
     total = 0
     for team in teams:
         for table in ("case_facts", "stat_days"):
-            conn.execute(f"DELETE FROM {table} WHERE team_id = ?", [team])
+            await tx.run(f"DELETE FROM {table} WHERE team_id = ?", [team])
         delta = Delta()
-        for case_id, *row in conn.execute(TEAM_FACTS, [None, team]):
+        for case_id, *row in await tx.rows(team_facts_sql(d), [None, team]):
             delta.change(team, case_id, None, _normal(row))
             total += 1
             if len(delta.facts) >= 50_000:
-                conn.executemany(UPSERT_FACT, delta.facts)
+                await tx.many(UPSERT_FACT, delta.facts)
                 delta.facts.clear()
-        delta.write(conn)
+        await delta.write(tx, d)
     return total
 
 
@@ -225,12 +236,15 @@ READ_DAYS = (f"SELECT dim, key, {_DAY_COLUMNS} FROM stat_days WHERE team_id = ? 
              "day >= ? AND opened != 0")
 READ_FIRST_DAY = (f"SELECT {', '.join(FACT_COLUMNS)} FROM case_facts WHERE team_id = ? "
                   "AND created_at >= ? AND created_at < ?")
-# The period's live cases from the index of live cases by opening date, which holds
-# every column read (no case row is read). SQLite's planner otherwise takes the index of
-# live cases by due time and reads every overdue case of the workspace, whatever the
-# period (189 ms at 1,000,000 cases in bench/leads.py): the one engine-specific word of
-# the roll-ups' SQL, which an engine without index hints leaves out.
-LIVE_CREATED_HINT = "INDEXED BY idx_cases_live_created"
-READ_DUE_NOW = (f"SELECT category, owner_id, COUNT(*) FROM cases {LIVE_CREATED_HINT} "
-                "WHERE team_id = ? AND status != 'closed' AND withdrawn_at IS NULL AND "
-                "created_at >= ? AND next_followup_at <= ? GROUP BY category, owner_id")
+
+
+def read_due_now(d: Dialect) -> str:
+    """The period's live cases with a follow-up due now, per category and owner, from the
+    index of live cases by opening date, which holds every column read (no case row is
+    read). SQLite's planner otherwise takes the index of live cases by due time and
+    reads every overdue case of the workspace, whatever the period (189 ms at 1,000,000
+    cases in bench/leads.py): the hint is SQLite's; PostgreSQL's dialect leaves it out."""
+    return (f"SELECT category, owner_id, COUNT(*) FROM cases"
+            f"{d.indexed_by('idx_cases_live_created')} WHERE team_id = ? AND "
+            "status != 'closed' AND withdrawn_at IS NULL AND created_at >= ? AND "
+            "next_followup_at <= ? GROUP BY category, owner_id")

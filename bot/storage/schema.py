@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
-from typing import Any
-
 from bot.domain.models import Case, Event, Nudge, Timer
+
+
+def marks(record: type) -> str:
+    return ", ".join("?" for _ in record.__dataclass_fields__)
+
 
 # Statements built once: columns listed in Case's field order, so a row
 # becomes a Case without building a dict first.
@@ -22,21 +24,17 @@ NUDGE_COLUMNS = ", ".join(Nudge.__dataclass_fields__)
 TIMER_COLUMNS = ", ".join(Timer.__dataclass_fields__)
 TIMER_COLUMNS_T = ", ".join(f"t.{c}" for c in Timer.__dataclass_fields__)
 CASE_COLUMNS_C = ", ".join(f"c.{c}" for c in Case.__dataclass_fields__)
+# The inbound request that opened a case (see NewCase.request_key).
+RECORD_REQUEST = "UPDATE inbound SET case_id = ? WHERE key = ?"
 INSERT_EVENT = ("INSERT INTO events (team_id, case_id, at, actor_id, kind, detail) "
                 "VALUES (?, ?, ?, ?, ?, ?)")
+EVENT_COLUMNS = ", ".join(Event.__dataclass_fields__)
 EVENT_COLUMNS_E = ", ".join(f"e.{c}" for c in Event.__dataclass_fields__)
 
 
-def marks(record: type) -> str:
-    return ", ".join("?" for _ in record.__dataclass_fields__)
 
 
-def add_timers(conn: sqlite3.Connection, team_id: str, case_id: int,
-                timers: tuple[dict[str, Any], ...]) -> None:
-    """Queue scheduler timers for a case (dicts with at, kind, due_key, ...)."""
-    conn.executemany(
-        f"INSERT OR IGNORE INTO timers ({TIMER_COLUMNS}) VALUES ({marks(Timer)})",
-        [tuple(vars(Timer(team_id=team_id, case_id=case_id, **t)).values()) for t in timers])
+INSERT_TIMER = f"INSERT OR IGNORE INTO timers ({TIMER_COLUMNS}) VALUES ({marks(Timer)})"
 
 
 def customer_key(name: str | None) -> str | None:

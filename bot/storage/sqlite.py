@@ -10,8 +10,10 @@ own.
 
 from __future__ import annotations
 
+from bot.domain.models import Case, NewCase
 from bot.storage.cases import Cases, GroupCommit
-from bot.storage.connection import StoreError
+from bot.storage.connection import Connection, StoreError
+from bot.storage.engine import drive
 from bot.storage.inbound import Inbound
 from bot.storage.installations import Installations
 from bot.storage.migrations import SCHEMA_VERSION
@@ -22,5 +24,14 @@ from bot.storage.workspaces import Workspaces
 __all__ = ["SCHEMA_VERSION", "GroupCommit", "Store", "StoreError"]
 
 
-class Store(Cases, Outbox, Workspaces, Reports, Installations, Inbound):
+class Store(Cases, Outbox, Workspaces, Reports, Installations, Inbound, Connection):
     """Owns one SQLite database file for Mend."""
+
+    def create_cases_now(self, new: list[NewCase]) -> list[Case]:
+        """`create_cases` without a coroutine: group commit calls it from a loop callback
+        (SQLite answers every statement at once, so nothing in it ever waits)."""
+        return drive(self.create_cases(new))
+
+    def case_writer(self, group: bool = True) -> GroupCommit:
+        """What Recovery opens cases through: a batch per commit (always, on SQLite)."""
+        return GroupCommit(self)
