@@ -17,6 +17,7 @@ from bot.app import Mend
 from bot.domain.times import to_iso
 from bot.runtime.clock import Clock
 from bot.runtime.scheduler import LEASE
+from bot.storage import engine as engine_module
 from bot.storage.sqlite import Store
 from handlers.commands import SAVE_FAILED, STORAGE_FAILED
 from tests.helpers import PACE, REPORT, replace_settings, said, start_mend
@@ -182,3 +183,20 @@ async def test_a_dead_process_lease_is_taken_over_within_seconds(settings, slack
     finally:
         for mend in mends:
             await mend.close()
+
+
+def test_disk_full_is_remembered_while_small_writes_still_go_through(monkeypatch):
+    # A full disk still takes a lease renewal in a page it already has; readiness must not
+    # flap back to "ok" on that while new cases are refused.
+    now = [100.0]
+    monkeypatch.setattr(engine_module.time, "monotonic", lambda: now[0])
+    store = engine_module.Engine()
+    store._write_failed(engine_module.DISK_FULL)
+    store._write_worked()
+    assert store.write_problem == "disk full"
+    now[0] += engine_module.DISK_FULL_HOLD + 1
+    store._write_worked()
+    assert store.write_problem is None
+    store._write_failed("read-only")
+    store._write_worked()  # a write that works proves the storage writable again
+    assert store.write_problem is None

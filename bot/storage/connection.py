@@ -15,7 +15,7 @@ from typing import TypeVar
 import sqlite_utils
 
 from bot.storage.dialect import SQLITE
-from bot.storage.engine import Engine, Params, StoreError
+from bot.storage.engine import DISK_FULL, Engine, Params, StoreError
 from bot.storage.migrations import MIGRATIONS, SCHEMA_VERSION
 from bot.storage.schema import NEXT_NUMBER
 from bot.storage.sqlite_tx import SqliteTx
@@ -33,7 +33,7 @@ def write_problem(exc: BaseException) -> str | None:
     if "readonly" in text or "read-only" in text:
         return "read-only"
     if "full" in text:
-        return "disk full"
+        return DISK_FULL
     if "disk i/o" in text or isinstance(exc, sqlite3.DatabaseError) and "malformed" in text:
         return "I/O error"
     return None
@@ -185,9 +185,9 @@ class Connection(Engine):
             with self._transaction() as conn:
                 yield conn
         except sqlite3.Error as exc:
-            self.write_problem = write_problem(exc) or self.write_problem
+            self._write_failed(write_problem(exc))
             raise
-        self.write_problem = None
+        self._write_worked()
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:

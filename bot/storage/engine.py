@@ -13,6 +13,7 @@ transaction recorded once it commits; `marked` and `fresh` the cases whose roll-
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol, TypeVar
@@ -23,6 +24,8 @@ from bot.storage.rollups import UNCOUNTED_KINDS, refresh
 from bot.storage.schema import CASE_COLUMNS, INSERT_EVENT, INSERT_TIMER
 
 T = TypeVar("T")
+DISK_FULL = "disk full"  # what write_problem says when the disk has no room
+DISK_FULL_HOLD = 30.0  # seconds of working writes before "disk full" is forgotten
 Params = Sequence[Any]
 
 
@@ -55,6 +58,21 @@ class Engine:
     # topics name kinds of change, never their content. Metrics count them.
     _observers: tuple[Callable[[str], None], ...] = ()
     write_problem: str | None = None  # why the last write failed ('read-only'…), until one works
+    _full_since = 0.0  # monotonic time of the last write refused for a full disk
+
+    def _write_failed(self, problem: str | None) -> None:
+        if problem == DISK_FULL:
+            self._full_since = time.monotonic()
+        self.write_problem = problem or self.write_problem
+
+    def _write_worked(self) -> None:
+        """A write went through. A full disk still takes small writes (a lease renewed in a
+        page already there) while refusing new cases, so "disk full" is only forgotten
+        once writes have gone through for DISK_FULL_HOLD seconds since the last refusal."""
+        if self.write_problem == DISK_FULL and \
+                time.monotonic() - self._full_since < DISK_FULL_HOLD:
+            return
+        self.write_problem = None
 
     def observe(self, callback: Callable[[str], None]) -> None:
         """Call `callback(topic)` for each change once its transaction commits."""
@@ -66,7 +84,7 @@ class Engine:
 
     def _committed(self, tx: Tx) -> None:
         """A transaction committed: tell the observers what it recorded."""
-        self.write_problem = None
+        self._write_worked()
         for topic in tx.topics:
             self._notify(topic)
 

@@ -20,7 +20,7 @@ from bot.domain.models import Case, NewCase, Timer
 from bot.domain.times import from_iso
 from bot.domain.vocabulary import CardState, EventKind, Status
 from bot.storage.dialect import POSTGRES
-from bot.storage.engine import Engine, Params, StoreError
+from bot.storage.engine import DISK_FULL, Engine, Params, StoreError
 from bot.storage.postgres.migrations import MIGRATIONS, ROLLUPS_VERSION, SCHEMA_VERSION
 from bot.storage.rollups import opened_facts, rebuild
 from bot.storage.schema import (
@@ -72,7 +72,7 @@ def write_problem(exc: BaseException) -> str | None:
     if isinstance(exc, psycopg.errors.ReadOnlySqlTransaction):
         return "read-only"  # a standby, or default_transaction_read_only
     if isinstance(exc, psycopg.errors.DiskFull):
-        return "disk full"
+        return DISK_FULL
     if isinstance(exc, psycopg.errors.IoError):
         return "I/O error"
     return None
@@ -180,7 +180,7 @@ class PgConnection(Engine):
                     yield tx
                     await self._rollups(tx)
         except psycopg.Error as exc:
-            self.write_problem = write_problem(exc) or self.write_problem
+            self._write_failed(write_problem(exc))
             raise
         self._committed(tx)
 
@@ -191,9 +191,9 @@ class PgConnection(Engine):
             async with self.pool.connection() as conn:
                 count = (await conn.execute(self.d.sql(sql), params)).rowcount
         except psycopg.Error as exc:
-            self.write_problem = write_problem(exc) or self.write_problem
+            self._write_failed(write_problem(exc))
             raise
-        self.write_problem = None
+        self._write_worked()
         return count
 
     async def _rows(self, sql: str, params: Params = ()) -> list[tuple]:
@@ -299,9 +299,9 @@ class PgConnection(Engine):
             async with self.pool.connection() as conn:
                 found = await (await conn.execute(self.d.sql(sql), params)).fetchall()
         except psycopg.Error as exc:
-            self.write_problem = write_problem(exc) or self.write_problem
+            self._write_failed(write_problem(exc))
             raise
-        self.write_problem = None
+        self._write_worked()
         return found
 
     def _claimable(self, where: str) -> str:
