@@ -51,6 +51,8 @@ class Deps:
     permalinks: dict[tuple[str, str, str], str] = field(default_factory=dict)
     # (team, user) -> (what their last click in the Home did, when): shown in it a while
     home_notes: dict[tuple[str, str], tuple[Any, float]] = field(default_factory=dict)
+    # inbound key -> a command's ack given here and not yet written for its duplicates
+    unwritten_answers: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.clients is None:

@@ -83,8 +83,9 @@ def middleware(deps: Deps) -> Callable[..., Awaitable[BoltResponse | None]]:
             if claim.first:
                 req.context[KEY] = key
                 return await next()
-            if claim.answer:
-                return BoltResponse(status=200, body=claim.answer, headers=JSON)
+            answer = claim.answer or deps.unwritten_answers.get(key)
+            if answer:
+                return BoltResponse(status=200, body=answer, headers=JSON)
             if (claim.answer is None and key.startswith("cmd:") and stale(claim.at, now)
                     and await deps.store.retake_inbound(key, claim.at, to_iso(now))):
                 req.context[KEY], req.context[REPLAY] = key, claim.at
@@ -102,18 +103,20 @@ class Answers:
     """Commands' answers to keep, written together: the first answer of a batch
     schedules one transaction for the next event loop turn, which every answer given by
     then joins (under load, one commit for many acks instead of one each). The ack is
-    not held up by the write; a duplicate that arrives before it (within that turn)
-    finds its key claimed, unanswered and fresh, and gets an empty 200, as one that
-    arrives while the first attempt still works does."""
+    not held up by the write; until it is written, a duplicate reaching this process
+    finds the answer in `unwritten` (one reaching another replica in that moment finds
+    the key claimed, unanswered and fresh, and gets an empty 200, as one that arrives
+    while the first attempt still works does)."""
 
-    def __init__(self, store: Any, tasks: Any):
-        self.store, self.tasks = store, tasks
+    def __init__(self, store: Any, tasks: Any, unwritten: dict[str, str]):
+        self.store, self.tasks, self.unwritten = store, tasks, unwritten
         self._pending: list[tuple[str, str]] = []
 
     def keep(self, key: str, answer: str) -> None:
         if not self._pending:
             asyncio.get_running_loop().call_soon(self.flush)
         self._pending.append((key, answer))
+        self.unwritten[key] = answer
 
     def flush(self) -> None:
         """From a loop callback: write the batch in a task (SQLite's write is done at its
@@ -127,12 +130,15 @@ class Answers:
             await self.store.answer_inbounds(batch)
         except DatabaseError as exc:
             log.warning("answer not kept: %s", type(exc).__name__)
+        finally:
+            for key, _ in batch:
+                self.unwritten.pop(key, None)
 
 
 def remember_answers(dispatch: Callable[..., Awaitable[BoltResponse]],
                      deps: Deps) -> Callable[..., Awaitable[BoltResponse]]:
     """Wrap Bolt's `async_dispatch`: keep a command's ack for its duplicates."""
-    answers = Answers(deps.store, deps.tasks)
+    answers = Answers(deps.store, deps.tasks, deps.unwritten_answers)
 
     async def dispatched(request) -> BoltResponse:
         response = await dispatch(request)

@@ -5,6 +5,7 @@ Requests are replayed byte for byte, signed as Slack signs them, against Mend ov
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from handlers import commands
@@ -25,6 +26,24 @@ async def test_the_same_signed_recover_twice_opens_one_case_and_answers_alike(
     assert first.status == again.status == 200
     assert await cases(mend) == 1 and len(slack.messages("C1")) == 1
     assert again.json == first.json and "Case #1 opened" in all_text(first.json["blocks"])
+
+
+async def test_a_double_submit_before_the_answer_is_written_gets_the_same_answer(
+        mend, slack, slack_user, monkeypatch):
+    # The ack's answer is written after the ack; a duplicate arriving in between (a slow
+    # database, PostgreSQL's round trip) must still be answered as the first was.
+    written = mend.store.answer_inbounds
+
+    async def slow(batch):
+        await asyncio.sleep(0.3)
+        await written(batch)
+
+    monkeypatch.setattr(mend.store, "answer_inbounds", slow)
+    first = await slack_user.command(REPORT)
+    again = await slack_user.raw(first.request_body, FORM)
+    await mend.settle()
+    assert again.status == 200 and again.json == first.json
+    assert await cases(mend) == 1
 
 
 async def test_a_retry_with_x_slack_retry_num_opens_no_second_case(mend, slack, slack_user):
