@@ -24,11 +24,19 @@ import train_reader as tr  # noqa: E402
 from bot.domain import intake  # noqa: E402
 from bot.domain.judgement import read  # noqa: E402
 from bot.domain.playbook import load_playbook  # noqa: E402
-from bot.domain.reading.model import Embedder, Head, HeadSet, SituationModel  # noqa: E402
+from bot.domain.reading.model import (  # noqa: E402
+    CHANNELS,
+    Embedder,
+    Head,
+    HeadSet,
+    SituationModel,
+    channel_head,
+)
 from bot.runtime.config import DEFAULT_PLAYBOOK  # noqa: E402
 
 FIELDS = ("category", "feeling", "channels", "customer", "severity", "stakes", "language")
-READ_HEADS = ("category", "feeling")  # the language is read by rules (situation.py)
+# The language is read by rules (situation.py); the channels by rules and these heads.
+READ_HEADS = ("category", "feeling") + tuple(channel_head(c) for c in CHANNELS)
 
 
 def corpus_items() -> list[dict]:
@@ -57,8 +65,9 @@ def model_from(trainer: tr.Trainer, fitted: dict[str, tr.Fitted]) -> SituationMo
 
 def out_of_fold(training: tr.TrainingSet, trainer: tr.Trainer, items: list[dict],
                 folds: int, use_model: bool,
-                settings: list[tuple[float, float]]) -> dict[tuple[float, float], list[dict]]:
-    """Each item read out of fold, once per (category, feeling) overrule threshold pair."""
+                settings: list[tuple[float, ...]]) -> dict[tuple[float, ...], list[dict]]:
+    """Each item read out of fold, once per setting of the overrule thresholds
+    (category, feeling, channel added, channel dropped)."""
     playbook = load_playbook(DEFAULT_PLAYBOOK)
     results: dict[tuple[float, float], list] = {pair: [None] * len(items) for pair in settings}
     for fold in range(folds):
@@ -70,7 +79,8 @@ def out_of_fold(training: tr.TrainingSet, trainer: tr.Trainer, items: list[dict]
             reader = model_from(trainer, {name: trainer.fit_examples(examples[name], name)
                                           for name in READ_HEADS})
         for pair in settings:
-            intake.MODEL_OVERRULES_CUES, intake.MODEL_OVERRULES_DEFAULT_FEELING = pair
+            (intake.MODEL_OVERRULES_CUES, intake.MODEL_OVERRULES_DEFAULT_FEELING,
+             intake.MODEL_ADDS_CHANNEL, intake.MODEL_DROPS_CHANNEL) = pair
             for i in keep:
                 results[pair][i] = read(items[i]["text"], playbook, reader)
     return results
@@ -88,16 +98,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--feeling-overrules", type=float, nargs="*",
                         default=[intake.MODEL_OVERRULES_DEFAULT_FEELING],
                         help="thresholds to try for the model overruling the default feeling")
+    parser.add_argument("--channel-adds", type=float, nargs="*",
+                        default=[intake.MODEL_ADDS_CHANNEL],
+                        help="thresholds to try for the model adding a channel")
+    parser.add_argument("--channel-drops", type=float, nargs="*",
+                        default=[intake.MODEL_DROPS_CHANNEL],
+                        help="thresholds to try for the model dropping a channel")
     args = parser.parse_args(argv)
     training = tr.load_training_set()
     trainer = tr.Trainer.for_training(training, Embedder.load(cache_size=tr.TRAINING_CACHE),
                                       args.l2)
     items = corpus_items()
-    settings = [(c, f) for c in args.category_overrules for f in args.feeling_overrules]
+    settings = [(c, f, a, d) for c in args.category_overrules for f in args.feeling_overrules
+                for a in args.channel_adds for d in args.channel_drops]
     runs = out_of_fold(training, trainer, items, args.folds, not args.no_model, settings)
     for pair, results in runs.items():
         if len(runs) > 1:
-            print(f"category overrules at {pair[0]}, feeling at {pair[1]}:")
+            print(f"category overrules at {pair[0]}, feeling at {pair[1]}, "
+                  f"channel added at {pair[2]}, dropped under {pair[3]}:")
         summarise(items, results, args.errors, args.folds, args.no_model)
     return 0
 

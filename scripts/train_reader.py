@@ -33,12 +33,15 @@ sys.path.insert(0, str(ROOT))
 
 from bot.domain.reading.model import (  # noqa: E402
     CATEGORIES,
+    CHANNEL_LABELS,
+    CHANNELS,
     CONCEPTS,
     EMBEDDER_ID,
     FEELINGS,
     HEAD_FORMAT,
     NOT_CONCEPT,
     Embedder,
+    channel_head,
     known_rows,
 )
 
@@ -81,20 +84,25 @@ class TrainingSet:
     feelings: list[Example]  # the same reports, label = feeling
     sentences: list[Example]  # label = a concept or "other"
     drafts: list[Draft] = field(default_factory=list)
+    contacts: list[Example] = field(default_factory=list)  # corpus reports, label = "a|b"
 
     def head_examples(self) -> dict[str, list[Example]]:
         """Examples of the heads trained on whole texts (the concept heads use drafts too)."""
         return {"category": self.reports, "feeling": self.feelings,
                 "language": [Example(ex.text, ex.language, ex.language, ex.group)
                              for ex in self.reports + self.sentences
-                             if ex.language in LANGUAGES]}
+                             if ex.language in LANGUAGES],
+                **{channel_head(channel): [
+                    Example(ex.text, CHANNEL_LABELS[channel in ex.label.split("|")],
+                            ex.language, ex.group) for ex in self.contacts]
+                   for channel in CHANNELS if self.contacts}}
 
     def subset(self, keep: Callable[[str], bool]) -> TrainingSet:
         """The examples and drafts whose group `keep` accepts."""
         def pick(items: list) -> list:
             return [item for item in items if keep(item.group)]
         return TrainingSet(pick(self.reports), pick(self.feelings), pick(self.sentences),
-                           pick(self.drafts))
+                           pick(self.drafts), pick(self.contacts))
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
@@ -113,9 +121,10 @@ def load_training_set(examples_path: Path = EXAMPLES_PATH,
     reports, feelings = _own_reports(data["reports"])
     training = TrainingSet(reports, feelings, _own_sentences(data["sentences"]))
     if corpus_dir is not None:
-        for text, category, feeling, language, group in _corpus_reports(corpus_dir):
+        for text, category, feeling, language, group, channels in _corpus_reports(corpus_dir):
             training.reports.append(Example(text, category, language, group))
             training.feelings.append(Example(text, feeling, language, group))
+            training.contacts.append(Example(text, "|".join(channels), language, group))
         training.drafts = _corpus_drafts(corpus_dir)
     return training
 
@@ -174,15 +183,18 @@ def _items(path: Path) -> list[dict]:
     return [item for item in data if isinstance(item, dict)]
 
 
-def _corpus_reports(corpus_dir: Path) -> list[tuple[str, str, str, str | None, str]]:
+def _corpus_reports(corpus_dir: Path
+                    ) -> list[tuple[str, str, str, str | None, str, tuple[str, ...]]]:
     rows = []
     for path in corpus_files(corpus_dir, "reports"):
         for number, item in enumerate(_items(path)):
             text, category, feeling = item.get("text"), item.get("category"), item.get("feeling")
             _require(category in CATEGORIES and feeling in FEELINGS,
                      f"{path}: bad labels on {text!r}")
+            channels = tuple(item.get("channels") or ())
+            _require(set(channels) <= set(CHANNELS), f"{path}: bad channels on {text!r}")
             group = corpus_group(path, item, number)
-            rows.append((str(text), category, feeling, item.get("language"), group))
+            rows.append((str(text), category, feeling, item.get("language"), group, channels))
     return rows
 
 
@@ -368,6 +380,7 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 def head_orders() -> dict[str, tuple[str, ...]]:
     orders = {"category": CATEGORIES, "feeling": FEELINGS, "language": LANGUAGES}
     orders.update({concept: (NOT_CONCEPT, concept) for concept in CONCEPTS})
+    orders.update({channel_head(channel): CHANNEL_LABELS for channel in CHANNELS})
     return orders
 
 

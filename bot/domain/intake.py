@@ -62,6 +62,7 @@ def read_report(text: str, playbook: Playbook, reader: Reader | None = None) -> 
             also = (category,)
         category = read
         emotion = _model_feeling(emotion, guess)
+        contacts = _model_contacts(contacts, guess)
     stakes, language = situation.read(clean)
     return Report(
         summary=summary,
@@ -81,6 +82,7 @@ def read_report(text: str, playbook: Playbook, reader: Reader | None = None) -> 
 class Guess(Protocol):
     category_probs: Mapping[str, float]
     feeling_probs: Mapping[str, float]
+    channel_probs: Mapping[str, float]  # empty when the model has no channel heads
 
 
 class Reader(Protocol):
@@ -104,6 +106,21 @@ def _model_category(category: str, cues: tuple[str, ...], guess: Guess) -> str:
     if best != category and guess.category_probs[best] >= MODEL_OVERRULES_CUES:
         return best
     return category
+
+
+# How sure the model must be that the customer was in touch a way the cue lists did not
+# read ("the nurse told him", "came back to the counter": in person, never named), and how
+# unsure to drop a channel the cues read. Chosen by grouped cross-validation on the train
+# part (scripts/cv_reader.py --channel-adds … --channel-drops …).
+MODEL_ADDS_CHANNEL = 0.8
+MODEL_DROPS_CHANNEL = 0.0
+
+
+def _model_contacts(contacts: tuple[str, ...], guess: Guess) -> tuple[str, ...]:
+    probs = getattr(guess, "channel_probs", None) or {}
+    kept = tuple(c for c in contacts if probs.get(c, 1.0) >= MODEL_DROPS_CHANNEL)
+    added = tuple(c for c, p in probs.items() if p >= MODEL_ADDS_CHANNEL and c not in kept)
+    return kept + added
 
 
 def _model_feeling(emotion: str, guess: Guess) -> str:

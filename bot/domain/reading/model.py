@@ -27,7 +27,7 @@ import re
 import unicodedata
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
@@ -41,6 +41,8 @@ CATEGORIES = ("long_wait", "passed_around", "uncaring", "no_ownership", "wrong_i
               "broken_promise", "product_defect", "billing_error", "general")
 FEELINGS = ("calm", "upset", "irate")
 CONCEPTS = ("blame", "callback_burden", "passed_on", "resolved")
+CHANNELS = ("email", "phone", "chat", "in_person", "social")
+CHANNEL_LABELS = ("no", "yes")  # each channel head: was the customer in touch this way?
 NOT_CONCEPT = "other"  # the negative label of every concept head
 
 HEAD_FORMAT = 1
@@ -282,6 +284,9 @@ class Prediction:
     feeling_probs: Mapping[str, float]  # calm, upset, irate
     language: str | None  # "en", "es", "fr", "de", "pt"; None without a language head
     language_probs: Mapping[str, float]
+    # Each channel's probability that the customer was in touch that way, implied or said
+    # ("the nurse told him" is in person); empty with a head trained before channel heads.
+    channel_probs: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def category_confidence(self) -> float:
@@ -355,6 +360,9 @@ class SituationModel:
             feeling_probs=MappingProxyType({key: feelings[key] for key in FEELINGS}),
             language=_top(languages) if languages else None,
             language_probs=languages,
+            channel_probs=MappingProxyType({
+                channel: self.heads[channel_head(channel)].labelled(*inputs)["yes"]
+                for channel in CHANNELS if channel_head(channel) in self.heads}),
         )
 
     def concept(self, text: str, name: str) -> float:
@@ -381,6 +389,10 @@ class SituationModel:
         scores = self.similarity(text, [example for _, example in pairs])
         order = sorted(range(len(pairs)), key=lambda i: (-float(scores[i]), i))[:k]
         return [Match(pairs[i][0], pairs[i][1], float(scores[i])) for i in order]
+
+
+def channel_head(channel: str) -> str:
+    return f"channel_{channel}"
 
 
 def _top(probs: Mapping[str, float]) -> str:
