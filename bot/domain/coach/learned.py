@@ -74,13 +74,27 @@ def signal_offsets(rules: Rules) -> tuple[int, ...]:
 def signals_in(doc: Doc, rules: Rules, start: int = 0, end: int | None = None) -> np.ndarray:
     """1 for each signal pattern found in doc.mt[start:end] (a rule's patterns are
     scanned together, each position once: the first pattern listed that matches there)."""
-    offsets = signal_offsets(rules)
-    out = np.zeros(offsets[-1], dtype=np.float32)
+    out = np.zeros(signal_offsets(rules)[-1], dtype=np.float32)
     stop = len(doc.mt) if end is None else end
-    for (_key, patterns), base in zip(rules.signals, offsets, strict=False):
-        for m in patterns.regex.finditer(doc.mt, start, stop):
-            out[base + int(m.lastgroup[1:])] = 1.0  # type: ignore[index]
+    for feature, first, last in _signal_hits(doc, rules):
+        if first >= start and last <= stop:
+            out[feature] = 1.0
     return out
+
+
+def _signal_hits(doc: Doc, rules: Rules) -> list[tuple[int, int, int]]:
+    """(feature, start, end) of every signal match in the whole draft, found once per
+    draft: the draft and each of its sentences are asked about, and scanning the text
+    once per question was a third of the coach's time."""
+    key = ("signals", id(rules))
+    hits = doc.found.get(key)
+    if hits is None:
+        hits = []
+        for (_key, patterns), base in zip(rules.signals, signal_offsets(rules), strict=False):
+            hits += [(base + int(m.lastgroup[1:]), m.start(), m.end())  # type: ignore[index]
+                     for m in patterns.regex.finditer(doc.mt)]
+        doc.found[key] = hits
+    return hits
 
 
 def sentence_signals(doc: Doc, rules: Rules) -> np.ndarray:
