@@ -120,6 +120,16 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+async def idle(pid: int, timeout: float = 10.0) -> None:
+    """Wait until the process has finished its work after the acks (card posts, answers
+    written): that CPU is the requests' too, and must not slow the next server's round."""
+    for _ in range(int(timeout / 0.1)):
+        before = cpu_seconds(pid)
+        await asyncio.sleep(0.1)
+        if cpu_seconds(pid) - before < 0.005:
+            return
+
+
 @dataclass
 class Runs:
     """What one server did over the measured rounds."""
@@ -142,6 +152,7 @@ class Runs:
             latencies, rps = await load(self.url, requests, concurrency)
         finally:
             gc.enable()
+        await idle(self.pid)
         self.cpu += cpu_seconds(self.pid) - cpu
         self.load_cpu += cpu_seconds(os.getpid()) - own
         self.latencies += latencies
