@@ -100,8 +100,9 @@ def _what(handle) -> str:
     callback = handle._callback
     task = getattr(callback, "__self__", None)
     if isinstance(task, asyncio.Task):
-        return task.get_coro().__qualname__
-    return getattr(callback, "__qualname__", repr(callback))
+        coro = task.get_coro()
+        return getattr(coro, "__qualname__", None) or repr(coro)[:80]
+    return getattr(callback, "__qualname__", None) or repr(callback)[:80]
 
 
 def show_pauses(path: Path, requests: int, top: int) -> None:
