@@ -78,7 +78,7 @@ def stale(claimed_at: str, now) -> bool:
 class Middleware(AsyncMiddleware):
     """Bolt middleware: claim the request's key before any listener works. A subclass
     of Bolt's own middleware type, called directly: a plain function would have Bolt
-    build every keyword argument it might inject for each request (~45 µs)."""
+    build every keyword argument it might inject for each request (~15 µs here)."""
 
     def __init__(self, deps: Deps):
         self.deps = deps
