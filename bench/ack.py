@@ -4,10 +4,13 @@ Starts the Slack stand-in, Mend and a bare Bolt app that only acks, each in
 its own process, then sends each the same load of signed `/recover`
 requests (after a warm-up) and prints p50, p99 and requests per second,
 then the latency of requests sent one at a time. The last line is
-`p99 ratio: <Mend p99 / floor p99>` under load.
+`p99 ratio: <Mend p99 / floor p99>` under load, after `CPU ratio: <Mend CPU per
+request / floor's>`. With `--baseline DIR` (another checkout, e.g. made with
+`git worktree add /tmp/base HEAD~1`) a third server runs that code in the same
+rounds, and its ratios are printed as well: before and after, in one run.
 
     .venv/bin/python bench/ack.py [--requests 1000] [--concurrency 50] [--rounds 3] [--single 300]
-        [--db sqlite|postgres] [--database-url postgresql://…]
+        [--db sqlite|postgres] [--database-url postgresql://…] [--baseline DIR]
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import itertools
 import os
 import socket
 import statistics
@@ -48,9 +52,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def spawn(args: list[str], env: dict[str, str], **popen) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, *args], cwd=ROOT, env={**os.environ, **env,
-                            "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE, text=True,
+def spawn(args: list[str], env: dict[str, str], root: Path = ROOT,
+          **popen) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, *args], cwd=root, env={**os.environ, **env,
+                            "PYTHONPATH": str(root)}, stdout=subprocess.PIPE, text=True,
                             **popen)
 
 
@@ -77,10 +82,15 @@ def signed(i: int, team: str = "T1") -> tuple[bytes, dict[str, str]]:
     return body, headers
 
 
+SENT = itertools.count()  # every request sent gets its own trigger_id: none is a duplicate
+
+
 async def load(url: str, requests: int, concurrency: int) -> tuple[list[float], float]:
-    """Send `requests` signed commands, `concurrency` at a time; latencies in ms."""
+    """Send `requests` signed commands, `concurrency` at a time; latencies in ms. Each is
+    a new command (trigger ids are never reused across rounds or servers: a reused one
+    would measure the cheap answer to a duplicate, not `/recover`)."""
     latencies: list[float] = []
-    queue = iter(range(requests))
+    queue = (next(SENT) for _ in range(requests))
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector) as http:
 
@@ -110,6 +120,16 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+async def idle(pid: int, timeout: float = 10.0) -> None:
+    """Wait until the process has finished its work after the acks (card posts, answers
+    written): that CPU is the requests' too, and must not slow the next server's round."""
+    for _ in range(int(timeout / 0.1)):
+        before = cpu_seconds(pid)
+        await asyncio.sleep(0.1)
+        if cpu_seconds(pid) - before < 0.005:
+            return
+
+
 @dataclass
 class Runs:
     """What one server did over the measured rounds."""
@@ -132,6 +152,7 @@ class Runs:
             latencies, rps = await load(self.url, requests, concurrency)
         finally:
             gc.enable()
+        await idle(self.pid)
         self.cpu += cpu_seconds(self.pid) - cpu
         self.load_cpu += cpu_seconds(os.getpid()) - own
         self.latencies += latencies
@@ -139,14 +160,14 @@ class Runs:
         print(f"  {self.name:6} round: p50 {statistics.median(latencies):6.2f} ms   "
               f"p99 {pct(latencies, 99):6.2f} ms   {rps:7.1f} req/s")
 
-    def report(self) -> tuple[float, float]:
-        """Print p50, p99, req/s and CPU per request over all rounds; (p99, req/s)."""
+    def report(self) -> tuple[float, float, float]:
+        """Print p50, p99, req/s and CPU per request over all rounds; (p99, req/s, CPU)."""
         n = len(self.latencies)
         p50, p99, rps = statistics.median(self.latencies), pct(self.latencies, 99), n / self.seconds
         print(f"{self.name:6} p50 {p50:7.2f} ms   p99 {p99:7.2f} ms   {rps:8.1f} req/s   "
               f"server CPU {self.cpu / n * 1e6:5.0f} us/req   "
               f"(load generator {self.load_cpu / n * 1e6:4.0f} us/req)")
-        return p99, rps
+        return p99, rps, self.cpu / n
 
 
 async def one_at_a_time(servers: tuple[Runs, ...], requests: int) -> None:
@@ -169,6 +190,8 @@ async def main() -> None:
                         help="requests sent one at a time afterwards (0: none)")
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--database-url", help="PostgreSQL server for --db postgres")
+    parser.add_argument("--baseline", type=Path,
+                        help="another checkout of Mend, run alongside for before/after")
     args = parser.parse_args()
 
     procs: list[subprocess.Popen] = []
@@ -182,31 +205,37 @@ async def main() -> None:
                "SLACK_API_URL": api_url, "MEND_DB": f"{tmp}/bench.db"}
         if args.db == "postgres":
             schema, env["MEND_DATABASE_URL"] = fresh_schema(server_url(args.database_url))
-        floor_port, mend_port = free_port(), free_port()
+        floor_port = free_port()
         floor = spawn(["bench/floor_app.py"], {**env, "PORT": str(floor_port)})
-        mend = spawn(["-m", "bot"], {**env, "PORT": str(mend_port)})
-        procs += [floor, mend]
-        floor_url = f"http://127.0.0.1:{floor_port}/slack/events"
-        mend_url = f"http://127.0.0.1:{mend_port}/slack/events"
+        procs.append(floor)
+        servers = [Runs("floor", floor.pid, f"http://127.0.0.1:{floor_port}/slack/events")]
+        mends = [("mend", ROOT)] + ([("before", args.baseline.resolve())] if args.baseline else [])
+        for name, root in mends:
+            port = free_port()
+            db = {"MEND_DB": f"{tmp}/{name}.db"}
+            proc = spawn(["-m", "bot"], {**env, **db, "PORT": str(port)}, root)
+            procs.append(proc)
+            servers.append(Runs(name, proc.pid, f"http://127.0.0.1:{port}/slack/events"))
         async with aiohttp.ClientSession() as http:
-            await wait_ready(floor_url, http)
-            await wait_ready(mend_url, http)
-        floor_runs = Runs("floor", floor.pid, floor_url)
-        mend_runs = Runs("mend", mend.pid, mend_url)
-        for runs in (floor_runs, mend_runs):
+            for runs in servers:
+                await wait_ready(runs.url, http)
+        for runs in servers:
             await load(runs.url, args.warmup, args.concurrency)
-        # Rounds alternate, so a slow moment of the machine hits both sides alike.
+        # Rounds alternate, so a slow moment of the machine hits every side alike.
         for _ in range(args.rounds):
-            for runs in (floor_runs, mend_runs):
+            for runs in servers:
                 await runs.round(args.requests, args.concurrency)
         print(f"{args.rounds} rounds of {args.requests} signed /recover requests each, "
               f"concurrency {args.concurrency}, after {args.warmup} warm-up, on {args.db}")
-        floor_p99, floor_rps = floor_runs.report()
-        mend_p99, mend_rps = mend_runs.report()
+        floor_p99, floor_rps, floor_cpu = servers[0].report()
+        figures = [(runs.name, *runs.report()) for runs in servers[1:]]
         if args.single:
-            await one_at_a_time((floor_runs, mend_runs), args.single)
-        print(f"throughput ratio: {mend_rps / floor_rps:.2f}")
-        print(f"p99 ratio: {mend_p99 / floor_p99:.2f}")
+            await one_at_a_time(tuple(servers), args.single)
+        for name, p99, rps, cpu in reversed(figures):  # Mend's own figures last
+            label = "" if name == "mend" else f" ({name})"
+            print(f"throughput ratio{label}: {rps / floor_rps:.2f}")
+            print(f"CPU ratio{label}: {cpu / floor_cpu:.2f}")
+            print(f"p99 ratio{label}: {p99 / floor_p99:.2f}")
     finally:
         for proc in reversed(procs):  # Mend first, the stand-in last
             proc.terminate()

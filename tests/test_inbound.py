@@ -168,3 +168,26 @@ async def test_claims_survive_a_restart(settings, clock, slack):
         assert json.loads(again.body) == first.json and await cases(running) == 1
     finally:
         await running.stop()
+
+
+async def test_the_same_command_sent_several_times_at_once_opens_one_case(
+        mend, slack, slack_user):
+    # Claims arriving together are committed together (SQLite): within one batch the
+    # second claim of a key must still find the first.
+    replies = await asyncio.gather(*(slack_user.command(REPORT, trigger_id="Tsame")
+                                     for _ in range(5)))
+    await mend.settle()
+    assert {reply.status for reply in replies} == {200}
+    assert await cases(mend) == 1 and len(slack.messages("C1")) == 1
+
+
+async def test_claims_in_one_batch_are_answered_each_as_alone(mend):
+    store = mend.store
+    await store.claim_inbound("cmd:T1:old", "2026-01-01T09:00:00Z")
+    await store.answer_inbound("cmd:T1:old", "kept")
+    at = "2026-01-01T09:00:05Z"
+    claims = await store.claim_inbounds([("cmd:T1:a", at), ("cmd:T1:a", at),
+                                         ("cmd:T1:old", at), ("cmd:T1:b", at)])
+    assert [(c.first, c.at, c.answer) for c in claims] == [
+        (True, at, None), (False, at, None), (False, "2026-01-01T09:00:00Z", "kept"),
+        (True, at, None)]

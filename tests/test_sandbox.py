@@ -7,6 +7,7 @@ these tests drive the page's API the way app.js does and read what the page woul
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
@@ -14,6 +15,8 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.request
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -483,13 +486,18 @@ def test_typed_text_is_formatted_as_slack_sends_it():
         "me@x.test @nobody #nowhere"
 
 
-def test_a_database_with_a_real_workspace_is_refused(tmp_path):
-    path = tmp_path / "mend.db"
+def database_with(path: Path, table: str, *team_ids: str) -> None:
+    """A database file with one table of `team_id`s, as a real workspace's would have."""
     conn = sqlite3.connect(path)
-    conn.execute("CREATE TABLE workspaces (team_id TEXT)")
-    conn.execute("INSERT INTO workspaces VALUES ('T0REAL')")
+    conn.execute(f"CREATE TABLE {table} (team_id TEXT)")
+    conn.executemany(f"INSERT INTO {table} VALUES (?)", [(t,) for t in team_ids])
     conn.commit()
     conn.close()
+
+
+def test_a_database_with_a_real_workspace_is_refused(tmp_path):
+    path = tmp_path / "mend.db"
+    database_with(path, "workspaces", "T0REAL")
     with pytest.raises(SandboxError, match="T0REAL"):
         check_database(path)
     check_database(tmp_path / "absent.db")
@@ -497,38 +505,48 @@ def test_a_database_with_a_real_workspace_is_refused(tmp_path):
 
 async def test_start_refuses_a_real_database_even_when_asked_to_empty_it(tmp_path):
     path = tmp_path / "mend.db"
-    conn = sqlite3.connect(path)
-    conn.execute("CREATE TABLE cases (team_id TEXT)")
-    conn.execute("INSERT INTO cases VALUES ('T0REAL')")
-    conn.commit()
-    conn.close()
+    database_with(path, "cases", "T0REAL")
     with pytest.raises(SandboxError):
         await start_sandbox(0, path, fresh=True, run_scheduler=False)
     assert path.exists()
 
 
 # -- the command line ------------------------------------------------------------------------
-def test_python_m_bot_sandbox_prints_the_address_and_stops_on_ctrl_c(tmp_path):
+@contextlib.contextmanager
+def sandbox_process(*args: str) -> Iterator[subprocess.Popen]:
+    """`python -m bot sandbox --port 0 *args`, killed afterwards if it is still running."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("MEND_DB", None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "sandbox", "--port", "0", "--db",
-         str(tmp_path / "cli.db")],
+        [sys.executable, "-m", "bot", "sandbox", "--port", "0", *args],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        line = proc.stdout.readline()
-        match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
-        assert match, line + proc.stderr.read()
-        import urllib.request
-
-        with urllib.request.urlopen(match.group(0), timeout=5) as resp:
-            assert resp.status == 200 and b"Mend sandbox" in resp.read()
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=15) == 0
+        yield proc
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def served(url: str) -> bytes:
+    """The body of a page the sandbox serves, which must answer 200."""
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        assert resp.status == 200
+        return resp.read()
+
+
+def stop_with_ctrl_c(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=15) == 0
+
+
+def test_python_m_bot_sandbox_prints_the_address_and_stops_on_ctrl_c(tmp_path):
+    with sandbox_process("--db", str(tmp_path / "cli.db")) as proc:
+        line = proc.stdout.readline()
+        match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+        assert match, line + proc.stderr.read()
+        assert b"Mend sandbox" in served(match.group(0))
+        stop_with_ctrl_c(proc)
     assert Path(tmp_path / "cli.db").exists()
 
 
@@ -537,11 +555,7 @@ def test_sandbox_command_line_errors_exit_2(tmp_path):
 
     assert main(["sandbox", "--port", "70000"]) == 2
     path = tmp_path / "real.db"
-    conn = sqlite3.connect(path)
-    conn.execute("CREATE TABLE workspaces (team_id TEXT)")
-    conn.execute("INSERT INTO workspaces VALUES ('T0REAL')")
-    conn.commit()
-    conn.close()
+    database_with(path, "workspaces", "T0REAL")
     assert main(["sandbox", "--port", "0", "--db", str(path)]) == 2
 
 
@@ -628,35 +642,17 @@ async def test_split_page_frames_one_person_of_each_workspace(two):
 
 def test_a_database_of_the_two_sandbox_workspaces_is_accepted(tmp_path):
     path = tmp_path / "two.db"
-    conn = sqlite3.connect(path)
-    conn.execute("CREATE TABLE cases (team_id TEXT)")
-    conn.executemany("INSERT INTO cases VALUES (?)", [(TEAM_ID,), (TEAM2_ID,)])
-    conn.commit()
-    conn.close()
+    database_with(path, "cases", TEAM_ID, TEAM2_ID)
     check_database(path)  # no error: both are the sandbox's own
 
 
 def test_python_m_bot_sandbox_two_workspaces_prints_the_side_by_side_page(tmp_path):
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    env.pop("MEND_DB", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "sandbox", "--port", "0", "--two-workspaces", "--db",
-         str(tmp_path / "two-cli.db")],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
+    with sandbox_process("--two-workspaces", "--db", str(tmp_path / "two-cli.db")) as proc:
         lines = [proc.stdout.readline() for _ in range(5)]
         printed = "".join(lines)
         assert "second workspace: Tomás (Europe/Madrid), Aiko (Asia/Tokyo) in #help" in \
             printed, printed + proc.stderr.read()
         split = re.search(r"side by side: (http://127\.0\.0\.1:\d+/split)", printed)
         assert split, printed
-        import urllib.request
-
-        with urllib.request.urlopen(split.group(1), timeout=5) as resp:
-            assert resp.status == 200 and resp.read().count(b"<iframe") == 2
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=15) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        assert served(split.group(1)).count(b"<iframe") == 2
+        stop_with_ctrl_c(proc)

@@ -47,11 +47,12 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qs, parse_qsl
 
 from aiohttp import web
 from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.middleware.async_middleware import AsyncMiddleware
 from slack_bolt.request.async_internals import build_async_context
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
@@ -218,12 +219,20 @@ async def signed_body(request: web.Request, secret: str, timestamp: str) -> byte
     return b"".join(chunks)
 
 
-async def well_formed(req: AsyncBoltRequest, next) -> BoltResponse:  # Bolt passes `next` by name
-    """Bolt middleware: the shape check for Socket Mode (HTTP requests had it above)."""
-    if req.mode == "socket_mode":
-        wrong = problem(req.body)
-        if wrong:
-            log.warning("refused a Socket Mode payload: %s is missing or of the wrong type",
-                        wrong)
-            return BoltResponse(status=200, body="")  # an empty ack: nothing is done
-    return await next()
+class WellFormed(AsyncMiddleware):
+    """Bolt middleware: the shape check for Socket Mode (HTTP requests had it above). A
+    subclass of Bolt's middleware type: a plain function would have Bolt build every
+    argument it might inject for each request, HTTP ones included."""
+
+    async def async_process(self, *, req: AsyncBoltRequest, resp: BoltResponse,
+                            next: Callable[[], Awaitable[BoltResponse]]) -> BoltResponse | None:
+        if req.mode == "socket_mode":
+            wrong = problem(req.body)
+            if wrong:
+                log.warning("refused a Socket Mode payload: %s is missing or of the wrong "
+                            "type", wrong)
+                return BoltResponse(status=200, body="")  # an empty ack: nothing is done
+        return await next()
+
+
+well_formed = WellFormed()

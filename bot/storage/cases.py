@@ -313,8 +313,7 @@ class AsyncGroupCommit:
                         await _settle(future, self.store.create_cases([new]))
                     continue
                 for (_, future), case in zip(batch, results, strict=True):
-                    if not future.done():
-                        future.set_result(case)
+                    _hand_over(future, case)
         finally:
             self._writing = False
 
@@ -323,11 +322,21 @@ async def _settle(future: asyncio.Future, work) -> None:
     try:
         [case] = await work
     except Exception as exc:  # noqa: BLE001 - handed to the waiting caller
-        if not future.done():
-            future.set_exception(exc)
+        _hand_over(future, error=exc)
     else:
-        if not future.done():
-            future.set_result(case)
+        _hand_over(future, case)
+
+
+def _hand_over(future: asyncio.Future, case: Case | None = None,
+               error: Exception | None = None) -> None:
+    """Give the waiting caller its case, or the error that kept it from being written
+    (unless the caller has stopped waiting)."""
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(case)
 
 
 class BatchWriter(Protocol):
@@ -380,16 +389,13 @@ class GroupCommit:
                 self._settle_one(new, future)
             return
         for (_, future), case in zip(batch, results, strict=True):
-            if not future.done():
-                future.set_result(case)
+            _hand_over(future, case)
 
     def _settle_one(self, new: NewCase, future: asyncio.Future) -> None:
         try:
             case = self.store.create_cases_now([new])[0]
         except Exception as exc:  # noqa: BLE001 - handed to the waiting caller
-            if not future.done():
-                future.set_exception(exc)
+            _hand_over(future, error=exc)
         else:
-            if not future.done():
-                future.set_result(case)
+            _hand_over(future, case)
 

@@ -22,27 +22,35 @@ class Dialect:
     def sql(self, statement: str) -> str:
         return statement
 
+    # The expressions without a common spelling, as templates: a dialect names its own.
+    JSON = "json_extract({alias}.detail, '$.{key}')"
+    JSON_IS_ONE = "json_extract({alias}.detail, '$.{key}') = 1"
+    LEAST = "MIN({a}, {b})"
+    AS_INT = "{condition}"
+    TOTAL = "CAST(TOTAL({expr}) AS INTEGER)"
+    IS_NOT = "{a} IS NOT {b}"
+
     def json(self, alias: str, key: str) -> str:
-        """A JSON field of `alias`.detail, as a value SQLite compares."""
-        return f"json_extract({alias}.detail, '$.{key}')"
+        """A JSON field of `alias`.detail, as a value the database compares."""
+        return self.JSON.format(alias=alias, key=key)
 
     def json_is_one(self, alias: str, key: str) -> str:
         """The JSON field is true (or the number 1)."""
-        return f"{self.json(alias, key)} = 1"
+        return self.JSON_IS_ONE.format(alias=alias, key=key)
 
     def least(self, a: str, b: str) -> str:
-        return f"MIN({a}, {b})"
+        return self.LEAST.format(a=a, b=b)
 
     def as_int(self, condition: str) -> str:
         """A truth value as 0 or 1 (NULL stays NULL), for SUM and MAX."""
-        return condition
+        return self.AS_INT.format(condition=condition)
 
     def total(self, expr: str) -> str:
         """The sum of 0/1 truth values, 0 when there are none."""
-        return f"CAST(TOTAL({expr}) AS INTEGER)"
+        return self.TOTAL.format(expr=expr)
 
     def is_not(self, a: str, b: str) -> str:
-        return f"{a} IS NOT {b}"
+        return self.IS_NOT.format(a=a, b=b)
 
     def indexed_by(self, index: str) -> str:
         return f" INDEXED BY {index}"
@@ -63,24 +71,13 @@ class Postgres(Dialect):
     def sql(self, statement: str) -> str:
         return _to_postgres(statement)
 
-    def json(self, alias: str, key: str) -> str:
-        return f"({alias}.detail::jsonb ->> '{key}')"
-
-    def json_is_one(self, alias: str, key: str) -> str:
-        return f"({alias}.detail::jsonb -> '{key}') IN ('true'::jsonb, '1'::jsonb)"
-
-    def least(self, a: str, b: str) -> str:
-        # SQLite's MIN(x, NULL) is NULL; LEAST ignores NULLs: keep SQLite's answer.
-        return f"CASE WHEN ({a}) IS NULL OR ({b}) IS NULL THEN NULL ELSE LEAST({a}, {b}) END"
-
-    def as_int(self, condition: str) -> str:
-        return f"({condition})::int"
-
-    def total(self, expr: str) -> str:
-        return f"COALESCE(SUM(({expr})::int), 0)"
-
-    def is_not(self, a: str, b: str) -> str:
-        return f"{a} IS DISTINCT FROM {b}"
+    JSON = "({alias}.detail::jsonb ->> '{key}')"
+    JSON_IS_ONE = "({alias}.detail::jsonb -> '{key}') IN ('true'::jsonb, '1'::jsonb)"
+    # SQLite's MIN(x, NULL) is NULL; LEAST ignores NULLs: keep SQLite's answer.
+    LEAST = "CASE WHEN ({a}) IS NULL OR ({b}) IS NULL THEN NULL ELSE LEAST({a}, {b}) END"
+    AS_INT = "({condition})::int"
+    TOTAL = "COALESCE(SUM(({expr})::int), 0)"
+    IS_NOT = "{a} IS DISTINCT FROM {b}"
 
     def indexed_by(self, index: str) -> str:
         return ""

@@ -21,17 +21,38 @@ class Claim:
     answer: str | None = None  # the first answer, where it was kept ('' when not kept)
 
 
+CLAIM = "INSERT INTO inbound (key, at) VALUES (?, ?) ON CONFLICT DO NOTHING"
+CLAIMED = "SELECT at, answer FROM inbound WHERE key = ?"
+
+
+def _taken(row: tuple | None, at: str) -> Claim:
+    """A key claimed before: what its first claim kept. (Gone meanwhile: forgotten as a
+    day old, so answered long ago.)"""
+    return Claim(False, row[0], row[1]) if row else Claim(False, at, "")
+
+
 class Inbound(Engine):
     """Claims on inbound request keys, and the answers kept for them."""
 
     async def claim_inbound(self, key: str, at: str) -> Claim:
         """Claim `key` at `at`; a key claimed before returns what the first claim kept."""
-        if await self._write("INSERT INTO inbound (key, at) VALUES (?, ?) "
-                             "ON CONFLICT DO NOTHING", [key, at]) == 1:
+        if await self._write(CLAIM, [key, at]) == 1:
             return Claim(True, at)
-        row = await self._row("SELECT at, answer FROM inbound WHERE key = ?", [key])
-        # (Gone meanwhile: forgotten as a day old, so answered long ago.)
-        return Claim(False, row[0], row[1]) if row else Claim(False, at, "")
+        return _taken(await self._row(CLAIMED, [key]), at)
+
+    async def claim_inbounds(self, claims: list[tuple[str, str]]) -> list[Claim]:
+        """Claim several keys, (key, at) each, in one transaction: one commit for the
+        requests that arrived together. Each is answered as `claim_inbound` would (a
+        key twice in the batch: the second finds the first's claim)."""
+        found: list[Claim] = []
+        async with self._tx() as tx:
+            for key, at in claims:
+                if await tx.run(CLAIM, [key, at]) == 1:
+                    found.append(Claim(True, at))
+                else:
+                    rows = await tx.rows(CLAIMED, [key])
+                    found.append(_taken(rows[0] if rows else None, at))
+        return found
 
     async def retake_inbound(self, key: str, claimed_at: str, at: str) -> bool:
         """Take over a claim whose request died before answering (compare-and-set on

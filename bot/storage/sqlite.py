@@ -14,7 +14,7 @@ from bot.domain.models import Case, NewCase
 from bot.storage.cases import Cases, GroupCommit
 from bot.storage.connection import Connection, StoreError
 from bot.storage.engine import drive
-from bot.storage.inbound import Inbound
+from bot.storage.inbound import Claim, Inbound
 from bot.storage.installations import Installations
 from bot.storage.migrations import SCHEMA_VERSION
 from bot.storage.outbox import Outbox
@@ -31,6 +31,11 @@ class Store(Cases, Outbox, Workspaces, Reports, Installations, Inbound, Connecti
         """`create_cases` without a coroutine: group commit calls it from a loop callback
         (SQLite answers every statement at once, so nothing in it ever waits)."""
         return drive(self.create_cases(new))
+
+    def claim_inbounds_now(self, claims: list[tuple[str, str]]) -> list[Claim]:
+        """`claim_inbounds` without a coroutine, from a loop callback (as above): the
+        inbound middleware commits the claims of requests that arrive together at once."""
+        return drive(self.claim_inbounds(claims))
 
     def case_writer(self, group: bool = True) -> GroupCommit:
         """What Recovery opens cases through: a batch per commit (always, on SQLite)."""
