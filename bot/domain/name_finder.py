@@ -77,7 +77,13 @@ _NOT_NAMES = _STOP_WORDS | _SUBJECT_WORDS | frozenset("""
     cake parcel engineer installer plumber electrician builder contractor landlord owner
     booked received ordered bought paid tried told came went waited apparently honestly
     seriously literally hotel restaurant gym clinic pharmacy garage school council
-""".split())
+""".split()) | frozenset("""
+    hi hiya hoi hey hallo hello bonjour bonsoir buongiorno buonasera salve servus grüezi
+    moin goedemorgen goedemiddag goedenavond oi olá bom boa buenos buenas dear estimado
+    estimada estimados señores señor monsieur madame messieurs sirs madam caro cara
+    cumprimentos atentamente hochachtungsvoll att atte abraço abraços lg vg mfg groetjes
+    guten sehr geehrte geehrter liebe lieber
+""".split())  # greetings and closings open and end pasted messages; they name nobody
 
 
 # Typed in lower case: "mrs chen came in", "cust (aisha) bounced", "cust hassan rang in".
@@ -104,10 +110,43 @@ _TITLE_AT = re.compile(rf"(?<![\w])(?:{_TITLES.lower()}|m)\b")  # over the lower
 TAIL = 160  # a signature is within the report's last characters
 
 
+# A closing before a pasted message's signature, in the languages reports come in:
+# "Kind regards, Ana", "Met vriendelijke groet, Jan Bakker", "LG Sabine", "Att, Renata".
+_CLOSING = re.compile(
+    r"(?i:\b(?:thanks?|thank you|cheers|regards|best|wishes|sincerely|faithfully|truly|"
+    r"merci|cordialement|salutations|gracias|saludos?|atentamente|att|atte|obrigad[oa]|"
+    r"atenciosamente|cumprimentos|abraços?|beijos?|danke|dank|grü(?:ß|ss)e|gru(?:ß|ss)|"
+    r"hochachtungsvoll|lg|vg|mfg|groet(?:en|jes)?|grazie|salut[io]|pozdrawiam)\b)"
+    r"[^.!?,\n]{0,30}?(?:[,!.]\s*|\s+)[-–—]?\s*$")
+_SIGN_NAME = re.compile(rf"({_NAME}(?:\s+(?:et|and|&|y|e|und)\s+{_NAME})?)"
+                        rf"(?:,\s*[^.!?]{{0,60}}|\s*\([^)]{{0,60}}\)|\s+(?:from|de|von)\s.{{0,40}})?"
+                        r"\s*[.!]?\s*['\"”]?\s*$")
+_WORD_START = re.compile(rf"(?<![\w'’.@-]){_UP}")
+
+
+def _closing(text: str) -> str | None:
+    """The name signed under a closing ("..., Regards, Ana Ruiz") or a dash at the very end;
+    after a comma when there are two ("Beste Grüße aus Freiburg, Katrin Vogel")."""
+    tail = text[-TAIL:]
+    found = []
+    for start in _WORD_START.finditer(tail):
+        match = _SIGN_NAME.match(tail, start.start())
+        if not match:
+            continue
+        before = tail[:match.start()].rstrip()
+        dashed = before.endswith(("-", "–", "—")) and before[-2:-1].isspace()
+        if dashed or _CLOSING.search(before[-50:] + " "):
+            found.append((not before.endswith((",", "-", "–", "—")), match.group(1)))
+    if not found:
+        return None
+    name = min(found, key=lambda pair: pair[0])[1].strip().rstrip(".,")
+    return None if all(w.lower() in _NOT_NAMES for w in name.split()) else name
+
+
 def find_customer(text: str) -> str | None:
     """The customer's name as written anywhere in `text`, or None."""
     lower = text.lower()
-    for name in (_titled(text), _after_role(text, lower),
+    for name in (_closing(text), _titled(text), _after_role(text, lower),
                  _at_start(text), _first(_BY, text, lower, (" from ", " by ")),
                  _first(_PERSONAL_A, text, lower, ("a ",)), _signed(text)):
         if name:
