@@ -71,7 +71,7 @@ _NOT_NAMES = _STOP_WORDS | _SUBJECT_WORDS | frozenset("""
     nobody unacceptable disgusting appalling ridiculous really carer headteacher dad mum
     mother father parent parents learner student students tweet water pasted autohaus
     schulleitung cowards disgraceful cordialement ein eine kursteilnehmer kursteilnehmerin
-    tweeted posted reply replied showers trainer pharmacist receptionist nurse doctor
+    vm cx tweeted posted reply replied showers trainer pharmacist receptionist nurse doctor
     cust customers klant klanten étudiant étudiante applicant supervisor kid kids baby ig on
     sagt meint laut schluss chatmitarbeiter mitarbeiter mitarbeiterin anruferin anrufer
     cake parcel engineer installer plumber electrician builder contractor landlord owner
@@ -197,9 +197,25 @@ def _after_role(text: str, lower: str) -> str | None:
     return None
 
 
+# After one capitalised word at the start, these say it is a noun, not a name: "Review on
+# Google", "Klinik hat ...", "Käufer sagt ..." (German capitalises every noun; a German
+# report names its customer with Herr/Frau or in full).
+_NOUN_AFTER = re.compile(r"\s+(?:on|hat|ist|sagt|meldet|schreibt|ruft|war|wurde)\b")
+# "Cinema: customer says", "VM: 'hi, I rang...'": a topic or a source heads the report
+# when what follows names a customer or quotes one; "Beatriz: foi na loja" is a name.
+_TOPIC_REST = re.compile(r"\s*:\s*(?:['\"“‘]|(?i:hi|hello|i|i'm|i've|my|we)\b|"
+                         r".{0,60}\b(?i:customer|client|cx|cust|guest|kund\w*|client[ea]s?|"
+                         r"owner|user|usuario|usager)\b)")
+
+
 def _at_start(text: str) -> str | None:
     match = _LEAD.match(text) or _LEAD_PAIR.match(text)
-    return _tidy(match.group(1), titled=False) if match else None
+    if not match:
+        return None
+    if " " not in match.group(1).strip() and (_NOUN_AFTER.match(text, match.end(1))
+                                              or _TOPIC_REST.match(text, match.end(1))):
+        return None
+    return _tidy(match.group(1), titled=False)
 
 
 def _signed(text: str) -> str | None:
