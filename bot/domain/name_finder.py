@@ -15,18 +15,29 @@ from bot.domain.names import _STOP_WORDS, _SUBJECT_WORDS
 _UP = r"[A-ZÀ-ÖØ-ÞĀ-Ž]"
 _NAME_WORD = rf"{_UP}\.|{_UP}[\w'’\-]*"
 _PARTICLE = r"de|da|do|dos|das|del|der|den|di|du|ter|ten|van|von|la|le"
-_NAME = rf"(?:{_NAME_WORD})(?:\s+(?:(?:{_PARTICLE})\s+)?(?:{_NAME_WORD})){{0,2}}"
+_NAME = rf"(?:{_NAME_WORD})(?:\s+(?:(?:{_PARTICLE}|&)\s+)?(?:{_NAME_WORD})){{0,2}}"
 _TITLES = (r"Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame|Sr|Sra|Srta|Sras?|Señor|Señora|Señorita|"
            r"Don|Doña|Dona|Seu|Dom|Herr|Frau|Mme|Mlle|Monsieur|Madame|Mademoiselle|Signor|"
            r"Signora|Meneer|Mevrouw|Mevr|Dhr|Familie|Famille|Familia|Família|Aunty|Auntie|"
            r"Uncle|Rev|Pastor")
-_TITLED = re.compile(rf"(?<![\w])((?:(?:(?i:{_TITLES})\.?|M\.)\s+(?:and|&|et|y|e|und)\s+)?"
-                     rf"(?:(?i:{_TITLES})\.?|M\.)\s+(?:(?:de|van|von|ter|da|di|du|le|la)\s+)?"
+# Capitalised only ("bis Fr. Antwort" is Friday, "pan" a pan): Polish, German and Italian
+# abbreviations, Portuguese "D." (Dona).
+_CASED_TITLES = r"Pani|Pan|Hr|Fr|Fam|D|M|Sig\.ra|Sig\.na|Sr\.ª|Sra\.ª"
+_ANY_TITLE = rf"(?:(?i:{_TITLES}|senhor|senhora|herrn)\.?|(?:{_CASED_TITLES})\.?)"
+_TITLED = re.compile(rf"(?<![\w])((?:{_ANY_TITLE}\s+(?:and|&|et|y|e|und)\s+)?"
+                     rf"{_ANY_TITLE}\s+(?:(?:Dr|Prof)\.?\s+)?(?:(?:de|van|von|ter|da|di|du|le|la)\s+)?"
                      rf"{_NAME})")
-_ROLE_AT = re.compile(r"\b(?:customer|cust|client|cliente|clienta|kunde|kundin|kundschaft|"
-                      r"guest|caller|patient|member|tenant|subscriber|chef)\b")
-_ROLE = re.compile(rf"(?i:\b(?:customer|cust|client|cliente|clienta|kunde|kundin|kundschaft|"
-                   rf"guest|caller|patient|member|tenant|subscriber|chef)\b)\.?\s+({_NAME})")
+# Words for the customer that a name follows: "cx Ravi", "Kd. Petersen", "client (Acme
+# Ltd)", "executor Robert Hale", "Verkäufer Richter" (a marketplace's seller is its customer).
+_ROLES = (r"customer|cust|cx|client|cliente|clienta|kunde|kundin|kundschaft|kd|guest|caller|"
+          r"patient|member|tenant|subscriber|chef|owner|visitor|seller|landlord|executor|"
+          r"socia|socio|inquilin[oa]|segurad[oa]|verkäufer|verkäuferin|widow|widower|"
+          r"key acc(?:oun)?t|enterprise contact")
+_ROLE_AT = re.compile(rf"\b(?:{_ROLES})\b")
+_ROLE = re.compile(rf"(?i:\b(?:{_ROLES})\b)\.?\s*(?:\(\s*)?({_NAME})")
+# "Mi madre, Pilar Domínguez, ...", "my neighbour, Tom Hart, ...": a relative named aside.
+_RELATIVE = re.compile(rf"\b(?i:my|mi|mia|mio|meine?|ma|mon|minha|meu|mijn)\s+[^\W\d_]+,\s+"
+                       rf"({_NAME}),")
 _PERSONAL_A = re.compile(rf"(?:^|\s)[Aa]\s+({_NAME})\s+(?:le|les|lhe)\b")
 _BY = re.compile(rf"(?i:\b(?:from|by|for|de|von|par)\s+(?:a|an|one|un|une|uma|um)?\s*)"
                  rf"({_NAME})(?=\s*(?:[:,(–—-]|\s(?:who|says|said|wrote|called|rang)\b))")
@@ -71,7 +82,7 @@ _NOT_NAMES = _STOP_WORDS | _SUBJECT_WORDS | frozenset("""
     nobody unacceptable disgusting appalling ridiculous really carer headteacher dad mum
     mother father parent parents learner student students tweet water pasted autohaus
     schulleitung cowards disgraceful cordialement ein eine kursteilnehmer kursteilnehmerin
-    vm cx tweeted posted reply replied showers trainer pharmacist receptionist nurse doctor
+    vm cx dm'd dm’d tweeted posted reply replied showers trainer pharmacist receptionist nurse doctor
     cust customers klant klanten étudiant étudiante applicant supervisor kid kids baby ig on
     sagt meint laut schluss chatmitarbeiter mitarbeiter mitarbeiterin anruferin anrufer
     cake parcel engineer installer plumber electrician builder contractor landlord owner
@@ -88,7 +99,8 @@ _NOT_NAMES = _STOP_WORDS | _SUBJECT_WORDS | frozenset("""
 
 # Typed in lower case: "mrs chen came in", "cust (aisha) bounced", "cust hassan rang in".
 _LOWER_TITLED = re.compile(r"(?<![\w])((?:mr|mrs|ms|miss|dr)\.?\s+[a-zà-ÿ][a-zà-ÿ'’\-]{1,})\b")
-_ROLE_BRACKETED = re.compile(r"(?i:\b(?:customer|cust|client|patient|caller|guest|member)\b)"
+_ROLE_BRACKETED = re.compile(r"(?i:\b(?:customer|cust|cx|client|patient|caller|guest|member|"
+                             r"owner|tenant|visitor|dad|mum|mom|daughter|son|wife|husband)\b)"
                              r"\s*\(\s*([^\W\d_][\w'’\-]+(?:\s+[^\W\d_][\w'’\-]+)?)\s*\)")
 _ROLE_LOWER = re.compile(r"\b(?:cust|customer|client|caller)\s+([a-zà-ÿ][a-zà-ÿ'’\-]{2,})"
                          r"(?=\s*[-–—:(]|\s+(?:rang|called|phoned|emailed|says|said|wants|"
@@ -106,7 +118,7 @@ def _lower_case_name(text: str) -> str | None:
 
 _ROLE_WORDS = ("customer", "cust", "client", "kunde", "kundin", "guest", "caller", "patient",
                "member", "tenant", "subscriber", "chef")
-_TITLE_AT = re.compile(rf"(?<![\w])(?:{_TITLES.lower()}|m)\b")  # over the lowered text
+_TITLE_AT = re.compile(rf"(?<![\w])(?:{_TITLES.lower()}|{_CASED_TITLES.lower()}|senhora?|herrn)\b")  # over the lowered text
 TAIL = 160  # a signature is within the report's last characters
 
 
@@ -148,7 +160,7 @@ def find_customer(text: str) -> str | None:
     lower = text.lower()
     for name in (_closing(text), _titled(text), _after_role(text, lower),
                  _at_start(text), _first(_BY, text, lower, (" from ", " by ")),
-                 _first(_PERSONAL_A, text, lower, ("a ",)), _signed(text)):
+                 _first(_PERSONAL_A, text, lower, ("a ",)), _first(_RELATIVE, text), _signed(text)):
         if name:
             return name
     match = _LEAD_LOWER.match(text)
