@@ -35,6 +35,13 @@ _ROLES = (r"customer|cust|cx|client|cliente|clienta|kunde|kundin|kundschaft|kd|g
           r"key acc(?:oun)?t|enterprise contact")
 _ROLE_AT = re.compile(rf"\b(?:{_ROLES})\b")
 _ROLE = re.compile(rf"(?i:\b(?:{_ROLES})\b)\.?\s*(?:\(\s*)?({_NAME})")
+# Told to or spoken with: "chat agent told Liesbeth an 8-week pause was fine", "Spoke with
+# Harjit Singh re ...", "le dijeron a Lucía", "disse à D. Graça" (titled names are found
+# by _TITLED), "dm from @jules.bakes" (a handle names the customer on social media).
+_TOLD = re.compile(rf"\b(?:told|(?i:spoke|spoken|talked)\s+(?:with|to)|(?i:just had)|"
+                   rf"(?:dijeron|dijo|explicaron|disse|disseram)\s+(?:a|à|ao)|"
+                   rf"(?:le|lui)\s+(?:dijeron|dijo|a dit))\s+(?!\S*\d)({_NAME})")
+_HANDLE = re.compile(r"\b(?i:from|by|de|von)\s+(@[\w.]*\w)")
 # "Mi madre, Pilar Domínguez, ...", "my neighbour, Tom Hart, ...": a relative named aside.
 _RELATIVE = re.compile(rf"\b(?i:my|mi|mia|mio|meine?|ma|mon|minha|meu|mijn)\s+[^\W\d_]+,\s+"
                        rf"({_NAME}),")
@@ -76,7 +83,7 @@ _NOT_NAMES = _STOP_WORDS | _SUBJECT_WORDS | frozenset("""
     facebook tiktok trustpilot google yelp reddit linkedin whatsapp ofcom uk us eu
     broadband internet wifi fibre fiber router landline mobile app website web online
     premium gold plus pro business the a an mon tue wed thu fri sat sun jan feb mar apr
-    may jun jul aug sep sept oct nov dec el la los las le les der die das un una une
+    may jun jul aug sep sept oct nov dec tues weds thurs el la los las le les der die das un una une
     cliente clienta kunde kundin dm gentleman lady buenas bonjour hola hallo olá ola nadie
     streik confirmation guy head chef sorry thanks regards cheers merci gracias danke
     nobody unacceptable disgusting appalling ridiculous really carer headteacher dad mum
@@ -160,7 +167,8 @@ def find_customer(text: str) -> str | None:
     lower = text.lower()
     for name in (_closing(text), _titled(text), _after_role(text, lower),
                  _at_start(text), _first(_BY, text, lower, (" from ", " by ")),
-                 _first(_PERSONAL_A, text, lower, ("a ",)), _first(_RELATIVE, text), _signed(text)):
+                 _first(_PERSONAL_A, text, lower, ("a ",)), _first(_RELATIVE, text), _first(_TOLD, text),
+                 _first(_HANDLE, text), _signed(text)):
         if name:
             return name
     match = _LEAD_LOWER.match(text)
