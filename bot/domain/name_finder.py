@@ -62,8 +62,11 @@ _LEAD_AFTER = (r"\s*(?:[-–—:(]|,\s|'s\b|’s\b|\s+(?:again|here|says|said|ca
 _LEAD_PAIR = re.compile(rf"\s*((?:{_NAME_WORD})\s+(?:{_NAME_WORD}))"
                         r"\s+[a-zà-ÿ]{3,}(?:ed|ou|eu|iu|ó|ió)\b")
 _LEAD = re.compile(rf"\s*({_NAME}(?:,\s*{_UP}[\w'’\-]+)?){_LEAD_AFTER}")
-_LEAD_LOWER = re.compile(r"^\s*([a-zà-ÿ][a-zà-ÿ'’\-]{2,}(?:,\s*[a-zà-ÿ][a-zà-ÿ'’\-]{2,})?)"
-                         r"\s*(?:\s[-–—:]|\(|\sagain\b)")
+# A name typed in lower case at the start: "kim - refund", "jo again", "ravi says ...",
+# "tom's router", "ines' card".
+_LEAD_LOWER = re.compile(r"^\s*([a-zà-ÿ][a-zà-ÿ\-]{2,}(?:,\s*[a-zà-ÿ][a-zà-ÿ\-]{2,})?)"
+                         r"(?:\s*(?:\s[-–—:]|\(|\sagain\b)|['’]s?\s|\s(?:says|said|started|"
+                         r"waited|was told|was promised|on hold|in chat)\b)")
 _SIGN_OFF = re.compile(
     rf"(?i:thanks|thank you|many thanks|regards|kind regards|best|cheers|sincerely|merci|"
     rf"cordialement|gracias|(?:un )?saludos?|obrigad[oa]|atenciosamente|danke|grüße|gruesse)"
@@ -89,7 +92,7 @@ _NOT_NAMES = _STOP_WORDS | _SUBJECT_WORDS | frozenset("""
     nobody unacceptable disgusting appalling ridiculous really carer headteacher dad mum
     mother father parent parents learner student students tweet water pasted autohaus
     schulleitung cowards disgraceful cordialement ein eine kursteilnehmer kursteilnehmerin
-    vm cx dm'd dm’d tweeted posted reply replied showers trainer pharmacist receptionist nurse doctor
+    vm cx dm'd dm’d vet woman man girl boy kept tweeted posted reply replied showers trainer pharmacist receptionist nurse doctor
     cust customers klant klanten étudiant étudiante applicant supervisor kid kids baby ig on
     sagt meint laut schluss chatmitarbeiter mitarbeiter mitarbeiterin anruferin anrufer
     cake parcel engineer installer plumber electrician builder contractor landlord owner
