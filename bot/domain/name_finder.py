@@ -92,7 +92,8 @@ _NOT_NAMES = _STOP_WORDS | _SUBJECT_WORDS | frozenset("""
     nobody unacceptable disgusting appalling ridiculous really carer headteacher dad mum
     mother father parent parents learner student students tweet water pasted autohaus
     schulleitung cowards disgraceful cordialement ein eine kursteilnehmer kursteilnehmerin
-    vm cx dm'd dm’d vet woman man girl boy kept tweeted posted reply replied showers trainer pharmacist receptionist nurse doctor
+    vm cx dm'd dm’d vet woman man girl boy kept tweeted posted reply replied showers
+    trainer pharmacist receptionist nurse doctor
     cust customers klant klanten étudiant étudiante applicant supervisor kid kids baby ig on
     sagt meint laut schluss chatmitarbeiter mitarbeiter mitarbeiterin anruferin anrufer
     cake parcel engineer installer plumber electrician builder contractor landlord owner
@@ -128,7 +129,8 @@ def _lower_case_name(text: str) -> str | None:
 
 _ROLE_WORDS = ("customer", "cust", "client", "kunde", "kundin", "guest", "caller", "patient",
                "member", "tenant", "subscriber", "chef")
-_TITLE_AT = re.compile(rf"(?<![\w])(?:{_TITLES.lower()}|{_CASED_TITLES.lower()}|senhora?|herrn)\b")  # over the lowered text
+_TITLE_AT = re.compile(  # over the lowered text
+    rf"(?<![\w])(?:{_TITLES.lower()}|{_CASED_TITLES.lower()}|senhora?|herrn)\b")
 TAIL = 160  # a signature is within the report's last characters
 
 
@@ -170,8 +172,8 @@ def find_customer(text: str) -> str | None:
     lower = text.lower()
     for name in (_closing(text), _titled(text), _after_role(text, lower),
                  _at_start(text), _first(_BY, text, lower, (" from ", " by ")),
-                 _first(_PERSONAL_A, text, lower, ("a ",)), _first(_RELATIVE, text), _first(_TOLD, text),
-                 _first(_HANDLE, text), _signed(text)):
+                 _first(_PERSONAL_A, text, lower, ("a ",)), _first(_RELATIVE, text),
+                 _first(_TOLD, text), _first(_HANDLE, text), _signed(text)):
         if name:
             return name
     match = _LEAD_LOWER.match(text)
