@@ -92,7 +92,8 @@ _NOT_NAMES = _STOP_WORDS | _SUBJECT_WORDS | frozenset("""
     nobody unacceptable disgusting appalling ridiculous really carer headteacher dad mum
     mother father parent parents learner student students tweet water pasted autohaus
     schulleitung cowards disgraceful cordialement ein eine kursteilnehmer kursteilnehmerin
-    vm cx dm'd dm’d vet woman man girl boy kept tweeted posted reply replied showers
+    vm cx dm'd dm’d vet woman man girl boy kept passenger passageiro passageira traveller
+    seller buyer comprador complainant reviewer charity tweeted posted reply replied showers
     trainer pharmacist receptionist nurse doctor
     cust customers klant klanten étudiant étudiante applicant supervisor kid kids baby ig on
     sagt meint laut schluss chatmitarbeiter mitarbeiter mitarbeiterin anruferin anrufer
@@ -192,11 +193,18 @@ def _titled(text: str) -> str | None:
     return None
 
 
+# Before "from/by Name", these make Name one of ours: "Note from Dave", "opened by Lisa".
+_STAFF_BEFORE = re.compile(r"(?i:\b(?:note|notes|handover|opened|logged|raised|assigned|"
+                           r"escalated|closed|reassigned)\s+\S*\s*)$")
+
+
 def _first(pattern: re.Pattern, text: str, lower: str = "",
            needles: tuple[str, ...] = ()) -> str | None:
     if needles and not any(n in lower for n in needles):
         return None
     for match in pattern.finditer(text):
+        if pattern is _BY and _STAFF_BEFORE.search(text, 0, match.start(1)):
+            continue
         name = _tidy(match.group(1), titled=False)
         if name:
             return name
@@ -233,9 +241,15 @@ _TOPIC_REST = re.compile(r"\s*:\s*(?:['\"“‘]|(?i:hi|hello|i|i'm|i've|my|we)\
                          r"owner|user|usuario|usager)\b)")
 
 
+# An article or a possessive before capitalised words makes them a noun phrase ("The
+# Wi-Fi", "Die Schule", "Unsere Tochter", "L'hébergeur"), not a name.
+_ARTICLE = re.compile(r"\s*(?:(?i:the|der|die|das|ein|eine|unsere?|meine?|el|la|los|las|le|les|"
+                      r"un|una|une|our|my)\s|L['’])")
+
+
 def _at_start(text: str) -> str | None:
     match = _LEAD.match(text) or _LEAD_PAIR.match(text)
-    if not match:
+    if not match or _ARTICLE.match(text):
         return None
     if " " not in match.group(1).strip() and (_NOUN_AFTER.match(text, match.end(1))
                                               or _TOPIC_REST.match(text, match.end(1))):
@@ -255,8 +269,9 @@ def _signed(text: str) -> str | None:
     if not last or len(last) > 80 or not last[0].isupper() or last.count(" ") > 8:
         return None
     match = _SIGNATURE.fullmatch(last)
-    if match and " " not in match.group(1) and _WORDLIKE.search(match.group(1)):
-        return None
+    if match and " " not in match.group(1) and (
+            _WORDLIKE.search(match.group(1)) or text.rstrip("'\"” ").endswith((".", "!"))):
+        return None  # "... Wonderful.", "... Bravo!": a last word said, not a name signed
     return _tidy(match.group(1), titled=False) if match else None
 
 
