@@ -41,6 +41,10 @@ _ROLE = re.compile(rf"(?i:\b(?:{_ROLES})\b)\.?\s*(?:\(\s*)?({_NAME})")
 _TOLD = re.compile(rf"\b(?:told|(?i:spoke|spoken|talked)\s+(?:with|to)|(?i:just had)|"
                    rf"(?:dijeron|dijo|explicaron|disse|disseram)\s+(?:a|à|ao)|"
                    rf"(?:le|lui)\s+(?:dijeron|dijo|a dit))\s+(?!\S*\d)({_NAME})")
+# A caller or writer introducing themselves: "this is Ana Lima", "soy Carmen Ruiz".
+_SELF = re.compile(rf"\b(?i:this is|my name is|soy|me llamo|je m'appelle|mein name ist|"
+                   rf"ik ben|sou o|sou a)\s+(?:(?i:uh|um|er),?\s+)?"
+                   rf"({_NAME})")
 _HANDLE = re.compile(r"\b(?i:from|by|de|von)\s+(@[\w.]*\w)")
 # "Mi madre, Pilar Domínguez, ...", "my neighbour, Tom Hart, ...": a relative named aside.
 _RELATIVE = re.compile(rf"\b(?i:my|mi|mia|mio|meine?|ma|mon|minha|meu|mijn)\s+[^\W\d_]+,\s+"
@@ -93,7 +97,8 @@ _NOT_NAMES = _STOP_WORDS | _SUBJECT_WORDS | frozenset("""
     mother father parent parents learner student students tweet water pasted autohaus
     schulleitung cowards disgraceful cordialement ein eine kursteilnehmer kursteilnehmerin
     vm cx dm'd dm’d vet woman man girl boy kept passenger passageiro passageira traveller
-    seller buyer comprador complainant reviewer charity tweeted posted reply replied showers
+    seller buyer comprador complainant reviewer charity calm polite fine relaxed chill
+    ok okay tweeted posted reply replied showers
     trainer pharmacist receptionist nurse doctor
     cust customers klant klanten étudiant étudiante applicant supervisor kid kids baby ig on
     sagt meint laut schluss chatmitarbeiter mitarbeiter mitarbeiterin anruferin anrufer
@@ -114,15 +119,17 @@ _LOWER_TITLED = re.compile(r"(?<![\w])((?:mr|mrs|ms|miss|dr)\.?\s+[a-zà-ÿ][a-z
 _ROLE_BRACKETED = re.compile(r"(?i:\b(?:customer|cust|cx|client|patient|caller|guest|member|"
                              r"owner|tenant|visitor|dad|mum|mom|daughter|son|wife|husband)\b)"
                              r"\s*\(\s*([^\W\d_][\w'’\-]+(?:\s+[^\W\d_][\w'’\-]+)?)\s*\)")
-_ROLE_LOWER = re.compile(r"\b(?:cust|customer|client|caller)\s+([a-zà-ÿ][a-zà-ÿ'’\-]{2,})"
-                         r"(?=\s*[-–—:(]|\s+(?:rang|called|phoned|emailed|says|said|wants|"
-                         r"is|was|has|came|went)\b)")
+_ROLE_LOWER = re.compile(r"\b(?:cust|cx|customer|client|caller)\s+([a-zà-ÿ][a-zà-ÿ\-]{2,})"
+                         r"(?=\s*[-–—:(]|['’]s\s|\s+(?:rang|called|phoned|emailed|says|said|"
+                         r"wants|is|was|has|came|went|told)\b)")
 
 
 def _lower_case_name(text: str) -> str | None:
     for pattern in (_ROLE_BRACKETED, _LOWER_TITLED, _ROLE_LOWER):
         for match in pattern.finditer(text):
-            name = match.group(1)
+            name = re.sub(r"['’]s$", "", match.group(1))
+            if pattern is _ROLE_LOWER and name.endswith("ed"):  # "cx reopened": a verb
+                continue
             if name.split()[-1].lower() not in _NOT_NAMES | _PARTICLES | {"and", "et", "y", "und"}:
                 return name
     return None
@@ -174,7 +181,8 @@ def find_customer(text: str) -> str | None:
     for name in (_closing(text), _titled(text), _after_role(text, lower),
                  _at_start(text), _first(_BY, text, lower, (" from ", " by ")),
                  _first(_PERSONAL_A, text, lower, ("a ",)), _first(_RELATIVE, text),
-                 _first(_TOLD, text), _first(_HANDLE, text), _signed(text)):
+                 _first(_TOLD, text), _first(_HANDLE, text), _first(_SELF, text),
+                 _signed(text)):
         if name:
             return name
     match = _LEAD_LOWER.match(text)
@@ -305,6 +313,8 @@ def _tidy(name: str, titled: bool) -> str | None:
         if i and word.rstrip(".,").lower() in _NOT_NAMES and not _particle(words, i):
             break
         kept.append(word)
+    if kept:
+        kept[-1] = re.sub(r"['’]s?$", "", kept[-1])
     if not kept or (titled and len(kept) < 2) or (len(kept) == 1 and len(kept[0]) < 2):
         return None
     if not titled and all(w.rstrip(".").lower() in _NOT_NAMES for w in kept):
