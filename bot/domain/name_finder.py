@@ -32,7 +32,7 @@ _TITLED = re.compile(rf"(?<![\w])((?:{_ANY_TITLE}\s+(?:and|&|et|y|e|und)\s+)?"
 _ROLES = (r"customer|cust|cx|client|cliente|clienta|kunde|kundin|kundschaft|kd|guest|caller|"
           r"patient|member|tenant|subscriber|chef|owner|visitor|seller|landlord|executor|"
           r"socia|socio|inquilin[oa]|segurad[oa]|verkäufer|verkäuferin|widow|widower|"
-          r"key acc(?:oun)?t|enterprise contact")
+          r"key acc(?:oun)?t|enterprise contact|firma|empresa")
 _ROLE_AT = re.compile(rf"\b(?:{_ROLES})\b")
 _ROLE = re.compile(rf"(?i:\b(?:{_ROLES})\b)\.?\s*(?:\(\s*)?({_NAME})")
 # Told to or spoken with: "chat agent told Liesbeth an 8-week pause was fine", "Spoke with
@@ -52,8 +52,11 @@ _RELATIVE = re.compile(rf"\b(?i:my|mi|mia|mio|meine?|ma|mon|minha|meu|mijn)\s+[^
 _PERSONAL_A = re.compile(rf"(?:^|\s)[Aa]\s+({_NAME})\s+(?:le|les|lhe)\b")
 _BY = re.compile(rf"(?i:\b(?:from|by|for|de|von|par)\s+(?:a|an|one|un|une|uma|um)?\s*)"
                  rf"({_NAME})(?=\s*(?:[:,(–—-]|\s(?:who|says|said|wrote|called|rang)\b))")
-_LEAD_AFTER = (r"\s*(?:[-–—:(]|,\s|'s\b|’s\b|\s+(?:again|here|says|said|called|rang|phoned|"
-               r"emailed|wrote|came|wants|asked|asks|is|was|has|had|from|de|ligou|llamó|"
+# After the name: a spaced dash ("Long-standing" is one word), a colon, a verb, "de" before
+# another name ("Reserva de grupo" is a noun and its complement).
+_LEAD_AFTER = (r"\s*(?:[-–—](?![\w])|[:(]|,\s|'s\b|’s\b|\s+de\s+(?=[A-ZÀ-Þ])|"
+               r"\s+(?:again|here|says|said|called|rang|phoned|"
+               r"emailed|wrote|came|wants|asked|asks|is|was|has|had|from|ligou|llamó|"
                r"appelle|rief|veio|vino|avisa|dice|comenta|escribe|reclama|signale|dit|"
                r"écrit|sagt|schreibt|meldet|ruft|diz|disse|conta|escreveu)\b|"
                r"\s+(?:at|in|on|got|left|posted|waited|lleva|nos|est|a|hat|ist|foi|está)\s|"
@@ -179,7 +182,7 @@ def find_customer(text: str) -> str | None:
     """The customer's name as written anywhere in `text`, or None."""
     lower = text.lower()
     for name in (_closing(text), _titled(text), _after_role(text, lower),
-                 _at_start(text), _first(_BY, text, lower, (" from ", " by ")),
+                 _at_start(text), _first(_BY, text, lower, (" from ", " by ", " for ")),
                  _first(_PERSONAL_A, text, lower, ("a ",)), _first(_RELATIVE, text),
                  _first(_TOLD, text), _first(_HANDLE, text), _first(_SELF, text),
                  _signed(text)):
