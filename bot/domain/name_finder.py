@@ -33,6 +33,7 @@ _ROLES = (r"customer|cust|cx|client|cliente|clienta|kunde|kundin|kundschaft|kd|g
           r"patient|member|tenant|subscriber|chef|owner|visitor|seller|landlord|executor|"
           r"socia|socio|inquilin[oa]|segurad[oa]|verkäufer|verkäuferin|widow|widower|"
           r"key acc(?:oun)?t|enterprise contact|firma|empresa")
+_TITLE_WORD = re.compile(_ANY_TITLE)
 _ROLE_AT = re.compile(rf"\b(?:{_ROLES})\b")
 _ROLE = re.compile(rf"(?i:\b(?:{_ROLES})\b)\.?\s*(?:\(\s*)?({_NAME})")
 # Told to or spoken with: "chat agent told Liesbeth an 8-week pause was fine", "Spoke with
@@ -41,6 +42,11 @@ _ROLE = re.compile(rf"(?i:\b(?:{_ROLES})\b)\.?\s*(?:\(\s*)?({_NAME})")
 _TOLD = re.compile(rf"\b(?:told|(?i:spoke|spoken|talked)\s+(?:with|to)|(?i:just had)|"
                    rf"(?:dijeron|dijo|explicaron|disse|disseram)\s+(?:a|à|ao)|"
                    rf"(?:le|lui)\s+(?:dijeron|dijo|a dit))\s+(?!\S*\d)({_NAME})")
+# A full name inside a sentence, then what the customer did: "... and Emma Clarke sent the
+# clause", "Hey team, Priyanka Sharma says ...". One capitalised word is not enough there.
+_MID_PAIR = re.compile(rf"(?<=[a-z,;:.!?] )({_UP}[\w'’\-]+\s+{_UP}[\w'’\-]+)\s+"
+                       r"(?:says|said|asked|asks|sent|called|rang|phoned|emailed|wrote|posted|"
+                       r"already|wants|noticed|complained|is|was|has|had)\b")
 # A caller or writer introducing themselves: "this is Ana Lima", "soy Carmen Ruiz".
 _SELF = re.compile(rf"\b(?i:this is|my name is|soy|me llamo|je m'appelle|mein name ist|"
                    rf"ik ben|sou o|sou a)\s+(?:(?i:uh|um|er),?\s+)?"
@@ -185,7 +191,7 @@ def find_customer(text: str) -> str | None:
                  _at_start(text), _first(_BY, text, lower, (" from ", " by ", " for ")),
                  _first(_PERSONAL_A, text, lower, ("a ",)), _first(_RELATIVE, text),
                  _first(_TOLD, text), _first(_HANDLE, text), _first(_SELF, text),
-                 _signed(text)):
+                 _first(_MID_PAIR, text), _signed(text)):
         if name:
             return name
     match = _LEAD_LOWER.match(text)
@@ -299,7 +305,7 @@ def _tidy(name: str, titled: bool) -> str | None:
     words = name.rstrip(",").split()
     # A word ending a sentence ends the name, unless it is an initial or a title.
     for i, word in enumerate(words[:-1]):
-        if word.endswith(".") and len(word.rstrip(".")) > 3:
+        if word.endswith(".") and len(word.rstrip(".")) > 3 and not _TITLE_WORD.fullmatch(word):
             words = words[:i + 1]
             break
     shouting = [i for i, w in enumerate(words) if w.isupper() and len(w.strip(",")) > 2]
