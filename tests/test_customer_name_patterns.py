@@ -30,6 +30,12 @@ from bot.domain.name_finder import find_customer
     ("the branch told Marisol her card would arrive Friday, it did not", "Marisol"),
     ("Spoke with Dmitri Orlov about the missing parcel, second time this week", "Dmitri Orlov"),
     ("complaint DM from @petal.and.fern: order arrived with dead plants", "@petal.and.fern"),
+    # Self-introductions, a full name mid-sentence, whose thing it is.
+    ("voicemail: hello, this is Wendell Price, still waiting on the quote", "Wendell Price"),
+    ("Buenas, soy Inés Robles y llevo dos semanas sin luz", "Inés Robles"),
+    ("refund promised twice, Ottilie Brandt says she will go to the ombudsman", "Ottilie Brandt"),
+    ("the courier lost Rhiannon's parcel again", "Rhiannon"),
+    ("Prof. Adeyemi, library card still blocked after three visits", "Prof. Adeyemi"),
     # A lower-case name at the start.
     ("oskar's laptop came back from repair with the same fault", "oskar"),
     ("mirela says the engineer never turned up", "mirela"),
@@ -45,6 +51,11 @@ def test_customer_name_is_found_where_reports_put_it(text, name):
     "Ticketing: customer says the barcode would not scan at the gate",
     "VM: hi, it's the third time I've called about my meter",
     "Parking on the top deck closed without notice, people stuck for an hour",
+    "Die Werkstatt hat den Termin zweimal verschoben.",
+    "Handover note from Priti (late shift): boiler still not fixed, caller very upset",
+    "Short-notice closure of the pool, members turned away at the door",
+    "Abono de transporte cobrado dos veces este mes",
+    "Waited two hours at the counter and nobody came. Unbelievable!",
 ])
 def test_greetings_topics_and_nouns_are_not_customer_names(text):
     assert find_customer(text) is None

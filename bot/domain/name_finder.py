@@ -9,6 +9,7 @@ signature ("… Thanks, Priya"). The name is returned as written.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from bot.domain.names import _STOP_WORDS, _SUBJECT_WORDS
 
@@ -47,6 +48,8 @@ _TOLD = re.compile(rf"\b(?:told|(?i:spoke|spoken|talked)\s+(?:with|to)|(?i:just 
 _MID_PAIR = re.compile(rf"(?<=[a-z,;:.!?] )({_UP}[\w'’\-]+\s+{_UP}[\w'’\-]+)\s+"
                        r"(?:says|said|asked|asks|sent|called|rang|phoned|emailed|wrote|posted|"
                        r"already|wants|noticed|complained|is|was|has|had)\b")
+# Whose thing it is, inside a sentence: "nobody owns Chloe Marsh's claim".
+_MID_POSSESSIVE = re.compile(rf"(?<=[a-z] )({_UP}[\w\-]+(?:\s+{_UP}[\w\-]+)?)['’]s\s+[a-z]")
 # A caller or writer introducing themselves: "this is Ana Lima", "soy Carmen Ruiz".
 _SELF = re.compile(rf"\b(?i:this is|my name is|soy|me llamo|je m'appelle|mein name ist|"
                    rf"ik ben|sou o|sou a)\s+(?:(?i:uh|um|er),?\s+)?"
@@ -135,6 +138,8 @@ _ROLE_LOWER = re.compile(r"\b(?:cust|cx|customer|client|caller)\s+([a-zà-ÿ][a-
 
 def _lower_case_name(text: str) -> str | None:
     for pattern in (_ROLE_BRACKETED, _LOWER_TITLED, _ROLE_LOWER):
+        if pattern is _ROLE_BRACKETED and "(" not in text:
+            continue  # the costly case-blind search only where a bracket is
         for match in pattern.finditer(text):
             name = re.sub(r"['’]s$", "", match.group(1))
             if pattern is _ROLE_LOWER and name.endswith("ed"):  # "cx reopened": a verb
@@ -153,15 +158,17 @@ TAIL = 160  # a signature is within the report's last characters
 
 # A closing before a pasted message's signature, in the languages reports come in:
 # "Kind regards, Ana", "Met vriendelijke groet, Jan Bakker", "LG Sabine", "Att, Renata".
-_CLOSING = re.compile(
-    r"(?i:\b(?:thanks?|thank you|cheers|regards|best|wishes|sincerely|faithfully|truly|"
-    r"merci|cordialement|salutations|gracias|saludos?|atentamente|att|atte|obrigad[oa]|"
-    r"atenciosamente|cumprimentos|abraços?|beijos?|danke|dank|grü(?:ß|ss)e|gru(?:ß|ss)|"
-    r"hochachtungsvoll|lg|vg|mfg|groet(?:en|jes)?|grazie|salut[io]|pozdrawiam)\b)"
-    r"[^.!?,\n]{0,30}?(?:[,!.]\s*|\s+)[-–—]?\s*$")
+_CLOSING_WORDS = (r"\b(?:thanks?|thank you|cheers|regards|best|wishes|sincerely|faithfully|"
+                  r"truly|merci|cordialement|salutations|gracias|saludos?|atentamente|att|atte|"
+                  r"obrigad[oa]|atenciosamente|cumprimentos|abraços?|beijos?|danke|dank|"
+                  r"grü(?:ß|ss)e|gru(?:ß|ss)|hochachtungsvoll|lg|vg|mfg|groet(?:en|jes)?|grazie|"
+                  r"salut[io]|pozdrawiam)\b")
+_CLOSING_WORD = re.compile(_CLOSING_WORDS)  # over the lowered text: (?i) is slow
+_CLOSING = re.compile(rf"(?i:{_CLOSING_WORDS})[^.!?,\n]{{0,30}}?(?:[,!.]\s*|\s+)[-–—]?\s*$")
 _SIGN_NAME = re.compile(rf"({_NAME}(?:\s+(?:et|and|&|y|e|und)\s+{_NAME})?)"
                         rf"(?:,\s*[^.!?]{{0,60}}|\s*\([^)]{{0,60}}\)|\s+(?:from|de|von)\s.{{0,40}})?"
                         r"\s*[.!]?\s*['\"”]?\s*$")
+_DASH_AT = re.compile(r"\s[-–—]")
 _WORD_START = re.compile(rf"(?<![\w'’.@-]){_UP}")
 
 
@@ -169,8 +176,11 @@ def _closing(text: str) -> str | None:
     """The name signed under a closing ("..., Regards, Ana Ruiz") or a dash at the very end;
     after a comma when there are two ("Beste Grüße aus Freiburg, Katrin Vogel")."""
     tail = text[-TAIL:]
+    marks = [m.end() for m in (_CLOSING_WORD.search(tail.lower()), _DASH_AT.search(tail)) if m]
+    if not marks:
+        return None
     found = []
-    for start in _WORD_START.finditer(tail):
+    for start in _WORD_START.finditer(tail, max(min(marks), len(tail) - 90)):
         match = _SIGN_NAME.match(tail, start.start())
         if not match:
             continue
@@ -187,17 +197,31 @@ def _closing(text: str) -> str | None:
 def find_customer(text: str) -> str | None:
     """The customer's name as written anywhere in `text`, or None."""
     lower = text.lower()
-    for name in (_closing(text), _titled(text), _after_role(text, lower),
-                 _at_start(text), _first(_BY, text, lower, (" from ", " by ", " for ")),
-                 _first(_PERSONAL_A, text, lower, ("a ",)), _first(_RELATIVE, text),
-                 _first(_TOLD, text), _first(_HANDLE, text), _first(_SELF, text),
-                 _first(_MID_PAIR, text), _signed(text)):
-        if name:
-            return name
+    name = next((name for name in _candidates(text, lower) if name), None)
+    if name:
+        return name
     match = _LEAD_LOWER.match(text)
     if match and match.group(1).lower() not in _NOT_NAMES:
         return match.group(1)
     return _lower_case_name(text)
+
+
+def _candidates(text: str, lower: str) -> Iterator[str | None]:
+    """Each place a name may stand, surest first, each tried only when those before fail."""
+    yield _closing(text)
+    yield _titled(text)
+    yield _after_role(text, lower)
+    yield _at_start(text)
+    yield _first(_BY, text, lower, (" from ", " by ", " for "))
+    yield _first(_PERSONAL_A, text, lower, ("a ",))
+    yield _first(_RELATIVE, text, lower, (", ",))
+    yield _first(_TOLD, text, lower, ("told ", "spoke", "talked", "had ", "dij", "diss", " a dit"))
+    yield _first(_HANDLE, text, lower, ("@",))
+    yield _first(_SELF, text, lower, ("this is", "name is", "soy ", "llamo", "appelle", "ik ben",
+                                      "sou "))
+    yield _first(_MID_PAIR, text)
+    yield _first(_MID_POSSESSIVE, text, lower, ("'s ", "’s "))
+    yield _signed(text)
 
 
 def _titled(text: str) -> str | None:
