@@ -1,0 +1,61 @@
+"""The customer's name in reports written in many styles and languages (invented examples)."""
+
+import pytest
+
+from bot.domain.name_finder import find_customer
+
+
+@pytest.mark.parametrize("text, name", [
+    # A closing signs the pasted message, whatever greets it.
+    ("Goedenavond, de monteur kwam niet opdagen. Met vriendelijke groet, Femke de Wit",
+     "Femke de Wit"),
+    ("Buonasera, la fattura è sbagliata di 20 euro. Cordiali saluti, Giulia Conti", "Giulia Conti"),
+    ("Guten Tag, mein Paket ist seit zwei Wochen verschollen. Viele Grüße, Lars Becker",
+     "Lars Becker"),
+    ("Bom dia, a encomenda chegou partida. Att, Joana", "Joana"),
+    ("The refund still has not landed after a month. — Odile Martin", "Odile Martin"),
+    ("Hoi, mijn abonnement is dubbel afgeschreven. Groetjes, Noor", "Noor"),
+    # Titles in other languages, kept as written.
+    ("Pani Wiśniewska czekała tydzień na fakturę korygującą.", "Pani Wiśniewska"),
+    ("O senhor Albano esperou três horas pelo técnico.", "senhor Albano"),
+    ("Sig.ra Ferri: la consegna è saltata due volte", "Sig.ra Ferri"),
+    ("Die Hotline hat Herrn Yılmaz falsch beraten.", "Herrn Yılmaz"),
+    ("Frau Dr. Lindner wartet seit Mai auf die Gutschrift.", "Frau Dr. Lindner"),
+    # A customer word, then the name, bare or in brackets.
+    ("cx Tobias, calm: the courier left the box in the rain", "Tobias"),
+    ("guest (Imogen, room 12) says the heating is off", "Imogen"),
+    ("refund stuck for weeks, client (Brookfield & Sons) asking daily", "Brookfield & Sons"),
+    ("Mi padre, Ernesto Salas, esperó dos horas en la oficina.", "Ernesto Salas"),
+    # Told, spoken with, a handle.
+    ("the branch told Marisol her card would arrive Friday, it did not", "Marisol"),
+    ("Spoke with Dmitri Orlov about the missing parcel, second time this week", "Dmitri Orlov"),
+    ("complaint DM from @petal.and.fern: order arrived with dead plants", "@petal.and.fern"),
+    # Self-introductions, a full name mid-sentence, whose thing it is.
+    ("voicemail: hello, this is Wendell Price, still waiting on the quote", "Wendell Price"),
+    ("Buenas, soy Inés Robles y llevo dos semanas sin luz", "Inés Robles"),
+    ("refund promised twice, Ottilie Brandt says she will go to the ombudsman", "Ottilie Brandt"),
+    ("the courier lost Rhiannon's parcel again", "Rhiannon"),
+    ("Prof. Adeyemi, library card still blocked after three visits", "Prof. Adeyemi"),
+    # A lower-case name at the start.
+    ("oskar's laptop came back from repair with the same fault", "oskar"),
+    ("mirela says the engineer never turned up", "mirela"),
+])
+def test_customer_name_is_found_where_reports_put_it(text, name):
+    assert find_customer(text) == name
+
+
+@pytest.mark.parametrize("text", [
+    "Bonsoir, j'attends mon remboursement depuis trois semaines.",
+    "Servus, die Rechnung stimmt nicht.",
+    "Kantine hat schon wieder das falsche Essen geliefert.",
+    "Ticketing: customer says the barcode would not scan at the gate",
+    "VM: hi, it's the third time I've called about my meter",
+    "Parking on the top deck closed without notice, people stuck for an hour",
+    "Die Werkstatt hat den Termin zweimal verschoben.",
+    "Handover note from Priti (late shift): boiler still not fixed, caller very upset",
+    "Short-notice closure of the pool, members turned away at the door",
+    "Abono de transporte cobrado dos veces este mes",
+    "Waited two hours at the counter and nobody came. Unbelievable!",
+])
+def test_greetings_topics_and_nouns_are_not_customer_names(text):
+    assert find_customer(text) is None
