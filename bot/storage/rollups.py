@@ -176,6 +176,34 @@ def opened_facts(case: Case) -> tuple:
             0, 0, 0, 0, 0, 0, 0, 0)
 
 
+# PostgreSQL opens a case in one statement (postgres/connection.py, ONE_CASE): its
+# roll-ups are two of the statement's data-modifying CTEs, the new case's id read from
+# its CTE `c`. Its `case_facts` row (team, day, then FACT_COLUMNS), and its additions to
+# the day rows as arrays, one per column, of the rows in key order (`opened_sums`), the
+# order concurrent writers lock them in.
+OPENED_FACT_CTE = (
+    f"f AS (INSERT INTO case_facts (team_id, case_id, day, {', '.join(FACT_COLUMNS)}) "
+    f"SELECT ?, c.id{', ?' * (len(FACT_COLUMNS) + 1)} FROM c)")
+OPENED_SUMS_CTE = (
+    f"s AS (INSERT INTO stat_days (team_id, day, dim, key, {', '.join(ADDED)}) "
+    f"SELECT x.team_id, x.day, x.dim, x.key, {', '.join(f'x.{a}' for a in ADDED)} FROM c, "
+    f"unnest(?::text[], ?::text[], ?::text[], ?::text[]{', ?::int[]' * len(ADDED)}) "
+    f"WITH ORDINALITY AS x(team_id, day, dim, key, {', '.join(ADDED)}, i) ORDER BY x.i "
+    "ON CONFLICT (team_id, day, dim, key) DO UPDATE SET "
+    + ", ".join(f"{c} = stat_days.{c} + excluded.{c}" for c in ADDED) + ")")
+
+
+def opened_sums(team_id: str, row: tuple) -> list[list]:
+    """What a case just opened (cohort row `row`, see `opened_facts`) adds to its day
+    rows, as OPENED_SUMS_CTE takes it: one list per column (team, day, dim, key, then
+    ADDED), rows in key order. It adds to counts only, never to a histogram."""
+    delta = Delta()
+    delta.change(team_id, 0, None, row, OWNED if row[4] else UNOWNED)
+    assert not delta.buckets, "a new case rewrites no histogram"
+    rows = [(*where, *added) for where, added in sorted(delta.sums.items())]
+    return [list(column) for column in zip(*rows, strict=True)]
+
+
 async def refresh(tx: Any, d: Dialect, marked: Iterable[tuple[str, int]],
                   fresh: dict[tuple[str, int], tuple]) -> None:
     """Bring the roll-ups up to date for the `marked` cases (read again) and the `fresh`

@@ -17,18 +17,21 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from bot.domain.models import Case, NewCase, Timer
+from bot.domain.rollups import day_of
 from bot.domain.times import from_iso
 from bot.domain.vocabulary import CardState, EventKind, Status
 from bot.storage.dialect import POSTGRES
 from bot.storage.engine import DISK_FULL, Engine, Params, StoreError
 from bot.storage.postgres.migrations import MIGRATIONS, ROLLUPS_VERSION, SCHEMA_VERSION
-from bot.storage.rollups import opened_facts, rebuild
-from bot.storage.schema import (
-    NEW_CASE_COLUMNS,
-    NEW_CASE_FIELDS,
-    RECORD_REQUEST,
-    customer_key,
+from bot.storage.rollups import (
+    OPENED_FACT_CTE,
+    OPENED_SUMS_CTE,
+    UNCOUNTED_KINDS,
+    opened_facts,
+    opened_sums,
+    rebuild,
 )
+from bot.storage.schema import INSERT_EVENT, NEW_CASE_COLUMNS, NEW_CASE_FIELDS, customer_key
 
 T = TypeVar("T")
 # A sweep's three changes, each one statement over arrays (see `apply_sweep`).
@@ -61,8 +64,15 @@ ONE_CASE = (
     "unassigned) SELECT ?, x.at, c.id, x.kind, x.due_key, x.rung, x.escalated, "
     "x.unassigned FROM c, "
     "unnest(?::text[], ?::text[], ?::text[], ?::int[], ?::int[], ?::int[]) "
-    "AS x(at, kind, due_key, rung, escalated, unassigned) ON CONFLICT DO NOTHING) "
+    "AS x(at, kind, due_key, rung, escalated, unassigned) ON CONFLICT DO NOTHING), "
+    # The request that opened it (no row when it has no key): what its retry looks up.
+    "r AS (UPDATE inbound SET case_id = c.id FROM c WHERE inbound.key = ?), "
+    f"{OPENED_FACT_CTE}, {OPENED_SUMS_CTE} "
     "SELECT id, number FROM c")
+# A card posted: where it lives, and its event, in one statement (see `record_card`).
+RECORD_CARD = ("WITH u AS (UPDATE cases SET card_channel = ?, card_ts = ?, card_state = ? "
+               f"WHERE team_id = ? AND id = ?) {INSERT_EVENT}")
+assert EventKind.CARD_POSTED in UNCOUNTED_KINDS  # so RECORD_CARD changes no roll-up
 MIGRATION_LOCK = 0x6D656E64  # "mend": replicas starting together migrate one at a time
 CONNECT = {"prepare_threshold": None, "autocommit": True}
 
@@ -234,9 +244,10 @@ class PgConnection(Engine):
 
     # -- what PostgreSQL does its own way -----------------------------------------------
     async def create_cases(self, new: list[NewCase]) -> list[Case]:
-        """One case is opened in one statement (its workspace row, number, case, opening
-        event and timers as data-modifying CTEs), in a transaction with its roll-ups;
-        several at once as the other engine does (group commit)."""
+        """One case is opened in one statement, its own transaction: its workspace row,
+        number, case, opening event, timers, the request's key and the roll-ups, as
+        data-modifying CTEs (one round trip, no BEGIN and COMMIT); several at once as
+        the other engine does (group commit)."""
         if len(new) != 1:
             return await super().create_cases(new)
         item = new[0]
@@ -253,23 +264,30 @@ class PgConnection(Engine):
                   for k in ("category", "emotion", "contact", "severity", "owner_id")}
         detail["due"] = item.fields.get("next_followup_at")
         timers = [Timer(team_id=item.team_id, case_id=0, **t) for t in item.timers]
-        async with self._tx() as tx:
-            found = await tx.rows(ONE_CASE, [
-                item.team_id, item.at, item.team_id, *map(row.get, NEW_CASE_COLUMNS),
-                item.team_id, item.at, item.actor_id, EventKind.OPENED,
-                json.dumps(detail, ensure_ascii=False), item.team_id,
-                [t.at for t in timers], [t.kind for t in timers], [t.due_key for t in timers],
-                [int(t.rung) for t in timers], [int(t.escalated) for t in timers],
-                [int(t.unassigned) for t in timers]])
-            case_id, number = found[0]
-            tx.topics.append(f"case.{EventKind.OPENED}")
-            row.pop("customer_key")
-            case = Case(id=case_id, number=number, **row)
-            if item.request_key:  # the request that opened it: what its retry looks up
-                await tx.run(RECORD_REQUEST, [case_id, item.request_key])
-            # In the same transaction, the roll-ups: its cohort row is known.
-            tx.fresh[(item.team_id, case_id)] = opened_facts(case)
-        return [case]
+        # Its cohort row is known before it is written (all but its id).
+        facts = opened_facts(Case(id=0, number=0, **{k: v for k, v in row.items()
+                                                     if k != "customer_key"}))
+        found = await self._write_rows(ONE_CASE, [
+            item.team_id, item.at, item.team_id, *map(row.get, NEW_CASE_COLUMNS),
+            item.team_id, item.at, item.actor_id, EventKind.OPENED,
+            json.dumps(detail, ensure_ascii=False), item.team_id,
+            [t.at for t in timers], [t.kind for t in timers], [t.due_key for t in timers],
+            [int(t.rung) for t in timers], [int(t.escalated) for t in timers],
+            [int(t.unassigned) for t in timers], item.request_key,
+            item.team_id, day_of(item.at), *facts, *opened_sums(item.team_id, facts)])
+        case_id, number = found[0]
+        row.pop("customer_key")
+        self._notify(f"case.{EventKind.OPENED}")  # committed: the statement was its own
+        return [Case(id=case_id, number=number, **row)]
+
+    async def record_card(self, team_id: str, case_id: int, channel: str, ts: str,
+                          at: str) -> None:
+        """Where a case's card lives, with its `card_posted` event, in one statement: its
+        own transaction, one round trip (the event changes no roll-up)."""
+        await self._write(RECORD_CARD, [
+            channel, ts, CardState.POSTED, team_id, case_id, team_id, case_id, at, None,
+            EventKind.CARD_POSTED, json.dumps({"ts": ts}, ensure_ascii=False)])
+        self._notify(f"case.{EventKind.CARD_POSTED}")
 
     async def apply_sweep(self, team_id: str, processed: list[Timer], timers: list[Timer],
                           send: list[tuple[int, dict[str, Any]]],
