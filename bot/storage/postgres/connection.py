@@ -2,15 +2,22 @@
 migrations, transactions, and the engine's own answers (case numbers, leases).
 
 Statements reach the server prepared by nobody (`prepare_threshold=None`), so a
-PgBouncer in transaction mode between Mend and PostgreSQL is fine.
+PgBouncer in transaction mode between Mend and PostgreSQL is fine. They are sent in
+PostgreSQL's own placeholders ($1, $2…, `native`) through one raw cursor per connection
+(`MendConnection.raw`): psycopg then parses no statement and builds no cursor per call,
+and a case's opening (over 50 parameters, past psycopg's cache of parsed statements)
+is not parsed again each time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from functools import lru_cache
+from itertools import count
 from typing import Any, TypeVar
 
 import psycopg
@@ -75,6 +82,33 @@ RECORD_CARD = ("WITH u AS (UPDATE cases SET card_channel = ?, card_ts = ?, card_
 assert EventKind.CARD_POSTED in UNCOUNTED_KINDS  # so RECORD_CARD changes no roll-up
 MIGRATION_LOCK = 0x6D656E64  # "mend": replicas starting together migrate one at a time
 CONNECT = {"prepare_threshold": None, "autocommit": True}
+_MARK = re.compile(r"%[s%]")
+
+
+@lru_cache(maxsize=1024)
+def native(statement: str) -> bytes:
+    """A statement in SQLite's words, in PostgreSQL's own: the dialect's, with its
+    placeholders numbered ($1, $2…) and its `%%` back to `%`, as a raw cursor sends it."""
+    numbers = count(1)
+    return _MARK.sub(lambda m: "%" if m[0] == "%%" else f"${next(numbers)}",
+                     POSTGRES.sql(statement)).encode()
+
+
+class MendConnection(psycopg.AsyncConnection):
+    """A pooled connection that keeps one raw cursor for all its statements."""
+
+    _raw: psycopg.AsyncRawCursor | None = None
+
+    def raw(self) -> psycopg.AsyncRawCursor:
+        if self._raw is None or self._raw.closed:
+            self._raw = psycopg.AsyncRawCursor(self)
+        return self._raw
+
+    async def run(self, sql: str, params: Params) -> psycopg.AsyncRawCursor:
+        """`sql` (SQLite's words) executed; its cursor, for the rows or the count."""
+        cur = self.raw()
+        await cur.execute(native(sql), params)
+        return cur
 
 
 def write_problem(exc: BaseException) -> str | None:
@@ -93,7 +127,7 @@ class PgTx:
 
     __slots__ = ("conn", "counter", "fresh", "marked", "topics")
 
-    def __init__(self, conn: psycopg.AsyncConnection, counter: list[int]):
+    def __init__(self, conn: MendConnection, counter: list[int]):
         self.conn, self.counter = conn, counter
         self.topics: list[str] = []
         self.marked: set[tuple[str, int]] = set()  # roll-ups to bring up to date
@@ -101,16 +135,15 @@ class PgTx:
 
     async def run(self, sql: str, params: Params = ()) -> int:
         self.counter[0] += 1
-        return (await self.conn.execute(POSTGRES.sql(sql), params)).rowcount
+        return (await self.conn.run(sql, params)).rowcount
 
     async def rows(self, sql: str, params: Params = ()) -> list[tuple]:
         self.counter[0] += 1
-        return await (await self.conn.execute(POSTGRES.sql(sql), params)).fetchall()
+        return await (await self.conn.run(sql, params)).fetchall()
 
     async def many(self, sql: str, seq: Iterable[Params]) -> None:
         self.counter[0] += 1  # one pipelined batch
-        async with self.conn.cursor() as cur:
-            await cur.executemany(POSTGRES.sql(sql), list(seq))
+        await self.conn.raw().executemany(native(sql), list(seq))
 
     async def insert(self, sql: str, params: Params) -> int:
         return (await self.rows(sql + " RETURNING id", params))[0][0]
@@ -134,7 +167,8 @@ class PgConnection(Engine):
         """Open the pool and bring the schema up to date (unless `migrate` is False: a
         reader that must not change the database)."""
         pool = AsyncConnectionPool(url, min_size=min_size, max_size=max_size,
-                                   kwargs=CONNECT, open=False)
+                                   connection_class=MendConnection, kwargs=CONNECT,
+                                   open=False)
         try:
             await pool.open(wait=True, timeout=10)
         except Exception as exc:  # noqa: BLE001 - said in one line
@@ -199,7 +233,7 @@ class PgConnection(Engine):
         self.round_trips[0] += 1
         try:
             async with self.pool.connection() as conn:
-                count = (await conn.execute(self.d.sql(sql), params)).rowcount
+                count = (await conn.run(sql, params)).rowcount
         except psycopg.Error as exc:
             self._write_failed(write_problem(exc))
             raise
@@ -209,7 +243,7 @@ class PgConnection(Engine):
     async def _rows(self, sql: str, params: Params = ()) -> list[tuple]:
         self.round_trips[0] += 1
         async with self.pool.connection() as conn:
-            return await (await conn.execute(self.d.sql(sql), params)).fetchall()
+            return await (await conn.run(sql, params)).fetchall()
 
     async def _next_number(self, tx: PgTx, team_id: str) -> int:
         # The counter row stays locked until this transaction ends: numbering per
@@ -315,7 +349,7 @@ class PgConnection(Engine):
         self.round_trips[0] += 1
         try:
             async with self.pool.connection() as conn:
-                found = await (await conn.execute(self.d.sql(sql), params)).fetchall()
+                found = await (await conn.run(sql, params)).fetchall()
         except psycopg.Error as exc:
             self._write_failed(write_problem(exc))
             raise
