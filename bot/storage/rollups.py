@@ -25,6 +25,7 @@ histograms).
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
@@ -178,30 +179,32 @@ def opened_facts(case: Case) -> tuple:
 
 # PostgreSQL opens a case in one statement (postgres/connection.py, ONE_CASE): its
 # roll-ups are two of the statement's data-modifying CTEs, the new case's id read from
-# its CTE `c`. Its `case_facts` row (team, day, then FACT_COLUMNS), and its additions to
-# the day rows as arrays, one per column, of the rows in key order (`opened_sums`), the
-# order concurrent writers lock them in.
+# its CTE `c`: its `case_facts` row (team, day, then FACT_COLUMNS), and its additions to
+# the day rows (`opened_sums`, one JSON parameter), written in key order, the order
+# concurrent writers lock them in.
 OPENED_FACT_CTE = (
     f"f AS (INSERT INTO case_facts (team_id, case_id, day, {', '.join(FACT_COLUMNS)}) "
     f"SELECT ?, c.id{', ?' * (len(FACT_COLUMNS) + 1)} FROM c)")
 OPENED_SUMS_CTE = (
     f"s AS (INSERT INTO stat_days (team_id, day, dim, key, {', '.join(ADDED)}) "
     f"SELECT x.team_id, x.day, x.dim, x.key, {', '.join(f'x.{a}' for a in ADDED)} FROM c, "
-    f"unnest(?::text[], ?::text[], ?::text[], ?::text[]{', ?::int[]' * len(ADDED)}) "
-    f"WITH ORDINALITY AS x(team_id, day, dim, key, {', '.join(ADDED)}, i) ORDER BY x.i "
+    "jsonb_to_recordset(?::jsonb) AS x(i int, team_id text, day text, dim text, key text, "
+    + ", ".join(f"{a} int" for a in ADDED) + ") ORDER BY x.i "
     "ON CONFLICT (team_id, day, dim, key) DO UPDATE SET "
     + ", ".join(f"{c} = stat_days.{c} + excluded.{c}" for c in ADDED) + ")")
 
 
-def opened_sums(team_id: str, row: tuple) -> list[list]:
+def opened_sums(team_id: str, row: tuple) -> str:
     """What a case just opened (cohort row `row`, see `opened_facts`) adds to its day
-    rows, as OPENED_SUMS_CTE takes it: one list per column (team, day, dim, key, then
-    ADDED), rows in key order. It adds to counts only, never to a histogram."""
+    rows, as OPENED_SUMS_CTE takes it: JSON, the rows in key order (`i`). It adds to
+    counts only, never to a histogram."""
     delta = Delta()
     delta.change(team_id, 0, None, row, OWNED if row[4] else UNOWNED)
     assert not delta.buckets, "a new case rewrites no histogram"
-    rows = [(*where, *added) for where, added in sorted(delta.sums.items())]
-    return [list(column) for column in zip(*rows, strict=True)]
+    return json.dumps([
+        {"i": i, **dict(zip(("team_id", "day", "dim", "key", *ADDED), (*where, *added),
+                            strict=True))}
+        for i, (where, added) in enumerate(sorted(delta.sums.items()))])
 
 
 async def refresh(tx: Any, d: Dialect, marked: Iterable[tuple[str, int]],

@@ -69,9 +69,10 @@ ONE_CASE = (
     "SELECT ?, c.id, ?, ?, ?, ? FROM c), "
     "t AS (INSERT INTO timers (team_id, at, case_id, kind, due_key, rung, escalated, "
     "unassigned) SELECT ?, x.at, c.id, x.kind, x.due_key, x.rung, x.escalated, "
-    "x.unassigned FROM c, "
-    "unnest(?::text[], ?::text[], ?::text[], ?::int[], ?::int[], ?::int[]) "
-    "AS x(at, kind, due_key, rung, escalated, unassigned) ON CONFLICT DO NOTHING), "
+    # (its timers as one JSON parameter: psycopg dumps a list in Python, one JSON text
+    # in C)
+    "x.unassigned FROM c, jsonb_to_recordset(?::jsonb) AS x(at text, kind text, "
+    "due_key text, rung int, escalated int, unassigned int) ON CONFLICT DO NOTHING), "
     # The request that opened it (no row when it has no key): what its retry looks up.
     "r AS (UPDATE inbound SET case_id = c.id FROM c WHERE inbound.key = ?), "
     f"{OPENED_FACT_CTE}, {OPENED_SUMS_CTE} "
@@ -214,26 +215,40 @@ class PgConnection(Engine):
         """Nothing to do: the server checkpoints on its own."""
 
     # -- the engine's primitives ------------------------------------------------------
+    # Connections are taken with the pool's getconn and putconn, not its context
+    # manager: that one's commit on leaving is nothing these connections need (they
+    # autocommit, and `_tx` commits its own), for a few microseconds a statement.
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[PgTx]:
         try:
-            async with self.pool.connection() as conn:
+            conn = await self.pool.getconn()
+            try:
                 self.round_trips[0] += 2  # BEGIN, COMMIT
                 async with conn.transaction():
                     tx = PgTx(conn, self.round_trips)
                     yield tx
                     await self._rollups(tx)
+            finally:
+                await self.pool.putconn(conn)
         except psycopg.Error as exc:
             self._write_failed(write_problem(exc))
             raise
         self._committed(tx)
 
-    async def _write(self, sql: str, params: Params = ()) -> int:
-        # One statement in autocommit is its own transaction.
+    async def _alone(self, sql: str, params: Params, fetch: bool) -> Any:
+        """One statement on a connection of its own, in autocommit (its own
+        transaction): its rows (`fetch`), or its row count."""
         self.round_trips[0] += 1
+        conn = await self.pool.getconn()
         try:
-            async with self.pool.connection() as conn:
-                count = (await conn.run(sql, params)).rowcount
+            cur = await conn.run(sql, params)
+            return await cur.fetchall() if fetch else cur.rowcount
+        finally:
+            await self.pool.putconn(conn)
+
+    async def _write(self, sql: str, params: Params = ()) -> int:
+        try:
+            count = await self._alone(sql, params, False)
         except psycopg.Error as exc:
             self._write_failed(write_problem(exc))
             raise
@@ -241,9 +256,7 @@ class PgConnection(Engine):
         return count
 
     async def _rows(self, sql: str, params: Params = ()) -> list[tuple]:
-        self.round_trips[0] += 1
-        async with self.pool.connection() as conn:
-            return await (await conn.run(sql, params)).fetchall()
+        return await self._alone(sql, params, True)
 
     async def _next_number(self, tx: PgTx, team_id: str) -> int:
         # The counter row stays locked until this transaction ends: numbering per
@@ -305,10 +318,11 @@ class PgConnection(Engine):
             item.team_id, item.at, item.team_id, *map(row.get, NEW_CASE_COLUMNS),
             item.team_id, item.at, item.actor_id, EventKind.OPENED,
             json.dumps(detail, ensure_ascii=False), item.team_id,
-            [t.at for t in timers], [t.kind for t in timers], [t.due_key for t in timers],
-            [int(t.rung) for t in timers], [int(t.escalated) for t in timers],
-            [int(t.unassigned) for t in timers], item.request_key,
-            item.team_id, day_of(item.at), *facts, *opened_sums(item.team_id, facts)])
+            json.dumps([{"at": t.at, "kind": t.kind, "due_key": t.due_key,
+                         "rung": int(t.rung), "escalated": int(t.escalated),
+                         "unassigned": int(t.unassigned)} for t in timers]),
+            item.request_key,
+            item.team_id, day_of(item.at), *facts, opened_sums(item.team_id, facts)])
         case_id, number = found[0]
         row.pop("customer_key")
         self._notify(f"case.{EventKind.OPENED}")  # committed: the statement was its own
@@ -346,10 +360,8 @@ class PgConnection(Engine):
 
     async def _write_rows(self, sql: str, params: Params) -> list[tuple]:
         """The rows one writing statement returns, in a transaction of its own."""
-        self.round_trips[0] += 1
         try:
-            async with self.pool.connection() as conn:
-                found = await (await conn.run(sql, params)).fetchall()
+            found = await self._alone(sql, params, True)
         except psycopg.Error as exc:
             self._write_failed(write_problem(exc))
             raise
