@@ -25,6 +25,7 @@ histograms).
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
@@ -174,6 +175,36 @@ def opened_facts(case: Case) -> tuple:
     return (case.category, case.owner_id, case.reporter_id, case.created_at,
             case.created_at if case.owner_id is not None else None, None, None, None, None,
             0, 0, 0, 0, 0, 0, 0, 0)
+
+
+# PostgreSQL opens a case in one statement (postgres/connection.py, ONE_CASE): its
+# roll-ups are two of the statement's data-modifying CTEs, the new case's id read from
+# its CTE `c`: its `case_facts` row (team, day, then FACT_COLUMNS), and its additions to
+# the day rows (`opened_sums`, one JSON parameter), written in key order, the order
+# concurrent writers lock them in.
+OPENED_FACT_CTE = (
+    f"f AS (INSERT INTO case_facts (team_id, case_id, day, {', '.join(FACT_COLUMNS)}) "
+    f"SELECT ?, c.id{', ?' * (len(FACT_COLUMNS) + 1)} FROM c)")
+OPENED_SUMS_CTE = (
+    f"s AS (INSERT INTO stat_days (team_id, day, dim, key, {', '.join(ADDED)}) "
+    f"SELECT x.team_id, x.day, x.dim, x.key, {', '.join(f'x.{a}' for a in ADDED)} FROM c, "
+    "jsonb_to_recordset(?::jsonb) AS x(i int, team_id text, day text, dim text, key text, "
+    + ", ".join(f"{a} int" for a in ADDED) + ") ORDER BY x.i "
+    "ON CONFLICT (team_id, day, dim, key) DO UPDATE SET "
+    + ", ".join(f"{c} = stat_days.{c} + excluded.{c}" for c in ADDED) + ")")
+
+
+def opened_sums(team_id: str, row: tuple) -> str:
+    """What a case just opened (cohort row `row`, see `opened_facts`) adds to its day
+    rows, as OPENED_SUMS_CTE takes it: JSON, the rows in key order (`i`). It adds to
+    counts only, never to a histogram."""
+    delta = Delta()
+    delta.change(team_id, 0, None, row, OWNED if row[4] else UNOWNED)
+    assert not delta.buckets, "a new case rewrites no histogram"
+    return json.dumps([
+        {"i": i, **dict(zip(("team_id", "day", "dim", "key", *ADDED), (*where, *added),
+                            strict=True))}
+        for i, (where, added) in enumerate(sorted(delta.sums.items()))])
 
 
 async def refresh(tx: Any, d: Dialect, marked: Iterable[tuple[str, int]],

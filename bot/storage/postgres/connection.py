@@ -2,33 +2,43 @@
 migrations, transactions, and the engine's own answers (case numbers, leases).
 
 Statements reach the server prepared by nobody (`prepare_threshold=None`), so a
-PgBouncer in transaction mode between Mend and PostgreSQL is fine.
+PgBouncer in transaction mode between Mend and PostgreSQL is fine. They are sent in
+PostgreSQL's own placeholders ($1, $2…, `native`) through one raw cursor per connection
+(`MendConnection.raw`): psycopg then parses no statement and builds no cursor per call,
+and a case's opening (over 50 parameters, past psycopg's cache of parsed statements)
+is not parsed again each time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from functools import lru_cache
+from itertools import count
 from typing import Any, TypeVar
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from bot.domain.models import Case, NewCase, Timer
+from bot.domain.rollups import day_of
 from bot.domain.times import from_iso
 from bot.domain.vocabulary import CardState, EventKind, Status
 from bot.storage.dialect import POSTGRES
 from bot.storage.engine import DISK_FULL, Engine, Params, StoreError
 from bot.storage.postgres.migrations import MIGRATIONS, ROLLUPS_VERSION, SCHEMA_VERSION
-from bot.storage.rollups import opened_facts, rebuild
-from bot.storage.schema import (
-    NEW_CASE_COLUMNS,
-    NEW_CASE_FIELDS,
-    RECORD_REQUEST,
-    customer_key,
+from bot.storage.rollups import (
+    OPENED_FACT_CTE,
+    OPENED_SUMS_CTE,
+    UNCOUNTED_KINDS,
+    opened_facts,
+    opened_sums,
+    rebuild,
 )
+from bot.storage.schema import INSERT_EVENT, NEW_CASE_COLUMNS, NEW_CASE_FIELDS, customer_key
 
 T = TypeVar("T")
 # A sweep's three changes, each one statement over arrays (see `apply_sweep`).
@@ -59,12 +69,47 @@ ONE_CASE = (
     "SELECT ?, c.id, ?, ?, ?, ? FROM c), "
     "t AS (INSERT INTO timers (team_id, at, case_id, kind, due_key, rung, escalated, "
     "unassigned) SELECT ?, x.at, c.id, x.kind, x.due_key, x.rung, x.escalated, "
-    "x.unassigned FROM c, "
-    "unnest(?::text[], ?::text[], ?::text[], ?::int[], ?::int[], ?::int[]) "
-    "AS x(at, kind, due_key, rung, escalated, unassigned) ON CONFLICT DO NOTHING) "
+    # (its timers as one JSON parameter: psycopg dumps a list in Python, one JSON text
+    # in C)
+    "x.unassigned FROM c, jsonb_to_recordset(?::jsonb) AS x(at text, kind text, "
+    "due_key text, rung int, escalated int, unassigned int) ON CONFLICT DO NOTHING), "
+    # The request that opened it (no row when it has no key): what its retry looks up.
+    "r AS (UPDATE inbound SET case_id = c.id FROM c WHERE inbound.key = ?), "
+    f"{OPENED_FACT_CTE}, {OPENED_SUMS_CTE} "
     "SELECT id, number FROM c")
+# A card posted: where it lives, and its event, in one statement (see `record_card`).
+RECORD_CARD = ("WITH u AS (UPDATE cases SET card_channel = ?, card_ts = ?, card_state = ? "
+               f"WHERE team_id = ? AND id = ?) {INSERT_EVENT}")
+assert EventKind.CARD_POSTED in UNCOUNTED_KINDS  # so RECORD_CARD changes no roll-up
 MIGRATION_LOCK = 0x6D656E64  # "mend": replicas starting together migrate one at a time
 CONNECT = {"prepare_threshold": None, "autocommit": True}
+_MARK = re.compile(r"%[s%]")
+
+
+@lru_cache(maxsize=1024)
+def native(statement: str) -> bytes:
+    """A statement in SQLite's words, in PostgreSQL's own: the dialect's, with its
+    placeholders numbered ($1, $2…) and its `%%` back to `%`, as a raw cursor sends it."""
+    numbers = count(1)
+    return _MARK.sub(lambda m: "%" if m[0] == "%%" else f"${next(numbers)}",
+                     POSTGRES.sql(statement)).encode()
+
+
+class MendConnection(psycopg.AsyncConnection):
+    """A pooled connection that keeps one raw cursor for all its statements."""
+
+    _raw: psycopg.AsyncRawCursor | None = None
+
+    def raw(self) -> psycopg.AsyncRawCursor:
+        if self._raw is None or self._raw.closed:
+            self._raw = psycopg.AsyncRawCursor(self)
+        return self._raw
+
+    async def run(self, sql: str, params: Params) -> psycopg.AsyncRawCursor:
+        """`sql` (SQLite's words) executed; its cursor, for the rows or the count."""
+        cur = self.raw()
+        await cur.execute(native(sql), params)
+        return cur
 
 
 def write_problem(exc: BaseException) -> str | None:
@@ -83,7 +128,7 @@ class PgTx:
 
     __slots__ = ("conn", "counter", "fresh", "marked", "topics")
 
-    def __init__(self, conn: psycopg.AsyncConnection, counter: list[int]):
+    def __init__(self, conn: MendConnection, counter: list[int]):
         self.conn, self.counter = conn, counter
         self.topics: list[str] = []
         self.marked: set[tuple[str, int]] = set()  # roll-ups to bring up to date
@@ -91,16 +136,15 @@ class PgTx:
 
     async def run(self, sql: str, params: Params = ()) -> int:
         self.counter[0] += 1
-        return (await self.conn.execute(POSTGRES.sql(sql), params)).rowcount
+        return (await self.conn.run(sql, params)).rowcount
 
     async def rows(self, sql: str, params: Params = ()) -> list[tuple]:
         self.counter[0] += 1
-        return await (await self.conn.execute(POSTGRES.sql(sql), params)).fetchall()
+        return await (await self.conn.run(sql, params)).fetchall()
 
     async def many(self, sql: str, seq: Iterable[Params]) -> None:
         self.counter[0] += 1  # one pipelined batch
-        async with self.conn.cursor() as cur:
-            await cur.executemany(POSTGRES.sql(sql), list(seq))
+        await self.conn.raw().executemany(native(sql), list(seq))
 
     async def insert(self, sql: str, params: Params) -> int:
         return (await self.rows(sql + " RETURNING id", params))[0][0]
@@ -124,7 +168,8 @@ class PgConnection(Engine):
         """Open the pool and bring the schema up to date (unless `migrate` is False: a
         reader that must not change the database)."""
         pool = AsyncConnectionPool(url, min_size=min_size, max_size=max_size,
-                                   kwargs=CONNECT, open=False)
+                                   connection_class=MendConnection, kwargs=CONNECT,
+                                   open=False)
         try:
             await pool.open(wait=True, timeout=10)
         except Exception as exc:  # noqa: BLE001 - said in one line
@@ -170,26 +215,40 @@ class PgConnection(Engine):
         """Nothing to do: the server checkpoints on its own."""
 
     # -- the engine's primitives ------------------------------------------------------
+    # Connections are taken with the pool's getconn and putconn, not its context
+    # manager: that one's commit on leaving is nothing these connections need (they
+    # autocommit, and `_tx` commits its own), for a few microseconds a statement.
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[PgTx]:
         try:
-            async with self.pool.connection() as conn:
+            conn = await self.pool.getconn()
+            try:
                 self.round_trips[0] += 2  # BEGIN, COMMIT
                 async with conn.transaction():
                     tx = PgTx(conn, self.round_trips)
                     yield tx
                     await self._rollups(tx)
+            finally:
+                await self.pool.putconn(conn)
         except psycopg.Error as exc:
             self._write_failed(write_problem(exc))
             raise
         self._committed(tx)
 
-    async def _write(self, sql: str, params: Params = ()) -> int:
-        # One statement in autocommit is its own transaction.
+    async def _alone(self, sql: str, params: Params, fetch: bool) -> Any:
+        """One statement on a connection of its own, in autocommit (its own
+        transaction): its rows (`fetch`), or its row count."""
         self.round_trips[0] += 1
+        conn = await self.pool.getconn()
         try:
-            async with self.pool.connection() as conn:
-                count = (await conn.execute(self.d.sql(sql), params)).rowcount
+            cur = await conn.run(sql, params)
+            return await cur.fetchall() if fetch else cur.rowcount
+        finally:
+            await self.pool.putconn(conn)
+
+    async def _write(self, sql: str, params: Params = ()) -> int:
+        try:
+            count = await self._alone(sql, params, False)
         except psycopg.Error as exc:
             self._write_failed(write_problem(exc))
             raise
@@ -197,9 +256,7 @@ class PgConnection(Engine):
         return count
 
     async def _rows(self, sql: str, params: Params = ()) -> list[tuple]:
-        self.round_trips[0] += 1
-        async with self.pool.connection() as conn:
-            return await (await conn.execute(self.d.sql(sql), params)).fetchall()
+        return await self._alone(sql, params, True)
 
     async def _next_number(self, tx: PgTx, team_id: str) -> int:
         # The counter row stays locked until this transaction ends: numbering per
@@ -234,9 +291,10 @@ class PgConnection(Engine):
 
     # -- what PostgreSQL does its own way -----------------------------------------------
     async def create_cases(self, new: list[NewCase]) -> list[Case]:
-        """One case is opened in one statement (its workspace row, number, case, opening
-        event and timers as data-modifying CTEs), in a transaction with its roll-ups;
-        several at once as the other engine does (group commit)."""
+        """One case is opened in one statement, its own transaction: its workspace row,
+        number, case, opening event, timers, the request's key and the roll-ups, as
+        data-modifying CTEs (one round trip, no BEGIN and COMMIT); several at once as
+        the other engine does (group commit)."""
         if len(new) != 1:
             return await super().create_cases(new)
         item = new[0]
@@ -253,23 +311,31 @@ class PgConnection(Engine):
                   for k in ("category", "emotion", "contact", "severity", "owner_id")}
         detail["due"] = item.fields.get("next_followup_at")
         timers = [Timer(team_id=item.team_id, case_id=0, **t) for t in item.timers]
-        async with self._tx() as tx:
-            found = await tx.rows(ONE_CASE, [
-                item.team_id, item.at, item.team_id, *map(row.get, NEW_CASE_COLUMNS),
-                item.team_id, item.at, item.actor_id, EventKind.OPENED,
-                json.dumps(detail, ensure_ascii=False), item.team_id,
-                [t.at for t in timers], [t.kind for t in timers], [t.due_key for t in timers],
-                [int(t.rung) for t in timers], [int(t.escalated) for t in timers],
-                [int(t.unassigned) for t in timers]])
-            case_id, number = found[0]
-            tx.topics.append(f"case.{EventKind.OPENED}")
-            row.pop("customer_key")
-            case = Case(id=case_id, number=number, **row)
-            if item.request_key:  # the request that opened it: what its retry looks up
-                await tx.run(RECORD_REQUEST, [case_id, item.request_key])
-            # In the same transaction, the roll-ups: its cohort row is known.
-            tx.fresh[(item.team_id, case_id)] = opened_facts(case)
-        return [case]
+        # Its cohort row is known before it is written (all but its id).
+        facts = opened_facts(Case(id=0, number=0, **{k: v for k, v in row.items()
+                                                     if k != "customer_key"}))
+        found = await self._write_rows(ONE_CASE, [
+            item.team_id, item.at, item.team_id, *map(row.get, NEW_CASE_COLUMNS),
+            item.team_id, item.at, item.actor_id, EventKind.OPENED,
+            json.dumps(detail, ensure_ascii=False), item.team_id,
+            json.dumps([{"at": t.at, "kind": t.kind, "due_key": t.due_key,
+                         "rung": int(t.rung), "escalated": int(t.escalated),
+                         "unassigned": int(t.unassigned)} for t in timers]),
+            item.request_key,
+            item.team_id, day_of(item.at), *facts, opened_sums(item.team_id, facts)])
+        case_id, number = found[0]
+        row.pop("customer_key")
+        self._notify(f"case.{EventKind.OPENED}")  # committed: the statement was its own
+        return [Case(id=case_id, number=number, **row)]
+
+    async def record_card(self, team_id: str, case_id: int, channel: str, ts: str,
+                          at: str) -> None:
+        """Where a case's card lives, with its `card_posted` event, in one statement: its
+        own transaction, one round trip (the event changes no roll-up)."""
+        await self._write(RECORD_CARD, [
+            channel, ts, CardState.POSTED, team_id, case_id, team_id, case_id, at, None,
+            EventKind.CARD_POSTED, json.dumps({"ts": ts}, ensure_ascii=False)])
+        self._notify(f"case.{EventKind.CARD_POSTED}")
 
     async def apply_sweep(self, team_id: str, processed: list[Timer], timers: list[Timer],
                           send: list[tuple[int, dict[str, Any]]],
@@ -294,10 +360,8 @@ class PgConnection(Engine):
 
     async def _write_rows(self, sql: str, params: Params) -> list[tuple]:
         """The rows one writing statement returns, in a transaction of its own."""
-        self.round_trips[0] += 1
         try:
-            async with self.pool.connection() as conn:
-                found = await (await conn.execute(self.d.sql(sql), params)).fetchall()
+            found = await self._alone(sql, params, True)
         except psycopg.Error as exc:
             self._write_failed(write_problem(exc))
             raise
