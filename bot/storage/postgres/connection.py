@@ -21,6 +21,7 @@ from bot.domain.times import from_iso
 from bot.domain.vocabulary import CardState, EventKind, Status
 from bot.storage.dialect import POSTGRES
 from bot.storage.engine import DISK_FULL, Engine, Params, StoreError
+from bot.storage.outbox import first_nudges, mark_moved
 from bot.storage.postgres.migrations import MIGRATIONS, ROLLUPS_VERSION, SCHEMA_VERSION
 from bot.storage.rollups import opened_facts, rebuild
 from bot.storage.schema import (
@@ -45,6 +46,9 @@ SWEEP_NUDGES = (
     "created_at) SELECT t, c, k, r, d, s, 0, a, a FROM unnest(?::text[], ?::bigint[], "
     "?::text[], ?::int[], ?::text[], ?::text[], ?::text[]) AS x(t, c, k, r, d, s, a) "
     "ON CONFLICT DO NOTHING")
+# The follow-up in force of the cases a sweep nudged first (see `apply_sweep`).
+SWEEP_FOLLOWUPS = ("SELECT id, next_followup_at FROM cases WHERE team_id = ? AND "
+                   "id = ANY(?::bigint[]) ORDER BY id FOR SHARE")
 # A case opened in one statement (see `PgConnection.create_cases`).
 ONE_CASE = (
     "WITH w AS (INSERT INTO workspaces (team_id, created_at) VALUES (?, ?) "
@@ -290,7 +294,14 @@ class PgConnection(Engine):
                       int(t.escalated), int(t.unassigned)) for t in timers], 8))
             if nudges:
                 await tx.run(SWEEP_NUDGES, _columns(nudges, 7))
-            self._mark_nudged(tx, team_id, send, skip)
+            firsts = first_nudges(send, skip)
+            if firsts:
+                # FOR SHARE: a change of one of these cases' follow-up that commits
+                # before this transaction is read here (and marks its case); one that
+                # comes later waits, and its own roll-ups then count this nudge.
+                ids = sorted(firsts)
+                current = dict(await tx.rows(SWEEP_FOLLOWUPS, [team_id, ids]))
+                mark_moved(tx, team_id, firsts, ids, current)
 
     async def _write_rows(self, sql: str, params: Params) -> list[tuple]:
         """The rows one writing statement returns, in a transaction of its own."""
