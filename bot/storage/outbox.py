@@ -77,6 +77,19 @@ class Outbox(Engine):
                    "WHERE t.team_id = ? AND t.at <= ? ORDER BY t.at LIMIT ?")
         return timers_with_cases(await self._rows(sql, [team_id, now, limit]))
 
+    async def due_people(self, team_id: str, now: str, limit: int = 5000) -> list[str]:
+        """Whose timezones planning `due_timers(team_id, now, limit)` needs: each case's
+        owner, else its reporter (the ids alone, not the cases)."""
+        cases = ("CROSS JOIN LATERAL (SELECT owner_id, reporter_id FROM cases WHERE "
+                 "id = t.case_id AND team_id = t.team_id LIMIT 1) c"
+                 if self.d.name == "postgres" else
+                 "JOIN cases c ON c.id = t.case_id AND c.team_id = t.team_id")
+        rows = await self._rows(
+            "SELECT DISTINCT COALESCE(NULLIF(c.owner_id, ''), c.reporter_id) FROM "
+            "(SELECT case_id, team_id FROM timers WHERE team_id = ? AND at <= ? "
+            f"ORDER BY at LIMIT ?) t {cases}", [team_id, now, limit])
+        return [person for (person,) in rows]
+
     async def timers_for_case(self, team_id: str, case_id: int) -> list[Timer]:
         """A case's pending timers (for tests and the timeline; not indexed by case)."""
         rows = await self._rows(
