@@ -31,8 +31,8 @@ from slack_sdk.errors import SlackApiError
 from bot.domain.models import Case, Nudge, Timer
 from bot.domain.schedule import (
     Hours,
+    Planner,
     digest_moment,
-    plan_timer,
     working_time,
     zone,
 )
@@ -81,18 +81,18 @@ class Nudger:
     async def plan(self, team_id: str, now: datetime) -> int:
         """Plan every due timer of a workspace; one transaction records it all."""
         store, rules = self.deps.store, self.deps.recovery.playbook.nudges
-        hours = Hours.from_rules(rules, await store.workspace(team_id))
-        soon = await store.due_timers(team_id, to_iso(now))
-        zones = await self._zones(team_id, [c for _, c in soon])
-        # Read them again: while Slack answered, someone may have pressed Done or
-        # reassigned a case. From here to the end nothing awaits, so what is
-        # planned is what is applied.
-        due = [(timer, case) for timer, case in await store.due_timers(team_id, to_iso(now))
-               if self._zone_known(case, timer, zones, now)]
-        fallback = (await store.workspace(team_id)).tz  # when Slack can't tell us theirs
-        plans = [(timer, case, plan_timer(case, timer, now, rules, hours,
-                                          zones.get(case.owner_id or case.reporter_id, fallback)))
-                 for timer, case in due]
+        zones = await self._zones(team_id, await store.due_people(team_id, to_iso(now)))
+        # The workspace, the timers and their cases are read after Slack answered:
+        # meanwhile someone may have pressed Done or reassigned a case. From here to
+        # the end nothing awaits, so what is planned is what is applied.
+        ws = await store.workspace(team_id)
+        fallback = ws.tz  # when Slack can't tell us theirs
+        planner = Planner(now, rules, Hours.from_rules(rules, ws))
+        plans = [(timer, case, planner.plan(case, timer,
+                                            zones.get(case.owner_id or case.reporter_id,
+                                                      fallback)))
+                 for timer, case in await store.due_timers(team_id, to_iso(now))
+                 if self._zone_known(case, timer, zones, now)]
         await self.deps.delivery.record_plans(
             team_id, processed=[timer for timer, _, _ in plans],
             timers=[Timer(team_id=team_id, case_id=case.id, **plan.next)
@@ -121,11 +121,11 @@ class Nudger:
             week = moment.astimezone(zone(ws.tz)).strftime("%G-W%V")
             await self.deps.delivery.queue_digest(team_id, week, to_iso(now))
 
-    async def _zones(self, team_id: str, cases: list[Case]) -> dict[str | None, str]:
+    async def _zones(self, team_id: str, owners: list[str]) -> dict[str | None, str]:
         """Owners' timezones (users.info, cached); an unowned case uses its reporter's.
         People Slack could not tell us about are left out."""
-        owners = sorted({c.owner_id or c.reporter_id for c in cases})
-        people = await asyncio.gather(*(self.deps.people.get(team_id, o) for o in owners))
+        people = await asyncio.gather(*(self.deps.people.get(team_id, o)
+                                        for o in sorted(owners)))
         return {p.user_id: p.tz for p in people if p.known}
 
     @staticmethod

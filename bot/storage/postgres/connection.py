@@ -29,6 +29,7 @@ from bot.domain.times import from_iso
 from bot.domain.vocabulary import CardState, EventKind, Status
 from bot.storage.dialect import POSTGRES
 from bot.storage.engine import DISK_FULL, Engine, Params, StoreError
+from bot.storage.postgres import sweep
 from bot.storage.postgres.migrations import MIGRATIONS, ROLLUPS_VERSION, SCHEMA_VERSION
 from bot.storage.rollups import (
     OPENED_FACT_CTE,
@@ -41,20 +42,6 @@ from bot.storage.rollups import (
 from bot.storage.schema import INSERT_EVENT, NEW_CASE_COLUMNS, NEW_CASE_FIELDS, customer_key
 
 T = TypeVar("T")
-# A sweep's three changes, each one statement over arrays (see `apply_sweep`).
-SWEEP_DELETE = (
-    "DELETE FROM timers t USING unnest(?::text[], ?::text[], ?::bigint[], ?::text[], "
-    "?::text[]) AS d(team_id, at, case_id, kind, due_key) WHERE t.team_id = d.team_id AND "
-    "t.at = d.at AND t.case_id = d.case_id AND t.kind = d.kind AND t.due_key = d.due_key")
-SWEEP_TIMERS = (
-    "INSERT INTO timers (team_id, at, case_id, kind, due_key, rung, escalated, unassigned) "
-    "SELECT * FROM unnest(?::text[], ?::text[], ?::bigint[], ?::text[], ?::text[], "
-    "?::int[], ?::int[], ?::int[]) ON CONFLICT DO NOTHING")
-SWEEP_NUDGES = (
-    "INSERT INTO nudges (team_id, case_id, kind, rung, due_key, state, attempts, send_after, "
-    "created_at) SELECT t, c, k, r, d, s, 0, a, a FROM unnest(?::text[], ?::bigint[], "
-    "?::text[], ?::int[], ?::text[], ?::text[], ?::text[]) AS x(t, c, k, r, d, s, a) "
-    "ON CONFLICT DO NOTHING")
 # A case opened in one statement (see `PgConnection.create_cases`).
 ONE_CASE = (
     "WITH w AS (INSERT INTO workspaces (team_id, created_at) VALUES (?, ?) "
@@ -340,23 +327,10 @@ class PgConnection(Engine):
     async def apply_sweep(self, team_id: str, processed: list[Timer], timers: list[Timer],
                           send: list[tuple[int, dict[str, Any]]],
                           skip: list[tuple[int, dict[str, Any]]], at: str) -> None:
-        """A sweep's decisions in one transaction, as on SQLite, but each of its three
-        changes one statement over arrays (a thousand due timers are three statements
-        for the server to parse, not three thousand)."""
-        nudges = [(team_id, case_id, row["kind"], row["rung"], row["due_key"], state, at)
-                  for rows, state in ((send, "pending"), (skip, "skipped"))
-                  for case_id, row in rows]
+        """A sweep's decisions in one transaction, as on SQLite, but each of its
+        changes one statement over arrays (see postgres/sweep.py)."""
         async with self._tx() as tx:
-            if processed:
-                await tx.run(SWEEP_DELETE, _columns(
-                    [(t.team_id, t.at, t.case_id, t.kind, t.due_key) for t in processed], 5))
-            if timers:
-                await tx.run(SWEEP_TIMERS, _columns(
-                    [(t.team_id, t.at, t.case_id, t.kind, t.due_key, int(t.rung),
-                      int(t.escalated), int(t.unassigned)) for t in timers], 8))
-            if nudges:
-                await tx.run(SWEEP_NUDGES, _columns(nudges, 7))
-            self._mark_nudged(tx, team_id, send, skip)
+            await sweep.apply_sweep(tx, team_id, processed, timers, send, skip, at)
 
     async def _write_rows(self, sql: str, params: Params) -> list[tuple]:
         """The rows one writing statement returns, in a transaction of its own."""
@@ -397,11 +371,6 @@ class PgConnection(Engine):
         return [r[0] for r in await self._rows(
             "SELECT table_name FROM information_schema.columns WHERE table_schema = "
             "current_schema() AND column_name = ? ORDER BY table_name", [column])]
-
-
-def _columns(rows: list[tuple], width: int) -> list[list]:
-    """Rows as one list per column (the arrays `unnest` takes)."""
-    return [list(column) for column in zip(*rows, strict=True)] if rows else [[]] * width
 
 
 def _seconds_between(start: str, end: str) -> float:
