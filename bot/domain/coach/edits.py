@@ -328,6 +328,10 @@ def instead_of_limit(core: str) -> str | None:
         phrase = f"instead of {words.strip()}"
         if before:
             return f"{before}, {phrase}"
+        greeting = GREETING_RE.match(core, 0, frame.start())
+        if greeting is not None and greeting.group("punct"):
+            # "Hi Mr Delgado, unfortunately we do not ...": the frame goes, the greeting stays
+            return f"{core[:greeting.end()].rstrip()} {phrase}"
         return phrase[:1].upper() + phrase[1:]
     return None
 

@@ -15,7 +15,7 @@ from bot.domain.coach.document import (
     matches,
     name_regex,
 )
-from bot.domain.coach.edits import LEADING_JUNK_RE, Lines, assemble, expand_template, plan_edits
+from bot.domain.coach.edits import Lines, assemble, expand_template, plan_edits
 from bot.domain.coach.judge import Hit, evaluate
 from bot.domain.coach.model import Rules
 from bot.domain.coach.wording import (
@@ -110,12 +110,16 @@ _DONE_RE = re.compile(
     r"|\b(?:i|we)(?:'ve| have)?(?: now| already| just| also| gone ahead and)* "
     r"(?:refunded|credited|fixed|sorted|replaced|cancell?ed|removed|reversed|waived|corrected|"
     r"updated|restored|reinstated|processed|approved|applied|reset|unlocked|reactivated|"
-    r"rebooked|issued|paid|sent|added|booked|posted|emailed)\b"
+    r"rebooked|issued|paid|sent|added|booked|posted|emailed|extended|fitted|installed|repaired|"
+    r"upgraded|arranged)\b"
+    r"|(?<!when )(?<!once )(?<!until )(?<!till )\b(?:it|this|the \w+|your \w+)(?: is|'s) "
+    r"(?:now )?ready\b"
     r"|\b(?:all|everything)(?: is|'s)? (?:sorted|done|fixed|settled|set|good)\b"
     r"|\b(?:put (?:it|this|that|things|everything) right|(?:back )?up and running|"
     r"taken off|written off|cleared|wiped|(?:fixed|sorted|resolved|done) now)\b"
-    r"|\bno (?:further )?action (?:is )?(?:needed|required)|\bnothing (?:else |more )?"
-    r"(?:you need|for you|left) to do")
+    r"|\bno (?:further )?action (?:is )?(?:needed|required)|\bnothing (?:else |more |further )?"
+    r"(?:you need|for you|left) to (?:do|change)"
+    r"|\bnothing (?:else |more |further )?(?:is )?(?:needed|required)(?: from you)?\b")
 # Wording that leaves something open without saying when ("soon", "once it arrives").
 _OPEN_RE = re.compile(
     r"\b(?:soon|shortly|asap|as soon as|in due course|once|until|till|pending|waiting|"
@@ -196,7 +200,13 @@ def _insert_start(items: list[list[str]], text: str, opening: int | None,
         return
     items[0][1] = first[:opening]
     items.insert(1, [" ", text])
-    items.insert(2, [" ", capitalise(LEADING_JUNK_RE.sub("", rest))])
+    # "As discussed, ..." after "Hi Mr Fenwick," opens a sentence of its own: keep "as".
+    items.insert(2, [" ", capitalise(_OPENING_JUNK_RE.sub("", rest))])
+
+
+_OPENING_JUNK_RE = re.compile(
+    r"\A[\s,;:.\u2013\u2014-]*(?:(?:and|but|so|or|because|which|then|also)\b[\s,]*)?",
+    re.IGNORECASE)
 
 
 # "Sorry Dana," or "I'm so sorry, Mr Okafor!" opening a reply: the agent's own greeting.
