@@ -57,6 +57,16 @@ def same(field: str, got, want) -> bool:
     return got == want
 
 
+# The reader's thresholds cross-validation can try, each a setting in bot/domain/intake.py.
+THRESHOLDS = (
+    ("--category-overrules", "MODEL_OVERRULES_CUES", "overruling category cues"),
+    ("--feeling-overrules", "MODEL_OVERRULES_DEFAULT_FEELING",
+     "overruling the default feeling"),
+    ("--channel-adds", "MODEL_ADDS_CHANNEL", "adding a channel"),
+    ("--channel-drops", "MODEL_DROPS_CHANNEL", "dropping a channel"),
+)
+
+
 def model_from(trainer: tr.Trainer, fitted: dict[str, tr.Fitted]) -> SituationModel:
     heads = {name: Head(name, f.labels, f.weights, f.token_weights.astype("float16")
                         .astype("float32"), f.bias) for name, f in fitted.items()}
@@ -92,18 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--errors", default="", help="print the errors of this field")
     parser.add_argument("--no-model", action="store_true")
     parser.add_argument("--l2", type=float, default=tr.L2)
-    parser.add_argument("--category-overrules", type=float, nargs="*",
-                        default=[intake.MODEL_OVERRULES_CUES],
-                        help="thresholds to try for the model overruling category cues")
-    parser.add_argument("--feeling-overrules", type=float, nargs="*",
-                        default=[intake.MODEL_OVERRULES_DEFAULT_FEELING],
-                        help="thresholds to try for the model overruling the default feeling")
-    parser.add_argument("--channel-adds", type=float, nargs="*",
-                        default=[intake.MODEL_ADDS_CHANNEL],
-                        help="thresholds to try for the model adding a channel")
-    parser.add_argument("--channel-drops", type=float, nargs="*",
-                        default=[intake.MODEL_DROPS_CHANNEL],
-                        help="thresholds to try for the model dropping a channel")
+    for flag, setting, what in THRESHOLDS:
+        parser.add_argument(flag, type=float, nargs="*", default=[getattr(intake, setting)],
+                            help=f"thresholds to try for the model {what}")
     args = parser.parse_args(argv)
     training = tr.load_training_set()
     trainer = tr.Trainer.for_training(training, Embedder.load(cache_size=tr.TRAINING_CACHE),
