@@ -295,3 +295,47 @@ def test_predictions_are_cached_per_text_and_cleared_for_a_cold_read(model):
     model.cache_clear()
     again = model.predict("Kept on hold for an hour, she is furious")
     assert again == first and again is not first
+
+
+def test_every_channel_has_a_probability_and_the_cues_still_stand(model):
+    from bot.domain.intake import read_report
+    from bot.domain.playbook import load_playbook
+    from bot.runtime.config import DEFAULT_PLAYBOOK
+    text = "cust emailed us twice about the broken kettle, still no reply"
+    prediction = model.predict(text)
+    assert set(prediction.channel_probs) == {"email", "phone", "chat", "in_person", "social"}
+    assert all(0.0 <= p <= 1.0 for p in prediction.channel_probs.values())
+    report = read_report(text, load_playbook(DEFAULT_PLAYBOOK), model)
+    assert report.contacts[0] == "email"  # what the cue lists read comes first
+
+
+class _Guess:
+    """What the model says of a report, as `read_report` reads it."""
+
+    def __init__(self, channels):
+        self.category_probs = {"product_defect": 1.0}
+        self.feeling_probs = {"upset": 1.0}
+        self.channel_probs = channels
+
+
+class _Reader:
+    def __init__(self, channels):
+        self.guess = _Guess(channels)
+
+    def predict(self, text):
+        return self.guess
+
+
+def test_the_model_adds_an_implied_channel_only_when_it_is_sure():
+    from bot.domain import intake
+    from bot.domain.playbook import load_playbook
+    from bot.runtime.config import DEFAULT_PLAYBOOK
+    playbook = load_playbook(DEFAULT_PLAYBOOK)
+    text = "the new kettle stopped working after a week"
+    sure = intake.read_report(text, playbook, _Reader({"in_person": 0.97, "phone": 0.3}))
+    unsure = intake.read_report(text, playbook, _Reader({"in_person": 0.5}))
+    assert sure.contacts == ("in_person",) and sure.contact == "in_person"
+    assert unsure.contacts == ()
+    rang = intake.read_report("she rang us about the kettle", playbook,
+                              _Reader({"phone": 0.01, "email": 0.99}))
+    assert rang.contacts == ("phone", "email")  # a channel the cues read is never dropped
