@@ -116,8 +116,14 @@ def pct(values: list[float], q: float) -> float:
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time a process has used so far (Linux /proc)."""
+    return sum(cpu_split(pid))
+
+
+def cpu_split(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds a process has used so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
 
 
 async def idle(pid: int, timeout: float = 10.0) -> None:
@@ -140,6 +146,7 @@ class Runs:
     latencies: list[float] = field(default_factory=list)
     seconds: float = 0.0
     cpu: float = 0.0  # server CPU seconds
+    system: float = 0.0  # of which in the kernel (sockets, fsync)
     load_cpu: float = 0.0  # the load generator's CPU seconds
 
     async def round(self, requests: int, concurrency: int) -> None:
@@ -147,13 +154,15 @@ class Runs:
         # flight and show up as the server's latency: collect before, not during.
         gc.collect()
         gc.disable()
-        cpu, own = cpu_seconds(self.pid), cpu_seconds(os.getpid())
+        (user, system), own = cpu_split(self.pid), cpu_seconds(os.getpid())
+        cpu = user + system
         try:
             latencies, rps = await load(self.url, requests, concurrency)
         finally:
             gc.enable()
         await idle(self.pid)
         self.cpu += cpu_seconds(self.pid) - cpu
+        self.system += cpu_split(self.pid)[1] - system
         self.load_cpu += cpu_seconds(os.getpid()) - own
         self.latencies += latencies
         self.seconds += requests / rps
@@ -165,7 +174,8 @@ class Runs:
         n = len(self.latencies)
         p50, p99, rps = statistics.median(self.latencies), pct(self.latencies, 99), n / self.seconds
         print(f"{self.name:6} p50 {p50:7.2f} ms   p99 {p99:7.2f} ms   {rps:8.1f} req/s   "
-              f"server CPU {self.cpu / n * 1e6:5.0f} us/req   "
+              f"server CPU {self.cpu / n * 1e6:5.0f} us/req "
+              f"({self.system / n * 1e6:4.0f} in the kernel)   "
               f"(load generator {self.load_cpu / n * 1e6:4.0f} us/req)")
         return p99, rps, self.cpu / n
 
