@@ -10,7 +10,10 @@ request / floor's>`. With `--baseline DIR` (another checkout, e.g. made with
 rounds, and its ratios are printed as well: before and after, in one run.
 
     .venv/bin/python bench/ack.py [--requests 1000] [--concurrency 50] [--rounds 3] [--single 300]
-        [--db sqlite|postgres] [--database-url postgresql://…] [--baseline DIR]
+        [--db sqlite|postgres] [--database-url postgresql://…] [--baseline DIR] [--distinct]
+
+The four report texts repeat by default, as in earlier figures; `--distinct` makes each
+report's text new, so nothing kept per text (the reading, the advice) is reused.
 """
 
 from __future__ import annotations
@@ -60,7 +63,7 @@ def spawn(args: list[str], env: dict[str, str], root: Path = ROOT,
 
 
 async def wait_ready(url: str, http: aiohttp.ClientSession) -> None:
-    for _ in range(200):
+    for _ in range(1200):  # a minute: start-up is slow on a loaded machine
         try:
             async with http.post(url, data=b"") as resp:
                 if resp.status in (401, 200, 404):
@@ -70,11 +73,19 @@ async def wait_ready(url: str, http: aiohttp.ClientSession) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
+DISTINCT = [False]  # --distinct: every report's text is new (no per-text cache helps)
+
+
+def report_text(i: int) -> str:
+    text = TEXTS[i % len(TEXTS)]
+    return f"{text} (order {i})" if DISTINCT[0] else text
+
+
 def signed(i: int, team: str = "T1") -> tuple[bytes, dict[str, str]]:
     body = urlencode({
         "token": "x", "team_id": team, "team_domain": "bench", "channel_id": f"C{i % 7}",
         "channel_name": "support", "user_id": f"U{i % 13}", "user_name": "agent",
-        "command": "/recover", "text": TEXTS[i % len(TEXTS)], "api_app_id": "A1",
+        "command": "/recover", "text": report_text(i), "api_app_id": "A1",
         "response_url": "http://127.0.0.1:9/respond", "trigger_id": f"t{i}",
     }).encode()
     headers = sign_request(SECRET, body)
@@ -202,7 +213,10 @@ async def main() -> None:
     parser.add_argument("--database-url", help="PostgreSQL server for --db postgres")
     parser.add_argument("--baseline", type=Path,
                         help="another checkout of Mend, run alongside for before/after")
+    parser.add_argument("--distinct", action="store_true",
+                        help="every report a new text (default: four texts in turn)")
     args = parser.parse_args()
+    DISTINCT[0] = args.distinct
 
     procs: list[subprocess.Popen] = []
     schema = None
