@@ -10,7 +10,10 @@ request / floor's>`. With `--baseline DIR` (another checkout, e.g. made with
 rounds, and its ratios are printed as well: before and after, in one run.
 
     .venv/bin/python bench/ack.py [--requests 1000] [--concurrency 50] [--rounds 3] [--single 300]
-        [--db sqlite|postgres] [--database-url postgresql://…] [--baseline DIR]
+        [--db sqlite|postgres] [--database-url postgresql://…] [--baseline DIR] [--distinct]
+
+The four report texts repeat by default, as in earlier figures; `--distinct` makes each
+report's text new, so nothing kept per text (the reading, the advice) is reused.
 """
 
 from __future__ import annotations
@@ -60,7 +63,7 @@ def spawn(args: list[str], env: dict[str, str], root: Path = ROOT,
 
 
 async def wait_ready(url: str, http: aiohttp.ClientSession) -> None:
-    for _ in range(200):
+    for _ in range(1200):  # a minute: start-up is slow on a loaded machine
         try:
             async with http.post(url, data=b"") as resp:
                 if resp.status in (401, 200, 404):
@@ -70,11 +73,19 @@ async def wait_ready(url: str, http: aiohttp.ClientSession) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
+DISTINCT = [False]  # --distinct: every report's text is new (no per-text cache helps)
+
+
+def report_text(i: int) -> str:
+    text = TEXTS[i % len(TEXTS)]
+    return f"{text} (order {i})" if DISTINCT[0] else text
+
+
 def signed(i: int, team: str = "T1") -> tuple[bytes, dict[str, str]]:
     body = urlencode({
         "token": "x", "team_id": team, "team_domain": "bench", "channel_id": f"C{i % 7}",
         "channel_name": "support", "user_id": f"U{i % 13}", "user_name": "agent",
-        "command": "/recover", "text": TEXTS[i % len(TEXTS)], "api_app_id": "A1",
+        "command": "/recover", "text": report_text(i), "api_app_id": "A1",
         "response_url": "http://127.0.0.1:9/respond", "trigger_id": f"t{i}",
     }).encode()
     headers = sign_request(SECRET, body)
@@ -116,8 +127,14 @@ def pct(values: list[float], q: float) -> float:
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time a process has used so far (Linux /proc)."""
+    return sum(cpu_split(pid))
+
+
+def cpu_split(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds a process has used so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
 
 
 async def idle(pid: int, timeout: float = 10.0) -> None:
@@ -140,6 +157,7 @@ class Runs:
     latencies: list[float] = field(default_factory=list)
     seconds: float = 0.0
     cpu: float = 0.0  # server CPU seconds
+    system: float = 0.0  # of which in the kernel (sockets, fsync)
     load_cpu: float = 0.0  # the load generator's CPU seconds
 
     async def round(self, requests: int, concurrency: int) -> None:
@@ -147,13 +165,15 @@ class Runs:
         # flight and show up as the server's latency: collect before, not during.
         gc.collect()
         gc.disable()
-        cpu, own = cpu_seconds(self.pid), cpu_seconds(os.getpid())
+        (user, system), own = cpu_split(self.pid), cpu_seconds(os.getpid())
+        cpu = user + system
         try:
             latencies, rps = await load(self.url, requests, concurrency)
         finally:
             gc.enable()
         await idle(self.pid)
         self.cpu += cpu_seconds(self.pid) - cpu
+        self.system += cpu_split(self.pid)[1] - system
         self.load_cpu += cpu_seconds(os.getpid()) - own
         self.latencies += latencies
         self.seconds += requests / rps
@@ -165,7 +185,8 @@ class Runs:
         n = len(self.latencies)
         p50, p99, rps = statistics.median(self.latencies), pct(self.latencies, 99), n / self.seconds
         print(f"{self.name:6} p50 {p50:7.2f} ms   p99 {p99:7.2f} ms   {rps:8.1f} req/s   "
-              f"server CPU {self.cpu / n * 1e6:5.0f} us/req   "
+              f"server CPU {self.cpu / n * 1e6:5.0f} us/req "
+              f"({self.system / n * 1e6:4.0f} in the kernel)   "
               f"(load generator {self.load_cpu / n * 1e6:4.0f} us/req)")
         return p99, rps, self.cpu / n
 
@@ -192,7 +213,10 @@ async def main() -> None:
     parser.add_argument("--database-url", help="PostgreSQL server for --db postgres")
     parser.add_argument("--baseline", type=Path,
                         help="another checkout of Mend, run alongside for before/after")
+    parser.add_argument("--distinct", action="store_true",
+                        help="every report a new text (default: four texts in turn)")
     args = parser.parse_args()
+    DISTINCT[0] = args.distinct
 
     procs: list[subprocess.Popen] = []
     schema = None

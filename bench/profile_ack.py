@@ -12,7 +12,7 @@ load instead (the p99's causes): each garbage collection (generation, duration) 
 each event loop callback that ran longer than `--slow` ms, by what it ran.
 
     .venv/bin/python bench/profile_ack.py [--requests 3000] [--concurrency 50] [--top 25]
-        [--pauses [--slow 2]]
+        [--pauses [--slow 2]] [--distinct]
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
+import ack  # noqa: E402
 from ack import SECRET, free_port, load, spawn, wait_ready  # noqa: E402
 
 READY_TRIES = 20  # of bench/ack.py's wait: Mend starts slower under the profiler
@@ -149,7 +150,10 @@ async def main() -> None:
                         help="record GC pauses and slow loop callbacks, not a profile")
     parser.add_argument("--slow", type=float, default=2.0,
                         help="with --pauses: a callback longer than this (ms) is listed")
+    parser.add_argument("--distinct", action="store_true",
+                        help="every report a new text, as bench/ack.py --distinct")
     args = parser.parse_args()
+    ack.DISTINCT[0] = args.distinct
     tmp = Path(tempfile.mkdtemp(prefix="mend-profile-"))
     profile = tmp / "ack.prof"
     stand_in = spawn(["bench/standin_proc.py"], {})

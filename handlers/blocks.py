@@ -129,20 +129,30 @@ def playbook_reply(case: Case, advice: Any, repeat_note: str | None = None,
 
 def _wording(case: Case, advice: Any, variant: tuple[Any, int] | None) -> Blocks:
     if variant is None:
-        # When a warning says to call an irate writer, the written text follows the call.
-        write_label = ("*To write* (after you have called them)"
-                       if getattr(advice, "call_first", False) else "*To write* (email or chat)")
-        shown = [section(f"*To say* (phone or in person)\n{quote(advice.apology_say)}"),
-                 section(f"{write_label}\n{quote(advice.apology_write)}")]
-        # The apology in the customer's language, with the English above for the agent.
-        shown += [section(f"*{escape(t.label)}* (to write)\n{quote(t.text)}")
-                  for t in getattr(advice, "translations", ())]
+        shown = _apology_sections(advice.apology_say, advice.apology_write,
+                                  getattr(advice, "call_first", False),
+                                  tuple(getattr(advice, "translations", ())))
         following = 0
     else:
         wording, following = variant
         shown = [section(f"*{escape(wording.label)}*\n{quote(wording.text)}")]
     more = button("Another wording", Action.ANOTHER_WORDING, f"{case.number}:{following}")
     return [*shown, {"type": "actions", "block_id": "wording", "elements": [more]}]
+
+
+@lru_cache(maxsize=1024)
+def _apology_sections(say: str, write: str, call_first: bool, translations: tuple) -> Blocks:
+    """The apology to say and to write (and in the customer's language): the same advice
+    is rendered once; callers must not change the returned blocks."""
+    # When a warning says to call an irate writer, the written text follows the call.
+    write_label = ("*To write* (after you have called them)" if call_first
+                   else "*To write* (email or chat)")
+    shown = [section(f"*To say* (phone or in person)\n{quote(say)}"),
+             section(f"{write_label}\n{quote(write)}")]
+    # The apology in the customer's language, with the English above for the agent.
+    shown += [section(f"*{escape(t.label)}* (to write)\n{quote(t.text)}")
+              for t in translations]
+    return shown
 
 
 def playbook_fallback(case: Case, advice: Any) -> str:

@@ -67,6 +67,13 @@ def default_when(playbook: Playbook) -> str:
 def build_advice(report: Report, playbook: Playbook, when_text: str | None = None) -> Advice:
     """Advice for one report; `when_text` says when the agent will be back in touch
     (by default, when the playbook's first follow-up falls due)."""
+    return _advice(report, playbook, when_text)
+
+
+# Advice is immutable and depends only on these three (the playbook by identity): the
+# same report promising the same time is worded once.
+@lru_cache(maxsize=1024)
+def _advice(report: Report, playbook: Playbook, when_text: str | None) -> Advice:
     category = _category_for(report, playbook)
     also = _also(report, playbook, category.key)
     rules = _rules(playbook, category.key, report.emotion, report.contact, report.severity,
@@ -259,9 +266,12 @@ def address(customer: str | None) -> tuple[str, str]:
     return words[0].rstrip(".,"), ""
 
 
+_DOUBLED_RE = re.compile(r"(?<=\S) {2,}")
+
+
 def _tidy(text: str) -> str:
     """No doubled spaces inside a line, none at a line's end."""
-    return "\n".join(re.sub(r"(?<=\S) {2,}", " ", line).rstrip() for line in text.split("\n"))
+    return "\n".join(_DOUBLED_RE.sub(" ", line).rstrip() for line in text.split("\n"))
 
 
 def display_name(name: str | None) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Protocol
 
 from bot.domain import situation
@@ -45,9 +46,20 @@ class Report:
     language: str = "en"  # ISO 639-1 code of the report's language
 
 
+# A Report is immutable and depends only on the text, the playbook (identity-hashed: a
+# reloaded playbook is a new key) and the model: a Slack retry, a form sent again, a
+# report pasted twice is read once.
+REPORTS_KEPT = 1024
+
+
 def read_report(text: str, playbook: Playbook, reader: Reader | None = None) -> Report:
     """Turn an agent's description of what went wrong into a Report. With a `reader` (the
     language model), what the cue lists can't enumerate is read from the meaning too."""
+    return _read_report(text, playbook, reader)
+
+
+@lru_cache(maxsize=REPORTS_KEPT)
+def _read_report(text: str, playbook: Playbook, reader: Reader | None) -> Report:
     clean = normalize(text)
     customer, summary = split_customer(clean, playbook.cue_words)
     customer = customer or find_customer(clean)

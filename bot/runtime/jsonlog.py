@@ -40,8 +40,8 @@ def bind(**ids: Any) -> list[tuple[contextvars.ContextVar, contextvars.Token]]:
     """Name the team, case or Slack event the current work is for (ids only)."""
     tokens = []
     for name, value in ids.items():
-        if name in _context and _an_id(value) is not None:
-            tokens.append((_context[name], _context[name].set(_an_id(value))))
+        if name in _context and (found := _an_id(value)) is not None:
+            tokens.append((_context[name], _context[name].set(found)))
     return tokens
 
 

@@ -85,7 +85,11 @@ def problem(body: object) -> str | None:
     kind = body.get("type")
     if kind is not None and not isinstance(kind, str):
         return "type"
-    return _check(body, {**COMMON, **BY_TYPE.get(kind or "", {})}, "")
+    return _check(body, SPECS.get(kind or "", COMMON), "")
+
+
+# COMMON with each kind's fields, merged once rather than on every request.
+SPECS = {kind: {**COMMON, **extra} for kind, extra in BY_TYPE.items()}
 
 
 def _check(value: object, spec: Any, path: str) -> str | None:
@@ -93,12 +97,13 @@ def _check(value: object, spec: Any, path: str) -> str | None:
         if not isinstance(value, dict):
             return path or "the payload"
         for key, field in spec.items():
-            item, where = value.get(key), f"{path}.{key}" if path else key
+            item = value.get(key)
             if item is None:
                 if isinstance(field, Required):
-                    return where
+                    return f"{path}.{key}" if path else key
                 continue
-            wrong = _check(item, field.spec if isinstance(field, Required) else field, where)
+            wrong = _check(item, field.spec if isinstance(field, Required) else field,
+                           f"{path}.{key}" if path else key)
             if wrong:
                 return wrong
         return None
