@@ -91,6 +91,7 @@ def out_of_fold(training: tr.TrainingSet, trainer: tr.Trainer, items: list[dict]
         for pair in settings:
             (intake.MODEL_OVERRULES_CUES, intake.MODEL_OVERRULES_DEFAULT_FEELING,
              intake.MODEL_ADDS_CHANNEL, intake.MODEL_DROPS_CHANNEL) = pair
+            intake.forget_reports()  # kept readings were made under other thresholds
             for i in keep:
                 results[pair][i] = read(items[i]["text"], playbook, reader)
     return results

@@ -58,6 +58,11 @@ def read_report(text: str, playbook: Playbook, reader: Reader | None = None) -> 
     return _read_report(text, playbook, reader)
 
 
+def forget_reports() -> None:
+    """Drop the kept readings: after the thresholds below change (cross-validation)."""
+    _read_report.cache_clear()
+
+
 @lru_cache(maxsize=REPORTS_KEPT)
 def _read_report(text: str, playbook: Playbook, reader: Reader | None) -> Report:
     clean = normalize(text)
