@@ -4,9 +4,10 @@ Runs Mend in this process against the Slack stand-in, sends `--requests` signed
 `/recover` commands one at a time (each opens a case and posts its card), and counts
 the statements sent to the database while each is handled, card post included:
 SQLite's statements (each a call into the library, no network) and PostgreSQL's
-round trips (statements, BEGIN and COMMIT). Prints the mean per `/recover`.
+round trips (statements, BEGIN and COMMIT). Prints the mean per `/recover`; with
+`--list`, the statements of the last one as well (their first words).
 
-    .venv/bin/python bench/roundtrips.py [--requests 50] [--database-url postgresql://…]
+    .venv/bin/python bench/roundtrips.py [--requests 50] [--database-url postgresql://…] [--list]
 """
 
 from __future__ import annotations
@@ -29,13 +30,38 @@ from tests.helpers import REPORT, start_mend  # noqa: E402
 SECRET = "test-signing-secret"
 
 
+SENT: list[str] = []  # the statements sent (`--list`)
+LAST: list[str] = []  # those of the last /recover
+
+
 def counter(store) -> callable:
     """A function giving the statements sent so far."""
     if hasattr(store, "round_trips"):
         return lambda: store.round_trips[0]
     sent = [0]
-    store.db.conn.set_trace_callback(lambda sql: sent.__setitem__(0, sent[0] + 1))
+
+    def seen(sql: str) -> None:
+        sent[0] += 1
+        SENT.append(sql)
+    store.db.conn.set_trace_callback(seen)
     return lambda: sent[0]
+
+
+def listing() -> None:
+    """Keep PostgreSQL's statements as they are sent, in SENT."""
+    from bot.storage.postgres.connection import MendConnection, PgTx
+
+    run = MendConnection.run
+    many = PgTx.many
+
+    async def noted_run(self, sql, params):
+        SENT.append(sql)
+        return await run(self, sql, params)
+
+    async def noted_many(self, sql, seq):
+        SENT.append(sql)
+        return await many(self, sql, seq)
+    MendConnection.run, PgTx.many = noted_run, noted_many
 
 
 async def per_recover(engine: str, requests: int, url: str | None) -> float:
@@ -53,8 +79,10 @@ async def per_recover(engine: str, requests: int, url: str | None) -> float:
                     await running.settle()
                     before = sent()
                     for _ in range(requests):
+                        SENT.clear()
                         await driver.command(REPORT, user_id="U1", channel_id="C1")
                         await running.settle()
+                    LAST[:] = SENT  # not the stop's
                     return (sent() - before) / requests
             finally:
                 await running.stop()
@@ -65,9 +93,14 @@ async def main() -> None:
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument("--database-url", help="PostgreSQL server (default: $MEND_BENCH_"
                                                "DATABASE_URL or $MEND_TEST_DATABASE_URL)")
+    parser.add_argument("--list", action="store_true", help="print the last /recover's "
+                        "statements")
     args = parser.parse_args()
     print(f"sqlite    {await per_recover('sqlite', args.requests, None):5.1f} statements "
           "per /recover (in-process calls)")
+    show(args.list)
+    if args.list:
+        listing()
     server = server_url(args.database_url)
     schema, url = fresh_schema(server)
     try:
@@ -75,6 +108,12 @@ async def main() -> None:
     finally:
         drop_schema(server, schema)
     print(f"postgres  {trips:5.1f} round trips per /recover (statements, BEGIN, COMMIT)")
+    show(args.list)
+
+
+def show(wanted: bool) -> None:
+    for sql in LAST if wanted else ():
+        print(f"    {' '.join(sql.split())[:90]}")
 
 
 if __name__ == "__main__":

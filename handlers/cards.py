@@ -41,12 +41,15 @@ PERMANENT = {"not_in_channel", "channel_not_found", "is_archived", "restricted_a
              "invalid_blocks", "msg_too_long", "no_text"}
 
 
-async def render(deps: Deps, case: Case) -> dict:
-    """Text, blocks and metadata of the card for the case as stored now."""
+async def render(deps: Deps, case: Case, marks=None, workspace=None) -> dict:
+    """Text, blocks and metadata of the card for the case as stored now (its steps and
+    its workspace's settings are read unless given)."""
     label = deps.recovery.category_label(case.category)
-    marks = await deps.store.steps(case.team_id, case.id)
+    if marks is None:
+        marks = await deps.store.steps(case.team_id, case.id)
     now = deps.clock.now()
-    local = await promise_blocks.known_now(deps, case.team_id, promise_blocks.nudged(case) or "")
+    local = await promise_blocks.known_now(deps, case.team_id, promise_blocks.nudged(case) or "",
+                                           workspace)
     return {"text": case_blocks.card_fallback(case, label),
             "blocks": case_blocks.case_card(case, label, deps.recovery.step_titles(), marks,
                                             overdue=overdue(case, now),
@@ -104,21 +107,26 @@ def _queue_card(deps: Deps, case: Case, response_url: str | None = None) -> None
 
 async def post_card(deps: Deps, case: Case, response_url: str | None = None) -> str | None:
     """Post the card for `case` unless it is (or may already be) out; returns its ts."""
-    case = await deps.store.case_by_id(case.team_id, case.id) or case  # latest state
     now = deps.clock.now()
-    if case.card_state == CardState.POSTING:
-        if case.card_claimed_at and from_iso(case.card_claimed_at) > now - POSTING_GRACE:
-            return None  # someone is posting it right now
-        if await _settle_in_doubt(deps, case, now):
+    # Most cards are pending: claimed at once, with the latest state (one statement).
+    claimed = await deps.delivery.claim_card(case.team_id, case.id, to_iso(now))
+    if claimed is None:
+        case = await deps.store.case_by_id(case.team_id, case.id) or case  # latest state
+        if case.card_state == CardState.POSTING:
+            if case.card_claimed_at and from_iso(case.card_claimed_at) > now - POSTING_GRACE:
+                return None  # someone is posting it right now
+            if await _settle_in_doubt(deps, case, now):
+                return case.card_ts
+            case = await deps.store.case_by_id(case.team_id, case.id) or case
+        if case.card_state != CardState.PENDING or not (claimed := await deps.delivery.claim_card(
+                case.team_id, case.id, to_iso(now))):
             return case.card_ts
-        case = await deps.store.case_by_id(case.team_id, case.id) or case
-    if case.card_state != CardState.PENDING or not await deps.delivery.claim_card(
-            case.team_id, case.id, to_iso(now)):
-        return case.card_ts
+    case = claimed.case
     try:
         poster = await deps.clients.poster(case.team_id)
         resp = await poster.chat_postMessage(channel=case.channel_id, unfurl_links=False,
-                                             **await render(deps, case))
+                                             **await render(deps, case, claimed.steps,
+                                                            claimed.workspace))
     except (SlackApiError, *AMBIGUOUS) as exc:
         if in_doubt(exc):  # stays 'posting': looked for before it is posted again
             log.warning("card for case id %s in doubt: %s", case.id, doubt(exc))

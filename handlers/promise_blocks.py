@@ -14,6 +14,7 @@ from bot.domain.models import Case
 from bot.domain.promises import LocalTime, NextNudge, next_nudge
 from bot.domain.schedule import Hours
 from bot.domain.times import to_iso
+from bot.domain.workspace import Workspace
 from handlers.blocks import when
 from handlers.context import Deps
 from handlers.mrkdwn import escape, mention, truncate
@@ -21,16 +22,19 @@ from handlers.mrkdwn import escape, mention, truncate
 NAME_MAX = 80
 
 
-async def _hours(deps: Deps, team_id: str) -> tuple[Hours, str | None]:
-    ws = await deps.store.workspace(team_id)
+async def _hours(deps: Deps, team_id: str, ws: Workspace | None = None
+                 ) -> tuple[Hours, str | None]:
+    ws = ws or await deps.store.workspace(team_id)
     return Hours.from_rules(deps.recovery.playbook.nudges, ws), ws.tz
 
 
-async def known_now(deps: Deps, team_id: str, user_id: str) -> LocalTime | None:
+async def known_now(deps: Deps, team_id: str, user_id: str,
+                    ws: Workspace | None = None) -> LocalTime | None:
     """The person's day without a Web API call: their cached timezone, else the
     workspace's; None when neither is known (a UTC guess would move a Californian's
-    follow-up for nothing: the plain span stands until Slack says)."""
-    hours, workspace_tz = await _hours(deps, team_id)
+    follow-up for nothing: the plain span stands until Slack says). `ws`: the
+    workspace's settings when already read."""
+    hours, workspace_tz = await _hours(deps, team_id, ws)
     person = deps.people.cached(team_id, user_id)
     if person is not None and person.known:
         return LocalTime(person.tz, hours, person.name)

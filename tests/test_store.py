@@ -174,3 +174,22 @@ async def test_postgres_group_commit_batches_and_isolates_a_bad_case(store):
         return_exceptions=True)
     assert isinstance(results[1], Exception)
     assert sorted(r.number for r in (results[0], results[2])) == [21, 22]
+
+
+async def test_a_card_is_claimed_once_with_what_it_shows(store):
+    case = await store.create_case("T1", fields(), "U1", AT)
+    await store.set_workspace("T1", AT, tz="Europe/Paris", work_start="08:00")
+    claimed = await store.claim_card("T1", case.id, AT)
+    assert claimed.case.card_state == "posting" and claimed.case.card_claimed_at == AT
+    assert claimed.steps == {}  # just opened: nothing read
+    assert (claimed.workspace.tz, claimed.workspace.work_start) == ("Europe/Paris", "08:00")
+    assert await store.claim_card("T1", case.id, AT) is None  # already claimed
+    assert await store.claim_card("T2", case.id, AT) is None  # another workspace's
+
+
+async def test_a_claimed_card_shows_the_steps_done_and_default_settings(store):
+    case = await store.create_case("T1", fields(), "U1", AT)
+    await store.mark_step("T1", case.id, "apologize", "U2", AT)
+    claimed = await store.claim_card("T1", case.id, AT)
+    assert claimed.steps["apologize"].by == "U2"
+    assert claimed.workspace.tz is None and claimed.workspace.team_id == "T1"

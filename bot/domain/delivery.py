@@ -24,10 +24,11 @@ class Delivery:
         self.store = store
 
     # -- cards ---------------------------------------------------------------------------
-    async def claim_card(self, team_id: str, case_id: int, at: str) -> bool:
-        """pending -> posting, before the post; False when another process has it."""
-        return await self.store.set_card_state(team_id, case_id, CardState.PENDING,
-                                               CardState.POSTING, at)
+    async def claim_card(self, team_id: str, case_id: int, at: str):
+        """pending -> posting, before the post: the case as claimed, with its steps and
+        its workspace's settings (what the card shows); None when it is not pending
+        (another process has it, or it is out)."""
+        return await self.store.claim_card(team_id, case_id, at)
 
     async def release_card(self, team_id: str, case_id: int, at: str) -> None:
         """posting -> pending: Slack did not take it; a later sweep posts it."""

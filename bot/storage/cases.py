@@ -4,10 +4,11 @@ cards, compare-and-set changes with their events, checklist steps."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from bot.domain.models import Case, CaseRef, Event, NewCase, StepMark
 from bot.domain.vocabulary import CardState, EventKind, Status
+from bot.domain.workspace import SETTINGS, Workspace
 from bot.storage.engine import Engine, Tx
 from bot.storage.rollups import opened_facts
 from bot.storage.schema import (
@@ -19,6 +20,26 @@ from bot.storage.schema import (
     RECORD_REQUEST,
     customer_key,
 )
+
+# A card claimed (pending -> posting) with what it shows, in one statement: the case as
+# claimed, whether it has checklist steps (a case just opened has none: they are read
+# only when there are some) and its workspace's settings.
+CLAIM_CARD = (
+    "UPDATE cases SET card_state = ?, card_claimed_at = ? "
+    "WHERE team_id = ? AND id = ? AND card_state = ? "
+    f"RETURNING {CASE_COLUMNS}, EXISTS (SELECT 1 FROM steps s "
+    "WHERE s.team_id = cases.team_id AND s.case_id = cases.id)"
+    + "".join(f", (SELECT w.{name} FROM workspaces w WHERE w.team_id = cases.team_id)"
+              for name in SETTINGS))
+CASE_WIDTH = len(Case.__dataclass_fields__)
+
+
+class ClaimedCard(NamedTuple):
+    """A card claimed for posting, and what it shows."""
+
+    case: Case
+    steps: dict[str, StepMark]
+    workspace: Workspace
 
 
 class _Abandoned(Exception):
@@ -96,6 +117,18 @@ class Cases(Engine):
             "UPDATE cases SET card_state = ?, card_claimed_at = ? "
             "WHERE team_id = ? AND id = ? AND card_state = ?",
             [after, at, team_id, case_id, before]) == 1
+
+    async def claim_card(self, team_id: str, case_id: int, at: str) -> ClaimedCard | None:
+        """pending -> posting (compare-and-set), with the case as claimed, its steps and
+        its workspace's settings; None when its card is not pending."""
+        found = await self._write_rows(CLAIM_CARD, [CardState.POSTING, at, team_id, case_id,
+                                                    CardState.PENDING])
+        if not found:
+            return None
+        row = found[0]
+        steps = await self.steps(team_id, case_id) if row[CASE_WIDTH] else {}
+        return ClaimedCard(Case(*row[:CASE_WIDTH]), steps,
+                           Workspace(team_id, *row[CASE_WIDTH + 1:]))
 
     async def record_card(self, team_id: str, case_id: int, channel: str, ts: str, at: str) -> None:
         """Remember where the case card lives so it can be updated in place."""

@@ -115,6 +115,11 @@ class Engine:
         async with self._tx() as tx:
             return await tx.run(sql, params)
 
+    async def _write_rows(self, sql: str, params: Params = ()) -> list[tuple]:
+        """The rows one writing statement returns (RETURNING), on its own."""
+        async with self._tx() as tx:
+            return await tx.rows(sql, params)
+
     async def _tables_with(self, column: str) -> list[str]:
         """The tables that have `column` (a workspace's purge finds its rows by it)."""
         raise NotImplementedError
