@@ -53,7 +53,7 @@ def read_report(text: str, playbook: Playbook, reader: Reader | None = None) -> 
     customer = customer or find_customer(clean)
     tokens = tokenize(summary)
     category, cues, also = _category(tokens, playbook)
-    contacts = _contacts(tokens, playbook)
+    contacts = _contacts(tokens, playbook, summary)
     emotion = _emotion(summary, tokens, playbook)
     if reader is not None:
         guess = reader.predict(summary)
@@ -164,19 +164,88 @@ def _category(tokens: tuple[str, ...],
     return best, tuple(cues.get(best, ())), also
 
 
-def _contacts(tokens: tuple[str, ...], playbook: Playbook) -> tuple[str, ...]:
-    """Every channel mentioned, first mention first ("email address" is not a channel)."""
+def _contacts(tokens: tuple[str, ...], playbook: Playbook, text: str = "") -> tuple[str, ...]:
+    """Every channel the customer used, first mention first ("email address" is not a
+    channel). `text`, the report as written, lets a public @handle read as social media.
+    A letter in the customer's own words names no channel by itself: it may have come
+    by post, form or chat."""
     found: list[str] = []
-    # "nobody rang her back" is no phone contact: a denied mention counts for nothing,
-    # and neither does a threat to post ("says she'll put it on Instagram").
-    for hit in _affirmed(playbook.matchers.contact.find(tokens), tokens):
+    hits = [hit for hit in playbook.matchers.contact.find(tokens)
+            if not _contact_denied(tokens, hit)]
+    in_chat = any("chat" in hit.labels for hit in hits)
+    for hit in hits:
+        # "says she'll put it on Instagram" is a threat, not a post
         if "social" in hit.labels and _threatened(tokens, hit.position):
+            continue
+        # "transferred four times in the chat": a hand-over there is no phone call
+        if in_chat and hit.cue in _HAND_OVERS:
             continue
         for label in hit.labels:
             if label != IGNORED_CONTACT and label not in found:
                 found.append(label)
             break
+    if text and "social" not in found and _HANDLE_RE.search(text):
+        found.append("social")
     return tuple(found)
+
+
+# Cues that say the customer was handed on, which is a call unless the report is about
+# a chat ("put through to 4 different specialists in this chat").
+_HAND_OVERS = frozenset("""transferred transfers transférée transféré transferida transferido
+    weiterverbunden verbunden doorverbonden durchgestellt herverbunden przełączali""".split()
+                        + ["put through", "me pasaron", "me han pasado", "spoke to",
+                           "cut off", "got cut off"])
+
+# A public handle written to or quoted: "@NorthRailHelp your guard ...", "tweeted @us".
+# An email address (name@example.com) has no space before its "@".
+_HANDLE_RE = re.compile(r"(?:^|(?<=[\s(\"'“‘]))@[A-Za-z_][A-Za-z0-9_]{1,30}\b")
+
+
+def _contact_denied(tokens: tuple[str, ...], hit: CueHit) -> bool:
+    """A mention that is no contact: denied ("nobody rang her back", "nadie me llama",
+    "personne ne l'a rappelée"), only promised or awaited ("was supposed to call",
+    "devait me rappeler", "waiting for a call"), or a name ("a lady called Sue",
+    "called my husband a useless old man")."""
+    position = hit.position
+    if hit.cue in ("called", "calling", "calls") and _names_someone(tokens, position):
+        return True
+    for i in range(position - 1, max(-1, position - 1 - CONTACT_DENIAL_REACH), -1):
+        token = tokens[i]
+        if token in _NEGATIONS or token in _CONTACT_DENIALS or token in _NOT_YET:
+            if token in _NEGATIONS and _intensifies(tokens, i, position):
+                return False
+            return True
+        if token in _NEGATION_STOPS or not token[0].isalnum():
+            return False
+    return False
+
+
+CONTACT_DENIAL_REACH = 3
+# Denials in the report's other languages (the English ones are the feelings' own).
+_CONTACT_DENIALS = frozenset("""
+    nadie ni ningún ninguna nunca jamás sin personne ne jamais aucun aucune sans ninguém nem
+    nenhum nenhuma niemand kein keine keinen keiner nie nicht ohne nessuno nessuna mai non
+    senza geen niet nooit zonder nikt nie
+""".split())
+# A contact still to come: promised, expected or awaited, not made.
+_NOT_YET = frozenset("""
+    will ll would wd supposed promised promise promising awaiting expecting waiting
+    devait devaient doit promis promise attend debía iba prometió prometieron esperando
+    deveria devia prometeu prometeram sollte wollte versprochen wartet doveva dovevano
+""".split())
+# "called" names someone when it comes after "a"/"an" and a noun ("a lady called Sue")
+# or before who was called what ("called my husband a useless old man", 'called him "mate"').
+_CALLED_OBJECTS = frozenset("me him her them us you my his their our your the".split())
+_CALLED_WHAT = frozenset({"a", "an", '"', "“", "«", "„"})
+
+
+def _names_someone(tokens: tuple[str, ...], position: int) -> bool:
+    if position >= 2 and tokens[position - 2] in ("a", "an") and tokens[position - 1].isalpha():
+        return True
+    rest = tokens[position + 1:position + 4]
+    if not rest or rest[0] not in _CALLED_OBJECTS:
+        return False
+    return any(token in _CALLED_WHAT for token in rest[1:3])
 
 
 # Words that make a later social-media mention a threat, not a contact: "will post it on
