@@ -113,3 +113,8 @@ def test_an_email_address_is_no_handle(playbook):
 def test_a_threat_to_post_is_still_no_social_contact(playbook):
     assert "social" not in channels("He says he will leave a review on Google tonight",
                                     playbook)
+
+
+def test_a_promise_made_on_a_channel_is_a_contact_there(playbook):
+    assert "phone" in channels("The refund was promised on the phone a month ago", playbook)
+    assert "chat" in channels("Le prometieron por chat que llegaría el lunes", playbook)

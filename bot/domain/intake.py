@@ -209,9 +209,11 @@ def _contact_denied(tokens: tuple[str, ...], hit: CueHit) -> bool:
     position = hit.position
     if hit.cue in ("called", "calling", "calls") and _names_someone(tokens, position):
         return True
+    medium = tokens[position] in _MEDIUM or (position and tokens[position - 1] in _MEDIUM)
     for i in range(position - 1, max(-1, position - 1 - CONTACT_DENIAL_REACH), -1):
         token = tokens[i]
-        if token in _NEGATIONS or token in _CONTACT_DENIALS or token in _NOT_YET:
+        if token in _NEGATIONS or token in _CONTACT_DENIALS or \
+                (token in _NOT_YET and not medium):
             if token in _NEGATIONS and _intensifies(tokens, i, position):
                 return False
             return True
@@ -227,12 +229,16 @@ _CONTACT_DENIALS = frozenset("""
     nenhum nenhuma niemand kein keine keinen keiner nie nicht ohne nessuno nessuna mai non
     senza geen niet nooit zonder nikt nie
 """.split())
-# A contact still to come: promised, expected or awaited, not made.
+# A contact still to come: promised or expected, not made ("was supposed to call",
+# "devait me rappeler"). A channel named as the medium stays a contact: "promised on
+# the phone", "le prometieron por chat".
 _NOT_YET = frozenset("""
-    will ll would wd supposed promised promise promising awaiting expecting waiting
-    devait devaient doit promis promise attend debía iba prometió prometieron esperando
-    deveria devia prometeu prometeram sollte wollte versprochen wartet doveva dovevano
+    will ll would wd supposed promised promise promising expecting
+    devait devaient doit promis debía iba prometió prometieron
+    deveria devia prometeu prometeram sollte wollte versprochen doveva dovevano
 """.split())
+_MEDIUM = frozenset("""on over by via in through per por en pelo pela no na par au am im
+    al sur op""".split())
 # "called" names someone when it comes after "a"/"an" and a noun ("a lady called Sue")
 # or before who was called what ("called my husband a useless old man", 'called him "mate"').
 _CALLED_OBJECTS = frozenset("me him her them us you my his their our your the".split())
