@@ -118,3 +118,12 @@ def test_a_threat_to_post_is_still_no_social_contact(playbook):
 def test_a_promise_made_on_a_channel_is_a_contact_there(playbook):
     assert "phone" in channels("The refund was promised on the phone a month ago", playbook)
     assert "chat" in channels("Le prometieron por chat que llegaría el lunes", playbook)
+
+
+@pytest.mark.parametrize("text", [
+    "A customer called in today about the missing refund",
+    "A gentleman called us twice about his broken boiler",
+    "An elderly lady called, very upset about the bill",
+])
+def test_someone_who_called_us_is_a_phone_contact_not_a_name(text, playbook):
+    assert "phone" in channels(text, playbook)

@@ -203,8 +203,8 @@ _HANDLE_RE = re.compile(r"(?:^|(?<=[\s(\"'“‘]))@[A-Za-z_][A-Za-z0-9_]{1,30}\
 
 def _contact_denied(tokens: tuple[str, ...], hit: CueHit) -> bool:
     """A mention that is no contact: denied ("nobody rang her back", "nadie me llama",
-    "personne ne l'a rappelée"), only promised or awaited ("was supposed to call",
-    "devait me rappeler", "waiting for a call"), or a name ("a lady called Sue",
+    "personne ne l'a rappelée"), only promised or expected ("was supposed to call",
+    "devait me rappeler"), or a name ("a lady called Sue",
     "called my husband a useless old man")."""
     position = hit.position
     if hit.cue in ("called", "calling", "calls") and _names_someone(tokens, position):
@@ -243,11 +243,17 @@ _MEDIUM = frozenset("""on over by via in through per por en pelo pela no na par 
 # or before who was called what ("called my husband a useless old man", 'called him "mate"').
 _CALLED_OBJECTS = frozenset("me him her them us you my his their our your the".split())
 _CALLED_WHAT = frozenset({"a", "an", '"', "“", "«", "„"})
+# Words after "called" that go on about a call, not a name ("a customer called in today").
+_CALL_GOES_ON = frozenset("""in to us we you me him her them back again twice about and at on
+    from for yesterday today tonight this last earlier before after the our your his their
+    my a an up round over several three four five six ten re""".split())
 
 
 def _names_someone(tokens: tuple[str, ...], position: int) -> bool:
-    if position >= 2 and tokens[position - 2] in ("a", "an") and tokens[position - 1].isalpha():
-        return True
+    after = tokens[position + 1] if position + 1 < len(tokens) else ""
+    if position >= 2 and tokens[position - 2] in ("a", "an") and \
+            tokens[position - 1].isalpha() and after.isalpha() and after not in _CALL_GOES_ON:
+        return True  # "a lady called Sue", not "a customer called in" or "an agent called us"
     rest = tokens[position + 1:position + 4]
     if not rest or rest[0] not in _CALLED_OBJECTS:
         return False
