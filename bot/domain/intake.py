@@ -70,7 +70,7 @@ def _read_report(text: str, playbook: Playbook, reader: Reader | None) -> Report
     customer = customer or find_customer(clean)
     tokens = tokenize(summary)
     category, cues, also = _category(tokens, playbook)
-    contacts = _contacts(tokens, playbook)
+    contacts = _contacts(tokens, playbook, summary)
     emotion = _emotion(summary, tokens, playbook)
     if reader is not None:
         guess = reader.predict(summary)
@@ -181,19 +181,100 @@ def _category(tokens: tuple[str, ...],
     return best, tuple(cues.get(best, ())), also
 
 
-def _contacts(tokens: tuple[str, ...], playbook: Playbook) -> tuple[str, ...]:
-    """Every channel mentioned, first mention first ("email address" is not a channel)."""
+def _contacts(tokens: tuple[str, ...], playbook: Playbook, text: str = "") -> tuple[str, ...]:
+    """Every channel the customer used, first mention first ("email address" is not a
+    channel). `text`, the report as written, lets a public @handle read as social media.
+    A letter in the customer's own words names no channel by itself: it may have come
+    by post, form or chat."""
     found: list[str] = []
-    # "nobody rang her back" is no phone contact: a denied mention counts for nothing,
-    # and neither does a threat to post ("says she'll put it on Instagram").
-    for hit in _affirmed(playbook.matchers.contact.find(tokens), tokens):
+    hits = [hit for hit in playbook.matchers.contact.find(tokens)
+            if not _contact_denied(tokens, hit)]
+    in_chat = any("chat" in hit.labels for hit in hits)
+    for hit in hits:
+        # "says she'll put it on Instagram" is a threat, not a post
         if "social" in hit.labels and _threatened(tokens, hit.position):
+            continue
+        # "transferred four times in the chat": a hand-over there is no phone call
+        if in_chat and hit.cue in _HAND_OVERS:
             continue
         for label in hit.labels:
             if label != IGNORED_CONTACT and label not in found:
                 found.append(label)
             break
+    if text and "social" not in found and _HANDLE_RE.search(text):
+        found.append("social")
     return tuple(found)
+
+
+# Cues that say the customer was handed on, which is a call unless the report is about
+# a chat ("put through to 4 different specialists in this chat").
+_HAND_OVERS = frozenset("""transferred transfers transférée transféré transferida transferido
+    weiterverbunden verbunden doorverbonden durchgestellt herverbunden przełączali""".split()
+                        + ["put through", "me pasaron", "me han pasado", "spoke to",
+                           "cut off", "got cut off"])
+
+# A public handle written to or quoted: "@NorthRailHelp your guard ...", "tweeted @us".
+# An email address (name@example.com) has no space before its "@".
+_HANDLE_RE = re.compile(r"(?:^|(?<=[\s(\"'“‘]))@[A-Za-z_][A-Za-z0-9_]{1,30}\b")
+
+
+def _contact_denied(tokens: tuple[str, ...], hit: CueHit) -> bool:
+    """A mention that is no contact: denied ("nobody rang her back", "nadie me llama",
+    "personne ne l'a rappelée"), only promised or expected ("was supposed to call",
+    "devait me rappeler"), or a name ("a lady called Sue",
+    "called my husband a useless old man")."""
+    position = hit.position
+    if hit.cue in ("called", "calling", "calls") and _names_someone(tokens, position):
+        return True
+    medium = tokens[position] in _MEDIUM or (position and tokens[position - 1] in _MEDIUM)
+    for i in range(position - 1, max(-1, position - 1 - CONTACT_DENIAL_REACH), -1):
+        token = tokens[i]
+        if token in _NEGATIONS or token in _CONTACT_DENIALS or \
+                (token in _NOT_YET and not medium):
+            if token in _NEGATIONS and _intensifies(tokens, i, position):
+                return False
+            return True
+        if token in _NEGATION_STOPS or not token[0].isalnum():
+            return False
+    return False
+
+
+CONTACT_DENIAL_REACH = 3
+# Denials in the report's other languages (the English ones are the feelings' own).
+_CONTACT_DENIALS = frozenset("""
+    nadie ni ningún ninguna nunca jamás sin personne ne jamais aucun aucune sans ninguém nem
+    nenhum nenhuma niemand kein keine keinen keiner nie nicht ohne nessuno nessuna mai non
+    senza geen niet nooit zonder nikt nie
+""".split())
+# A contact still to come: promised or expected, not made ("was supposed to call",
+# "devait me rappeler"). A channel named as the medium stays a contact: "promised on
+# the phone", "le prometieron por chat".
+_NOT_YET = frozenset("""
+    will ll would wd supposed promised promise promising expecting
+    devait devaient doit promis debía iba prometió prometieron
+    deveria devia prometeu prometeram sollte wollte versprochen doveva dovevano
+""".split())
+_MEDIUM = frozenset("""on over by via in through per por en pelo pela no na par au am im
+    al sur op""".split())
+# "called" names someone when it comes after "a"/"an" and a noun ("a lady called Sue")
+# or before who was called what ("called my husband a useless old man", 'called him "mate"').
+_CALLED_OBJECTS = frozenset("me him her them us you my his their our your the".split())
+_CALLED_WHAT = frozenset({"a", "an", '"', "“", "«", "„"})
+# Words after "called" that go on about a call, not a name ("a customer called in today").
+_CALL_GOES_ON = frozenset("""in to us we you me him her them back again twice about and at on
+    from for yesterday today tonight this last earlier before after the our your his their
+    my a an up round over several three four five six ten re""".split())
+
+
+def _names_someone(tokens: tuple[str, ...], position: int) -> bool:
+    after = tokens[position + 1] if position + 1 < len(tokens) else ""
+    if position >= 2 and tokens[position - 2] in ("a", "an") and \
+            tokens[position - 1].isalpha() and after.isalpha() and after not in _CALL_GOES_ON:
+        return True  # "a lady called Sue", not "a customer called in" or "an agent called us"
+    rest = tokens[position + 1:position + 4]
+    if not rest or rest[0] not in _CALLED_OBJECTS:
+        return False
+    return any(token in _CALLED_WHAT for token in rest[1:3])
 
 
 # Words that make a later social-media mention a threat, not a contact: "will post it on

@@ -1,0 +1,129 @@
+"""How the customer was in touch with us: the channels read from a report. Only a real
+contact counts; a visit is read from where the customer stood or who served them, a
+call from a hold or a line; denied, awaited or merely named contacts count for nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.domain.intake import read_report
+from bot.domain.playbook import load_playbook
+
+
+@pytest.fixture(scope="module")
+def playbook():
+    return load_playbook()
+
+
+def channels(text, playbook) -> set[str]:
+    return set(read_report(text, playbook).contacts)
+
+
+VISITS = [
+    "The usher at the gate refused to let Mr Obi in with his carer's pass",
+    "Our waiter dropped soup on her coat and just walked off",
+    "The pharmacy cashier shouted her prescription details in front of the queue",
+    "Mrs Lindqvist was told at the airport that her assistance booking did not exist",
+    "Waited forty minutes at the drive-thru for one milkshake",
+    "El camarero le dijo a la clienta que no había mesa aunque tenía reserva",
+    "La recepcionista del gimnasio le habló fatal a mi madre",
+    "Le serveur a refusé de changer le plat froid",
+    "Ficou duas horas no balcão à espera da segunda via do cartão",
+    "Der Kunde stand 20 Minuten an der Kasse, niemand kam",
+]
+
+
+@pytest.mark.parametrize("text", VISITS)
+def test_a_visit_is_read_from_where_the_customer_stood_or_who_served_them(text, playbook):
+    assert "in_person" in channels(text, playbook)
+
+
+PARTIES_NAMED = [
+    "The store says the courier lost the fridge, the courier says the store never sent it",
+    "She was told to take it up with her local branch",
+    "Warranty is handled by the installer, according to the manufacturer",
+    "La tienda dice que la garantía la lleva el fabricante",
+]
+
+
+@pytest.mark.parametrize("text", PARTIES_NAMED)
+def test_a_place_or_party_named_bare_is_no_visit(text, playbook):
+    assert "in_person" not in channels(text, playbook)
+
+
+CALLS = [
+    "Ninety minute hold just to cancel a magazine subscription",
+    "He had to ring you again on Friday because nothing happened",
+    "The line went dead twice while she explained the leak",
+    "Il cliente ha chiamato tre volte per la bolletta sbagliata",
+    "Mevrouw Visser is vier keer doorverbonden en nog steeds geen antwoord",
+    "Liguei três vezes e ninguém resolve o problema da fatura",
+    "Klientka dzwoniła dwa razy w sprawie faktury",
+]
+
+
+@pytest.mark.parametrize("text", CALLS)
+def test_a_hold_a_line_or_a_call_in_any_language_is_phone(text, playbook):
+    assert "phone" in channels(text, playbook)
+
+
+NO_CALLS = [
+    "Nadie me llama para decirme cuándo viene el técnico",
+    "Personne ne l'a rappelée depuis le sinistre",
+    "Niemand belt terug over mijn factuur",
+    "The engineer was supposed to call before coming and never did",
+    "Le SAV devait me rappeler sous 48h, rien",
+    "She met a lady called Joan who sorted it out at the till",
+    "The courier called my son a liar about the missing parcel",
+]
+
+
+@pytest.mark.parametrize("text", NO_CALLS)
+def test_a_denied_awaited_or_naming_call_is_no_phone_contact(text, playbook):
+    assert "phone" not in channels(text, playbook)
+
+
+def test_a_hand_over_inside_a_chat_is_no_phone_call(playbook):
+    found = channels("Priya was transferred three times in the live chat and gave up",
+                     playbook)
+    assert found == {"chat"}
+
+
+def test_a_hand_over_without_a_chat_is_a_call(playbook):
+    assert "phone" in channels("Got transferred four times between billing and sales",
+                               playbook)
+
+
+SOCIAL = [
+    "@ParcelPilotUK three missed deliveries this week, brilliant service",
+    "She left a review on Google calling us cowboys",
+    "FB comment from a tenant about the broken lift, 40 reactions already",
+]
+
+
+@pytest.mark.parametrize("text", SOCIAL)
+def test_a_handle_a_review_site_or_a_page_comment_is_social(text, playbook):
+    assert "social" in channels(text, playbook)
+
+
+def test_an_email_address_is_no_handle(playbook):
+    assert "social" not in channels("Please use sam@example.org for the refund", playbook)
+
+
+def test_a_threat_to_post_is_still_no_social_contact(playbook):
+    assert "social" not in channels("He says he will leave a review on Google tonight",
+                                    playbook)
+
+
+def test_a_promise_made_on_a_channel_is_a_contact_there(playbook):
+    assert "phone" in channels("The refund was promised on the phone a month ago", playbook)
+    assert "chat" in channels("Le prometieron por chat que llegaría el lunes", playbook)
+
+
+@pytest.mark.parametrize("text", [
+    "A customer called in today about the missing refund",
+    "A gentleman called us twice about his broken boiler",
+    "An elderly lady called, very upset about the bill",
+])
+def test_someone_who_called_us_is_a_phone_contact_not_a_name(text, playbook):
+    assert "phone" in channels(text, playbook)
