@@ -104,6 +104,7 @@ def test_a_feeling_compared_away_does_not_count(playbook, text):
 
 
 @pytest.mark.parametrize("text", [
+    "the driver made a joke about her accent at the door",
     "the policy document lists the wrong excess; the cust flagged it in chat and was annoyed",
 ])
 def test_everyday_uses_of_anger_words_do_not_make_a_customer_irate(playbook, text):
