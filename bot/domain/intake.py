@@ -342,6 +342,16 @@ def _affirmed(hits: list[CueHit], tokens: tuple[str, ...]) -> list[CueHit]:
     return [hit for hit in hits if not _negated(tokens, hit.position)] if hits else hits
 
 
+# "upset rather than angry", "annoyed more than angry": the feeling after "than" is the
+# one the customer does not have ("more than angry" alone is denied too: rarely said).
+_COMPARED = frozenset({"rather", "more"})
+
+
+def _compared_away(tokens: tuple[str, ...], position: int) -> bool:
+    return position > 0 and tokens[position - 1] == "than" and \
+        not _COMPARED.isdisjoint(tokens[max(0, position - 4):position - 1])
+
+
 def _negated(tokens: tuple[str, ...], position: int) -> bool:
     for i in range(position - 1, max(-1, position - 1 - NEGATION_REACH), -1):
         token = tokens[i]
@@ -402,10 +412,13 @@ def _emotion(summary: str, tokens: tuple[str, ...], playbook: Playbook) -> str:
     upset one); otherwise upset, because nobody opens a complaint calmly."""
     rules = playbook.emotion
     found = playbook.matchers.emotion.find(tokens)
-    hits = _affirmed(found, tokens)
+    hits = [hit for hit in _affirmed(found, tokens) if not _compared_away(tokens, hit.position)]
     labels = {label for hit in hits for label in hit.labels}
-    if len(hits) < len(found) and not labels & {"upset", "irate"}:
+    denied = {label for hit in found if hit not in hits for label in hit.labels}
+    if denied & {"upset", "irate"} and not labels & {"upset", "irate"}:
         labels.add("calm")  # "she isn't upset": the report says how they are not
+    if "calm" in denied:
+        labels.add("upset")  # "not calm", "wasn't polite about it": not calm at all
     marks = _exclamations(summary)
     if "irate" in labels or marks >= rules.irate_exclamations or \
             _is_shouting(summary, playbook) or _shouts_a_word(summary):
