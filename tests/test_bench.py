@@ -18,7 +18,8 @@ def test_ack_benchmark_runs_and_ends_with_the_p99_ratio():
     assert done.returncode == 0, done.stderr[-2000:]
     lines = done.stdout.strip().splitlines()
     assert re.fullmatch(r"p99 ratio: \d+\.\d\d", lines[-1])
-    assert re.fullmatch(r"throughput ratio: \d+\.\d\d", lines[-2])
+    assert re.fullmatch(r"CPU ratio: \d+\.\d\d", lines[-2])
+    assert re.fullmatch(r"throughput ratio: \d+\.\d\d", lines[-3])
     assert sum(line.lstrip().startswith("mend   round") for line in lines) == 2
     assert any(line.startswith("mend ") and "server CPU" in line for line in lines)
 
