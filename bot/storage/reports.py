@@ -65,8 +65,10 @@ class Reports(Engine):
         with none.) Index-ordered ranges, so a page costs little at any size.
         """
         sql, params = filter_sql(where, team_id)
-        due_order = "ORDER BY next_followup_at, created_at"
-        none = (f"{sql} AND next_followup_at IS NULL", params, "ORDER BY created_at")
+        # `id` last: cases opened in the same instant would otherwise come back in any
+        # order, and PostgreSQL then pages the same case twice (and another never)
+        due_order = "ORDER BY next_followup_at, created_at, id"
+        none = (f"{sql} AND next_followup_at IS NULL", params, "ORDER BY created_at, id")
         if where.overdue_before is not None:
             parts = [(f"{sql} AND next_followup_at IS NOT NULL", params, due_order)]
         elif now is None:
@@ -86,7 +88,7 @@ class Reports(Engine):
         return found, total
 
     async def oldest_live(self, team_id: str, limit: int) -> list[Case]:
-        return await self._cases("team_id = ? AND status != 'closed' ORDER BY created_at "
+        return await self._cases("team_id = ? AND status != 'closed' ORDER BY created_at, id "
                                  "LIMIT ?",
                            [team_id, limit])
 
