@@ -20,6 +20,7 @@ from bot.domain.reading.model import (
     Embedder,
     SituationModel,
     clean_text,
+    known_rows,
 )
 from bot.domain.text import CueHit, CueMatcher, tokenize
 
@@ -137,3 +138,13 @@ def test_cue_matching_finds_what_one_comparison_per_cue_finds(texts):
         for text in texts:
             tokens = tokenize(text)
             assert matcher.find(tokens) == reference_find(group, tokens), (name, text)
+
+
+def test_known_rows_by_table_are_those_found_by_search(model, texts):
+    head_set = model.head_set
+    vocabulary = head_set.vocabulary
+    for text in texts:
+        tokens = model.embedder.read(text).tokens
+        assert head_set.rows(tokens).tolist() == known_rows(vocabulary, tokens).tolist()
+    past = np.array([0, int(vocabulary[-1]), int(vocabulary[-1]) + 1, 10**9], dtype=np.int64)
+    assert head_set.rows(past).tolist() == known_rows(vocabulary, past).tolist()

@@ -28,7 +28,7 @@ import unicodedata
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from itertools import chain
 from pathlib import Path
 from types import MappingProxyType
@@ -105,6 +105,8 @@ class Embedder:
 
     def __init__(self, vectors: np.ndarray, tokenizer: Any, cache_size: int = CACHE_SIZE):
         self.vectors = vectors
+        # every id the tokenizer gives has a vector (WordLlama's own): no need to check each
+        self._ids_fit = tokenizer.get_vocab_size(with_added_tokens=True) <= len(vectors)
         self.dim = int(vectors.shape[1])
         self.tokenizer = tokenizer
         self._pooled = lru_cache(maxsize=cache_size)(self._pool)
@@ -127,7 +129,7 @@ class Embedder:
 
     def token_ids(self, text: str) -> np.ndarray:
         ids = np.array(self._encode(clean_text(text)), dtype=np.int64)
-        return ids[(ids >= 0) & (ids < len(self.vectors))]
+        return ids if self._ids_fit else ids[(ids >= 0) & (ids < len(self.vectors))]
 
     def _encode(self, text: str) -> list[int]:
         """The tokenizer's ids for a cleaned text, word by word from a per-word cache (a
@@ -245,7 +247,19 @@ class HeadSet:
     vocabulary: np.ndarray  # sorted token ids
 
     def rows(self, tokens: np.ndarray) -> np.ndarray:
-        return known_rows(self.vocabulary, tokens)
+        """As `known_rows`, by one lookup per token in a table of every id (ids are >= 0;
+        one past the last known id, the table says unknown, and larger ids are clipped
+        to that)."""
+        if self.vocabulary.size == 0:
+            return known_rows(self.vocabulary, tokens)
+        found = self._row_of.take(tokens, mode="clip")
+        return found[found >= 0].astype(np.int64)
+
+    @cached_property
+    def _row_of(self) -> np.ndarray:
+        table = np.full(int(self.vocabulary[-1]) + 2, -1, dtype=np.int32)  # ~4 MB
+        table[self.vocabulary] = np.arange(self.vocabulary.size, dtype=np.int32)
+        return table
 
 
 def known_rows(vocabulary: np.ndarray, tokens: np.ndarray) -> np.ndarray:
@@ -264,7 +278,8 @@ class FusedHeads:
 
     def __init__(self, heads: Mapping[str, Head]):
         order = list(heads.values())
-        self.weights = np.ascontiguousarray(np.concatenate([h.weights for h in order], axis=1))
+        # (labels, features): the product as rows by a vector is the quicker one
+        self.weights = np.ascontiguousarray(np.concatenate([h.weights for h in order], axis=1).T)
         self.token_weights = np.ascontiguousarray(
             np.concatenate([h.token_weights for h in order], axis=1))
         self.bias = np.concatenate([h.bias for h in order])
@@ -278,7 +293,7 @@ class FusedHeads:
     def labelled(self, features: np.ndarray, rows: np.ndarray,
                  names: Iterable[str]) -> dict[str, Mapping[str, float]]:
         """Each named head's probability per label."""
-        logits = features @ self.weights + self.token_weights.take(rows, axis=0).sum(axis=0)
+        logits = self.weights @ features + self.token_weights.take(rows, axis=0).sum(axis=0)
         logits += self.bias
         exp = np.exp(logits - np.repeat(np.maximum.reduceat(logits, self._starts), self._sizes))
         probs = (exp / np.repeat(np.add.reduceat(exp, self._starts), self._sizes)).tolist()
