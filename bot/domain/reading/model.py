@@ -26,7 +26,7 @@ import logging
 import re
 import unicodedata
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from itertools import chain
@@ -87,13 +87,19 @@ def wordllama_folder() -> Path:
     return Path(_import_wordllama().__file__).resolve().parent
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Pooled:
     """One text as the heads see it. The arrays are read-only: the cache shares them."""
 
     mean: np.ndarray  # (dim,) mean token vector, unit length
     features: np.ndarray  # (2 * dim,) [mean, max over tokens]
-    tokens: np.ndarray  # the distinct token ids, sorted
+    present: Callable[[], np.ndarray] = field(repr=False)  # works out `tokens`
+
+    @cached_property
+    def tokens(self) -> np.ndarray:
+        """The distinct token and word-pair ids, sorted: worked out on first use, as the
+        coach's head reads the dense part alone (hashing the words was half of pooling)."""
+        return self.present()
 
 
 class Embedder:
@@ -187,10 +193,14 @@ class Embedder:
             mean = _unit(np.add.reduce(tokens, axis=0) / np.float32(len(ids)))
             peak = np.maximum.reduce(tokens, axis=0)
         features = np.concatenate([mean, peak]).astype(np.float32)
-        present = np.unique(np.concatenate([ids, self.pair_ids(text)]))
-        for array in (mean, features, present):
+        for array in (mean, features):
             array.setflags(write=False)
-        return Pooled(mean, features, present)
+        return Pooled(mean, features, lambda: self._present(ids, text))
+
+    def _present(self, ids: np.ndarray, text: str) -> np.ndarray:
+        present = np.unique(np.concatenate([ids, self.pair_ids(text)]))
+        present.setflags(write=False)
+        return present
 
     def cache_clear(self) -> None:
         self._pooled.cache_clear()
