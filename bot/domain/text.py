@@ -73,30 +73,31 @@ class CueMatcher:
                 _first, labels = by_tokens.setdefault(tokens, (cue, []))
                 if label not in labels:
                     labels.append(label)
-        index: dict[str, list[tuple[tuple[str, ...], CueHit]]] = {}
+        # first token -> [(length, {cue tokens: hit})], longest first: at a position one
+        # lookup per cue length, not one comparison per cue ("at", "no", "in" start 15-26)
+        by_length: dict[str, dict[int, dict[tuple[str, ...], CueHit]]] = {}
         for tokens, (cue, labels) in by_tokens.items():
             hit = CueHit(cue, tuple(labels), max(1, len(cue.split())), -1)
-            index.setdefault(tokens[0], []).append((tokens, hit))
-        for entries in index.values():
-            entries.sort(key=lambda entry: -len(entry[0]))
-        self._index = index
+            by_length.setdefault(tokens[0], {}).setdefault(len(tokens), {})[tokens] = hit
+        self._index = {first: sorted(lengths.items(), key=lambda item: -item[0])
+                       for first, lengths in by_length.items()}
 
     def find(self, tokens: Sequence[str]) -> list[CueHit]:
         """Return the non-overlapping hits in text order (position = token index)."""
         hits: list[CueHit] = []
         index = self._index
-        i, n = 0, len(tokens)
-        while i < n:
-            entries = index.get(tokens[i])
-            if entries:
-                for cue_tokens, hit in entries:
-                    size = len(cue_tokens)
-                    if size == 1 or tuple(tokens[i:i + size]) == cue_tokens:
-                        hits.append(CueHit(hit.cue, hit.labels, hit.weight, i))
-                        i += size
-                        break
-                else:
-                    i += 1
-            else:
-                i += 1
+        tokens = tuple(tokens)
+        free = 0  # the tokens before this one are part of a hit already
+        for i, token in enumerate(tokens):
+            if i < free:
+                continue
+            entries = index.get(token)
+            if entries is None:
+                continue
+            for size, cues in entries:
+                hit = cues.get(tokens[i:i + size])
+                if hit is not None:
+                    hits.append(CueHit(hit.cue, hit.labels, hit.weight, i))
+                    free = i + size
+                    break
         return hits

@@ -26,9 +26,10 @@ import logging
 import re
 import unicodedata
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
+from itertools import chain
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -48,7 +49,7 @@ NOT_CONCEPT = "other"  # the negative label of every concept head
 HEAD_FORMAT = 1
 EMBEDDER_ID = "wordllama:l2_supercat:256:mean+max+tokens+words+wordpairs"
 PAIR_BUCKETS = 1 << 20  # hashed word n-grams get ids past the tokenizer's own
-WORD_NGRAMS = (1, 2)  # which runs of words are hashed: single words and pairs
+WORD_NGRAMS = (1, 2)  # which runs of words are hashed: single words and pairs (pair_ids)
 DEFAULT_HEAD = data_file("model/reader_head.npz")  # the checkout's data/, or the package's
 CACHE_SIZE = 4096  # texts whose vectors are kept
 MAX_CHARS = 2000  # a longer text is read from its first 2000 characters
@@ -86,13 +87,19 @@ def wordllama_folder() -> Path:
     return Path(_import_wordllama().__file__).resolve().parent
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Pooled:
     """One text as the heads see it. The arrays are read-only: the cache shares them."""
 
     mean: np.ndarray  # (dim,) mean token vector, unit length
     features: np.ndarray  # (2 * dim,) [mean, max over tokens]
-    tokens: np.ndarray  # the distinct token ids, sorted
+    present: Callable[[], np.ndarray] = field(repr=False)  # works out `tokens`
+
+    @cached_property
+    def tokens(self) -> np.ndarray:
+        """The distinct token and word-pair ids, sorted: worked out on first use, as the
+        coach's head reads the dense part alone (hashing the words was half of pooling)."""
+        return self.present()
 
 
 class Embedder:
@@ -104,9 +111,13 @@ class Embedder:
 
     def __init__(self, vectors: np.ndarray, tokenizer: Any, cache_size: int = CACHE_SIZE):
         self.vectors = vectors
+        # every id the tokenizer gives has a vector (WordLlama's own): no need to check each
+        self._ids_fit = tokenizer.get_vocab_size(with_added_tokens=True) <= len(vectors)
         self.dim = int(vectors.shape[1])
         self.tokenizer = tokenizer
         self._pooled = lru_cache(maxsize=cache_size)(self._pool)
+        self._word_ids: dict[str, list[int]] = {}  # word -> its token ids (see _encode)
+        self._word_hashes: dict[str, tuple[int, bytes]] = {}  # word -> (crc32, b" " + word)
 
     @classmethod
     def load(cls, cache_size: int = CACHE_SIZE) -> Embedder:
@@ -123,9 +134,27 @@ class Embedder:
         return cls(inference.embedding, inference.tokenizer, cache_size)
 
     def token_ids(self, text: str) -> np.ndarray:
-        encoding = self.tokenizer.encode(clean_text(text), add_special_tokens=False)
-        ids = np.asarray(encoding.ids, dtype=np.int64)
-        return ids[(ids >= 0) & (ids < len(self.vectors))]
+        ids = np.array(self._encode(clean_text(text)), dtype=np.int64)
+        return ids if self._ids_fit else ids[(ids >= 0) & (ids < len(self.vectors))]
+
+    def _encode(self, text: str) -> list[int]:
+        """The tokenizer's ids for a cleaned text, word by word from a per-word cache (a
+        new report is mostly words read before). Exact: the tokenizer reads the whole
+        text as one run with each space made "▁", and no token of its vocabulary holds
+        a "▁" after its first character except runs of "▁", so no token spans two words.
+        A text holding a "▁" itself, or a "<" (its special tokens "<s>", "<unk>"), is
+        encoded whole."""
+        if "\u2581" in text or "<" in text:
+            return self.tokenizer.encode(text, add_special_tokens=False).ids
+        words = text.split(" ") if text else []
+        known = self._word_ids
+        missing = [word for word in words if word not in known]
+        if missing:
+            if len(known) + len(missing) > WORDS_KEPT:
+                known.clear()
+            for word in missing:
+                known[word] = self.tokenizer.encode(word, add_special_tokens=False).ids
+        return list(chain.from_iterable(map(known.__getitem__, words)))
 
     def embed(self, text: str) -> np.ndarray:
         """The text's mean token vector, scaled to unit length (zeros for empty text)."""
@@ -143,10 +172,16 @@ class Embedder:
         """Ids of the text's adjacent word pairs ("not working", "on hold"), hashed into
         PAIR_BUCKETS ids after the tokenizer's own, so they share the token weights."""
         words = _WORD_RE.findall(text.casefold())
-        grams = [" ".join(words[i:i + n]) for n in WORD_NGRAMS for i in range(len(words) - n + 1)]
-        base = len(self.vectors)
-        return np.array([base + zlib.crc32(gram.encode()) % PAIR_BUCKETS for gram in grams],
-                        dtype=np.int64)
+        hashed = self._word_hashes
+        if len(hashed) > WORDS_KEPT:
+            hashed.clear()
+        # crc32 of "w1 w2" is crc32 of " w2" carried on from crc32 of "w1": each word is
+        # encoded and hashed once, each pair costs one crc32 of its second word
+        each = [hashed.get(word) or _word_hash(hashed, word) for word in words]
+        crcs = [crc for crc, _ in each]
+        crcs += [zlib.crc32(tail, crc) for (crc, _), (_, tail)
+                  in zip(each, each[1:], strict=False)]
+        return np.array(crcs, dtype=np.int64) % PAIR_BUCKETS + len(self.vectors)
 
     def _pool(self, text: str) -> Pooled:
         ids = self.token_ids(text)
@@ -154,24 +189,35 @@ class Embedder:
             mean = np.zeros(self.dim, dtype=np.float32)
             peak = np.zeros(self.dim, dtype=np.float32)
         else:
-            tokens = self.vectors[ids]
-            mean = _unit(tokens.mean(axis=0))
-            peak = tokens.max(axis=0)
+            tokens = self.vectors.take(ids, axis=0)  # one gather, then two reductions
+            mean = _unit(np.add.reduce(tokens, axis=0) / np.float32(len(ids)))
+            peak = np.maximum.reduce(tokens, axis=0)
         features = np.concatenate([mean, peak]).astype(np.float32)
-        present = np.unique(np.concatenate([ids, self.pair_ids(text)]))
-        for array in (mean, features, present):
+        for array in (mean, features):
             array.setflags(write=False)
-        return Pooled(mean, features, present)
+        return Pooled(mean, features, lambda: self._present(ids, text))
+
+    def _present(self, ids: np.ndarray, text: str) -> np.ndarray:
+        present = np.unique(np.concatenate([ids, self.pair_ids(text)]))
+        present.setflags(write=False)
+        return present
 
     def cache_clear(self) -> None:
         self._pooled.cache_clear()
 
 
 _WORD_RE = re.compile(r"[^\W_]+")
+WORDS_KEPT = 50_000  # words whose token ids and hashes are kept; past it they start over
+
+
+def _word_hash(hashed: dict[str, tuple[int, bytes]], word: str) -> tuple[int, bytes]:
+    encoded = word.encode()
+    entry = hashed[word] = (zlib.crc32(encoded), b" " + encoded)
+    return entry
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:
-    norm = float(np.linalg.norm(vector))
+    norm = float(np.sqrt(vector.dot(vector)))  # np.linalg.norm's own sum, without its checks
     return (vector / norm).astype(np.float32) if norm > 0 else vector.astype(np.float32)
 
 
@@ -211,7 +257,19 @@ class HeadSet:
     vocabulary: np.ndarray  # sorted token ids
 
     def rows(self, tokens: np.ndarray) -> np.ndarray:
-        return known_rows(self.vocabulary, tokens)
+        """As `known_rows`, by one lookup per token in a table of every id (ids are >= 0;
+        one past the last known id, the table says unknown, and larger ids are clipped
+        to that)."""
+        if self.vocabulary.size == 0:
+            return known_rows(self.vocabulary, tokens)
+        found = self._row_of.take(tokens, mode="clip")
+        return found[found >= 0].astype(np.int64)
+
+    @cached_property
+    def _row_of(self) -> np.ndarray:
+        table = np.full(int(self.vocabulary[-1]) + 2, -1, dtype=np.int32)  # ~4 MB
+        table[self.vocabulary] = np.arange(self.vocabulary.size, dtype=np.int32)
+        return table
 
 
 def known_rows(vocabulary: np.ndarray, tokens: np.ndarray) -> np.ndarray:
@@ -220,6 +278,41 @@ def known_rows(vocabulary: np.ndarray, tokens: np.ndarray) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     found = np.minimum(np.searchsorted(vocabulary, tokens), vocabulary.size - 1)
     return found[vocabulary[found] == tokens]
+
+
+class FusedHeads:
+    """Every head's weights side by side, so that one product, one gather-sum of the
+    token rows and one softmax per head (done together) give all the heads' readings of
+    a text: head by head, numpy's overhead per call on these small arrays was most of
+    the reading's cost. Same sums as `Head.probabilities`, to float rounding."""
+
+    def __init__(self, heads: Mapping[str, Head]):
+        order = list(heads.values())
+        # (labels, features): the product as rows by a vector is the quicker one
+        self.weights = np.ascontiguousarray(np.concatenate([h.weights for h in order], axis=1).T)
+        self.token_weights = np.ascontiguousarray(
+            np.concatenate([h.token_weights for h in order], axis=1))
+        self.bias = np.concatenate([h.bias for h in order])
+        sizes = [len(h.labels) for h in order]
+        starts = np.cumsum([0, *sizes[:-1]])
+        self._starts = starts
+        self._sizes = np.asarray(sizes)
+        self._spans = {h.name: (int(start), h.labels)
+                       for h, start in zip(order, starts, strict=True)}
+
+    def labelled(self, features: np.ndarray, rows: np.ndarray,
+                 names: Iterable[str]) -> dict[str, Mapping[str, float]]:
+        """Each named head's probability per label."""
+        logits = self.weights @ features + self.token_weights.take(rows, axis=0).sum(axis=0)
+        logits += self.bias
+        exp = np.exp(logits - np.repeat(np.maximum.reduceat(logits, self._starts), self._sizes))
+        probs = (exp / np.repeat(np.add.reduceat(exp, self._starts), self._sizes)).tolist()
+        out: dict[str, Mapping[str, float]] = {}
+        for name in names:
+            start, labels = self._spans[name]
+            out[name] = MappingProxyType(dict(zip(labels, probs[start:start + len(labels)],
+                                                  strict=True)))
+        return out
 
 
 def load_heads(path: str | Path) -> HeadSet:
@@ -315,6 +408,8 @@ class SituationModel:
         self.embedder = embedder
         self.head_set = heads
         self.heads = dict(heads.heads)
+        self._fused = FusedHeads(self.heads)
+        self._reader_heads = tuple(name for name in self.heads if name not in CONCEPTS)
         # A prediction is immutable: one per text is kept, as its vectors are (a Slack
         # retry, a form sent again, a report pasted twice read once).
         self._predicted = lru_cache(maxsize=CACHE_SIZE)(self._predict)
@@ -347,12 +442,15 @@ class SituationModel:
         self._predicted.cache_clear()
         self.embedder.cache_clear()
 
+    def _labelled(self, text: str, names: Iterable[str]) -> dict[str, Mapping[str, float]]:
+        """The named heads' readings of `text`, all heads computed at once."""
+        return self._fused.labelled(*self._inputs(text), names)
+
     def _predict(self, text: str) -> Prediction:
-        inputs = self._inputs(text)
-        categories = self.heads["category"].labelled(*inputs)
-        feelings = self.heads["feeling"].labelled(*inputs)
-        languages = (self.heads["language"].labelled(*inputs) if "language" in self.heads
-                     else MappingProxyType({}))
+        read = self._labelled(text, self._reader_heads)
+        categories = read["category"]
+        feelings = read["feeling"]
+        languages = read.get("language", MappingProxyType({}))
         return Prediction(
             category=_top(categories),
             category_probs=MappingProxyType({key: categories[key] for key in CATEGORIES}),
@@ -361,7 +459,7 @@ class SituationModel:
             language=_top(languages) if languages else None,
             language_probs=languages,
             channel_probs=MappingProxyType({
-                channel: self.heads[channel_head(channel)].labelled(*inputs)["yes"]
+                channel: read[channel_head(channel)]["yes"]
                 for channel in CHANNELS if channel_head(channel) in self.heads}),
         )
 
@@ -370,11 +468,13 @@ class SituationModel:
         head = self.heads.get(name)
         if head is None:
             raise KeyError(f"no head for concept {name!r}; have {self.concept_names}")
-        return head.labelled(*self._inputs(text))[name]
+        return self._labelled(text, (name,))[name][name]
 
     def concepts(self, text: str) -> Mapping[str, float]:
         """Every coach concept's probability for one sentence."""
-        return MappingProxyType({name: self.concept(text, name) for name in self.concept_names})
+        names = self.concept_names
+        read = self._labelled(text, names)
+        return MappingProxyType({name: read[name][name] for name in names})
 
     def similarity(self, text: str, examples: Sequence[str]) -> np.ndarray:
         """Cosine similarity of `text` to each example, in order (examples are cached too)."""
