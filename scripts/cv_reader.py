@@ -25,7 +25,9 @@ from bot.domain import intake  # noqa: E402
 from bot.domain.judgement import read  # noqa: E402
 from bot.domain.playbook import load_playbook  # noqa: E402
 from bot.domain.reading.model import (  # noqa: E402
+    CATEGORIES,
     CHANNELS,
+    FEELINGS,
     Embedder,
     Head,
     HeadSet,
@@ -143,6 +145,31 @@ def summarise(items: list[dict], results: list[dict], errors: str, folds: int,
         n = len(items) if scope == "all" else counts["n"]
         print(f"  {scope:5} ({n:4}) " + ", ".join(f"{field} {counts[field] / n:.3f}"
                                                   for field in FIELDS))
+    if errors in LABELLED_FIELDS:
+        print(confusion(errors, [item.get(errors) for item in items],
+                        [got[errors] for got in results]))
+
+
+LABELLED_FIELDS = {"category": CATEGORIES, "feeling": FEELINGS}
+
+
+def confusion(field: str, wanted: list, got: list) -> str:
+    """The confusion matrix of a field with a closed label set: rows are the labels,
+    columns the readings (first 7 letters), then each label's recall; last, precision."""
+    labels = LABELLED_FIELDS[field]
+    pairs = Counter(zip(wanted, got, strict=True))
+    short = [label[:7] for label in labels]
+    lines = [f"{field} (rows: label, columns: read)\n{'':>10} "
+             + " ".join(f"{s:>7}" for s in short) + "  recall"]
+    for label, name in zip(labels, short, strict=True):
+        row = [pairs[(label, read)] for read in labels]
+        lines.append(f"{name:>10} " + " ".join(f"{n:7d}" for n in row)
+                     + f"  {pairs[(label, label)] / max(sum(row), 1):.3f}")
+    read_as = [sum(pairs[(want, label)] for want in labels) for label in labels]
+    lines.append(f"{'precision':>10} " + " ".join(
+        f"{pairs[(label, label)] / max(n, 1):7.3f}" for label, n in zip(labels, read_as,
+                                                                      strict=True)))
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
