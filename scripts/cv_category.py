@@ -124,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--knn", type=int, nargs="*", default=[],
                         help="also blend a TF-IDF k-nearest-neighbour vote, these k")
     parser.add_argument("--knn-weight", type=float, nargs="*", default=[0.2, 0.35, 0.5])
+    parser.add_argument("--save", type=Path, help="write the out-of-fold scores (.npz)")
     parser.add_argument("--matrix", action="store_true", help="print the confusion matrix")
     args = parser.parse_args(argv)
 
@@ -174,6 +175,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.matrix:
         print(confusion("category", wanted, [CATEGORIES[g] for g in guesses]))
     probs = softmax(logits[args.iterations[-1]])
+    if args.save:
+        np.savez(args.save, truth=truth, groups=np.array([item["group"] for item in items]),
+                 **{f"logits_{steps}": value for steps, value in logits.items()},
+                 **{f"knn_{k}": value for k, value in knn_votes.items()})
     for k in args.knn:
         alone = np.mean(knn_votes[k].argmax(axis=1) == truth)
         blends = "  ".join(

@@ -28,9 +28,11 @@ from bot.domain.reading.model import (  # noqa: E402
     CATEGORIES,
     CHANNELS,
     FEELINGS,
+    NEIGHBOUR_ARRAYS,
     Embedder,
     Head,
     HeadSet,
+    Neighbours,
     SituationModel,
     channel_head,
 )
@@ -69,10 +71,16 @@ THRESHOLDS = (
 )
 
 
-def model_from(trainer: tr.Trainer, fitted: dict[str, tr.Fitted]) -> SituationModel:
+def model_from(trainer: tr.Trainer, fitted: dict[str, tr.Fitted],
+               reports: list[tr.Example]) -> SituationModel:
+    """The reader as trained on one fold: its heads, and the category's neighbour vote
+    over that fold's training reports."""
     heads = {name: Head(name, f.labels, f.weights, f.token_weights.astype("float16")
                         .astype("float32"), f.bias) for name, f in fitted.items()}
-    return SituationModel(trainer.embedder, HeadSet(heads, trainer.vocabulary))
+    arrays = tr.neighbour_arrays(trainer, reports, fitted["category"].labels)
+    neighbours = Neighbours(*(arrays[name] for name in NEIGHBOUR_ARRAYS),
+                            len(fitted["category"].labels), len(trainer.vocabulary))
+    return SituationModel(trainer.embedder, HeadSet(heads, trainer.vocabulary, neighbours))
 
 
 def out_of_fold(training: tr.TrainingSet, trainer: tr.Trainer, items: list[dict],
@@ -89,7 +97,7 @@ def out_of_fold(training: tr.TrainingSet, trainer: tr.Trainer, items: list[dict]
             part = training.subset(lambda g, fold=fold: tr.fold_of(g, folds) != fold)
             examples = part.head_examples()
             reader = model_from(trainer, {name: trainer.fit_examples(examples[name], name)
-                                          for name in READ_HEADS})
+                                          for name in READ_HEADS}, part.reports)
         for pair in settings:
             (intake.MODEL_OVERRULES_CUES, intake.MODEL_OVERRULES_DEFAULT_FEELING,
              intake.MODEL_ADDS_CHANNEL, intake.MODEL_DROPS_CHANNEL) = pair

@@ -463,8 +463,22 @@ def source_lines(paths: Iterable[Path]) -> list[str]:
             for path in paths]
 
 
+def neighbour_arrays(trainer: Trainer, reports: Sequence[Example],
+                     labels: Sequence[str]) -> dict[str, np.ndarray]:
+    """The category's training reports as the reader's neighbour vote reads them: each
+    report's vocabulary rows (concatenated), their counts, and its label's index."""
+    rows = [known_rows(trainer.vocabulary, trainer.embedder.read(ex.text).tokens)
+            for ex in reports]
+    return {"category.neighbour_rows": np.concatenate(rows).astype(np.int32) if rows
+            else np.zeros(0, dtype=np.int32),
+            "category.neighbour_lengths": np.array([len(r) for r in rows], dtype=np.int32),
+            "category.neighbour_labels": np.array([labels.index(ex.label) for ex in reports],
+                                                  dtype=np.int8)}
+
+
 def head_arrays(heads: Mapping[str, Fitted], vocabulary: np.ndarray,
-                sources: Sequence[str] = ()) -> dict[str, np.ndarray]:
+                sources: Sequence[str] = (),
+                extra: Mapping[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     arrays = {"format": np.array(HEAD_FORMAT), "embedder": np.array(EMBEDDER_ID),
               "heads": np.array(list(heads)), "sources": np.array(list(sources), dtype=str),
               "vocabulary": vocabulary.astype(np.int32)}
@@ -473,6 +487,7 @@ def head_arrays(heads: Mapping[str, Fitted], vocabulary: np.ndarray,
         arrays[f"{name}.weights"] = fitted.weights
         arrays[f"{name}.token_weights"] = fitted.token_weights.astype(np.float16)
         arrays[f"{name}.bias"] = fitted.bias
+    arrays.update(extra or {})
     return arrays
 
 
@@ -604,7 +619,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     trainer = Trainer.for_training(training, Embedder.load(cache_size=TRAINING_CACHE), args.l2)
     heads = trainer.train(training)
     sources = source_lines(training_sources())
-    data = npz_bytes(head_arrays(heads, trainer.vocabulary, sources))
+    neighbours = neighbour_arrays(trainer, training.reports, heads["category"].labels)
+    data = npz_bytes(head_arrays(heads, trainer.vocabulary, sources, neighbours))
     print(f"trained {len(heads)} heads on {len(training.reports)} reports, "
           f"{len(training.sentences)} sentences and {len(training.drafts)} drafts from:")
     print("\n".join(f"  {line}" for line in sources))

@@ -20,6 +20,7 @@ from bot.domain.reading.model import (
     DEFAULT_HEAD,
     FEELINGS,
     ModelUnavailable,
+    Neighbours,
     SituationModel,
     load_heads,
 )
@@ -147,7 +148,8 @@ def test_the_head_loads_with_numpy_alone(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert "'category'" in done.stdout and "'feeling'" in done.stdout
     assert all(f"'{concept}'" in done.stdout for concept in CONCEPTS)
-    # about 2.2 MB: word n-gram rows from 3,078 reports and 4,200 drafts, five channel heads
+    # about 2.7 MB: word n-gram rows from 3,078 reports and 4,200 drafts, five channel heads,
+    # and the category's training reports as rows for the neighbour vote (~0.5 MB)
     assert DEFAULT_HEAD.stat().st_size < 3_000_000
 
 
@@ -166,6 +168,31 @@ def test_a_head_from_elsewhere_is_refused(tmp_path):
     np.savez(short, **{**data, "category.labels": data["category.labels"][:-1]})
     with pytest.raises(ModelUnavailable):
         load_heads(short)
+
+
+def test_the_default_head_stores_the_category_neighbours():
+    neighbours = load_heads(DEFAULT_HEAD).neighbours
+    assert neighbours is not None and neighbours.texts > 3000
+
+
+def test_the_neighbour_vote_is_a_share_per_label_led_by_the_nearest_reports():
+    # three reports over a vocabulary of six rows; labels 0, 1, 1
+    rows, lengths, labels = np.array([0, 1, 2, 3, 4, 3, 5]), np.array([2, 3, 2]), \
+        np.array([0, 1, 1])
+    vote = Neighbours(rows, lengths, labels, classes=3, vocabulary=6, k=2).vote(np.array([0, 1]))
+    assert vote.sum() == pytest.approx(1.0) and vote.argmax() == 0 and vote[2] == 0
+    assert Neighbours(rows, lengths, labels, 3, 6, k=2).vote(np.array([3, 5])).argmax() == 1
+    # no known row: no opinion
+    assert np.allclose(Neighbours(rows, lengths, labels, 3, 6).vote(np.zeros(0, int)), 1 / 3)
+
+
+def test_neighbour_arrays_that_do_not_fit_are_refused(tmp_path):
+    with np.load(DEFAULT_HEAD, allow_pickle=False) as arrays:
+        data = {key: arrays[key] for key in arrays.files}
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, **{**data, "category.neighbour_labels": data["category.neighbour_labels"] + 20})
+    with pytest.raises(ModelUnavailable, match="neighbour"):
+        load_heads(bad)
 
 
 # -- reading ------------------------------------------------------------------------------

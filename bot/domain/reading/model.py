@@ -249,12 +249,61 @@ class Head:
                                                                      strict=True)})
 
 
+# The category is read by the category head blended with a vote of the training reports
+# that share the most (TF-IDF weighted) word and word-pair rows with the text: the head
+# alone reads 0.761 of the 3,078 train reports right by grouped cross-validation, the
+# blend 0.776 (k and weight chosen on the other folds: 0.776, better in every fold).
+# The vote alone reads 0.733. See scripts/cv_category.py --knn 40 80 160 320.
+NEIGHBOURS = 80
+NEIGHBOUR_WEIGHT = 0.7
+
+
+class Neighbours:
+    """The category training reports as bags of vocabulary rows, behind an inverted index:
+    `vote(rows)` is a similarity-weighted vote of the `k` reports most like a text (cosine
+    of binary TF-IDF bags), one share per category label, summing to 1."""
+
+    def __init__(self, rows: np.ndarray, lengths: np.ndarray, labels: np.ndarray,
+                 classes: int, vocabulary: int, k: int = NEIGHBOURS):
+        lengths = lengths.astype(np.int64)
+        self.texts, self.classes, self.k = len(lengths), classes, min(k, len(lengths))
+        self.labels = labels.astype(np.int64)
+        rows = rows.astype(np.int64)
+        text_of = np.repeat(np.arange(self.texts), lengths)
+        order = np.argsort(rows, kind="stable")
+        self.postings = text_of[order].astype(np.int32)
+        self.starts = np.searchsorted(rows[order], np.arange(vocabulary + 1))
+        df = np.diff(self.starts)
+        self.idf2 = (np.log((1 + self.texts) / (1 + df)) + 1.0) ** 2
+        norms = np.sqrt(np.bincount(text_of, self.idf2[rows], self.texts))
+        norms[norms == 0] = 1.0
+        self.inverse_norms = 1.0 / norms
+
+    def vote(self, rows: np.ndarray) -> np.ndarray:
+        shares = np.full(self.classes, 1.0 / self.classes)
+        if rows.size == 0 or self.texts == 0:
+            return shares
+        begin = self.starts[rows]
+        counts = self.starts[rows + 1] - begin
+        total = int(counts.sum())
+        if total == 0:
+            return shares
+        ends = np.cumsum(counts)
+        at = np.arange(total) + np.repeat(begin - (ends - counts), counts)
+        sims = np.bincount(self.postings[at], np.repeat(self.idf2[rows], counts), self.texts)
+        sims *= self.inverse_norms
+        top = np.argpartition(sims, self.texts - self.k)[self.texts - self.k:]
+        votes = np.bincount(self.labels[top], sims[top], self.classes)
+        return votes / votes.sum() if votes.sum() > 0 else shares
+
+
 @dataclass(frozen=True)
 class HeadSet:
     """The trained heads and the token vocabulary their token weights are rows of."""
 
     heads: Mapping[str, Head]
     vocabulary: np.ndarray  # sorted token ids
+    neighbours: Neighbours | None = None  # the category's training reports, when stored
 
     def rows(self, tokens: np.ndarray) -> np.ndarray:
         """As `known_rows`, by one lookup per token in a table of every id (ids are >= 0;
@@ -326,7 +375,24 @@ def load_heads(path: str | Path) -> HeadSet:
     vocabulary = data["vocabulary"].astype(np.int64)
     heads = {str(name): _head(data, str(name), vocabulary.size) for name in data["heads"]}
     _check_labels(heads, path)
-    return HeadSet(heads, vocabulary)
+    return HeadSet(heads, vocabulary, _neighbours(data, heads["category"], vocabulary.size,
+                                                  path))
+
+
+NEIGHBOUR_ARRAYS = ("category.neighbour_rows", "category.neighbour_lengths",
+                    "category.neighbour_labels")
+
+
+def _neighbours(data: Mapping[str, np.ndarray], head: Head, vocabulary: int,
+                path: str | Path) -> Neighbours | None:
+    if not all(name in data for name in NEIGHBOUR_ARRAYS):
+        return None
+    rows, lengths, labels = (data[name] for name in NEIGHBOUR_ARRAYS)
+    if (rows.ndim != 1 or lengths.shape != labels.shape or int(lengths.sum()) != rows.size
+            or (rows.size and (rows.min() < 0 or rows.max() >= vocabulary))
+            or (labels.size and (labels.min() < 0 or labels.max() >= len(head.labels)))):
+        raise ModelUnavailable(f"{path}: the category's neighbour arrays do not fit")
+    return Neighbours(rows, lengths, labels, len(head.labels), vocabulary)
 
 
 def _check_header(data: Mapping[str, np.ndarray], path: str | Path) -> None:
@@ -447,8 +513,15 @@ class SituationModel:
         return self._fused.labelled(*self._inputs(text), names)
 
     def _predict(self, text: str) -> Prediction:
-        read = self._labelled(text, self._reader_heads)
+        features, rows = self._inputs(text)
+        read = self._fused.labelled(features, rows, self._reader_heads)
         categories = read["category"]
+        if self.head_set.neighbours is not None:
+            votes = self.head_set.neighbours.vote(rows)
+            labels = self.heads["category"].labels
+            categories = MappingProxyType({
+                label: (1 - NEIGHBOUR_WEIGHT) * categories[label] + NEIGHBOUR_WEIGHT * float(v)
+                for label, v in zip(labels, votes, strict=True)})
         feelings = read["feeling"]
         languages = read.get("language", MappingProxyType({}))
         return Prediction(
