@@ -127,3 +127,70 @@ def test_a_promise_made_on_a_channel_is_a_contact_there(playbook):
 ])
 def test_someone_who_called_us_is_a_phone_contact_not_a_name(text, playbook):
     assert "phone" in channels(text, playbook)
+
+
+WRITING_IN = [
+    "Hi, I'm writing about the sofa that came with a torn cushion",
+    "Dear team, I am writing regarding my late father's account",
+    "Hello, i write you because the washing machine leaks",
+    "Buenas tardes. Les escribo por tercera vez por el seguro de mi gato",
+    "Bonsoir, je vous écris au nom de l'association des parents",
+    "Despite three written requests nobody has taken charge of the boiler",
+]
+
+
+@pytest.mark.parametrize("text", WRITING_IN)
+def test_the_customer_writing_to_us_is_an_email_contact(text, playbook):
+    assert "email" in channels(text, playbook)
+
+
+MORE_CALLS = [
+    "Mrs Rao telephoned this morning about the sofa",
+    "Fourth call from her about the lost wheelchair",
+    "Madame Girard dit que le conseiller a soupiré pendant tout l'appel",
+    "Cliente: 2h em espera por causa do cartão bloqueado",
+    "Carla aguardou 1h30 na espera telefônica para comunicar sinistro",
+    "He's been xferred 5 times today between claims and policy admin",
+    "The vet insurance line keeps hanging up on transfer",
+    "The priority line puts you through to the same queue as everyone else",
+    "The advisor read her bank details aloud on call",
+]
+
+
+@pytest.mark.parametrize("text", MORE_CALLS)
+def test_a_telephone_call_named_in_other_words_is_phone(text, playbook):
+    assert "phone" in channels(text, playbook)
+
+
+MORE_VISITS = [
+    "Two receptionists told the patient different things about fasting",
+    "De medewerker van de gemeentebalie zuchtte hardop; bij de balie voelde ze zich vernederd",
+    "cust waited 2h40 in A&E before anyone triaged his son",
+    "Il cliente ha aspettato 3 ore in pronto soccorso col cane",
+    "Esperé 3 horas en urgencias con mi hija",
+    "Mia, at the tills just now, says the car park clamped her",
+    "Branch staff told him he could pay the cheque in at any post office",
+    "O gerente gritou com o Seu Raimundo na frente de todo mundo",
+    "La réceptionniste lui a demandé de payer devant les autres clients",
+]
+
+
+@pytest.mark.parametrize("text", MORE_VISITS)
+def test_staff_met_face_to_face_or_a_place_only_a_visit_reaches_is_in_person(text, playbook):
+    assert "in_person" in channels(text, playbook)
+
+
+NOT_OUR_CHANNEL = [
+    ("Three visits to your phone shop for the same screen repair", "phone"),
+    ("Resident unhappy about the phone mast outside her window", "phone"),
+    ("I checked my phone calendar and collected her before 5.30", "phone"),
+    ("Our marketing emails reach her just fine, our answers don't", "email"),
+    ("She found out from the welcome email that someone opened an account", "email"),
+    ("The maintenance email said 1am-3am, it was down until 11", "email"),
+]
+
+
+@pytest.mark.parametrize("text, channel", NOT_OUR_CHANNEL)
+def test_a_device_a_shop_or_our_own_mailing_is_no_contact_on_that_channel(
+        text, channel, playbook):
+    assert channel not in channels(text, playbook)
