@@ -104,3 +104,29 @@ def test_pronouns_numbers_and_exclamations_do_not_open_a_name(text):
 def test_a_signature_after_a_dutch_message_is_still_the_name():
     assert find_customer("Dit is nu de derde keer dat ik bel. Ik stap over. Pieter de Vries") \
         == "Pieter de Vries"
+
+
+@pytest.mark.parametrize("text, name", [
+    ("Rodrigo reclamou no chat que a fatura veio errada", "Rodrigo"),
+    ("Beatriz avisou pelo chat que o fone chegou sem som", "Beatriz"),
+    ("Rosario esperó casi media hora al teléfono", "Rosario"),
+    ("Luc Fabre conteste 24 € de frais de service", "Luc Fabre"),
+    ("Aisha started in chat, chat told her to phone", "Aisha"),
+    ("Claudette followed the instructions in our email and it wiped her DNS", "Claudette"),
+    ("Ahmed was promised a callback from the ward sister", "Ahmed"),
+    ("cx Mohammed's new router drops wifi every hour", "Mohammed"),
+    ("Família Teixeira: capela fechada na hora do velório", "Família Teixeira"),
+    ("Dentist cancelled Priya's crown fitting the morning of", "Priya"),
+])
+def test_a_name_first_then_what_the_customer_did_is_the_customer(text, name):
+    assert find_customer(text) == name
+
+
+@pytest.mark.parametrize("text", [
+    "Family booked a 7-seater for airport pickup, had it confirmed twice",
+    "Paciente esperou 2 horas na clínica dentária com marcação",
+    "Sócio reclamou que mandaram newsletter errada",
+    "Booked the room for Friday and nobody was there",
+])
+def test_a_word_for_the_customer_or_a_verb_first_is_no_name(text):
+    assert find_customer(text) is None
