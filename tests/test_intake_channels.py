@@ -194,3 +194,21 @@ NOT_OUR_CHANNEL = [
 def test_a_device_a_shop_or_our_own_mailing_is_no_contact_on_that_channel(
         text, channel, playbook):
     assert channel not in channels(text, playbook)
+
+
+@pytest.mark.parametrize("text", [
+    "Our chat agent kept calling her hun and told her to read the FAQ",
+    "The guard told her off in front of the carriage and called her clueless",
+    "She's publicly calling us heartless on Twitter",
+])
+def test_calling_someone_names_is_no_phone_contact(text, playbook):
+    assert "phone" not in channels(text, playbook)
+
+
+@pytest.mark.parametrize("text", [
+    "She called us twice about the boiler",
+    "He called her back within the hour",
+    "They called him every day last week",
+])
+def test_calling_someone_then_how_often_or_when_is_a_call(text, playbook):
+    assert "phone" in channels(text, playbook)
