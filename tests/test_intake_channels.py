@@ -212,3 +212,16 @@ def test_calling_someone_names_is_no_phone_contact(text, playbook):
 ])
 def test_calling_someone_then_how_often_or_when_is_a_call(text, playbook):
     assert "phone" in channels(text, playbook)
+
+
+@pytest.mark.parametrize("text", [
+    "He says if it isn't there by Friday he'll put it all over Google reviews",
+    "Refund me in full or the entire thread goes on Reddit with photos",
+    "Il parle de laisser un avis sur Google",
+])
+def test_a_post_threatened_with_he_will_or_if_not_is_no_social_contact(text, playbook):
+    assert "social" not in channels(text, playbook)
+
+
+def test_a_review_already_posted_is_social(playbook):
+    assert "social" in channels("She left a one star review on Google last night", playbook)

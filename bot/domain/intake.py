@@ -299,7 +299,8 @@ _THREAT_WORDS = frozenset("""
     wants plans planning about
     if unless otherwise va vais vai vou voy vamos menace menacé menaça amenaza amenazó ameaça
     droht wird werde
-""".split())
+    hell or si parle wenn falls
+""".split())  # "he'll" is "hell" once tokenized; "refund me or it goes on Reddit"
 THREAT_REACH = 6
 
 
