@@ -225,3 +225,17 @@ def test_a_post_threatened_with_he_will_or_if_not_is_no_social_contact(text, pla
 
 def test_a_review_already_posted_is_social(playbook):
     assert "social" in channels("She left a one star review on Google last night", playbook)
+
+
+@pytest.mark.parametrize("text, channel", [
+    ("margaret ellis VM: waiting a week on the blue badge renewal", "phone"),
+    ("I have now spoken to seven different people at your airline", "phone"),
+    ("Nach drei Anrufen weiß immer noch niemand Bescheid", "phone"),
+    ("Abro ticket porque la factura sale con el IVA mal", "email"),
+])
+def test_a_voicemail_a_conversation_or_a_ticket_is_a_contact(text, channel, playbook):
+    assert channel in channels(text, playbook)
+
+
+def test_a_virtual_machine_is_no_voicemail(playbook):
+    assert "phone" not in channels("cloud VM down 60 hrs, canned replies", playbook)
