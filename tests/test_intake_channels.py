@@ -239,3 +239,20 @@ def test_a_voicemail_a_conversation_or_a_ticket_is_a_contact(text, channel, play
 
 def test_a_virtual_machine_is_no_voicemail(playbook):
     assert "phone" not in channels("cloud VM down 60 hrs, canned replies", playbook)
+
+
+@pytest.mark.parametrize("text", [
+    "went into the branch to ask who's handling my complaint",
+    "Mrs Lowe came to reception again about the car park",
+    "Mr Karlsson stood at hotel check-in for 70 minutes",
+    "Fui à concessionária, me mandaram ligar para a central",
+    "Le technicien est passé ce matin et est reparti sans rien brancher",
+])
+def test_going_to_one_of_our_places_is_in_person(text, playbook):
+    assert "in_person" in channels(text, playbook)
+
+
+def test_a_technician_who_turned_up_is_not_read_as_a_visit_by_the_cue_lists(playbook):
+    # "turned up" is said of parcels, buses and no-shows as often as of visits (CV: 6 fixed,
+    # 10 created), so the cue lists leave it to the model
+    assert "in_person" not in channels("The replacement bus never turned up", playbook)
