@@ -10,7 +10,10 @@ ratios. Targets: `open` under 100 ms at 1,000,000 cases; `stats 30d` under
 `--exact` also times `stats 30d` the old way (a rescan of the period's timelines).
 
     .venv/bin/python bench/leads.py [--big 1000000] [--runs 5]
-        [--db sqlite|postgres] [--database-url postgresql://…]
+        [--db sqlite|postgres] [--database-url postgresql://…] [--keep DIR]
+
+`--keep DIR` keeps the built SQLite workspaces in DIR and reuses them on the next run
+(building 1,000,000 cases takes minutes); the store migrates them when it opens them.
 
 With `--db postgres` each workspace is built in SQLite as above, then copied into a fresh
 schema on the PostgreSQL server with `python -m bot migrate`'s copy, analysed, and timed
@@ -22,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import statistics
 import sys
@@ -149,17 +153,24 @@ async def main() -> None:
                                                "DATABASE_URL or $MEND_TEST_DATABASE_URL)")
     parser.add_argument("--exact", action="store_true",
                         help="also time stats 30d by rescanning the timelines (before)")
+    parser.add_argument("--keep", type=Path,
+                        help="keep the built workspaces in this folder and reuse them")
     args = parser.parse_args()
     server = server_url(args.database_url) if args.db == "postgres" else None
     playbook = load_playbook(DEFAULT_PLAYBOOK)
     workdir = Path(tempfile.mkdtemp(prefix="mend-leads-"))
     results = {}
     for size in (args.small, args.big):
-        path = workdir / f"leads-{size}.db"
-        started = time.perf_counter()
-        await build(path, size, size // 20)
-        print(f"built {size:,} cases ({size // 20:,} in play) in "
-              f"{time.perf_counter() - started:.0f} s", flush=True)
+        path = (args.keep or workdir) / f"leads-{size}.db"
+        if args.keep and path.exists():
+            print(f"reusing {path}", flush=True)
+        else:
+            if args.keep:
+                args.keep.mkdir(parents=True, exist_ok=True)
+            started = time.perf_counter()
+            await build(path, size, size // 20)
+            print(f"built {size:,} cases ({size // 20:,} in play) in "
+                  f"{time.perf_counter() - started:.0f} s", flush=True)
         schema = None
         if server:
             import psycopg
@@ -191,7 +202,9 @@ async def main() -> None:
         await store.close()
         if schema:
             drop_schema(server, schema)
-        path.unlink()
+        if not args.keep:
+            path.unlink()
+    print(f"load average {' / '.join(f'{x:.1f}' for x in os.getloadavg())}")
     for name in results[args.small]:
         small, big = results[args.small][name], results[args.big][name]
         print(f"{name:<16} {args.small:>9,}: {small:7.1f} ms   {args.big:>9,}: "
