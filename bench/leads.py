@@ -37,7 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.pg import drop_schema, fresh_schema, server_url  # noqa: E402
+from bench.pg import drop_schema, fresh_schema, kept_schema, server_url  # noqa: E402
 from bot.domain.playbook import load_playbook  # noqa: E402
 from bot.domain.reports import compute_stats, parse_open  # noqa: E402
 from bot.domain.times import to_iso  # noqa: E402
@@ -133,6 +133,14 @@ async def view_home(store: Store, playbook) -> int:
     return len(view["blocks"])
 
 
+async def _has_cases(url: str) -> bool:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT to_regclass('cases') IS NOT NULL").fetchone()[0] and \
+            conn.execute("SELECT EXISTS (SELECT 1 FROM cases)").fetchone()[0]
+
+
 async def timed(fn, runs: int) -> float:
     await fn()  # warm the page cache
     samples = []
@@ -155,6 +163,8 @@ async def main() -> None:
                         help="also time stats 30d by rescanning the timelines (before)")
     parser.add_argument("--keep", type=Path,
                         help="keep the built workspaces in this folder and reuse them")
+    parser.add_argument("--keep-schema", help="with --db postgres: keep the copies in "
+                        "schemas named after this and the size, and reuse them")
     args = parser.parse_args()
     server = server_url(args.database_url) if args.db == "postgres" else None
     playbook = load_playbook(DEFAULT_PLAYBOOK)
@@ -178,13 +188,17 @@ async def main() -> None:
             from bot.storage.postgres.copy import migrate
             from bot.storage.postgres.store import PgStore
 
-            started = time.perf_counter()
-            schema, url = fresh_schema(server)
-            await migrate(str(path), url)
-            with psycopg.connect(url, autocommit=True) as conn:
-                conn.execute("VACUUM ANALYZE")  # as autovacuum leaves it
-            print(f"copied into PostgreSQL in {time.perf_counter() - started:.0f} s",
-                  flush=True)
+            if args.keep_schema:
+                schema, url = kept_schema(server, f"{args.keep_schema}_{size}")
+            if not args.keep_schema or not await _has_cases(url):
+                started = time.perf_counter()
+                if not args.keep_schema:
+                    schema, url = fresh_schema(server)
+                await migrate(str(path), url)
+                with psycopg.connect(url, autocommit=True) as conn:
+                    conn.execute("VACUUM ANALYZE")  # as autovacuum leaves it
+                print(f"copied into PostgreSQL in {time.perf_counter() - started:.0f} s",
+                      flush=True)
             store = await PgStore.open(url, min_size=1, max_size=2)
         else:
             store = Store(path)
@@ -200,7 +214,7 @@ async def main() -> None:
             results[size]["stats 30d exact"] = await timed(
                 lambda s=store: view_stats(s, playbook, 30, exact=True), args.runs)
         await store.close()
-        if schema:
+        if schema and not args.keep_schema:
             drop_schema(server, schema)
         if not args.keep:
             path.unlink()
