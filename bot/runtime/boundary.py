@@ -51,9 +51,7 @@ from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qs, unquote
 
 from aiohttp import web
-from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.middleware.async_middleware import AsyncMiddleware
-from slack_bolt.request.async_internals import build_async_context
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
@@ -175,12 +173,13 @@ def form_fields(text: str) -> dict[str, str]:
 
 
 def parsed_request(text: str, parsed: dict, query: str, headers) -> AsyncBoltRequest:
-    """Bolt's request for a body already parsed: built around an empty body, then given
-    the text (Bolt checks its signature) and what it parsed to, so the body is not
-    parsed twice on every request."""
-    req = AsyncBoltRequest(body="", query=query or None, headers=headers)
-    req.raw_body, req.body = text, parsed
-    req.context = build_async_context(AsyncBoltContext({}), parsed)
+    """Bolt's request for a body already parsed, so the body is not parsed twice on
+    every request: Bolt takes a parsed body only as a Socket Mode request (and then
+    builds its context from it once), so it is built as one, then given the text (Bolt
+    checks its signature) and made an HTTP request again."""
+    req = AsyncBoltRequest(body=parsed, query=query or None, headers=headers,
+                           mode="socket_mode")
+    req.raw_body, req.mode = text, "http"
     return req
 
 
