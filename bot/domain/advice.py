@@ -71,6 +71,7 @@ def build_advice(report: Report, playbook: Playbook, when_text: str | None = Non
     return _advice(_advised(report, playbook), playbook, when_text)
 
 
+@lru_cache(maxsize=1024)  # a repeated report (read from the reading's cache) costs one lookup
 def _advised(report: Report, playbook: Playbook) -> Report:
     """The report as the advice reads it: its summary and cues only count where the
     apology names what happened in the report's words, so elsewhere they are blanked
