@@ -15,6 +15,9 @@ import yaml
 from bot.domain.playbook import load_playbook
 from bot.domain.reading.model import (
     _WORD_RE,
+    CATEGORIES,
+    CHANNELS,
+    FEELINGS,
     PAIR_BUCKETS,
     WORD_NGRAMS,
     Embedder,
@@ -93,6 +96,26 @@ def test_all_heads_at_once_read_as_each_head_alone(model, texts):
             assert together[name].keys() == alone.keys()
             assert np.allclose(list(together[name].values()), list(alone.values()),
                                rtol=1e-4, atol=1e-6), (name, text)
+
+
+def test_a_prediction_reads_each_head_as_the_fused_heads_label_it(model, texts):
+    """`predict` slices the fused probabilities itself: the same numbers, label by label,
+    as the per-head mappings `_labelled` gives (exactly: the same list of floats)."""
+    for text in texts[:200]:
+        clean = clean_text(text)
+        read = model._labelled(clean, tuple(model.heads))
+        predicted = model._predict(clean)
+        assert dict(predicted.category_probs) == dict(read["category"])
+        assert list(predicted.category_probs) == [*CATEGORIES]
+        assert dict(predicted.feeling_probs) == dict(read["feeling"])
+        assert list(predicted.feeling_probs) == [*FEELINGS]
+        assert predicted.category == max(read["category"], key=read["category"].get)
+        assert predicted.feeling == max(read["feeling"], key=read["feeling"].get)
+        if "language" in model.heads:
+            assert list(predicted.language_probs.items()) == list(read["language"].items())
+        assert dict(predicted.channel_probs) == {
+            channel: read[f"channel_{channel}"]["yes"] for channel in CHANNELS
+            if f"channel_{channel}" in model.heads}
 
 
 def reference_find(groups, tokens) -> list[CueHit]:
