@@ -10,7 +10,10 @@ ratios. Targets: `open` under 100 ms at 1,000,000 cases; `stats 30d` under
 `--exact` also times `stats 30d` the old way (a rescan of the period's timelines).
 
     .venv/bin/python bench/leads.py [--big 1000000] [--runs 5]
-        [--db sqlite|postgres] [--database-url postgresql://…]
+        [--db sqlite|postgres] [--database-url postgresql://…] [--keep DIR]
+
+`--keep DIR` keeps the built SQLite workspaces in DIR and reuses them on the next run
+(building 1,000,000 cases takes minutes); the store migrates them when it opens them.
 
 With `--db postgres` each workspace is built in SQLite as above, then copied into a fresh
 schema on the PostgreSQL server with `python -m bot migrate`'s copy, analysed, and timed
@@ -22,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import statistics
 import sys
@@ -33,7 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.pg import drop_schema, fresh_schema, server_url  # noqa: E402
+from bench.pg import drop_schema, fresh_schema, kept_schema, server_url  # noqa: E402
 from bot.domain.playbook import load_playbook  # noqa: E402
 from bot.domain.reports import compute_stats, parse_open  # noqa: E402
 from bot.domain.times import to_iso  # noqa: E402
@@ -129,6 +133,14 @@ async def view_home(store: Store, playbook) -> int:
     return len(view["blocks"])
 
 
+async def _has_cases(url: str) -> bool:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT to_regclass('cases') IS NOT NULL").fetchone()[0] and \
+            conn.execute("SELECT EXISTS (SELECT 1 FROM cases)").fetchone()[0]
+
+
 async def timed(fn, runs: int) -> float:
     await fn()  # warm the page cache
     samples = []
@@ -149,17 +161,26 @@ async def main() -> None:
                                                "DATABASE_URL or $MEND_TEST_DATABASE_URL)")
     parser.add_argument("--exact", action="store_true",
                         help="also time stats 30d by rescanning the timelines (before)")
+    parser.add_argument("--keep", type=Path,
+                        help="keep the built workspaces in this folder and reuse them")
+    parser.add_argument("--keep-schema", help="with --db postgres: keep the copies in "
+                        "schemas named after this and the size, and reuse them")
     args = parser.parse_args()
     server = server_url(args.database_url) if args.db == "postgres" else None
     playbook = load_playbook(DEFAULT_PLAYBOOK)
     workdir = Path(tempfile.mkdtemp(prefix="mend-leads-"))
     results = {}
     for size in (args.small, args.big):
-        path = workdir / f"leads-{size}.db"
-        started = time.perf_counter()
-        await build(path, size, size // 20)
-        print(f"built {size:,} cases ({size // 20:,} in play) in "
-              f"{time.perf_counter() - started:.0f} s", flush=True)
+        path = (args.keep or workdir) / f"leads-{size}.db"
+        if args.keep and path.exists():
+            print(f"reusing {path}", flush=True)
+        else:
+            if args.keep:
+                args.keep.mkdir(parents=True, exist_ok=True)
+            started = time.perf_counter()
+            await build(path, size, size // 20)
+            print(f"built {size:,} cases ({size // 20:,} in play) in "
+                  f"{time.perf_counter() - started:.0f} s", flush=True)
         schema = None
         if server:
             import psycopg
@@ -167,13 +188,17 @@ async def main() -> None:
             from bot.storage.postgres.copy import migrate
             from bot.storage.postgres.store import PgStore
 
-            started = time.perf_counter()
-            schema, url = fresh_schema(server)
-            await migrate(str(path), url)
-            with psycopg.connect(url, autocommit=True) as conn:
-                conn.execute("VACUUM ANALYZE")  # as autovacuum leaves it
-            print(f"copied into PostgreSQL in {time.perf_counter() - started:.0f} s",
-                  flush=True)
+            if args.keep_schema:
+                schema, url = kept_schema(server, f"{args.keep_schema}_{size}")
+            if not args.keep_schema or not await _has_cases(url):
+                started = time.perf_counter()
+                if not args.keep_schema:
+                    schema, url = fresh_schema(server)
+                await migrate(str(path), url)
+                with psycopg.connect(url, autocommit=True) as conn:
+                    conn.execute("VACUUM ANALYZE")  # as autovacuum leaves it
+                print(f"copied into PostgreSQL in {time.perf_counter() - started:.0f} s",
+                      flush=True)
             store = await PgStore.open(url, min_size=1, max_size=2)
         else:
             store = Store(path)
@@ -189,9 +214,11 @@ async def main() -> None:
             results[size]["stats 30d exact"] = await timed(
                 lambda s=store: view_stats(s, playbook, 30, exact=True), args.runs)
         await store.close()
-        if schema:
+        if schema and not args.keep_schema:
             drop_schema(server, schema)
-        path.unlink()
+        if not args.keep:
+            path.unlink()
+    print(f"load average {' / '.join(f'{x:.1f}' for x in os.getloadavg())}")
     for name in results[args.small]:
         small, big = results[args.small][name], results[args.big][name]
         print(f"{name:<16} {args.small:>9,}: {small:7.1f} ms   {args.big:>9,}: "

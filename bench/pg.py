@@ -30,3 +30,11 @@ def fresh_schema(server: str) -> tuple[str, str]:
 def drop_schema(server: str, schema: str) -> None:
     with psycopg.connect(server, autocommit=True) as conn:
         conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+def kept_schema(server: str, schema: str) -> tuple[str, str]:
+    """(schema, its URL): a schema kept between runs, created when missing."""
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    sep = "&" if "?" in server else "?"
+    return schema, f"{server}{sep}options=-csearch_path%3D{schema}"

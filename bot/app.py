@@ -48,7 +48,7 @@ from handlers.context import Deps
 from handlers.inbound import remember_answers
 from handlers.nudges import Nudger
 from handlers.people import People
-from handlers.promise_blocks import known_now
+from handlers.promise_blocks import known_with
 
 log = logging.getLogger("mend")
 # Slack's answers that mean "this token will never work", not "try later".
@@ -114,7 +114,7 @@ class Mend:
                     delivery=Delivery(store), coach=coach_rules, clients=clients,
                     retention=timedelta(days=settings.retention_days))
         # A new case's first follow-up falls in its owner's working hours, as known now.
-        recovery.local_time = partial(known_now, deps)
+        recovery.local_time = partial(known_with, deps)
         bolt = AsyncApp(
             client=client,
             logger=slack_logger(),

@@ -30,15 +30,20 @@ async def _hours(deps: Deps, team_id: str, ws: Workspace | None = None
 
 async def known_now(deps: Deps, team_id: str, user_id: str,
                     ws: Workspace | None = None) -> LocalTime | None:
-    """The person's day without a Web API call: their cached timezone, else the
-    workspace's; None when neither is known (a UTC guess would move a Californian's
-    follow-up for nothing: the plain span stands until Slack says). `ws`: the
+    """The person's day without a Web API call (see `known_with`); `ws`: the
     workspace's settings when already read."""
-    hours, workspace_tz = await _hours(deps, team_id, ws)
+    return known_with(deps, team_id, user_id, ws or await deps.store.workspace(team_id))
+
+
+def known_with(deps: Deps, team_id: str, user_id: str, ws: Workspace) -> LocalTime | None:
+    """The person's day given their workspace's settings `ws`: their cached timezone,
+    else the workspace's; None when neither is known (a UTC guess would move a
+    Californian's follow-up for nothing: the plain span stands until Slack says)."""
+    hours = Hours.from_rules(deps.recovery.playbook.nudges, ws)
     person = deps.people.cached(team_id, user_id)
     if person is not None and person.known:
         return LocalTime(person.tz, hours, person.name)
-    return LocalTime(workspace_tz, hours) if workspace_tz else None
+    return LocalTime(ws.tz, hours) if ws.tz else None
 
 
 def is_cached(deps: Deps, team_id: str, user_id: str) -> bool:

@@ -38,7 +38,12 @@ sys.path.insert(0, str(ROOT))
 from bot.domain.coach import load_rules  # noqa: E402
 from bot.domain.coach.document import Doc  # noqa: E402
 from bot.domain.coach.judge import evaluate  # noqa: E402
-from bot.domain.coach.learned import HEAD_FORMAT, draft_features, fingerprint  # noqa: E402
+from bot.domain.coach.learned import (  # noqa: E402
+    HEAD_FORMAT,
+    clearable,
+    draft_features,
+    fingerprint,
+)
 
 CORPUS = ROOT / "data" / "corpus"
 OUT = ROOT / "data" / "model" / "coach_head.npz"
@@ -89,16 +94,37 @@ def paraphrase_groups(items: list[dict]) -> np.ndarray:
     return np.asarray([index[r] for r in roots])
 
 
-def featurise(items: list[dict], rules, embed) -> tuple[np.ndarray, list[frozenset[str]]]:
-    rows, fired_sets = [], []
+def featurise(items: list[dict], rules, embed, cache: Path | None = None
+              ) -> tuple[np.ndarray, list[frozenset[str]], dict[str, np.ndarray]]:
+    """Each draft's features, the rules that fired on it and, per rule with
+    `cleared_by`, where the rules' finding stands whatever the head says. With `cache`
+    (an .npz), the drafts' meaning is read from it when the same text was embedded
+    before, and written back: the rules and signals change, WordLlama does not."""
+    stored: dict[str, np.ndarray] = {}
+    if cache is not None and cache.exists():
+        with np.load(cache, allow_pickle=False) as arrays:
+            stored = dict(zip(arrays["texts"].tolist(), arrays["meaning"], strict=True))
+    rows, fired_sets, meanings = [], [], []
+    forced: dict[str, list[bool]] = {r.key: [] for r in rules.rules if r.cleared_by}
     for item in items:
         name = " ".join(str(item.get("customer_name") or "").split())
         upset = item.get("customer_upset", True)
         doc = Doc(item["draft"], None)
         fired = evaluate(doc, rules, name, upset, rules.rules)
-        rows.append(draft_features(doc, rules, fired, upset, bool(name), embed))
+        symbolic = draft_features(doc, rules, fired, upset, bool(name), None)
+        meaning = stored.get(item["draft"])
+        if meaning is None:
+            meaning = draft_features(doc, rules, fired, upset, bool(name),
+                                     embed)[len(symbolic):]
+        meanings.append(meaning)
+        rows.append(np.concatenate([symbolic, meaning]))
         fired_sets.append(frozenset(fired))
-    return np.stack(rows), fired_sets
+        for key, out in forced.items():
+            out.append(key in fired and not clearable(doc, rules.rule(key)))
+    if cache is not None:
+        texts = [item["draft"] for item in items]
+        np.savez(cache, texts=np.asarray(texts), meaning=np.stack(meanings))
+    return np.stack(rows), fired_sets, {k: np.asarray(v) for k, v in forced.items()}
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float,
@@ -159,10 +185,13 @@ def balance(counts) -> tuple[float, float]:
 
 
 def choose(x: np.ndarray, y: np.ndarray, base: np.ndarray, fold: np.ndarray,
-           symbolic: int) -> tuple[tuple[float, float, float, bool] | None, tuple]:
+           symbolic: int, forced: np.ndarray | None = None
+           ) -> tuple[tuple[float, float, float, bool] | None, tuple]:
     """The regularisation, meaning scale, threshold and whether to keep the rules' hits
     that balance precision and recall best on out-of-fold predictions over `fold`'s
-    groups; None when the rules alone do as well."""
+    groups; None when the rules alone do as well. `forced`: where the rules' finding
+    stands whatever the head says (the rule's `cleared_by` is not in the draft)."""
+    forced = np.zeros(len(y), dtype=bool) if forced is None else forced
     b = prf(base, y)
     best = (balance(b), None, b)
     for l2 in L2S:
@@ -177,7 +206,7 @@ def choose(x: np.ndarray, y: np.ndarray, base: np.ndarray, fold: np.ndarray,
             for t in THRESHOLDS:
                 # the head alone, or the head adding to what the rules find
                 for keep in (False, True):
-                    counts = prf((oof >= t) | (base & keep), y)
+                    counts = prf((oof >= t) | (base & keep) | forced, y)
                     score = balance(counts)
                     if score[0] > best[0][0] + 0.005 or (
                             abs(score[0] - best[0][0]) <= 0.005 and best[1] is not None
@@ -192,6 +221,9 @@ def main() -> int:
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--no-nested", action="store_true",
                         help="skip the nested cross-validation (its figures print as rules')")
+    parser.add_argument("--cache", type=Path, default=None,
+                        help="an .npz of the drafts' meaning, read and written (WordLlama "
+                             "is slow; the rules and signals are not)")
     args = parser.parse_args()
 
     from bot.domain.reading.model import Embedder
@@ -199,7 +231,7 @@ def main() -> int:
     rules = load_rules()
     embedder = Embedder.load()
     items = load_items()
-    raw, fired = featurise(items, rules, embedder.features)
+    raw, fired, forced_by_key = featurise(items, rules, embedder.features, args.cache)
     symbolic = raw.shape[1] - 4 * embedder.dim
     # the meaning as its first principal components (folded back into 512 weights)
     centre = raw[:, symbolic:].mean(axis=0)
@@ -217,6 +249,7 @@ def main() -> int:
     for key in CANDIDATES:
         y = np.asarray([key in set(item.get("expect") or ()) for item in items], dtype=float)
         base = np.asarray([key in f for f in fired])
+        forced = forced_by_key.get(key, np.zeros(len(y), dtype=bool))
         b = prf(base, y)
         # nested: for each outer fold, the configuration is chosen by cross-validation
         # inside the other folds only, then fitted there and applied to the outer fold,
@@ -224,7 +257,8 @@ def main() -> int:
         nested = base.copy()
         for k in range(0 if args.no_nested else args.folds):
             inside = fold != k
-            config, _ = choose(x[inside], y[inside], base[inside], fold[inside], symbolic)
+            config, _ = choose(x[inside], y[inside], base[inside], fold[inside], symbolic,
+                               forced[inside])
             if config is None:
                 nested[~inside] = base[~inside]
                 continue
@@ -233,9 +267,9 @@ def main() -> int:
             w, c = fit_logistic(z, y[inside], l2)
             zt, _ = scale(x[~inside], symbolic, meaning, stats)
             p = 1.0 / (1.0 + np.exp(-(zt @ w + c)))
-            nested[~inside] = (p >= t) | (base[~inside] & keep)
+            nested[~inside] = (p >= t) | (base[~inside] & keep) | forced[~inside]
         n = prf(nested, y)
-        config, counts = choose(x, y, base, fold, symbolic)
+        config, counts = choose(x, y, base, fold, symbolic, forced)
         use = config is not None
         totals["rules"] += b
         totals["nested"] += n

@@ -458,3 +458,23 @@ def test_a_second_category_adds_its_warnings_and_its_label(playbook):
 def test_a_second_category_the_playbook_no_longer_has_is_ignored(playbook):
     advice = advise(playbook, category="uncaring", also_categories=("retired", "uncaring"))
     assert advice.also_labels == ()
+
+
+def test_advice_from_the_cache_key_is_the_advice_of_the_whole_report(playbook):
+    """build_advice reads a report without its summary and cues where the apology does
+    not name what happened: the advice is the one the whole report gets."""
+    from pathlib import Path
+
+    import yaml
+
+    from bot.domain.advice import _advice
+    from bot.runtime.reader import load_reader
+
+    reader = load_reader()
+    corpus = Path(__file__).resolve().parent.parent / "data/corpus/train_reports.yaml"
+    texts = [item["text"] for item in yaml.safe_load(corpus.read_text("utf-8"))["reports"]]
+    for text in texts[::9]:
+        whole = read_report(text, playbook, reader)
+        for when in (None, "within 4 hours"):
+            assert build_advice(whole, playbook, when) == \
+                _advice.__wrapped__(whole, playbook, when), text

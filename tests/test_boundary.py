@@ -332,3 +332,15 @@ def test_a_request_parsed_once_is_the_request_bolt_would_build(body, content_typ
                  "lazy_function_name", "mode"):
         assert getattr(ours, name) == getattr(theirs, name), name
     assert dict(ours.context) == dict(theirs.context)
+
+
+@pytest.mark.parametrize("text", [
+    "", "&", "a", "a=", "=b", "a=b&a=c", "a+b=c+d", "a=%41%zz%", "a=%C3%A9%E2%82%AC&%ff=1",
+    "text=for+Dana%3A+charged+twice%2C+100%25&&user_id=U1&x=1=2", "a=b&&c&d=",
+    urlencode({"text": "50% off & more = +plus+ é€ <@U1>", "payload": "not json"}),
+])
+def test_form_fields_are_parse_qsl_fields(text):
+    from urllib.parse import parse_qsl
+
+    expected = dict(parse_qsl(text, keep_blank_values=True))
+    assert list(boundary.form_fields(text).items()) == list(expected.items())

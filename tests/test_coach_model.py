@@ -88,6 +88,24 @@ def test_a_head_for_other_rules_is_not_used_and_the_rules_decide(rules, reader, 
                                                            scorer=reader.concepts).keys
 
 
+def test_the_model_cannot_clear_ignored_feelings_when_nothing_acknowledges_them(rules, reader):
+    head = load_head(DEFAULT_COACH_HEAD)
+    clears_all = CoachScorer(reader, CoachHead(head.keys, head.weights * 0,
+                                               head.bias * 0 - 50, head.thresholds,
+                                               head.fingerprint, head.symbolic))
+    assert clears_all.usable_with(rules)
+    # a bare "sorry" or "any inconvenience" acknowledges no feeling (data/corpus/LABELS.md)
+    for draft in ("Sorry Dana, I'll call you at 3pm today.",
+                  "Apologies for any inconvenience, I'll call you at 3pm today."):
+        assert "feelings_ignored" in check(draft, rules, scorer=clears_all).keys
+        assert check(draft, rules, customer_upset=False, scorer=clears_all).keys == ()
+    # a feeling named, or time lost, is something the model may read as acknowledged
+    for draft in ("Sorry, I know you'd cleared your whole day. I'll call you at 3pm today.",
+                  "Sorry you lost your whole morning. I'll call you at 3pm today."):
+        assert "feelings_ignored" in check(draft, rules).keys
+        assert "feelings_ignored" not in check(draft, rules, scorer=clears_all).keys
+
+
 def test_a_missing_or_broken_head_falls_back_to_the_reading_model(reader, tmp_path):
     missing = tmp_path / "none.npz"
     assert coach_scorer(reader, missing) == reader.concepts

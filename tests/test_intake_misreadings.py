@@ -122,7 +122,8 @@ def test_everyday_words_do_not_raise_severity_or_make_a_customer_irate(playbook,
     ("she needed medical attention after the fall", "critical", "upset"),
     ("he asked for a manager twice", "high", "upset"),
     ("please make this a priority", "high", "upset"),
-    ("she called us a scam on twitter", "normal", "irate"),
+    # a post on social media is high (LABELS.md: "public review or social-media threat")
+    ("she called us a scam on twitter", "high", "irate"),
 ])
 def test_the_specific_phrases_still_raise_severity_and_anger(playbook, text, severity, emotion):
     report = read(text, playbook)
@@ -287,3 +288,33 @@ def test_a_second_problem_is_kept_beside_the_first(playbook, text, category, als
 ])
 def test_a_single_stray_word_is_not_a_second_problem(playbook, text):
     assert read(text, playbook).also_categories == ()
+
+
+@pytest.mark.parametrize(("text", "severity"), [
+    ("He says he'll take us to the small claims court", "critical"),
+    ("She's reporting us to the ICO over the data leak", "critical"),
+    ("Member slipped on the wet floor by the pool", "critical"),
+    ("Mrs Patel has no heating and it's 3 degrees outside", "critical"),
+    ("El cliente dice que pone una denuncia en Consumo", "critical"),
+    ("Il parle de porter plainte auprès du médiateur", "critical"),
+    ("Kunde droht mit dem Anwalt", "critical"),
+    ("A cliente diz que vai processar a loja", "critical"),
+    ("her insulin was in the lost bag", "critical"),
+    ("Es la tercera vez que llamo por la factura", "high"),
+    ("C'est pour le mariage de sa fille samedi", "high"),
+    ("Sie will ihren Vertrag kündigen", "high"),
+    ("He wants a manager to call him today", "high"),
+    ("cake for her mum's 80th birthday never arrived", "high"),
+    ("posted a Google review about the wait", "high"),
+])
+def test_legal_regulator_health_and_safety_or_stakes_in_any_language_raise_severity(
+        playbook, text, severity):
+    assert read(text, playbook).severity == severity
+
+
+@pytest.mark.parametrize("text", [
+    "Store manager was rude to customer",
+    "the branch manager said it was out of stock",
+])
+def test_a_manager_named_as_staff_is_not_a_demand_for_one(playbook, text):
+    assert read(text, playbook).severity == "normal"

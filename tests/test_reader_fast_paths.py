@@ -15,6 +15,10 @@ import yaml
 from bot.domain.playbook import load_playbook
 from bot.domain.reading.model import (
     _WORD_RE,
+    CATEGORIES,
+    CHANNELS,
+    FEELINGS,
+    NEIGHBOUR_WEIGHT,
     PAIR_BUCKETS,
     WORD_NGRAMS,
     Embedder,
@@ -93,6 +97,38 @@ def test_all_heads_at_once_read_as_each_head_alone(model, texts):
             assert together[name].keys() == alone.keys()
             assert np.allclose(list(together[name].values()), list(alone.values()),
                                rtol=1e-4, atol=1e-6), (name, text)
+
+
+def test_a_prediction_reads_each_head_as_the_fused_heads_label_it(model, texts):
+    """`predict` slices the fused probabilities itself: the same numbers, label by label,
+    as the per-head mappings `_labelled` gives (exactly: the same list of floats)."""
+    for text in texts[:200]:
+        clean = clean_text(text)
+        read = model._labelled(clean, tuple(model.heads))
+        predicted = model._predict(clean)
+        assert dict(predicted.category_probs) == blended_category(model, clean, read)
+        assert list(predicted.category_probs) == [*CATEGORIES]
+        assert dict(predicted.feeling_probs) == dict(read["feeling"])
+        assert list(predicted.feeling_probs) == [*FEELINGS]
+        expected = blended_category(model, clean, read)
+        assert predicted.category == max(expected, key=expected.get)
+        assert predicted.feeling == max(read["feeling"], key=read["feeling"].get)
+        if "language" in model.heads:
+            assert list(predicted.language_probs.items()) == list(read["language"].items())
+        assert dict(predicted.channel_probs) == {
+            channel: read[f"channel_{channel}"]["yes"] for channel in CHANNELS
+            if f"channel_{channel}" in model.heads}
+
+
+def blended_category(model, clean, read) -> dict[str, float]:
+    """The category head's probabilities, blended with the nearest reports' vote when the
+    head file holds them (NEIGHBOUR_WEIGHT of the vote)."""
+    head = dict(read["category"])
+    if model.head_set.neighbours is None:
+        return head
+    votes = model.head_set.neighbours.vote(model._inputs(clean)[1])
+    return {label: (1 - NEIGHBOUR_WEIGHT) * p + NEIGHBOUR_WEIGHT * float(v)
+            for (label, p), v in zip(head.items(), votes, strict=True)}
 
 
 def reference_find(groups, tokens) -> list[CueHit]:

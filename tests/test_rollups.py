@@ -273,3 +273,16 @@ async def test_a_withdrawn_case_leaves_the_rollups_and_a_reopened_one_comes_back
         assert await table_rows(store) == kept
     finally:
         await store.close()
+
+
+def test_histograms_added_at_once_equal_added_one_by_one():
+    """`merged` (numpy, for reading a period) gives what `merge` gives row by row."""
+    from bot.domain.histogram import encode, merge, merged
+
+    rng = random.Random(3)
+    texts = [encode({rng.randrange(0, 400): rng.randrange(1, 50)
+                     for _ in range(rng.randrange(0, 30))}) for _ in range(200)]
+    one_by_one: dict[int, int] = {}
+    for text in texts:
+        merge(one_by_one, text)
+    assert merged(texts) == one_by_one and merged([None, None]) == {}

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from bot.domain.models import NewCase
+from bot.domain.models import NewCase, Opening
 from bot.storage.cases import AsyncGroupCommit
 from bot.storage.sqlite import GroupCommit, Store
 
@@ -193,3 +193,46 @@ async def test_a_claimed_card_shows_the_steps_done_and_default_settings(store):
     claimed = await store.claim_card("T1", case.id, AT)
     assert claimed.steps["apologize"].by == "U2"
     assert claimed.workspace.tz is None and claimed.workspace.team_id == "T1"
+
+
+# -- a case opened with its workspace's settings and customer history --------------------
+def drafting(seen: list):
+    """A draft that notes the settings each attempt was drafted from."""
+    def draft(ws):
+        seen.append(ws.tz)
+        return NewCase("T1", fields(source_link=ws.tz), "U1", AT)
+    return draft
+
+
+async def test_a_case_is_drafted_from_the_settings_read_with_it(database):
+    first, other = await database.open(), await database.open()  # two replicas
+    try:
+        seen: list = []
+        opened = await first.open_cases([Opening("T1", AT, drafting(seen))])
+        assert opened[0].case.source_link is None and opened[0].workspace.tz is None
+        await other.set_workspace("T1", AT, tz="Europe/Paris")  # the other replica
+        opened = await first.open_cases([Opening("T1", AT, drafting(seen))])
+        assert opened[0].workspace.tz == "Europe/Paris"
+        assert opened[0].case.source_link == "Europe/Paris"  # as written, not the guess
+        assert seen[-1] == "Europe/Paris"
+        assert (await first.case_by_number("T1", 2)).source_link == "Europe/Paris"
+        # the attempt drafted from the old settings wrote nothing
+        assert await first.case_by_number("T1", 3) is None
+    finally:
+        await first.close()
+        await other.close()
+
+
+async def test_a_repeat_customer_is_found_with_the_opening(store):
+    since = "2026-11-01T00:00:00.000000Z"
+    old = await store.create_case("T1", fields(customer="Dana Lee"), "U1",
+                                  "2026-10-01T00:00:00.000000Z")
+    first = (await store.open_cases([Opening("T1", AT, lambda ws: NewCase(
+        "T1", fields(customer="dana  lee"), "U1", AT), "Dana Lee", since)]))[0]
+    assert first.case.repeat_of is None  # the October case is outside the window...
+    assert [r.number for r in first.history] == [old.number]  # ...but still open
+    second = (await store.open_cases([Opening("T1", AT, lambda ws: NewCase(
+        "T1", fields(customer="Dana Lee"), "U1", AT), "DANA LEE", since)]))[0]
+    assert second.case.repeat_of == first.case.number
+    assert (await store.case_by_id("T1", second.case.id)).repeat_of == first.case.number
+    assert [r.number for r in second.history] == [first.case.number, old.number]

@@ -3,8 +3,10 @@ is no longer the case's own: either way the roll-ups equal a rebuild. On both en
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
+from bot.domain.models import Timer
 from bot.domain.times import to_iso
 from tests.test_cohort_equivalence import BASE
 from tests.test_rollups import table_rows
@@ -42,5 +44,23 @@ async def test_a_first_nudge_counts_at_once_for_a_follow_up_moved_meanwhile(data
         assert due == {still.id: 0, moved.id: 1}  # the one in force counts when asked
         await store.rebuild_rollups()
         assert await table_rows(store) == kept
+    finally:
+        await store.close()
+
+
+async def test_a_next_timer_with_a_processed_ones_key_is_kept(database):
+    """The processed timers go before the next ones come (PostgreSQL writes both in one
+    statement): a next timer with a processed one's key is written, not lost."""
+    store = await database.open()
+    try:
+        case = await open_case(store, at(5))
+        timer = Timer(team_id="T1", at=at(5), case_id=case.id, kind="followup",
+                      due_key=at(5))
+        await store.apply_sweep("T1", [], [timer], [], [], at(4))
+        again = dataclasses.replace(timer, rung=1)
+        await store.apply_sweep("T1", [timer], [again], [], [], at(6))
+        kept = [t for t, _ in await store.due_timers("T1", at(6)) if t.case_id == case.id
+                and t.kind == "followup"]
+        assert [(t.at, t.due_key, t.rung) for t in kept] == [(timer.at, timer.due_key, 1)]
     finally:
         await store.close()

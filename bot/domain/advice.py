@@ -9,6 +9,7 @@ Escaping for Slack is the renderer's job.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -67,7 +68,20 @@ def default_when(playbook: Playbook) -> str:
 def build_advice(report: Report, playbook: Playbook, when_text: str | None = None) -> Advice:
     """Advice for one report; `when_text` says when the agent will be back in touch
     (by default, when the playbook's first follow-up falls due)."""
-    return _advice(report, playbook, when_text)
+    return _advice(_advised(report, playbook), playbook, when_text)
+
+
+@lru_cache(maxsize=1024)  # a repeated report (read from the reading's cache) costs one lookup
+def _advised(report: Report, playbook: Playbook) -> Report:
+    """The report as the advice reads it: its summary and cues only count where the
+    apology names what happened in the report's words, so elsewhere they are blanked
+    and a new text that reads like an earlier one is advised from the cache."""
+    if report.language == "en" and \
+            _category_for(report, playbook).key in WHAT_CATEGORIES:
+        return report
+    if not report.summary and not report.category_cues:
+        return report
+    return dataclasses.replace(report, summary="", category_cues=())
 
 
 # Advice is immutable and depends only on these three (the playbook by identity): the

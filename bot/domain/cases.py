@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.domain.advice import Advice, build_advice
 from bot.domain.intake import Reader, Report, read_report
-from bot.domain.models import Case, CaseRef, NewCase
+from bot.domain.models import Case, CaseRef, NewCase, Opening, Written
 from bot.domain.playbook import Playbook
 from bot.domain.ports import CaseStore, CaseWriter
 from bot.domain.promises import LocalTime, default_due, promise_words
 from bot.domain.schedule import followup_timer, update_timer
 from bot.domain.times import Clock, from_iso, to_iso
 from bot.domain.vocabulary import EventKind, FollowupKind, Status
+from bot.domain.workspace import Workspace
 
 MAX_REPORT_CHARS = 3000  # longer reports keep a summary; the whole text goes to notes
 SUMMARY_CHARS = 600  # the summary of a long report
@@ -40,8 +41,9 @@ class Opened:
     local: LocalTime | None = None  # the owner's day as known when it was opened
 
 
-# Where a person's day is, as known without waiting for Slack: (team, user) -> LocalTime.
-LocalTimes = Callable[[str, str], Awaitable[LocalTime | None]]
+# Where a person's day is, as known without waiting for Slack, given their workspace's
+# settings: (team, user, settings) -> LocalTime.
+LocalTimes = Callable[[str, str, Workspace], LocalTime | None]
 
 
 class Recovery:
@@ -95,12 +97,36 @@ class Recovery:
         if parts:
             report = dataclasses.replace(report, summary=summarize(report.summary))
         now = self.clock.now()
-        local = await self.local_time(team_id, reporter_id) if self.local_time else None
-        due = default_due(now, self.first_span, local, report.severity)
-        now_iso, due_iso = to_iso(now), to_iso(due)
-        duplicates, repeat_of = await self._history(team_id, report.customer, now)
+        now_iso = to_iso(now)
+        drafted: list[tuple[LocalTime | None, datetime]] = []
+
+        def draft(ws: Workspace) -> NewCase:
+            """The case, given its workspace's settings as the store reads them."""
+            local = self.local_time(team_id, reporter_id, ws) if self.local_time else None
+            due = default_due(now, self.first_span, local, report.severity)
+            drafted.append((local, due))  # the last one is the one written
+            return self._new_case(team_id, channel_id, reporter_id, report, now_iso,
+                                  to_iso(due), source_link, request_key)
+
+        since = to_iso(now - timedelta(days=REPEAT_WINDOW_DAYS))
+        written = await self.writer.open_case(
+            Opening(team_id, now_iso, draft, report.customer, since))
+        case = written.case
+        local, due = drafted[-1]
+        for index, part in enumerate(parts, 1):  # the whole report, kept in the case
+            await self.store.add_event(team_id, case.id, reporter_id, EventKind.NOTE,
+                                       {"text": part, "report_part": f"{index}/{len(parts)}"},
+                                       now_iso)
+        # The apology promises the time this case's follow-up falls due, no earlier.
+        promise = promise_words(now, due, local.tz if local else None)
+        return Opened(case, report, build_advice(report, self.playbook, promise),
+                      still_open(written), local)
+
+    def _new_case(self, team_id: str, channel_id: str, reporter_id: str, report: Report,
+                  now_iso: str, due_iso: str, source_link: str | None,
+                  request_key: str | None) -> NewCase:
         fields = {
-            "repeat_of": repeat_of,
+            "repeat_of": None,  # the store sets it from the customer's history
             "followup_kind": FollowupKind.UPDATE,
             "channel_id": channel_id,
             "reporter_id": reporter_id,
@@ -116,16 +142,7 @@ class Recovery:
             "source_link": source_link,
         }
         timers = (followup_timer(due_iso), update_timer(now_iso, self.playbook.nudges))
-        new = NewCase(team_id, fields, reporter_id, now_iso, timers, request_key)
-        case = await self.writer.create_case(new)
-        for index, part in enumerate(parts, 1):  # the whole report, kept in the case
-            await self.store.add_event(team_id, case.id, reporter_id, EventKind.NOTE,
-                                       {"text": part, "report_part": f"{index}/{len(parts)}"},
-                                       now_iso)
-        # The apology promises the time this case's follow-up falls due, no earlier.
-        promise = promise_words(now, due, local.tz if local else None)
-        return Opened(case, report, build_advice(report, self.playbook, promise), duplicates,
-                      local)
+        return NewCase(team_id, fields, reporter_id, now_iso, timers, request_key)
 
     @property
     def first_span(self) -> timedelta:
@@ -155,18 +172,6 @@ class Recovery:
                     "reason": "working hours"},
             at=to_iso(self.clock.now()), timers=(followup_timer(right),))
 
-    async def _history(self, team_id: str, customer: str | None,
-                 now: datetime) -> tuple[tuple[CaseRef, ...], int | None]:
-        """The customer's latest open cases (up to three), and their latest case in
-        the repeat window."""
-        if not customer:
-            return (), None
-        since = to_iso(now - timedelta(days=REPEAT_WINDOW_DAYS))
-        history = await self.store.customer_history(team_id, customer, since)
-        recent = [ref.number for ref in history if ref.created_at >= since]
-        still_open = [ref for ref in reversed(history) if ref.status == Status.OPEN][:3]
-        return tuple(still_open), (recent[0] if recent else None)
-
     def category_label(self, key: str) -> str:
         return self.playbook.category(key).label
 
@@ -180,6 +185,11 @@ class Recovery:
 
     def labels(self) -> dict[str, str]:
         return {c.key: c.label for c in self.playbook.categories}
+
+
+def still_open(written: Written) -> tuple[CaseRef, ...]:
+    """The customer's other open cases (up to three, oldest first) among those read."""
+    return tuple([ref for ref in reversed(written.history) if ref.status == Status.OPEN][:3])
 
 
 def summarize(text: str, limit: int = SUMMARY_CHARS) -> str:
@@ -213,5 +223,5 @@ class _Direct:
     def __init__(self, store: CaseStore):
         self.store = store
 
-    async def create_case(self, new: NewCase) -> Case:
-        return await self.store.create_case(new.team_id, new.fields, new.actor_id, new.at)
+    async def open_case(self, opening: Opening) -> Written:
+        return (await self.store.open_cases([opening]))[0]

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+
+import numpy as np
 
 RATIO = 1.05
 FLOOR_HOURS = 1 / 3600  # a second
@@ -65,3 +67,18 @@ def merge(counts: dict[int, int], text: str | None) -> None:
         flat = json.loads(text)
         for index, n in zip(flat[::2], flat[1::2], strict=True):
             counts[index] = counts.get(index, 0) + n
+
+
+def merged(texts: Iterable[str | None]) -> dict[int, int]:
+    """The sum of many kept histograms (see `encode`), added in one pass in numpy: a
+    period of a big workspace reads thousands of them, whose buckets one by one in
+    Python cost most of `/recover stats` (counts stay exact: integers under 2**53)."""
+    inner = ",".join(text[1:-1] for text in texts if text)
+    if not inner:
+        return {}
+    flat = np.fromstring(inner, dtype=np.int64, sep=",")  # numbers, no Python ints
+    if flat.size % 2:
+        raise ValueError("a kept histogram is bucket, count pairs")
+    counts = np.bincount(flat[::2], weights=flat[1::2])
+    kept = np.flatnonzero(counts)
+    return dict(zip(kept.tolist(), counts[kept].astype(np.int64).tolist(), strict=True))

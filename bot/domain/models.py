@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from bot.domain.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -157,3 +162,40 @@ class NewCase:
     # in its transaction, so that Slack's retry of a request that died before its ack
     # finds this case, and no other.
     request_key: str | None = None
+
+
+HISTORY_CASES = 5  # the customer's newest cases an opening reads
+
+
+@dataclass(frozen=True)
+class Opening:
+    """A case to open, with what it depends on read in the same storage call: its
+    workspace's settings (they place its first follow-up) and its customer's newest
+    cases (a repeat customer's). `draft` makes the case from the settings; the store
+    sets its `repeat_of` from the history (`repeat_of`)."""
+
+    team_id: str
+    at: str  # when it is opened (its workspace's row is created then, if new)
+    draft: Callable[[Workspace], NewCase]
+    customer: str | None = None  # no customer: no history is read
+    since: str = ""  # the repeat window's start
+
+    @classmethod
+    def fixed(cls, new: NewCase) -> Opening:
+        """A case whose fields depend on nothing read (as given, repeat_of included)."""
+        return cls(new.team_id, new.at, lambda _ws: new)
+
+
+@dataclass(frozen=True)
+class Written:
+    """A case opened, and the settings and customer history it was opened with."""
+
+    case: Case
+    workspace: Workspace
+    history: tuple[CaseRef, ...] = ()  # newest first: open, or opened since `since`
+
+
+def repeat_of(history: tuple[CaseRef, ...] | list[CaseRef], since: str) -> int | None:
+    """The customer's latest case opened since `since`, from their newest cases (open
+    or opened since then, newest first): the case a new one repeats."""
+    return history[0].number if history and history[0].created_at >= since else None

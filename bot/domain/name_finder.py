@@ -36,7 +36,9 @@ _ROLES = (r"customer|cust|cx|client|cliente|clienta|kunde|kundin|kundschaft|kd|g
           r"key acc(?:oun)?t|enterprise contact|firma|empresa")
 _TITLE_WORD = re.compile(_ANY_TITLE)
 _ROLE_AT = re.compile(rf"\b(?:{_ROLES})\b")
-_ROLE = re.compile(rf"(?i:\b(?:{_ROLES})\b)\.?\s*(?:\(\s*)?({_NAME})")
+# A full stop after the role word abbreviates it ("Kd. Petersen", "cust. Ravi"); after a
+# whole word it ends the sentence ("… le service client. Bravo …", "al cliente. Solo …").
+_ROLE = re.compile(rf"(?i:\b(?:(?:{_ROLES})\b|(?:cust|cx|kd)\.))\s*(?:\(\s*)?({_NAME})")
 # Told to or spoken with: "chat agent told Liesbeth an 8-week pause was fine", "Spoke with
 # Harjit Singh re ...", "le dijeron a Lucía", "disse à D. Graça" (titled names are found
 # by _TITLED), "dm from @jules.bakes" (a handle names the customer on social media).
@@ -51,13 +53,19 @@ _MID_PAIR = re.compile(rf"(?<=[a-z,;:.!?] )({_UP}[\w'’\-]+\s+{_UP}[\w'’\-]+)
 # Whose thing it is, inside a sentence: "nobody owns Chloe Marsh's claim".
 _MID_POSSESSIVE = re.compile(rf"(?<=[a-z] )({_UP}[\w\-]+(?:\s+{_UP}[\w\-]+)?)['’]s\s+[a-z]")
 # A caller or writer introducing themselves: "this is Ana Lima", "soy Carmen Ruiz".
-_SELF = re.compile(rf"\b(?i:this is|my name is|soy|me llamo|je m'appelle|mein name ist|"
-                   rf"ik ben|sou o|sou a)\s+(?:(?i:uh|um|er),?\s+)?"
+# "hi it's, uh, Gerald Moss again": a caller's greeting, then who it is.
+_SELF = re.compile(rf"\b(?i:this is|my name is|(?:hi|hello|hey),?\s+it['’]s,?|soy|me llamo|"
+                   rf"je m'appelle|mein name ist|ik ben|sou o|sou a)\s+(?:(?i:uh|um|er),?\s+)?"
                    rf"({_NAME})")
 _HANDLE = re.compile(r"\b(?i:from|by|de|von)\s+(@[\w.]*\w)")
 # "Mi madre, Pilar Domínguez, ...", "my neighbour, Tom Hart, ...": a relative named aside.
 _RELATIVE = re.compile(rf"\b(?i:my|mi|mia|mio|meine?|ma|mon|minha|meu|mijn)\s+[^\W\d_]+,\s+"
                        rf"({_NAME}),")
+# A name set off by commas after a word for the person: "Lovely lady, Pat, very patient",
+# "member at front desk, Paulo, polite".
+_APPOSED = re.compile(rf"\b(?i:lady|gentleman|gent|man|woman|guy|member|customer|guest|"
+                      rf"patient|caller|client|tenant|passenger|student|parent)\b"
+                      rf"[^,.;:!?]{{0,25}},\s+({_NAME}),")
 _PERSONAL_A = re.compile(rf"(?:^|\s)[Aa]\s+({_NAME})\s+(?:le|les|lhe)\b")
 _BY = re.compile(rf"(?i:\b(?:from|by|for|de|von|par)\s+(?:a|an|one|un|une|uma|um)?\s*)"
                  rf"({_NAME})(?=\s*(?:[:,(–—-]|\s(?:who|says|said|wrote|called|rang)\b))")
@@ -67,7 +75,11 @@ _LEAD_AFTER = (r"\s*(?:[-–—](?![\w])|[:(]|,\s|'s\b|’s\b|\s+de\s+(?=[A-ZÀ-
                r"\s+(?:again|here|says|said|called|rang|phoned|"
                r"emailed|wrote|came|wants|asked|asks|is|was|has|had|from|ligou|llamó|"
                r"appelle|rief|veio|vino|avisa|dice|comenta|escribe|reclama|signale|dit|"
-               r"écrit|sagt|schreibt|meldet|ruft|diz|disse|conta|escreveu)\b|"
+               r"écrit|sagt|schreibt|meldet|ruft|diz|disse|conta|escreveu|"
+               # what the customer did, in the corpus languages' past tenses
+               r"reclamou|avisou|cancelou|pediu|esperou|comprou|reclamó|avisó|canceló|pidió|"
+               r"esperó|compró|conteste|réclame|demande|started|followed|reminded|noticed|"
+               r"complained|cancelled|ordered|booked)\b|"
                r"\s+(?:at|in|on|got|left|posted|waited|lleva|nos|est|a|hat|ist|foi|está)\s|"
                r"\s+(?:went|took|kept|keeps|sent|spent|paid|bought|brought|spoke|stood|"
                r"mentioned|complains|kindly|still|never|just|also|"
@@ -124,6 +136,20 @@ _NOT_NAMES = _STOP_WORDS | _SUBJECT_WORDS | frozenset("""
     cumprimentos atentamente hochachtungsvoll att atte abraço abraços lg vg mfg groetjes
     guten sehr geehrte geehrter liebe lieber
 """.split())  # greetings and closings open and end pasted messages; they name nobody
+_NEVER_NAMES = frozenset("""
+    i'm i’m i've i’ve i'd i’d i'll i’ll im ive dit dat het een deze die ik wij zij hij
+    kein keine keiner keinen drei zwei vier fünf seit seitdem beim bei vom zum zur heute
+    gestern unglaublich oye mira solo tranquilo tranquila vergüenza ostie bravo voilà
+""".split())
+# Words for the customer or for staff in the corpus languages: "Paciente esperou", "Sócio
+# reclamou", "Family booked", "Dentist cancelled" open a report without naming anyone.
+_NOT_NAMES |= frozenset("""
+    family familia família dentist dentists paciente pacientes sócio sócia socio socia
+    usuario usuaria usuário usuária hóspede huésped vecino vecina vizinho vizinha
+    inquilino inquilina morador moradora passageira cliente clientes
+""".split())  # pronouns, articles, numbers and exclamations of the report's languages:
+# a phrase they open is no name ("Drei Mails, keiner antwortet", "Kein Aufzug", "Dit is …")
+_NOT_NAMES |= _NEVER_NAMES
 
 
 # Typed in lower case: "mrs chen came in", "cust (aisha) bounced", "cust hassan rang in".
@@ -215,10 +241,11 @@ def _candidates(text: str, lower: str) -> Iterator[str | None]:
     yield _first(_BY, text, lower, (" from ", " by ", " for "))
     yield _first(_PERSONAL_A, text, lower, ("a ",))
     yield _first(_RELATIVE, text, lower, (", ",))
+    yield _first(_APPOSED, text, lower, (", ",))
     yield _first(_TOLD, text, lower, ("told ", "spoke", "talked", "had ", "dij", "diss", " a dit"))
     yield _first(_HANDLE, text, lower, ("@",))
     yield _first(_SELF, text, lower, ("this is", "name is", "soy ", "llamo", "appelle", "ik ben",
-                                      "sou "))
+                                      "sou ", "it's", "it’s"))
     yield _first(_MID_PAIR, text)
     yield _first(_MID_POSSESSIVE, text, lower, ("'s ", "’s "))
     yield _signed(text)
@@ -236,7 +263,7 @@ def _titled(text: str) -> str | None:
 
 # Before "from/by Name", these make Name one of ours: "Note from Dave", "opened by Lisa".
 _STAFF_BEFORE = re.compile(r"(?i:\b(?:note|notes|handover|opened|logged|raised|assigned|"
-                           r"escalated|closed|reassigned)\s+\S*\s*)$")
+                           r"escalated|closed|reassigned)\s+(?:\S+\s+){0,4})$")
 
 
 def _first(pattern: re.Pattern, text: str, lower: str = "",
@@ -265,7 +292,7 @@ _BREAK = re.compile(r"(?<!\s[A-Z])[.!?:]\s|\s[-–—]\s?|[-–—]\s")
 def _after_role(text: str, lower: str) -> str | None:
     for word in _ROLE_AT.finditer(lower):
         match = _ROLE.match(text, word.start())
-        name = match and _tidy(match.group(1), titled=False)
+        name = match and _tidy(match.group(1), titled=False, verb_ruled_out=True)
         if name:
             return name
     return None
@@ -295,7 +322,13 @@ def _at_start(text: str) -> str | None:
     if " " not in match.group(1).strip() and (_NOUN_AFTER.match(text, match.end(1))
                                               or _TOPIC_REST.match(text, match.end(1))):
         return None
-    return _tidy(match.group(1), titled=False)
+    # "Ahmed was promised": before "was", "says", "rang" a word in -ed is no verb
+    return _tidy(match.group(1), titled=False,
+                 verb_ruled_out=bool(_VERB_NEXT.match(text, match.end(1))))
+
+
+_VERB_NEXT = re.compile(r"\s+(?:was|is|has|had|says|said|rang|called|phoned|emailed|wrote|"
+                        r"wants|asked)\b")
 
 
 def _signed(text: str) -> str | None:
@@ -324,7 +357,7 @@ def _particle(words: list[str], i: int) -> bool:
     return (words[i] in _PARTICLES and i + 1 < len(words) and words[i + 1][:1].isupper())
 
 
-def _tidy(name: str, titled: bool) -> str | None:
+def _tidy(name: str, titled: bool, verb_ruled_out: bool = False) -> str | None:
     name = re.sub(r"['’]s?$", "", name.strip())
     words = name.rstrip(",").split()
     # A word ending a sentence ends the name, unless it is an initial or a title.
@@ -335,9 +368,12 @@ def _tidy(name: str, titled: bool) -> str | None:
     shouting = [i for i, w in enumerate(words) if w.isupper() and len(w.strip(",")) > 2]
     if shouting:  # SHOUTING is not a name; a job title (", CFO") ends one
         words = words[:shouting[0]]
-    if words and not titled and words[0].endswith("ed") and len(words[0]) > 4:
+    if words and not titled and not verb_ruled_out and words[0].endswith("ed") and \
+            len(words[0]) > 4:
         return None  # "Tweeted at us", "Booked the room": a verb, not a name
     if not titled:
+        if words and words[0].rstrip(".,").lower() in _NEVER_NAMES:
+            return None
         while words and words[0].rstrip(".").lower() in _NOT_NAMES:
             words = words[1:]
     # A name ends before a capitalised word that is not one (a place, a weekday).

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from bot.domain.models import Case, CaseRef, Event, NewCase, StepMark
+from bot.domain.models import Case, CaseRef, Event, Opening, StepMark, Written
 
 
 class CaseWriter(Protocol):
-    async def create_case(self, new: NewCase) -> Case:
-        """Insert a case numbered next in its workspace, with its first event."""
+    async def open_case(self, opening: Opening) -> Written:
+        """Insert a case numbered next in its workspace, with its first event, made from
+        the settings and customer history read in the same call."""
 
 
 class CaseStore(Protocol):
@@ -24,6 +25,8 @@ class CaseStore(Protocol):
                             kind: str | None = None) -> tuple[list[Event], int]: ...
 
     async def steps(self, team_id: str, case_id: int) -> dict[str, StepMark]: ...
+
+    async def open_cases(self, openings: list[Opening]) -> list[Written]: ...
 
     async def open_count(self, team_id: str, owner_id: str) -> int: ...
 

@@ -8,11 +8,13 @@ medians and p90s come from histograms, within `histogram.RELATIVE_ERROR`.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from operator import add
 
-from bot.domain.histogram import bucket, merge
+from bot.domain.histogram import bucket, merged
 from bot.domain.reports import MEASURES, Outcomes, Stats, _row_facts
 
 # The sums kept per day and group, in `Outcomes`' order.
@@ -64,28 +66,48 @@ def stats_from_sums(sums: Sums, since: datetime, until: datetime) -> Stats:
             found = groups[(dim, key)] = Outcomes(histograms={m: {} for m in MEASURES})
         return found
 
-    width, zeros = 2 + len(COUNTS), 2 + len(COUNTS) + len(MEASURES)
+    # The whole days: counts summed per group, histograms gathered per group and measure
+    # and added once each (see `histogram.merged`).
+    zeros = 2 + len(COUNTS) + len(MEASURES)  # after dim, key, counts and zero columns
+    added: dict[tuple[str, str], list[int]] = {}
+    kept: dict[tuple[str, str], list[list[str]]] = {}
     for row in sums.days:
-        found = group(row[0], row[1])
-        _add_counts(found, row[2:width])
-        for measure, zero, text in zip(MEASURES, row[width:zeros], row[zeros:], strict=True):
-            histogram = found.histograms[measure]
+        where = (row[0], row[1])
+        total = added.get(where)
+        if total is None:
+            added[where] = list(row[2:zeros])
+            kept[where] = [[] for _ in MEASURES]
+        else:
+            total[:] = map(add, total, row[2:zeros])
+        for texts, text in zip(kept[where], row[zeros:], strict=True):
+            if text:
+                texts.append(text)
+    for where, total in added.items():
+        found = group(*where)
+        _add_counts(found, total[:len(COUNTS)])
+        for measure, zero, texts in zip(MEASURES, total[len(COUNTS):], kept[where],
+                                        strict=True):
+            histogram = found.histograms[measure] = merged(texts)
             if zero:
                 histogram[0] = histogram.get(0, 0) + zero
-            merge(histogram, text)
-    # The first day's cases: summed per group first, then added (fewer attribute writes).
-    first: dict[tuple[str, str], list[int]] = {}
+    # The first day's cases: counts summed and buckets gathered per group, then added.
+    first: dict[tuple[str, str], tuple[list[int], dict[str, list[int]]]] = {}
     for row in sums.first_day:
         counts, buckets = contribution(row)
         for where in groups_of(row):
-            total = first.get(where) or first.setdefault(where, [0] * len(COUNTS))
-            for i, n in enumerate(counts):
-                total[i] += n
-            histograms = group(*where).histograms
+            found = first.get(where)
+            if found is None:
+                found = first[where] = ([0] * len(COUNTS), {m: [] for m in MEASURES})
+            found[0][:] = map(add, found[0], counts)
             for measure, index in buckets.items():
-                histograms[measure][index] = histograms[measure].get(index, 0) + 1
-    for where, counts in first.items():
-        _add_counts(group(*where), counts)
+                found[1][measure].append(index)
+    for where, (counts, buckets) in first.items():
+        found = group(*where)
+        _add_counts(found, counts)
+        for measure, indexes in buckets.items():
+            histogram = found.histograms[measure]
+            for index, n in Counter(indexes).items():
+                histogram[index] = histogram.get(index, 0) + n
     for category, owner, n in sums.due_now:
         for dim, key in groups_of((category, owner)):
             group(dim, key).followups_due += n

@@ -4,9 +4,20 @@ cards, compare-and-set changes with their events, checklist steps."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Any, NamedTuple, Protocol
 
-from bot.domain.models import Case, CaseRef, Event, NewCase, StepMark
+from bot.domain.models import (
+    HISTORY_CASES,
+    Case,
+    CaseRef,
+    Event,
+    NewCase,
+    Opening,
+    StepMark,
+    Written,
+    repeat_of,
+)
 from bot.domain.vocabulary import CardState, EventKind, Status
 from bot.domain.workspace import SETTINGS, Workspace
 from bot.storage.engine import Engine, Tx
@@ -32,6 +43,12 @@ CLAIM_CARD = (
     + "".join(f", (SELECT w.{name} FROM workspaces w WHERE w.team_id = cases.team_id)"
               for name in SETTINGS))
 CASE_WIDTH = len(Case.__dataclass_fields__)
+WORKSPACE_SETTINGS = f"SELECT {', '.join(SETTINGS)} FROM workspaces WHERE team_id = ?"
+# A customer's newest cases that are open or were opened since a moment (indexed).
+CUSTOMER_HISTORY = (
+    "SELECT number, owner_id, customer, status, created_at FROM cases "
+    "WHERE team_id = ? AND customer_key = ? AND (status = ? OR created_at >= ?) "
+    "ORDER BY created_at DESC, number DESC LIMIT ?")
 
 
 class ClaimedCard(NamedTuple):
@@ -58,11 +75,30 @@ class Cases(Engine):
 
     async def create_cases(self, new: list[NewCase]) -> list[Case]:
         """Insert several cases in one transaction (one commit for all of them)."""
+        return [w.case for w in await self.open_cases([Opening.fixed(n) for n in new])]
+
+    async def open_cases(self, openings: list[Opening]) -> list[Written]:
+        """Open several cases in one transaction (one commit for all of them), each made
+        from its workspace's settings and marked a repeat from its customer's history,
+        both read in that transaction."""
         async with self._tx() as tx:
-            for team_id in sorted({item.team_id for item in new}):
+            for team_id in sorted({item.team_id for item in openings}):
                 await tx.run("INSERT OR IGNORE INTO workspaces (team_id, created_at) "
-                             "VALUES (?, ?)", [team_id, new[0].at])
-            return [await self._insert_case(tx, item) for item in new]
+                             "VALUES (?, ?)", [team_id, openings[0].at])
+            return [await self._open_one(tx, item) for item in openings]
+
+    async def _open_one(self, tx: Tx, opening: Opening) -> Written:
+        rows = await tx.rows(WORKSPACE_SETTINGS, [opening.team_id])
+        ws = Workspace(opening.team_id, *(rows[0] if rows else (None,) * len(SETTINGS)))
+        new = opening.draft(ws)
+        history: tuple[CaseRef, ...] = ()
+        if opening.customer:
+            history = tuple(CaseRef(*row) for row in await tx.rows(
+                CUSTOMER_HISTORY, [opening.team_id, customer_key(opening.customer),
+                                   Status.OPEN, opening.since, HISTORY_CASES]))
+            new = replace(new, fields={**new.fields,
+                                       "repeat_of": repeat_of(history, opening.since)})
+        return Written(await self._insert_case(tx, new), ws, history)
 
     async def _insert_case(self, tx: Tx, new: NewCase) -> Case:
         # The Case is built from what was written: reading it back (RETURNING)
@@ -297,25 +333,33 @@ class Cases(Engine):
                          limit: int = 5) -> list[CaseRef]:
         """The customer's newest few cases that are open or opened since `since`
         (one indexed query: it runs while the agent waits for the ack)."""
-        rows = await self._rows(
-            "SELECT number, owner_id, customer, status, created_at FROM cases "
-            "WHERE team_id = ? AND customer_key = ? AND (status = ? OR created_at >= ?) "
-            "ORDER BY created_at DESC LIMIT ?",
-            [team_id, customer_key(customer), Status.OPEN, since, limit])
+        rows = await self._rows(CUSTOMER_HISTORY,
+                                [team_id, customer_key(customer), Status.OPEN, since, limit])
         return [CaseRef(*row) for row in rows]
 
 
-class OneByOne:
+class Writer:
+    """What Recovery opens cases through (`open_case`); `create_case` for a case whose
+    fields depend on nothing read."""
+
+    async def open_case(self, opening: Opening) -> Written:
+        raise NotImplementedError
+
+    async def create_case(self, new: NewCase) -> Case:
+        return (await self.open_case(Opening.fixed(new))).case
+
+
+class OneByOne(Writer):
     """Opens each case in a transaction of its own, as it comes (PostgreSQL's writer)."""
 
     def __init__(self, store: Cases):
         self.store = store
 
-    async def create_case(self, new: NewCase) -> Case:
-        return (await self.store.create_cases([new]))[0]
+    async def open_case(self, opening: Opening) -> Written:
+        return (await self.store.open_cases([opening]))[0]
 
 
-class AsyncGroupCommit:
+class AsyncGroupCommit(Writer):
     """Group commit for an engine whose writes wait on the network (PostgreSQL): the
     cases that arrive while a batch is being written form the next batch, written in
     one transaction when it is done. One batch in flight at a time; a lone case is
@@ -324,10 +368,10 @@ class AsyncGroupCommit:
     def __init__(self, store: Cases, most: int = 64):
         self.store = store
         self.most = most
-        self._pending: list[tuple[NewCase, asyncio.Future]] = []
+        self._pending: list[tuple[Opening, asyncio.Future]] = []
         self._writing = False
 
-    async def create_case(self, new: NewCase) -> Case:
+    async def open_case(self, new: Opening) -> Written:
         future = asyncio.get_running_loop().create_future()
         self._pending.append((new, future))
         if not self._writing:
@@ -340,10 +384,10 @@ class AsyncGroupCommit:
             while self._pending:
                 batch, self._pending = self._pending[:self.most], self._pending[self.most:]
                 try:
-                    results = await self.store.create_cases([new for new, _ in batch])
+                    results = await self.store.open_cases([new for new, _ in batch])
                 except Exception:  # noqa: BLE001 - one bad row must not sink the others
                     for new, future in batch:
-                        await _settle(future, self.store.create_cases([new]))
+                        await _settle(future, self.store.open_cases([new]))
                     continue
                 for (_, future), case in zip(batch, results, strict=True):
                     _hand_over(future, case)
@@ -360,7 +404,7 @@ async def _settle(future: asyncio.Future, work) -> None:
         _hand_over(future, case)
 
 
-def _hand_over(future: asyncio.Future, case: Case | None = None,
+def _hand_over(future: asyncio.Future, case: Written | None = None,
                error: Exception | None = None) -> None:
     """Give the waiting caller its case, or the error that kept it from being written
     (unless the caller has stopped waiting)."""
@@ -373,11 +417,11 @@ def _hand_over(future: asyncio.Future, case: Case | None = None,
 
 
 class BatchWriter(Protocol):
-    def create_cases_now(self, new: list[NewCase]) -> list[Case]:
-        """`create_cases` at once, without a coroutine (SQLite's Store)."""
+    def open_cases_now(self, openings: list[Opening]) -> list[Written]:
+        """`open_cases` at once, without a coroutine (SQLite's Store)."""
 
 
-class GroupCommit:
+class GroupCommit(Writer):
     """Batches the case inserts that arrive together into one commit.
 
     A commit writes several pages to the WAL (the case, its indexes, its event
@@ -391,10 +435,10 @@ class GroupCommit:
     def __init__(self, store: BatchWriter, most: int = 64):
         self.store = store
         self.most = most
-        self._pending: list[tuple[NewCase, asyncio.Future]] = []
+        self._pending: list[tuple[Opening, asyncio.Future]] = []
         self._timer: asyncio.Handle | None = None
 
-    async def create_case(self, new: NewCase) -> Case:
+    async def open_case(self, new: Opening) -> Written:
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         self._pending.append((new, future))
@@ -416,7 +460,7 @@ class GroupCommit:
         if not batch:
             return
         try:
-            results = self.store.create_cases_now([new for new, _ in batch])
+            results = self.store.open_cases_now([new for new, _ in batch])
         except Exception:  # noqa: BLE001 - one bad row must not sink the others
             for new, future in batch:
                 self._settle_one(new, future)
@@ -424,9 +468,9 @@ class GroupCommit:
         for (_, future), case in zip(batch, results, strict=True):
             _hand_over(future, case)
 
-    def _settle_one(self, new: NewCase, future: asyncio.Future) -> None:
+    def _settle_one(self, new: Opening, future: asyncio.Future) -> None:
         try:
-            case = self.store.create_cases_now([new])[0]
+            case = self.store.open_cases_now([new])[0]
         except Exception as exc:  # noqa: BLE001 - handed to the waiting caller
             _hand_over(future, error=exc)
         else:

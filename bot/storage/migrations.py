@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import sqlite_utils
 
+from bot.storage import live_counts
 from bot.storage.dialect import SQLITE
 from bot.storage.engine import drive
 from bot.storage.rollups import TABLES as ROLLUP_TABLES
@@ -178,6 +179,13 @@ def _v9(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE inbound ADD COLUMN case_id INTEGER")
 
 
+def _v10(db: sqlite_utils.Database) -> None:
+    """The cases in play counted per owner, status and follow-up, kept by triggers (see
+    live_counts.py), filled from the cases there are."""
+    for statement in live_counts.SQLITE:
+        db.execute(statement)
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7,
-                                                     _v8, _v9]
+                                                     _v8, _v9, _v10]
 SCHEMA_VERSION = len(MIGRATIONS)

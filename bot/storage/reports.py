@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 from bot.domain.models import Case, CaseFilter, Event
 from bot.domain.rollups import Sums
 from bot.storage.cohort import cohort_facts_sql
 from bot.storage.engine import Engine, drive
+from bot.storage.live_counts import OVERDUE, PROBE, WORKLOAD
 from bot.storage.rollups import READ_DAYS, READ_FIRST_DAY, read_due_now, rebuild
 from bot.storage.schema import CASE_COLUMNS_C, EVENT_COLUMNS_E
 
@@ -78,8 +80,12 @@ class Reports(Engine):
                      (f"{sql} AND next_followup_at > ?", [*params, now], due_order)]
         found: list[Case] = []
         total = 0
+        team_overdue = replace(where, overdue_before=None) == CaseFilter() and \
+            where.overdue_before is not None
         for part_sql, part_params, order in parts:
-            count = await self._count(part_sql, part_params)
+            count = await (self._overdue_count(team_id, where.overdue_before, part_sql,
+                                               part_params) if team_overdue
+                           else self._count(part_sql, part_params))
             start = max(0, offset - total)
             if len(found) < limit and start < count:
                 found += await self._cases(f"{part_sql} {order} LIMIT ? OFFSET ?",
@@ -92,6 +98,15 @@ class Reports(Engine):
                                  "LIMIT ?",
                            [team_id, limit])
 
+
+    async def _overdue_count(self, team_id: str, before: str, where: str,
+                             params: list[Any]) -> int:
+        """The workspace's overdue cases: its cases with a follow-up (kept counts) less
+        those still to come, when these are few; else counted one by one (`where`)."""
+        kept, later = (await self._rows(OVERDUE, [team_id, team_id, before, PROBE]))[0]
+        if later < PROBE:
+            return kept - later
+        return await self._count(where, params)
 
     async def _count(self, where: str, params: list[Any]) -> int:
         return await self._value(f"SELECT COUNT(*) FROM cases WHERE {where}", params)
@@ -107,12 +122,9 @@ class Reports(Engine):
         return dict(rows)
 
     async def workload(self, team_id: str) -> list[tuple[str | None, int]]:
-        """Open cases per owner (None: waiting for an owner), busiest first."""
-        return [tuple(r) for r in await self._rows(
-            # "status != closed" lets SQLite use a partial index of live cases: the one
-            # of status and owner, so no case row is read and the groups come in order.
-            "SELECT owner_id, COUNT(*) FROM cases WHERE team_id = ? AND status != 'closed' "
-            "AND status = 'open' GROUP BY owner_id ORDER BY COUNT(*) DESC", [team_id])]
+        """Open cases per owner (None: waiting for an owner), busiest first, from the kept
+        counts (live_counts.py), not the cases."""
+        return [tuple(r) for r in await self._rows(WORKLOAD, [team_id])]
 
     async def cohort_facts(self, team_id: str, since: str,
                            now: str | None = None) -> list[tuple]:

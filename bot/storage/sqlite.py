@@ -10,7 +10,7 @@ own.
 
 from __future__ import annotations
 
-from bot.domain.models import Case, NewCase
+from bot.domain.models import Case, NewCase, Opening, Written
 from bot.storage.cases import Cases, GroupCommit
 from bot.storage.connection import Connection, StoreError
 from bot.storage.engine import drive
@@ -28,9 +28,13 @@ class Store(Cases, Outbox, Workspaces, Reports, Installations, Inbound, Connecti
     """Owns one SQLite database file for Mend."""
 
     def create_cases_now(self, new: list[NewCase]) -> list[Case]:
-        """`create_cases` without a coroutine: group commit calls it from a loop callback
-        (SQLite answers every statement at once, so nothing in it ever waits)."""
+        """`create_cases` without a coroutine (as `open_cases_now`)."""
         return drive(self.create_cases(new))
+
+    def open_cases_now(self, openings: list[Opening]) -> list[Written]:
+        """`open_cases` without a coroutine: group commit calls it from a loop callback
+        (SQLite answers every statement at once, so nothing in it ever waits)."""
+        return drive(self.open_cases(openings))
 
     def claim_inbounds_now(self, claims: list[tuple[str, str]]) -> list[Claim]:
         """`claim_inbounds` without a coroutine, from a loop callback (as above): the

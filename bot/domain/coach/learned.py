@@ -37,8 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.domain.coach.document import Doc
-from bot.domain.coach.model import Rules
+from bot.domain.coach.document import Doc, present
+from bot.domain.coach.model import Rule, Rules
 from bot.domain.datafiles import data_file
 
 HEAD_FORMAT = 2
@@ -269,6 +269,7 @@ def best_sentence(doc: Doc, rules: Rules, head: CoachHead, key: str,
             best, best_score = index, score
     return best
 
+
 def decide(doc: Doc, rules: Rules, fired: Mapping[str, list], upset: bool, name: str,
            scorer: CoachScorer) -> dict[str, bool]:
     """The head's verdict per rule it decides (upset-only rules stay off when calm)."""
@@ -282,6 +283,14 @@ def decide(doc: Doc, rules: Rules, fired: Mapping[str, list], upset: bool, name:
     for key in list(verdict):
         if rules.rule(key).upset_only and not upset:
             verdict[key] = False
+        elif key in fired and not verdict[key] and not clearable(doc, rules.rule(key)):
+            verdict[key] = True  # nothing in the draft the model could have read as cleared
     return verdict
+
+
+def clearable(doc: Doc, rule: Rule) -> bool:
+    """Whether the model may turn down the rules' finding of `rule`: always, unless the
+    rule lists what must be in the draft for that (`cleared_by`) and none of it is."""
+    return rule.cleared_by is None or present(doc, rule.cleared_by, None)
 
 

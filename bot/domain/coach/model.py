@@ -61,6 +61,9 @@ class Rule:
     needs: PatternSet | None = None  # missing: fires only when one of these is in the draft
     settled: PatternSet | None = None  # missing: never fires when one of these is there
     cues: PatternSet | None = None  # found: wording that counts when a scorer agrees
+    # missing: the coach's model may turn the rules' finding down only when one of these
+    # is in the draft (a bare "sorry" acknowledges no feeling, whatever the model reads)
+    cleared_by: PatternSet | None = None
     upset_only: bool = False
     fix: str = "keep"  # what the rewrite does with the matched words
     replace: str = ""  # the words put in their place ("" removes them)

@@ -180,8 +180,20 @@ def _lines_needed(doc: Doc, rules: Rules, edits: Mapping[int, list[tuple[int, in
         needed = evaluate(Doc(text or " ", doc.scorer), rules, name, upset, which, doc)
         if says_done(doc):
             needed = {key: hits for key, hits in needed.items() if key != "vague_next_step"}
-    return {i: [line for line, key in lines if key is None or key in needed]
-            for i, lines in planned.items()}
+    # two lines that each stand in for the same missing rule ("I'll call you back myself
+    # [by 3pm today]" for a hand-off, "I'll check in with you [on Friday]" for a
+    # call-back left to the customer) would be two promises: only the first is added
+    out: dict[int, list[str]] = {}
+    for i in sorted(planned):
+        kept = []
+        for line, key in planned[i]:
+            if key is None:
+                kept.append(line)
+            elif key in needed:
+                kept.append(line)
+                needed = {k: v for k, v in needed.items() if k != key}
+        out[i] = kept
+    return out
 
 
 def _insert_start(items: list[list[str]], text: str, opening: int | None,

@@ -32,7 +32,7 @@ _FIELDS_BY_FIRES = {
     "found": {"patterns", "unless", "fix", "replace", "line", "place", "line_when_missing",
               "cues"},
     "missing": {"patterns", "with", "quote", "fix", "replace", "line", "place", "needs",
-                "settled"},
+                "settled", "cleared_by"},
     "name_missing": set(),
 }
 
@@ -123,7 +123,7 @@ class RulesReader(PatternReader):
         item = self.mapping(value, path, ["key", "title", "why", "suggestion", "severity"],
                             ["fires", "patterns", "unless", "with", "quote", "upset_only",
                              "fix", "replace", "line", "place", "line_when_missing",
-                             "needs", "settled", "cues"])
+                             "needs", "settled", "cues", "cleared_by"])
         key = self.key_name(self.text(item["key"], path + ("key",)), path + ("key",))
         fires = self.choice(item.get("fires", "found"), path + ("fires",), FIRES)
         self.rule_fields(item, path, fires)
@@ -153,6 +153,7 @@ class RulesReader(PatternReader):
             needs=patterns("needs"),
             settled=patterns("settled"),
             cues=patterns("cues"),
+            cleared_by=patterns("cleared_by"),
             upset_only=self.boolean(item.get("upset_only", False), path + ("upset_only",)),
             fix=fix,
             replace=(self.rewrite_text(item["replace"], path + ("replace",), 0)

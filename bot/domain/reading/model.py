@@ -171,6 +171,10 @@ class Embedder:
     def pair_ids(self, text: str) -> np.ndarray:
         """Ids of the text's adjacent word pairs ("not working", "on hold"), hashed into
         PAIR_BUCKETS ids after the tokenizer's own, so they share the token weights."""
+        return np.array(self._pair_list(text), dtype=np.int64)
+
+    def _pair_list(self, text: str) -> list[int]:
+        """`pair_ids` as a list of ints (the same numbers, without numpy's round trip)."""
         words = _WORD_RE.findall(text.casefold())
         hashed = self._word_hashes
         if len(hashed) > WORDS_KEPT:
@@ -180,8 +184,9 @@ class Embedder:
         each = [hashed.get(word) or _word_hash(hashed, word) for word in words]
         crcs = [crc for crc, _ in each]
         crcs += [zlib.crc32(tail, crc) for (crc, _), (_, tail)
-                  in zip(each, each[1:], strict=False)]
-        return np.array(crcs, dtype=np.int64) % PAIR_BUCKETS + len(self.vectors)
+                 in zip(each, each[1:], strict=False)]
+        past = len(self.vectors)
+        return [crc % PAIR_BUCKETS + past for crc in crcs]
 
     def _pool(self, text: str) -> Pooled:
         ids = self.token_ids(text)
@@ -198,7 +203,9 @@ class Embedder:
         return Pooled(mean, features, lambda: self._present(ids, text))
 
     def _present(self, ids: np.ndarray, text: str) -> np.ndarray:
-        present = np.unique(np.concatenate([ids, self.pair_ids(text)]))
+        # np.unique's result (sorted, distinct), by a set: on a few dozen ids numpy's
+        # sort and masks cost more than the work
+        present = np.array(sorted({*ids.tolist(), *self._pair_list(text)}), dtype=np.int64)
         present.setflags(write=False)
         return present
 
@@ -349,13 +356,22 @@ class FusedHeads:
         self._spans = {h.name: (int(start), h.labels)
                        for h, start in zip(order, starts, strict=True)}
 
-    def labelled(self, features: np.ndarray, rows: np.ndarray,
-                 names: Iterable[str]) -> dict[str, Mapping[str, float]]:
-        """Each named head's probability per label."""
+    def probabilities(self, features: np.ndarray, rows: np.ndarray) -> list[float]:
+        """Every head's probabilities side by side (head `name`'s labels from
+        `span(name)[0]`)."""
         logits = self.weights @ features + self.token_weights.take(rows, axis=0).sum(axis=0)
         logits += self.bias
         exp = np.exp(logits - np.repeat(np.maximum.reduceat(logits, self._starts), self._sizes))
-        probs = (exp / np.repeat(np.add.reduceat(exp, self._starts), self._sizes)).tolist()
+        return (exp / np.repeat(np.add.reduceat(exp, self._starts), self._sizes)).tolist()
+
+    def span(self, name: str) -> tuple[int, tuple[str, ...]]:
+        """Where head `name`'s labels start in `probabilities`, and the labels."""
+        return self._spans[name]
+
+    def labelled(self, features: np.ndarray, rows: np.ndarray,
+                 names: Iterable[str]) -> dict[str, Mapping[str, float]]:
+        """Each named head's probability per label."""
+        probs = self.probabilities(features, rows)
         out: dict[str, Mapping[str, float]] = {}
         for name in names:
             start, labels = self._spans[name]
@@ -475,7 +491,6 @@ class SituationModel:
         self.head_set = heads
         self.heads = dict(heads.heads)
         self._fused = FusedHeads(self.heads)
-        self._reader_heads = tuple(name for name in self.heads if name not in CONCEPTS)
         # A prediction is immutable: one per text is kept, as its vectors are (a Slack
         # retry, a form sent again, a report pasted twice read once).
         self._predicted = lru_cache(maxsize=CACHE_SIZE)(self._predict)
@@ -514,27 +529,39 @@ class SituationModel:
 
     def _predict(self, text: str) -> Prediction:
         features, rows = self._inputs(text)
-        read = self._fused.labelled(features, rows, self._reader_heads)
-        categories = read["category"]
+        probs = self._fused.probabilities(features, rows)
+        categories = self._head_probs(probs, "category")
         if self.head_set.neighbours is not None:
             votes = self.head_set.neighbours.vote(rows)
-            labels = self.heads["category"].labels
-            categories = MappingProxyType({
-                label: (1 - NEIGHBOUR_WEIGHT) * categories[label] + NEIGHBOUR_WEIGHT * float(v)
-                for label, v in zip(labels, votes, strict=True)})
-        feelings = read["feeling"]
-        languages = read.get("language", MappingProxyType({}))
+            categories = {label: (1 - NEIGHBOUR_WEIGHT) * p + NEIGHBOUR_WEIGHT * float(v)
+                          for (label, p), v in zip(categories.items(), votes, strict=True)}
+        feelings = self._head_probs(probs, "feeling")
+        languages = self._head_probs(probs, "language") if "language" in self.heads else {}
         return Prediction(
             category=_top(categories),
             category_probs=MappingProxyType({key: categories[key] for key in CATEGORIES}),
             feeling=_top(feelings),
             feeling_probs=MappingProxyType({key: feelings[key] for key in FEELINGS}),
             language=_top(languages) if languages else None,
-            language_probs=languages,
-            channel_probs=MappingProxyType({
-                channel: read[channel_head(channel)]["yes"]
-                for channel in CHANNELS if channel_head(channel) in self.heads}),
+            language_probs=MappingProxyType(languages),
+            channel_probs=MappingProxyType({channel: probs[at]
+                                            for channel, at in self._channel_yes}),
         )
+
+    def _head_probs(self, probs: list[float], name: str) -> dict[str, float]:
+        start, labels = self._fused.span(name)
+        return dict(zip(labels, probs[start:start + len(labels)], strict=True))
+
+    @cached_property
+    def _channel_yes(self) -> tuple[tuple[str, int], ...]:
+        """(channel, where its head's "yes" is in the fused probabilities), in CHANNELS
+        order, for the channels with a head."""
+        found = []
+        for channel in CHANNELS:
+            if channel_head(channel) in self.heads:
+                start, labels = self._fused.span(channel_head(channel))
+                found.append((channel, start + labels.index("yes")))
+        return tuple(found)
 
     def concept(self, text: str, name: str) -> float:
         """Probability that `text` (one sentence) is an instance of coach concept `name`."""

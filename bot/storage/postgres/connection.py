@@ -23,10 +23,12 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from bot.domain.models import Case, NewCase, Timer
+from bot.domain.models import HISTORY_CASES, Case, CaseRef, Opening, Timer, Written
 from bot.domain.rollups import day_of
 from bot.domain.times import from_iso
 from bot.domain.vocabulary import CardState, EventKind, Status
+from bot.domain.workspace import SETTINGS, Workspace
+from bot.storage.cases import CUSTOMER_HISTORY
 from bot.storage.dialect import POSTGRES
 from bot.storage.engine import DISK_FULL, Engine, Params, StoreError
 from bot.storage.postgres import sweep
@@ -42,16 +44,25 @@ from bot.storage.rollups import (
 from bot.storage.schema import INSERT_EVENT, NEW_CASE_COLUMNS, NEW_CASE_FIELDS, customer_key
 
 T = TypeVar("T")
-# A case opened in one statement (see `PgConnection.create_cases`).
+# A case opened in one statement (see `PgConnection.open_cases`), with what it depends
+# on read in the same snapshot: the workspace's settings (the case was drafted from the
+# ones last seen; if they differ now nothing is written and they are returned) and the
+# customer's newest cases (`h`, which set `repeat_of` unless it is given).
+REPEAT_OF = ("COALESCE(?::integer, (SELECT h.number FROM h WHERE h.created_at >= ? "
+             "ORDER BY h.created_at DESC, h.number DESC LIMIT 1))")
 ONE_CASE = (
-    "WITH w AS (INSERT INTO workspaces (team_id, created_at) VALUES (?, ?) "
+    "WITH g AS (SELECT 1 FROM (SELECT 1) one LEFT JOIN workspaces ws ON ws.team_id = ? "
+    f"WHERE {' AND '.join(f'ws.{k} IS NOT DISTINCT FROM ?::text' for k in SETTINGS)}), "
+    "w AS (INSERT INTO workspaces (team_id, created_at) VALUES (?, ?) "
     "ON CONFLICT DO NOTHING), "
     # The counter row stays locked until the statement ends: numbering per workspace is
     # serial across replicas, and other workspaces never wait.
-    "n AS (INSERT INTO case_numbers (team_id, last) VALUES (?, 1) ON CONFLICT (team_id) "
-    "DO UPDATE SET last = case_numbers.last + 1 RETURNING last), "
-    f"c AS (INSERT INTO cases (number, {', '.join(NEW_CASE_COLUMNS)}) SELECT n.last"
-    f"{', ?' * len(NEW_CASE_COLUMNS)} FROM n RETURNING id, number), "
+    "n AS (INSERT INTO case_numbers (team_id, last) SELECT ?, 1 FROM g ON CONFLICT "
+    "(team_id) DO UPDATE SET last = case_numbers.last + 1 RETURNING last), "
+    f"h AS ({CUSTOMER_HISTORY}), "
+    f"c AS (INSERT INTO cases (number, {', '.join(NEW_CASE_COLUMNS)}) SELECT n.last, "
+    + ", ".join(REPEAT_OF if k == "repeat_of" else "?" for k in NEW_CASE_COLUMNS)
+    + " FROM n RETURNING id, number, repeat_of), "
     "e AS (INSERT INTO events (team_id, case_id, at, actor_id, kind, detail) "
     "SELECT ?, c.id, ?, ?, ?, ? FROM c), "
     "t AS (INSERT INTO timers (team_id, at, case_id, kind, due_key, rung, escalated, "
@@ -63,7 +74,11 @@ ONE_CASE = (
     # The request that opened it (no row when it has no key): what its retry looks up.
     "r AS (UPDATE inbound SET case_id = c.id FROM c WHERE inbound.key = ?), "
     f"{OPENED_FACT_CTE}, {OPENED_SUMS_CTE} "
-    "SELECT id, number FROM c")
+    # One row per case of the history (at least one): the case, the settings, the case.
+    f"SELECT c.id, c.number, c.repeat_of, {', '.join(f'ws.{k}' for k in SETTINGS)}, "
+    "h.number, h.owner_id, h.customer, h.status, h.created_at FROM (SELECT 1) one "
+    "LEFT JOIN c ON true LEFT JOIN workspaces ws ON ws.team_id = ? LEFT JOIN h ON true "
+    "ORDER BY h.created_at DESC, h.number DESC")
 # A card posted: where it lives, and its event, in one statement (see `record_card`).
 RECORD_CARD = ("WITH u AS (UPDATE cases SET card_channel = ?, card_ts = ?, card_state = ? "
                f"WHERE team_id = ? AND id = ?) {INSERT_EVENT}")
@@ -148,6 +163,9 @@ class PgConnection(Engine):
         self.pool = pool
         self.schema_version = 0
         self.round_trips = [0]  # statements sent (BEGIN and COMMIT included)
+        # Each workspace's settings as last read: a case is drafted from them (checked
+        # in the statement that opens it).
+        self._settings_seen: dict[str, Workspace] = {}
 
     @classmethod
     async def open(cls, url: str, min_size: int = 2, max_size: int = 10,
@@ -234,13 +252,22 @@ class PgConnection(Engine):
             await self.pool.putconn(conn)
 
     async def _write(self, sql: str, params: Params = ()) -> int:
+        return await self._written(sql, params, False)
+
+    async def _write_rows(self, sql: str, params: Params) -> list[tuple]:
+        """The rows one writing statement returns, in a transaction of its own."""
+        return await self._written(sql, params, True)
+
+    async def _written(self, sql: str, params: Params, fetch: bool) -> Any:
+        """One writing statement in a transaction of its own (see `_alone`), telling
+        the store's observers whether the storage took it."""
         try:
-            count = await self._alone(sql, params, False)
+            found = await self._alone(sql, params, fetch)
         except psycopg.Error as exc:
             self._write_failed(write_problem(exc))
             raise
         self._write_worked()
-        return count
+        return found
 
     async def _rows(self, sql: str, params: Params = ()) -> list[tuple]:
         return await self._alone(sql, params, True)
@@ -277,14 +304,28 @@ class PgConnection(Engine):
         return await asyncio.to_thread(work, self)
 
     # -- what PostgreSQL does its own way -----------------------------------------------
-    async def create_cases(self, new: list[NewCase]) -> list[Case]:
+    async def open_cases(self, openings: list[Opening]) -> list[Written]:
         """One case is opened in one statement, its own transaction: its workspace row,
         number, case, opening event, timers, the request's key and the roll-ups, as
-        data-modifying CTEs (one round trip, no BEGIN and COMMIT); several at once as
-        the other engine does (group commit)."""
-        if len(new) != 1:
-            return await super().create_cases(new)
-        item = new[0]
+        data-modifying CTEs, with its workspace's settings and customer's history read
+        in the same snapshot (one round trip, no BEGIN and COMMIT). It is drafted from
+        the settings this process saw last; if they changed meanwhile, nothing is
+        written and it is opened again as several are (the other engine's way, in a
+        transaction, with group commit)."""
+        if len(openings) == 1:
+            guess = self._settings_seen.get(openings[0].team_id, Workspace(openings[0].team_id))
+            written = await self._open_alone(openings[0], guess)
+            if written is not None:
+                return [written]
+        found = await super().open_cases(openings)
+        for item in found:
+            self._settings_seen[item.workspace.team_id] = item.workspace
+        return found
+
+    async def _open_alone(self, opening: Opening, guess: Workspace) -> Written | None:
+        """`opening` drafted from the settings `guess`, in one statement; None (nothing
+        written) when the workspace's settings are not `guess` any more."""
+        item = opening.draft(guess)
         row = {
             **{k: item.fields.get(k) for k in NEW_CASE_FIELDS},
             "team_id": item.team_id,
@@ -298,22 +339,37 @@ class PgConnection(Engine):
                   for k in ("category", "emotion", "contact", "severity", "owner_id")}
         detail["due"] = item.fields.get("next_followup_at")
         timers = [Timer(team_id=item.team_id, case_id=0, **t) for t in item.timers]
-        # Its cohort row is known before it is written (all but its id).
+        # Its cohort row is known before it is written (all but its id; `repeat_of` is
+        # not in it).
         facts = opened_facts(Case(id=0, number=0, **{k: v for k, v in row.items()
                                                      if k != "customer_key"}))
+        values = [*map(row.get, NEW_CASE_COLUMNS)]
+        at = NEW_CASE_COLUMNS.index("repeat_of")
+        values[at:at + 1] = [row["repeat_of"], opening.since]
         found = await self._write_rows(ONE_CASE, [
-            item.team_id, item.at, item.team_id, *map(row.get, NEW_CASE_COLUMNS),
+            item.team_id, *(getattr(guess, k) for k in SETTINGS),
+            item.team_id, item.at, item.team_id,
+            item.team_id, customer_key(opening.customer), Status.OPEN, opening.since,
+            HISTORY_CASES, *values,
             item.team_id, item.at, item.actor_id, EventKind.OPENED,
             json.dumps(detail, ensure_ascii=False), item.team_id,
             json.dumps([{"at": t.at, "kind": t.kind, "due_key": t.due_key,
                          "rung": int(t.rung), "escalated": int(t.escalated),
                          "unassigned": int(t.unassigned)} for t in timers]),
             item.request_key,
-            item.team_id, day_of(item.at), *facts, opened_sums(item.team_id, facts)])
-        case_id, number = found[0]
+            item.team_id, day_of(item.at), *facts, opened_sums(item.team_id, facts),
+            item.team_id])
+        case_id, number, repeat = found[0][:3]
+        ws = Workspace(item.team_id, *found[0][3:3 + len(SETTINGS)])
+        self._settings_seen[item.team_id] = ws
+        if case_id is None:
+            return None  # the settings changed: drafted from the wrong ones
+        history = tuple(CaseRef(*r[3 + len(SETTINGS):]) for r in found
+                        if r[3 + len(SETTINGS)] is not None)
         row.pop("customer_key")
+        row["repeat_of"] = repeat
         self._notify(f"case.{EventKind.OPENED}")  # committed: the statement was its own
-        return [Case(id=case_id, number=number, **row)]
+        return Written(Case(id=case_id, number=number, **row), ws, history)
 
     async def record_card(self, team_id: str, case_id: int, channel: str, ts: str,
                           at: str) -> None:
@@ -331,16 +387,6 @@ class PgConnection(Engine):
         changes one statement over arrays (see postgres/sweep.py)."""
         async with self._tx() as tx:
             await sweep.apply_sweep(tx, team_id, processed, timers, send, skip, at)
-
-    async def _write_rows(self, sql: str, params: Params) -> list[tuple]:
-        """The rows one writing statement returns, in a transaction of its own."""
-        try:
-            found = await self._alone(sql, params, True)
-        except psycopg.Error as exc:
-            self._write_failed(write_problem(exc))
-            raise
-        self._write_worked()
-        return found
 
     def _claimable(self, where: str) -> str:
         # A row another replica is claiming right now is skipped, not waited for.

@@ -4,6 +4,7 @@ and return them alike; event details are JSON text (read with ::jsonb)."""
 
 from __future__ import annotations
 
+from bot.storage.live_counts import POSTGRES as LIVE_COUNTS
 from bot.storage.rollups import TABLES as ROLLUP_TABLES
 
 _V1 = """
@@ -104,7 +105,9 @@ _V9 = """
 -- finds it by the request's key).
 ALTER TABLE inbound ADD COLUMN case_id bigint;
 """
-MIGRATIONS: list[str] = [_V1, "", "", "", _V5, _V6, _V7, _V8, _V9]
+# The cases in play counted per owner, status and follow-up, kept by triggers.
+_V10 = LIVE_COUNTS
+MIGRATIONS: list[str] = [_V1, "", "", "", _V5, _V6, _V7, _V8, _V9, _V10]
 ROLLUPS_VERSION = 8
 SCHEMA_VERSION = len(MIGRATIONS)
 # Tables in the order a copy fills them (a case before its events); the leases and the
